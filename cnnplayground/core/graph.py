@@ -1,0 +1,357 @@
+"""The network as a graph of layer nodes: the single source of truth.
+
+Nodes are layers (a kind from the registry plus validated parameters); edges are
+the tensors flowing between them, each ending at a numbered input *port* of its
+target (ports order the inputs of Concat). Every node has one output, which may
+feed any number of nodes.
+
+The graph refuses edits that can never be valid (unknown kinds, bad parameter
+values, a second wire into a one-input port, cycles) with :class:`GraphError`.
+Edits that are merely *not yet* valid — a dangling layer, a Linear after a conv
+without Flatten — are allowed; shape inference (:mod:`.inference`) reports them
+on the node that is wrong, so the canvas can show them while the user works.
+
+Views follow the graph through its :class:`~.events.Signal` attributes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Signal
+from .params import ParamError, ParamValue
+from .registry import LayerKind, UnknownKindError, get_kind
+
+_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+#: A project with more nodes than this is refused (memory-exhaustion guard).
+MAX_NODES = 10_000
+
+
+class GraphError(ValueError):
+    """An edit or a file describes something the graph cannot hold."""
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    params: dict[str, ParamValue]
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def layer(self) -> LayerKind:
+        return get_kind(self.kind)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    port: int = 0
+
+
+@dataclass
+class Graph:
+    """Nodes in insertion order, and the edges between them."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.node_added = Signal("node_added")  # (node)
+        self.node_removed = Signal("node_removed")  # (node)
+        self.node_changed = Signal("node_changed")  # (node, {name: old value})
+        self.node_moved = Signal("node_moved")  # (node, old position)
+        self.node_renamed = Signal("node_renamed")  # (node, old id)
+        self.edge_added = Signal("edge_added")  # (edge)
+        self.edge_removed = Signal("edge_removed")  # (edge)
+        #: Any change that can affect shapes (not moves): re-run inference.
+        self.structure_changed = Signal("structure_changed")  # ()
+
+    # --- queries ----------------------------------------------------------------------
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise GraphError(f"no layer named {node_id!r}") from None
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into ``node_id``, ordered by port."""
+        return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.port)
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.source == node_id]
+
+    def inputs_of(self, node_id: str) -> list[str]:
+        return [e.source for e in self.in_edges(node_id)]
+
+    def consumers_of(self, node_id: str) -> list[str]:
+        return [e.target for e in self.out_edges(node_id)]
+
+    def input_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.kind == "Input"]
+
+    def topological_order(self) -> tuple[list[str], set[str]]:
+        """Kahn's algorithm, stable in insertion order.
+
+        Returns ``(order, cyclic)``: the nodes that can be ordered, and the nodes on
+        or behind a cycle (empty for a valid graph).
+        """
+        indeg = {nid: 0 for nid in self.nodes}
+        succ: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for e in self.edges:
+            indeg[e.target] += 1
+            succ[e.source].append(e.target)
+        ready = [nid for nid, d in indeg.items() if d == 0]
+        order: list[str] = []
+        rank = {nid: i for i, nid in enumerate(self.nodes)}
+        while ready:
+            ready.sort(key=rank.__getitem__, reverse=True)
+            nid = ready.pop()
+            order.append(nid)
+            for t in succ[nid]:
+                indeg[t] -= 1
+                if indeg[t] == 0:
+                    ready.append(t)
+        cyclic = set(self.nodes) - set(order)
+        return order, cyclic
+
+    def find_cycle(self) -> list[str] | None:
+        """One cycle as a list of node ids (first repeated at the end), or ``None``."""
+        succ: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for e in self.edges:
+            succ[e.source].append(e.target)
+        color: dict[str, int] = {}
+        for root in self.nodes:
+            if root in color:
+                continue
+            stack: list[tuple[str, Iterator[str]]] = [(root, iter(succ[root]))]
+            path = [root]
+            color[root] = 1
+            while stack:
+                nid, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    color[nid] = 2
+                    stack.pop()
+                    path.pop()
+                elif color.get(nxt) == 1:
+                    return path[path.index(nxt):] + [nxt]
+                elif nxt not in color:
+                    color[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, iter(succ[nxt])))
+        return None
+
+    def has_path(self, source: str, target: str) -> bool:
+        seen = {source}
+        todo = [source]
+        while todo:
+            nid = todo.pop()
+            if nid == target:
+                return True
+            for t in self.consumers_of(nid):
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return False
+
+    def unique_id(self, prefix: str) -> str:
+        n = 1
+        while f"{prefix}{n}" in self.nodes:
+            n += 1
+        return f"{prefix}{n}"
+
+    # --- edits --------------------------------------------------------------------------
+    def add_node(
+        self,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        position: tuple[float, float] = (0.0, 0.0),
+    ) -> Node:
+        try:
+            layer = get_kind(kind)
+        except UnknownKindError as exc:
+            raise GraphError(str(exc)) from None
+        if len(self.nodes) >= MAX_NODES:
+            raise GraphError(f"a network may have at most {MAX_NODES} layers")
+        node_id = id if id is not None else self.unique_id(layer.id_prefix)
+        self._check_new_id(node_id)
+        try:
+            values = layer.validate_params(params or {})
+        except ParamError as exc:
+            raise GraphError(f"{node_id} ({kind}): {exc}") from None
+        node = Node(node_id, kind, values, (float(position[0]), float(position[1])))
+        self.nodes[node_id] = node
+        self.node_added.emit(node)
+        self.structure_changed.emit()
+        return node
+
+    def remove_node(self, node_id: str) -> Node:
+        node = self.node(node_id)
+        for e in [e for e in self.edges if node_id in (e.source, e.target)]:
+            self.disconnect(e, _notify_structure=False)
+        del self.nodes[node_id]
+        self.node_removed.emit(node)
+        self.structure_changed.emit()
+        return node
+
+    def set_params(self, node_id: str, changes: dict[str, Any]) -> dict[str, ParamValue]:
+        """Validate and apply parameter changes; returns the old values of the changed names."""
+        node = self.node(node_id)
+        merged = {**node.params, **changes}
+        try:
+            values = node.layer.validate_params(merged)
+        except ParamError as exc:
+            raise GraphError(f"{node_id} ({node.kind}): {exc}") from None
+        old = {k: node.params[k] for k in changes if node.params.get(k) != values[k]}
+        if not old:
+            return {}
+        node.params = values
+        self.node_changed.emit(node, old)
+        self.structure_changed.emit()
+        return old
+
+    def move_node(self, node_id: str, position: tuple[float, float]) -> None:
+        node = self.node(node_id)
+        old = node.position
+        node.position = (float(position[0]), float(position[1]))
+        self.node_moved.emit(node, old)
+
+    def rename_node(self, node_id: str, new_id: str) -> None:
+        if new_id == node_id:
+            return
+        node = self.node(node_id)
+        self._check_new_id(new_id)
+        # Rebuild dicts/lists so order is kept and edges point at the new name.
+        self.nodes = {(new_id if k == node_id else k): v for k, v in self.nodes.items()}
+        node.id = new_id
+        self.edges = [
+            Edge(new_id if e.source == node_id else e.source, new_id if e.target == node_id else e.target, e.port)
+            for e in self.edges
+        ]
+        self.node_renamed.emit(node, node_id)
+        self.structure_changed.emit()
+
+    def can_connect(self, source: str, target: str, port: int | None = None) -> str | None:
+        """Why ``source → target`` is refused, or ``None`` if it is allowed."""
+        if source not in self.nodes or target not in self.nodes:
+            missing = source if source not in self.nodes else target
+            return f"no layer named {missing!r}"
+        if source == target:
+            return "a layer cannot feed itself"
+        layer = self.nodes[target].layer
+        if not layer.takes_inputs:
+            return f"{target} ({layer.name}) takes no inputs"
+        ins = self.in_edges(target)
+        if any(e.source == source for e in ins) and layer.max_inputs == 1:
+            return f"{source} already feeds {target}"
+        if layer.max_inputs is not None and len(ins) >= layer.max_inputs and port is None:
+            return f"{target} ({layer.name}) takes {layer.arity_text()} and already has one"
+        if port is not None:
+            if port < 0 or (layer.max_inputs is not None and port >= layer.max_inputs):
+                return f"{target} ({layer.name}) has no input port {port}"
+            if any(e.port == port for e in ins):
+                return f"input port {port} of {target} is already connected"
+        if self.has_path(target, source):
+            return f"connecting {source} → {target} would make a cycle"
+        return None
+
+    def connect(self, source: str, target: str, port: int | None = None) -> Edge:
+        reason = self.can_connect(source, target, port)
+        if reason:
+            raise GraphError(reason)
+        if port is None:
+            used = {e.port for e in self.in_edges(target)}
+            port = next(i for i in range(len(used) + 1) if i not in used)
+        edge = Edge(source, target, port)
+        self.edges.append(edge)
+        self.edge_added.emit(edge)
+        self.structure_changed.emit()
+        return edge
+
+    def disconnect(self, edge: Edge, *, _notify_structure: bool = True) -> None:
+        try:
+            self.edges.remove(edge)
+        except ValueError:
+            raise GraphError(f"no wire {edge.source} → {edge.target}") from None
+        self.edge_removed.emit(edge)
+        if _notify_structure:
+            self.structure_changed.emit()
+
+    def chain(self, *node_ids: str) -> None:
+        """Connect ``a → b → c ...``."""
+        for a, b in zip(node_ids, node_ids[1:]):
+            self.connect(a, b)
+
+    def _check_new_id(self, node_id: str) -> None:
+        if not isinstance(node_id, str) or not _ID_RE.match(node_id):
+            raise GraphError(
+                f"layer name {node_id!r} is not valid: use letters, digits and _ (not first), at most 64"
+            )
+        if node_id in self.nodes:
+            raise GraphError(f"a layer named {node_id!r} already exists")
+
+    # --- (de)serialization ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": [
+                {"id": n.id, "kind": n.kind, "params": dict(n.params), "position": list(n.position)}
+                for n in self.nodes.values()
+            ],
+            "edges": [{"source": e.source, "target": e.target, "port": e.port} for e in self.edges],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Graph:
+        """Build a graph from :meth:`to_dict` output, refusing anything it cannot hold.
+
+        The input is expected to be structurally typed already (see
+        :mod:`cnnplayground.io.project`); this checks the meaning: known kinds,
+        valid parameters, unique names, wires between existing layers, no cycles.
+        """
+        g = cls()
+        nodes = data.get("nodes", [])
+        if len(nodes) > MAX_NODES:
+            raise GraphError(f"a network may have at most {MAX_NODES} layers, this one has {len(nodes)}")
+        for n in nodes:
+            g.add_node(n["kind"], n.get("params", {}), id=n["id"], position=tuple(n.get("position", (0, 0))))
+        ports_seen: set[tuple[str, int]] = set()
+        for e in data.get("edges", []):
+            src, dst, port = e["source"], e["target"], int(e.get("port", 0))
+            for end in (src, dst):
+                if end not in g.nodes:
+                    raise GraphError(f"wire {src} → {dst} refers to a missing layer {end!r}")
+            if (dst, port) in ports_seen:
+                raise GraphError(f"input port {port} of {dst} has two wires")
+            ports_seen.add((dst, port))
+            layer = g.nodes[dst].layer
+            if layer.max_inputs is not None and port >= layer.max_inputs:
+                raise GraphError(f"{dst} ({layer.name}) takes {layer.arity_text()}; wire from {src} is extra")
+            if src == dst:
+                raise GraphError(f"{src} is wired to itself")
+            edge = Edge(src, dst, port)
+            g.edges.append(edge)
+        cycle = g.find_cycle()
+        if cycle:
+            raise GraphError("the network has a cycle: " + " → ".join(cycle))
+        return g
+
+    def copy(self) -> Graph:
+        """An independent copy (no subscribers)."""
+        return Graph.from_dict(self.to_dict())
+
+    def iter_nodes(self) -> Iterable[Node]:
+        return self.nodes.values()

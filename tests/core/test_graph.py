@@ -1,0 +1,168 @@
+"""The graph model: edits, refusals with reasons, notifications, serialization."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnplayground.core.graph import Edge, Graph, GraphError
+from cnnplayground.core.params import ParamError
+from cnnplayground.core.registry import CATEGORIES, all_kinds, get_kind, kinds_by_category
+
+
+def small() -> Graph:
+    g = Graph()
+    g.add_node("Input", {"channels": 1, "height": 8, "width": 8}, id="input")
+    g.add_node("Conv2d", {"out_channels": 2}, id="conv1")
+    g.add_node("ReLU", id="relu1")
+    g.chain("input", "conv1", "relu1")
+    return g
+
+
+def test_ids_are_generated_from_the_kind_prefix():
+    g = Graph()
+    assert [g.add_node(k).id for k in ("Conv2d", "Conv2d", "Linear", "MaxPool2d", "ReLU")] == [
+        "conv1", "conv2", "fc1", "pool1", "relu1"]
+
+
+def test_notifications_follow_every_edit():
+    g = small()
+    seen = []
+    for name in ("node_added", "node_removed", "node_changed", "node_moved", "node_renamed",
+                 "edge_added", "edge_removed", "structure_changed"):
+        getattr(g, name).connect(lambda *a, name=name: seen.append(name))
+    g.add_node("Tanh", id="t")
+    g.connect("relu1", "t")
+    g.set_params("conv1", {"kernel_size": 5})
+    g.move_node("t", (10, 20))
+    g.rename_node("t", "tanh_out")
+    g.remove_node("conv1")
+    assert seen == [
+        "node_added", "structure_changed",
+        "edge_added", "structure_changed",
+        "node_changed", "structure_changed",
+        "node_moved",
+        "node_renamed", "structure_changed",
+        "edge_removed", "edge_removed", "node_removed", "structure_changed",
+    ]
+    assert g.edges == [Edge("relu1", "tanh_out", 0)]
+
+
+def test_set_params_reports_old_values_and_ignores_no_ops():
+    g = small()
+    assert g.set_params("conv1", {"kernel_size": 5, "stride": 1}) == {"kernel_size": 3}
+    assert g.set_params("conv1", {"kernel_size": 5}) == {}
+    with pytest.raises(GraphError, match=r"conv1 \(Conv2d\): kernel_size must be at least 1, got -3"):
+        g.set_params("conv1", {"kernel_size": -3})
+    assert g.node("conv1").params["kernel_size"] == 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda g: g.connect("relu1", "input1"), "input1 (Input) takes no inputs"),
+        (lambda g: g.connect("relu1", "relu1"), "a layer cannot feed itself"),
+        (lambda g: g.connect("input1", "relu1"), "relu1 (ReLU) takes 1 input and already has one"),
+        (lambda g: g.connect("relu1", "nowhere"), "no layer named 'nowhere'"),
+        (lambda g: g.add_node("Conv3d"), "unknown layer kind 'Conv3d'"),
+        (lambda g: g.add_node("ReLU", id="conv1"), "a layer named 'conv1' already exists"),
+        (lambda g: g.add_node("ReLU", id="3x"), "layer name '3x' is not valid"),
+        (lambda g: g.add_node("Conv2d", {"kernel": 3}), "unknown parameter 'kernel'"),
+    ],
+)
+def test_refused_edits_say_why(edit, reason):
+    g = small()
+    g.rename_node("input", "input1")
+    with pytest.raises(GraphError) as info:
+        edit(g)
+    assert reason in str(info.value)
+
+
+def test_cycles_are_refused():
+    g = small()
+    g.add_node("Add", id="add")
+    g.connect("relu1", "add")
+    g.connect("conv1", "add")
+    assert g.can_connect("add", "conv1") == "conv1 (Conv2d) takes 1 input and already has one"
+    g.disconnect(g.in_edges("conv1")[0])
+    assert g.can_connect("add", "conv1") == "connecting add → conv1 would make a cycle"
+
+
+def test_merge_ports_fill_in_order_and_keep_concat_order():
+    g = small()
+    g.add_node("Concat", id="cat")
+    assert g.connect("relu1", "cat").port == 0
+    assert g.connect("conv1", "cat").port == 1
+    g.disconnect(Edge("relu1", "cat", 0))
+    assert g.connect("input", "cat").port == 0  # the free port is reused
+    assert g.inputs_of("cat") == ["input", "conv1"]
+
+
+def test_round_trip_and_copy_are_independent():
+    g = small()
+    g.move_node("conv1", (12.5, -3))
+    d = g.to_dict()
+    g2 = Graph.from_dict(d)
+    assert g2.to_dict() == d
+    c = g.copy()
+    c.set_params("conv1", {"out_channels": 7})
+    assert g.node("conv1").params["out_channels"] == 2
+
+
+def test_from_dict_refuses_cycles_and_dangling_wires():
+    d = small().to_dict()
+    d["edges"].append({"source": "relu1", "target": "conv1", "port": 1})
+    with pytest.raises(GraphError, match="takes 1 input"):
+        Graph.from_dict(d)
+    d = small().to_dict()
+    d["nodes"].append({"id": "add", "kind": "Add", "params": {}, "position": [0, 0]})
+    d["edges"] += [{"source": "relu1", "target": "add", "port": 0}, {"source": "add", "target": "add", "port": 1}]
+    with pytest.raises(GraphError, match="add is wired to itself"):
+        Graph.from_dict(d)
+    d = small().to_dict()
+    d["edges"].append({"source": "ghost", "target": "conv1", "port": 0})
+    with pytest.raises(GraphError, match="missing layer 'ghost'"):
+        Graph.from_dict(d)
+
+
+def test_topological_order_is_stable_and_reports_cycles():
+    g = small()
+    g.add_node("Add", id="add")
+    g.connect("conv1", "add")
+    g.connect("relu1", "add")
+    assert g.topological_order() == (["input", "conv1", "relu1", "add"], set())
+    # Force a cycle past the checks, as a hand-edited file could.
+    g.edges.append(Edge("add", "conv1", 1))
+    order, cyclic = g.topological_order()
+    assert cyclic == {"conv1", "relu1", "add"}
+    assert g.find_cycle() in (["conv1", "relu1", "add", "conv1"], ["conv1", "add", "conv1"])
+
+
+def test_registry_covers_the_required_kinds_and_describes_them():
+    names = {k.name for k in all_kinds()}
+    required = {"Input", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
+                "LocalResponseNorm", "Dropout", "Dropout2d", "Flatten", "Linear", "ReLU", "LeakyReLU",
+                "PReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Add", "Concat"}
+    assert required <= names
+    assert [c for c, _ in kinds_by_category()] == list(CATEGORIES)
+    for kind in all_kinds():
+        assert kind.summary.endswith(".") and len(kind.summary) > 20, kind.name
+        for spec in kind.params:
+            assert spec.help, f"{kind.name}.{spec.name} has no help text"
+            spec.validate(spec.default)
+
+
+def test_param_validation_messages():
+    spec = get_kind("Conv2d").params.get("padding")
+    assert spec.validate("same") == "same"
+    assert spec.validate(2.0) == 2
+    for bad, msg in [("full", "padding must be a number of pixels, 'same' or 'valid'"),
+                     (True, "padding must be a whole number"), (1.5, "padding must be a whole number"),
+                     (-1, "padding must be at least 0")]:
+        with pytest.raises(ParamError, match=msg):
+            spec.validate(bad)
+    p = get_kind("Dropout").params.get("p")
+    with pytest.raises(ParamError, match="p must be at most 1"):
+        p.validate(1.5)
+    with pytest.raises(ParamError, match="p must be a finite number"):
+        p.validate(float("nan"))
+    assert get_kind("GELU").params.get("approximate").describe_range() == "none | tanh"
