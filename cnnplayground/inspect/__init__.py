@@ -1,0 +1,1 @@
+"""Analyses of a trained model: kernels, feature maps, receptive fields, attacks (Qt-free)."""
