@@ -44,7 +44,8 @@ def summarize(graph: Graph, input_shape: Shape | None = None, batch_size: int = 
     right = {4}  # numbers right-aligned
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        cols = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(cols).rstrip()
 
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     out = []
