@@ -16,9 +16,11 @@ Views follow the graph through its :class:`~.events.Signal` attributes.
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .events import Signal
@@ -54,14 +56,19 @@ class Edge:
     port: int = 0
 
 
-@dataclass
 class Graph:
-    """Nodes in insertion order, and the edges between them."""
+    """Nodes in insertion order, and the edges between them.
 
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
+    Edges are indexed by source and target, so neighbour look-ups are O(degree)
+    and inference over a large (or hostile) graph stays linear.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
+        self._next_index: dict[str, int] = {}
         self.node_added = Signal("node_added")  # (node)
         self.node_removed = Signal("node_removed")  # (node)
         self.node_changed = Signal("node_changed")  # (node, {name: old value})
@@ -71,6 +78,11 @@ class Graph:
         self.edge_removed = Signal("edge_removed")  # (edge)
         #: Any change that can affect shapes (not moves): re-run inference.
         self.structure_changed = Signal("structure_changed")  # ()
+
+    @property
+    def edges(self) -> list[Edge]:
+        """All wires, in the order they were made (a copy: edit through connect/disconnect)."""
+        return list(self._edges)
 
     # --- queries ----------------------------------------------------------------------
     def __contains__(self, node_id: object) -> bool:
@@ -87,10 +99,10 @@ class Graph:
 
     def in_edges(self, node_id: str) -> list[Edge]:
         """Edges into ``node_id``, ordered by port."""
-        return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.port)
+        return list(self._in.get(node_id, ()))
 
     def out_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.source == node_id]
+        return list(self._out.get(node_id, ()))
 
     def inputs_of(self, node_id: str) -> list[str]:
         return [e.source for e in self.in_edges(node_id)]
@@ -109,27 +121,28 @@ class Graph:
         """
         indeg = {nid: 0 for nid in self.nodes}
         succ: dict[str, list[str]] = {nid: [] for nid in self.nodes}
-        for e in self.edges:
+        for e in self._edges:
             indeg[e.target] += 1
             succ[e.source].append(e.target)
-        ready = [nid for nid, d in indeg.items() if d == 0]
-        order: list[str] = []
         rank = {nid: i for i, nid in enumerate(self.nodes)}
+        ready = [rank[nid] for nid, d in indeg.items() if d == 0]
+        heapq.heapify(ready)
+        names = list(self.nodes)
+        order: list[str] = []
         while ready:
-            ready.sort(key=rank.__getitem__, reverse=True)
-            nid = ready.pop()
+            nid = names[heapq.heappop(ready)]
             order.append(nid)
             for t in succ[nid]:
                 indeg[t] -= 1
                 if indeg[t] == 0:
-                    ready.append(t)
+                    heapq.heappush(ready, rank[t])
         cyclic = set(self.nodes) - set(order)
         return order, cyclic
 
     def find_cycle(self) -> list[str] | None:
         """One cycle as a list of node ids (first repeated at the end), or ``None``."""
         succ: dict[str, list[str]] = {nid: [] for nid in self.nodes}
-        for e in self.edges:
+        for e in self._edges:
             succ[e.source].append(e.target)
         color: dict[str, int] = {}
         for root in self.nodes:
@@ -167,9 +180,13 @@ class Graph:
         return False
 
     def unique_id(self, prefix: str) -> str:
-        n = 1
+        """The first free ``prefix1``, ``prefix2``, ... (remembering where the last search ended)."""
+        n = self._next_index.get(prefix, 1)
+        if f"{prefix}{n - 1}" not in self.nodes:
+            n = 1  # a name below the hint may have been freed: start over
         while f"{prefix}{n}" in self.nodes:
             n += 1
+        self._next_index[prefix] = n + 1
         return f"{prefix}{n}"
 
     # --- edits --------------------------------------------------------------------------
@@ -193,7 +210,7 @@ class Graph:
             values = layer.validate_params(params or {})
         except ParamError as exc:
             raise GraphError(f"{node_id} ({kind}): {exc}") from None
-        node = Node(node_id, kind, values, (float(position[0]), float(position[1])))
+        node = Node(node_id, kind, values, _position(position))
         self.nodes[node_id] = node
         self.node_added.emit(node)
         self.structure_changed.emit()
@@ -201,7 +218,7 @@ class Graph:
 
     def remove_node(self, node_id: str) -> Node:
         node = self.node(node_id)
-        for e in [e for e in self.edges if node_id in (e.source, e.target)]:
+        for e in self.in_edges(node_id) + self.out_edges(node_id):
             self.disconnect(e, _notify_structure=False)
         del self.nodes[node_id]
         self.node_removed.emit(node)
@@ -227,7 +244,7 @@ class Graph:
     def move_node(self, node_id: str, position: tuple[float, float]) -> None:
         node = self.node(node_id)
         old = node.position
-        node.position = (float(position[0]), float(position[1]))
+        node.position = _position(position)
         self.node_moved.emit(node, old)
 
     def rename_node(self, node_id: str, new_id: str) -> None:
@@ -235,13 +252,15 @@ class Graph:
             return
         node = self.node(node_id)
         self._check_new_id(new_id)
-        # Rebuild dicts/lists so order is kept and edges point at the new name.
+        # Rebuild the dict so order is kept, and re-point the wires at the new name.
         self.nodes = {(new_id if k == node_id else k): v for k, v in self.nodes.items()}
         node.id = new_id
-        self.edges = [
-            Edge(new_id if e.source == node_id else e.source, new_id if e.target == node_id else e.target, e.port)
-            for e in self.edges
-        ]
+        old_edges = self._edges
+        self._edges, self._in, self._out = [], {}, {}
+        for e in old_edges:
+            src = new_id if e.source == node_id else e.source
+            dst = new_id if e.target == node_id else e.target
+            self._add_edge_unchecked(Edge(src, dst, e.port))
         self.node_renamed.emit(node, node_id)
         self.structure_changed.emit()
 
@@ -277,19 +296,29 @@ class Graph:
             used = {e.port for e in self.in_edges(target)}
             port = next(i for i in range(len(used) + 1) if i not in used)
         edge = Edge(source, target, port)
-        self.edges.append(edge)
+        self._add_edge_unchecked(edge)
         self.edge_added.emit(edge)
         self.structure_changed.emit()
         return edge
 
     def disconnect(self, edge: Edge, *, _notify_structure: bool = True) -> None:
         try:
-            self.edges.remove(edge)
+            self._edges.remove(edge)
         except ValueError:
-            raise GraphError(f"no wire {edge.source} → {edge.target}") from None
+            raise GraphError(f"no wire {edge.source!r} → {edge.target!r}") from None
+        self._in[edge.target].remove(edge)
+        self._out[edge.source].remove(edge)
         self.edge_removed.emit(edge)
         if _notify_structure:
             self.structure_changed.emit()
+
+    def _add_edge_unchecked(self, edge: Edge) -> None:
+        """Record a wire without checks (loading, renaming); keeps the indexes sorted by port."""
+        self._edges.append(edge)
+        ins = self._in.setdefault(edge.target, [])
+        ins.append(edge)
+        ins.sort(key=lambda e: e.port)
+        self._out.setdefault(edge.source, []).append(edge)
 
     def chain(self, *node_ids: str) -> None:
         """Connect ``a → b → c ...``."""
@@ -311,7 +340,7 @@ class Graph:
                 {"id": n.id, "kind": n.kind, "params": dict(n.params), "position": list(n.position)}
                 for n in self.nodes.values()
             ],
-            "edges": [{"source": e.source, "target": e.target, "port": e.port} for e in self.edges],
+            "edges": [{"source": e.source, "target": e.target, "port": e.port} for e in self._edges],
         }
 
     @classmethod
@@ -333,17 +362,16 @@ class Graph:
             src, dst, port = e["source"], e["target"], int(e.get("port", 0))
             for end in (src, dst):
                 if end not in g.nodes:
-                    raise GraphError(f"wire {src} → {dst} refers to a missing layer {end!r}")
+                    raise GraphError(f"wire {src!r} → {dst!r} refers to a missing layer {end!r}")
             if (dst, port) in ports_seen:
                 raise GraphError(f"input port {port} of {dst} has two wires")
             ports_seen.add((dst, port))
             layer = g.nodes[dst].layer
-            if layer.max_inputs is not None and port >= layer.max_inputs:
+            if port < 0 or (layer.max_inputs is not None and port >= layer.max_inputs):
                 raise GraphError(f"{dst} ({layer.name}) takes {layer.arity_text()}; wire from {src} is extra")
             if src == dst:
                 raise GraphError(f"{src} is wired to itself")
-            edge = Edge(src, dst, port)
-            g.edges.append(edge)
+            g._add_edge_unchecked(Edge(src, dst, port))
         cycle = g.find_cycle()
         if cycle:
             raise GraphError("the network has a cycle: " + " → ".join(cycle))
@@ -355,3 +383,10 @@ class Graph:
 
     def iter_nodes(self) -> Iterable[Node]:
         return self.nodes.values()
+
+
+def _position(position: tuple[float, float]) -> tuple[float, float]:
+    x, y = float(position[0]), float(position[1])
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GraphError(f"a layer position must be finite, got ({x}, {y})")
+    return x, y

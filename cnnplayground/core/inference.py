@@ -122,10 +122,11 @@ def infer(graph: Graph, input_shape: Shape | None = None) -> InferenceResult:
     result.order = order
     infos = result.infos
 
-    for nid in cyclic:
+    if cyclic:
         cycle = graph.find_cycle()
-        path = " → ".join(cycle) if cycle else nid
-        infos[nid] = NodeInfo(error=f"part of a cycle ({path}): remove one of its wires")
+        path = " → ".join(cycle) if cycle else ", ".join(sorted(cyclic))
+        for nid in cyclic:
+            infos[nid] = NodeInfo(error=f"part of a cycle ({path}): remove one of its wires")
 
     inputs = graph.input_nodes()
     if not inputs:

@@ -72,9 +72,10 @@ def _window_out(
     return out
 
 
-def _check_pool_padding(kind: str, padding: int, k: int, d: int = 1) -> None:
-    if padding * 2 > d * (k - 1) + 1:
-        raise ShapeError(f"{kind}: padding {padding} must be at most half the kernel size {k}")
+def _check_pool_padding(kind: str, padding: int, k: int) -> None:
+    # PyTorch compares with the raw kernel (kernel_size // 2), dilation or not.
+    if padding > k // 2:
+        raise ShapeError(f"{kind}: padding {padding} must be at most half the kernel size {k} ({k // 2})")
 
 
 def _spatial_out(kind: str, shape: Shape, k: int, s: int, d: int, padding, ceil_mode=False) -> tuple[int, int]:
@@ -210,7 +211,7 @@ class _Pool(LayerKind):
     def output_shape(self, p, inputs):
         c, _, _ = require_spatial(self.name, inputs[0], "pool before the Flatten")
         k, d = int(p["kernel_size"]), int(p.get("dilation", 1))
-        _check_pool_padding(self.name, int(p["padding"]), k, d)
+        _check_pool_padding(self.name, int(p["padding"]), k)
         ho, wo = _spatial_out(self.name, inputs[0], k, int(p["stride"]), d, int(p["padding"]),
                               bool(p["ceil_mode"]))
         return (c, ho, wo)

@@ -112,7 +112,9 @@ class ParamSpec:
 
 
 def _fmt(x: float) -> str:
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+    if isinstance(x, int):
+        return str(x)
+    if x.is_integer() and abs(x) < 1e15:
         return str(int(x))
     return f"{x:g}"
 
