@@ -1,0 +1,336 @@
+"""Ready-made networks from the literature, as graphs a user can open and edit.
+
+Each preset is a function returning a :class:`~.graph.Graph` laid out top to
+bottom (main path at ``x = 0``, shortcut branches offset to the right), with
+readable node ids (``conv1``, ``pool1``, ``layer2_0_downsample_conv``...).
+:data:`PRESETS` maps the command-line name of each preset to its :class:`Preset`
+description. The ImageNet presets match torchvision's models layer for layer, so
+their parameter counts are the published ones (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import Graph
+
+#: Vertical distance between consecutive layers, and horizontal offset of a branch (canvas units).
+ROW = 90.0
+BRANCH = 220.0
+
+
+class _Column:
+    """Appends layers one below the other, each wired to the previous one (the cursor)."""
+
+    def __init__(self, graph: Graph, last: str, x: float = 0.0) -> None:
+        self.graph = graph
+        self.last = last
+        self.x = x
+        self.y = graph.node(last).position[1]
+
+    def add(self, node_id: str, kind: str, **params: Any) -> str:
+        self.y += ROW
+        self.graph.add_node(kind, params, id=node_id, position=(self.x, self.y))
+        self.graph.connect(self.last, node_id)
+        self.last = node_id
+        return node_id
+
+
+def _start(channels: int, height: int, width: int) -> _Column:
+    graph = Graph()
+    graph.add_node("Input", {"channels": channels, "height": height, "width": width}, id="input")
+    return _Column(graph, "input")
+
+
+def _conv_bn_relu(col: _Column, suffix: str, out: int) -> None:
+    """A size-keeping 3×3 convolution (no bias: BatchNorm adds one), BatchNorm and ReLU."""
+    col.add(f"conv{suffix}", "Conv2d", out_channels=out, kernel_size=3, padding=1, bias=False)
+    col.add(f"bn{suffix}", "BatchNorm2d")
+    col.add(f"relu{suffix}", "ReLU")
+
+
+# --- LeNet, MLP, dilated stack -----------------------------------------------------------
+
+
+def lenet5(num_classes: int = 10, in_channels: int = 1) -> Graph:
+    """LeNet-5 for 28×28 digits: 6 and 16 5×5 filters, then 120-84-10 (61,706 parameters)."""
+    col = _start(in_channels, 28, 28)
+    col.add("conv1", "Conv2d", out_channels=6, kernel_size=5, padding=2)  # 6×28×28
+    col.add("relu1", "ReLU")
+    col.add("pool1", "MaxPool2d", kernel_size=2, stride=2)  # 6×14×14
+    col.add("conv2", "Conv2d", out_channels=16, kernel_size=5)  # 16×10×10
+    col.add("relu2", "ReLU")
+    col.add("pool2", "MaxPool2d", kernel_size=2, stride=2)  # 16×5×5
+    col.add("flatten", "Flatten")  # 400
+    for i, width in enumerate((120, 84), 1):
+        col.add(f"fc{i}", "Linear", out_features=width)
+        col.add(f"relu{i + 2}", "ReLU")
+    col.add("fc3", "Linear", out_features=num_classes)
+    return col.graph
+
+
+def mlp(num_classes: int = 10, in_channels: int = 1, hidden: Sequence[int] = (256, 128)) -> Graph:
+    """A fully connected network on 28×28 images: Flatten, then Linear+ReLU per hidden size."""
+    col = _start(in_channels, 28, 28)
+    col.add("flatten", "Flatten")
+    for i, width in enumerate(hidden, 1):
+        col.add(f"fc{i}", "Linear", out_features=width)
+        col.add(f"relu{i}", "ReLU")
+    col.add(f"fc{len(hidden) + 1}", "Linear", out_features=num_classes)
+    return col.graph
+
+
+def dilated(num_classes: int = 10, in_channels: int = 1, channels: int = 16,
+            dilations: Sequence[int] = (1, 2, 4)) -> Graph:
+    """3×3 convolutions with growing dilation: receptive fields 3, 7, 15 with 3 layers."""
+    col = _start(in_channels, 28, 28)
+    for i, d in enumerate(dilations, 1):
+        col.add(f"conv{i}", "Conv2d", out_channels=channels, kernel_size=3, padding="same", dilation=d)
+        col.add(f"relu{i}", "ReLU")
+    col.add("avgpool", "AdaptiveAvgPool2d", output_size=1)
+    col.add("flatten", "Flatten")
+    col.add("fc", "Linear", out_features=num_classes)
+    return col.graph
+
+
+# --- AlexNet and VGG ---------------------------------------------------------------------
+
+
+def alexnet(num_classes: int = 1000, in_channels: int = 3) -> Graph:
+    """AlexNet as in the 2012 paper, with its two-GPU channel groups (60,965,224 parameters)."""
+    col = _start(in_channels, 227, 227)
+    # alpha is the paper's 1e-4; PyTorch divides it by size, as Caffe's reference AlexNet does.
+    lrn = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+    col.add("conv1", "Conv2d", out_channels=96, kernel_size=11, stride=4)  # 96×55×55
+    col.add("relu1", "ReLU")
+    col.add("norm1", "LocalResponseNorm", **lrn)
+    col.add("pool1", "MaxPool2d", kernel_size=3, stride=2)  # 96×27×27
+    col.add("conv2", "Conv2d", out_channels=256, kernel_size=5, padding=2, groups=2)  # 256×27×27
+    col.add("relu2", "ReLU")
+    col.add("norm2", "LocalResponseNorm", **lrn)
+    col.add("pool2", "MaxPool2d", kernel_size=3, stride=2)  # 256×13×13
+    for i, (out, groups) in enumerate(((384, 1), (384, 2), (256, 2)), 3):
+        col.add(f"conv{i}", "Conv2d", out_channels=out, kernel_size=3, padding=1, groups=groups)
+        col.add(f"relu{i}", "ReLU")
+    col.add("pool5", "MaxPool2d", kernel_size=3, stride=2)  # 256×6×6
+    col.add("flatten", "Flatten")
+    for i in (6, 7):
+        col.add(f"drop{i}", "Dropout", p=0.5)
+        col.add(f"fc{i}", "Linear", out_features=4096)
+        col.add(f"relu{i}", "ReLU")
+    col.add("fc8", "Linear", out_features=num_classes)
+    return col.graph
+
+
+#: Convolution widths per stage (a 2×2 max pool follows each stage); Simonyan & Zisserman's table 1.
+VGG11_STAGES = ((64,), (128,), (256, 256), (512, 512), (512, 512))
+VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+
+
+def _vgg_features(col: _Column, stages: Sequence[Sequence[int]], *, batch_norm: bool) -> None:
+    for s, widths in enumerate(stages, 1):
+        for i, out in enumerate(widths, 1):
+            if batch_norm:
+                _conv_bn_relu(col, f"{s}_{i}", out)
+            else:
+                col.add(f"conv{s}_{i}", "Conv2d", out_channels=out, kernel_size=3, padding=1)
+                col.add(f"relu{s}_{i}", "ReLU")
+        col.add(f"pool{s}", "MaxPool2d", kernel_size=2, stride=2)
+
+
+def _vgg_imagenet(stages, num_classes: int, in_channels: int) -> Graph:
+    col = _start(in_channels, 224, 224)
+    _vgg_features(col, stages, batch_norm=False)
+    col.add("avgpool", "AdaptiveAvgPool2d", output_size=7)  # as torchvision: any input size works
+    col.add("flatten", "Flatten")
+    for i in (6, 7):
+        col.add(f"fc{i}", "Linear", out_features=4096)
+        col.add(f"relu{i}", "ReLU")
+        col.add(f"drop{i}", "Dropout", p=0.5)
+    col.add("fc8", "Linear", out_features=num_classes)
+    return col.graph
+
+
+def vgg11(num_classes: int = 1000, in_channels: int = 3) -> Graph:
+    """VGG-11 (configuration A), as torchvision's ``vgg11`` (132,863,336 parameters)."""
+    return _vgg_imagenet(VGG11_STAGES, num_classes, in_channels)
+
+
+def vgg16(num_classes: int = 1000, in_channels: int = 3) -> Graph:
+    """VGG-16 (configuration D), as torchvision's ``vgg16`` (138,357,544 parameters)."""
+    return _vgg_imagenet(VGG16_STAGES, num_classes, in_channels)
+
+
+def vgg11_cifar(num_classes: int = 10, in_channels: int = 3, width: int = 64) -> Graph:
+    """VGG-11 with BatchNorm for 32×32 images: five pools leave width·8 × 1 × 1, then one Linear.
+
+    ``width`` is the first stage's channel count (64 as in the paper; 16 trains quickly on a CPU).
+    """
+    col = _start(in_channels, 32, 32)
+    stages = [[width * m for m in stage] for stage in ((1,), (2,), (4, 4), (8, 8), (8, 8))]
+    _vgg_features(col, stages, batch_norm=True)
+    col.add("flatten", "Flatten")
+    col.add("fc", "Linear", out_features=num_classes)
+    return col.graph
+
+
+def vgg_small(num_classes: int = 10, in_channels: int = 3, width: int = 32) -> Graph:
+    """Three VGG stages of two 3×3 conv+BN+ReLU (width, 2·width, 4·width) for 32×32 images."""
+    col = _start(in_channels, 32, 32)
+    _vgg_features(col, [(width, width), (2 * width, 2 * width), (4 * width, 4 * width)], batch_norm=True)
+    col.add("flatten", "Flatten")  # 4·width × 4 × 4
+    col.add("drop1", "Dropout", p=0.5)
+    col.add("fc1", "Linear", out_features=128)
+    col.add("relu_fc1", "ReLU")
+    col.add("fc2", "Linear", out_features=num_classes)
+    return col.graph
+
+
+# --- ResNets -----------------------------------------------------------------------------
+
+
+def _basic_block(col: _Column, name: str, out: int, stride: int) -> None:
+    """conv3×3-BN-ReLU-conv3×3-BN, plus the block input (projected when the shape changes), then ReLU."""
+    graph, block_input = col.graph, col.last
+    in_channels = _channels_of(graph, block_input)
+    col.add(f"{name}_conv1", "Conv2d", out_channels=out, kernel_size=3, stride=stride, padding=1, bias=False)
+    col.add(f"{name}_bn1", "BatchNorm2d")
+    col.add(f"{name}_relu1", "ReLU")
+    col.add(f"{name}_conv2", "Conv2d", out_channels=out, kernel_size=3, padding=1, bias=False)
+    col.add(f"{name}_bn2", "BatchNorm2d")
+    shortcut = block_input
+    if stride != 1 or in_channels != out:
+        side = _Column(graph, block_input, x=col.x + BRANCH)
+        side.add(f"{name}_downsample_conv", "Conv2d", out_channels=out, kernel_size=1, stride=stride,
+                 bias=False)
+        shortcut = side.add(f"{name}_downsample_bn", "BatchNorm2d")
+    add = col.add(f"{name}_add", "Add")
+    graph.connect(shortcut, add)
+    col.add(f"{name}_relu2", "ReLU")
+
+
+def _channels_of(graph: Graph, node_id: str) -> int:
+    """Output channels of a node inside a preset under construction (conv, BN, ReLU, Add, Input)."""
+    node = graph.node(node_id)
+    if node.kind == "Input":
+        return int(node.params["channels"])
+    if node.kind == "Conv2d":
+        return int(node.params["out_channels"])
+    return _channels_of(graph, graph.inputs_of(node_id)[0])
+
+
+def _resnet_stages(col: _Column, widths: Sequence[int], blocks: int) -> None:
+    for s, out in enumerate(widths, 1):
+        for b in range(blocks):
+            stride = 2 if s > 1 and b == 0 else 1
+            _basic_block(col, f"layer{s}_{b}", out, stride)
+
+
+def resnet18(num_classes: int = 1000, in_channels: int = 3) -> Graph:
+    """ResNet-18, as torchvision's ``resnet18`` (11,689,512 parameters)."""
+    col = _start(in_channels, 224, 224)
+    col.add("conv1", "Conv2d", out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)  # 64×112×112
+    col.add("bn1", "BatchNorm2d")
+    col.add("relu1", "ReLU")
+    col.add("pool1", "MaxPool2d", kernel_size=3, stride=2, padding=1)  # 64×56×56
+    _resnet_stages(col, (64, 128, 256, 512), blocks=2)  # 512×7×7
+    col.add("avgpool", "AdaptiveAvgPool2d", output_size=1)
+    col.add("flatten", "Flatten")
+    col.add("fc", "Linear", out_features=num_classes)
+    return col.graph
+
+
+def resnet20_cifar(num_classes: int = 10, in_channels: int = 3, depth: int = 20) -> Graph:
+    """He et al.'s CIFAR ResNet: 3 stages (16, 32, 64) of n = (depth - 2) / 6 basic blocks."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110...), got {depth}")
+    col = _start(in_channels, 32, 32)
+    _conv_bn_relu(col, "1", 16)
+    _resnet_stages(col, (16, 32, 64), blocks=(depth - 2) // 6)  # 64×8×8
+    col.add("avgpool", "AdaptiveAvgPool2d", output_size=1)
+    col.add("flatten", "Flatten")
+    col.add("fc", "Linear", out_features=num_classes)
+    return col.graph
+
+
+# --- registry ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named network: ``factory(**kwargs)`` returns a fresh graph for ``input_shape`` (C, H, W)."""
+
+    name: str
+    title: str
+    description: str
+    factory: Callable[..., Graph]
+    input_shape: tuple[int, int, int]
+
+
+class UnknownPresetError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain text
+        return str(self.args[0])
+
+
+_ALL = (
+    Preset("lenet5", "LeNet-5",
+           "Two convolution + pooling stages and three fully connected layers for 28×28 digits "
+           "(LeCun et al., 1998), with ReLU and max pooling as used today. 61,706 parameters.",
+           lenet5, (1, 28, 28)),
+    Preset("mlp", "Multilayer perceptron",
+           "No convolutions: the image is flattened and fed to fully connected layers (256, 128, 10). "
+           "Compare its parameter count and accuracy with LeNet-5 to see what convolutions buy.",
+           mlp, (1, 28, 28)),
+    Preset("dilated", "Dilated convolutions",
+           "Three 3×3 convolutions with dilation 1, 2 and 4: the receptive field grows 3, 7, 15 "
+           "without pooling or extra weights (Yu & Koltun, 2016, 'Multi-scale context aggregation "
+           "by dilated convolutions').",
+           dilated, (1, 28, 28)),
+    Preset("alexnet", "AlexNet",
+           "The ImageNet 2012 winner (Krizhevsky, Sutskever & Hinton, 2012): five convolutions with "
+           "local response normalization and overlapping pooling, three dense layers with dropout. "
+           "Channel groups of 2 reproduce its two-GPU split; 60,965,224 parameters.",
+           alexnet, (3, 227, 227)),
+    Preset("vgg11", "VGG-11",
+           "Configuration A of Simonyan & Zisserman (2015), 'Very deep convolutional networks': only "
+           "3×3 convolutions and 2×2 pooling. Identical to torchvision's vgg11.",
+           vgg11, (3, 224, 224)),
+    Preset("vgg16", "VGG-16",
+           "Configuration D of Simonyan & Zisserman (2015): 13 convolutions of 3×3 in five stages, "
+           "138,357,544 parameters. Identical to torchvision's vgg16.",
+           vgg16, (3, 224, 224)),
+    Preset("vgg11_cifar", "VGG-11 for CIFAR",
+           "VGG-11's convolution stages (Simonyan & Zisserman, 2015) with BatchNorm (Ioffe & Szegedy, "
+           "2015) for 32×32 colour images, ending in a single Linear layer over 10 classes.",
+           vgg11_cifar, (3, 32, 32)),
+    Preset("vgg_small", "Small VGG",
+           "A small VGG-style network for 32×32 colour images: three stages of two 3×3 "
+           "convolution + BatchNorm + ReLU layers and max pooling (after Simonyan & Zisserman, 2015); "
+           "quick to train on a CPU.",
+           vgg_small, (3, 32, 32)),
+    Preset("resnet18", "ResNet-18",
+           "He, Zhang, Ren & Sun (2016), 'Deep residual learning': eight basic blocks whose Add "
+           "merges give each block a shortcut, 1×1 projections where the shape changes. Identical to "
+           "torchvision's resnet18 (11,689,512 parameters).",
+           resnet18, (3, 224, 224)),
+    Preset("resnet20_cifar", "ResNet-20 for CIFAR",
+           "He et al.'s (2016) CIFAR-10 ResNet: three stages of 16, 32 and 64 channels with three basic "
+           "blocks each (depth 6n + 2), 1×1 projection shortcuts where the shape changes.",
+           resnet20_cifar, (3, 32, 32)),
+)
+
+#: Presets by command-line name, in the order a menu shows them.
+PRESETS: dict[str, Preset] = {p.name: p for p in _ALL}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UnknownPresetError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}") from None
+
+
+def list_presets() -> list[Preset]:
+    return list(PRESETS.values())
