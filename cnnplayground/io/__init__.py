@@ -1,0 +1,1 @@
+"""Files: projects (:mod:`.project`), atomic writes (:mod:`.atomic`), exports."""

@@ -1,0 +1,126 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Content goes to a hidden temporary file in the target's directory, is flushed
+and ``fsync`` ed, and then renamed over the target with :func:`os.replace`
+(atomic on POSIX and on Windows for files on the same volume). If anything goes
+wrong the temporary file is removed and :class:`AtomicWriteError` is raised; the
+previous file, if there was one, is untouched.
+
+An existing target keeps its permission bits; a new file gets the usual
+``0o666`` minus the process umask (the temporary file itself starts at ``0o600``).
+A symbolic link as target is followed: the file it points to is replaced and
+the link stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["AtomicWriteError", "atomic_write_bytes", "atomic_write_text", "atomic_writer"]
+
+
+class AtomicWriteError(OSError):
+    """Writing failed; the message says so and that the previous file is untouched."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        if errno is not None:
+            self.errno = errno
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Yield a binary file; on a clean exit it atomically replaces ``path``.
+
+    An ``OSError`` while writing, syncing or renaming becomes
+    :class:`AtomicWriteError`. Any other exception raised by the caller inside
+    the ``with`` block is re-raised unchanged. In both cases the temporary file
+    is removed and ``path`` is left as it was.
+    """
+    target = Path(os.path.realpath(path))
+    existed = target.exists()
+    tmp_name: str | None = None
+    try:
+        mode = _target_mode(target)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as f:
+            yield f  # type: ignore[misc]
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):  # e.g. a file system without permissions
+            os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+        tmp_name = None
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        _discard(tmp_name)
+        if isinstance(exc, AtomicWriteError):
+            raise
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        after = "the previous file is untouched" if existed else "no file was written"
+        raise AtomicWriteError(f"could not write {target}: {reason}; {after}", exc.errno) from exc
+    except BaseException:
+        _discard(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``; raise :class:`AtomicWriteError` on failure."""
+    with atomic_writer(path) as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Atomically replace ``path`` with ``text`` encoded as ``encoding`` (newlines kept as given)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def _target_mode(target: Path) -> int:
+    """Permission bits for the new file: the existing file's, else ``0o666`` minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere the only way to read it is to set it; restore it at once.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable (POSIX); silently skipped where directories cannot be opened."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _discard(tmp_name: str | None) -> None:
+    if tmp_name is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)

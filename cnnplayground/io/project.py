@@ -1,0 +1,393 @@
+"""Project files: the network, dataset choice, training settings, run history and weights.
+
+A project is saved as a ``.cnnp`` file — a ZIP archive holding ``project.json``
+and, when the network has been trained, ``weights.safetensors`` — or as a plain
+``project.json`` text file (structure only). Files are recognized by content,
+not by name. Weights are read and written with safetensors only: a project file
+can never run code when opened (no pickle, no ``torch.load``).
+
+Every problem with a file — damaged, foreign, too large, from a newer version,
+describing a network that cannot exist — raises :class:`ProjectError`, whose
+message is a single line meant for the user. The format is documented in
+``docs/PROJECT_FORMAT.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import safetensors.torch
+import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from torch import nn
+
+from .. import __version__
+from ..core.builder import MAX_BUILD_PARAMS, BuildError, build
+from ..core.graph import Graph, GraphError
+from ..core.inference import infer
+from ..train.config import DatasetChoice, TrainingConfig
+from .atomic import AtomicWriteError, atomic_writer
+from .project_schema import (
+    SCHEMA_VERSION,
+    ProjectError,
+    ProjectFile,
+    RunHistory,
+    Series,
+    check_version,
+    describe_validation_error,
+    parse_json,
+)
+
+__all__ = [
+    "DatasetChoice",
+    "Project",
+    "ProjectError",
+    "RunHistory",
+    "Series",
+    "check_weights",
+    "load_project",
+    "project_from_bytes",
+    "project_to_json",
+    "save_project",
+    "weights_from_module",
+]
+
+PROJECT_ENTRY = "project.json"
+WEIGHTS_ENTRY = "weights.safetensors"
+#: Limits that keep a damaged or hostile file from exhausting memory (bytes unless noted).
+MAX_FILE_BYTES = 2 * 2**30
+MAX_JSON_BYTES = 64 * 2**20
+MAX_WEIGHTS_BYTES = 2 * 2**30
+MAX_ENTRIES = 16
+#: Parameters a project's network may describe (counted by shape inference).
+MAX_PARAMS = MAX_BUILD_PARAMS
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(eq=False)
+class Project:
+    """A project in memory.
+
+    ``weights`` is the trained model's ``state_dict`` (keys
+    ``"layers.<node id>.<param>"``, CPU tensors) or ``None`` when untrained.
+    ``created`` and ``modified`` are ISO 8601 timestamps (UTC when made here).
+    """
+
+    graph: Graph = field(default_factory=Graph)
+    name: str = "Untitled"
+    dataset: DatasetChoice = field(default_factory=DatasetChoice)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    history: list[RunHistory] = field(default_factory=list)
+    weights: dict[str, torch.Tensor] | None = None
+    created: str = field(default_factory=_now)
+    modified: str = field(default_factory=_now)
+
+    @classmethod
+    def new(
+        cls,
+        graph: Graph | None = None,
+        *,
+        name: str = "Untitled",
+        dataset: DatasetChoice | None = None,
+        training: TrainingConfig | None = None,
+    ) -> Project:
+        """A fresh project (empty graph and default settings unless given), created now."""
+        now = _now()
+        return cls(
+            graph=graph if graph is not None else Graph(),
+            name=name,
+            dataset=dataset if dataset is not None else DatasetChoice(),
+            training=training if training is not None else TrainingConfig(),
+            created=now,
+            modified=now,
+        )
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def project_to_json(project: Project) -> str:
+    """``project.json`` for ``project`` (compact UTF-8 JSON; weights are not included)."""
+    return _encode(project, project.modified)
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    """Write ``project`` to ``path`` atomically and set ``project.modified`` to now.
+
+    A ``.cnnp`` path, or a project with weights, gets a ZIP archive; any other
+    path gets plain JSON. Weights must fit the network exactly
+    (:func:`check_weights`): drop them when the structure changes. On failure the
+    previous file is untouched and :class:`ProjectError` is raised.
+    """
+    path = Path(path)
+    modified = _now()
+    text = _encode(project, modified)
+    data = text.encode("utf-8")
+    if len(data) > MAX_JSON_BYTES:
+        raise ProjectError(
+            f"project.json would be {_size(len(data))}; at most {_size(MAX_JSON_BYTES)} is allowed "
+            "(delete some run history)"
+        )
+    blob = None
+    if project.weights is not None:
+        check_weights(project.graph, project.weights)
+        blob = _encode_weights(project.weights)
+    try:
+        with atomic_writer(path) as f:
+            if blob is not None or path.suffix.lower() == ".cnnp":
+                with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                    zf.writestr(PROJECT_ENTRY, data)
+                    if blob is not None:
+                        zf.writestr(WEIGHTS_ENTRY, blob, compresslevel=1)
+            else:
+                f.write(data)
+    except AtomicWriteError as exc:
+        raise ProjectError(str(exc)) from exc
+    project.modified = modified
+
+
+def _encode(project: Project, modified: str) -> str:
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "app_version": __version__,
+        "name": project.name,
+        "created": project.created,
+        "modified": modified,
+        "graph": project.graph.to_dict(),
+        "dataset": project.dataset.model_dump(mode="json"),
+        "training": project.training.model_dump(mode="json"),
+        "history": [run.model_dump(mode="json") for run in project.history],
+    }
+    # Refuse to write what could not be read back.
+    try:
+        ProjectFile.model_validate(doc, strict=True)
+    except ValidationError as exc:
+        raise ProjectError(
+            "cannot save: " + describe_validation_error(exc.errors(include_url=False))
+        ) from None
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _encode_weights(weights: dict[str, torch.Tensor]) -> bytes:
+    try:
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
+        blob = safetensors.torch.save(tensors, metadata={"format": "pt"})
+    except (SafetensorError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
+        raise ProjectError(f"cannot save the weights: {exc}") from exc
+    if len(blob) > MAX_WEIGHTS_BYTES:
+        raise ProjectError(
+            f"the weights are {_size(len(blob))}; at most {_size(MAX_WEIGHTS_BYTES)} can be saved"
+        )
+    return blob
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load_project(path: str | os.PathLike[str], *, load_weights: bool = True) -> Project:
+    """Read a ``.cnnp`` archive or a plain JSON project from ``path``.
+
+    ``load_weights=False`` skips the weights (e.g. to recover the structure of a
+    file whose weights are damaged).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            _check_file_size(os.fstat(f.fileno()).st_size)
+            head = f.read(4)
+            f.seek(0)
+            if head in _ZIP_MAGIC:
+                return _guard(lambda: _read_archive(f, load_weights))
+            return _guard(lambda: _read_plain(f.read(MAX_JSON_BYTES + 1)))
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def project_from_bytes(data: bytes, *, load_weights: bool = True) -> Project:
+    """Read a project from the bytes of a ``.cnnp`` archive or of a JSON project."""
+    _check_file_size(len(data))
+    if data[:4] in _ZIP_MAGIC:
+        return _guard(lambda: _read_archive(io.BytesIO(data), load_weights))
+    return _guard(lambda: _read_plain(data))
+
+
+def _guard(read: Callable[[], Project]) -> Project:
+    try:
+        return read()
+    except MemoryError:
+        raise ProjectError("there is not enough memory to open this project") from None
+    except RecursionError:
+        raise ProjectError("the project file is nested too deeply to be a project") from None
+
+
+def _check_file_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise ProjectError(f"file is {_size(size)}; project files are limited to {_size(MAX_FILE_BYTES)}")
+
+
+def _read_plain(data: bytes) -> Project:
+    if not data.strip():
+        raise ProjectError("not a CNN Playground project: the file is empty")
+    if len(data) > MAX_JSON_BYTES:
+        raise ProjectError(f"the project file is over {_size(MAX_JSON_BYTES)}, the limit for JSON projects")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""
+    if not text.lstrip().startswith(("{", "[")):
+        raise ProjectError("not a CNN Playground project: the file is neither a .cnnp archive nor JSON")
+    return _from_document(parse_json(text, "the project file"), None)
+
+
+def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
+    entries: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(source) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ENTRIES:
+                raise ProjectError(
+                    f"the project archive holds {len(infos)} files; at most {MAX_ENTRIES} are allowed"
+                )
+            names = [i.filename for i in infos]
+            twice = next((n for n in names if names.count(n) > 1), None)
+            if twice is not None:
+                raise ProjectError(f"the project archive is damaged: it holds {twice!r} twice")
+            if PROJECT_ENTRY not in names:
+                raise ProjectError(f"not a CNN Playground project: the archive holds no {PROJECT_ENTRY}")
+            unknown = sorted(set(names) - {PROJECT_ENTRY, WEIGHTS_ENTRY})
+            entries[PROJECT_ENTRY] = _read_entry(zf, zf.getinfo(PROJECT_ENTRY), MAX_JSON_BYTES)
+            if load_weights and WEIGHTS_ENTRY in names:
+                entries[WEIGHTS_ENTRY] = _read_entry(zf, zf.getinfo(WEIGHTS_ENTRY), MAX_WEIGHTS_BYTES)
+    except (ProjectError, MemoryError):
+        raise
+    except Exception as exc:  # zipfile raises a wide, undocumented set on corrupt input
+        raise ProjectError(f"the project archive is damaged ({_exc_text(exc)})") from exc
+    try:
+        text = entries[PROJECT_ENTRY].decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{PROJECT_ENTRY} is not UTF-8 text (byte {exc.start})") from None
+    doc = check_version(parse_json(text, PROJECT_ENTRY))
+    if unknown:  # after the version check: a newer app may add entries
+        raise ProjectError(f"the project archive holds an unknown file {unknown[0]!r}")
+    return _from_document(doc, entries.get(WEIGHTS_ENTRY))
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """An entry's bytes, never more than ``limit`` even when its header lies."""
+    too_big = f"{info.filename} in the archive is over {_size(limit)}, the limit"
+    if info.file_size > limit:
+        raise ProjectError(too_big)
+    with zf.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ProjectError(too_big)
+    return data
+
+
+def _from_document(doc: dict[str, Any], weights_blob: bytes | None) -> Project:
+    doc = check_version(doc)
+    try:
+        model = ProjectFile.model_validate(doc, strict=True)
+    except ValidationError as exc:
+        raise ProjectError(describe_validation_error(exc.errors(include_url=False))) from None
+    try:
+        graph = Graph.from_dict(model.graph.model_dump())
+    except GraphError as exc:
+        raise ProjectError(f"graph: {exc}") from None
+    total = infer(graph).total_params
+    if total > MAX_PARAMS:
+        raise ProjectError(
+            f"graph: the network has {total:,} parameters; projects are limited to {MAX_PARAMS:,}"
+        )
+    weights = None
+    if weights_blob is not None:
+        weights = _decode_weights(weights_blob)
+        check_weights(graph, weights)
+    return Project(
+        graph=graph,
+        name=model.name,
+        dataset=model.dataset,
+        training=model.training,
+        history=model.history,
+        weights=weights,
+        created=model.created,
+        modified=model.modified,
+    )
+
+
+def _decode_weights(blob: bytes) -> dict[str, torch.Tensor]:
+    try:
+        return safetensors.torch.load(blob)
+    except (SafetensorError, ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
+        raise ProjectError(f"{WEIGHTS_ENTRY} is damaged ({_exc_text(exc)})") from None
+
+
+# --- weights -------------------------------------------------------------------------------
+
+
+def weights_from_module(module: nn.Module) -> dict[str, torch.Tensor]:
+    """``module.state_dict()`` as contiguous CPU copies, detached (safe to keep while training goes on)."""
+    return {k: v.detach().to(device="cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+
+
+def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
+    """Raise :class:`ProjectError` unless ``weights`` fit the network built from ``graph`` exactly.
+
+    Keys and shapes must equal the built module's ``state_dict`` (floating-point
+    values where the network has them). The network is built on the ``meta``
+    device, so the check allocates no parameter memory.
+    """
+    try:
+        with torch.device("meta"):
+            module = build(graph)
+    except (BuildError, ValueError, RuntimeError) as exc:
+        raise ProjectError(f"the weights cannot be used: the network is not valid ({exc})") from None
+    expected = module.state_dict()
+    problems: list[str] = []
+    for key, ref in expected.items():
+        got = weights.get(key)
+        if got is None:
+            problems.append(f"weights file is missing {key}")
+        elif not isinstance(got, torch.Tensor):
+            problems.append(f"weights for {key} are not a tensor")
+        elif tuple(got.shape) != tuple(ref.shape):
+            problems.append(f"weights for {key} have shape {_shape(got)}, the network needs {_shape(ref)}")
+        elif got.is_floating_point() != ref.is_floating_point():
+            problems.append(f"weights for {key} are {got.dtype}, the network needs {ref.dtype}")
+    problems += [f"unexpected weight {key}" for key in weights if key not in expected]
+    if problems:
+        more = len(problems) - 1
+        raise ProjectError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "×".join(str(d) for d in t.shape) if t.dim() else "a scalar"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    """Bytes as text in binary units: ``64 MB``, ``3.1 GB``."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _exc_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

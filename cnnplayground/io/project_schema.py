@@ -1,0 +1,250 @@
+"""``project.json``: its pydantic models (schema version 1), limits, decoding and versions.
+
+Every model refuses unknown fields, so a misspelled or foreign key is named in
+the error instead of being silently dropped. Files are validated in strict mode:
+no text-to-number coercion, a number is never ``true``. The *meaning* of the
+graph (known layer kinds, parameter ranges, wires, cycles) is checked by
+:meth:`cnnplayground.core.graph.Graph.from_dict` after this structural check.
+
+See ``docs/PROJECT_FORMAT.md`` for the format as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
+
+from ..core.graph import MAX_NODES
+from ..train.config import DatasetChoice, Scalar, TrainingConfig, json_kind
+
+#: The schema this version writes and reads; older files are migrated on load.
+SCHEMA_VERSION = 1
+MAX_EDGES = 50_000
+MAX_NAME = 200
+#: Points per metric series (x and y each).
+MAX_SERIES_POINTS = 1_000_000
+MAX_RUNS = 10_000
+MAX_SERIES_PER_RUN = 256
+
+#: Longest error message; longer ones (huge names in a hostile file) are cut.
+MAX_MESSAGE = 400
+
+#: ``schema n → n + 1`` upgrades of a decoded ``project.json``; none needed yet.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+_Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _iso_timestamp(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 date and time, got {value[:40]!r}") from None
+    return value
+
+
+#: An ISO 8601 timestamp such as ``2024-05-01T12:30:00+00:00``, kept as text.
+Timestamp = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iso_timestamp)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class NodeModel(_Strict):
+    id: _Id
+    kind: _Id
+    params: dict[_Key, Scalar] = Field(default_factory=dict, max_length=64)
+    #: Canvas position ``[x, y]`` in scene units (pixels at 100 % zoom).
+    position: list[FiniteFloat] = Field(default_factory=lambda: [0.0, 0.0], min_length=2, max_length=2)
+
+
+class EdgeModel(_Strict):
+    source: _Id
+    target: _Id
+    #: Input port of the target (orders the inputs of Concat).
+    port: int = Field(0, ge=0, le=MAX_NODES)
+
+
+class GraphModel(_Strict):
+    nodes: list[NodeModel] = Field(default_factory=list, max_length=MAX_NODES)
+    edges: list[EdgeModel] = Field(default_factory=list, max_length=MAX_EDGES)
+
+
+class Series(BaseModel):
+    """One metric curve: ``y[i]`` measured at ``x[i]`` (x in steps or epochs, as the run chose).
+
+    Missing or non-finite measurements (a diverged loss) are ``None`` in memory
+    and ``null`` in the file: JSON has no NaN. NaN and ±inf given here are
+    turned into ``None``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    x: list[FiniteFloat] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
+    y: list[float | None] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
+
+    @field_validator("y", mode="before")
+    @classmethod
+    def _non_finite_to_none(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
+        return value
+
+    @field_validator("y")
+    @classmethod
+    def _same_length(cls, value: list[float | None], info: Any) -> list[float | None]:
+        x = info.data.get("x")
+        if x is not None and len(x) != len(value):
+            raise ValueError(f"x has {len(x)} values but y has {len(value)}; they must match")
+        return value
+
+
+class RunHistory(BaseModel):
+    """The record of one training run: its settings and metric curves."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME)]
+    #: When the run started (ISO 8601), if known.
+    started: Timestamp | None = None
+    #: The settings the run used (learning rate, batch size, ...), flattened to scalars.
+    settings: dict[_Key, Scalar] = Field(default_factory=dict, max_length=256)
+    #: Curves by metric name, e.g. ``"train_loss"``, ``"val_accuracy"``.
+    series: dict[_Key, Series] = Field(default_factory=dict, max_length=MAX_SERIES_PER_RUN)
+
+
+class ProjectFile(_Strict):
+    """``project.json``: everything of a project except the weights."""
+
+    schema_version: int = Field(ge=1)
+    app_version: Annotated[str, StringConstraints(max_length=64)]
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME)]
+    created: Timestamp
+    modified: Timestamp
+    graph: GraphModel
+    dataset: DatasetChoice = Field(default_factory=DatasetChoice)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    history: list[RunHistory] = Field(default_factory=list, max_length=MAX_RUNS)
+
+
+class ProjectError(ValueError):
+    """A project cannot be read or written. ``str()`` is one line naming the problem."""
+
+    def __init__(self, message: str) -> None:
+        text = " ".join(str(message).split()) or "the project file is not valid"
+        # Names from a hostile file must not carry terminal escapes or invisible controls.
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 1] + "…"
+        super().__init__(text)
+
+
+def parse_json(text: str, label: str) -> dict[str, Any]:
+    """Decode JSON text that must hold an object; ``label`` names the file in messages."""
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(
+            f"{label} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise ProjectError(f"{label} is nested too deeply to be a project") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer with thousands of digits
+        reason = "a number has too many digits" if "digits" in str(exc) else str(exc)
+        raise ProjectError(f"{label} is not valid JSON ({reason})") from None
+    if not isinstance(doc, dict):
+        raise ProjectError(f"{label} must hold a JSON object, got {json_kind(doc)}")
+    return doc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_version(doc: dict[str, Any]) -> dict[str, Any]:
+    """Refuse newer schemas, migrate older ones to :data:`SCHEMA_VERSION`."""
+    if "schema_version" not in doc:
+        raise ProjectError("schema_version is missing: this is not a CNN Playground project file")
+    version = doc["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        got = repr(version) if isinstance(version, float) else json_kind(version)
+        raise ProjectError(f"schema_version must be a whole number, got {got}")
+    if version < 1:
+        raise ProjectError(f"schema_version must be at least 1, got {version}")
+    if version > SCHEMA_VERSION:
+        shown = f"schema {version}" if version < 10**18 else "a schema number far beyond this version's"
+        raise ProjectError(
+            f"written by a newer CNN Playground ({shown}); this version reads schema "
+            f"{SCHEMA_VERSION} — update the app"
+        )
+    while version < SCHEMA_VERSION:
+        doc = MIGRATIONS[version](doc)
+        version += 1
+        doc["schema_version"] = version
+    return doc
+
+
+def describe_validation_error(errors: list[ErrorDetails]) -> str:
+    """One line for the first of pydantic's errors: ``graph.nodes[2].id: ...``.
+
+    Locations are dotted paths with list indices in brackets; ``(and N more
+    problems)`` is appended when there are more.
+    """
+    if not errors:
+        return "the project does not match the expected structure"
+    first = errors[0]
+    loc = format_loc(first.get("loc", ()))
+    kind = first.get("type", "")
+    if kind == "missing":
+        text = f"{loc} is missing"
+    elif kind == "extra_forbidden":
+        text = f"{loc}: unknown field"
+    else:
+        msg = first.get("msg", "is not valid")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        text = f"{loc}: {msg[:1].lower()}{msg[1:]}" if loc else msg
+        # Our own validators say what they got; pydantic's built-in messages do not.
+        if "got" not in msg and kind not in ("value_error", "assertion_error"):
+            text += _got(first.get("input"))
+    if len(errors) > 1:
+        more = len(errors) - 1
+        text += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return text
+
+
+def format_loc(loc: tuple[str | int, ...]) -> str:
+    """``("graph", "nodes", 2, "id")`` → ``"graph.nodes[2].id"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return ", got a very large number"
+    if isinstance(value, bool | int | float) or value is None:
+        return f", got {'null' if value is None else repr(value)}"
+    if isinstance(value, str):
+        return f", got {value[:40]!r}" + ("…" if len(value) > 40 else "")
+    return f", got {json_kind(value)}"

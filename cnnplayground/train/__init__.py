@@ -1,0 +1,1 @@
+"""Training: the validated run configuration, the trainer and its helpers."""

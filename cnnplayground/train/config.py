@@ -1,0 +1,110 @@
+"""Validated training settings and the dataset choice of a run.
+
+Both models refuse unknown fields and re-validate on assignment, so a value set
+from a dialog, the command line or a project file is always in range. Errors
+are pydantic ``ValidationError`` s naming the field and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
+from pydantic_core import PydanticCustomError
+
+#: Longest text value of a free-form option.
+MAX_SCALAR_TEXT = 4096
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in words: ``"a list"``, ``"null"``, ``"text"`` ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _check_scalar(value: Any) -> int | float | bool | str:
+    """Accept a JSON scalar as it is (no coercion); floats must be finite."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PydanticCustomError(
+                "scalar_finite", "must be a finite number, got {value}", {"value": value}
+            )
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_SCALAR_TEXT:
+            raise PydanticCustomError(
+                "scalar_length", "text must be at most {limit} characters", {"limit": MAX_SCALAR_TEXT}
+            )
+        return value
+    raise PydanticCustomError(
+        "scalar_type", "must be a number, true/false or text, got {kind}", {"kind": json_kind(value)}
+    )
+
+
+#: Values of free-form options (dataset options, run settings): a JSON scalar —
+#: int, finite float, bool or text — kept with its own type.
+Scalar = Annotated[
+    int | float | bool | str, PlainValidator(_check_scalar, json_schema_input_type=int | float | bool | str)
+]
+
+OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
+ScheduleName = Literal["constant", "step", "cosine", "onecycle"]
+DeviceName = Literal["auto", "cpu", "cuda", "mps"]
+
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class TrainingConfig(BaseModel):
+    """How to train: optimizer, schedule, regularization, device.
+
+    The learning rate is the peak rate of the schedule (for ``onecycle``, the
+    maximum). ``val_fraction`` is the share of the training split held out for
+    validation when a dataset has no validation split of its own.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    epochs: int = Field(5, ge=1, le=10_000, description="Passes over the training set.")
+    batch_size: int = Field(128, ge=1, le=65_536, description="Images per optimizer step.")
+    optimizer: OptimizerName = Field("adam", description="Update rule.")
+    learning_rate: float = Field(1e-3, gt=0.0, le=10.0, description="Step size (peak of the schedule).")
+    momentum: float = Field(
+        0.9, ge=0.0, lt=1.0, description="SGD/RMSprop momentum (Adam's beta1 is not affected)."
+    )
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="L2 penalty (decoupled for AdamW).")
+    schedule: ScheduleName = Field("constant", description="How the learning rate changes over the run.")
+    label_smoothing: float = Field(0.0, ge=0.0, le=1.0, description="Cross-entropy label smoothing.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of every random generator of the run.")
+    device: DeviceName = Field("auto", description="'auto' picks CUDA, then MPS, then the CPU.")
+    mixed_precision: bool = Field(True, description="Autocast to bf16/fp16 where the device supports it.")
+    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of training images held out.")
+
+
+class DatasetChoice(BaseModel):
+    """Which dataset a project trains on.
+
+    ``name`` is a key of the dataset registry (``"synthetic"`` is always
+    available offline); ``root`` is the folder holding the data (``None``: the
+    default location); ``options`` are dataset-specific settings such as the
+    synthetic set's image size or class count.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "synthetic"
+    root: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    options: dict[_Key, Scalar] = Field(default_factory=dict, max_length=64)
