@@ -43,7 +43,9 @@ def normalize_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on already-normalized ``images``."""
     was_training = model.training
     model.eval()

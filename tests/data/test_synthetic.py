@@ -13,7 +13,7 @@ def test_shapes_range_balance_and_determinism(channels, size):
     x, y = make_synthetic(500, size=size, channels=channels, seed=3)
     assert x.shape == (500, channels, size, size) and x.dtype == torch.float32
     assert y.shape == (500,) and y.dtype == torch.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert torch.bincount(y, minlength=10).tolist() == [50] * 10
     x2, y2 = make_synthetic(500, size=size, channels=channels, seed=3)
     assert torch.equal(x, x2) and torch.equal(y, y2)
