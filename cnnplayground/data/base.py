@@ -1,0 +1,88 @@
+"""Image datasets as plain tensors: the form every dataset is turned into.
+
+Small image sets (MNIST, CIFAR-10 size) fit in memory and on a GPU as one
+``uint8`` tensor, so the trainer batches by index slicing with no per-sample
+Python. Every source (the synthetic set, torchvision sets, a user's folder)
+is loaded into :class:`ImageData`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+class DatasetError(RuntimeError):
+    """A dataset cannot be loaded; the message says why and what to do (one line)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset.
+
+    ``images``: ``(N, C, H, W)`` ``uint8`` on the CPU (0..255); ``labels``: ``(N,)`` ``int64``.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be (N, C, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
+        if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
+            raise ValueError(f"labels must be ({self.images.shape[0]},) int64, got {tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: torch.Tensor) -> Split:
+        return Split(self.images[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A dataset ready for training: splits, class names and normalization.
+
+    ``mean`` and ``std`` are per channel, in units of ``[0, 1]`` pixel values,
+    computed from the training split only (so validation/test stay unseen).
+    ``test`` is ``None`` when a source has no test split.
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    train: Split
+    val: Split
+    test: Split | None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        _, c, h, w = self.train.images.shape
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of ``(N, C, H, W)`` uint8 images, in ``[0, 1]`` units.
+
+    Exact and fast: a 256-bin histogram per channel (no float copy of the set),
+    then mean and variance from the histogram in float64.
+    """
+    c = images.shape[1]
+    if images.shape[0] == 0:
+        return tuple([0.0] * c), tuple([1.0] * c)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    means, stds = [], []
+    for ch in range(c):
+        hist = torch.bincount(images[:, ch].reshape(-1), minlength=256).to(torch.float64)
+        count = hist.sum()
+        mean = (hist * values).sum() / count
+        var = (hist * (values - mean) ** 2).sum() / count
+        means.append(float(mean))
+        stds.append(max(float(var.sqrt()), 1e-3))
+    return tuple(means), tuple(stds)
