@@ -23,7 +23,7 @@ def test_import_linter_contracts_hold():
 @pytest.mark.parametrize(
     "module",
     ["cnnplayground.core.builder", "cnnplayground.core.summary", "cnnplayground.cli",
-     "cnnplayground.data.synthetic", "cnnplayground.train.quick"],
+     "cnnplayground.data.synthetic", "cnnplayground.train.trainer"],
 )
 def test_headless_modules_do_not_load_qt(module):
     code = (

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from ..data.augment import AugmentConfig
+
 #: Longest text value of a free-form option.
 MAX_SCALAR_TEXT = 4096
 
@@ -62,18 +64,20 @@ Scalar = Annotated[
 ]
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
-ScheduleName = Literal["constant", "step", "cosine", "onecycle"]
+ScheduleName = Literal["constant", "step", "cosine", "onecycle", "plateau"]
+MetricName = Literal["val_loss", "val_accuracy"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class TrainingConfig(BaseModel):
-    """How to train: optimizer, schedule, regularization, device.
+    """How to train: optimizer, schedule, regularization, stopping, device.
 
     The learning rate is the peak rate of the schedule (for ``onecycle``, the
     maximum). ``val_fraction`` is the share of the training split held out for
-    validation when a dataset has no validation split of its own.
+    validation. Zero turns off the feature for ``l1``, ``grad_clip``,
+    ``early_stopping_patience``, ``warmup_epochs`` and ``checkpoint_every``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
@@ -85,12 +89,26 @@ class TrainingConfig(BaseModel):
     momentum: float = Field(
         0.9, ge=0.0, lt=1.0, description="SGD/RMSprop momentum (Adam's beta1 is not affected)."
     )
+    nesterov: bool = Field(False, description="Nesterov momentum (SGD only).")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="L2 penalty (decoupled for AdamW).")
+    l1: float = Field(0.0, ge=0.0, le=1.0, description="L1 penalty on weights (not biases), added to the loss.")
     schedule: ScheduleName = Field("constant", description="How the learning rate changes over the run.")
-    label_smoothing: float = Field(0.0, ge=0.0, le=1.0, description="Cross-entropy label smoothing.")
+    warmup_epochs: float = Field(0.0, ge=0.0, le=1000.0, description="Linear warm-up from 0 (not with onecycle).")
+    step_size: int = Field(10, ge=1, le=10_000, description="'step' schedule: epochs between decays.")
+    step_gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: factor at each decay.")
+    plateau_patience: int = Field(3, ge=1, le=1000, description="'plateau': epochs without progress before decay.")
+    plateau_factor: float = Field(0.1, gt=0.0, lt=1.0, description="'plateau': factor at each decay.")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Cross-entropy label smoothing.")
+    grad_clip: float = Field(0.0, ge=0.0, le=1e6, description="Clip the gradient norm to this value.")
+    early_stopping_patience: int = Field(0, ge=0, le=10_000, description="Stop after this many epochs without "
+                                         "improvement of the early-stopping metric.")
+    early_stopping_metric: MetricName = Field("val_loss", description="What early stopping watches.")
+    restore_best: bool = Field(True, description="After early stopping, go back to the best epoch's weights.")
+    checkpoint_every: int = Field(1, ge=0, le=10_000, description="Save a checkpoint every N epochs.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="On-device data augmentation.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of every random generator of the run.")
     device: DeviceName = Field("auto", description="'auto' picks CUDA, then MPS, then the CPU.")
-    mixed_precision: bool = Field(True, description="Autocast to bf16/fp16 where the device supports it.")
+    mixed_precision: bool = Field(True, description="Autocast to bf16/fp16 on CUDA.")
     val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of training images held out.")
 
 

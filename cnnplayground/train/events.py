@@ -1,0 +1,116 @@
+"""Events the trainer yields. Past-tense names; plain frozen dataclasses.
+
+The CLI prints them, the GUI forwards them as queued Qt signals, tests assert
+on them. :func:`to_dict` turns any event into JSON-ready data (``--json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    epochs: int
+    steps_per_epoch: int
+    device: str
+    train_images: int
+    val_images: int
+    parameters: int
+    #: Epochs already done when resuming from a checkpoint (0 for a new run).
+    start_epoch: int = 0
+    precision: str = "float32"
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    """Metrics since the previous step event (emitted a bounded number of times per second)."""
+
+    epoch: int
+    step: int  # global optimizer step, 1-based
+    epoch_step: int
+    steps_per_epoch: int
+    loss: float
+    accuracy: float
+    learning_rate: float
+    images_per_second: float
+    elapsed: float  # seconds since the run (or resume) started
+
+
+@dataclass(frozen=True)
+class EpochFinished:
+    epoch: int
+    step: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    per_class_accuracy: tuple[float | None, ...]
+    #: ``confusion[true][predicted]`` counts on the validation split.
+    confusion: tuple[tuple[int, ...], ...]
+    learning_rate: float
+    seconds: float
+    images_per_second: float
+    #: True when this epoch is the best so far by the early-stopping metric.
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    epoch: int
+    path: str
+
+
+@dataclass(frozen=True)
+class WeightsSnapshot:
+    """A CPU copy of the weights, safe to inspect while training continues."""
+
+    epoch: int
+    step: int
+    state: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Paused:
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: Literal["completed", "stopped", "early_stopping"]
+    epochs_completed: int
+    step: int
+    best_epoch: int | None
+    best_value: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The run ended with a problem; the model holds the last good weights."""
+
+    kind: Literal["nan", "out_of_memory", "error"]
+    message: str
+    epoch: int
+    step: int
+
+
+Event = (
+    RunStarted | StepFinished | EpochFinished | CheckpointSaved | WeightsSnapshot | Paused | Resumed | Finished
+    | Failed
+)
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """``{"event": "EpochFinished", ...fields}``, with weight tensors left out."""
+    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "state"}
+    return {"event": type(event).__name__, **data}

@@ -1,0 +1,518 @@
+"""The trainer: a generator of events, controllable between any two steps.
+
+``Trainer.run()`` yields :mod:`.events` as training goes. The CLI iterates it,
+the GUI runs it in a worker thread, tests iterate it directly. ``pause()``,
+``resume()`` and ``stop()`` may be called from any thread; they take effect
+before the next optimizer step. While paused, the generator blocks inside
+``next()`` (on a condition variable, no polling) until resumed or stopped, so
+call ``resume()`` from another thread or before asking for the next event.
+
+Hot-loop rules (DESIGN.md, "Speed by design"): batches are index slices of
+device-resident data; loss, accuracy and a non-finite flag are accumulated on
+the device and read back only when a step event is due (a bounded number of
+times per second) and at the end of each epoch.
+
+Failures never lose work: a NaN/Inf loss or out-of-memory ends the run with a
+:class:`~.events.Failed` event and the model holding the last good weights
+(checked at the last step event or epoch end before the failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.base import ImageData
+from ..data.loader import DeviceLoader
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import TrainingConfig
+from .evaluate import Evaluation, evaluate
+from .events import (
+    CheckpointSaved,
+    EpochFinished,
+    Event,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepFinished,
+    WeightsSnapshot,
+)
+from .optim import l1_penalty, lr_factor, make_optimizer, set_learning_rate
+
+log = logging.getLogger(__name__)
+
+#: Refresh the in-memory copy of the last good weights at most this often within an epoch (seconds).
+GOOD_WEIGHTS_INTERVAL = 2.0
+
+
+class TrainingSetupError(ValueError):
+    """The run cannot start (device missing, bad checkpoint); one line for the user."""
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` → CUDA, then MPS, then CPU; a named device must exist."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingSetupError("CUDA was asked for but no CUDA GPU is available: choose 'auto' or 'cpu'")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainingSetupError("MPS was asked for but is not available: choose 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains ``model`` on ``data`` with ``config``; see the module docstring.
+
+    ``step_event_every``: emit a step event every N steps (deterministic, for
+    tests and scripts) instead of ``events_per_second`` times a second.
+    ``checkpoint_dir``: where ``last.ckpt`` is written every
+    ``config.checkpoint_every`` epochs. ``resume_from``: a checkpoint to continue.
+    ``snapshot_every_epoch``: yield a :class:`WeightsSnapshot` after each epoch.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: ImageData,
+        config: TrainingConfig,
+        *,
+        device: str | torch.device | None = None,
+        checkpoint_dir: Path | None = None,
+        resume_from: Path | None = None,
+        step_event_every: int | None = None,
+        events_per_second: float = 20.0,
+        snapshot_every_epoch: bool = False,
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.config = config.model_copy(deep=True)
+        self.device = resolve_device(device if device is not None else config.device)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.step_event_every = step_event_every
+        self.event_interval = 1.0 / events_per_second if events_per_second > 0 else 0.0
+        self.snapshot_every_epoch = snapshot_every_epoch
+        self.history: list[EpochFinished] = []
+        self.state = "idle"
+        self._cond = threading.Condition()
+        self._pause_requested = False
+        self._stop_requested = False
+        self._snapshot_requested = False
+        self._resume_state: dict[str, Any] | None = None
+        if resume_from is not None:
+            try:
+                self._resume_state = load_checkpoint(Path(resume_from))
+            except CheckpointError as exc:
+                raise TrainingSetupError(str(exc)) from None
+
+    # --- control (any thread) -----------------------------------------------------------
+    def pause(self) -> None:
+        with self._cond:
+            self._pause_requested = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._pause_requested = False
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify_all()
+
+    def request_snapshot(self) -> None:
+        """Ask for a :class:`WeightsSnapshot` event before the next step."""
+        self._snapshot_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    # --- the run -----------------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        self.state = "running"
+        try:
+            yield from self._run()
+        finally:
+            if self.state in ("running", "paused"):
+                self.state = "finished"
+
+    def _run(self) -> Iterator[Event]:
+        cfg, dev, model, data = self.config, self.device, self.model, self.data
+        torch.manual_seed(cfg.seed)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        model.to(dev)
+        if dev.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules()):
+            model.to(memory_format=torch.channels_last)
+        channels_last = dev.type == "cuda"
+        train_loader = DeviceLoader(
+            data.train, mean=data.mean, std=data.std, batch_size=cfg.batch_size, device=dev, shuffle=True,
+            augment=cfg.augment if cfg.augment.enabled else None, seed=cfg.seed, channels_last=channels_last,
+        )
+        val_loader = DeviceLoader(
+            data.val, mean=data.mean, std=data.std, batch_size=max(cfg.batch_size, 512), device=dev,
+            shuffle=False, channels_last=channels_last,
+        )
+        steps_per_epoch = max(len(train_loader), 1)
+        opt = make_optimizer(model, cfg, dev)
+        amp_dtype = _autocast_dtype(cfg, dev)
+        scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+        criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+        run = _RunState()
+        if self._resume_state is not None:
+            self._restore(self._resume_state, run, opt, scaler, train_loader)
+        good = _WeightsCopy(model)
+        yield RunStarted(
+            epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, device=str(dev), train_images=len(data.train),
+            val_images=len(data.val), parameters=sum(p.numel() for p in model.parameters()),
+            start_epoch=run.epoch, precision=str(amp_dtype).replace("torch.", "") if amp_dtype else "float32",
+        )
+        t_run = time.perf_counter()
+        try:
+            for epoch in range(run.epoch + 1, cfg.epochs + 1):
+                model.train()
+                t_epoch = time.perf_counter()
+                loss_sum = torch.zeros((), device=dev)
+                correct = torch.zeros((), device=dev, dtype=torch.int64)
+                bad = torch.zeros((), device=dev, dtype=torch.bool)
+                window = _Window(time.perf_counter(), 0, loss_sum.clone(), correct.clone())
+                seen = 0
+                for epoch_step, (x, y) in enumerate(train_loader, 1):
+                    stop = yield from self._control_point(epoch, run.step)
+                    if stop:
+                        yield from self._finish_stopped(run, bad, good, epoch)
+                        return
+                    if self._snapshot_requested:
+                        self._snapshot_requested = False
+                        yield WeightsSnapshot(epoch, run.step, _cpu_state(model))
+                    lr = cfg.learning_rate * lr_factor(cfg, run.step, steps_per_epoch, run.plateau_factor)
+                    set_learning_rate(opt, lr)
+                    ctx = torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+                    with ctx:
+                        logits = model(x)
+                        loss = criterion(logits, y)
+                        if cfg.l1 > 0:
+                            loss = loss + cfg.l1 * l1_penalty(model)
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        if cfg.grad_clip > 0:
+                            scaler.unscale_(opt)
+                            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        if cfg.grad_clip > 0:
+                            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                        opt.step()
+                    run.step += 1
+                    n = len(y)
+                    seen += n
+                    loss_d = loss.detach().float()
+                    loss_sum += loss_d * n
+                    correct += (logits.detach().argmax(1) == y).sum()
+                    bad |= ~torch.isfinite(loss_d)
+                    if self._step_event_due(epoch_step, steps_per_epoch, window):
+                        loss_v, correct_v, bad_v = torch.stack(
+                            [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
+                        ).tolist()
+                        if bad_v:
+                            yield self._fail_nan(good, epoch, run.step, lr)
+                            return
+                        now = time.perf_counter()
+                        if now - good.taken >= GOOD_WEIGHTS_INTERVAL:
+                            good.refresh(model)
+                        images = seen - window.images
+                        yield StepFinished(
+                            epoch=epoch, step=run.step, epoch_step=epoch_step, steps_per_epoch=steps_per_epoch,
+                            loss=(loss_v - window.loss) / max(images, 1),
+                            accuracy=(correct_v - window.correct) / max(images, 1),
+                            learning_rate=lr, images_per_second=images / max(now - window.time, 1e-9),
+                            elapsed=now - t_run,
+                        )
+                        window = _Window(now, seen, loss_v, correct_v)
+                # --- end of epoch ---
+                loss_v, correct_v, bad_v = torch.stack(
+                    [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
+                ).tolist()
+                if bad_v:
+                    yield self._fail_nan(good, epoch, run.step, cfg.learning_rate)
+                    return
+                val = evaluate(model, val_loader, data.num_classes, autocast_dtype=amp_dtype) if len(
+                    data.val) else None
+                seconds = time.perf_counter() - t_epoch
+                best = run.update_best(cfg, epoch, val, model)
+                run.update_plateau(cfg, val)
+                event = _epoch_event(epoch, run.step, loss_v / max(seen, 1), correct_v / max(seen, 1), val,
+                                     data.num_classes, opt.param_groups[0]["lr"], seconds, seen, best)
+                self.history.append(event)
+                run.epoch = epoch
+                good.refresh(model)
+                yield event
+                if self.checkpoint_dir is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+                    path = self.checkpoint_dir / "last.ckpt"
+                    save_checkpoint(self._checkpoint_state(run, opt, scaler, train_loader), path)
+                    yield CheckpointSaved(epoch, str(path))
+                if self.snapshot_every_epoch:
+                    yield WeightsSnapshot(epoch, run.step, _cpu_state(model))
+                if run.should_stop_early(cfg):
+                    if cfg.restore_best and run.best_state is not None:
+                        model.load_state_dict(run.best_state)
+                    yield Finished(
+                        reason="early_stopping", epochs_completed=epoch, step=run.step, best_epoch=run.best_epoch,
+                        best_value=run.best_value,
+                        message=f"stopped early: {cfg.early_stopping_metric} did not improve for "
+                        f"{cfg.early_stopping_patience} epochs (best: epoch {run.best_epoch})"
+                        + ("; restored its weights" if cfg.restore_best else ""),
+                    )
+                    return
+            yield Finished(
+                reason="completed", epochs_completed=run.epoch, step=run.step, best_epoch=run.best_epoch,
+                best_value=run.best_value, message=f"finished {run.epoch} epochs",
+            )
+        except torch.OutOfMemoryError:
+            yield self._fail_oom(good, run)
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+                yield self._fail_oom(good, run)
+            else:
+                yield self._fail_error(exc, good, run)
+        except (ValueError, TypeError, IndexError) as exc:
+            yield self._fail_error(exc, good, run)
+
+    # --- between steps -------------------------------------------------------------------
+    def _control_point(self, epoch: int, step: int):
+        """Handle pause/stop; returns True when the run must stop (a sub-generator)."""
+        if self._stop_requested:
+            return True
+        if not self._pause_requested:
+            return False
+        self.state = "paused"
+        yield Paused(epoch, step)
+        with self._cond:
+            while self._pause_requested and not self._stop_requested:
+                self._cond.wait()
+        if self._stop_requested:
+            return True
+        self.state = "running"
+        yield Resumed(epoch, step)
+        return False
+
+    def _step_event_due(self, epoch_step: int, steps_per_epoch: int, window: _Window) -> bool:
+        if epoch_step == steps_per_epoch:
+            return False  # the epoch event follows at once
+        if self.step_event_every is not None:
+            return epoch_step % self.step_event_every == 0
+        return time.perf_counter() - window.time >= self.event_interval
+
+    def _finish_stopped(self, run: _RunState, bad: torch.Tensor, good: _WeightsCopy, epoch: int):
+        if bool(bad):
+            yield self._fail_nan(good, epoch, run.step, self.config.learning_rate)
+            return
+        self.state = "finished"
+        yield Finished(
+            reason="stopped", epochs_completed=run.epoch, step=run.step, best_epoch=run.best_epoch,
+            best_value=run.best_value, message=f"stopped by the user during epoch {epoch}",
+        )
+
+    # --- failures ------------------------------------------------------------------------
+    def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float) -> Failed:
+        good.restore(self.model)
+        self.state = "failed"
+        return Failed(
+            kind="nan", epoch=epoch, step=step,
+            message=f"the loss became NaN or infinite in epoch {epoch} (near step {step}) at learning rate "
+            f"{lr:.3g}: training diverged. Try a learning rate about 10× lower ({lr / 10:.3g}), gradient "
+            "clipping, or batch normalization. The last good weights were kept.",
+        )
+
+    def _fail_oom(self, good: _WeightsCopy, run: _RunState) -> Failed:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        good.restore(self.model)
+        self.state = "failed"
+        bs = self.config.batch_size
+        return Failed(
+            kind="out_of_memory", epoch=run.epoch + 1, step=run.step,
+            message=f"out of memory on {self.device.type.upper()} with batch size {bs}: try a batch size of "
+            f"{max(bs // 2, 1)} or a smaller network. The last good weights were kept.",
+        )
+
+    def _fail_error(self, exc: BaseException, good: _WeightsCopy, run: _RunState) -> Failed:
+        log.exception("training failed")
+        good.restore(self.model)
+        self.state = "failed"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return Failed(kind="error", epoch=run.epoch + 1, step=run.step,
+                      message=f"training failed: {type(exc).__name__}: {text}. The last good weights were kept.")
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def _checkpoint_state(self, run: _RunState, opt, scaler, loader: DeviceLoader) -> dict[str, Any]:
+        return {
+            "epoch": run.epoch,
+            "step": run.step,
+            "model": _cpu_state(self.model),
+            "optimizer": opt.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "loader": loader.state_dict(),
+            "run": run.plain_state(),
+            "best_state": run.best_state,
+            "history": [dataclasses.asdict(e) for e in self.history],
+            "config": self.config.model_dump(mode="json"),
+        }
+
+    def _restore(self, state: dict[str, Any], run: _RunState, opt, scaler, loader: DeviceLoader) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if scaler is not None and state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
+            loader.load_state_dict(state["loader"])
+            torch.set_rng_state(state["rng_cpu"])
+            if self.device.type == "cuda" and state.get("rng_cuda"):
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise TrainingSetupError(f"the checkpoint does not fit this network or run ({exc})") from None
+        run.epoch, run.step = int(state["epoch"]), int(state["step"])
+        run.load_plain_state(state["run"])
+        run.best_state = state.get("best_state")
+        self.history = [EpochFinished(**_tuples(h)) for h in state.get("history", [])]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Window:
+    """Totals at the previous step event, to report metrics since then."""
+
+    time: float
+    images: int
+    loss: Any
+    correct: Any
+
+
+class _WeightsCopy:
+    """The last good weights, kept on the training device for a cheap restore."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.taken = time.perf_counter()
+
+    def refresh(self, model: nn.Module) -> None:
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                self.state[k].copy_(v)
+        self.taken = time.perf_counter()
+
+    def restore(self, model: nn.Module) -> None:
+        model.load_state_dict(self.state)
+
+
+class _RunState:
+    """Epoch/step counters, best-epoch tracking and the plateau schedule."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.step = 0
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.epochs_without_improvement = 0
+        self.plateau_best: float | None = None
+        self.plateau_wait = 0
+        self.plateau_factor = 1.0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def update_best(self, cfg: TrainingConfig, epoch: int, val: Evaluation | None, model: nn.Module) -> bool:
+        if val is None:
+            return False
+        value = val.loss if cfg.early_stopping_metric == "val_loss" else val.accuracy
+        better = self.best_value is None or (
+            value < self.best_value if cfg.early_stopping_metric == "val_loss" else value > self.best_value
+        )
+        if better:
+            self.best_value, self.best_epoch = value, epoch
+            self.epochs_without_improvement = 0
+            if cfg.early_stopping_patience and cfg.restore_best:
+                self.best_state = _cpu_state(model)
+        else:
+            self.epochs_without_improvement += 1
+        return better
+
+    def should_stop_early(self, cfg: TrainingConfig) -> bool:
+        return bool(cfg.early_stopping_patience) and self.epochs_without_improvement >= cfg.early_stopping_patience
+
+    def update_plateau(self, cfg: TrainingConfig, val: Evaluation | None) -> None:
+        if cfg.schedule != "plateau" or val is None or not math.isfinite(val.loss):
+            return
+        if self.plateau_best is None or val.loss < self.plateau_best * (1 - 1e-4):
+            self.plateau_best, self.plateau_wait = val.loss, 0
+        else:
+            self.plateau_wait += 1
+            if self.plateau_wait >= cfg.plateau_patience:
+                self.plateau_factor *= cfg.plateau_factor
+                self.plateau_wait = 0
+
+    def plain_state(self) -> dict[str, Any]:
+        keys = ("best_value", "best_epoch", "epochs_without_improvement", "plateau_best", "plateau_wait",
+                "plateau_factor")
+        return {k: getattr(self, k) for k in keys}
+
+    def load_plain_state(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def _autocast_dtype(cfg: TrainingConfig, device: torch.device) -> torch.dtype | None:
+    if not cfg.mixed_precision or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _epoch_event(epoch, step, train_loss, train_acc, val: Evaluation | None, k, lr, seconds, seen, best):
+    if val is None:
+        per_class: tuple[float | None, ...] = (None,) * k
+        confusion: tuple[tuple[int, ...], ...] = tuple((0,) * k for _ in range(k))
+    else:
+        per_class = val.per_class_accuracy
+        confusion = tuple(tuple(row) for row in val.confusion.tolist())
+    return EpochFinished(
+        epoch=epoch, step=step, train_loss=train_loss, train_accuracy=train_acc,
+        val_loss=val.loss if val else None, val_accuracy=val.accuracy if val else None,
+        per_class_accuracy=per_class, confusion=confusion, learning_rate=lr, seconds=seconds,
+        images_per_second=seen / max(seconds, 1e-9), best=best,
+    )
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    out = dict(d)
+    out["per_class_accuracy"] = tuple(out["per_class_accuracy"])
+    out["confusion"] = tuple(tuple(r) for r in out["confusion"])
+    return out
