@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-import pytest
-
 from cnnplayground.cli import main
+from cnnplayground.io.project import load_project
 
 
 def test_summary_lenet5_prints_the_table(capsys):
@@ -74,13 +74,53 @@ def test_presets_lists_every_preset_with_its_size(capsys):
     assert "138,357,544 params" in out and "61,706 params" in out
 
 
-@pytest.mark.slow
-def test_demo_trains_lenet5_on_the_synthetic_set(capsys):
-    assert main(["demo", "--epochs", "2", "--train-size", "2000", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("Training LeNet-5 (61,706 parameters) on the synthetic set")
-    epochs = [line for line in out if line.startswith("epoch ")]
-    assert len(epochs) == 2
-    # Validation accuracy after two short epochs is far above chance (10 %).
-    val = float(epochs[-1].split("val acc")[1].split("%")[0])
-    assert val > 40.0, epochs
+def test_train_json_events_then_save_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "trained.cnnp"
+    code = main(["train", "--preset", "lenet5", "--dataset", "synthetic", "--epochs", "2", "--device", "cpu",
+                 "--batch-size", "256", "--json", "--save", str(out)])
+    assert code == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "RunStarted" and kinds.count("EpochFinished") == 2 and kinds[-2:] == ["Finished", "Note"]
+    epochs = [e for e in events if e["event"] == "EpochFinished"]
+    assert epochs[1]["val_accuracy"] > 0.5  # far above chance (10 %) after two epochs
+    assert events[-1]["message"] == f"saved {out}"
+
+    project = load_project(out)
+    assert project.weights is not None and len(project.history) == 1
+    run = project.history[0]
+    assert run.series["val_accuracy"].y == [e["val_accuracy"] for e in epochs]
+    assert run.settings["epochs"] == 2 and run.settings["dataset"] == "synthetic"
+
+    assert main(["evaluate", str(out), "--json", "--top", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 4000 and 0.5 < result["accuracy"] <= 1.0
+    assert sum(map(sum, result["confusion"])) == 4000 and len(result["mistakes"]) == 3
+
+
+def test_training_a_project_writes_it_back_with_a_second_run(tmp_path, capsys):
+    path = tmp_path / "p.cnnp"
+    assert main(["new", "lenet5", str(path)]) == 0
+    for _ in range(2):
+        assert main(["train", str(path), "--epochs", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1/1" in out and f"saved {path}" in out
+    assert [r.name for r in load_project(path).history] == ["run 1", "run 2"]
+
+
+def test_train_refuses_a_network_that_does_not_fit_the_data(tmp_path, capsys):
+    path = tmp_path / "rgb.cnnp"
+    assert main(["new", "vgg11_cifar", str(path)]) == 0
+    assert main(["train", str(path), "--dataset", "synthetic", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "the network takes 3×32×32 images but synthetic has 1×28×28: change the Input layer" in err
+
+
+def test_evaluate_needs_weights_and_missing_datasets_say_where(tmp_path, capsys):
+    path = tmp_path / "p.cnnp"
+    assert main(["new", "lenet5", str(path)]) == 0
+    assert main(["evaluate", str(path)]) == 2
+    assert "has no trained weights: train it first" in capsys.readouterr().err
+    assert main(["train", "--dataset", "cifar10", "--data-root", str(tmp_path / "nothing"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path / "nothing") in err and "\n" not in err

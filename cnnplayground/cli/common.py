@@ -1,0 +1,32 @@
+"""Shared pieces of the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def load_target(target: str):
+    """A preset name or a project file path → ``(graph, title, project or None)``."""
+    from ..core.presets import get_preset, list_presets
+
+    path = Path(target)
+    if path.suffix in (".cnnp", ".json") or path.exists():
+        from ..io.project import ProjectError, load_project
+
+        if not path.exists():
+            raise CliError(f"no such project file: {path}")
+        try:
+            project = load_project(path)
+        except ProjectError as exc:
+            raise CliError(f"{path}: {exc}") from None
+        return project.graph, f"{project.name} ({path})", project
+    try:
+        preset = get_preset(target)
+    except KeyError:
+        names = ", ".join(p.name for p in list_presets())
+        raise CliError(f"{target!r} is neither a project file nor a preset (presets: {names})") from None
+    return preset.factory(), preset.title, None

@@ -1,0 +1,307 @@
+"""``cnnplayground train`` and ``cnnplayground evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from .common import CliError, load_target
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a preset or project on a dataset (headless)")
+    p.add_argument("project", nargs="?", metavar="PROJECT.cnnp", help="train this project (else --preset)")
+    p.add_argument("--preset", default=None, help="network preset (default lenet5 when no project is given)")
+    p.add_argument("--dataset", default=None, help="synthetic, synthetic-rgb, mnist, fashion-mnist, kmnist, "
+                   "cifar10, cifar100, svhn, folder")
+    p.add_argument("--data-root", default=None, help="folder holding the datasets (or the image folder)")
+    p.add_argument("--download", action="store_true", help="download a missing torchvision dataset")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, dest="learning_rate")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
+    p.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle", "plateau"])
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--checkpoint-dir", type=Path, help="write last.ckpt here after each epoch")
+    p.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument("--save", type=Path, metavar="OUT.cnnp", help="save the trained project here")
+    p.add_argument("--no-save", action="store_true", help="do not write the trained project back")
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line (for scripts)")
+    p.set_defaults(func=cmd_train)
+
+
+def add_evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="test a trained project: accuracy, per class, confusion, mistakes")
+    p.add_argument("project", metavar="PROJECT.cnnp")
+    p.add_argument("--split", choices=["test", "val", "train"], default="test")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--top", type=int, default=5, help="show the N most confident mistakes")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _prepare(args: argparse.Namespace):
+    """(project, graph, data, config, out path) for a train command."""
+    from ..data.base import DatasetError
+    from ..data.registry import load_dataset
+    from ..io.project import Project
+    from ..train.config import DatasetChoice
+    from ..train.setup import adapt_input
+
+    if args.project and args.preset:
+        raise CliError("give a project file or --preset, not both")
+    target = args.project or args.preset or "lenet5"
+    graph, title, project = load_target(target)
+    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "optimizer", "schedule",
+                                               "weight_decay", "device", "seed") if getattr(args, k) is not None}
+    try:
+        config = (project.training if project else _default_config()).model_copy(update={}, deep=True)
+        for key, value in overrides.items():
+            setattr(config, key, value)
+    except ValueError as exc:
+        raise CliError(_first_line(exc)) from None
+    choice = project.dataset.model_copy(deep=True) if project else DatasetChoice()
+    if args.dataset:
+        choice.name = args.dataset
+    if args.data_root:
+        choice.root = args.data_root
+    try:
+        data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
+    except DatasetError as exc:
+        raise CliError(str(exc)) from None
+    if project is None:
+        from ..core.presets import get_preset
+
+        graph = adapt_input(get_preset(target).factory(num_classes=data.num_classes,
+                                                       in_channels=data.input_shape[0]), data)
+        project = Project.new(graph=graph, name=title, dataset=choice, training=config)
+    out = args.save or (None if args.no_save or not args.project else Path(args.project))
+    return project, graph, data, config, choice, out
+
+
+def _default_config():
+    from ..train.config import TrainingConfig
+
+    return TrainingConfig(epochs=3)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..io.project import ProjectError, save_project, weights_from_module
+    from ..train.events import EpochFinished, Failed, Finished, StepFinished
+    from ..train.setup import build_for_data, run_record
+    from ..train.trainer import Trainer, TrainingSetupError
+
+    project, graph, data, config, choice, out = _prepare(args)
+    try:
+        model = build_for_data(graph, data)
+        if project.weights is not None and args.resume is None:
+            model.load_state_dict(project.weights)
+        trainer = Trainer(model, data, config, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume)
+    except TrainingSetupError as exc:
+        raise CliError(str(exc)) from None
+    _leave_a_core_free(trainer.device.type)
+
+    printer = _JsonPrinter(sys.stdout) if args.json else _HumanPrinter(sys.stdout, sys.stderr, project.name, data)
+    steps: list[StepFinished] = []
+    started = datetime.now(UTC)
+    end = None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):  # first Ctrl-C stops cleanly after the current step
+        trainer.stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        for event in trainer.run():
+            printer.show(event)
+            if isinstance(event, StepFinished):
+                steps.append(event)
+            if isinstance(event, Finished | Failed):
+                end = event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
+    if out is not None and epochs:
+        project.graph = graph
+        project.training = config
+        project.dataset = choice
+        project.weights = weights_from_module(model)
+        project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
+                                          dataset=data.name, started=started))
+        try:
+            save_project(project, out)
+        except ProjectError as exc:
+            raise CliError(f"training finished but the project could not be saved: {exc}") from None
+        printer.note(f"saved {out}")
+    elif out is None and not args.json:
+        printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
+    return 1 if isinstance(end, Failed) else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..data.base import DatasetError
+    from ..data.loader import DeviceLoader
+    from ..data.registry import load_dataset
+    from ..train.evaluate import evaluate
+    from ..train.setup import build_for_data
+    from ..train.trainer import TrainingSetupError, resolve_device
+
+    graph, _, project = load_target(args.project)
+    if project is None:
+        raise CliError(f"{args.project} is not a project file")
+    if project.weights is None:
+        raise CliError(f"{args.project} has no trained weights: train it first (cnnplayground train {args.project})")
+    choice = project.dataset.model_copy(deep=True)
+    if args.data_root:
+        choice.root = args.data_root
+    try:
+        data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
+        model = build_for_data(graph, data)
+        device = resolve_device(args.device)
+    except (DatasetError, TrainingSetupError) as exc:
+        raise CliError(str(exc)) from None
+    model.load_state_dict(project.weights)
+    model.to(device)
+    split = {"test": data.test, "val": data.val, "train": data.train}[args.split]
+    if split is None or len(split) == 0:
+        raise CliError(f"{data.name} has no {args.split} split")
+    loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=512, device=device, shuffle=False)
+    t0 = time.perf_counter()
+    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top)
+    seconds = time.perf_counter() - t0
+    names = data.class_names
+    if args.json:
+        print(json.dumps({
+            "split": args.split, "images": result.count, "loss": result.loss, "accuracy": result.accuracy,
+            "per_class_accuracy": dict(zip(names, result.per_class_accuracy)),
+            "confusion": result.confusion.tolist(),
+            "mistakes": [m.__dict__ for m in result.mistakes], "seconds": seconds,
+        }))
+        return 0
+    print(f"{project.name} on {data.name} ({args.split}, {result.count:,} images, {seconds:.1f} s)")
+    print(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}")
+    width = max(len(n) for n in names)
+    print("\nper class:")
+    for name, acc in zip(names, result.per_class_accuracy):
+        print(f"  {name:<{width}}  {'—' if acc is None else f'{acc:6.1%}'}")
+    print("\nconfusion (rows: true class, columns: predicted):")
+    cells = result.confusion.tolist()
+    cw = max(5, len(str(max(max(r) for r in cells))) + 1)
+    print(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(names))))
+    for i, (name, row) in enumerate(zip(names, cells)):
+        print(f"  {name:<{width}}" + "".join(f"{v:>{cw}}" for v in row) + f"   ({i})")
+    if result.mistakes:
+        print("\nmost confident mistakes:")
+        for m in result.mistakes:
+            print(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
+                  f"with {m.confidence:.1%}")
+    return 0
+
+
+def _leave_a_core_free(device_type: str) -> None:
+    import os
+
+    import torch
+
+    if device_type == "cpu":
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores - 1) if cores > 2 else cores)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return " ".join(t.strip() for t in text[:3]) if text else type(exc).__name__
+
+
+class _JsonPrinter:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def show(self, event) -> None:
+        from ..train.events import WeightsSnapshot, to_dict
+
+        if isinstance(event, WeightsSnapshot):
+            return
+        print(json.dumps(to_dict(event), default=_json_default), file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        print(json.dumps({"event": "Note", "message": text}), file=self.out, flush=True)
+
+
+def _json_default(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+class _HumanPrinter:
+    """Per-epoch lines on stdout, a live progress bar on stderr when it is a terminal."""
+
+    def __init__(self, out: TextIO, err: TextIO, name: str, data) -> None:
+        self.out, self.err, self.name, self.data = out, err, name, data
+        self.live = err.isatty()
+        self.epochs = 0
+        self.steps_per_epoch = 1
+        self.start_epoch = 0
+
+    def show(self, event) -> None:
+        from ..train import events as ev
+
+        if isinstance(event, ev.RunStarted):
+            self.epochs, self.steps_per_epoch, self.start_epoch = event.epochs, event.steps_per_epoch, event.start_epoch
+            resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            self._line(
+                f"Training {self.name} ({event.parameters:,} parameters) on {self.data.name} "
+                f"({event.train_images:,} train / {event.val_images:,} validation images, "
+                f"{'×'.join(map(str, self.data.input_shape))}) on {event.device.upper()} [{event.precision}]{resumed}"
+            )
+        elif isinstance(event, ev.StepFinished) and self.live:
+            done = (event.epoch - 1 - self.start_epoch) * self.steps_per_epoch + event.epoch_step
+            total = (self.epochs - self.start_epoch) * self.steps_per_epoch
+            frac = done / max(total, 1)
+            eta = event.elapsed / max(frac, 1e-9) * (1 - frac)
+            bar = "█" * int(frac * 24) + "░" * (24 - int(frac * 24))
+            self.err.write(
+                f"\r  epoch {event.epoch}/{self.epochs} {bar} {frac:4.0%}  loss {event.loss:.3f}  "
+                f"acc {event.accuracy:5.1%}  {event.images_per_second:,.0f} img/s  ETA {_clock(eta)} "
+            )
+            self.err.flush()
+        elif isinstance(event, ev.EpochFinished):
+            val = (f"val loss {event.val_loss:.3f}  val acc {event.val_accuracy:6.1%}"
+                   if event.val_accuracy is not None else "no validation split")
+            self._line(
+                f"epoch {event.epoch}/{self.epochs}  loss {event.train_loss:.3f}  train acc "
+                f"{event.train_accuracy:6.1%}  {val}  ({event.seconds:.1f} s, {event.images_per_second:,.0f} img/s)"
+                + ("  *" if event.best else "")
+            )
+        elif isinstance(event, ev.CheckpointSaved):
+            pass
+        elif isinstance(event, ev.Finished):
+            self._line(event.message)
+        elif isinstance(event, ev.Failed):
+            self._line(f"FAILED: {event.message}", err=True)
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def _line(self, text: str, err: bool = False) -> None:
+        if self.live:
+            self.err.write("\r\033[K")
+        print(text, file=self.err if err else self.out, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 60}:{seconds % 60:02d}"
