@@ -1,0 +1,1 @@
+"""The layer canvas: a QGraphicsScene mirroring the graph, and its view."""

@@ -1,0 +1,342 @@
+"""Graphics items of the canvas: layer nodes, their ports, and wires.
+
+Items hold no network state of their own: a node item shows what the graph and
+the latest inference say about its node, and is refreshed by the scene.
+Layers flow top to bottom: inputs on a node's top edge, its output at the bottom.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsPathItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from ...core.graph import Edge, Node
+from ...core.inference import NodeInfo
+from ...core.registry import get_kind
+from ...core.shapes import format_shape
+
+NODE_WIDTH = 176.0
+NODE_HEIGHT = 66.0
+HEADER_HEIGHT = 20.0
+PORT_RADIUS = 6.0
+ERROR_COLOR = QColor("#d64545")
+WARN_TEXT = QColor("#b07d00")
+
+
+def _palette() -> QPalette:
+    return QApplication.palette()
+
+
+def category_color(category: str) -> QColor:
+    try:
+        from ..palette import CATEGORY_COLORS
+
+        return QColor(CATEGORY_COLORS.get(category, "#7f8c8d"))
+    except ImportError:  # pragma: no cover - palette module always ships
+        return QColor("#7f8c8d")
+
+
+def compact_count(n: int) -> str:
+    """``61706`` → ``"61.7k"``; ``138357544`` → ``"138.4M"``."""
+    if n < 1000:
+        return str(n)
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            value = n / div
+            return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
+    return str(n)  # pragma: no cover
+
+
+class PortItem(QGraphicsItem):
+    """A connection point. ``index`` is the input port number, or -1 for the output."""
+
+    def __init__(self, node_item: NodeItem, index: int) -> None:
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.index = index
+        self.highlight = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setZValue(2)
+
+    @property
+    def is_output(self) -> bool:
+        return self.index < 0
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:
+        r = PORT_RADIUS + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        pal = _palette()
+        fill = pal.color(QPalette.ColorRole.Highlight) if self.highlight else pal.color(QPalette.ColorRole.Base)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(pal.color(QPalette.ColorRole.Text), 1.5))
+        painter.setBrush(fill)
+        painter.drawEllipse(QPointF(0, 0), PORT_RADIUS, PORT_RADIUS)
+
+    def hoverEnterEvent(self, event) -> None:
+        self.highlight = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.highlight = False
+        self.update()
+
+    def scene_center(self) -> QPointF:
+        return self.mapToScene(QPointF(0, 0))
+
+
+class NodeItem(QGraphicsObject):
+    """One layer: header with kind and name, key settings, output shape and parameter count."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.kind = node.kind
+        self.settings = ""
+        self.info = NodeInfo()
+        self.input_ports: list[PortItem] = []
+        self.output_port: PortItem | None = None
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.edges: list[EdgeItem] = []
+        self.setPos(QPointF(*node.position))
+        layer = get_kind(node.kind)
+        if layer.takes_inputs:
+            self.set_input_port_count(1)
+        self.output_port = PortItem(self, -1)
+        self.output_port.setPos(NODE_WIDTH / 2, NODE_HEIGHT)
+        self.update_from(node, self.info)
+
+    # --- state from the model ------------------------------------------------------------
+    def update_from(self, node: Node, info: NodeInfo) -> None:
+        self.node_id = node.id
+        layer = get_kind(node.kind)
+        self.settings = layer.key_params_text(node.params)
+        self.info = info
+        tip = [f"<b>{node.id}</b> — {layer.name}", layer.summary]
+        if info.error:
+            tip.append(f"<span style='color:{ERROR_COLOR.name()}'><b>Problem:</b> {info.error}</span>")
+        elif info.blocked_by:
+            tip.append(f"Waiting on <b>{info.blocked_by}</b>, which has a problem.")
+        elif info.shape is not None:
+            tip.append(f"Output {format_shape(info.shape)}, {info.params:,} parameters")
+        self.setToolTip("<br>".join(tip))
+        self.update()
+
+    def set_input_port_count(self, count: int) -> None:
+        """Merges show one port per wire plus a free one; other layers show exactly one."""
+        while len(self.input_ports) < count:
+            self.input_ports.append(PortItem(self, len(self.input_ports)))
+        while len(self.input_ports) > count:
+            port = self.input_ports.pop()
+            port.setParentItem(None)
+            if port.scene() is not None:
+                port.scene().removeItem(port)
+        for i, port in enumerate(self.input_ports):
+            port.setPos(NODE_WIDTH * (i + 1) / (count + 1), 0)
+
+    # --- geometry ------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-2, -2, NODE_WIDTH + 4, NODE_HEIGHT + 4)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), 6, 6)
+        return path
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        return super().itemChange(change, value)
+
+    # --- drawing -------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        pal = _palette()
+        layer = get_kind(self.kind)
+        rect = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        text = pal.color(QPalette.ColorRole.Text)
+        muted = QColor(text)
+        muted.setAlphaF(0.6)
+        has_error = self.info.error is not None
+        accent = ERROR_COLOR if has_error else category_color(layer.category)
+
+        # Body and border (selection uses the highlight colour, errors red).
+        if self.isSelected():
+            border = QPen(pal.color(QPalette.ColorRole.Highlight), 2.5)
+        elif has_error:
+            border = QPen(ERROR_COLOR, 2.0)
+        else:
+            border = QPen(pal.color(QPalette.ColorRole.Mid), 1.0)
+        painter.setPen(border)
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(rect, 6, 6)
+
+        # Header strip in the category colour.
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT), 6, 6)
+        header.addRect(QRectF(0, HEADER_HEIGHT - 6, NODE_WIDTH, 6))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(accent)
+        painter.drawPath(header.simplified())
+
+        base_font = QFont(painter.font())
+        bold = QFont(base_font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        header_text = QColor("#ffffff") if accent.lightnessF() < 0.62 else QColor("#1b1b1b")
+        painter.setPen(header_text)
+        self._draw_elided(painter, QRectF(8, 0, NODE_WIDTH * 0.58, HEADER_HEIGHT), layer.name, Qt.AlignmentFlag.AlignLeft)
+        painter.setFont(base_font)
+        self._draw_elided(painter, QRectF(NODE_WIDTH * 0.5, 0, NODE_WIDTH * 0.5 - 8, HEADER_HEIGHT), self.node_id,
+                          Qt.AlignmentFlag.AlignRight)
+
+        # Settings line.
+        painter.setPen(text)
+        self._draw_elided(painter, QRectF(8, HEADER_HEIGHT + 2, NODE_WIDTH - 16, 20), self.settings or " ",
+                          Qt.AlignmentFlag.AlignLeft)
+
+        # Output shape and parameter count, or the problem.
+        line = QRectF(8, HEADER_HEIGHT + 22, NODE_WIDTH - 16, 20)
+        if has_error:
+            painter.setPen(ERROR_COLOR)
+            self._draw_elided(painter, line, "⚠ " + (self.info.error or ""), Qt.AlignmentFlag.AlignLeft)
+        elif self.info.blocked_by:
+            painter.setPen(muted)
+            self._draw_elided(painter, line, f"waiting on {self.info.blocked_by}", Qt.AlignmentFlag.AlignLeft)
+        elif self.info.shape is not None:
+            painter.setPen(text)
+            self._draw_elided(painter, QRectF(line.left(), line.top(), line.width() * 0.64, line.height()),
+                              "→ " + format_shape(self.info.shape), Qt.AlignmentFlag.AlignLeft)
+            painter.setPen(muted)
+            params = compact_count(self.info.params) + " p" if self.info.params else "—"
+            self._draw_elided(painter, QRectF(line.left() + line.width() * 0.6, line.top(), line.width() * 0.4,
+                                              line.height()), params, Qt.AlignmentFlag.AlignRight)
+
+    @staticmethod
+    def _draw_elided(painter: QPainter, rect: QRectF, text: str, align: Qt.AlignmentFlag) -> None:
+        metrics = QFontMetricsF(painter.font())
+        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(align | Qt.AlignmentFlag.AlignVCenter), shown)
+
+    # --- text for tests and accessibility --------------------------------------------------
+    def shape_text(self) -> str:
+        if self.info.error:
+            return "error"
+        return format_shape(self.info.shape) if self.info.shape is not None else ""
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A wire from a node's output to another node's input port, labelled with its tensor shape."""
+
+    def __init__(self, edge: Edge, source: NodeItem, target: NodeItem) -> None:
+        super().__init__()
+        self.edge = edge
+        self.source = source
+        self.target = target
+        self.label = ""
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+        source.edges.append(self)
+        target.edges.append(self)
+        self.update_path()
+
+    def detach(self) -> None:
+        for item in (self.source, self.target):
+            if self in item.edges:
+                item.edges.remove(self)
+
+    def set_label(self, text: str) -> None:
+        self.label = text
+        self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {text}" if text else ""))
+        self.update()
+
+    def update_path(self) -> None:
+        start = self.source.output_port.scene_center() if self.source.output_port else self.source.scenePos()
+        port = self.edge.port
+        ports = self.target.input_ports
+        end = ports[min(port, len(ports) - 1)].scene_center() if ports else self.target.scenePos()
+        self.setPath(wire_path(start, end))
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        pal = _palette()
+        color = pal.color(QPalette.ColorRole.Highlight) if self.isSelected() else pal.color(QPalette.ColorRole.Text)
+        if not self.isSelected():
+            color.setAlphaF(0.55)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(color, 2.5 if self.isSelected() else 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        if self.label:
+            mid = self.path().pointAtPercent(0.5)
+            font = QFont(painter.font())
+            font.setPointSizeF(max(font.pointSizeF() * 0.82, 6.5))
+            painter.setFont(font)
+            metrics = QFontMetricsF(font)
+            w = metrics.horizontalAdvance(self.label) + 8
+            h = metrics.height() + 2
+            box = QRectF(mid.x() + 6, mid.y() - h / 2, w, h)
+            painter.setPen(Qt.PenStyle.NoPen)
+            bg = QColor(pal.color(QPalette.ColorRole.Window))
+            bg.setAlphaF(0.85)
+            painter.setBrush(QBrush(bg))
+            painter.drawRoundedRect(box, 3, 3)
+            muted = QColor(pal.color(QPalette.ColorRole.Text))
+            muted.setAlphaF(0.75)
+            painter.setPen(muted)
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), self.label)
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-4, -12, 90, 12)
+
+    def shape(self) -> QPainterPath:
+        from PySide6.QtGui import QPainterPathStroker
+
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path())
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A smooth wire from an output (flowing down) into an input (from above).
+
+    A wire that skips rows straight down would cross the nodes in between, so it
+    bows out to the right; a wire going upwards loops around.
+    """
+    path = QPainterPath(start)
+    dy = end.y() - start.y()
+    dx = end.x() - start.x()
+    if dy > 0 and abs(dx) < NODE_WIDTH * 0.6 and dy > NODE_HEIGHT * 2:
+        bow = NODE_WIDTH * 0.75
+        path.cubicTo(QPointF(start.x() + bow, start.y() + min(dy * 0.25, 80)),
+                     QPointF(end.x() + bow, end.y() - min(dy * 0.25, 80)), end)
+    else:
+        reach = max(abs(dy) * 0.5, 40.0)
+        path.cubicTo(QPointF(start.x(), start.y() + reach), QPointF(end.x(), end.y() - reach), end)
+    return path
