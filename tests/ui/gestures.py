@@ -19,10 +19,10 @@ def drop_layer(view: CanvasView, kind: str, at: QPoint) -> None:
     target = view.viewport()
     pos = QPointF(at)
     actions = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(pos, actions, md, LEFT, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(at, actions, md, LEFT, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, enter)
     assert enter.isAccepted(), "the canvas refused the drag"
-    move = QDragMoveEvent(pos, actions, md, LEFT, Qt.KeyboardModifier.NoModifier)
+    move = QDragMoveEvent(at, actions, md, LEFT, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, move)
     drop = QDropEvent(pos, actions, md, LEFT, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(target, drop)

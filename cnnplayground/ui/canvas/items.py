@@ -32,7 +32,7 @@ WARN_TEXT = QColor("#b07d00")
 
 
 def _palette() -> QPalette:
-    return QApplication.palette()
+    return QPalette(QApplication.palette())
 
 
 def category_color(category: str) -> QColor:
@@ -86,9 +86,9 @@ class PortItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         pal = _palette()
-        fill = pal.color(QPalette.ColorRole.Highlight) if self.highlight else pal.color(QPalette.ColorRole.Base)
+        fill = QColor(pal.color(QPalette.ColorRole.Highlight)) if self.highlight else QColor(pal.color(QPalette.ColorRole.Base))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(pal.color(QPalette.ColorRole.Text), 1.5))
+        painter.setPen(QPen(QColor(pal.color(QPalette.ColorRole.Text)), 1.5))
         painter.setBrush(fill)
         painter.drawEllipse(QPointF(0, 0), PORT_RADIUS, PORT_RADIUS)
 
@@ -122,6 +122,8 @@ class NodeItem(QGraphicsObject):
         )
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
+        # Rendered once into a pixmap; repainting a big network then only blits.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.edges: list[EdgeItem] = []
         self.setPos(QPointF(*node.position))
         layer = get_kind(node.kind)
@@ -133,9 +135,12 @@ class NodeItem(QGraphicsObject):
 
     # --- state from the model ------------------------------------------------------------
     def update_from(self, node: Node, info: NodeInfo) -> None:
-        self.node_id = node.id
         layer = get_kind(node.kind)
-        self.settings = layer.key_params_text(node.params)
+        settings = layer.key_params_text(node.params)
+        if (node.id, settings, info) == (self.node_id, self.settings, self.info) and self.toolTip():
+            return  # nothing shown has changed: keep the cached drawing
+        self.node_id = node.id
+        self.settings = settings
         self.info = info
         tip = [f"<b>{node.id}</b> — {layer.name}", layer.summary]
         if info.error:
@@ -180,7 +185,7 @@ class NodeItem(QGraphicsObject):
         layer = get_kind(self.kind)
         rect = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        text = pal.color(QPalette.ColorRole.Text)
+        text = QColor(pal.color(QPalette.ColorRole.Text))
         muted = QColor(text)
         muted.setAlphaF(0.6)
         has_error = self.info.error is not None
@@ -188,13 +193,13 @@ class NodeItem(QGraphicsObject):
 
         # Body and border (selection uses the highlight colour, errors red).
         if self.isSelected():
-            border = QPen(pal.color(QPalette.ColorRole.Highlight), 2.5)
+            border = QPen(QColor(pal.color(QPalette.ColorRole.Highlight)), 2.5)
         elif has_error:
             border = QPen(ERROR_COLOR, 2.0)
         else:
-            border = QPen(pal.color(QPalette.ColorRole.Mid), 1.0)
+            border = QPen(QColor(pal.color(QPalette.ColorRole.Mid)), 1.0)
         painter.setPen(border)
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.setBrush(QColor(pal.color(QPalette.ColorRole.Base)))
         painter.drawRoundedRect(rect, 6, 6)
 
         # Header strip in the category colour.
@@ -205,6 +210,9 @@ class NodeItem(QGraphicsObject):
         painter.setBrush(accent)
         painter.drawPath(header.simplified())
 
+        # Zoomed far out, text is unreadable: boxes and colours carry the picture.
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
+            return
         base_font = QFont(painter.font())
         bold = QFont(base_font)
         bold.setBold(True)
@@ -261,6 +269,7 @@ class EdgeItem(QGraphicsPathItem):
         self.target = target
         self.label = ""
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
         source.edges.append(self)
@@ -273,6 +282,8 @@ class EdgeItem(QGraphicsPathItem):
                 item.edges.remove(self)
 
     def set_label(self, text: str) -> None:
+        if text == self.label and self.toolTip():
+            return
         self.label = text
         self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {text}" if text else ""))
         self.update()
@@ -286,14 +297,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         pal = _palette()
-        color = pal.color(QPalette.ColorRole.Highlight) if self.isSelected() else pal.color(QPalette.ColorRole.Text)
+        color = QColor(pal.color(QPalette.ColorRole.Highlight)) if self.isSelected() else QColor(pal.color(QPalette.ColorRole.Text))
         if not self.isSelected():
             color.setAlphaF(0.55)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(color, 2.5 if self.isSelected() else 1.6))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-        if self.label:
+        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= 0.45:
             mid = self.path().pointAtPercent(0.5)
             font = QFont(painter.font())
             font.setPointSizeF(max(font.pointSizeF() * 0.82, 6.5))

@@ -180,7 +180,7 @@ class GraphScene(QGraphicsScene):
     def _start_wire(self, port: PortItem) -> None:
         self._wire_from = port
         self._wire = QGraphicsPathItem()
-        pen = QPen(QApplication.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine)
+        pen = QPen(QColor(QApplication.palette().color(QPalette.ColorRole.Highlight)), 2, Qt.PenStyle.DashLine)
         self._wire.setPen(pen)
         self._wire.setZValue(3)
         self.addItem(self._wire)
@@ -224,23 +224,19 @@ class GraphScene(QGraphicsScene):
     # --- background ---------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect) -> None:
         pal = QApplication.palette()
-        painter.fillRect(rect, pal.color(QPalette.ColorRole.Window))
+        painter.fillRect(rect, QColor(pal.color(QPalette.ColorRole.Window)))
         dot = QColor(pal.color(QPalette.ColorRole.Text))
         dot.setAlphaF(0.13)
         painter.setPen(QPen(dot, 1.5))
-        left = int(rect.left() // GRID) * GRID
-        top = int(rect.top() // GRID) * GRID
+        # Dots every two grid steps; coarser when zoomed out, so at most ~4,000 are drawn.
         step = GRID * 2
-        points = []
-        x = left
-        while x < rect.right():
-            y = top
-            while y < rect.bottom():
-                points.append(QPointF(x, y))
-                y += step
-            x += step
-        if len(points) < 20000:
-            painter.drawPoints(points)
+        while (rect.width() / step) * (rect.height() / step) > 4000:
+            step *= 2
+        left = int(rect.left() // step) * step
+        top = int(rect.top() // step) * step
+        xs = [left + i * step for i in range(int((rect.right() - left) // step) + 1)]
+        ys = [top + j * step for j in range(int((rect.bottom() - top) // step) + 1)]
+        painter.drawPoints([QPointF(x, y) for x in xs for y in ys])
 
     def items_bounding_rect(self):
         rect = self.itemsBoundingRect()
