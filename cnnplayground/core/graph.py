@@ -325,6 +325,10 @@ class Graph:
         for a, b in zip(node_ids, node_ids[1:]):
             self.connect(a, b)
 
+    def check_new_id(self, node_id: str) -> None:
+        """Raise :class:`GraphError` unless ``node_id`` is a valid, unused layer name."""
+        self._check_new_id(node_id)
+
     def _check_new_id(self, node_id: str) -> None:
         if not isinstance(node_id, str) or not _ID_RE.match(node_id):
             raise GraphError(

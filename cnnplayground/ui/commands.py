@@ -8,6 +8,7 @@ edits of the same parameter merge into one step.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
@@ -17,6 +18,8 @@ from ..core.registry import get_kind
 
 #: Command ids for QUndoCommand.mergeWith.
 _ID_SET_PARAMS = 1001
+#: Edits of the same parameter closer together than this are one undo step (typing "128").
+MERGE_WINDOW_S = 1.5
 
 
 class Compound(QUndoCommand):
@@ -101,6 +104,7 @@ class RemoveNode(QUndoCommand):
 
     def __init__(self, graph: Graph, node_id: str) -> None:
         super().__init__(f"Delete {node_id}")
+        graph.node(node_id)  # raises GraphError for an unknown id, before the stack runs redo()
         self.graph, self.node_id = graph, node_id
         self.snapshot: dict[str, Any] = {}
         self.edges: list[Edge] = []
@@ -137,6 +141,7 @@ class SetParams(QUndoCommand):
         names = ", ".join(changes)
         super().__init__(f"Set {names} of {node_id}")
         self.graph, self.node_id, self.changes = graph, node_id, dict(changes)
+        self.created = self.last_edit = time.monotonic()
         node = graph.node(node_id)
         self.old = {k: node.params[k] for k in changes}
         # Refuse invalid values now, before the command reaches the stack.
@@ -149,10 +154,18 @@ class SetParams(QUndoCommand):
         return _ID_SET_PARAMS
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, SetParams) or other.node_id != self.node_id or set(other.changes) != set(
-                self.changes):
+        """Absorb a quick follow-up edit of the same parameters of the same layer."""
+        if (
+            not isinstance(other, SetParams)
+            or other.node_id != self.node_id
+            or set(other.changes) != set(self.changes)
+            or other.created - self.last_edit > MERGE_WINDOW_S
+        ):
             return False
         self.changes = dict(other.changes)
+        self.last_edit = other.created
+        if self.changes == self.old:
+            self.setObsolete(True)  # back where it started: no step at all
         return True
 
     def redo(self) -> None:
@@ -182,6 +195,9 @@ class MoveNodes(QUndoCommand):
 class RenameNode(QUndoCommand):
     def __init__(self, graph: Graph, old_id: str, new_id: str) -> None:
         super().__init__(f"Rename {old_id} to {new_id}")
+        graph.node(old_id)
+        if new_id != old_id:
+            graph.check_new_id(new_id)  # the graph's own rule and message
         self.graph, self.old_id, self.new_id = graph, old_id, new_id
 
     def redo(self) -> None:

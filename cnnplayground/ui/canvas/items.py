@@ -86,7 +86,8 @@ class PortItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         pal = _palette()
-        fill = QColor(pal.color(QPalette.ColorRole.Highlight)) if self.highlight else QColor(pal.color(QPalette.ColorRole.Base))
+        role = QPalette.ColorRole.Highlight if self.highlight else QPalette.ColorRole.Base
+        fill = QColor(pal.color(role))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(pal.color(QPalette.ColorRole.Text)), 1.5))
         painter.setBrush(fill)
@@ -219,7 +220,8 @@ class NodeItem(QGraphicsObject):
         painter.setFont(bold)
         header_text = QColor("#ffffff") if accent.lightnessF() < 0.62 else QColor("#1b1b1b")
         painter.setPen(header_text)
-        self._draw_elided(painter, QRectF(8, 0, NODE_WIDTH * 0.58, HEADER_HEIGHT), layer.name, Qt.AlignmentFlag.AlignLeft)
+        self._draw_elided(painter, QRectF(8, 0, NODE_WIDTH * 0.58, HEADER_HEIGHT), layer.name,
+                          Qt.AlignmentFlag.AlignLeft)
         painter.setFont(base_font)
         self._draw_elided(painter, QRectF(NODE_WIDTH * 0.5, 0, NODE_WIDTH * 0.5 - 8, HEADER_HEIGHT), self.node_id,
                           Qt.AlignmentFlag.AlignRight)
@@ -297,7 +299,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         pal = _palette()
-        color = QColor(pal.color(QPalette.ColorRole.Highlight)) if self.isSelected() else QColor(pal.color(QPalette.ColorRole.Text))
+        role = QPalette.ColorRole.Highlight if self.isSelected() else QPalette.ColorRole.Text
+        color = QColor(pal.color(role))
         if not self.isSelected():
             color.setAlphaF(0.55)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -150,7 +150,9 @@ class GraphScene(QGraphicsScene):
                 return
         super().mousePressEvent(event)
         self._press_positions = {
-            item.node_id: (item.pos().x(), item.pos().y()) for item in self.selectedItems() if isinstance(item, NodeItem)
+            item.node_id: (item.pos().x(), item.pos().y())
+            for item in self.selectedItems()
+            if isinstance(item, NodeItem)
         }
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -210,7 +212,7 @@ class GraphScene(QGraphicsScene):
         """One undo step for the whole drag, positions snapped to the grid."""
         graph = self.document.graph
         moves = {}
-        for nid, old in self._press_positions.items():
+        for nid in self._press_positions:
             item = self.nodes.get(nid)
             if item is None or nid not in graph.nodes:
                 continue

@@ -17,7 +17,7 @@ from ...core.layout import layered_layout
 from ...core.registry import all_kinds
 from ..commands import AddNode, MoveNodes, fragment_of, paste_fragment, remove_selection
 from ..document import Document
-from ..mime import FRAGMENT_MIME, LAYER_MIME, kind_from_mime
+from ..mime import FRAGMENT_MIME, kind_from_mime
 from .items import NODE_HEIGHT, NODE_WIDTH, EdgeItem, NodeItem
 from .scene import GraphScene, snap
 

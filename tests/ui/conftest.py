@@ -1,0 +1,26 @@
+"""Fixtures shared by the GUI tests: a plain document first, widgets built on it in each test file."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QStandardPaths
+
+from cnnplayground.core.graph import Graph
+from cnnplayground.io.project import Project
+from cnnplayground.ui.document import Document
+
+@pytest.fixture(scope="session", autouse=True)
+def _qt_test_paths():
+    """Settings, caches and recent files go to Qt's test locations, never a user's own."""
+    QStandardPaths.setTestModeEnabled(True)
+    yield
+
+
+@pytest.fixture
+def document(qapp) -> Document:
+    """A fresh document holding ``input1`` (1×28×28) → ``conv1`` (Conv2d, defaults: 16 filters, 3×3)."""
+    graph = Graph()
+    graph.add_node("Input", {"channels": 1, "height": 28, "width": 28}, id="input1", position=(0, 0))
+    graph.add_node("Conv2d", id="conv1", position=(0, 120))
+    graph.connect("input1", "conv1")
+    return Document(Project.new(graph=graph, name="Test"))
