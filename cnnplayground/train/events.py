@@ -64,6 +64,15 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class CheckpointFailed:
+    """A checkpoint could not be written; training goes on."""
+
+    epoch: int
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
 class WeightsSnapshot:
     """A CPU copy of the weights, safe to inspect while training continues."""
 
@@ -105,8 +114,8 @@ class Failed:
 
 
 Event = (
-    RunStarted | StepFinished | EpochFinished | CheckpointSaved | WeightsSnapshot | Paused | Resumed | Finished
-    | Failed
+    RunStarted | StepFinished | EpochFinished | CheckpointSaved | CheckpointFailed | WeightsSnapshot | Paused
+    | Resumed | Finished | Failed
 )
 
 

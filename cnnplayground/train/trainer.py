@@ -38,6 +38,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainingConfig
 from .evaluate import Evaluation, evaluate
 from .events import (
+    CheckpointFailed,
     CheckpointSaved,
     EpochFinished,
     Event,
@@ -121,6 +122,13 @@ class Trainer:
                 self._resume_state = load_checkpoint(Path(resume_from))
             except CheckpointError as exc:
                 raise TrainingSetupError(str(exc)) from None
+            _check_fits(self._resume_state, model)
+        if self.checkpoint_dir is not None:
+            try:
+                self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TrainingSetupError(
+                    f"cannot use {self.checkpoint_dir} for checkpoints: {exc.strerror or exc}") from None
 
     # --- control (any thread) -----------------------------------------------------------
     def pause(self) -> None:
@@ -180,8 +188,13 @@ class Trainer:
 
         run = _RunState()
         if self._resume_state is not None:
-            self._restore(self._resume_state, run, opt, scaler, train_loader)
-        good = _WeightsCopy(model)
+            try:
+                self._restore(self._resume_state, run, opt, scaler, train_loader)
+            except TrainingSetupError as exc:
+                self.state = "failed"
+                yield Failed(kind="error", message=str(exc), epoch=0, step=0)
+                return
+        good = _WeightsCopy(model, data.num_classes)
         yield RunStarted(
             epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, device=str(dev), train_images=len(data.train),
             val_images=len(data.val), parameters=sum(p.numel() for p in model.parameters()),
@@ -195,7 +208,7 @@ class Trainer:
                 loss_sum = torch.zeros((), device=dev)
                 correct = torch.zeros((), device=dev, dtype=torch.int64)
                 bad = torch.zeros((), device=dev, dtype=torch.bool)
-                window = _Window(time.perf_counter(), 0, loss_sum.clone(), correct.clone())
+                window = _Window(time.perf_counter(), 0, 0.0, 0.0)
                 seen = 0
                 for epoch_step, (x, y) in enumerate(train_loader, 1):
                     stop = yield from self._control_point(epoch, run.step)
@@ -237,16 +250,19 @@ class Trainer:
                         loss_v, correct_v, bad_v = torch.stack(
                             [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
                         ).tolist()
-                        if bad_v:
+                        images = seen - window.images
+                        window_loss = (loss_v - window.loss) / max(images, 1)
+                        if bad_v or not good.healthy(window_loss):
                             yield self._fail_nan(good, epoch, run.step, lr)
                             return
                         now = time.perf_counter()
+                        # Weights proposed at the previous check have now produced sane losses.
+                        good.confirm()
                         if now - good.taken >= GOOD_WEIGHTS_INTERVAL:
-                            good.refresh(model)
-                        images = seen - window.images
+                            good.propose(model)
                         yield StepFinished(
                             epoch=epoch, step=run.step, epoch_step=epoch_step, steps_per_epoch=steps_per_epoch,
-                            loss=(loss_v - window.loss) / max(images, 1),
+                            loss=window_loss,
                             accuracy=(correct_v - window.correct) / max(images, 1),
                             learning_rate=lr, images_per_second=images / max(now - window.time, 1e-9),
                             elapsed=now - t_run,
@@ -256,11 +272,15 @@ class Trainer:
                 loss_v, correct_v, bad_v = torch.stack(
                     [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
                 ).tolist()
+                lr_now = opt.param_groups[0]["lr"]
                 if bad_v:
-                    yield self._fail_nan(good, epoch, run.step, cfg.learning_rate)
+                    yield self._fail_nan(good, epoch, run.step, lr_now)
                     return
                 val = evaluate(model, val_loader, data.num_classes, autocast_dtype=amp_dtype) if len(
                     data.val) else None
+                if val is not None and not good.healthy(val.loss):
+                    yield self._fail_nan(good, epoch, run.step, lr_now, where="validation ")
+                    return
                 seconds = time.perf_counter() - t_epoch
                 best = run.update_best(cfg, epoch, val, model)
                 run.update_plateau(cfg, val)
@@ -268,12 +288,18 @@ class Trainer:
                                      data.num_classes, opt.param_groups[0]["lr"], seconds, seen, best)
                 self.history.append(event)
                 run.epoch = epoch
-                good.refresh(model)
+                if val is not None or good.healthy(loss_v / max(seen, 1)):
+                    good.accept(model)  # validated just now: these weights are good
                 yield event
                 if self.checkpoint_dir is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
                     path = self.checkpoint_dir / "last.ckpt"
-                    save_checkpoint(self._checkpoint_state(run, opt, scaler, train_loader), path)
-                    yield CheckpointSaved(epoch, str(path))
+                    try:
+                        save_checkpoint(self._checkpoint_state(run, opt, scaler, train_loader), path)
+                    except OSError as exc:
+                        yield CheckpointFailed(epoch, str(path), f"could not write the checkpoint {path}: "
+                                               f"{exc.strerror or exc}; training goes on without it")
+                    else:
+                        yield CheckpointSaved(epoch, str(path))
                 if self.snapshot_every_epoch:
                     yield WeightsSnapshot(epoch, run.step, _cpu_state(model))
                 if run.should_stop_early(cfg):
@@ -298,7 +324,7 @@ class Trainer:
                 yield self._fail_oom(good, run)
             else:
                 yield self._fail_error(exc, good, run)
-        except (ValueError, TypeError, IndexError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure ends the run with a message, weights kept
             yield self._fail_error(exc, good, run)
 
     # --- between steps -------------------------------------------------------------------
@@ -337,12 +363,13 @@ class Trainer:
         )
 
     # --- failures ------------------------------------------------------------------------
-    def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float) -> Failed:
+    def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float, where: str = "") -> Failed:
         good.restore(self.model)
         self.state = "failed"
         return Failed(
             kind="nan", epoch=epoch, step=step,
-            message=f"the loss became NaN or infinite in epoch {epoch} (near step {step}) at learning rate "
+            message=f"the {where}loss became NaN, infinite or exploded in epoch {epoch} (near step {step}) at "
+            "learning rate "
             f"{lr:.3g}: training diverged. Try a learning rate about 10× lower ({lr / 10:.3g}), gradient "
             "clipping, or batch normalization. The last good weights were kept.",
         )
@@ -395,7 +422,8 @@ class Trainer:
             if self.device.type == "cuda" and state.get("rng_cuda"):
                 torch.cuda.set_rng_state_all(state["rng_cuda"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise TrainingSetupError(f"the checkpoint does not fit this network or run ({exc})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TrainingSetupError(f"the checkpoint does not fit this run ({first})") from None
         run.epoch, run.step = int(state["epoch"]), int(state["step"])
         run.load_plain_state(state["run"])
         run.best_state = state.get("best_state")
@@ -416,20 +444,50 @@ class _Window:
 
 
 class _WeightsCopy:
-    """The last good weights, kept on the training device for a cheap restore."""
+    """The last good weights, kept on the training device for a cheap restore.
 
-    def __init__(self, model: nn.Module) -> None:
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    Two copies: ``good`` is only ever replaced by weights that have since
+    produced sane losses (a *proposed* copy is *confirmed* at the next healthy
+    check), or by weights that were just validated. A loss that is finite but
+    astronomically large counts as diverged too.
+    """
+
+    def __init__(self, model: nn.Module, num_classes: int) -> None:
+        self.good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.candidate: dict[str, torch.Tensor] | None = None
+        self.taken = time.perf_counter()
+        self.floor = math.inf
+        # Cross-entropy of a uniform guess is ln(K); 50× that means wildly confident and wrong.
+        self.ceiling = 50 * math.log(max(num_classes, 2))
+
+    def healthy(self, loss: float) -> bool:
+        if not math.isfinite(loss) or loss > max(10 * self.floor, self.ceiling):
+            return False
+        self.floor = min(self.floor, loss)
+        return True
+
+    def propose(self, model: nn.Module) -> None:
+        with torch.no_grad():
+            if self.candidate is None:
+                self.candidate = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                for k, v in model.state_dict().items():
+                    self.candidate[k].copy_(v)
         self.taken = time.perf_counter()
 
-    def refresh(self, model: nn.Module) -> None:
+    def confirm(self) -> None:
+        if self.candidate is not None:
+            self.good, self.candidate = self.candidate, self.good
+
+    def accept(self, model: nn.Module) -> None:
         with torch.no_grad():
             for k, v in model.state_dict().items():
-                self.state[k].copy_(v)
+                self.good[k].copy_(v)
+        self.candidate = None
         self.taken = time.perf_counter()
 
     def restore(self, model: nn.Module) -> None:
-        model.load_state_dict(self.state)
+        model.load_state_dict(self.good)
 
 
 class _RunState:
@@ -484,6 +542,25 @@ class _RunState:
     def load_plain_state(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
+
+
+def _check_fits(state: dict[str, Any], model: nn.Module) -> None:
+    """Refuse a checkpoint of another network, naming the first difference."""
+    saved = state.get("model")
+    if not isinstance(saved, dict):
+        raise TrainingSetupError("the checkpoint holds no weights")
+    ours = model.state_dict()
+    for key, value in ours.items():
+        if key not in saved:
+            raise TrainingSetupError(f"the checkpoint does not fit this network: it has no {key}")
+        if tuple(saved[key].shape) != tuple(value.shape):
+            got = "×".join(map(str, saved[key].shape))
+            want = "×".join(map(str, value.shape))
+            raise TrainingSetupError(
+                f"the checkpoint does not fit this network: {key} is {got} there and {want} here")
+    extra = next((k for k in saved if k not in ours), None)
+    if extra is not None:
+        raise TrainingSetupError(f"the checkpoint does not fit this network: it has an extra {extra}")
 
 
 def _autocast_dtype(cfg: TrainingConfig, device: torch.device) -> torch.dtype | None:

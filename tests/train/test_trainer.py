@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -15,6 +16,7 @@ from cnnplayground.data.base import ImageData, Split, channel_stats
 from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import (
+    CheckpointFailed,
     CheckpointSaved,
     EpochFinished,
     Failed,
@@ -83,6 +85,8 @@ def test_event_sequence_and_metrics_are_consistent(small_data):
     assert kinds == ["RunStarted"] + (["StepFinished"] * 3 + ["EpochFinished"]) * 2 + ["Finished"]
     steps = [e for e in events if isinstance(e, StepFinished)]
     assert [s.step for s in steps] == [4, 8, 12, 20, 24, 28]
+    # Plain numbers, never tensors (they cross threads and go to JSON).
+    assert all(type(s.loss) is float and type(s.accuracy) is float for s in steps)
     assert all(0 <= s.accuracy <= 1 and s.loss > 0 and s.images_per_second > 0 for s in steps)
     ep = [e for e in events if isinstance(e, EpochFinished)]
     assert ep[1].train_loss < ep[0].train_loss
@@ -259,3 +263,60 @@ def test_unknown_device_is_a_setup_error(small_data):
         pytest.skip("this machine has CUDA")
     with pytest.raises(TrainingSetupError, match="no CUDA GPU is available"):
         Trainer(small_net(), small_data, cfg(device="cuda"))
+
+
+def test_after_divergence_the_kept_weights_still_give_a_sane_loss(small_data, monkeypatch):
+    """Weights are only trusted once they have produced sane losses since (review finding)."""
+    from cnnplayground.train import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "GOOD_WEIGHTS_INTERVAL", 0.0)  # propose a copy at every check
+    torch.manual_seed(0)
+    model = deep_linear()
+    trainer = Trainer(model, small_data, cfg(optimizer="sgd", learning_rate=1.0, epochs=5), step_event_every=1)
+    events = list(trainer.run())
+    fail = events[-1]
+    assert isinstance(fail, Failed) and fail.kind == "nan"
+    assert any(isinstance(e, StepFinished) for e in events)  # copies were proposed before it broke
+    x = (small_data.train.images[:256].float() / 255 - small_data.mean[0]) / small_data.std[0]
+    with torch.no_grad():
+        loss = nn.functional.cross_entropy(model(x), small_data.train.labels[:256]).item()
+    assert math.isfinite(loss) and loss < 50 * math.log(10)
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_stop_training(small_data, tmp_path, monkeypatch):
+    from cnnplayground.train import trainer as trainer_mod
+
+    def refuse(state, path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", refuse)
+    events = list(Trainer(small_net(), small_data, cfg(checkpoint_every=1), checkpoint_dir=tmp_path).run())
+    failed = [e for e in events if isinstance(e, CheckpointFailed)]
+    assert [e.epoch for e in failed] == [1, 2] and "Permission denied" in failed[0].message
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(TrainingSetupError, match="cannot use .* for checkpoints"):
+        Trainer(small_net(), small_data, cfg(), checkpoint_dir=tmp_path / "afile" / "ck")
+
+
+def test_a_checkpoint_of_another_network_is_refused_before_training(small_data, tmp_path):
+    list(Trainer(small_net(), small_data, cfg(epochs=1, checkpoint_every=1), checkpoint_dir=tmp_path).run())
+    with pytest.raises(TrainingSetupError) as info:
+        Trainer(lenet(), small_data, cfg(), resume_from=tmp_path / "last.ckpt")
+    assert str(info.value).startswith("the checkpoint does not fit this network: ")
+    assert "\n" not in str(info.value)
+
+
+def test_a_conv_net_clearly_beats_a_linear_model_on_the_synthetic_set():
+    data = synthetic(6000, 1000)
+
+    def val_accuracy(model):
+        torch.manual_seed(0)
+        epochs = [e for e in Trainer(model, data, cfg(epochs=3, learning_rate=2e-3)).run()
+                  if isinstance(e, EpochFinished)]
+        return epochs[-1].val_accuracy
+
+    torch.manual_seed(0)
+    linear = val_accuracy(nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10)))
+    conv = val_accuracy(lenet())
+    assert conv > linear + 0.2, (conv, linear)
