@@ -11,7 +11,7 @@ from __future__ import annotations
 from .graph import Graph
 
 #: Distance between rows and columns, in canvas units (a node is about 176 × 66).
-ROW_HEIGHT = 100.0
+ROW_HEIGHT = 120.0
 COLUMN_WIDTH = 220.0
 
 

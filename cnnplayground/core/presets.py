@@ -10,11 +10,13 @@ their parameter counts are the published ones (tested).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .graph import Graph
+from .layout import layered_layout
 
 #: Vertical distance between consecutive layers, and horizontal offset of a branch (canvas units).
 ROW = 90.0
@@ -269,6 +271,19 @@ class Preset:
     input_shape: tuple[int, int, int]
 
 
+def _laid_out(factory: Callable[..., Graph]) -> Callable[..., Graph]:
+    """The same factory, with the graph drawn by the standard layered layout."""
+
+    @functools.wraps(factory)
+    def build(*args: Any, **kwargs: Any) -> Graph:
+        graph = factory(*args, **kwargs)
+        for nid, pos in layered_layout(graph).items():
+            graph.move_node(nid, pos)
+        return graph
+
+    return build
+
+
 class UnknownPresetError(KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; we want plain text
         return str(self.args[0])
@@ -278,47 +293,47 @@ _ALL = (
     Preset("lenet5", "LeNet-5",
            "Two convolution + pooling stages and three fully connected layers for 28×28 digits "
            "(LeCun et al., 1998), with ReLU and max pooling as used today. 61,706 parameters.",
-           lenet5, (1, 28, 28)),
+           _laid_out(lenet5), (1, 28, 28)),
     Preset("mlp", "Multilayer perceptron",
            "No convolutions: the image is flattened and fed to fully connected layers (256, 128, 10). "
            "Compare its parameter count and accuracy with LeNet-5 to see what convolutions buy.",
-           mlp, (1, 28, 28)),
+           _laid_out(mlp), (1, 28, 28)),
     Preset("dilated", "Dilated convolutions",
            "Three 3×3 convolutions with dilation 1, 2 and 4: the receptive field grows 3, 7, 15 "
            "without pooling or extra weights (Yu & Koltun, 2016, 'Multi-scale context aggregation "
            "by dilated convolutions').",
-           dilated, (1, 28, 28)),
+           _laid_out(dilated), (1, 28, 28)),
     Preset("alexnet", "AlexNet",
            "The ImageNet 2012 winner (Krizhevsky, Sutskever & Hinton, 2012): five convolutions with "
            "local response normalization and overlapping pooling, three dense layers with dropout. "
            "Channel groups of 2 reproduce its two-GPU split; 60,965,224 parameters.",
-           alexnet, (3, 227, 227)),
+           _laid_out(alexnet), (3, 227, 227)),
     Preset("vgg11", "VGG-11",
            "Configuration A of Simonyan & Zisserman (2015), 'Very deep convolutional networks': only "
            "3×3 convolutions and 2×2 pooling. Identical to torchvision's vgg11.",
-           vgg11, (3, 224, 224)),
+           _laid_out(vgg11), (3, 224, 224)),
     Preset("vgg16", "VGG-16",
            "Configuration D of Simonyan & Zisserman (2015): 13 convolutions of 3×3 in five stages, "
            "138,357,544 parameters. Identical to torchvision's vgg16.",
-           vgg16, (3, 224, 224)),
+           _laid_out(vgg16), (3, 224, 224)),
     Preset("vgg11_cifar", "VGG-11 for CIFAR",
            "VGG-11's convolution stages (Simonyan & Zisserman, 2015) with BatchNorm (Ioffe & Szegedy, "
            "2015) for 32×32 colour images, ending in a single Linear layer over 10 classes.",
-           vgg11_cifar, (3, 32, 32)),
+           _laid_out(vgg11_cifar), (3, 32, 32)),
     Preset("vgg_small", "Small VGG",
            "A small VGG-style network for 32×32 colour images: three stages of two 3×3 "
            "convolution + BatchNorm + ReLU layers and max pooling (after Simonyan & Zisserman, 2015); "
            "quick to train on a CPU.",
-           vgg_small, (3, 32, 32)),
+           _laid_out(vgg_small), (3, 32, 32)),
     Preset("resnet18", "ResNet-18",
            "He, Zhang, Ren & Sun (2016), 'Deep residual learning': eight basic blocks whose Add "
            "merges give each block a shortcut, 1×1 projections where the shape changes. Identical to "
            "torchvision's resnet18 (11,689,512 parameters).",
-           resnet18, (3, 224, 224)),
+           _laid_out(resnet18), (3, 224, 224)),
     Preset("resnet20_cifar", "ResNet-20 for CIFAR",
            "He et al.'s (2016) CIFAR-10 ResNet: three stages of 16, 32 and 64 channels with three basic "
            "blocks each (depth 6n + 2), 1×1 projection shortcuts where the shape changes.",
-           resnet20_cifar, (3, 32, 32)),
+           _laid_out(resnet20_cifar), (3, 32, 32)),
 )
 
 #: Presets by command-line name, in the order a menu shows them.

@@ -204,7 +204,9 @@ class PropertiesPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(_section("Problems", page))
         layout.addWidget(self.overview_ok_label)
-        layout.addWidget(self.overview_errors, 1)
+        layout.addWidget(self.overview_errors)
+        # Pack everything at the top; an empty list must not spread the sections apart.
+        layout.addStretch(1)
         return page
 
     def _rebuild_form(self, node: Node) -> None:

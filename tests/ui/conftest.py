@@ -9,6 +9,7 @@ from cnnplayground.core.graph import Graph
 from cnnplayground.io.project import Project
 from cnnplayground.ui.document import Document
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _qt_test_paths():
     """Settings, caches and recent files go to Qt's test locations, never a user's own."""

@@ -55,7 +55,25 @@ class CanvasView(QGraphicsView):
         document.graph_replaced.connect(self._on_graph_replaced)
 
     def _on_graph_replaced(self, _graph) -> None:
-        self.fit_to_view()
+        self.show_network()
+
+    def show_network(self) -> None:
+        """Frame a newly opened network: all of it if that stays readable (≥ 80 %),
+        otherwise its top (the Input) at 100 %, centred across its width."""
+        if not self.graph_scene.nodes:
+            self.reset_zoom()
+            self.centerOn(0, 0)
+            return
+        rect = self.graph_scene.items_bounding_rect()
+        view = self.viewport().rect()
+        if view.width() < 10 or view.height() < 10:
+            return
+        if min(view.width() / rect.width(), view.height() / rect.height()) >= 0.8:
+            self.fit_to_view()
+            return
+        self.set_zoom(1.0)
+        top = rect.top() + view.height() / 2 - 10
+        self.centerOn(rect.center().x() if rect.width() <= view.width() else rect.left() + view.width() / 2, top)
 
     # --- selection ----------------------------------------------------------------------
     def selected_node_ids(self) -> list[str]:

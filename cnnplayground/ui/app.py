@@ -1,0 +1,85 @@
+"""Starting the desktop application: the QApplication, its identity, theme and main window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+import cnnplayground
+
+from . import theme
+
+APP_NAME = "CNN Playground"
+ORGANIZATION = "CNN Playground"
+DOMAIN = "cnnplayground.invalid"
+DESKTOP_FILE = "io.github.cnnplayground.CNNPlayground"
+
+
+def resources_dir() -> Path:
+    """``resources/`` beside the package (present in a source checkout / editable install)."""
+    return Path(cnnplayground.__file__).resolve().parent.parent / "resources"
+
+
+def app_icon() -> QIcon:
+    """The application icon, or an empty icon when the resources are not installed."""
+    path = resources_dir() / "icons" / "cnnplayground.svg"
+    return QIcon(str(path)) if path.is_file() else QIcon()
+
+
+def set_app_metadata(app: QCoreApplication) -> None:
+    """Names used by QSettings, the desktop environment and the About box."""
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setOrganizationDomain(DOMAIN)
+    app.setApplicationVersion(cnnplayground.__version__)
+    if isinstance(app, QGuiApplication):
+        app.setApplicationDisplayName(APP_NAME)
+        app.setDesktopFileName(DESKTOP_FILE)
+
+
+def create_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The running QApplication, or a new one for ``argv`` (arguments after the program name),
+    with the app's names, icon and theme applied."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        # Qt 6 scales for high-DPI screens by itself; keep fractional factors (150 %) exact.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        program = sys.argv[0] if sys.argv and sys.argv[0] else "cnnplayground"
+        app = QApplication([program, *(argv or [])])
+    set_app_metadata(app)
+    icon = app_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+    theme.apply_theme(app)
+    return app
+
+
+def _parse(arguments: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cnnplayground", description="Start the CNN Playground window.")
+    parser.add_argument("project", nargs="?", type=Path, metavar="PROJECT.cnnp", help="open this project")
+    return parser.parse_args(list(arguments))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Start the GUI; ``argv`` are the arguments after the program name (an optional
+    ``PROJECT.cnnp`` to open). Returns the exit code of the event loop."""
+    fresh = QApplication.instance() is None
+    app = create_app(argv)
+    # A new QApplication removed the options Qt understands (-style, -platform...); the rest is ours.
+    args = _parse(app.arguments()[1:] if fresh else list(argv or []))
+
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if args.project is not None:
+        window.open_path(args.project, ask=False)
+    return app.exec()

@@ -1,0 +1,382 @@
+"""The main window: the canvas in the middle, layer palette and properties as docks.
+
+Every modal question goes through a small method (``_ask_save_changes``,
+``_choose_open_path``, ``_choose_save_path``, ``_choose_preset``,
+``_show_error``) so that tests replace it instead of clicking a dialog.
+Window geometry, dock layout and recent files live in QSettings
+(``window/geometry``, ``window/state``, ``recentFiles``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolButton,
+    QUndoView,
+    QWidget,
+)
+
+from ..core.graph import Graph
+from ..core.inference import InferenceResult
+from ..core.presets import get_preset
+from ..core.summary import format_bytes, summarize
+from ..io.project import Project, ProjectError
+from . import dialogs, theme
+from .actions import (
+    RecentFiles,
+    WindowActions,
+    apply_icons,
+    build_actions,
+    build_menus,
+    build_toolbar,
+    fill_recent_menu,
+)
+from .canvas.view import CanvasView
+from .document import Document
+from .palette import LayerPalette
+from .properties import PropertiesPanel
+
+APP_TITLE = "CNN Playground"
+FILE_FILTER = "CNN Playground projects (*.cnnp);;JSON (*.json)"
+HINT = "Drag layers from the palette, or File → New from Preset"
+#: How many problems the error label's tool tip lists.
+TOOLTIP_ERRORS = 5
+Button = QMessageBox.StandardButton
+
+
+def starter_graph() -> Graph:
+    """A new network: one Input layer sized for the built-in synthetic dataset (1×28×28)."""
+    graph = Graph()
+    graph.add_node("Input", {"channels": 1, "height": 28, "width": 28}, id="input", position=(0.0, 0.0))
+    return graph
+
+
+class MainWindow(QMainWindow):
+    """The application window for one :class:`~.document.Document`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.document = Document(Project.new(graph=starter_graph()), self)
+        self.recent = RecentFiles()
+        self._dialogs: dict[str, QDialog] = {}
+
+        self.canvas = CanvasView(self.document, self)
+        self.setCentralWidget(self.canvas)
+        self.layer_palette = LayerPalette(self)
+        self.properties = PropertiesPanel(self.document, self)
+        self.undo_view = QUndoView(self.document.undo_stack, self)
+        self.undo_view.setEmptyLabel("Start")
+        area = Qt.DockWidgetArea
+        self.layers_dock = self._add_dock("Layers", "layersDock", self.layer_palette, area.LeftDockWidgetArea)
+        self.properties_dock = self._add_dock("Properties", "propertiesDock", self.properties,
+                                              area.RightDockWidgetArea)
+        self.history_dock = self._add_dock("History", "historyDock", self.undo_view, area.RightDockWidgetArea)
+        self.history_dock.hide()
+
+        self.acts: WindowActions = build_actions(self)
+        self.menus = build_menus(self, self.acts)
+        self.toolbar = build_toolbar(self, self.acts)
+        self._build_status_bar()
+        self._connect()
+        self.update_recent_menu()
+        self._update_title()
+        self._on_inference_updated(self.document.result)
+        self._on_zoom_changed(self.canvas.zoom)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1280, screen.width() * 9 // 10), min(800, screen.height() * 9 // 10))
+        self._restore_settings()
+        self.statusBar().showMessage(HINT)
+
+    # --- construction ----------------------------------------------------------------------
+    def _add_dock(self, title: str, name: str, widget: QWidget, where: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        f = QDockWidget.DockWidgetFeature
+        dock.setFeatures(f.DockWidgetMovable | f.DockWidgetFloatable | f.DockWidgetClosable)
+        self.addDockWidget(where, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.params_label = QLabel(self)
+        self.params_label.setToolTip("Trainable parameters of the whole network")
+        self.memory_label = QLabel(self)
+        self.memory_label.setToolTip("Rough training memory: weights, gradients, Adam state and the "
+                                     "activations of one batch (details in Network → Network Summary)")
+        self.errors_label = QToolButton(self)
+        self.errors_label.setAutoRaise(True)
+        self.errors_label.clicked.connect(self.go_to_first_error)
+        self.zoom_label = QLabel(self)
+        self.zoom_label.setToolTip("Zoom (Ctrl+0: actual size, F: fit)")
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        for widget in (self.params_label, self.memory_label, self.errors_label, self.zoom_label, self.progress):
+            bar.addPermanentWidget(widget)
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.inference_updated.connect(self._on_inference_updated)
+        doc.modified_changed.connect(self.setWindowModified)
+        doc.path_changed.connect(lambda _path: self._update_title())
+        doc.graph_replaced.connect(lambda _graph: self._update_title())
+        doc.graph_replaced.connect(lambda _graph: self.properties.show_node(None))
+        self.layer_palette.layer_activated.connect(self._on_layer_activated)
+        self.canvas.selection_changed.connect(self._on_selection_changed)
+        self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.canvas.zoom_changed.connect(self._on_zoom_changed)
+        theme.theme_changed().connect(self._on_theme_changed)
+
+    # --- status ----------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title}[*] — {APP_TITLE}")
+        self.setWindowModified(self.document.modified)
+
+    def _on_inference_updated(self, result: InferenceResult) -> None:
+        batch = self.document.project.training.batch_size
+        memory = result.memory_estimate(batch)["total"]
+        self.params_label.setText(f"Parameters: {result.total_params:,}")
+        self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch})")
+        errors = result.errors
+        n = len(errors)
+        self.errors_label.setText(f"{n} error{'s' if n != 1 else ''}" if n else "No errors")
+        self.errors_label.setStyleSheet(f"color: {theme.error_color()};" if n else "")
+        lines = [f"• {nid + ': ' if nid else ''}{msg}" for nid, msg in errors[:TOOLTIP_ERRORS]]
+        if n > TOOLTIP_ERRORS:
+            lines.append(f"… and {n - TOOLTIP_ERRORS} more (Network → Network Summary)")
+        self.errors_label.setToolTip("\n".join(lines) + "\n\nClick to select the first." if n else
+                                     "The network can be built")
+        self.acts.first_error.setEnabled(n > 0)
+
+    def _on_zoom_changed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{round(zoom * 100)} %")
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        apply_icons(self, self.acts)
+        self._on_inference_updated(self.document.result)
+
+    def _on_layer_activated(self, kind: str) -> None:
+        self.canvas.add_layer(kind)
+
+    def _on_selection_changed(self, ids: list[str]) -> None:
+        self.properties.show_node(ids[0] if len(ids) == 1 else None)
+
+    def go_to_first_error(self) -> None:
+        """Select the first layer with an error; show the message in the status bar."""
+        result = self.document.result
+        for nid, message in result.errors:
+            if nid is not None:
+                self.canvas.select_nodes([nid])
+                self.canvas.setFocus()
+                self.statusBar().showMessage(f"{nid}: {message}", 10000)
+                return
+        self.statusBar().showMessage(result.first_error() or "No errors: the network can be built", 10000)
+
+    # --- files -----------------------------------------------------------------------------
+    def new_project(self) -> bool:
+        """Replace the project with a new one holding just an Input layer."""
+        if not self._maybe_save():
+            return False
+        self.document.new(Project.new(graph=starter_graph()))
+        self.statusBar().showMessage(HINT)
+        return True
+
+    def new_from_preset(self) -> bool:
+        """Let the user pick a preset in the gallery and start a project from it."""
+        name = self._choose_preset()
+        if name is None or not self._maybe_save():
+            return False
+        preset = get_preset(name)
+        self.document.new(Project.new(graph=preset.factory(), name=preset.title))
+        self.statusBar().showMessage(f"New network from the {preset.title} preset", 6000)
+        return True
+
+    def open_project(self) -> bool:
+        """Ask for a file and open it."""
+        path = self._choose_open_path()
+        return path is not None and self.open_path(path)
+
+    def open_path(self, path: Path, ask: bool = True) -> bool:
+        """Open ``path``; on failure show the reason and keep the current project unchanged."""
+        path = Path(path)
+        if ask and not self._maybe_save():
+            return False
+        if not path.is_file():
+            self._show_error("Cannot open project", f"{path}: no such file")
+            self.recent.remove(path.resolve())  # a vanished recent file leaves the list
+            self.update_recent_menu()
+            return False
+        try:
+            self.document.open(path)
+        except (ProjectError, OSError) as exc:
+            self._show_error("Cannot open project", f"{path.name}: {exc}")
+            return False
+        self._remember(path)
+        self.statusBar().showMessage(f"Opened {path}", 6000)
+        return True
+
+    def save(self) -> bool:
+        """Save to the current file, or ask for one. False when nothing was saved."""
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        """Ask for a file name (``.cnnp`` added when it has no project suffix) and save there."""
+        path = self._choose_save_path()
+        if path is None:
+            return False
+        if path.suffix.lower() not in (".cnnp", ".json"):
+            path = path.with_name(path.name + ".cnnp")
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except (ProjectError, OSError) as exc:
+            self._show_error("Cannot save project", f"{path.name}: {exc}")
+            return False
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 6000)
+        return True
+
+    def _maybe_save(self) -> bool:
+        """True when the current project may be replaced (saved, discarded or unmodified)."""
+        if not self.document.modified:
+            return True
+        answer = self._ask_save_changes()
+        if answer == Button.Save:
+            return self.save()
+        return answer == Button.Discard
+
+    def _remember(self, path: Path) -> None:
+        self.recent.add(path)
+        self.update_recent_menu()
+
+    def update_recent_menu(self) -> None:
+        """Rebuild File → Open Recent from QSettings."""
+        fill_recent_menu(self.menus["Open Recent"], self.recent.paths(), self.open_path, self.acts.clear_recent)
+
+    def clear_recent_files(self) -> None:
+        self.recent.clear()
+        self.update_recent_menu()
+
+    # --- questions (tests replace these) ----------------------------------------------------
+    def _ask_save_changes(self) -> QMessageBox.StandardButton:
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_TITLE, f"Save changes to {self.document.title}?",
+                          Button.Save | Button.Discard | Button.Cancel, self)
+        box.setInformativeText("Your changes will be lost if you don't save them.")
+        box.setDefaultButton(Button.Save)
+        return Button(box.exec())
+
+    def _choose_open_path(self) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open Project", self._start_dir(),
+                                              FILE_FILTER + ";;All files (*)")
+        return Path(name) if name else None
+
+    def _choose_save_path(self) -> Path | None:
+        start = self.document.path or Path(self._start_dir()) / f"{self.document.project.name}.cnnp"
+        dialog = QFileDialog(self, "Save Project As", str(start), FILE_FILTER)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("cnnp")
+        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return None
+        return Path(dialog.selectedFiles()[0])
+
+    def _choose_preset(self) -> str | None:
+        return dialogs.PresetGallery.choose(self)
+
+    def _show_error(self, title: str, text: str) -> None:
+        QMessageBox.critical(self, title, text)
+
+    def _start_dir(self) -> str:
+        recent = self.recent.paths()
+        if recent:
+            return str(recent[0].parent)
+        return QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+
+    # --- dialogs ---------------------------------------------------------------------------
+    def _show_dialog(self, key: str, dialog: QDialog) -> QDialog:
+        """Show a non-modal dialog, replacing an open one of the same kind."""
+        old = self._dialogs.pop(key, None)
+        if old is not None:
+            old.close()
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _obj=None, k=key, d=dialog: self._forget_dialog(k, d))
+        self._dialogs[key] = dialog
+        dialog.show()
+        return dialog
+
+    def _forget_dialog(self, key: str, dialog: QDialog) -> None:
+        if self._dialogs.get(key) is dialog:
+            del self._dialogs[key]
+
+    def show_summary(self) -> QDialog:
+        batch = self.document.project.training.batch_size
+        text = summarize(self.document.graph, batch_size=batch, title=self.document.title)
+        return self._show_dialog("summary", dialogs.SummaryDialog(text, self))
+
+    def show_train_command(self) -> QDialog:
+        doc = self.document
+        return self._show_dialog("train", dialogs.TrainCommandDialog(doc.path, doc.project, doc.modified, self))
+
+    def show_about(self) -> QDialog:
+        return self._show_dialog("about", dialogs.AboutDialog(self))
+
+    def show_layer_reference(self) -> QDialog:
+        return self._show_dialog("layers", dialogs.LayerReferenceDialog(self))
+
+    def show_shortcuts(self) -> QDialog:
+        groups = [(title, [a for a in menu.actions() if not a.isSeparator() and a.menu() is None])
+                  for title, menu in self.menus.items() if title != "Open Recent"]
+        return self._show_dialog("shortcuts", dialogs.ShortcutsDialog(groups, self))
+
+    # --- window state ----------------------------------------------------------------------
+    def set_full_screen(self, on: bool) -> None:
+        if on != self.isFullScreen():
+            self.showFullScreen() if on else self.showNormal()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.WindowStateChange:
+            act = self.acts.full_screen
+            act.blockSignals(True)
+            act.setChecked(self.isFullScreen())
+            act.blockSignals(False)
+        super().changeEvent(event)
+
+    def _restore_settings(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def save_settings(self) -> None:
+        """Window geometry and dock/tool bar layout, for the next start."""
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._maybe_save():
+            event.ignore()
+            return
+        self.save_settings()
+        for dialog in list(self._dialogs.values()):
+            dialog.close()
+        event.accept()
