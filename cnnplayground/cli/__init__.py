@@ -1,8 +1,7 @@
 """The ``cnnplayground`` command line.
 
-``cnnplayground`` with no arguments starts the application (until the desktop
-window lands: LeNet-5 training on the built-in dataset). Sub-commands work
-headless, without Qt::
+``cnnplayground`` with no arguments opens the desktop window (see
+``cnnplayground.app``); these sub-commands work headless, without Qt::
 
     cnnplayground summary lenet5                 # layer table of a preset or project file
     cnnplayground presets                        # list the presets
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
-from .common import CliError, load_target
+from .common import CliError, load_target, positive_int
 from .train import add_evaluate_parser, add_train_parser
 
 EXIT_USAGE = 2
@@ -81,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print the layer table of a preset or project file")
     p.add_argument("target", metavar="PROJECT_OR_PRESET")
-    p.add_argument("--input", nargs=3, type=int, metavar=("C", "H", "W"), help="override the input shape")
-    p.add_argument("--batch-size", type=int, default=1, help="batch size for the memory estimate")
+    p.add_argument("--input", nargs=3, type=positive_int, metavar=("C", "H", "W"), help="override the input shape")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size for the memory estimate")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("presets", help="list the network presets")
@@ -103,9 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        # The desktop window is not there yet: the app starts by training LeNet-5 on
-        # the built-in synthetic dataset, live in the terminal.
-        args = parser.parse_args(["train", "--preset", "lenet5", "--dataset", "synthetic"])
+        # The launcher (cnnplayground.app) opens the window; here, without a command, say what there is.
+        parser.print_help()
+        return 0
     try:
         return int(args.func(args))
     except CliError as exc:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.graph import Graph
+    from ..io.project import Project
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
-def load_target(target: str):
+def load_target(target: str) -> tuple[Graph, str, Project | None]:
     """A preset name or a project file path → ``(graph, title, project or None)``."""
     from ..core.presets import get_preset, list_presets
 
@@ -30,3 +35,16 @@ def load_target(target: str):
         names = ", ".join(p.name for p in list_presets())
         raise CliError(f"{target!r} is neither a project file nor a preset (presets: {names})") from None
     return preset.factory(), preset.title, None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

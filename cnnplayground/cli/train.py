@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .common import CliError, load_target
+from pydantic import ValidationError
+
+from ..io.project_schema import describe_validation_error
+from .common import CliError, load_target, positive_int
 
 
 def add_train_parser(sub) -> None:
@@ -23,8 +26,8 @@ def add_train_parser(sub) -> None:
                    "cifar10, cifar100, svhn, folder")
     p.add_argument("--data-root", default=None, help="folder holding the datasets (or the image folder)")
     p.add_argument("--download", action="store_true", help="download a missing torchvision dataset")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=float, dest="learning_rate")
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
     p.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle", "plateau"])
@@ -44,7 +47,7 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("project", metavar="PROJECT.cnnp")
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--top", type=int, default=5, help="show the N most confident mistakes")
+    p.add_argument("--top", type=positive_int, default=5, help="show the N most confident mistakes")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
@@ -68,8 +71,11 @@ def _prepare(args: argparse.Namespace):
         config = (project.training if project else _default_config()).model_copy(update={}, deep=True)
         for key, value in overrides.items():
             setattr(config, key, value)
-    except ValueError as exc:
-        raise CliError(_first_line(exc)) from None
+    except ValidationError as exc:
+        text = describe_validation_error(exc.errors(include_url=False))
+        for name, flag in (("learning_rate", "lr"),):
+            text = text.replace(name, flag, 1) if text.startswith(name) else text
+        raise CliError("--" + text.replace("_", "-")) from None
     choice = project.dataset.model_copy(deep=True) if project else DatasetChoice()
     if args.dataset:
         choice.name = args.dataset
@@ -122,6 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
 
     signal.signal(signal.SIGINT, on_interrupt)
+    crashed: BaseException | None = None
     try:
         for event in trainer.run():
             printer.show(event)
@@ -129,24 +136,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                 steps.append(event)
             if isinstance(event, Finished | Failed):
                 end = event
+    except Exception as exc:  # noqa: BLE001 - report, then still save what was trained
+        crashed = exc
     finally:
         signal.signal(signal.SIGINT, previous)
-
-    epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
-    if out is not None and epochs:
-        project.graph = graph
-        project.training = config
-        project.dataset = choice
-        project.weights = weights_from_module(model)
-        project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                          dataset=data.name, started=started))
-        try:
-            save_project(project, out)
-        except ProjectError as exc:
-            raise CliError(f"training finished but the project could not be saved: {exc}") from None
-        printer.note(f"saved {out}")
-    elif out is None and not args.json:
-        printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
+        epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
+        if out is not None and epochs:
+            project.graph = graph
+            project.training = config
+            project.dataset = choice
+            project.weights = weights_from_module(model)
+            project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
+                                              dataset=data.name, started=started))
+            try:
+                save_project(project, out)
+            except ProjectError as exc:
+                raise CliError(f"training finished but the project could not be saved: {exc}") from None
+            printer.note(f"saved {out}")
+        elif out is None and not args.json:
+            printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
+    if crashed is not None:
+        raise CliError(f"training stopped by an unexpected error: {type(crashed).__name__}: "
+                       f"{_first_line(crashed)}")
     return 1 if isinstance(end, Failed) else 0
 
 
@@ -234,16 +245,23 @@ class _JsonPrinter:
 
         if isinstance(event, WeightsSnapshot):
             return
-        print(json.dumps(to_dict(event), default=_json_default), file=self.out, flush=True)
+        print(json.dumps(_jsonable(to_dict(event)), allow_nan=False), file=self.out, flush=True)
 
     def note(self, text: str) -> None:
         print(json.dumps({"event": "Note", "message": text}), file=self.out, flush=True)
 
 
-def _json_default(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)
+def _jsonable(value):
+    """Plain JSON data: tuples become lists, NaN/inf become null; anything else is a bug."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"cannot write {type(value).__name__} as JSON: {value!r}")
 
 
 class _HumanPrinter:
@@ -288,6 +306,8 @@ class _HumanPrinter:
             )
         elif isinstance(event, ev.CheckpointSaved):
             pass
+        elif isinstance(event, ev.CheckpointFailed):
+            self._line(f"warning: {event.message}", err=True)
         elif isinstance(event, ev.Finished):
             self._line(event.message)
         elif isinstance(event, ev.Failed):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..data.augment import AugmentConfig
@@ -110,6 +110,12 @@ class TrainingConfig(BaseModel):
     device: DeviceName = Field("auto", description="'auto' picks CUDA, then MPS, then the CPU.")
     mixed_precision: bool = Field(True, description="Autocast to bf16/fp16 on CUDA.")
     val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of training images held out.")
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_validation(self) -> TrainingConfig:
+        if self.early_stopping_patience and self.val_fraction == 0:
+            raise ValueError("early stopping watches the validation split: set val_fraction above 0")
+        return self
 
 
 class DatasetChoice(BaseModel):

@@ -124,3 +124,27 @@ def test_evaluate_needs_weights_and_missing_datasets_say_where(tmp_path, capsys)
     assert main(["train", "--dataset", "cifar10", "--data-root", str(tmp_path / "nothing"), "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert str(tmp_path / "nothing") in err and "\n" not in err
+
+
+def test_json_events_are_plain_json_numbers(capsys):
+    assert main(["train", "--preset", "lenet5", "--epochs", "1", "--device", "cpu", "--batch-size", "64",
+                 "--json", "--no-save"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    steps = [e for e in events if e["event"] == "StepFinished"]
+    assert all(isinstance(e["loss"], float) and isinstance(e["accuracy"], float) for e in steps)
+
+
+def test_bad_settings_are_one_line_messages(capsys):
+    assert main(["train", "--lr", "0", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cnnplayground: --lr: ") and "greater than 0" in err and "\n" not in err
+    try:
+        main(["summary", "lenet5", "--batch-size", "-5"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "must be at least 1, got -5" in capsys.readouterr().err
+
+
+def test_the_cli_without_a_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: cnnplayground" in capsys.readouterr().out
