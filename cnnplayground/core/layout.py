@@ -1,8 +1,9 @@
 """Automatic layout of a network drawing: layers flow top to bottom.
 
 A simple layered (Sugiyama-style) layout: each node's row is its depth (the
-longest path from a source), nodes within a row are ordered by the mean column
-of the nodes feeding them, so a residual branch sits beside the main path.
+longest path from a source), then side branches move down to just above the
+layer they feed; nodes within a row are ordered by the mean column of the
+nodes feeding them, so a residual branch sits beside the main path.
 Pure arithmetic on the graph, in canvas units.
 """
 
@@ -21,6 +22,12 @@ def layered_layout(graph: Graph, origin: tuple[float, float] = (0.0, 0.0)) -> di
     depth: dict[str, int] = {}
     for nid in order:
         depth[nid] = 1 + max((depth[s] for s in graph.inputs_of(nid) if s in depth), default=-1)
+    # Side branches (a ResNet projection shortcut) sit just above the layer they
+    # feed, not next to where they start, so their wires do not cross the main path.
+    for nid in reversed(order):
+        consumers = [depth[c] for c in graph.consumers_of(nid) if c in depth]
+        if consumers and graph.nodes[nid].kind != "Input":
+            depth[nid] = max(depth[nid], min(consumers) - 1)
     for nid in cyclic:  # cannot be ordered: park them below everything
         depth[nid] = max(depth.values(), default=-1) + 1
     rows: dict[int, list[str]] = {}

@@ -203,13 +203,14 @@ class NodeItem(QGraphicsObject):
         painter.setBrush(QColor(pal.color(QPalette.ColorRole.Base)))
         painter.drawRoundedRect(rect, 6, 6)
 
-        # Header strip in the category colour.
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT), 6, 6)
-        header.addRect(QRectF(0, HEADER_HEIGHT - 6, NODE_WIDTH, 6))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(accent)
-        painter.drawPath(header.simplified())
+        # Header strip in the category colour, clipped to the rounded body (no corner notches).
+        painter.save()
+        painter.setClipPath(self.shape())
+        painter.fillRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT), accent)
+        painter.restore()
+        painter.setPen(border)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 6, 6)
 
         # Zoomed far out, text is unreadable: boxes and colours carry the picture.
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
