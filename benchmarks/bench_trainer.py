@@ -21,6 +21,7 @@ import argparse
 import copy
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -128,6 +129,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers (0 = in-process, as on 2 cores)")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median is reported")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -151,20 +153,28 @@ def main() -> None:
     # Warm-up (allocator, kernels) on a copy, not measured.
     plain_loop(copy.deepcopy(reference).to(device), data.train.images[:2048], data.train.labels[:2048], mean, std,
                args.batch_size, 1, device, lr)
-    results = {}
-    results["plain loop"] = plain_loop(copy.deepcopy(reference).to(device), data.train.images, data.train.labels,
-                                       mean, std, args.batch_size, args.epochs, device, lr)
-    results["trainer"] = trainer_run(copy.deepcopy(reference), data, config, device)
     if args.dataset == "mnist":
         dataset = torchvision_mnist_dataset(data.mean, data.std)
         label = "DataLoader (torchvision MNIST)"
     else:
         dataset = _TutorialDataset(data.train.images, data.train.labels, mean.view(-1, 1, 1), std.view(-1, 1, 1))
         label = "DataLoader (per-sample Dataset)"
-    results[label] = dataloader_loop(copy.deepcopy(reference).to(device), dataset, args.batch_size, args.epochs,
-                                     device, lr, args.workers)
-
+    rounds: dict[str, list[float]] = {"plain loop": [], "trainer": [], label: []}
+    ratios: list[float] = []
+    for _ in range(args.repeats):  # interleaved, so drifts in machine load hit all three alike
+        plain = plain_loop(copy.deepcopy(reference).to(device), data.train.images, data.train.labels,
+                           mean, std, args.batch_size, args.epochs, device, lr)
+        ours = trainer_run(copy.deepcopy(reference), data, config, device)
+        loader = dataloader_loop(copy.deepcopy(reference).to(device), dataset, args.batch_size, args.epochs,
+                                 device, lr, args.workers)
+        rounds["plain loop"].append(plain)
+        rounds["trainer"].append(ours)
+        rounds[label].append(loader)
+        ratios.append(ours / plain)
+    results = {name: statistics.median(values) for name, values in rounds.items()}
+    print(f"trainer / plain per round: {', '.join(f'{r:.2f}x' for r in ratios)}")
     base = results["plain loop"]
+    print(f"median of {args.repeats} interleaved rounds")
     print(f"{'loop':<34}{'images/s':>12}{'vs plain':>10}")
     for name, ips in results.items():
         print(f"{name:<34}{ips:>12,.0f}{ips / base:>9.2f}x")

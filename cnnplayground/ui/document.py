@@ -78,6 +78,8 @@ class Document(QObject):
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("no file name: use save(path)")
+        if self.project.name == "Untitled":
+            self.project.name = target.stem  # the first save names the project after its file
         save_project(self.project, target)
         if target != self.path:
             self.path = target

@@ -56,3 +56,12 @@ def test_invalid_commands_are_refused_before_reaching_the_stack(document):
     with pytest.raises(GraphError, match="kernel_size must be at least 1"):
         SetParams(g, "conv1", {"kernel_size": 0})
     assert document.undo_stack.count() == 0
+
+
+def test_the_first_save_names_an_untitled_project_after_its_file(document, tmp_path):
+    document.project.name = "Untitled"
+    document.save(tmp_path / "my net.cnnp")
+    assert document.project.name == "my net" and document.title == "my net.cnnp"
+    from cnnplayground.io.project import load_project
+
+    assert load_project(tmp_path / "my net.cnnp").name == "my net"
