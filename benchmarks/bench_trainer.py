@@ -134,7 +134,8 @@ def main() -> None:
 
     device = resolve_device(args.device)
     if device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1) if (os.cpu_count() or 1) > 2 else os.cpu_count() or 1)
+        # As the app trains: one core left free (on this 2-core machine, 1 thread), same for every loop.
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     root = str(SHARED) if args.dataset != "synthetic" else None
     data = load_dataset(DatasetChoice(name=args.dataset, root=root), val_fraction=0.0, seed=0)
     graph = adapt_input(get_preset(args.preset).factory(num_classes=data.num_classes,

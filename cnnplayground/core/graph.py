@@ -16,6 +16,7 @@ Views follow the graph through its :class:`~.events.Signal` attributes.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import re
@@ -315,9 +316,9 @@ class Graph:
     def _add_edge_unchecked(self, edge: Edge) -> None:
         """Record a wire without checks (loading, renaming); keeps the indexes sorted by port."""
         self._edges.append(edge)
-        ins = self._in.setdefault(edge.target, [])
-        ins.append(edge)
-        ins.sort(key=lambda e: e.port)
+        # Binary insertion after equal ports (like a stable sort): loading a merge with
+        # many ports stays O(n log n) comparisons instead of a sort per wire.
+        bisect.insort(self._in.setdefault(edge.target, []), edge, key=_port_of)
         self._out.setdefault(edge.source, []).append(edge)
 
     def chain(self, *node_ids: str) -> None:
@@ -389,8 +390,15 @@ class Graph:
         return self.nodes.values()
 
 
+def _port_of(edge: Edge) -> int:
+    return edge.port
+
+
 def _position(position: tuple[float, float]) -> tuple[float, float]:
-    x, y = float(position[0]), float(position[1])
+    try:
+        x, y = float(position[0]), float(position[1])
+    except OverflowError:  # an int beyond float range
+        raise GraphError("a layer position must be finite, got a number too large to use") from None
     if not (math.isfinite(x) and math.isfinite(y)):
         raise GraphError(f"a layer position must be finite, got ({x}, {y})")
     return x, y

@@ -16,6 +16,10 @@ from .shapes import ReceptiveField, Shape, ShapeError, numel
 
 #: Bytes per value of the default training precision (float32).
 BYTES_PER_VALUE = 4
+#: Most values one layer may output per image (the largest Input, 4096×16384×16384,
+#: is exactly this). Beyond it a network is refused: no machine could hold it, and
+#: doubling chains (Concat(x, x) repeated) would otherwise grow numbers without bound.
+MAX_ELEMENTS = 2**40
 
 
 @dataclass(frozen=True)
@@ -173,12 +177,26 @@ def infer(graph: Graph, input_shape: Shape | None = None) -> InferenceResult:
         if any(d < 1 for d in shape):
             infos[nid] = NodeInfo(error=f"{layer.name} would produce an empty output ({shape})")
             continue
+        size = numel(shape)
+        if size > MAX_ELEMENTS:
+            infos[nid] = NodeInfo(
+                error=f"{layer.name} would produce {_count_text(size)} values per image, too many "
+                f"(at most 2^40 = {MAX_ELEMENTS:,})"
+            )
+            continue
         count = layer.param_count(p, in_shapes)  # type: ignore[arg-type]
         field_ = layer.receptive_field(p, in_shapes, in_fields) if all(in_fields) else None  # type: ignore
         infos[nid] = NodeInfo(shape=tuple(int(d) for d in shape), params=int(count), receptive_field=field_)
 
     _find_output(graph, result)
     return result
+
+
+def _count_text(n: int) -> str:
+    """``1,234,567``; beyond 10^18 only the order of magnitude (messages stay short)."""
+    if n < 10**18:
+        return f"{n:,}"
+    return f"about 2^{n.bit_length() - 1}"
 
 
 def _find_output(graph: Graph, result: InferenceResult) -> None:

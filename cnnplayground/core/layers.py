@@ -56,20 +56,37 @@ def _padding_pair(padding: int | str, k_eff: int, stride: int) -> tuple[int, int
 def _window_out(
     kind: str, side: int, axis: str, k: int, s: int, d: int, pads: tuple[int, int], ceil_mode: bool = False
 ) -> int:
+    """Output side of a sliding window, exactly as PyTorch computes it.
+
+    PyTorch (``pooling_output_shape``; convolutions use the floor form):
+    ``floor((padded - k_eff + (s - 1 if ceil_mode else 0)) / s) + 1``, and in
+    ceil mode a last window that would start inside the right padding is
+    dropped. With ``ceil_mode`` a window may hang over the end, so an input
+    smaller than the kernel can still give one output (k2 s2 on a side of 1).
+    Only a result below 1 is refused, as PyTorch does.
+    """
     k_eff = d * (k - 1) + 1
     padded = side + pads[0] + pads[1]
-    if padded < k_eff:
+    out = (padded - k_eff + (s - 1 if ceil_mode else 0)) // s + 1  # // floors, like PyTorch's div_rtn
+    if ceil_mode and (out - 1) * s >= side + pads[0]:
+        out -= 1
+    if out < 1:
+        # out < 1 implies padded < k_eff: the kernel does not fit even partly.
         what = f"kernel {k}" if d == 1 else f"dilated kernel {k_eff} (kernel {k}, dilation {d})"
         where = f"{side}" if pads == (0, 0) else f"{padded} (padded from {side})"
         raise ShapeError(f"{kind}: {what} is larger than the input {axis} {where}")
-    if ceil_mode:
-        out = -(-(padded - k_eff) // s) + 1
-        # PyTorch drops a last window that would start inside the right padding.
-        if (out - 1) * s >= side + pads[0]:
-            out -= 1
-    else:
-        out = (padded - k_eff) // s + 1
     return out
+
+
+def _adaptive_window(size: int, out: int) -> int:
+    """Largest window of adaptive pooling from ``size`` to ``out``, in O(1).
+
+    Window ``i`` spans ``[floor(i·size/out), ceil((i+1)·size/out))``, i.e.
+    ``floor((t + size - 1) / out) + 1`` pixels with ``t = i·size mod out``; the
+    largest ``t`` is ``out - gcd(size, out)``. (A loop over the ``out`` windows
+    made inference of a file full of 16384-wide adaptive pools take minutes.)
+    """
+    return (out - math.gcd(size, out) + size - 1) // out + 1
 
 
 def _check_pool_padding(kind: str, padding: int, k: int) -> None:
@@ -287,8 +304,8 @@ class AdaptiveAvgPool2d(_Pool):
         if o == 1:
             return f.over_whole_map(h, w)
         # Adaptive windows vary in size; report the largest window and the mean stride.
-        kh = max(math.ceil((i + 1) * h / o) - (i * h) // o for i in range(o))
-        kw = max(math.ceil((i + 1) * w / o) - (i * w) // o for i in range(o))
+        kh = _adaptive_window(h, o)
+        kw = _adaptive_window(w, o)
         sized = ReceptiveField(
             size=(math.ceil(f.size[0] + (kh - 1) * f.jump[0]), math.ceil(f.size[1] + (kw - 1) * f.jump[1])),
             jump=(f.jump[0] * h / o, f.jump[1] * w / o),

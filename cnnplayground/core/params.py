@@ -61,16 +61,16 @@ class ParamSpec:
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
-            raise ParamError(f"{name} must be true or false, got {value!r}")
+            raise ParamError(f"{name} must be true or false, got {_show(value)}")
         if self.type == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
-            raise ParamError(f"{name} must be one of {', '.join(self.choices)}; got {value!r}")
+            raise ParamError(f"{name} must be one of {', '.join(self.choices)}; got {_show(value)}")
         if self.type == "padding":
             if isinstance(value, str):
                 if value in ("same", "valid"):
                     return value
-                raise ParamError(f"{name} must be a number of pixels, 'same' or 'valid'; got {value!r}")
+                raise ParamError(f"{name} must be a number of pixels, 'same' or 'valid'; got {_show(value)}")
             return self._validate_number(value, integer=True)
         if self.type == "int":
             return self._validate_number(value, integer=True)
@@ -81,14 +81,24 @@ class ParamSpec:
         # bool is an int subclass in Python; True as a kernel size is a mistake.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "a whole number" if integer else "a number"
-            raise ParamError(f"{name} must be {kind}, got {value!r}")
+            raise ParamError(f"{name} must be {kind}, got {_show(value)}")
         if integer:
             if isinstance(value, float):
                 if not value.is_integer():
                     raise ParamError(f"{name} must be a whole number, got {value!r}")
                 value = int(value)
         else:
-            value = float(value)
+            try:
+                as_float = float(value)
+            except OverflowError:
+                # An int beyond float range (10**400 in a file): say which bound it breaks.
+                got = "a number too large to use" if value > 0 else "a negative number too large to use"
+                if value > 0 and self.maximum is not None:
+                    raise ParamError(f"{name} must be at most {_fmt(self.maximum)}, got {got}") from None
+                if value < 0 and self.minimum is not None:
+                    raise ParamError(f"{name} must be at least {_fmt(self.minimum)}, got {got}") from None
+                raise ParamError(f"{name} must be a finite number, got {got}") from None
+            value = as_float
             if not math.isfinite(value):
                 raise ParamError(f"{name} must be a finite number, got {value!r}")
         if self.minimum is not None and value < self.minimum:
@@ -111,12 +121,44 @@ class ParamSpec:
         return text
 
 
+#: Integers with more digits than this are described, not printed ("a 401-digit number").
+MAX_SHOWN_DIGITS = 20
+#: Text longer than this is cut in messages.
+MAX_SHOWN_TEXT = 40
+
+
 def _fmt(x: float) -> str:
     if isinstance(x, int):
-        return str(x)
+        return _fmt_int(x)
     if x.is_integer() and abs(x) < 1e15:
         return str(int(x))
     return f"{x:g}"
+
+
+def _fmt_int(n: int) -> str:
+    """``str(n)``, or ``"a 401-digit number"`` when ``n`` is too long to be worth printing."""
+    if abs(n) < 10**MAX_SHOWN_DIGITS:
+        return str(n)
+    # str() of a huge int is slow and may exceed Python's digit limit: count digits arithmetically.
+    m = abs(n)
+    digits = max(1, int((m.bit_length() - 1) * math.log10(2)))
+    while m >= 10**digits:
+        digits += 1
+    while digits > 1 and m < 10 ** (digits - 1):
+        digits -= 1
+    return f"a {'negative ' if n < 0 else ''}{digits}-digit number"
+
+
+def _show(value: Any) -> str:
+    """A value as a message shows it: ``repr``, with huge numbers and long text shortened."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _fmt_int(value)
+    if isinstance(value, str) and len(value) > MAX_SHOWN_TEXT:
+        return repr(value[:MAX_SHOWN_TEXT]) + "…"
+    text = repr(value)
+    if len(text) > 2 * MAX_SHOWN_TEXT:
+        return f"a {type(value).__name__}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,11 @@ applied per spatial axis. For a layer with kernel ``k``, stride ``s``, dilation
 ``start`` is the centre of the first output unit's receptive field, in input
 pixel coordinates where pixel ``i`` is centred at ``i`` (it can be negative when
 the field reaches into the padding). ``size`` and ``jump`` are in input pixels.
+
+Long chains of strided layers multiply the jump without bound (120 layers of
+stride 1024 give 2^1200), so sizes, jumps and starts saturate at
+:data:`RF_LIMIT` (``±`` for starts): a saturated value means "at least this",
+arithmetic stays finite and :meth:`ReceptiveField.describe` shows ``≥2^53``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ import math
 from dataclasses import dataclass
 
 Shape = tuple[int, ...]
+
+#: Receptive-field sizes, jumps and |starts| saturate here (the largest float that
+#: still holds every integer exactly); far beyond any image.
+RF_LIMIT = 2**53
+_RF_LIMIT_TEXT = "≥2^53"
 
 
 class ShapeError(ValueError):
@@ -69,6 +79,15 @@ class ReceptiveField:
     start: tuple[float, float]
     flat: bool = False
 
+    def __post_init__(self) -> None:
+        # Saturate (see the module docstring): every value is finite and at most RF_LIMIT.
+        if any(not 0 < v < RF_LIMIT for v in (*self.size, *self.jump)) or any(
+            not -RF_LIMIT < v < RF_LIMIT for v in self.start
+        ):
+            object.__setattr__(self, "size", (_sat_size(self.size[0]), _sat_size(self.size[1])))
+            object.__setattr__(self, "jump", (_sat_jump(self.jump[0]), _sat_jump(self.jump[1])))
+            object.__setattr__(self, "start", (_sat_start(self.start[0]), _sat_start(self.start[1])))
+
     @classmethod
     def identity(cls) -> ReceptiveField:
         """The field of an input pixel: itself."""
@@ -110,9 +129,18 @@ class ReceptiveField:
         hw = (self.size[1] - 1) / 2
         return ch - hh, cw - hw, ch + hh, cw + hw
 
+    @property
+    def saturated(self) -> bool:
+        """True when a size or jump reached :data:`RF_LIMIT` (the true value is at least that)."""
+        return any(v >= RF_LIMIT for v in (*self.size, *self.jump))
+
+    def size_text(self) -> str:
+        """``"7×7"``; a saturated side prints as ``≥2^53``."""
+        return "×".join(_RF_LIMIT_TEXT if v >= RF_LIMIT else str(v) for v in self.size)
+
     def describe(self) -> str:
         """``"7×7 /2"`` (size and jump); square fields print one number per axis."""
-        s = format_shape(self.size)
+        s = self.size_text()
         j = "×".join(_fmt_jump(x) for x in self.jump)
         if self.jump[0] == self.jump[1]:
             j = _fmt_jump(self.jump[0])
@@ -142,8 +170,30 @@ def union(fields: list[ReceptiveField]) -> ReceptiveField:
 
 def _ceil_size(x: float) -> int:
     # Sizes are whole pixels; tolerate float noise from fractional jumps.
+    if not x < RF_LIMIT:  # also inf and NaN
+        return RF_LIMIT
     return int(math.ceil(x - 1e-9))
 
 
+def _sat_size(x: float) -> int:
+    if not x < RF_LIMIT:  # also NaN
+        return RF_LIMIT
+    return max(1, int(x))
+
+
+def _sat_jump(x: float) -> float:
+    if not x < RF_LIMIT:  # also NaN
+        return float(RF_LIMIT)
+    return x if x > 0 else 1.0
+
+
+def _sat_start(x: float) -> float:
+    if math.isnan(x):
+        return 0.0
+    return float(min(max(x, -RF_LIMIT), RF_LIMIT))
+
+
 def _fmt_jump(x: float) -> str:
+    if x >= RF_LIMIT:
+        return _RF_LIMIT_TEXT
     return str(int(x)) if float(x).is_integer() else f"{x:.3g}"

@@ -10,8 +10,14 @@ _HEADERS = ("Layer", "Kind", "Settings", "Output shape", "Params", "Receptive fi
 
 
 def format_bytes(n: float) -> str:
+    """``512 B``, ``1.5 KB`` ... ``3.2 GB``; any size (ints beyond float range too) gives short text."""
+    if isinstance(n, int) and abs(n) >= 2**1000:  # dividing would overflow a float
+        power = (abs(n) >> 30).bit_length() - 1
+        return f"more than 2^{power} GB" if n > 0 else f"less than -2^{power} GB"
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1024 or unit == "GB":
+            if unit == "GB" and abs(n) >= 1e6:
+                return f"{n:.3g} GB"  # no 300-digit numbers
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"  # pragma: no cover
@@ -30,7 +36,7 @@ def summary_rows(graph: Graph, result: InferenceResult) -> list[tuple[str, ...]]
         else:
             shape = format_shape(info.shape)
         field = info.receptive_field
-        rf = "" if field is None else (f"{format_shape(field.size)} (all)" if field.flat else field.describe())
+        rf = "" if field is None else (f"{field.size_text()} (all)" if field.flat else field.describe())
         params = f"{info.params:,}" if info.shape is not None else ""
         rows.append((nid, node.kind, node.layer.key_params_text(node.params), shape, params, rf))
     return rows

@@ -42,6 +42,7 @@ from .project_schema import (
     ProjectFile,
     RunHistory,
     Series,
+    check_history_size,
     check_version,
     describe_validation_error,
     parse_json,
@@ -53,6 +54,7 @@ __all__ = [
     "ProjectError",
     "RunHistory",
     "Series",
+    "check_dataset",
     "check_weights",
     "load_project",
     "project_from_bytes",
@@ -174,10 +176,14 @@ def _encode(project: Project, modified: str) -> str:
     # Refuse to write what could not be read back.
     try:
         ProjectFile.model_validate(doc, strict=True)
+        check_history_size(doc["history"])
+        check_dataset(project.dataset)
     except ValidationError as exc:
         raise ProjectError(
             "cannot save: " + describe_validation_error(exc.errors(include_url=False))
         ) from None
+    except ProjectError as exc:
+        raise ProjectError(f"cannot save: {exc}") from None
     return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -210,8 +216,8 @@ def load_project(path: str | os.PathLike[str], *, load_weights: bool = True) -> 
             head = f.read(4)
             f.seek(0)
             if head in _ZIP_MAGIC:
-                return _guard(lambda: _read_archive(f, load_weights))
-            return _guard(lambda: _read_plain(f.read(MAX_JSON_BYTES + 1)))
+                return _guard(lambda: _read_archive(f, load_weights), str(path))
+            return _guard(lambda: _read_plain(f.read(MAX_JSON_BYTES + 1)), str(path))
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -224,13 +230,28 @@ def project_from_bytes(data: bytes, *, load_weights: bool = True) -> Project:
     return _guard(lambda: _read_plain(data))
 
 
-def _guard(read: Callable[[], Project]) -> Project:
+def _guard(read: Callable[[], Project], source: str | None = None) -> Project:
+    """Run ``read``; whatever goes wrong comes out as a one-line :class:`ProjectError`.
+
+    ``source`` names the file in the message of an :class:`OSError` (read
+    failures of a path). Any other unexpected exception — a bug or a case no
+    check foresaw — is wrapped as a last resort, so loading never raises
+    anything else (``BaseException`` such as ``KeyboardInterrupt`` passes).
+    """
     try:
         return read()
+    except ProjectError:
+        raise
     except MemoryError:
         raise ProjectError("there is not enough memory to open this project") from None
     except RecursionError:
         raise ProjectError("the project file is nested too deeply to be a project") from None
+    except OSError as exc:
+        if source is None:
+            raise ProjectError(f"could not read the project: {_exc_line(exc)}") from exc
+        raise ProjectError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        raise ProjectError(f"could not read the project: {_exc_line(exc)}") from exc
 
 
 def _check_file_size(size: int) -> None:
@@ -299,10 +320,13 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes
 
 def _from_document(doc: dict[str, Any], weights_blob: bytes | None) -> Project:
     doc = check_version(doc)
+    # Before pydantic copies the curves: a 64 MB file can hold tens of millions of points.
+    check_history_size(doc.get("history"))
     try:
         model = ProjectFile.model_validate(doc, strict=True)
     except ValidationError as exc:
         raise ProjectError(describe_validation_error(exc.errors(include_url=False))) from None
+    check_dataset(model.dataset)
     try:
         graph = Graph.from_dict(model.graph.model_dump())
     except GraphError as exc:
@@ -326,6 +350,33 @@ def _from_document(doc: dict[str, Any], weights_blob: bytes | None) -> Project:
         created=model.created,
         modified=model.modified,
     )
+
+
+def check_dataset(choice: DatasetChoice) -> None:
+    """Raise :class:`ProjectError` unless ``choice`` names a known dataset with valid options.
+
+    The registry is imported here, not at module level: it pulls in the data
+    loaders, and importing this module should stay cheap.
+    """
+    from ..data.base import DatasetError
+    from ..data.registry import DATASETS, dataset_info, resolve_options
+
+    try:
+        info = dataset_info(choice.name)
+    except DatasetError:
+        raise ProjectError(
+            f"dataset: unknown dataset {choice.name!r} (known: {', '.join(DATASETS)})"
+        ) from None
+    for key, value in choice.options.items():
+        # Said here in a few words; the registry would print every digit (or overflow a float).
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+            raise ProjectError(
+                f"dataset: option {key!r} of dataset {info.name!r} is a number too large to use"
+            )
+    try:
+        resolve_options(info, choice.options)
+    except DatasetError as exc:
+        raise ProjectError(f"dataset: {exc}") from None
 
 
 def _decode_weights(blob: bytes) -> dict[str, torch.Tensor]:
@@ -391,3 +442,9 @@ def _size(n: int) -> str:
 
 def _exc_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _exc_line(exc: BaseException) -> str:
+    """``"KeyError: 'x'"``: the exception's type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

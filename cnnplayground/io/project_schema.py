@@ -39,6 +39,8 @@ MAX_NAME = 200
 MAX_SERIES_POINTS = 1_000_000
 MAX_RUNS = 10_000
 MAX_SERIES_PER_RUN = 256
+#: Points over all series of all runs of a project (a point is an x and a y).
+MAX_TOTAL_POINTS = 5_000_000
 
 #: Longest error message; longer ones (huge names in a hostile file) are cut.
 MAX_MESSAGE = 400
@@ -186,7 +188,8 @@ def check_version(doc: dict[str, Any]) -> dict[str, Any]:
         got = repr(version) if isinstance(version, float) else json_kind(version)
         raise ProjectError(f"schema_version must be a whole number, got {got}")
     if version < 1:
-        raise ProjectError(f"schema_version must be at least 1, got {version}")
+        shown = str(version) if version > -(10**18) else "a very large negative number"
+        raise ProjectError(f"schema_version must be at least 1, got {shown}")
     if version > SCHEMA_VERSION:
         shown = f"schema {version}" if version < 10**18 else "a schema number far beyond this version's"
         raise ProjectError(
@@ -198,6 +201,35 @@ def check_version(doc: dict[str, Any]) -> dict[str, Any]:
         version += 1
         doc["schema_version"] = version
     return doc
+
+
+def count_history_points(history: Any) -> int:
+    """Points (``max(len(x), len(y))`` per series) over every run of a decoded ``history``.
+
+    Works on the raw JSON (anything that is not the expected shape counts 0), so
+    it can run before validation copies the curves.
+    """
+    total = 0
+    if not isinstance(history, list):
+        return 0
+    for run in history:
+        series = run.get("series") if isinstance(run, dict) else None
+        if not isinstance(series, dict):
+            continue
+        for curve in series.values():
+            if isinstance(curve, dict):
+                total += max((len(v) for v in (curve.get("x"), curve.get("y")) if isinstance(v, list)), default=0)
+    return total
+
+
+def check_history_size(history: Any) -> None:
+    """Raise :class:`ProjectError` when ``history`` holds more than :data:`MAX_TOTAL_POINTS` points."""
+    total = count_history_points(history)
+    if total > MAX_TOTAL_POINTS:
+        raise ProjectError(
+            f"history: the runs hold {total:,} points in all; at most {MAX_TOTAL_POINTS:,} are allowed "
+            "(delete some runs)"
+        )
 
 
 def describe_validation_error(errors: list[ErrorDetails]) -> str:

@@ -166,3 +166,68 @@ def test_param_validation_messages():
     with pytest.raises(ParamError, match="p must be a finite number"):
         p.validate(float("nan"))
     assert get_kind("GELU").params.get("approximate").describe_range() == "none | tanh"
+
+
+# --- review fixes: huge numbers, many ports ----------------------------------------
+
+
+def _message(spec, value) -> str:
+    with pytest.raises(ParamError) as info:
+        spec.validate(value)
+    return str(info.value)
+
+
+def test_float_param_given_a_huge_int_names_the_bound():
+    p = get_kind("Dropout").params.get("p")
+    assert _message(p, 10**400) == "p must be at most 1, got a number too large to use"
+    assert _message(p, -(10**400)) == "p must be at least 0, got a negative number too large to use"
+    # Below the float limit the value is still printed.
+    assert _message(p, 10**300).startswith("p must be at most 1, got 1e+300")
+    g = Graph()
+    with pytest.raises(GraphError, match=r"^drop1 \(Dropout\): p must be at most 1, got a number too large to use$"):
+        g.add_node("Dropout", {"p": 10**400})
+
+
+def test_int_params_describe_astronomical_values_instead_of_printing_them():
+    conv = get_kind("Conv2d").params
+    assert _message(conv.get("out_channels"), 10**400) == "out_channels must be at most 65536, got a 401-digit number"
+    assert _message(conv.get("kernel_size"), -(10**400)) == (
+        "kernel_size must be at least 1, got a negative 401-digit number"
+    )
+    assert _message(conv.get("bias"), 10**400) == "bias must be true or false, got a 401-digit number"
+    assert _message(conv.get("padding"), "x" * 5000) == (
+        f"padding must be a number of pixels, 'same' or 'valid'; got {'x' * 40!r}…"
+    )
+    # Ordinary numbers are printed as before, up to 20 digits.
+    assert _message(conv.get("stride"), 10**19) == "stride must be at most 1024, got 10000000000000000000"
+    assert _message(conv.get("stride"), 10**20) == "stride must be at most 1024, got a 21-digit number"
+
+
+def test_huge_int_position_is_a_graph_error():
+    with pytest.raises(GraphError, match="^a layer position must be finite, got a number too large to use$"):
+        Graph().add_node("ReLU", position=(10**400, 0))
+
+
+def test_loading_merges_with_many_ports_is_fast_and_keeps_port_order():
+    import time
+
+    n_ports = 10_000
+    adds = [f"add{i}" for i in range(5)]
+    data = {
+        "nodes": [{"id": "inp", "kind": "Input"}] + [{"id": a, "kind": "Add"} for a in adds],
+        "edges": [
+            {"source": "inp", "target": a, "port": port} for a in adds for port in reversed(range(n_ports))
+        ],
+    }
+    start = time.perf_counter()
+    g = Graph.from_dict(data)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5.0, f"loading 5 × {n_ports} wires took {elapsed:.1f} s"
+    for a in adds:
+        assert [e.port for e in g.in_edges(a)] == list(range(n_ports))
+    # Equal ports (possible while renaming) keep their insertion order, like a stable sort.
+    h = Graph()
+    h._add_edge_unchecked(Edge("x", "t", 1))
+    h._add_edge_unchecked(Edge("y", "t", 0))
+    h._add_edge_unchecked(Edge("z", "t", 1))
+    assert [e.source for e in h.in_edges("t")] == ["y", "x", "z"]

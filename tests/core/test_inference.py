@@ -242,3 +242,164 @@ def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+# --- review fixes: saturating fields, huge activations, PyTorch's ceil_mode -------------
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ("MaxPool2d", {"kernel_size": 2, "stride": 1024, "padding": 1}),
+        ("AvgPool2d", {"kernel_size": 2, "stride": 1024, "padding": 1, "ceil_mode": True}),
+        ("Conv2d", {"out_channels": 1, "kernel_size": 1, "stride": 1024}),
+        ("Conv2d", {"out_channels": 1, "kernel_size": 2, "stride": 1024, "padding": 1}),
+    ],
+    ids=["maxpool", "avgpool-ceil", "conv-k1", "conv-k2"],
+)
+def test_long_strided_chain_saturates_the_receptive_field(layer):
+    from cnnplayground.core.shapes import RF_LIMIT
+    from cnnplayground.core.summary import summarize
+
+    g = chain((1, 1, 1), *[layer] * 120, "Flatten", ("Linear", {"out_features": 2}))
+    res = infer(g)  # used to raise OverflowError / ValueError (inf and NaN sizes)
+    assert res.ok, res.first_error()
+    last = res["l120"]
+    assert last.shape == (1, 1, 1)
+    field = last.receptive_field
+    assert field.jump == (float(RF_LIMIT), float(RF_LIMIT))
+    assert field.saturated
+    assert field.describe().endswith("/≥2^53")
+    for info in res.infos.values():
+        f = info.receptive_field
+        assert all(1 <= v <= RF_LIMIT for v in f.size) and all(0 < v <= RF_LIMIT for v in f.jump)
+        assert all(-RF_LIMIT <= v <= RF_LIMIT for v in f.start)
+    assert "(all)" in summarize(g)
+
+
+def test_doubling_concat_chain_stops_at_the_element_cap():
+    from cnnplayground.core.inference import MAX_ELEMENTS
+    from cnnplayground.core.summary import format_bytes, summarize
+
+    g = Graph()
+    g.add_node("Input", {"channels": 1, "height": 1, "width": 1}, id="input")
+    prev = "input"
+    for i in range(1, 1101):
+        nid = g.add_node("Concat", id=f"cat{i}").id
+        g.connect(prev, nid, 0)
+        g.connect(prev, nid, 1)
+        prev = nid
+    res = infer(g)
+    assert MAX_ELEMENTS == 2**40
+    assert res["cat40"].ok and res["cat40"].shape == (2**40, 1, 1)
+    assert res["cat41"].error == (
+        "Concat would produce 2,199,023,255,552 values per image, too many (at most 2^40 = 1,099,511,627,776)"
+    )
+    assert res["cat1100"].blocked_by == "cat41" and res["cat1100"].error is None
+    assert [nid for nid, _ in res.errors] == ["cat41"]
+    text = summarize(g)  # used to raise OverflowError in format_bytes
+    assert "cat41: Concat would produce" in text
+    assert format_bytes(2**4000) == "more than 2^3970 GB"
+    assert format_bytes(1e300) == "9.31e+290 GB"
+    assert format_bytes(3 * 2**30) == "3.0 GB"
+
+
+def test_largest_input_is_within_the_element_cap():
+    res = infer(chain((4096, 16384, 16384), "ReLU"))
+    assert res.ok
+    res = infer(chain((4096, 16384, 16384), conv(out=4097, k=1)))
+    assert res["l1"].error.startswith("Conv2d would produce 1,099,780,063,232 values per image, too many")
+
+
+@pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
+def test_ceil_mode_pooling_smaller_than_the_kernel_follows_pytorch(kind):
+    # PyTorch lets a ceil-mode window hang over the end: k2 s2 on a side of 1 gives 1.
+    params = {"kernel_size": 2, "stride": 2, "ceil_mode": True}
+    assert infer(chain((1, 1, 2), (kind, params)))["l1"].shape == (1, 1, 1)
+    assert infer(chain((1, 1, 1), (kind, params)))["l1"].shape == (1, 1, 1)
+    # Without ceil_mode (or when even the rounded-up count is 0) the friendly message stays.
+    g = chain((1, 1, 2), (kind, {"kernel_size": 2, "stride": 2}))
+    assert infer(g)["l1"].error == f"{kind}: kernel 2 is larger than the input height 1"
+    g = chain((1, 1, 5), (kind, {"kernel_size": 4, "stride": 2, "ceil_mode": True}))
+    assert infer(g)["l1"].error == f"{kind}: kernel 4 is larger than the input height 1"
+
+
+def _grid():
+    for kind in ("MaxPool2d", "AvgPool2d"):
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for p in range(k // 2 + 1):
+                    for d in (1, 2) if kind == "MaxPool2d" else (1,):
+                        for ceil in (False, True):
+                            yield kind, k, s, p, d, ceil
+
+
+def test_pooling_shapes_match_torch_on_a_grid_of_small_cases():
+    import torch
+    from torch import nn
+
+    mismatches = []
+    checked = 0
+    for kind, k, s, p, d, ceil in _grid():
+        params = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil}
+        if kind == "MaxPool2d":
+            params["dilation"] = d
+            module = nn.MaxPool2d(k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
+        else:
+            module = nn.AvgPool2d(k, stride=s, padding=p, ceil_mode=ceil)
+        for side in range(1, 7):
+            other = 7 - side  # a rectangular map checks both axes
+            try:
+                expected = tuple(module(torch.zeros(1, 2, side, other)).shape[1:])
+            except RuntimeError:
+                expected = None
+            info = infer(chain((2, side, other), (kind, params)))["l1"]
+            got = info.shape if info.error is None else None
+            checked += 1
+            if got != expected:
+                mismatches.append((kind, params, side, other, expected, got, info.error))
+            if got is None:
+                assert "is larger than the input" in info.error, info.error
+    assert checked > 800
+    assert not mismatches, mismatches[:5]
+
+
+def test_conv_shapes_match_torch_on_a_grid_of_small_cases():
+    import torch
+    from torch import nn
+
+    mismatches = []
+    for k in range(1, 5):
+        for s in range(1, 4):
+            for p in range(3):
+                for d in (1, 2):
+                    module = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
+                    for side in range(1, 7):
+                        try:
+                            expected = tuple(module(torch.zeros(1, 1, side, side)).shape[1:])
+                        except RuntimeError:
+                            expected = None
+                        params = {"out_channels": 1, "kernel_size": k, "stride": s, "padding": p, "dilation": d}
+                        info = infer(chain((1, side, side), conv(**params)))["l1"]
+                        got = info.shape if info.error is None else None
+                        if got != expected:
+                            mismatches.append((params, side, expected, got, info.error))
+    assert not mismatches, mismatches[:5]
+
+
+def test_adaptive_pool_window_is_computed_in_constant_time():
+    import math
+
+    from cnnplayground.core.layers import _adaptive_window
+
+    for size in range(1, 61):
+        for out in range(1, 61):
+            loop = max(math.ceil((i + 1) * size / out) - (i * size) // out for i in range(out))
+            assert _adaptive_window(size, out) == loop, (size, out)
+    # 2,000 adaptive pools to 16384×16384: a loop over the windows took seconds per inference.
+    g = chain((1, 16384, 16384), *[("AdaptiveAvgPool2d", {"output_size": 16384})] * 2000)
+    start = time.perf_counter()
+    res = infer(g)
+    elapsed = time.perf_counter() - start
+    assert res.ok and res["l2000"].shape == (1, 16384, 16384)
+    assert elapsed < 1.0, f"inference took {elapsed:.2f} s"

@@ -69,7 +69,7 @@ def sample_project(*, weights: bool = False) -> Project:
         g,
         name="Tiny net – ü",
         dataset=DatasetChoice(
-            name="synthetic", options={"classes": 3, "noise": 0.25, "colour": False, "kind": "x"}
+            name="synthetic", options={"train_size": 300, "noise": 0.25, "channels": 3}
         ),
         training=TrainingConfig(
             epochs=3, batch_size=16, optimizer="sgd", learning_rate=0.05, schedule="cosine"
@@ -668,3 +668,116 @@ def test_schema_version_messages(version, fragment):
     doc = doc_of(sample_project())
     doc["schema_version"] = version
     expect_error(as_bytes(doc), fragment)
+
+
+# --- review fixes: dataset check, history size, last-resort wrapping -------------------------
+
+
+def _with_dataset(name: str, options: dict) -> bytes:
+    doc = doc_of(sample_project())
+    doc["dataset"] = {"name": name, "root": None, "options": options}
+    return as_bytes(doc)
+
+
+def _exact(data: bytes, message: str) -> None:
+    with pytest.raises(ProjectError) as info:
+        project_from_bytes(data)
+    assert str(info.value) == message
+
+
+def test_dataset_choice_is_checked_against_the_registry_on_load():
+    from cnnplayground.data.registry import DATASETS
+
+    known = ", ".join(DATASETS)
+    _exact(_with_dataset("imagenet", {}), f"dataset: unknown dataset 'imagenet' (known: {known})")
+    _exact(
+        _with_dataset("synthetic", {"noise": 5}),
+        "dataset: option 'noise' of dataset 'synthetic' must be from 0 to 1, got 5.0",
+    )
+    _exact(
+        _with_dataset("mnist", {"size": 28}),
+        "dataset: unknown option 'size' for dataset 'mnist'; allowed: random_labels, random_pixels",
+    )
+    _exact(
+        _with_dataset("folder", {"channels": "rgb"}),
+        "dataset: option 'channels' of dataset 'folder' must be a whole number, got 'rgb'",
+    )
+    # A float option given an int beyond float range used to raise OverflowError in the registry.
+    for huge in (10**400, -(10**400)):
+        _exact(
+            _with_dataset("synthetic", {"noise": huge}),
+            "dataset: option 'noise' of dataset 'synthetic' is a number too large to use",
+        )
+    ok = project_from_bytes(_with_dataset("synthetic-rgb", {"size": 16, "random_labels": 0.5}))
+    assert ok.dataset.name == "synthetic-rgb" and ok.dataset.options == {"size": 16, "random_labels": 0.5}
+
+
+def test_save_refuses_a_dataset_it_could_not_read_back(tmp_path):
+    p = sample_project()
+    p.dataset = DatasetChoice(name="imagenet")
+    with pytest.raises(ProjectError, match=r"^cannot save: dataset: unknown dataset 'imagenet' \(known: "):
+        save_project(p, tmp_path / "p.json")
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_total_history_points_are_capped(monkeypatch, tmp_path):
+    assert project_schema.MAX_TOTAL_POINTS == 5_000_000
+    doc = doc_of(sample_project())  # 4 + 2 points
+    monkeypatch.setattr(project_schema, "MAX_TOTAL_POINTS", 10)
+    assert project_from_bytes(as_bytes(doc)).history
+    more = {"a": {"x": [1, 2, 3], "y": [1, 2, 3]}, "b": {"x": [0], "y": [0]}}
+    doc["history"].append({"name": "more", "series": more})
+    assert len(project_from_bytes(as_bytes(doc)).history) == 3  # 10 points: at the limit
+    doc["history"][-1]["series"]["b"]["x"] = [0, 1]  # 11 points (the length mismatch is found later)
+    _exact(
+        as_bytes(doc),
+        "history: the runs hold 11 points in all; at most 10 are allowed (delete some runs)",
+    )
+    p = sample_project()
+    p.history.append(RunHistory(name="big", series={"s": Series(x=[0, 1, 2, 3, 4], y=[0, 1, 2, 3, 4])}))
+    with pytest.raises(ProjectError, match=r"^cannot save: history: the runs hold 11 points in all"):
+        save_project(p, tmp_path / "p.json")
+
+
+def test_history_is_counted_before_it_is_validated(monkeypatch):
+    # The check runs on the decoded JSON, before pydantic copies millions of points.
+    doc = doc_of(sample_project())
+    monkeypatch.setattr(project_schema, "MAX_TOTAL_POINTS", 3)
+    doc["history"][0]["series"]["train_loss"]["y"] = "not a list"
+    doc["history"][0]["series"]["val_accuracy"] = {"x": [0] * 4}
+    _exact(as_bytes(doc), "history: the runs hold 8 points in all; at most 3 are allowed (delete some runs)")
+
+
+def test_any_unexpected_exception_becomes_a_project_error(monkeypatch, tmp_path):
+    def boom(graph, *args, **kwargs):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    path = tmp_path / "p.cnnp"
+    save_project(sample_project(weights=True), path)
+    monkeypatch.setattr(project_mod, "infer", boom)
+    expected = "could not read the project: ZeroDivisionError: division by zero"
+    _exact(project_to_json(sample_project()).encode(), expected)
+    _exact(path.read_bytes(), expected)
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    assert str(info.value) == expected
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+    monkeypatch.setattr(project_mod, "infer", lambda g: (_ for _ in ()).throw(KeyError("x")))
+    _exact(path.read_bytes(), "could not read the project: KeyError: 'x'")
+    monkeypatch.setattr(project_mod, "infer", lambda g: (_ for _ in ()).throw(RuntimeError()))
+    _exact(path.read_bytes(), "could not read the project: RuntimeError")
+    monkeypatch.setattr(project_mod, "infer", lambda g: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    _exact(path.read_bytes(), "could not read the project: OSError: [Errno 5] I/O error")
+    with pytest.raises(ProjectError, match=r"^cannot read .*p\.cnnp: I/O error$"):
+        load_project(path)
+    # Not Exception: an interrupt is not a damaged file.
+    monkeypatch.setattr(project_mod, "infer", lambda g: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        project_from_bytes(path.read_bytes())
+
+
+def test_huge_negative_schema_version_is_not_printed():
+    doc = doc_of(sample_project())
+    doc["schema_version"] = -(10**400)
+    _exact(as_bytes(doc), "schema_version must be at least 1, got a very large negative number")

@@ -85,7 +85,7 @@ def test_build_lenet5_by_hand_then_undo_redo_save_and_reopen(qtbot, tmp_path, mo
         wire(canvas, a, b)
     assert len(doc.graph.edges) == 12
 
-    for node_id, (kind, params) in zip(ids, LENET):
+    for node_id, (_kind, params) in zip(ids, LENET):
         if not params:
             continue
         click(canvas, node_point(canvas, node_id))
