@@ -192,6 +192,34 @@ class MoveNodes(QUndoCommand):
             self.graph.move_node(nid, old)
 
 
+class SetSettings(QUndoCommand):
+    """Change the project's training settings and dataset choice (quick successive edits merge)."""
+
+    def __init__(self, document: Any, training: Any, dataset: Any) -> None:
+        super().__init__("Change training settings")
+        self.document = document
+        self.old = (document.project.training, document.project.dataset)
+        self.new = (training, dataset)
+        self.created = self.last_edit = time.monotonic()
+
+    def id(self) -> int:
+        return _ID_SET_PARAMS + 1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetSettings) or other.created - self.last_edit > MERGE_WINDOW_S:
+            return False
+        self.new, self.last_edit = other.new, other.created
+        if self.new == self.old:
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.document.set_settings(*self.new)
+
+    def undo(self) -> None:
+        self.document.set_settings(*self.old)
+
+
 class RenameNode(QUndoCommand):
     def __init__(self, graph: Graph, old_id: str, new_id: str) -> None:
         super().__init__(f"Rename {old_id} to {new_id}")

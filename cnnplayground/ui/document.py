@@ -35,6 +35,8 @@ class Document(QObject):
     modified_changed = Signal(bool)
     path_changed = Signal(object)
     selection_hint = Signal(list)
+    #: The training settings or dataset choice changed (edit, undo, open).
+    settings_changed = Signal()
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +88,11 @@ class Document(QObject):
             self.path_changed.emit(target)
         self.undo_stack.setClean()
         return target
+
+    def set_settings(self, training, dataset) -> None:
+        """Replace the training settings and dataset choice (used by the undo command)."""
+        self.project.training, self.project.dataset = training, dataset
+        self.settings_changed.emit()
 
     def invalidate_weights(self) -> None:
         """The structure changed: trained weights no longer fit."""
