@@ -37,6 +37,8 @@ class Document(QObject):
     selection_hint = Signal(list)
     #: The training settings or dataset choice changed (edit, undo, open).
     settings_changed = Signal()
+    #: A training run was added to or removed from the project's history.
+    history_changed = Signal()
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QToolButton,
     QUndoView,
     QWidget,
@@ -45,6 +46,7 @@ from .canvas.view import CanvasView
 from .document import Document
 from .palette import LayerPalette
 from .properties import PropertiesPanel
+from .training.dock import TrainingDock
 
 APP_TITLE = "CNN Playground"
 FILE_FILTER = "CNN Playground projects (*.cnnp);;JSON (*.json)"
@@ -83,6 +85,15 @@ class MainWindow(QMainWindow):
                                               area.RightDockWidgetArea)
         self.history_dock = self._add_dock("History", "historyDock", self.undo_view, area.RightDockWidgetArea)
         self.history_dock.hide()
+        self.training = TrainingDock(self.document, self)
+        scroll = QScrollArea(self)  # the settings form is tall: it must never force the window's height
+        scroll.setWidget(self.training)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.training_dock = self._add_dock("Training", "trainingDock", scroll, area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.properties_dock, self.training_dock)
+        self.training.message.connect(self._on_training_message)
+        self.training.run_started.connect(self._on_run_started)
 
         self.acts: WindowActions = build_actions(self)
         self.menus = build_menus(self, self.acts)
@@ -372,7 +383,16 @@ class MainWindow(QMainWindow):
         settings.setValue("window/state", self.saveState())
         settings.sync()
 
+    def _on_training_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_run_started(self, _session) -> None:
+        self.training_dock.show()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training.running:
+            self.training.stop()  # closing stops the run cleanly; its results are kept below
+        self.training.shutdown()
         if not self._maybe_save():
             event.ignore()
             return

@@ -1,1 +1,1 @@
-"""Training in the app: settings, the background worker, live plots, after-epoch views."""
+"""Training in the app: settings, the background worker and session (``worker``), live plots, after-epoch views."""

@@ -1,0 +1,173 @@
+"""GUI responsiveness while training in the background, and what the worker costs in throughput.
+
+In one run, with an offscreen Qt application:
+
+- **idle**: how late a 5 ms ``QTimer`` fires (actual interval − 5 ms) over a few
+  seconds with nothing else to do: the floor of this machine;
+- **training**: the same timer while a ``TrainingSession`` trains LeNet-5 on the
+  synthetic set in its worker thread (with the session's 33 ms flush timer running);
+- **throughput**: images/s of that run (from ``EpochFinished``) against the same
+  ``Trainer`` run headless (``list(Trainer(...).run())`` in the main thread), with the
+  same initial weights (``copy.deepcopy``), data and config, at the worker's torch
+  thread count (``cpu_count - 1`` on the CPU) and, for reference, at torch's default.
+
+Targets: p99 lateness while training ≤ 2× idle and < 50 ms; GUI throughput ≥ 0.9× headless.
+Run: ``python benchmarks/bench_gui_latency.py [--epochs 2] [--idle-seconds 3] [--device cpu]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import torch  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cnnplayground.core.builder import build  # noqa: E402
+from cnnplayground.core.presets import get_preset  # noqa: E402
+from cnnplayground.data.registry import load_dataset  # noqa: E402
+from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
+from cnnplayground.train.events import EpochFinished, Event  # noqa: E402
+from cnnplayground.train.setup import adapt_input  # noqa: E402
+from cnnplayground.train.trainer import Trainer  # noqa: E402
+from cnnplayground.ui.training.worker import TrainingSession  # noqa: E402
+
+TICK_MS = 5
+
+
+class LatenessProbe:
+    """A precise 5 ms timer in the GUI thread recording each tick's time (seconds)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(lambda: self.times.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.times.clear()
+        self.timer.start()
+
+    def stop(self) -> list[float]:
+        """Lateness of every tick in ms: actual interval − 5 ms."""
+        self.timer.stop()
+        return [(b - a) * 1000 - TICK_MS for a, b in zip(self.times, self.times[1:])]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def mean_throughput(events: list[Event]) -> float:
+    """Mean images/s over the run's epochs (from ``EpochFinished``)."""
+    rates = [e.images_per_second for e in events if isinstance(e, EpochFinished)]
+    return statistics.fmean(rates) if rates else float("nan")
+
+
+def idle_lateness(seconds: float) -> list[float]:
+    probe = LatenessProbe()
+    loop = QEventLoop()
+    probe.start()
+    QTimer.singleShot(round(seconds * 1000), loop.quit)
+    loop.exec()
+    return probe.stop()
+
+
+def gui_run(model, data, config: TrainingConfig) -> tuple[list[float], list[Event]]:
+    """Train in a TrainingSession while the probe runs; the lateness (ms) and every event."""
+    session = TrainingSession(Trainer(model, data, config))
+    events: list[Event] = []
+    session.updated.connect(events.extend)
+    loop = QEventLoop()
+    session.state_changed.connect(lambda s: loop.quit() if s in ("finished", "failed") else None)
+    probe = LatenessProbe()
+    probe.start()
+    session.start()
+    loop.exec()
+    lateness = probe.stop()
+    session.shutdown()
+    if session.state != "finished":
+        raise SystemExit(f"the GUI run ended {session.state}: {session.final_event or session.error}")
+    return lateness, events
+
+
+def headless_run(model, data, config: TrainingConfig, threads: int) -> list[Event]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return list(Trainer(model, data, config).run())
+    finally:
+        torch.set_num_threads(previous)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--idle-seconds", type=float, default=3.0)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    app = QApplication.instance() or QApplication([])
+    cores = os.cpu_count() or 1
+    default_threads = torch.get_num_threads()
+    worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
+    data = load_dataset(DatasetChoice())
+    torch.manual_seed(0)
+    initial = build(adapt_input(get_preset("lenet5").factory(), data))
+    config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, device=args.device, checkpoint_every=0)
+    print(f"# {platform.platform()}, Python {platform.python_version()}, torch {torch.__version__}, "
+          f"{cores} cores, torch threads: default {default_threads}, worker {worker_threads}")
+    print(f"# LeNet-5, synthetic {len(data.train)} train / {len(data.val)} val, {args.epochs} epochs, "
+          f"batch {args.batch_size}, device {args.device}, Qt platform {app.platformName()}")
+
+    idle = idle_lateness(args.idle_seconds)
+    headless_same = mean_throughput(headless_run(copy.deepcopy(initial), data, config, worker_threads))
+    busy, events = gui_run(copy.deepcopy(initial), data, config)
+    gui = mean_throughput(events)
+    headless_default = mean_throughput(headless_run(copy.deepcopy(initial), data, config, default_threads))
+
+    i50, i99 = percentile(idle, 50), percentile(idle, 99)
+    b50, b99 = percentile(busy, 50), percentile(busy, 99)
+    ratio99 = b99 / i99 if i99 > 0 else float("inf")
+    rows = [
+        ("5 ms timer lateness, idle (p50 / p99)", f"{i50:.2f} / {i99:.2f} ms ({len(idle)} ticks)", ""),
+        ("5 ms timer lateness, training (p50 / p99)", f"{b50:.2f} / {b99:.2f} ms ({len(busy)} ticks)",
+         "p99 < 50 ms: " + ("yes" if b99 < 50 else "NO")),
+        ("p99 training / idle", f"{ratio99:.2f}×", "≤ 2×: " + ("yes" if ratio99 <= 2 else "NO")),
+        ("max lateness, training", f"{max(busy, default=float('nan')):.2f} ms", ""),
+        (f"throughput GUI worker ({worker_threads} thr)", f"{gui:,.0f} img/s", ""),
+        (f"throughput headless ({worker_threads} thr)", f"{headless_same:,.0f} img/s", ""),
+        ("GUI / headless (same threads)", f"{gui / headless_same:.2f}×",
+         "≥ 0.9×: " + ("yes" if gui / headless_same >= 0.9 else "NO")),
+        (f"throughput headless ({default_threads} thr, torch default)", f"{headless_default:,.0f} img/s", ""),
+        ("GUI / headless (torch default threads)", f"{gui / headless_default:.2f}×", "for reference"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"| {'measure':<{width}} | {'value':<{vwidth}} | target |")
+    print(f"|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|--------|")
+    for name, value, target in rows:
+        print(f"| {name:<{width}} | {value:<{vwidth}} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

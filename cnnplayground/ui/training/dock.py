@@ -1,0 +1,286 @@
+"""The Training dock: settings, Train / Pause / Stop, progress, and the run's results.
+
+Pressing Train checks the network, loads the dataset off the GUI thread, builds
+a private copy of the network (editing the canvas during a run never touches
+it), and starts a :class:`~.worker.TrainingSession`. Events arrive batched at
+most ~30 times a second and update the progress line, the live plots and the
+after-epoch views. When the run ends, its weights and metric history go into
+the project as one undoable step (only if the network was not edited since).
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QKeySequence, QUndoCommand
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.inference import infer
+from ...data.base import DatasetError, ImageData
+from ...data.registry import load_dataset
+from ...io.project import weights_from_module
+from ...train.events import EpochFinished, Failed, Finished, Paused, Resumed, RunStarted, StepFinished
+from ...train.setup import build_for_data, run_record
+from ...train.trainer import Trainer, TrainingSetupError
+from ..document import Document
+from .settings_form import TrainingSettingsForm
+from .worker import TrainingSession
+
+
+class _Loaded(QObject):
+    loaded = Signal(object)
+    failed = Signal(str)
+
+
+class _LoadDataset(QRunnable):
+    """Loads the dataset in the thread pool; reports back through queued signals."""
+
+    def __init__(self, choice, val_fraction: float, seed: int) -> None:
+        super().__init__()
+        self.choice, self.val_fraction, self.seed = choice, val_fraction, seed
+        self.signals = _Loaded()
+
+    def run(self) -> None:
+        try:
+            data = load_dataset(self.choice, val_fraction=self.val_fraction, seed=self.seed)
+        except DatasetError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback dialog
+            traceback.print_exc()
+            self.signals.failed.emit(f"could not load the dataset: {type(exc).__name__}: {exc}")
+        else:
+            self.signals.loaded.emit(data)
+
+
+class RecordRun(QUndoCommand):
+    """Store a finished run's weights and metric history in the project (undo removes them)."""
+
+    def __init__(self, document: Document, weights, record) -> None:
+        super().__init__(f"Training run: {record.name}")
+        self.document, self.weights, self.record = document, weights, record
+        self.old_weights = document.project.weights
+
+    def redo(self) -> None:
+        self.document.project.weights = self.weights
+        self.document.project.history.append(self.record)
+        self.document.history_changed.emit()
+
+    def undo(self) -> None:
+        self.document.project.history.remove(self.record)
+        self.document.project.weights = self.old_weights
+        self.document.history_changed.emit()
+
+
+class TrainingDock(QWidget):
+    """Settings, controls and progress of training in the app.
+
+    Signals: ``run_started(session)``, ``events_arrived(list)`` (batched, ≤ 30/s),
+    ``run_ended(object)`` (the Finished or Failed event, or None), ``message(str)``.
+    """
+
+    run_started = Signal(object)
+    events_arrived = Signal(list)
+    run_ended = Signal(object)
+    message = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.session: TrainingSession | None = None
+        self.data: ImageData | None = None
+        self._graph_at_start: dict | None = None
+        self._model = None
+        self._steps: list[StepFinished] = []
+        self._started: datetime | None = None
+        self.form = TrainingSettingsForm(document, self)
+
+        self.train_button = QPushButton("Train", self)
+        self.train_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.train_button.setToolTip("Train the network on the chosen dataset (Ctrl+Return)")
+        self.pause_button = QPushButton("Pause", self)
+        self.pause_button.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_button.setToolTip("Pause or resume between two steps (Ctrl+P)")
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setShortcut(QKeySequence("Ctrl+."))
+        self.stop_button.setToolTip("Stop after the current step; the weights are kept (Ctrl+.)")
+        self.train_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.status = QLabel("Ready", self)
+        self.status.setWordWrap(True)
+        self.accuracy_label = QLabel("", self)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.accuracy_label)
+        layout.addStretch(1)
+        self._update_buttons("idle")
+
+    # --- controls ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.session is not None and self.session.state in ("running", "paused", "stopping"):
+            return
+        result = infer(self.document.graph)
+        if not result.ok:
+            self._report(f"The network is not ready: {result.first_error()}", failed=True)
+            return
+        project = self.document.project
+        self._graph_at_start = self.document.graph.to_dict()
+        self._set_status("Loading the dataset…")
+        self._update_buttons("loading")
+        job = _LoadDataset(project.dataset.model_copy(deep=True), project.training.val_fraction,
+                           project.training.seed)
+        job.signals.loaded.connect(self._on_dataset_loaded)
+        job.signals.failed.connect(self._on_dataset_failed)
+        self._job = job  # keep the signal object alive until it reports
+        QThreadPool.globalInstance().start(job)
+
+    def toggle_pause(self) -> None:
+        if self.session is None:
+            return
+        if self.session.state == "paused":
+            self.session.resume()
+        elif self.session.state == "running":
+            self.session.pause()
+
+    def stop(self) -> None:
+        if self.session is not None and self.session.state in ("running", "paused"):
+            self._set_status("Stopping after the current step…")
+            self.session.stop()
+
+    def shutdown(self) -> None:
+        """Stop a running session and wait for its thread (window closing)."""
+        if self.session is not None:
+            self.session.shutdown()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.shutdown()
+        super().closeEvent(event)
+
+    @property
+    def running(self) -> bool:
+        return self.session is not None and self.session.state in ("running", "paused", "stopping")
+
+    # --- run lifecycle -------------------------------------------------------------------
+    def _on_dataset_failed(self, message: str) -> None:
+        self._update_buttons("idle")
+        self._report(message, failed=True)
+
+    def _on_dataset_loaded(self, data: ImageData) -> None:
+        project = self.document.project
+        from ...core.graph import Graph
+
+        graph = Graph.from_dict(self._graph_at_start)  # a private copy: canvas edits cannot reach it
+        try:
+            model = build_for_data(graph, data)
+            trainer = Trainer(model, data, project.training, snapshot_every_epoch=False)
+        except TrainingSetupError as exc:
+            self._update_buttons("idle")
+            self._report(str(exc), failed=True)
+            return
+        self.data, self._model, self._steps = data, model, []
+        self._started = datetime.now(UTC)
+        if self.session is not None:
+            self.session.shutdown()
+            self.session.deleteLater()
+        self.session = TrainingSession(trainer, self)
+        self.session.updated.connect(self._on_session_updated)
+        self.session.state_changed.connect(self._update_buttons)
+        self.run_started.emit(self.session)
+        self.session.start()
+
+    def _on_session_updated(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, StepFinished):
+                self._steps.append(event)
+                self._show_step(event)
+            elif isinstance(event, RunStarted):
+                self._set_status(f"Training on {event.device.upper()} ({event.train_images:,} images, "
+                                 f"{event.parameters:,} parameters)…")
+            elif isinstance(event, EpochFinished):
+                val = "—" if event.val_accuracy is None else f"{event.val_accuracy:.1%}"
+                self.accuracy_label.setText(
+                    f"Epoch {event.epoch}: train accuracy {event.train_accuracy:.1%}, validation {val}")
+            elif isinstance(event, Paused):
+                self._set_status(f"Paused at step {event.step}")
+            elif isinstance(event, Resumed):
+                self._set_status("Training…")
+            elif isinstance(event, Finished | Failed):
+                self._finish(event)
+        self.events_arrived.emit(events)
+
+    def _show_step(self, e: StepFinished) -> None:
+        total = self.document.project.training.epochs * e.steps_per_epoch
+        done = (e.epoch - 1) * e.steps_per_epoch + e.epoch_step
+        frac = done / max(total, 1)
+        self.progress.setValue(int(frac * 1000))
+        eta = e.elapsed / max(frac, 1e-9) * (1 - frac)
+        self.progress.setFormat(f"epoch {e.epoch}  step {e.step}  {e.images_per_second:,.0f} img/s  "
+                                f"{int(eta) // 60}:{int(eta) % 60:02d} left")
+
+    def _finish(self, end: Finished | Failed) -> None:
+        trainer = self.session.trainer if self.session else None
+        epochs = list(trainer.history) if trainer else []
+        if isinstance(end, Failed):
+            self._report(end.message, failed=True)
+        else:
+            self.progress.setValue(1000)
+            self._set_status(end.message[:1].upper() + end.message[1:])
+        if epochs and self._model is not None:
+            same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
+                self._graph_at_start)
+            record = run_record(f"run {len(self.document.project.history) + 1}", self.document.project.training,
+                                epochs, self._steps, dataset=self.data.name if self.data else "",
+                                started=self._started)
+            weights = weights_from_module(self._model) if same else self.document.project.weights
+            self.document.push(RecordRun(self.document, weights, record))
+            if not same:
+                self.message.emit("The network was edited during training: the curves were kept, the weights "
+                                  "were not stored (they belong to the network as it was)")
+        if self.session is not None:
+            self.session.shutdown()  # the run is over: let its thread finish before anything else
+        self.run_ended.emit(end)
+
+    # --- display -------------------------------------------------------------------------
+    def _update_buttons(self, state: str) -> None:
+        busy = state in ("loading", "running", "paused", "stopping")
+        self.train_button.setEnabled(not busy)
+        self.form.setEnabled(not busy)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+
+    def _set_status(self, text: str) -> None:
+        self.status.setStyleSheet("")
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def _report(self, text: str, failed: bool = False) -> None:
+        self.status.setStyleSheet("color: #d64545;" if failed else "")
+        self.status.setText(text)
+        self.message.emit(text)
+
+
+def _structure(d: dict) -> dict:
+    return {"nodes": [(n["id"], n["kind"], n["params"]) for n in d["nodes"]], "edges": d["edges"]}

@@ -1,0 +1,89 @@
+"""Training from the dock: a real run in the background, results kept in the project."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnplayground.core.graph import Graph
+from cnnplayground.core.presets import get_preset
+from cnnplayground.io.project import Project
+from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.train.events import EpochFinished, Failed, Finished
+from cnnplayground.ui.document import Document
+from cnnplayground.ui.training.dock import TrainingDock
+
+SMALL = DatasetChoice(name="synthetic", options={"train_size": 1000, "test_size": 100})
+
+
+def make_dock(qtbot, graph: Graph, **training) -> TrainingDock:
+    config = TrainingConfig(**{"epochs": 2, "batch_size": 64, "device": "cpu", "checkpoint_every": 0, **training})
+    doc = Document(Project.new(graph=graph, name="t", dataset=SMALL, training=config))
+    dock = TrainingDock(doc)
+    qtbot.addWidget(dock)
+    return dock
+
+
+def run_to_end(qtbot, dock: TrainingDock):
+    events: list = []
+    dock.events_arrived.connect(events.extend)
+    with qtbot.waitSignal(dock.run_ended, timeout=120_000) as end:
+        qtbot.mouseClick(dock.train_button, qtbot_left())
+    return end.args[0], events
+
+
+def qtbot_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_train_button_runs_and_records_the_run(qtbot):
+    dock = make_dock(qtbot, get_preset("lenet5").factory())
+    doc = dock.document
+    end, events = run_to_end(qtbot, dock)
+    assert isinstance(end, Finished) and end.reason == "completed"
+    epochs = [e for e in events if isinstance(e, EpochFinished)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert dock.accuracy_label.text() == (
+        f"Epoch 2: train accuracy {epochs[-1].train_accuracy:.1%}, validation {epochs[-1].val_accuracy:.1%}")
+    assert len(doc.project.history) == 1 and doc.project.weights is not None
+    assert doc.project.history[0].series["val_accuracy"].y == [e.val_accuracy for e in epochs]
+    assert dock.train_button.isEnabled() and not dock.stop_button.isEnabled()
+    doc.undo_stack.undo()  # the run is one undoable step
+    assert doc.project.history == [] and doc.project.weights is None
+
+
+def test_a_diverging_run_shows_the_message_and_the_dock_stays_usable(qtbot):
+    g = Graph()
+    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
+    for kind, params in [("Flatten", {})] + [("Linear", {"out_features": n}) for n in (64, 64, 64, 10)]:
+        node = g.add_node(kind, params).id
+        g.connect(prev, node)
+        prev = node
+    dock = make_dock(qtbot, g, optimizer="sgd", learning_rate=10.0)
+    end, _ = run_to_end(qtbot, dock)
+    assert isinstance(end, Failed) and end.kind == "nan"
+    assert "learning rate" in dock.status.text() and "last good weights were kept" in dock.status.text()
+    assert dock.train_button.isEnabled() and dock.form.isEnabled()
+
+
+def test_an_invalid_network_is_refused_with_its_error(qtbot):
+    g = Graph()
+    g.add_node("Input", {"channels": 1, "height": 28, "width": 28}, id="input")
+    g.add_node("Linear", {"out_features": 10}, id="fc")
+    g.connect("input", "fc")
+    dock = make_dock(qtbot, g)
+    with qtbot.waitSignal(dock.message):
+        qtbot.mouseClick(dock.train_button, qtbot_left())
+    assert dock.status.text() == "The network is not ready: fc: Linear expects a flat input, got 1×28×28: insert Flatten"
+    assert dock.session is None
+
+
+@pytest.mark.parametrize("name", ["cifar10"])
+def test_a_missing_dataset_says_where_to_put_it(qtbot, tmp_path, name):
+    dock = make_dock(qtbot, get_preset("lenet5").factory())
+    dock.document.project.dataset = DatasetChoice(name=name, root=str(tmp_path))
+    with qtbot.waitSignal(dock.run_ended if False else dock.message, timeout=60_000):
+        qtbot.mouseClick(dock.train_button, qtbot_left())
+    qtbot.waitUntil(lambda: str(tmp_path) in dock.status.text(), timeout=60_000)
+    assert dock.train_button.isEnabled()

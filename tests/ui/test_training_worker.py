@@ -1,0 +1,173 @@
+"""The training worker and session: events reach the GUI thread, paced; pause, stop, failures, closing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from PySide6.QtCore import QTimer
+from torch import nn
+
+from cnnplayground.data.base import ImageData, Split, channel_stats
+from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.train.config import TrainingConfig
+from cnnplayground.train.events import EpochFinished, Failed, Finished, Paused, RunStarted, StepFinished
+from cnnplayground.train.trainer import Trainer
+from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, TrainingSession
+
+STEP_EVERY = 2
+
+
+def synthetic(n_train: int, n_val: int, seed: int = 0) -> ImageData:
+    x, y = make_synthetic(n_train + n_val, seed=seed)
+    images = (x * 255).round().to(torch.uint8)
+    train = Split(images[:n_train], y[:n_train])
+    val = Split(images[n_train:], y[n_train:])
+    mean, std = channel_stats(train.images)
+    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
+
+
+@pytest.fixture(scope="module")
+def small_data() -> ImageData:
+    return synthetic(1024, 256)
+
+
+def small_net() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 12 * 12, 10))
+
+
+def deep_linear() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 64), nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10))
+
+
+def cfg(**kw) -> TrainingConfig:
+    return TrainingConfig(**{"epochs": 2, "batch_size": 64, "device": "cpu", "checkpoint_every": 0, **kw})
+
+
+@pytest.fixture
+def make_session(qapp):
+    """Builds sessions and shuts every one down at the end, so no thread outlives its test."""
+    sessions: list[TrainingSession] = []
+
+    def make(model: nn.Module, data: ImageData, config: TrainingConfig) -> TrainingSession:
+        session = TrainingSession(Trainer(model, data, config, step_event_every=STEP_EVERY))
+        received: list = []
+        session.updated.connect(received.extend)
+        session.received = received  # type: ignore[attr-defined]
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        assert session.shutdown(10_000)
+        assert not session.worker.is_running
+
+
+def test_events_arrive_in_batches_and_match_the_trainer(qtbot, make_session, small_data):
+    session = make_session(small_net(), small_data, cfg(epochs=2))
+    updates: list[list] = []
+    session.updated.connect(updates.append)
+    with qtbot.waitSignal(session.state_changed, timeout=5000) as started:
+        session.start()
+    assert started.args == ["running"]
+    qtbot.waitUntil(lambda: bool(session.history), timeout=60_000)
+
+    first = session.history[0]
+    epoch_events = [e for e in session.received if isinstance(e, EpochFinished)]
+    assert epoch_events[0] is first is session.trainer.history[0]
+    assert first.val_accuracy == session.trainer.history[0].val_accuracy
+    assert first.val_accuracy is not None and 0.0 <= first.val_accuracy <= 1.0
+
+    start = next(e for e in session.received if isinstance(e, RunStarted))
+    assert start.steps_per_epoch == 16
+    expected = (start.steps_per_epoch - 1) // STEP_EVERY  # no step event at the epoch's last step
+    epoch1_steps = [s for s in session.steps if s.epoch == 1]
+    assert [s.epoch_step for s in epoch1_steps] == list(range(STEP_EVERY, start.steps_per_epoch, STEP_EVERY))
+    assert len(epoch1_steps) == expected
+    assert session.latest_step is session.steps[-1]
+
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    final = session.final_event
+    assert isinstance(final, Finished) and final.reason == "completed" and final.epochs_completed == 2
+    assert session.received[-1] is final
+    assert len(session.history) == 2
+    assert len([e for e in session.received if isinstance(e, StepFinished)]) == 2 * expected
+    assert all(batch for batch in updates)  # never an empty update
+    qtbot.waitUntil(lambda: not session.worker.is_running, timeout=5000)
+
+
+def test_pause_holds_the_steps_resume_continues_stop_finishes(qtbot, make_session, small_data):
+    session = make_session(small_net(), small_data, cfg(epochs=200))
+    session.start()
+    qtbot.waitUntil(lambda: len(session.steps) >= 3, timeout=60_000)
+
+    session.pause()
+    qtbot.waitUntil(lambda: session.state == "paused", timeout=10_000)
+    assert isinstance(session.received[-1], Paused)
+    held = len(session.steps)
+    ticks = session.ticks
+    qtbot.waitUntil(lambda: session.ticks >= ticks + 10, timeout=10_000)  # ~330 ms of event loop, no sleep
+    assert len(session.steps) == held
+    assert session.worker.is_running
+
+    session.resume()
+    qtbot.waitUntil(lambda: len(session.steps) > held + 2, timeout=10_000)
+    assert session.state == "running"
+
+    with qtbot.waitSignal(session.worker.run_finished, timeout=10_000) as done:
+        session.stop()
+    assert session.state in ("stopping", "finished")
+    final = done.args[0]
+    assert isinstance(final, Finished) and final.reason == "stopped"
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=5000)
+    assert session.final_event is final
+
+    assert session.shutdown(5000)
+    assert not session.worker.is_running
+
+
+def test_a_diverging_run_ends_failed_with_advice(qtbot, make_session, small_data):
+    session = make_session(deep_linear(), small_data, cfg(optimizer="sgd", learning_rate=10.0))
+    states: list[str] = []
+    session.state_changed.connect(states.append)
+    session.start()
+    qtbot.waitUntil(lambda: session.state == "failed", timeout=60_000)
+    failed = session.final_event
+    assert isinstance(failed, Failed) and failed.kind == "nan"
+    assert "learning rate" in failed.message
+    assert session.received[-1] is failed
+    assert states == ["running", "failed"]
+    assert session.error is None
+
+
+def test_closing_while_paused_returns_promptly(qtbot, make_session, small_data):
+    session = make_session(small_net(), small_data, cfg(epochs=200))
+    session.start()
+    session.pause()  # takes effect before the first step
+    qtbot.waitUntil(lambda: session.state == "paused", timeout=30_000)
+    assert session.steps == []
+    t0 = time.perf_counter()
+    assert session.shutdown(5000)
+    assert time.perf_counter() - t0 < 2.0
+    assert not session.worker.is_running
+
+
+def test_the_gui_thread_keeps_running_while_training(qtbot, make_session, small_data):
+    session = make_session(small_net(), small_data, cfg(epochs=20))
+    ticks: list[float] = []
+    clock = QTimer()
+    clock.setInterval(10)
+    clock.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    clock.start()
+    t0 = time.perf_counter()
+    session.start()
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    clock.stop()
+    elapsed = time.perf_counter() - t0
+    assert len(session.history) == 20
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    # The GUI timer kept firing throughout: never a long gap, and many ticks per second of training.
+    assert ticks and max(gaps, default=0.0) < 0.25, max(gaps, default=0.0)
+    assert len(ticks) >= 0.3 * elapsed / 0.010
+    assert session.ticks >= 0.3 * elapsed / (FLUSH_INTERVAL_MS / 1000)
