@@ -32,6 +32,7 @@ from ..core.inference import InferenceResult
 from ..core.presets import get_preset
 from ..core.summary import format_bytes, summarize
 from ..io.project import Project, ProjectError
+from ..train.events import EpochFinished
 from . import dialogs, theme
 from .actions import (
     RecentFiles,
@@ -47,6 +48,7 @@ from .document import Document
 from .palette import LayerPalette
 from .properties import PropertiesPanel
 from .training.dock import TrainingDock
+from .training.results import ResultsPanel
 
 APP_TITLE = "CNN Playground"
 FILE_FILTER = "CNN Playground projects (*.cnnp);;JSON (*.json)"
@@ -92,8 +94,13 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.training_dock = self._add_dock("Training", "trainingDock", scroll, area.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
+        self.results = ResultsPanel(self)
+        self.results_dock = self._add_dock("Results", "resultsDock", self.results, area.BottomDockWidgetArea)
+        self.results_dock.hide()
         self.training.message.connect(self._on_training_message)
         self.training.run_started.connect(self._on_run_started)
+        self.training.events_arrived.connect(self._on_training_events)
+        self.training.run_ended.connect(self._on_run_ended)
 
         self.acts: WindowActions = build_actions(self)
         self.menus = build_menus(self, self.acts)
@@ -388,6 +395,19 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, _session) -> None:
         self.training_dock.show()
+        if self.training.data is not None:
+            self.results.set_class_names(self.training.data.class_names)
+
+    def _on_training_events(self, events: list) -> None:
+        epochs = [e for e in events if isinstance(e, EpochFinished)]
+        if epochs:
+            self.results_dock.show()
+            self.results.show_epoch(epochs[-1])
+
+    def _on_run_ended(self, _end) -> None:
+        model, data = self.training.trained_model, self.training.data
+        if model is not None and data is not None:
+            self.results.find_mistakes(model, data)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.training.running:

@@ -87,3 +87,25 @@ def test_a_missing_dataset_says_where_to_put_it(qtbot, tmp_path, name):
         qtbot.mouseClick(dock.train_button, qtbot_left())
     qtbot.waitUntil(lambda: str(tmp_path) in dock.status.text(), timeout=60_000)
     assert dock.train_button.isEnabled()
+
+
+def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnplayground.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    # Closing after the test must not wait on the "save changes?" question.
+    monkeypatch.setattr(window, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    config = TrainingConfig(epochs=1, batch_size=64, device="cpu", checkpoint_every=0)
+    window.document.new(Project.new(graph=get_preset("lenet5").factory(), name="t", dataset=SMALL,
+                                    training=config))
+    with qtbot.waitSignal(window.results.mistakes_shown, timeout=120_000) as shown:
+        qtbot.mouseClick(window.training.train_button, qtbot_left())
+    assert shown.args[0] > 0
+    val = len(window.training.data.val)
+    total = sum(int(window.results.confusion.cell_text(r, c)) for r in range(10) for c in range(10))
+    assert total == val  # every validation image counted once
+    assert len(window.results.mistakes.captions()) == shown.args[0]
+    assert window.document.modified and len(window.document.project.history) == 1

@@ -179,6 +179,11 @@ class TrainingDock(QWidget):
         super().closeEvent(event)
 
     @property
+    def trained_model(self):
+        """The network of the last run (its own copy), or None."""
+        return self._model
+
+    @property
     def running(self) -> bool:
         return self.session is not None and self.session.state in ("running", "paused", "stopping")
 

@@ -1,0 +1,88 @@
+"""The Results panel: confusion matrix and per-class accuracy after each epoch,
+the most confidently misclassified validation images after a run.
+
+The mistakes are found by evaluating the trained network in the thread pool,
+never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from ...data.base import ImageData
+from ...data.loader import DeviceLoader
+from ...train.evaluate import evaluate
+from ...train.events import EpochFinished
+from .epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
+
+#: How many misclassified images the grid shows.
+MISTAKES_SHOWN = 24
+
+
+class _Found(QObject):
+    found = Signal(object, object)  # (evaluation, data)
+
+
+class _FindMistakes(QRunnable):
+    def __init__(self, model, data: ImageData) -> None:
+        super().__init__()
+        self.model, self.data = model, data
+        self.signals = _Found()
+
+    def run(self) -> None:
+        d = self.data
+        loader = DeviceLoader(d.val, mean=d.mean, std=d.std, batch_size=512, device="cpu", shuffle=False)
+        self.model.to("cpu")
+        result = evaluate(self.model, loader, d.num_classes, top_mistakes=MISTAKES_SHOWN)
+        self.signals.found.emit(result, d)
+
+
+class ResultsPanel(QWidget):
+    """Confusion matrix and per-class accuracy (tab 1), misclassified images (tab 2)."""
+
+    mistakes_shown = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.confusion = ConfusionMatrixView(self)
+        self.per_class = PerClassAccuracyView(self)
+        self.mistakes = MistakesGrid(self)
+        split = QSplitter(self)
+        split.addWidget(self.confusion)
+        split.addWidget(self.per_class)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(split, "Confusion matrix")
+        self.tabs.addTab(self.mistakes, "Misclassified")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self._job: _FindMistakes | None = None
+        self.class_names: tuple[str, ...] = ()
+
+    def set_class_names(self, names) -> None:
+        self.class_names = tuple(names)
+
+    def show_epoch(self, event: EpochFinished) -> None:
+        names = self.class_names or tuple(str(i) for i in range(len(event.confusion)))
+        self.confusion.set_matrix(event.confusion, names)
+        self.per_class.set_accuracy(event.per_class_accuracy, names)
+
+    def find_mistakes(self, model, data: ImageData) -> None:
+        """Evaluate ``model`` on the validation split in the thread pool, then fill the grid."""
+        if len(data.val) == 0:
+            return
+        job = _FindMistakes(model, data)
+        job.signals.found.connect(self._on_mistakes_found)
+        self._job = job
+        QThreadPool.globalInstance().start(job)
+
+    def _on_mistakes_found(self, result, data: ImageData) -> None:
+        m = result.mistakes
+        index = [x.index for x in m]
+        images = data.val.images[index] if index else data.val.images[:0]
+        self.mistakes.set_mistakes(images, [x.true for x in m], [x.predicted for x in m],
+                                   [x.confidence for x in m], data.class_names)
+        self.mistakes_shown.emit(len(m))
