@@ -82,4 +82,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.project is not None:
         window.open_path(args.project, ask=False)
-    return app.exec()
+    code = app.exec()
+    # pyqtgraph widgets still alive when Python exits can crash the interpreter's
+    # shutdown: delete the window (and its plots) while Qt is still running.
+    window.training.shutdown()
+    window.deleteLater()
+    del window
+    app.processEvents()
+    return code

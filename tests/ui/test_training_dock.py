@@ -75,7 +75,8 @@ def test_an_invalid_network_is_refused_with_its_error(qtbot):
     dock = make_dock(qtbot, g)
     with qtbot.waitSignal(dock.message):
         qtbot.mouseClick(dock.train_button, qtbot_left())
-    assert dock.status.text() == "The network is not ready: fc: Linear expects a flat input, got 1×28×28: insert Flatten"
+    assert dock.status.text() == (
+        "The network is not ready: fc: Linear expects a flat input, got 1×28×28: insert Flatten")
     assert dock.session is None
 
 
@@ -109,3 +110,13 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     assert total == val  # every validation image counted once
     assert len(window.results.mistakes.captions()) == shown.args[0]
     assert window.document.modified and len(window.document.project.history) == 1
+    # The curves: live during the run, then restored from the saved project.
+    epochs = window.training.session.trainer.history
+    assert window.plots.points(0, "val_accuracy") == len(epochs) == 1
+    steps = window.plots.points(0, "step_loss")
+    assert steps > 0
+    path = tmp_path / "trained.cnnp"
+    window.document.save(path)
+    window.open_path(path, ask=False)
+    assert window.plots.run_count == 1
+    assert window.plots.points(0, "val_accuracy") == 1 and window.plots.points(0, "step_loss") == steps
