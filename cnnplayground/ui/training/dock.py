@@ -128,12 +128,13 @@ class TrainingDock(QWidget):
         self.status.setWordWrap(True)
         self.accuracy_label = QLabel("", self)
 
+        # Controls and progress first: Pause and Stop must never be below the fold.
         layout = QVBoxLayout(self)
-        layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.accuracy_label)
+        layout.addWidget(self.form)
         layout.addStretch(1)
         self._update_buttons("idle")
 
