@@ -85,8 +85,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     # pyqtgraph widgets still alive when Python exits can crash the interpreter's
     # shutdown: delete the window (and its plots) while Qt is still running.
-    window.training.shutdown()
-    window.deleteLater()
+    import shiboken6
+
+    if shiboken6.isValid(window):
+        window.training.shutdown()
+        window.deleteLater()
     del window
     app.processEvents()
     return code
