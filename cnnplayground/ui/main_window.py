@@ -48,7 +48,6 @@ from .document import Document
 from .palette import LayerPalette
 from .properties import PropertiesPanel
 from .training.dock import TrainingDock
-from .training.plots import TrainingPlots
 from .training.results import ResultsPanel
 
 APP_TITLE = "CNN Playground"
@@ -95,15 +94,9 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.training_dock = self._add_dock("Training", "trainingDock", scroll, area.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
-        self.plots = TrainingPlots(self)
-        self.curves_dock = self._add_dock("Curves", "curvesDock", self.plots, area.BottomDockWidgetArea)
         self.results = ResultsPanel(self)
         self.results_dock = self._add_dock("Results", "resultsDock", self.results, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.curves_dock, self.results_dock)
-        self.curves_dock.hide()
         self.results_dock.hide()
-        self.document.graph_replaced.connect(self._on_project_replaced)
-        self.document.history_changed.connect(self._on_history_changed)
         self.training.message.connect(self._on_training_message)
         self.training.run_started.connect(self._on_run_started)
         self.training.events_arrived.connect(self._on_training_events)
@@ -400,28 +393,12 @@ class MainWindow(QMainWindow):
     def _on_training_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
-    def _on_project_replaced(self, _graph) -> None:
-        """A project was opened or created: its saved runs' curves reappear."""
-        self._on_history_changed()
-
-    def _on_history_changed(self) -> None:
-        if self.training.running:
-            return  # the live run owns the plots; they are rebuilt when it has been recorded
-        history = self.document.project.history
-        self.plots.load_history(history)
-        self.curves_dock.setVisible(bool(history) or self.curves_dock.isVisible())
-
     def _on_run_started(self, _session) -> None:
         self.training_dock.show()
-        self.curves_dock.show()
-        data = self.training.data
-        self.plots.begin_run(f"run {len(self.document.project.history) + 1}",
-                             {"dataset": data.name if data else ""})
         if self.training.data is not None:
             self.results.set_class_names(self.training.data.class_names)
 
     def _on_training_events(self, events: list) -> None:
-        self.plots.add_events(events)
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
             self.results_dock.show()

@@ -110,13 +110,4 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     assert total == val  # every validation image counted once
     assert len(window.results.mistakes.captions()) == shown.args[0]
     assert window.document.modified and len(window.document.project.history) == 1
-    # The curves: live during the run, then restored from the saved project.
-    epochs = window.training.session.trainer.history
-    assert window.plots.points(0, "val_accuracy") == len(epochs) == 1
-    steps = window.plots.points(0, "step_loss")
-    assert steps > 0
-    path = tmp_path / "trained.cnnp"
-    window.document.save(path)
-    window.open_path(path, ask=False)
-    assert window.plots.run_count == 1
-    assert window.plots.points(0, "val_accuracy") == 1 and window.plots.points(0, "step_loss") == steps
+

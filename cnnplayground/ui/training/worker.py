@@ -108,8 +108,8 @@ class TrainingWorker(QObject):
         self._runner.run_finished.connect(self.run_finished)
         self._runner.crashed.connect(self.crashed)
         self._thread.started.connect(self._runner.run)
-        self._thread.finished.connect(self._runner.deleteLater)
-        self._thread.finished.connect(self._forget_runner)
+        # The runner is owned by Python and lives as long as this worker. It must not also be
+        # given to Qt (thread.finished → deleteLater): two owners delete it twice and crash.
 
     @property
     def trainer(self) -> Trainer:
@@ -155,10 +155,6 @@ class TrainingWorker(QObject):
         self._trainer.stop()
         self._thread.quit()
         return self.wait(timeout_ms)
-
-    @Slot()
-    def _forget_runner(self) -> None:
-        self._runner = None
 
 
 class TrainingSession(QObject):
