@@ -128,8 +128,7 @@ def test_selecting_a_wire_and_deleting_it(canvas):
 
 def test_merges_grow_a_free_port_for_each_wire(canvas):
     doc = canvas.document
-    for kind, x in (("Input", 400),):
-        drop_layer(canvas, kind, QPoint(x, 80))
+    drop_layer(canvas, "Input", QPoint(400, 80))
     drop_layer(canvas, "Conv2d", QPoint(250, 230))
     drop_layer(canvas, "Conv2d", QPoint(550, 230))
     drop_layer(canvas, "Concat", QPoint(400, 420))

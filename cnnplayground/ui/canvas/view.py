@@ -60,14 +60,10 @@ class CanvasView(QGraphicsView):
     def show_network(self) -> None:
         """Frame a newly opened network: all of it if that stays readable (≥ 80 %),
         otherwise its top (the Input) at 100 %, centred across its width."""
-        if not self.graph_scene.nodes:
-            self.reset_zoom()
-            self.centerOn(0, 0)
+        framing = self._network_and_view()
+        if framing is None:
             return
-        rect = self.graph_scene.items_bounding_rect()
-        view = self.viewport().rect()
-        if view.width() < 10 or view.height() < 10:
-            return
+        rect, view = framing
         if min(view.width() / rect.width(), view.height() / rect.height()) >= 0.8:
             self.fit_to_view()
             return
@@ -201,15 +197,23 @@ class CanvasView(QGraphicsView):
     def reset_zoom(self) -> None:
         self.set_zoom(1.0)
 
-    def fit_to_view(self) -> None:
+    def _network_and_view(self):
+        """``(network rect, viewport rect)``, or ``None`` (after centring an empty canvas) when
+        there is nothing to frame or the view is not laid out yet."""
         if not self.graph_scene.nodes:
             self.reset_zoom()
             self.centerOn(0, 0)
-            return
-        rect = self.graph_scene.items_bounding_rect()
+            return None
         view = self.viewport().rect()
         if view.width() < 10 or view.height() < 10:
+            return None
+        return self.graph_scene.items_bounding_rect(), view
+
+    def fit_to_view(self) -> None:
+        framing = self._network_and_view()
+        if framing is None:
             return
+        rect, view = framing
         zoom = min(view.width() / rect.width(), view.height() / rect.height(), 1.25)
         self.set_zoom(zoom)
         self.centerOn(rect.center())
