@@ -147,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             project.dataset = choice
             project.weights = weights_from_module(model)
             project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                              dataset=data.name, started=started))
+                                              dataset=data.name, started=started, network=graph))
             try:
                 save_project(project, out)
             except ProjectError as exc:

@@ -35,6 +35,9 @@ ICONS: dict[str, tuple[str, QStyle.StandardPixmap | str]] = {
     "zoom_out": ("zoom-out", "zoom-out"),
     "fit": ("zoom-fit-best", "zoom-fit"),
     "auto_layout": ("view-sort", "layout"),
+    "train": ("media-playback-start", QStyle.StandardPixmap.SP_MediaPlay),
+    "pause": ("media-playback-pause", QStyle.StandardPixmap.SP_MediaPause),
+    "stop": ("media-playback-stop", QStyle.StandardPixmap.SP_MediaStop),
 }
 
 
@@ -69,6 +72,12 @@ class WindowActions:
     auto_layout: QAction
     summary: QAction
     first_error: QAction
+    train: QAction
+    pause: QAction
+    stop: QAction
+    show_training: QAction
+    show_curves: QAction
+    show_results: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -180,6 +189,18 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.first_error = make("Go to First &Error", w.go_to_first_error, (),
                          "Select the first layer that has a problem")
 
+    a.train = make("&Train", w.training.start, key_sequences("Ctrl+Return"),
+                   "Train the network on the chosen dataset, in the background")
+    a.pause = make("&Pause", w.training.toggle_pause, key_sequences("Ctrl+P"),
+                   "Pause or resume between two steps")
+    a.stop = make("&Stop", w.training.stop, key_sequences("Ctrl+."),
+                  "Stop after the current step; the weights and curves are kept")
+    a.show_training = w.training_dock.toggleViewAction()
+    a.show_curves = w.curves_dock.toggleViewAction()
+    a.show_results = w.results_dock.toggleViewAction()
+    for act, key in ((a.show_training, "Ctrl+Shift+T"), (a.show_curves, "Ctrl+Shift+C"),
+                     (a.show_results, "Ctrl+Shift+R")):
+        act.setShortcut(QKeySequence(key))
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
@@ -216,9 +237,10 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,
-         a.history, a.show_toolbar, None, a.full_screen)
+         a.show_training, a.show_curves, a.show_results, a.history, a.show_toolbar, None, a.full_screen)
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
-    menu("&Train", a.train_terminal)
+    menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
+         a.train_terminal)
     menu("&Inspect", a.summary)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
@@ -229,7 +251,8 @@ def build_toolbar(w: MainWindow, a: WindowActions) -> QToolBar:
     bar = QToolBar("Tool Bar", w)
     bar.setObjectName("mainToolBar")
     bar.setMovable(False)
-    groups = ((a.new, a.open, a.save), (a.undo, a.redo), (a.zoom_in, a.zoom_out, a.fit), (a.auto_layout,))
+    groups = ((a.new, a.open, a.save), (a.undo, a.redo), (a.zoom_in, a.zoom_out, a.fit), (a.auto_layout,),
+              (a.train, a.pause, a.stop))
     for i, group in enumerate(groups):
         if i:
             bar.addSeparator()

@@ -49,6 +49,7 @@ from .palette import LayerPalette
 from .properties import PropertiesPanel
 from .training.dock import TrainingDock
 from .training.results import ResultsPanel
+from .training.runs import CurvesPanel
 
 APP_TITLE = "CNN Playground"
 FILE_FILTER = "CNN Playground projects (*.cnnp);;JSON (*.json)"
@@ -96,6 +97,10 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
         self.results = ResultsPanel(self)
         self.results_dock = self._add_dock("Results", "resultsDock", self.results, area.BottomDockWidgetArea)
+        self.curves = CurvesPanel(self)
+        self.curves_dock = self._add_dock("Curves", "curvesDock", self.curves, area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.curves_dock, self.results_dock)
+        self.curves_dock.hide()
         self.results_dock.hide()
         self.training.message.connect(self._on_training_message)
         self.training.run_started.connect(self._on_run_started)
@@ -151,11 +156,15 @@ class MainWindow(QMainWindow):
         doc.path_changed.connect(lambda _path: self._update_title())
         doc.graph_replaced.connect(lambda _graph: self._update_title())
         doc.graph_replaced.connect(lambda _graph: self.properties.show_node(None))
+        doc.graph_replaced.connect(lambda _graph: self._show_history())
+        doc.history_changed.connect(self._show_history)
         self.layer_palette.layer_activated.connect(self._on_layer_activated)
         self.canvas.selection_changed.connect(self._on_selection_changed)
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.canvas.zoom_changed.connect(self._on_zoom_changed)
         theme.theme_changed().connect(self._on_theme_changed)
+        self.training.state_changed.connect(self._on_training_state)
+        self._on_training_state(self.training.state)
 
     # --- status ----------------------------------------------------------------------------
     def _update_title(self) -> None:
@@ -393,12 +402,35 @@ class MainWindow(QMainWindow):
     def _on_training_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    def _on_training_state(self, state: str) -> None:
+        busy = state in ("loading", "running", "paused", "stopping")
+        a = self.acts
+        a.train.setEnabled(not busy)
+        a.pause.setEnabled(state in ("running", "paused"))
+        a.pause.setText("&Resume" if state == "paused" else "&Pause")
+        a.stop.setEnabled(state in ("running", "paused"))
+
+    def _show_history(self) -> None:
+        """The project's recorded runs in the Curves dock (the live run, if any, stays on top)."""
+        if self.training.running:
+            return  # the run's own curves are shown; the record replaces them when it ends
+        history = self.document.project.history
+        self.curves.plots.load_history(history)
+        if history and self.curves_dock.isHidden():
+            self.curves_dock.show()
+
     def _on_run_started(self, _session) -> None:
         self.training_dock.show()
+        self.training_dock.raise_()
+        self.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
+        self.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
+        self.curves_dock.show()
+        self.curves_dock.raise_()
         if self.training.data is not None:
             self.results.set_class_names(self.training.data.class_names)
 
     def _on_training_events(self, events: list) -> None:
+        self.curves.plots.add_events(events)
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
             self.results_dock.show()

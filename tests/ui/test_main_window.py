@@ -124,7 +124,11 @@ def test_menus_in_order(window):
     assert titles == ["File", "Edit", "View", "Network", "Train", "Inspect", "Help"]
     file_items = [a.text() for a in window.menus["File"].actions() if not a.isSeparator()]
     assert file_items == ["&New", "New from &Preset…", "&Open…", "Open &Recent", "&Save", "Save &As…", "&Quit"]
-    assert [a.text() for a in window.menus["Train"].actions()] == ["Train in the &Terminal…"]
+    train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
+    assert train_items == ["&Train", "&Pause", "&Stop", "Training", "Curves", "Results", "Train in the &Terminal…"]
+    assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),
+            window.acts.stop.shortcut().toString()] == ["Ctrl+Return", "Ctrl+P", "Ctrl+."]
+    assert not window.acts.pause.isEnabled() and not window.acts.stop.isEnabled()  # nothing to pause yet
     assert window.acts.summary in window.menus["Inspect"].actions()
     help_items = [a.text() for a in window.menus["Help"].actions() if not a.isSeparator()]
     assert help_items == ["&Layer Reference…", "&Keyboard Shortcuts…", "&About CNN Playground"]
@@ -155,7 +159,7 @@ def test_standard_shortcuts(window):
     assert a.zoom_in.toolTip() == "Zoom In (Ctrl++)"
     toolbar = [act.text() or "|" for act in window.toolbar.actions()]
     assert toolbar == ["&New", "&Open…", "&Save", "|", "&Undo", "&Redo", "|", "Zoom &In", "Zoom &Out",
-                       "&Fit to View", "|", "Auto &Layout"]
+                       "&Fit to View", "|", "Auto &Layout", "|", "&Train", "&Pause", "&Stop"]
     assert all(not act.icon().isNull() for act in window.toolbar.actions() if not act.isSeparator())
 
 
@@ -373,7 +377,7 @@ def test_help_dialogs_open(window):
     assert window.show_layer_reference().isVisible()
     shortcuts = window.show_shortcuts()
     groups = [shortcuts.tree.topLevelItem(i).text(0) for i in range(shortcuts.tree.topLevelItemCount())]
-    assert groups == ["File", "Edit", "View", "Network", "Inspect", "Canvas"]
+    assert groups == ["File", "Edit", "View", "Network", "Train", "Inspect", "Canvas"]
 
 
 # --- starting the app ---------------------------------------------------------------------------

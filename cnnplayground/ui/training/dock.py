@@ -14,7 +14,7 @@ import traceback
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtGui import QKeySequence, QUndoCommand
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.graph import Graph
 from ...core.inference import infer
 from ...data.base import DatasetError, ImageData
 from ...data.registry import load_dataset
@@ -88,6 +89,8 @@ class TrainingDock(QWidget):
     """
 
     run_started = Signal(object)
+    #: "idle", "loading", "running", "paused", "stopping", "finished" or "failed".
+    state_changed = Signal(str)
     events_arrived = Signal(list)
     run_ended = Signal(object)
     message = Signal(str)
@@ -96,21 +99,24 @@ class TrainingDock(QWidget):
         super().__init__(parent)
         self.document = document
         self.session: TrainingSession | None = None
+        self.state = "idle"
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
         self._model = None
         self._steps: list[StepFinished] = []
         self._started: datetime | None = None
+        #: Name and settings of the current (or last) run, as its record will have them.
+        self.run_name = ""
+        self.run_settings: dict = {}
         self.form = TrainingSettingsForm(document, self)
 
+        # The shortcuts belong to the window's Train menu actions (a button's setText would drop
+        # its shortcut when "Pause" becomes "Resume"); the tool tips name them.
         self.train_button = QPushButton("Train", self)
-        self.train_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.train_button.setToolTip("Train the network on the chosen dataset (Ctrl+Return)")
         self.pause_button = QPushButton("Pause", self)
-        self.pause_button.setShortcut(QKeySequence("Ctrl+P"))
         self.pause_button.setToolTip("Pause or resume between two steps (Ctrl+P)")
         self.stop_button = QPushButton("Stop", self)
-        self.stop_button.setShortcut(QKeySequence("Ctrl+."))
         self.stop_button.setToolTip("Stop after the current step; the weights are kept (Ctrl+.)")
         self.train_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -195,8 +201,6 @@ class TrainingDock(QWidget):
 
     def _on_dataset_loaded(self, data: ImageData) -> None:
         project = self.document.project
-        from ...core.graph import Graph
-
         graph = Graph.from_dict(self._graph_at_start)  # a private copy: canvas edits cannot reach it
         try:
             model = build_for_data(graph, data)
@@ -207,6 +211,9 @@ class TrainingDock(QWidget):
             return
         self.data, self._model, self._steps = data, model, []
         self._started = datetime.now(UTC)
+        self.run_name = f"run {len(project.history) + 1}"
+        self.run_settings = run_record(self.run_name, project.training, [], dataset=data.name,
+                                       network=graph).settings
         if self.session is not None:
             self.session.shutdown()
             self.session.deleteLater()
@@ -256,9 +263,9 @@ class TrainingDock(QWidget):
         if epochs and self._model is not None:
             same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
                 self._graph_at_start)
-            record = run_record(f"run {len(self.document.project.history) + 1}", self.document.project.training,
+            record = run_record(self.run_name, self.document.project.training,
                                 epochs, self._steps, dataset=self.data.name if self.data else "",
-                                started=self._started)
+                                started=self._started, network=Graph.from_dict(self._graph_at_start))
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self.document.push(RecordRun(self.document, weights, record))
             if not same:
@@ -276,6 +283,8 @@ class TrainingDock(QWidget):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
+        self.state = state
+        self.state_changed.emit(state)
 
     def _set_status(self, text: str) -> None:
         self.status.setStyleSheet("")

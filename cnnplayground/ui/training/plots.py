@@ -1,0 +1,500 @@
+"""Live training plots: loss, accuracy, learning rate and throughput over optimizer steps.
+
+Speed by design (see DESIGN.md): every curve is one long-lived :class:`pyqtgraph.PlotDataItem`
+fed with ``setData`` from numpy buffers that grow by doubling (appending a batch copies only
+the batch), with peak downsampling and clip-to-view on, so a redraw draws a few points per
+pixel however long the history is.
+
+The x axis is the global optimizer step, linked across the four plots. Per-epoch values are
+placed at the step where the epoch ended (``EpochFinished.step``). Saved runs
+(:class:`~cnnplayground.io.project_schema.RunHistory`) store epoch series with ``x = epoch``;
+:meth:`TrainingPlots.load_history` puts them at ``epoch * steps_per_epoch``, taking
+``steps_per_epoch`` from the run's settings when it is there, else estimating it from the
+run's ``step_loss`` series (last step / last epoch). A run with neither is plotted with
+epochs as x.
+
+Series names (``points``/``series_data``): ``step_loss``, ``step_loss_smooth``,
+``step_accuracy_smooth``, ``step_learning_rate``, ``images_per_second`` (x = step) and
+``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``learning_rate`` (one
+point per epoch). Accuracies are held in percent.
+
+Comparing runs: the newest run is drawn in the train/validation colours; each earlier run
+has a colour of its own (:meth:`TrainingPlots.run_color`), drawn thin and translucent
+without its raw per-step loss, unless it is *focused* (:meth:`TrainingPlots.set_focus`),
+which draws it strong. Runs can be hidden (:meth:`TrainingPlots.set_run_visible`).
+The learning-rate and throughput axes start at zero, so a constant value reads as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ...io.project_schema import RunHistory
+from ...train.events import EpochFinished, StepFinished
+from .. import theme
+
+#: The smoothed curves follow an exponential moving average spanning about this many steps.
+SMOOTHING_STEPS = 50
+_TAU = SMOOTHING_STEPS / 2.0  # time constant in steps (an EMA of span N has alpha = 2/(N+1) ≈ 1/τ)
+
+#: Plot key → (title, left axis label).
+PLOTS: dict[str, tuple[str, str]] = {
+    "loss": ("Loss", "loss"),
+    "accuracy": ("Accuracy", "accuracy (%)"),
+    "lr": ("Learning rate", "learning rate"),
+    "speed": ("Throughput", "images / s"),
+}
+
+#: Series → (plot key, legend label, colour role, style). Order = drawing order.
+SERIES: dict[str, tuple[str, str, str, str]] = {
+    "step_loss": ("loss", "", "train", "raw"),
+    "step_loss_smooth": ("loss", "train (smoothed)", "train", "smooth"),
+    "train_loss": ("loss", "train (epoch)", "train", "epoch"),
+    "val_loss": ("loss", "validation", "val", "val"),
+    "step_accuracy_smooth": ("accuracy", "train (smoothed)", "train", "smooth"),
+    "train_accuracy": ("accuracy", "train (epoch)", "train", "epoch"),
+    "val_accuracy": ("accuracy", "validation", "val", "val"),
+    "step_learning_rate": ("lr", "per step", "lr", "line"),
+    "learning_rate": ("lr", "per epoch", "lr", "epoch"),
+    "images_per_second": ("speed", "images/s", "speed", "line"),
+}
+
+#: Colour role → (light palette, dark palette).
+_COLORS: dict[str, tuple[str, str]] = {
+    "train": ("#1f6fb4", "#62aaff"),
+    "val": ("#d9480f", "#ff9a57"),
+    "lr": ("#7b3fb5", "#c59dff"),
+    "speed": ("#2b8a3e", "#6bdb7e"),
+}
+#: Colours of earlier runs, in order (the newest run uses the role colours above).
+RUN_COLORS: tuple[str, ...] = ("#12a4b4", "#9b59b6", "#a0522d", "#d6338a", "#8a9a1b", "#6c7a89",
+                               "#2f6f4f", "#c08a00")
+_DIM_ALPHA = 0.45
+_ZERO_BASED = ("lr", "speed")  # y axes that start at 0
+_PERCENT = frozenset({"step_accuracy_smooth", "train_accuracy", "val_accuracy"})
+_EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+class _Buffer:
+    """x/y float64 arrays with amortized-doubling growth; ``data()`` returns views of the filled part."""
+
+    __slots__ = ("n", "x", "y")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.x = np.empty(capacity)
+        self.y = np.empty(capacity)
+        self.n = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        end = self.n + len(x)
+        if end > len(self.x):
+            capacity = max(end, 2 * len(self.x))
+            for name in ("x", "y"):
+                grown = np.empty(capacity)
+                grown[: self.n] = getattr(self, name)[: self.n]
+                setattr(self, name, grown)
+        self.x[self.n : end] = x
+        self.y[self.n : end] = y
+        self.n = end
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.n], self.y[: self.n]
+
+
+@dataclass
+class _Run:
+    name: str
+    settings: dict[str, Any]
+    buffers: dict[str, _Buffer] = field(default_factory=dict)
+    curves: dict[str, pg.PlotDataItem] = field(default_factory=dict)
+    ema: dict[str, tuple[float, float]] = field(default_factory=dict)  # series → (last x, last value)
+    color: str = RUN_COLORS[0]
+    dimmed: bool = False
+    visible: bool = True
+
+
+def _ema(x: np.ndarray, y: np.ndarray, state: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
+    """Time-aware EMA of ``y`` (weight ``1 - exp(-Δstep/τ)``); non-finite values keep the last average."""
+    last_x, value = state
+    out = []
+    for xi, yi in zip(x.tolist(), y.tolist()):
+        if math.isfinite(yi):
+            if math.isnan(value):
+                value = yi
+            else:
+                value += (1.0 - math.exp(-max(xi - last_x, 1.0) / _TAU)) * (yi - value)
+        out.append(value)
+        last_x = xi
+    return np.asarray(out, dtype=float), (last_x, value)
+
+
+class TrainingPlots(QWidget):
+    """Four linked plots of one or more runs; the newest run is drawn strong, earlier ones dimmed.
+
+    Signal ``runs_changed()``: a run was added, removed, restyled or got new epoch metrics.
+    """
+
+    runs_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runs: list[_Run] = []
+        self._focus: int | None = None
+        self._graphics = pg.GraphicsLayoutWidget()
+        self._plots: dict[str, pg.PlotItem] = {}
+        for i, (key, (title, label)) in enumerate(PLOTS.items()):
+            plot = self._graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.setLabel("left", label)
+            plot.setLabel("bottom", "step")
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).enableAutoSIPrefix(False)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+            plot.setDownsampling(auto=True, mode="peak")  # the plot's menu shows what the curves do
+            plot.setClipToView(True)
+            if self._plots:
+                plot.setXLink(self._plots["loss"])
+            if key in _ZERO_BASED:  # a baseline at 0 keeps 0 in the autoscaled range
+                plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((128, 128, 128, 90))),
+                             ignoreBounds=False)
+            self._plots[key] = plot
+
+        self._log_box = QCheckBox("Log scale (loss)")
+        self._log_box.toggled.connect(self.set_log_loss)
+        self._reset_button = QPushButton("Reset view")
+        self._reset_button.clicked.connect(self.reset_view)
+        self._readout = QLabel()
+        self._readout.setTextFormat(Qt.TextFormat.PlainText)
+        controls = QHBoxLayout()
+        controls.addWidget(self._log_box)
+        controls.addWidget(self._reset_button)
+        controls.addStretch(1)
+        controls.addWidget(self._readout)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self._graphics, 1)
+
+        self._mouse_proxy = pg.SignalProxy(self._graphics.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._on_mouse_moved)
+        theme.theme_changed().connect(self._apply_theme)
+        self._apply_theme()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def run_count(self) -> int:
+        """How many runs are shown."""
+        return len(self._runs)
+
+    def plot(self, key: str) -> pg.PlotItem:
+        """The plot ``"loss"``, ``"accuracy"``, ``"lr"`` or ``"speed"``."""
+        return self._plots[key]
+
+    def curve(self, run_index: int, series: str) -> pg.PlotDataItem | None:
+        """The curve item of ``series`` in run ``run_index`` (None until it has data)."""
+        return self._runs[run_index].curves.get(series)
+
+    def begin_run(self, name: str, settings: dict[str, Any] | None = None) -> int:
+        """Start a new run (returns its index); the curves of earlier runs stay, dimmed."""
+        for run in self._runs:
+            if not run.dimmed:
+                run.dimmed = True
+                self._restyle(run)
+        color = RUN_COLORS[len(self._runs) % len(RUN_COLORS)]
+        self._runs.append(_Run(name, dict(settings or {}), color=color))
+        self.runs_changed.emit()
+        return len(self._runs) - 1
+
+    def run_name(self, run_index: int) -> str:
+        return self._runs[run_index].name
+
+    def run_settings(self, run_index: int) -> dict[str, Any]:
+        """The settings the run was started with (as stored in the project)."""
+        return dict(self._runs[run_index].settings)
+
+    def run_color(self, run_index: int) -> QColor:
+        """The colour run ``run_index`` is drawn in (the validation colour for the newest run)."""
+        run = self._runs[run_index]
+        if run.dimmed:
+            return QColor(run.color)
+        return QColor(_COLORS["val"][1 if theme.is_dark() else 0])
+
+    def run_metrics(self, run_index: int) -> dict[str, float | None]:
+        """``epochs``, ``best_val_accuracy`` (%), ``last_val_loss`` and ``last_train_loss`` of a run."""
+        run = self._runs[run_index]
+
+        def values(name: str) -> np.ndarray:
+            buffer = run.buffers.get(name)
+            return np.empty(0) if buffer is None else buffer.data()[1]
+
+        val_acc, val_loss, train_loss = values("val_accuracy"), values("val_loss"), values("train_loss")
+        finite_acc = val_acc[np.isfinite(val_acc)]
+        return {
+            "epochs": float(max(len(val_loss), len(train_loss))),
+            "best_val_accuracy": float(finite_acc.max()) if len(finite_acc) else None,
+            "last_val_loss": float(val_loss[-1]) if len(val_loss) and np.isfinite(val_loss[-1]) else None,
+            "last_train_loss": float(train_loss[-1]) if len(train_loss) and np.isfinite(train_loss[-1]) else None,
+        }
+
+    def set_focus(self, run_index: int | None) -> None:
+        """Draw run ``run_index`` strong although it is an earlier one (None: only the newest)."""
+        if run_index == self._focus:
+            return
+        old, self._focus = self._focus, run_index
+        for index in (old, run_index):
+            if index is not None and index < len(self._runs):
+                self._restyle(self._runs[index])
+
+    @property
+    def focus(self) -> int | None:
+        return self._focus
+
+    def set_run_visible(self, run_index: int, visible: bool) -> None:
+        """Show or hide every curve of a run."""
+        run = self._runs[run_index]
+        if run.visible != visible:
+            run.visible = visible
+            self._restyle(run)
+            self.runs_changed.emit()
+
+    def is_run_visible(self, run_index: int) -> bool:
+        return self._runs[run_index].visible
+
+    def add_events(self, events: Iterable[object]) -> None:
+        """Append the metrics of ``StepFinished`` and ``EpochFinished`` events to the newest run.
+
+        Other events are ignored. Meant to be called with batches (a few dozen times a second).
+        """
+        steps = [e for e in events if isinstance(e, StepFinished | EpochFinished)]
+        if not steps:
+            return
+        if not self._runs:
+            self.begin_run("run 1", {})
+        run = self._runs[-1]
+        step_events = [e for e in steps if isinstance(e, StepFinished)]
+        if step_events:
+            x = np.fromiter((e.step for e in step_events), float, len(step_events))
+            columns = np.array([(e.loss, e.accuracy * 100.0, e.learning_rate, e.images_per_second)
+                                for e in step_events], dtype=float).reshape(-1, 4)
+            self._append_steps(run, x, columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3])
+        epoch_events = [e for e in steps if isinstance(e, EpochFinished)]
+        if epoch_events:
+            x = np.fromiter((e.step for e in epoch_events), float, len(epoch_events))
+            for name in _EPOCH_SERIES:
+                values = [getattr(e, name) for e in epoch_events]
+                y = np.array([math.nan if v is None else v for v in values], dtype=float)
+                self._append(run, name, x, y * 100.0 if name in _PERCENT else y)
+            self.runs_changed.emit()
+
+    def add_step_arrays(self, steps: np.ndarray, loss: np.ndarray, accuracy: np.ndarray,
+                        learning_rate: np.ndarray, images_per_second: np.ndarray) -> None:
+        """Append per-step metrics given as arrays (accuracy as a fraction) to the newest run."""
+        if not self._runs:
+            self.begin_run("run 1", {})
+        arrays = [np.asarray(a, dtype=float) for a in (steps, loss, accuracy, learning_rate, images_per_second)]
+        arrays[2] = arrays[2] * 100.0
+        self._append_steps(self._runs[-1], *arrays)
+
+    def load_history(self, runs: Sequence[RunHistory]) -> None:
+        """Show saved runs instead of the current ones: all dimmed except the last.
+
+        Epoch series go to ``epoch * steps_per_epoch`` (see the module docstring).
+        """
+        self.blockSignals(True)
+        try:
+            self._load_history(runs)
+        finally:
+            self.blockSignals(False)
+        self.runs_changed.emit()
+
+    def _load_history(self, runs: Sequence[RunHistory]) -> None:
+        self.clear()
+        for history in runs:
+            run_index = self.begin_run(history.name, dict(history.settings))
+            run = self._runs[run_index]
+            series = history.series
+            step = series.get("step_loss")
+            scale = 1.0
+            spe = history.settings.get("steps_per_epoch")
+            if isinstance(spe, int | float) and not isinstance(spe, bool) and spe > 0:
+                scale = float(spe)
+            elif step is not None and step.x:
+                last_epoch = max((max(s.x) for n, s in series.items() if n in _EPOCH_SERIES and s.x), default=0.0)
+                if last_epoch > 0:
+                    scale = max(step.x) / last_epoch
+            if step is not None and step.x:
+                x = np.asarray(step.x, dtype=float)
+                y = np.array([math.nan if v is None else v for v in step.y], dtype=float)
+                self._append(run, "step_loss", x, y)
+                self._append_smoothed(run, "step_loss_smooth", x, y)
+            accuracy = series.get("step_accuracy")
+            if accuracy is not None and accuracy.x:
+                y = np.array([math.nan if v is None else v * 100.0 for v in accuracy.y], dtype=float)
+                self._append_smoothed(run, "step_accuracy_smooth", np.asarray(accuracy.x, dtype=float), y)
+            for name in _EPOCH_SERIES:
+                saved = series.get(name)
+                if saved is None or not saved.x:
+                    continue
+                y = np.array([math.nan if v is None else v for v in saved.y], dtype=float)
+                self._append(run, name, np.asarray(saved.x, dtype=float) * scale,
+                             y * 100.0 if name in _PERCENT else y)
+
+    def clear(self) -> None:
+        """Remove every run and curve."""
+        for run in self._runs:
+            for name, curve in run.curves.items():
+                self._plots[SERIES[name][0]].removeItem(curve)
+        self._runs.clear()
+        self._focus = None
+        self._readout.clear()
+        self.runs_changed.emit()
+
+    def points(self, run_index: int, series: str) -> int:
+        """How many points run ``run_index`` holds in ``series`` (0 if none)."""
+        buffer = self._runs[run_index].buffers.get(series)
+        return 0 if buffer is None else buffer.n
+
+    def series_data(self, run_index: int, series: str) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the full x and y history of ``series`` (empty arrays if none)."""
+        buffer = self._runs[run_index].buffers.get(series)
+        if buffer is None:
+            return np.empty(0), np.empty(0)
+        x, y = buffer.data()
+        return x.copy(), y.copy()
+
+    def set_log_loss(self, enabled: bool) -> None:
+        """Show the loss on a logarithmic y axis."""
+        self._plots["loss"].setLogMode(y=enabled)
+        if self._log_box.isChecked() != enabled:
+            self._log_box.setChecked(enabled)
+
+    def is_log_loss(self) -> bool:
+        """Whether the loss plot has a logarithmic y axis."""
+        return bool(self._plots["loss"].getViewBox().state["logMode"][1])
+
+    def reset_view(self) -> None:
+        """Autoscale every plot to its data again (after zooming or panning)."""
+        for plot in self._plots.values():
+            plot.enableAutoRange()
+
+    def readout(self, key: str, x: float) -> str:
+        """The hover text for plot ``key`` at step ``x``: the newest run's nearest value of each curve."""
+        if not self._runs:
+            return ""
+        run = self._runs[-1]
+        parts = [f"step {x:.0f}"]
+        for name, buffer in run.buffers.items():
+            plot_key, label, _, style = SERIES[name]
+            if plot_key != key or buffer.n == 0:
+                continue
+            xs, ys = buffer.data()
+            i = int(np.searchsorted(xs, x))
+            if i == buffer.n or (i > 0 and x - xs[i - 1] < xs[i] - x):
+                i -= 1
+            parts.append(f"{label or 'train (raw)'}: {ys[i]:.4g}")
+        return "  ·  ".join(parts)
+
+    # ----------------------------------------------------------------- internals
+
+    def _append_steps(self, run: _Run, x: np.ndarray, loss: np.ndarray, accuracy: np.ndarray,
+                      learning_rate: np.ndarray, images_per_second: np.ndarray) -> None:
+        self._append(run, "step_loss", x, loss)
+        self._append_smoothed(run, "step_loss_smooth", x, loss)
+        self._append_smoothed(run, "step_accuracy_smooth", x, accuracy)
+        self._append(run, "step_learning_rate", x, learning_rate)
+        self._append(run, "images_per_second", x, images_per_second)
+
+    def _append_smoothed(self, run: _Run, name: str, x: np.ndarray, y: np.ndarray) -> None:
+        smoothed, run.ema[name] = _ema(x, y, run.ema.get(name, (math.nan, math.nan)))
+        self._append(run, name, x, smoothed)
+
+    def _append(self, run: _Run, name: str, x: np.ndarray, y: np.ndarray) -> None:
+        buffer = run.buffers.setdefault(name, _Buffer())
+        buffer.extend(x, y)
+        curve = run.curves.get(name)
+        if curve is None:
+            curve = self._make_curve(run, name)
+        curve.setData(*buffer.data())
+
+    def _make_curve(self, run: _Run, name: str) -> pg.PlotDataItem:
+        plot_key, label, _, style = SERIES[name]
+        # Per-step curves: no antialiasing, and wider than 1 px only when opaque (pyqtgraph then
+        # draws line segments): a wide antialiased or translucent pen makes Qt stroke the whole
+        # dense zigzag as one outline, ~50x slower (0.5 s instead of 10 ms for 4000 points).
+        curve = pg.PlotDataItem(antialias=style in ("epoch", "val"))
+        run.curves[name] = curve
+        self._plots[plot_key].addItem(curve)
+        # After addItem: PlotItem.addItem overwrites both with the plot's own (menu) settings.
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        self._restyle(run)
+        return curve
+
+    def _restyle(self, run: _Run) -> None:
+        """Pens, symbols, stacking and legend entries of ``run``'s curves for its state and the theme."""
+        dark = theme.is_dark()
+        first_in_plot: set[str] = set()
+        focused = run.dimmed and self._focus is not None and self._focus < len(self._runs) \
+            and self._runs[self._focus] is run
+        faint = run.dimmed and not focused
+        for name, curve in run.curves.items():
+            plot_key, label, role, style = SERIES[name]
+            color = QColor(run.color if run.dimmed else _COLORS[role][1 if dark else 0])
+            alpha = 0.35 if style == "raw" else 1.0
+            if faint:
+                alpha *= _DIM_ALPHA
+            color.setAlphaF(alpha)
+            width = 1.0 if faint or style in ("raw", "line") else (1.5 if style == "epoch" else 2.0)
+            dashed = style == "epoch" or (run.dimmed and role == "train" and style == "smooth")
+            pen = pg.mkPen(color, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            curve.setPen(pen)
+            if style in ("epoch", "val"):
+                curve.setSymbol("s" if style == "val" else "o")
+                curve.setSymbolSize(4 if faint else 7)
+                curve.setSymbolPen(pg.mkPen(color))
+                curve.setSymbolBrush(pg.mkBrush(color))
+            curve.setVisible(run.visible and not (faint and style == "raw"))
+            curve.setZValue((-10 if faint else 0) + (0 if style == "raw" else 1))
+            legend = self._plots[plot_key].legend
+            if legend is None:
+                continue
+            legend.removeItem(curve)
+            if not run.visible:
+                continue
+            if run.dimmed:
+                if label and plot_key not in first_in_plot:
+                    first_in_plot.add(plot_key)
+                    legend.addItem(curve, run.name)
+            elif label:
+                legend.addItem(curve, label)
+
+    def _apply_theme(self, _dark: bool | None = None) -> None:
+        palette = self.palette()
+        foreground = palette.color(QPalette.ColorRole.Text)
+        self._graphics.setBackground(palette.color(QPalette.ColorRole.Base))
+        for key, plot in self._plots.items():
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setPen(foreground)
+                plot.getAxis(axis).setTextPen(foreground)
+            plot.setTitle(PLOTS[key][0], color=foreground.name())
+            if plot.legend is not None:
+                plot.legend.setLabelTextColor(foreground)
+        for run in self._runs:
+            self._restyle(run)
+
+    def _on_mouse_moved(self, args: tuple[Any, ...]) -> None:
+        position = args[0]
+        for key, plot in self._plots.items():
+            if plot.sceneBoundingRect().contains(position):
+                self._readout.setText(self.readout(key, plot.getViewBox().mapSceneToView(position).x()))
+                return

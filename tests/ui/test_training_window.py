@@ -1,0 +1,151 @@
+"""Training in the main window: live curves, the controls and their shortcuts, failures, save/reopen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from cnnplayground.core.graph import Graph
+from cnnplayground.core.presets import get_preset
+from cnnplayground.io.project import Project
+from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFinished
+from cnnplayground.ui.main_window import MainWindow
+
+SMALL = DatasetChoice(name="synthetic", options={"train_size": 1000, "test_size": 100})
+LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    errors: list[tuple[str, str]] = []
+    monkeypatch.setattr(w, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(w, "_show_error", lambda title, text: errors.append((title, text)))
+    w.errors = errors  # type: ignore[attr-defined]
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.training.shutdown()
+
+
+def load(window: MainWindow, graph: Graph, **training) -> None:
+    config = TrainingConfig(**{"epochs": 2, "batch_size": 64, "device": "cpu", "checkpoint_every": 0, **training})
+    window.document.new(Project.new(graph=graph, name="t", dataset=SMALL, training=config))
+
+
+def record(window: MainWindow) -> list:
+    events: list = []
+    window.training.events_arrived.connect(events.extend)
+    return events
+
+
+def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
+    load(window, get_preset("lenet5").factory(), epochs=3)
+    events = record(window)
+    plots = window.curves.plots
+
+    def epoch_done(batch: list) -> bool:
+        return any(isinstance(e, EpochFinished) for e in batch)
+
+    with qtbot.waitSignal(window.training.events_arrived, timeout=120_000, check_params_cb=epoch_done):
+        qtbot.mouseClick(window.training.train_button, LEFT)
+    epoch = next(e for e in events if isinstance(e, EpochFinished))
+    steps = [e for e in events if isinstance(e, StepFinished)]
+    assert window.curves_dock.isVisible()
+    assert plots.run_count == 1 and plots.run_name(0) == "run 1"
+    assert plots.points(0, "step_loss") == plots.points(0, "step_loss_smooth") == len(steps) > 0
+    assert plots.points(0, "images_per_second") == plots.points(0, "step_learning_rate") == len(steps)
+    assert plots.points(0, "val_accuracy") == plots.points(0, "train_loss") == 1
+    assert plots.series_data(0, "val_accuracy")[1][0] == pytest.approx(epoch.val_accuracy * 100)
+    assert plots.series_data(0, "val_accuracy")[0][0] == epoch.step
+    assert window.training.accuracy_label.text() == (
+        f"Epoch 1: train accuracy {epoch.train_accuracy:.1%}, validation {epoch.val_accuracy:.1%}")
+    assert plots.run_settings(0)["network.parameters"] == 61_706
+    assert window.curves.runs.topLevelItem(0).text(1) == f"{epoch.val_accuracy * 100:.2f} %"
+
+    with qtbot.waitSignal(window.training.run_ended, timeout=60_000) as ended:
+        window.training.stop()
+    assert isinstance(ended.args[0], Finished) and ended.args[0].reason == "stopped"
+    # The record replaces the live curves: same run, same epoch values.
+    assert plots.run_count == 1 and plots.points(0, "val_accuracy") >= 1
+    assert plots.series_data(0, "val_accuracy")[1][0] == pytest.approx(epoch.val_accuracy * 100)
+
+
+def test_pause_resume_and_stop_from_the_keyboard(qtbot, window):
+    load(window, get_preset("lenet5").factory(), epochs=50)
+    events = record(window)
+    dock = window.training
+    with qtbot.waitSignal(dock.events_arrived, timeout=120_000,
+                          check_params_cb=lambda batch: any(isinstance(e, StepFinished) for e in batch)):
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Train
+    window.training_dock.raise_()
+    qtbot.waitUntil(lambda: dock.pause_button.isVisible())
+
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)  # Pause
+    qtbot.waitUntil(lambda: dock.session.state == "paused", timeout=10_000)
+    assert dock.pause_button.text() == "Resume" and not dock.train_button.isEnabled()
+    held = sum(isinstance(e, StepFinished) for e in events)
+    ticks = dock.session.ticks
+    qtbot.waitUntil(lambda: dock.session.ticks >= ticks + 10, timeout=10_000)  # ~1/3 s of flushes, no sleep
+    assert sum(isinstance(e, StepFinished) for e in events) == held
+    assert window.curves.plots.points(0, "step_loss") == held
+    assert dock.status.text().startswith("Paused at step")
+
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)  # Resume
+    qtbot.waitUntil(lambda: sum(isinstance(e, StepFinished) for e in events) > held, timeout=30_000)
+    assert dock.pause_button.text() == "Pause"
+
+    with qtbot.waitSignal(dock.run_ended, timeout=30_000) as ended:
+        qtbot.keyClick(window, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)  # Stop
+    assert isinstance(ended.args[0], Finished) and ended.args[0].reason == "stopped"
+    assert dock.train_button.isEnabled() and not dock.pause_button.isEnabled()
+
+
+def test_a_nan_run_shows_the_message_and_the_app_stays_usable(qtbot, window):
+    g = Graph()
+    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
+    for kind, params in [("Flatten", {})] + [("Linear", {"out_features": n}) for n in (64, 64, 64, 10)]:
+        node = g.add_node(kind, params).id
+        g.connect(prev, node)
+        prev = node
+    load(window, g, optimizer="sgd", learning_rate=10.0)
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000) as ended:
+        qtbot.mouseClick(window.training.train_button, LEFT)
+    assert isinstance(ended.args[0], Failed) and ended.args[0].kind == "nan"
+    assert "learning rate" in window.training.status.text()
+    assert window.errors == []  # a message in the dock, not a dialog or a traceback
+    # The user lowers the learning rate and trains again; the curves start over cleanly.
+    window.training.form.learning_rate.setValue(0.01)
+    window.training.form.optimizer.setCurrentIndex(0)  # Adam
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000) as ended:
+        qtbot.mouseClick(window.training.train_button, LEFT)
+    assert isinstance(ended.args[0], Finished) and ended.args[0].reason == "completed"
+    assert window.curves.plots.run_count == 1  # the failed run had no finished epoch: not recorded
+
+
+def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_path):
+    load(window, get_preset("lenet5").factory(), epochs=1)
+    plots = window.curves.plots
+    for lr in (1e-3, 3e-3):
+        window.training.form.learning_rate.setValue(lr)
+        with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+            qtbot.mouseClick(window.training.train_button, LEFT)
+    assert plots.run_count == 2
+    before = {(i, s): plots.series_data(i, s) for i in range(2)
+              for s in ("val_accuracy", "val_loss", "train_loss", "step_loss")}
+    assert window.curves.runs.topLevelItem(1).text(4) == "lr 0.003"
+    path = tmp_path / "two runs.cnnp"
+    assert window._save_to(path)
+
+    window.new_project()
+    assert plots.run_count == 0 and window.curves.runs.topLevelItemCount() == 0
+    assert window.open_path(path)
+    assert plots.run_count == 2 and window.curves_dock.isVisible()
+    for (i, s), (x, y) in before.items():
+        x2, y2 = plots.series_data(i, s)
+        assert x2.tolist() == x.tolist() and y2 == pytest.approx(y, nan_ok=True)
+    assert [plots.run_name(i) for i in range(2)] == ["run 1", "run 2"]
+    assert window.curves.runs.topLevelItem(0).text(4) == "lr 0.001"
