@@ -120,6 +120,7 @@ def run_record(
         "val_loss": Series(x=x, y=[e.val_loss for e in epochs]),
         "val_accuracy": Series(x=x, y=[e.val_accuracy for e in epochs]),
         "learning_rate": Series(x=x, y=[e.learning_rate for e in epochs]),
+        "images_per_second": Series(x=x, y=[e.images_per_second for e in epochs]),
     }
     if steps:
         x_steps = [float(s.step) for s in steps]

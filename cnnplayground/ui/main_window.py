@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.training)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.training.minimumSizeHint().width())
         self.training_dock = self._add_dock("Training", "trainingDock", scroll, area.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
         self.results = ResultsPanel(self)
@@ -416,16 +418,22 @@ class MainWindow(QMainWindow):
             return  # the run's own curves are shown; the record replaces them when it ends
         history = self.document.project.history
         self.curves.plots.load_history(history)
-        if history and self.curves_dock.isHidden():
-            self.curves_dock.show()
+        if history:
+            self._show_bottom_dock(self.curves_dock)
+
+    def _show_bottom_dock(self, dock: QDockWidget) -> None:
+        """Show and raise a bottom dock; the first time, give it a third of the window's height."""
+        if dock.isHidden():
+            dock.show()
+            self.resizeDocks([dock], [max(self.height() // 3, 240)], Qt.Orientation.Vertical)
+        dock.raise_()
 
     def _on_run_started(self, _session) -> None:
         self.training_dock.show()
         self.training_dock.raise_()
         self.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
         self.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
-        self.curves_dock.show()
-        self.curves_dock.raise_()
+        self._show_bottom_dock(self.curves_dock)
         if self.training.data is not None:
             self.results.set_class_names(self.training.data.class_names)
 

@@ -64,7 +64,7 @@ def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
     assert window.training.accuracy_label.text() == (
         f"Epoch 1: train accuracy {epoch.train_accuracy:.1%}, validation {epoch.val_accuracy:.1%}")
     assert plots.run_settings(0)["network.parameters"] == 61_706
-    assert window.curves.runs.topLevelItem(0).text(1) == f"{epoch.val_accuracy * 100:.2f} %"
+    assert window.curves.runs.topLevelItem(0).text(2) == f"{epoch.val_accuracy * 100:.2f} %"
 
     with qtbot.waitSignal(window.training.run_ended, timeout=60_000) as ended:
         window.training.stop()
@@ -136,7 +136,7 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
     assert plots.run_count == 2
     before = {(i, s): plots.series_data(i, s) for i in range(2)
               for s in ("val_accuracy", "val_loss", "train_loss", "step_loss")}
-    assert window.curves.runs.topLevelItem(1).text(4) == "lr 0.003"
+    assert window.curves.runs.topLevelItem(1).text(1) == "lr 0.003"
     path = tmp_path / "two runs.cnnp"
     assert window._save_to(path)
 
@@ -148,4 +148,4 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
         x2, y2 = plots.series_data(i, s)
         assert x2.tolist() == x.tolist() and y2 == pytest.approx(y, nan_ok=True)
     assert [plots.run_name(i) for i in range(2)] == ["run 1", "run 2"]
-    assert window.curves.runs.topLevelItem(0).text(4) == "lr 0.001"
+    assert window.curves.runs.topLevelItem(0).text(1) == "lr 0.001"

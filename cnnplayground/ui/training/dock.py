@@ -13,7 +13,7 @@ from __future__ import annotations
 import traceback
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -33,33 +33,41 @@ from ...train.events import EpochFinished, Failed, Finished, Paused, Resumed, Ru
 from ...train.setup import build_for_data, run_record
 from ...train.trainer import Trainer, TrainingSetupError
 from ..document import Document
+from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession
 
 
 class _Loaded(QObject):
-    loaded = Signal(object)
-    failed = Signal(str)
+    loaded = Signal(object, object)  # key, ImageData
+    failed = Signal(object, str)  # key, message
+
+
+def data_key(project) -> str:
+    """What decides the loaded dataset: the choice, the validation share and the seed."""
+    return f"{project.dataset.model_dump_json()}|{project.training.val_fraction}|{project.training.seed}"
 
 
 class _LoadDataset(QRunnable):
-    """Loads the dataset in the thread pool; reports back through queued signals."""
+    """Loads the dataset in the thread pool; reports back (with its key) through queued signals."""
 
-    def __init__(self, choice, val_fraction: float, seed: int) -> None:
+    def __init__(self, project) -> None:
         super().__init__()
-        self.choice, self.val_fraction, self.seed = choice, val_fraction, seed
+        self.key = data_key(project)
+        self.choice = project.dataset.model_copy(deep=True)
+        self.val_fraction, self.seed = project.training.val_fraction, project.training.seed
         self.signals = _Loaded()
 
     def run(self) -> None:
         try:
             data = load_dataset(self.choice, val_fraction=self.val_fraction, seed=self.seed)
         except DatasetError as exc:
-            self.signals.failed.emit(str(exc))
+            self.signals.failed.emit(self.key, str(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback dialog
             traceback.print_exc()
-            self.signals.failed.emit(f"could not load the dataset: {type(exc).__name__}: {exc}")
+            self.signals.failed.emit(self.key, f"could not load the dataset: {type(exc).__name__}: {exc}")
         else:
-            self.signals.loaded.emit(data)
+            self.signals.loaded.emit(self.key, data)
 
 
 class RecordRun(QUndoCommand):
@@ -109,6 +117,19 @@ class TrainingDock(QWidget):
         self.run_name = ""
         self.run_settings: dict = {}
         self.form = TrainingSettingsForm(document, self)
+        self.preview = SamplePreview(self)
+        self.form.layout().insertWidget(1, self.preview)  # under the Data section
+        self._cache: tuple[str, ImageData] | None = None  # the last dataset loaded, by data_key
+        self._loading_key: str | None = None
+        self._train_when_loaded = False
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(250)  # settle typing in the form before loading
+        self._preview_timer.timeout.connect(self.refresh_preview)
+        self.preview.shown.connect(self._preview_timer.start)
+        self.form.settings_changed.connect(self._on_settings_changed)
+        document.settings_changed.connect(self._on_settings_changed)
+        document.graph_replaced.connect(lambda _graph: self._on_settings_changed())
 
         # The shortcuts belong to the window's Train menu actions (a button's setText would drop
         # its shortcut when "Pause" becomes "Resume"); the tool tips name them.
@@ -133,12 +154,14 @@ class TrainingDock(QWidget):
         self.status = QLabel("Ready", self)
         self.status.setWordWrap(True)
         self.accuracy_label = QLabel("", self)
+        self.speed_label = QLabel("", self)
 
         # Controls and progress first: Pause and Stop must never be below the fold.
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.speed_label)
         layout.addWidget(self.accuracy_label)
         layout.addWidget(self.form)
         layout.addStretch(1)
@@ -152,16 +175,48 @@ class TrainingDock(QWidget):
         if not result.ok:
             self._report(f"The network is not ready: {result.first_error()}", failed=True)
             return
-        project = self.document.project
         self._graph_at_start = self.document.graph.to_dict()
-        self._set_status("Loading the dataset…")
         self._update_buttons("loading")
-        job = _LoadDataset(project.dataset.model_copy(deep=True), project.training.val_fraction,
-                           project.training.seed)
+        key = data_key(self.document.project)
+        if self._cache is not None and self._cache[0] == key:
+            self._begin(self._cache[1])
+            return
+        self._set_status("Loading the dataset…")
+        self._train_when_loaded = True
+        self._load()
+
+    def _load(self) -> None:
+        """Load the project's dataset in the thread pool (once per key at a time)."""
+        key = data_key(self.document.project)
+        if self._loading_key == key:
+            return
+        self._loading_key = key
+        job = _LoadDataset(self.document.project)
         job.signals.loaded.connect(self._on_dataset_loaded)
         job.signals.failed.connect(self._on_dataset_failed)
-        self._job = job  # keep the signal object alive until it reports
+        self._jobs = [*getattr(self, "_jobs", [])[-3:], job]  # keep the signal objects alive until they report
         QThreadPool.globalInstance().start(job)
+
+    # --- the sample preview ------------------------------------------------------------------
+    def _on_settings_changed(self) -> None:
+        self.preview.set_augment(self.document.project.training.augment)
+        if self._cache is None or self._cache[0] != data_key(self.document.project):
+            if self._train_when_loaded:
+                self._load()  # Train was pressed: it goes on with the new settings
+            self._preview_timer.start()
+
+    def refresh_preview(self) -> None:
+        """Show samples of the project's dataset, loading it first if needed (only while visible)."""
+        if not self.preview.isVisible():
+            return
+        self.preview.set_augment(self.document.project.training.augment)
+        key = data_key(self.document.project)
+        if self._cache is not None and self._cache[0] == key:
+            if self.preview.data is not self._cache[1]:
+                self.preview.set_data(self._cache[1])
+            return
+        self.preview.set_message("Loading samples…")
+        self._load()
 
     def toggle_pause(self) -> None:
         if self.session is None:
@@ -195,11 +250,30 @@ class TrainingDock(QWidget):
         return self.session is not None and self.session.state in ("running", "paused", "stopping")
 
     # --- run lifecycle -------------------------------------------------------------------
-    def _on_dataset_failed(self, message: str) -> None:
-        self._update_buttons("idle")
-        self._report(message, failed=True)
+    def _on_dataset_failed(self, key: str, message: str) -> None:
+        if key == self._loading_key:
+            self._loading_key = None
+        if key != data_key(self.document.project):
+            return  # the settings changed meanwhile: a newer load is coming
+        self.preview.set_message(message, error=True)
+        if self._train_when_loaded:
+            self._train_when_loaded = False
+            self._update_buttons("idle")
+            self._report(message, failed=True)
 
-    def _on_dataset_loaded(self, data: ImageData) -> None:
+    def _on_dataset_loaded(self, key: str, data: ImageData) -> None:
+        if key == self._loading_key:
+            self._loading_key = None
+        if key != data_key(self.document.project):
+            return
+        self._cache = (key, data)
+        if self.preview.isVisible():
+            self.preview.set_data(data)
+        if self._train_when_loaded:
+            self._train_when_loaded = False
+            self._begin(data)
+
+    def _begin(self, data: ImageData) -> None:
         project = self.document.project
         graph = Graph.from_dict(self._graph_at_start)  # a private copy: canvas edits cannot reach it
         try:
@@ -249,8 +323,10 @@ class TrainingDock(QWidget):
         frac = done / max(total, 1)
         self.progress.setValue(int(frac * 1000))
         eta = e.elapsed / max(frac, 1e-9) * (1 - frac)
-        self.progress.setFormat(f"epoch {e.epoch}  step {e.step}  {e.images_per_second:,.0f} img/s  "
-                                f"{int(eta) // 60}:{int(eta) % 60:02d} left")
+        epochs = self.document.project.training.epochs
+        self.progress.setFormat(f"epoch {e.epoch}/{epochs} · {int(eta) // 60}:{int(eta) % 60:02d} left")
+        self.progress.setToolTip(f"Step {e.step} of {total}, {frac:.0%} done")
+        self.speed_label.setText(f"Step {e.step:,} of {total:,} · {e.images_per_second:,.0f} images/s")
 
     def _finish(self, end: Finished | Failed) -> None:
         trainer = self.session.trainer if self.session else None

@@ -306,7 +306,7 @@ class PerClassAccuracyView(QScrollArea):
         return self._bars.sizeHint()
 
 
-def _thumbnail(image: np.ndarray, target: int = 84) -> QPixmap:
+def image_pixmap(image: np.ndarray, target: int = 84) -> QPixmap:
     """A (C, H, W) image as a pixmap about ``target`` px wide: nearest-neighbour up, smooth down."""
     if image.dtype != np.uint8:
         image = image.astype(np.float64)
@@ -442,7 +442,7 @@ class MistakesGrid(QWidget):
             return str(class_names[i]) if 0 <= i < len(class_names) else str(i)
 
         self._tiles.tiles = [
-            _Tile(_thumbnail(array[i]), name(int(t)), name(int(pr)), f"{round(float(c) * 100)} %")
+            _Tile(image_pixmap(array[i]), name(int(t)), name(int(pr)), f"{round(float(c) * 100)} %")
             for i, (t, pr, c) in enumerate(zip(true, predicted, confidence))
         ]
         self._stack.setCurrentWidget(self._scroll if self._tiles.tiles else self.empty_label)

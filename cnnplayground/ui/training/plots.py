@@ -341,7 +341,7 @@ class TrainingPlots(QWidget):
             if accuracy is not None and accuracy.x:
                 y = np.array([math.nan if v is None else v * 100.0 for v in accuracy.y], dtype=float)
                 self._append_smoothed(run, "step_accuracy_smooth", np.asarray(accuracy.x, dtype=float), y)
-            for name in _EPOCH_SERIES:
+            for name in (*_EPOCH_SERIES, "images_per_second"):  # a saved run's throughput is per epoch
                 saved = series.get(name)
                 if saved is None or not saved.x:
                     continue

@@ -39,7 +39,7 @@ LABELS: dict[str, str] = {
 }
 #: Settings never listed as differences (they differ between any two runs or say nothing).
 IGNORED = frozenset({"steps_per_epoch", "checkpoint_every", "device"})
-COLUMNS = ("Run", "Best val. acc.", "Val. loss", "Epochs", "Differs in")
+COLUMNS = ("Run", "Differs in", "Best val. acc.", "Val. loss", "Epochs")
 
 
 def layer_counts(text: str) -> Counter[str]:
@@ -98,11 +98,12 @@ class RunsTable(QTreeWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setIconSize(QSize(12, 12))
         header = self.header()
-        header.setStretchLastSection(True)
-        for column in range(len(COLUMNS) - 1):
+        header.setStretchLastSection(False)
+        for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.headerItem().setToolTip(0, "Tick to show a run's curves; select a run to draw it strong")
-        self.headerItem().setToolTip(4, "The settings in which this run differs from the other runs")
+        self.headerItem().setToolTip(1, "The settings in which this run differs from the other runs")
         self.setToolTip("")
         plots.runs_changed.connect(self.refresh)
         self.itemChanged.connect(self._on_item_changed)
@@ -122,17 +123,17 @@ class RunsTable(QTreeWidget):
                 best, loss = metrics["best_val_accuracy"], metrics["last_val_loss"]
                 item = QTreeWidgetItem([
                     self.plots.run_name(i) + ("  (newest)" if i == n - 1 and n > 1 else ""),
+                    diffs[i] or ("—" if n > 1 else ""),
                     "—" if best is None else f"{best:.2f} %",
                     "—" if loss is None else f"{loss:.4f}",
                     f"{metrics['epochs']:.0f}",
-                    diffs[i] or ("—" if n > 1 else ""),
                 ])
                 item.setData(0, Qt.ItemDataRole.UserRole, i)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Checked if self.plots.is_run_visible(i)
                                    else Qt.CheckState.Unchecked)
                 item.setIcon(0, _swatch(self.plots.run_color(i)))
-                for column in (1, 2, 3):
+                for column in (2, 3, 4):
                     item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 tip = "\n".join(f"{k}: {_format(v)}" for k, v in sorted(self.plots.run_settings(i).items()))
                 for column in range(len(COLUMNS)):
@@ -177,7 +178,7 @@ class CurvesPanel(QWidget):
         splitter.addWidget(self.plots)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 900])
+        splitter.setSizes([420, 900])
         splitter.setChildrenCollapsible(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -1,11 +1,17 @@
-"""The training settings form: dataset choice and the most used training settings.
+"""The training settings form: dataset choice and every training setting, in sections.
 
-Edits go straight into the document's project (``project.dataset`` and
-``project.training``, both validated pydantic models) and mark the project
-modified; invalid values are refused by the models and shown inline.
+The form is declared as a table (:data:`FIELDS`): each row names a setting of
+``project.training`` (``("augment", "hflip")`` for nested ones) or of the dataset's
+options (``("options", "random_pixels")``), its widget and range. Tool tips come from
+the settings' own descriptions. Edits go straight into the document's project as one
+undoable :class:`~..commands.SetSettings` each and mark the project modified; values the
+models refuse are shown inline.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Signal
@@ -15,15 +21,19 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
-from ...data.registry import list_datasets
+from ...data.augment import AugmentConfig
+from ...data.registry import dataset_info, list_datasets
+from ...train.config import TrainingConfig
 from ..commands import SetSettings
 from ..document import Document
 
@@ -33,9 +43,74 @@ SCHEDULES = (("Constant", "constant"), ("Cosine", "cosine"), ("One-cycle", "onec
 DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple MPS", "mps"))
 
 
+@dataclass(frozen=True)
+class FormField:
+    """One setting in the form.
+
+    ``path``: keys into ``project.training`` (``("epochs",)``, ``("augment", "hflip")``), or
+    ``("options", key)`` for a dataset option. ``kind``: ``int``, ``float``, ``bool`` or
+    ``choice``. For ``bool``, ``label`` is the check box's text and the row has none.
+    """
+
+    name: str
+    section: str
+    label: str
+    path: tuple[str, ...]
+    kind: str
+    low: float = 0
+    high: float = 1
+    decimals: int = 3
+    choices: tuple[tuple[str, str], ...] = ()
+    suffix: str = ""
+
+
+SECTIONS = ("Data", "Optimization", "Regularization", "Augmentation", "Corruption experiments", "Hardware")
+
+FIELDS: tuple[FormField, ...] = (
+    FormField("val_fraction", "Data", "Validation share", ("val_fraction",), "float", 0.0, 0.5, 2),
+    FormField("epochs", "Optimization", "Epochs", ("epochs",), "int", 1, 10_000),
+    FormField("batch_size", "Optimization", "Batch size", ("batch_size",), "int", 1, 65_536),
+    FormField("optimizer", "Optimization", "Optimizer", ("optimizer",), "choice", choices=OPTIMIZERS),
+    FormField("learning_rate", "Optimization", "Learning rate", ("learning_rate",), "float", 1e-6, 10.0, 6),
+    FormField("momentum", "Optimization", "Momentum", ("momentum",), "float", 0.0, 0.999, 3),
+    FormField("schedule", "Optimization", "Schedule", ("schedule",), "choice", choices=SCHEDULES),
+    FormField("warmup_epochs", "Optimization", "Warm-up", ("warmup_epochs",), "float", 0.0, 1000.0, 1,
+              suffix=" epochs"),
+    FormField("weight_decay", "Regularization", "Weight decay", ("weight_decay",), "float", 0.0, 1.0, 6),
+    FormField("label_smoothing", "Regularization", "Label smoothing", ("label_smoothing",), "float", 0.0, 0.99, 3),
+    FormField("grad_clip", "Regularization", "Gradient clip", ("grad_clip",), "float", 0.0, 1e6, 2),
+    FormField("early_stopping", "Regularization", "Early stopping", ("early_stopping_patience",), "int", 0, 10_000,
+              suffix=" epochs"),
+    FormField("flip", "Augmentation", "Mirror left-right", ("augment", "hflip"), "bool"),
+    FormField("vflip", "Augmentation", "Mirror top-bottom", ("augment", "vflip"), "bool"),
+    FormField("crop", "Augmentation", "Crop padding", ("augment", "crop_padding"), "int", 0, 16, suffix=" px"),
+    FormField("rotate", "Augmentation", "Rotation", ("augment", "rotate_degrees"), "float", 0.0, 45.0, 1,
+              suffix=" °"),
+    FormField("translate", "Augmentation", "Shift", ("augment", "translate"), "float", 0.0, 0.5, 2),
+    FormField("color_jitter", "Augmentation", "Colour jitter", ("augment", "color_jitter"), "float", 0.0, 1.0, 2),
+    FormField("erasing", "Augmentation", "Erasing", ("augment", "erasing"), "float", 0.0, 1.0, 2),
+    FormField("noise", "Augmentation", "Noise", ("augment", "noise_std"), "float", 0.0, 2.0, 2),
+    FormField("random_labels", "Corruption experiments", "Random labels", ("options", "random_labels"), "float",
+              0.0, 1.0, 2),
+    FormField("random_pixels", "Corruption experiments", "Random pixels", ("options", "random_pixels"), "float",
+              0.0, 1.0, 2),
+    FormField("device", "Hardware", "Device", ("device",), "choice", choices=DEVICES),
+    FormField("mixed_precision", "Hardware", "Mixed precision on the GPU", ("mixed_precision",), "bool"),
+    FormField("seed", "Hardware", "Seed", ("seed",), "int", 0, 2**31 - 1),
+)
+
+
+def _description(path: tuple[str, ...]) -> str:
+    if path[0] == "options":
+        return dataset_info("synthetic").options[path[1]][1]
+    model: Any = AugmentConfig if path[0] == "augment" else TrainingConfig
+    return model.model_fields[path[-1]].description or ""
+
+
 class TrainingSettingsForm(QWidget):
     """Dataset and training settings bound to ``document.project``.
 
+    Each field's widget is an attribute named after it (``form.epochs``, ``form.flip``, ...).
     Signal ``settings_changed()`` after any accepted edit.
     """
 
@@ -45,14 +120,24 @@ class TrainingSettingsForm(QWidget):
         super().__init__(parent)
         self.document = document
         self._loading = False
-        form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.widgets: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        forms: dict[str, QFormLayout] = {}
+        for title in SECTIONS:
+            box = QGroupBox(title, self)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            forms[title] = form
+            layout.addWidget(box)
 
+        data = forms["Data"]
         self.dataset = QComboBox(self)
         for info in list_datasets():
             self.dataset.addItem(info.title, info.name)
             self.dataset.setItemData(self.dataset.count() - 1, info.description, 3)  # ToolTipRole
-        form.addRow("Dataset", self.dataset)
+        self.dataset.setToolTip("What to train on: the built-in synthetic shapes work offline")
+        data.addRow("Dataset", self.dataset)
         root_row = QHBoxLayout()
         self.root = QLineEdit(self)
         self.root.setPlaceholderText("default data folder")
@@ -63,67 +148,83 @@ class TrainingSettingsForm(QWidget):
         browse.clicked.connect(self._on_browse_clicked)
         root_row.addWidget(self.root, 1)
         root_row.addWidget(browse)
-        form.addRow("Data folder", root_row)
+        data.addRow("Data folder", root_row)
 
-        self.epochs = _spin(self, 1, 10_000, "Passes over the training set")
-        self.batch_size = _spin(self, 1, 65_536, "Images per optimizer step")
-        self.optimizer = _combo(self, OPTIMIZERS, "Update rule")
-        self.learning_rate = _double(self, 1e-6, 10.0, 6, "Step size (peak of the schedule)")
-        self.schedule = _combo(self, SCHEDULES, "How the learning rate changes over the run")
-        self.weight_decay = _double(self, 0.0, 1.0, 6, "L2 penalty on the weights")
-        self.label_smoothing = _double(self, 0.0, 0.99, 3, "Soften the one-hot targets")
-        self.flip = QCheckBox("Random horizontal flips", self)
-        self.crop = _spin(self, 0, 16, "Random crops after this much zero padding (0 = off)")
-        self.random_labels = _double(self, 0.0, 1.0, 2,
-                                     "Share of training labels replaced by random ones (Zhang et al. 2017)")
-        self.device = _combo(self, DEVICES, "Where to train")
-        self.mixed_precision = QCheckBox("Mixed precision on the GPU", self)
-        for label, widget in (("Epochs", self.epochs), ("Batch size", self.batch_size),
-                              ("Optimizer", self.optimizer), ("Learning rate", self.learning_rate),
-                              ("Schedule", self.schedule), ("Weight decay", self.weight_decay),
-                              ("Label smoothing", self.label_smoothing), ("Augment", self.flip),
-                              ("Crop padding", self.crop), ("Random labels", self.random_labels),
-                              ("Device", self.device), ("", self.mixed_precision)):
-            form.addRow(label, widget)
+        for spec in FIELDS:
+            widget = self._make_widget(spec)
+            self.widgets[spec.name] = widget
+            setattr(self, spec.name, widget)
+            if spec.kind == "bool":
+                forms[spec.section].addRow("", widget)
+            else:
+                forms[spec.section].addRow(spec.label, widget)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #d64545;")
-        form.addRow(self.error)
+        layout.addWidget(self.error)
 
         self.load_from_project()
         self.dataset.currentIndexChanged.connect(self._on_edit)
         self.root.editingFinished.connect(self._on_edit)
-        for w in (self.epochs, self.batch_size, self.crop):
-            w.valueChanged.connect(self._on_edit)
-        for w in (self.learning_rate, self.weight_decay, self.label_smoothing, self.random_labels):
-            w.valueChanged.connect(self._on_edit)
-        for w in (self.optimizer, self.schedule, self.device):
-            w.currentIndexChanged.connect(self._on_edit)
-        for w in (self.flip, self.mixed_precision):
-            w.toggled.connect(self._on_edit)
+        for spec in FIELDS:
+            widget = self.widgets[spec.name]
+            signal = {"int": "valueChanged", "float": "valueChanged", "bool": "toggled",
+                      "choice": "currentIndexChanged"}[spec.kind]
+            getattr(widget, signal).connect(self._on_edit)
         document.graph_replaced.connect(self._on_graph_replaced)
         document.settings_changed.connect(self.load_from_project)
 
+    def _make_widget(self, spec: FormField) -> QWidget:
+        tip = _description(spec.path)
+        widget: QWidget
+        if spec.kind == "int":
+            widget = QSpinBox(self)
+            widget.setRange(int(spec.low), int(spec.high))
+            widget.setSuffix(spec.suffix)
+        elif spec.kind == "float":
+            widget = QDoubleSpinBox(self)
+            widget.setRange(spec.low, spec.high)
+            widget.setDecimals(spec.decimals)
+            widget.setSingleStep(10 ** -min(spec.decimals, 4) if spec.high <= 1 else 1.0)
+            widget.setSuffix(spec.suffix)
+        elif spec.kind == "bool":
+            widget = QCheckBox(spec.label, self)
+        else:
+            widget = QComboBox(self)
+            for text, value in spec.choices:
+                widget.addItem(text, value)
+        if spec.kind in ("int", "float") and spec.low == 0:
+            widget.setSpecialValueText("off" if spec.section in ("Augmentation", "Regularization",
+                                                                  "Corruption experiments") else "")
+        widget.setToolTip(tip)
+        return widget
+
     # --- model → widgets -----------------------------------------------------------------
+    def _value(self, path: tuple[str, ...]) -> Any:
+        p = self.document.project
+        if path[0] == "options":
+            return p.dataset.options.get(path[1], 0.0)
+        value: Any = p.training
+        for key in path:
+            value = getattr(value, key)
+        return value
+
     def load_from_project(self) -> None:
         p = self.document.project
-        cfg, ds = p.training, p.dataset
         self._loading = True
         try:
-            self.dataset.setCurrentIndex(max(self.dataset.findData(ds.name), 0))
-            self.root.setText(ds.root or "")
-            self.epochs.setValue(cfg.epochs)
-            self.batch_size.setValue(cfg.batch_size)
-            self.optimizer.setCurrentIndex(max(self.optimizer.findData(cfg.optimizer), 0))
-            self.learning_rate.setValue(cfg.learning_rate)
-            self.schedule.setCurrentIndex(max(self.schedule.findData(cfg.schedule), 0))
-            self.weight_decay.setValue(cfg.weight_decay)
-            self.label_smoothing.setValue(cfg.label_smoothing)
-            self.flip.setChecked(cfg.augment.hflip)
-            self.crop.setValue(cfg.augment.crop_padding)
-            self.random_labels.setValue(float(ds.options.get("random_labels", 0.0)))
-            self.device.setCurrentIndex(max(self.device.findData(cfg.device), 0))
-            self.mixed_precision.setChecked(cfg.mixed_precision)
+            self.dataset.setCurrentIndex(max(self.dataset.findData(p.dataset.name), 0))
+            self.root.setText(p.dataset.root or "")
+            for spec in FIELDS:
+                widget, value = self.widgets[spec.name], self._value(spec.path)
+                if spec.kind == "bool":
+                    widget.setChecked(bool(value))
+                elif spec.kind == "choice":
+                    widget.setCurrentIndex(max(widget.findData(value), 0))
+                elif spec.kind == "int":
+                    widget.setValue(int(value))
+                else:
+                    widget.setValue(float(value))
         finally:
             self._loading = False
 
@@ -131,34 +232,45 @@ class TrainingSettingsForm(QWidget):
         self.load_from_project()
 
     # --- widgets → model -----------------------------------------------------------------
+    def _widget_value(self, spec: FormField) -> Any:
+        widget = self.widgets[spec.name]
+        if spec.kind == "bool":
+            return widget.isChecked()
+        if spec.kind == "choice":
+            return widget.currentData()
+        if spec.kind == "float":
+            return round(widget.value(), spec.decimals)
+        return widget.value()
+
     def _on_edit(self, *_args) -> None:
         if self._loading:
             return
         p = self.document.project
         try:
             training = p.training.model_copy(deep=True)
-            training.epochs = self.epochs.value()
-            training.batch_size = self.batch_size.value()
-            training.optimizer = self.optimizer.currentData()
-            training.learning_rate = self.learning_rate.value()
-            training.schedule = self.schedule.currentData()
-            training.weight_decay = self.weight_decay.value()
-            training.label_smoothing = self.label_smoothing.value()
-            training.augment = training.augment.model_copy(
-                update={"hflip": self.flip.isChecked(), "crop_padding": self.crop.value()})
-            training.device = self.device.currentData()
-            training.mixed_precision = self.mixed_precision.isChecked()
+            augment = training.augment.model_dump()
             dataset = p.dataset.model_copy(deep=True)
             if dataset.name != self.dataset.currentData():
                 dataset.name = self.dataset.currentData()
-                dataset.options = {}
+                dataset.options = {k: v for k, v in dataset.options.items() if k in ("random_labels", "random_pixels")}
             dataset.root = self.root.text().strip() or None
-            labels = round(self.random_labels.value(), 4)
-            options = {k: v for k, v in dataset.options.items() if k != "random_labels"}
-            dataset.options = {**options, **({"random_labels": labels} if labels else {})}
+            options = dict(dataset.options)
+            for spec in FIELDS:
+                value = self._widget_value(spec)
+                if spec.path[0] == "options":
+                    options.pop(spec.path[1], None)
+                    if value:
+                        options[spec.path[1]] = value
+                elif spec.path[0] == "augment":
+                    augment[spec.path[1]] = value
+                else:
+                    setattr(training, spec.path[0], value)
+            training.augment = AugmentConfig(**augment)
+            dataset.options = options
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            self.error.setText(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+            where = ".".join(map(str, first["loc"])) or "settings"
+            self.error.setText(f"{where}: {first['msg']}")
             return
         self.error.clear()
         if training != p.training or dataset != p.dataset:
@@ -170,27 +282,3 @@ class TrainingSettingsForm(QWidget):
         if folder:
             self.root.setText(folder)
             self._on_edit()
-
-
-def _spin(parent: QWidget, lo: int, hi: int, tip: str) -> QSpinBox:
-    w = QSpinBox(parent)
-    w.setRange(lo, hi)
-    w.setToolTip(tip)
-    return w
-
-
-def _double(parent: QWidget, lo: float, hi: float, decimals: int, tip: str) -> QDoubleSpinBox:
-    w = QDoubleSpinBox(parent)
-    w.setRange(lo, hi)
-    w.setDecimals(decimals)
-    w.setSingleStep(10 ** -min(decimals, 4))
-    w.setToolTip(tip)
-    return w
-
-
-def _combo(parent: QWidget, items: tuple[tuple[str, str], ...], tip: str) -> QComboBox:
-    w = QComboBox(parent)
-    for text, value in items:
-        w.addItem(text, value)
-    w.setToolTip(tip)
-    return w
