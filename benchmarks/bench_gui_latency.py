@@ -6,6 +6,9 @@ In one run, with an offscreen Qt application:
   seconds with nothing else to do: the floor of this machine;
 - **training**: the same timer while a ``TrainingSession`` trains LeNet-5 on the
   synthetic set in its worker thread (with the session's 33 ms flush timer running);
+- **training in the window**: the same timer while the whole main window (canvas,
+  Training dock with its sample preview, Curves dock with the four live plots and the
+  runs table, Results dock) trains LeNet-5 through the Train action, as a user does;
 - **throughput**: images/s of that run (from ``EpochFinished``) against the same
   ``Trainer`` run headless (``list(Trainer(...).run())`` in the main thread), with the
   same initial weights (``copy.deepcopy``), data and config, at the worker's torch
@@ -29,7 +32,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QStandardPaths, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +42,7 @@ from cnnplayground.core.builder import build  # noqa: E402
 from cnnplayground.core.presets import get_preset  # noqa: E402
 from cnnplayground.data.registry import load_dataset  # noqa: E402
 from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
-from cnnplayground.train.events import EpochFinished, Event  # noqa: E402
+from cnnplayground.train.events import EpochFinished, Event, Finished  # noqa: E402
 from cnnplayground.train.setup import adapt_input  # noqa: E402
 from cnnplayground.train.trainer import Trainer  # noqa: E402
 from cnnplayground.ui.training.worker import TrainingSession  # noqa: E402
@@ -108,6 +111,37 @@ def gui_run(model, data, config: TrainingConfig) -> tuple[list[float], list[Even
     return lateness, events
 
 
+def window_run(config: TrainingConfig) -> tuple[list[float], list[Event]]:
+    """Train LeNet-5 through the main window's Train action; lateness (ms) while it runs, and its events."""
+    from cnnplayground.io.project import Project
+    from cnnplayground.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    window.document.new(Project.new(graph=get_preset("lenet5").factory(), name="bench", dataset=DatasetChoice(),
+                                    training=config))
+    events: list[Event] = []
+    window.training.events_arrived.connect(events.extend)
+    probe = LatenessProbe()
+    window.training.run_started.connect(lambda _session: probe.start())  # not the dataset loading
+    loop = QEventLoop()
+    ends: list[object] = []
+    window.training.run_ended.connect(lambda end: (ends.append(end), loop.quit()))
+    window.acts.train.trigger()
+    loop.exec()
+    lateness = probe.stop()
+    window.training.shutdown()
+    if not ends or not isinstance(ends[0], Finished):
+        raise SystemExit(f"the window's run did not finish: {ends}")
+    if window.curves.plots.points(0, "val_loss") != config.epochs:
+        raise SystemExit("the window's plots missed epochs")
+    window.hide()
+    window.document.undo_stack.setClean()
+    window.deleteLater()
+    return lateness, events
+
+
 def headless_run(model, data, config: TrainingConfig, threads: int) -> list[Event]:
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -126,6 +160,7 @@ def main() -> int:
     args = ap.parse_args()
 
     app = QApplication.instance() or QApplication([])
+    QStandardPaths.setTestModeEnabled(True)  # the window must not touch the user's settings
     cores = os.cpu_count() or 1
     default_threads = torch.get_num_threads()
     worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
@@ -142,11 +177,15 @@ def main() -> int:
     headless_same = mean_throughput(headless_run(copy.deepcopy(initial), data, config, worker_threads))
     busy, events = gui_run(copy.deepcopy(initial), data, config)
     gui = mean_throughput(events)
+    in_window, window_events = window_run(config)
+    window = mean_throughput(window_events)
     headless_default = mean_throughput(headless_run(copy.deepcopy(initial), data, config, default_threads))
 
     i50, i99 = percentile(idle, 50), percentile(idle, 99)
     b50, b99 = percentile(busy, 50), percentile(busy, 99)
     ratio99 = b99 / i99 if i99 > 0 else float("inf")
+    w50, w99 = percentile(in_window, 50), percentile(in_window, 99)
+    wratio99 = w99 / i99 if i99 > 0 else float("inf")
     rows = [
         ("5 ms timer lateness, idle (p50 / p99)", f"{i50:.2f} / {i99:.2f} ms ({len(idle)} ticks)", ""),
         ("5 ms timer lateness, training (p50 / p99)", f"{b50:.2f} / {b99:.2f} ms ({len(busy)} ticks)",
@@ -157,6 +196,13 @@ def main() -> int:
         (f"throughput headless ({worker_threads} thr)", f"{headless_same:,.0f} img/s", ""),
         ("GUI / headless (same threads)", f"{gui / headless_same:.2f}×",
          "≥ 0.9×: " + ("yes" if gui / headless_same >= 0.9 else "NO")),
+        ("5 ms timer lateness, training in the window (p50 / p99)",
+         f"{w50:.2f} / {w99:.2f} ms ({len(in_window)} ticks)", "p99 < 50 ms: " + ("yes" if w99 < 50 else "NO")),
+        ("p99 training in the window / idle", f"{wratio99:.2f}×", "≤ 2×: " + ("yes" if wratio99 <= 2 else "NO")),
+        ("max lateness, training in the window", f"{max(in_window, default=float('nan')):.2f} ms", ""),
+        (f"throughput in the window ({worker_threads} thr)", f"{window:,.0f} img/s", ""),
+        ("window / headless (same threads)", f"{window / headless_same:.2f}×",
+         "≥ 0.9×: " + ("yes" if window / headless_same >= 0.9 else "NO")),
         (f"throughput headless ({default_threads} thr, torch default)", f"{headless_default:,.0f} img/s", ""),
         ("GUI / headless (torch default threads)", f"{gui / headless_default:.2f}×", "for reference"),
     ]

@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.training.minimumSizeHint().width())
+        scroll.setMinimumWidth(self.training.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.training_dock = self._add_dock("Training", "trainingDock", scroll, area.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.training_dock)
         self.results = ResultsPanel(self)

@@ -109,5 +109,9 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     total = sum(int(window.results.confusion.cell_text(r, c)) for r in range(10) for c in range(10))
     assert total == val  # every validation image counted once
     assert len(window.results.mistakes.captions()) == shown.args[0]
+    correct = sum(int(window.results.confusion.cell_text(i, i)) for i in range(10))
+    assert f"after epoch 1: {correct:,} of {val:,} classified correctly ({correct / val:.1%})" in (
+        window.results.caption.text())
+    assert window.results.tabs.tabText(1) == f"Misclassified ({shown.args[0]})"
     assert window.document.modified and len(window.document.project.history) == 1
 

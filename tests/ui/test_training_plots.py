@@ -53,7 +53,7 @@ def plots(qtbot) -> TrainingPlots:
     return widget
 
 
-def test_two_epochs_of_step_events(plots):
+def test_two_epochs_of_step_events(plots, qtbot):
     assert plots.begin_run("first", {"batch_size": 32}) == 0
     batch = _events()
     plots.add_events(batch[:5])  # batches as the GUI forwards them
@@ -72,6 +72,9 @@ def test_two_epochs_of_step_events(plots):
     assert np.allclose(plots.series_data(0, "step_accuracy_smooth")[1], 50.0)
     assert plots.series_data(0, "step_loss")[0].tolist() == list(range(2, 33, 2))
     assert plots.plot("accuracy").getAxis("left").labelText == "accuracy (%)"
+    assert plots.plot("loss").listDataItems() == []  # the curves get their data from the refresh timer
+    qtbot.waitUntil(lambda: len(plots.plot("loss").listDataItems()) == 4, timeout=2000)
+    assert len(plots.curve(0, "step_loss").getOriginalDataset()[0]) == 16
     loss_items = plots.plot("loss").listDataItems()
     assert plots.curve(0, "step_loss") in loss_items and plots.curve(0, "val_loss") in loss_items
 
@@ -163,6 +166,7 @@ def test_hover_readout_shows_the_nearest_values(plots):
 
 def test_reset_view_turns_autorange_back_on(plots):
     plots.add_events(_events())
+    plots.flush()
     plots.plot("loss").setXRange(3, 5)
     assert not plots.plot("loss").getViewBox().autoRangeEnabled()[0]
     plots.plot("lr").setYRange(5.0, 6.0, padding=0)
@@ -176,6 +180,7 @@ def test_reset_view_turns_autorange_back_on(plots):
 
 def test_a_constant_learning_rate_reads_as_its_value_not_as_zero(plots):
     plots.add_events(_events())  # lr is 1e-3 at every step
+    plots.flush()
     plots.grab()  # autoscale
     low, high = plots.plot("lr").getViewBox().viewRange()[1]
     assert -1e-4 < low <= 0.0 and 1e-3 < high < 1.2e-3
@@ -252,6 +257,7 @@ def test_moving_the_mouse_over_a_plot_shows_the_readout(plots, qtbot):
     plots.add_events(_events())
     plots.show()
     qtbot.waitExposed(plots)
+    plots.flush()
     plots.grab()  # lay out and autoscale
     view = plots.plot("accuracy").getViewBox()
     position = view.mapViewToScene(QPointF(16.2, 40.0))
@@ -259,3 +265,43 @@ def test_moving_the_mouse_over_a_plot_shows_the_readout(plots, qtbot):
     qtbot.waitUntil(lambda: plots._readout.text() != "")  # rate-limited by a SignalProxy
     assert plots._readout.text() == plots.readout("accuracy", view.mapSceneToView(position).x())
     assert "validation: 50" in plots._readout.text()
+
+
+def test_a_wide_low_panel_puts_the_four_plots_in_one_row(plots, qtbot):
+    plots.add_events(_events())
+    plots.show()
+    qtbot.waitExposed(plots)
+    assert plots.columns == 2
+    plots.resize(1400, 300)
+    qtbot.waitUntil(lambda: plots.columns == 4)
+    tops = {round(plots.plot(k).sceneBoundingRect().top()) for k in ("loss", "accuracy", "lr", "speed")}
+    assert len(tops) == 1  # one row
+    assert plots.plot("loss").sceneBoundingRect().height() > 200
+    plots.grab()
+    qtbot.waitUntil(lambda: all(plots.plot(k).getViewBox().viewRange()[0] == pytest.approx(
+        plots.plot("loss").getViewBox().viewRange()[0]) for k in ("accuracy", "lr", "speed")))
+    plots.resize(900, 700)
+    qtbot.waitUntil(lambda: plots.columns == 2)
+    assert plots.plot("lr").sceneBoundingRect().top() > plots.plot("loss").sceneBoundingRect().bottom() - 1
+
+
+def test_a_live_run_keeps_its_planned_x_range_and_refreshes_at_most_ten_times_a_second(plots, qtbot):
+    from cnnplayground.train.events import RunStarted
+    from cnnplayground.ui.training.plots import REFRESH_MS
+
+    plots.show()
+    qtbot.waitExposed(plots)
+    plots.add_events([RunStarted(epochs=5, steps_per_epoch=STEPS_PER_EPOCH, device="cpu", train_images=1,
+                                 val_images=1, parameters=1)])
+    x_range = plots.plot("loss").getViewBox().viewRange()[0]
+    assert x_range[0] < 0 < 80 < x_range[1] < 84  # 5 epochs × 16 steps, 2 % padding
+    updates: list[int] = []
+    plots.add_events(_events()[:3])
+    curve = plots.curve(0, "step_loss")
+    curve.sigPlotChanged.connect(lambda *_: updates.append(1))
+    for i in range(20):  # 20 batches arriving back to back: one redraw
+        plots.add_events(_events(offset=i)[3:4])
+    assert updates == []
+    qtbot.waitUntil(lambda: len(updates) == 1, timeout=10 * REFRESH_MS)
+    assert plots.points(0, "step_loss") == 3 + 20
+    assert plots.plot("speed").getViewBox().viewRange()[0] == pytest.approx(x_range)  # the axes stay put

@@ -10,6 +10,7 @@ the project as one undoable step (only if the network was not edited since).
 
 from __future__ import annotations
 
+import time
 import traceback
 from datetime import UTC, datetime
 
@@ -36,6 +37,9 @@ from ..document import Document
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession
+
+#: The progress bar and step line change at most this often (seconds).
+TEXT_INTERVAL_S = 0.2
 
 
 class _Loaded(QObject):
@@ -107,6 +111,7 @@ class TrainingDock(QWidget):
         super().__init__(parent)
         self.document = document
         self.session: TrainingSession | None = None
+        self._last_shown = 0.0
         self.state = "idle"
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
@@ -318,6 +323,11 @@ class TrainingDock(QWidget):
         self.events_arrived.emit(events)
 
     def _show_step(self, e: StepFinished) -> None:
+        # Text nobody can read at 30 Hz costs a relayout and repaint of the dock each time: 5 Hz.
+        now = time.monotonic()
+        if now - self._last_shown < TEXT_INTERVAL_S and e.epoch_step != e.steps_per_epoch:
+            return
+        self._last_shown = now
         total = self.document.project.training.epochs * e.steps_per_epoch
         done = (e.epoch - 1) * e.steps_per_epoch + e.epoch_step
         frac = done / max(total, 1)
@@ -331,11 +341,21 @@ class TrainingDock(QWidget):
     def _finish(self, end: Finished | Failed) -> None:
         trainer = self.session.trainer if self.session else None
         epochs = list(trainer.history) if trainer else []
+        seconds = int((datetime.now(UTC) - self._started).total_seconds()) if self._started else 0
+        took = f"{seconds // 60}:{seconds % 60:02d}"
         if isinstance(end, Failed):
+            self.progress.setFormat(f"failed after {took}")
             self._report(end.message, failed=True)
         else:
-            self.progress.setValue(1000)
+            if end.reason == "completed":
+                self.progress.setValue(1000)
+            done = {"completed": "finished", "stopped": "stopped", "early_stopping": "stopped early"}[end.reason]
+            self.progress.setFormat(f"{done} after {end.epochs_completed} epoch"
+                                    f"{'s' if end.epochs_completed != 1 else ''} in {took}")
             self._set_status(end.message[:1].upper() + end.message[1:])
+        if self._steps:
+            rate = sum(e.images_per_second for e in self._steps) / len(self._steps)
+            self.speed_label.setText(f"{self._steps[-1].step:,} steps · {rate:,.0f} images/s on average")
         if epochs and self._model is not None:
             same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
                 self._graph_at_start)

@@ -5,6 +5,15 @@ fed with ``setData`` from numpy buffers that grow by doubling (appending a batch
 the batch), with peak downsampling and clip-to-view on, so a redraw draws a few points per
 pixel however long the history is.
 
+Redraws are the expensive part (axis text above all), so events only extend the buffers;
+the curves are given their new data by a timer every :data:`REFRESH_MS` (or by
+:meth:`TrainingPlots.flush`). While a run trains, the x axis spans the whole planned run
+(``RunStarted``: epochs × steps per epoch) and stays put, and each y axis runs from 0 to a
+round number above the data, changed only when the data outgrows it: so the axes (whose
+text is most of the drawing cost, and which are cached as pixmaps) are not redrawn at every
+update, and the curves grow across the plot like a progress bar. Zooming a plot by hand
+hands it back to the user; "Reset view" (or the next run) returns to the steady ranges.
+
 The x axis is the global optimizer step, linked across the four plots. Per-epoch values are
 placed at the step where the epoch ended (``EpochFinished.step``). Saved runs
 (:class:`~cnnplayground.io.project_schema.RunHistory`) store epoch series with ``x = epoch``;
@@ -34,14 +43,16 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...io.project_schema import RunHistory
-from ...train.events import EpochFinished, StepFinished
+from ...train.events import EpochFinished, RunStarted, StepFinished
 from .. import theme
 
+#: How often new data reaches the curves (ms): 10 updates a second look live and cost little.
+REFRESH_MS = 100
 #: The smoothed curves follow an exponential moving average spanning about this many steps.
 SMOOTHING_STEPS = 50
 _TAU = SMOOTHING_STEPS / 2.0  # time constant in steps (an EMA of span N has alpha = 2/(N+1) ≈ 1/τ)
@@ -82,6 +93,16 @@ _DIM_ALPHA = 0.45
 _ZERO_BASED = ("lr", "speed")  # y axes that start at 0
 _PERCENT = frozenset({"step_accuracy_smooth", "train_accuracy", "val_accuracy"})
 _EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+def _round_up(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ ``value`` (> 0)."""
+    exponent = math.floor(math.log10(value))
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        candidate = step * 10.0**exponent
+        if candidate >= value * (1 - 1e-12):
+            return candidate
+    return 10.0 ** (exponent + 1)
 
 
 class _Buffer:
@@ -149,8 +170,17 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self._runs: list[_Run] = []
         self._focus: int | None = None
+        self._dirty: set[tuple[int, str]] = set()  # (run id, series) whose curve lacks new data
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self.flush)
+        self._extent: float | None = None  # the live run's planned steps (x range), None when not live
+        self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
+        self._y_range: dict[str, tuple[float, float]] = {}
         self._graphics = pg.GraphicsLayoutWidget()
         self._plots: dict[str, pg.PlotItem] = {}
+        self._columns = 2
         for i, (key, (title, label)) in enumerate(PLOTS.items()):
             plot = self._graphics.addPlot(row=i // 2, col=i % 2, title=title)
             plot.setLabel("left", label)
@@ -158,11 +188,16 @@ class TrainingPlots(QWidget):
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+            # Loss falls and accuracy rises: each legend sits in the corner its curves leave free.
+            plot.addLegend(offset=(-8, -8) if key == "accuracy" else (-8, 8), labelTextSize="8pt")
+            plot.legend.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.setDownsampling(auto=True, mode="peak")  # the plot's menu shows what the curves do
             plot.setClipToView(True)
             if self._plots:
                 plot.setXLink(self._plots["loss"])
+            plot.getViewBox().sigRangeChangedManually.connect(lambda _mask, key=key: self._on_zoomed(key))
+            for axis in ("left", "bottom"):  # drawn from a pixmap until the axis changes
+                plot.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if key in _ZERO_BASED:  # a baseline at 0 keeps 0 in the autoscaled range
                 plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((128, 128, 128, 90))),
                              ignoreBounds=False)
@@ -201,7 +236,8 @@ class TrainingPlots(QWidget):
         return self._plots[key]
 
     def curve(self, run_index: int, series: str) -> pg.PlotDataItem | None:
-        """The curve item of ``series`` in run ``run_index`` (None until it has data)."""
+        """The curve item of ``series`` in run ``run_index`` (None until it has data); flushes first."""
+        self.flush()
         return self._runs[run_index].curves.get(series)
 
     def begin_run(self, name: str, settings: dict[str, Any] | None = None) -> int:
@@ -275,6 +311,10 @@ class TrainingPlots(QWidget):
 
         Other events are ignored. Meant to be called with batches (a few dozen times a second).
         """
+        events = list(events)
+        for event in events:
+            if isinstance(event, RunStarted):
+                self._plan_extent(event.epochs * event.steps_per_epoch)
         steps = [e for e in events if isinstance(e, StepFinished | EpochFinished)]
         if not steps:
             return
@@ -315,10 +355,13 @@ class TrainingPlots(QWidget):
             self._load_history(runs)
         finally:
             self.blockSignals(False)
+        self.flush()
+        self.reset_view()
         self.runs_changed.emit()
 
     def _load_history(self, runs: Sequence[RunHistory]) -> None:
         self.clear()
+        self._extent = None  # not live: the plots autoscale to the saved runs
         for history in runs:
             run_index = self.begin_run(history.name, dict(history.settings))
             run = self._runs[run_index]
@@ -349,8 +392,60 @@ class TrainingPlots(QWidget):
                 self._append(run, name, np.asarray(saved.x, dtype=float) * scale,
                              y * 100.0 if name in _PERCENT else y)
 
+    def flush(self) -> None:
+        """Give every curve its pending data now (the refresh timer does this by itself)."""
+        self._refresh.stop()
+        dirty, self._dirty = self._dirty, set()
+        by_id = {id(run): run for run in self._runs}
+        for run_id, name in dirty:
+            run = by_id.get(run_id)
+            if run is None:
+                continue
+            curve = run.curves.get(name)
+            if curve is None:
+                curve = self._make_curve(run, name)
+            curve.setData(*run.buffers[name].data())
+        if dirty and self._extent is not None:
+            self._steady_y()
+
+    def _plan_extent(self, steps: int) -> None:
+        """Fix the x axis to ``[0, steps]`` (or the longest earlier run) for the run now starting."""
+        longest = max((float(b.x[b.n - 1]) for r in self._runs for b in r.buffers.values() if b.n), default=0.0)
+        extent = max(float(steps), longest)
+        if extent > 0:
+            self._extent = extent
+            self._steady = dict.fromkeys(self._plots, True)
+            self._y_range.clear()
+            self._plots["loss"].setXRange(0.0, extent, padding=0.02)
+
+    def _steady_y(self) -> None:
+        """Each steady plot's y range: 0 to a round number above its visible data (changed rarely)."""
+        for key, plot in self._plots.items():
+            if not self._steady.get(key) or (key == "loss" and self.is_log_loss()):
+                continue
+            top = 0.0
+            for run in self._runs:
+                if not run.visible:
+                    continue
+                for name, buffer in run.buffers.items():
+                    if SERIES[name][0] == key and buffer.n:
+                        y = buffer.data()[1]
+                        finite = y[np.isfinite(y)]
+                        if len(finite):
+                            top = max(top, float(finite.max()))
+            if top <= 0:
+                continue
+            wanted = (0.0, 100.0 if key == "accuracy" and top > 50 else _round_up(top * 1.05))
+            if self._y_range.get(key) != wanted:
+                self._y_range[key] = wanted
+                plot.getViewBox().setYRange(*wanted, padding=0.02)
+
+    def _on_zoomed(self, key: str) -> None:
+        self._steady[key] = False
+
     def clear(self) -> None:
         """Remove every run and curve."""
+        self.flush()
         for run in self._runs:
             for name, curve in run.curves.items():
                 self._plots[SERIES[name][0]].removeItem(curve)
@@ -383,9 +478,15 @@ class TrainingPlots(QWidget):
         return bool(self._plots["loss"].getViewBox().state["logMode"][1])
 
     def reset_view(self) -> None:
-        """Autoscale every plot to its data again (after zooming or panning)."""
+        """Autoscale every plot to its data again (after zooming or panning).
+
+        While a run trains: back to its planned x range and steady y ranges.
+        """
         for plot in self._plots.values():
             plot.enableAutoRange()
+        if self._extent is not None:
+            self._plan_extent(int(self._extent))
+            self._steady_y()
 
     def readout(self, key: str, x: float) -> str:
         """The hover text for plot ``key`` at step ``x``: the newest run's nearest value of each curve."""
@@ -404,6 +505,33 @@ class TrainingPlots(QWidget):
             parts.append(f"{label or 'train (raw)'}: {ys[i]:.4g}")
         return "  ·  ".join(parts)
 
+    @property
+    def columns(self) -> int:
+        """How many plots side by side: 4 in a wide, low panel (a bottom dock), else 2 (2×2)."""
+        return self._columns
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        size = event.size()
+        self._arrange(4 if size.width() >= 3 * max(size.height(), 1) and size.width() >= 900 else 2)
+
+    def _arrange(self, columns: int) -> None:
+        if columns == self._columns:
+            return
+        self._columns = columns
+        layout = self._graphics.ci
+        for plot in self._plots.values():
+            layout.removeItem(plot)
+        for i, plot in enumerate(self._plots.values()):
+            layout.addItem(plot, row=i // columns, col=i % columns)
+        QTimer.singleShot(0, self._sync_x)  # once the new geometry is in place
+
+    def _sync_x(self) -> None:
+        """Give the linked plots the loss plot's x range again (linking depends on their layout)."""
+        for key, plot in self._plots.items():
+            if key != "loss":
+                plot.getViewBox().linkedXChanged()
+
     # ----------------------------------------------------------------- internals
 
     def _append_steps(self, run: _Run, x: np.ndarray, loss: np.ndarray, accuracy: np.ndarray,
@@ -421,10 +549,9 @@ class TrainingPlots(QWidget):
     def _append(self, run: _Run, name: str, x: np.ndarray, y: np.ndarray) -> None:
         buffer = run.buffers.setdefault(name, _Buffer())
         buffer.extend(x, y)
-        curve = run.curves.get(name)
-        if curve is None:
-            curve = self._make_curve(run, name)
-        curve.setData(*buffer.data())
+        self._dirty.add((id(run), name))
+        if not self._refresh.isActive():
+            self._refresh.start()
 
     def _make_curve(self, run: _Run, name: str) -> pg.PlotDataItem:
         plot_key, label, _, style = SERIES[name]

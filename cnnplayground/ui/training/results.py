@@ -7,8 +7,10 @@ never on the GUI thread.
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...data.base import ImageData
 from ...data.loader import DeviceLoader
@@ -35,7 +37,8 @@ class _FindMistakes(QRunnable):
         loader = DeviceLoader(d.val, mean=d.mean, std=d.std, batch_size=512, device="cpu", shuffle=False)
         self.model.to("cpu")
         result = evaluate(self.model, loader, d.num_classes, top_mistakes=MISTAKES_SHOWN)
-        self.signals.found.emit(result, d)
+        with contextlib.suppress(RuntimeError):  # the panel closed meanwhile: nobody to tell
+            self.signals.found.emit(result, d)
 
 
 class ResultsPanel(QWidget):
@@ -56,8 +59,11 @@ class ResultsPanel(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(split, "Confusion matrix")
         self.tabs.addTab(self.mistakes, "Misclassified")
+        self.caption = QLabel("Train the network to see how it does on each class", self)
+        self.caption.setContentsMargins(6, 2, 6, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
         layout.addWidget(self.tabs)
         self._job: _FindMistakes | None = None
         self.class_names: tuple[str, ...] = ()
@@ -69,6 +75,12 @@ class ResultsPanel(QWidget):
         names = self.class_names or tuple(str(i) for i in range(len(event.confusion)))
         self.confusion.set_matrix(event.confusion, names)
         self.per_class.set_accuracy(event.per_class_accuracy, names)
+        total = sum(sum(row) for row in event.confusion)
+        correct = sum(event.confusion[i][i] for i in range(len(event.confusion)))
+        if total:
+            self.caption.setText(f"Validation images after epoch {event.epoch}: {correct:,} of {total:,} "
+                                 f"classified correctly ({correct / total:.1%}). Rows: true class; columns: "
+                                 f"predicted class.")
 
     def find_mistakes(self, model, data: ImageData) -> None:
         """Evaluate ``model`` on the validation split in the thread pool, then fill the grid."""
@@ -85,4 +97,7 @@ class ResultsPanel(QWidget):
         images = data.val.images[index] if index else data.val.images[:0]
         self.mistakes.set_mistakes(images, [x.true for x in m], [x.predicted for x in m],
                                    [x.confidence for x in m], data.class_names)
+        self.tabs.setTabText(1, f"Misclassified ({len(m)})")
+        self.tabs.setTabToolTip(1, f"The {len(m)} most confident mistakes on the {len(data.val):,} validation "
+                                   "images: true class → predicted class (confidence)")
         self.mistakes_shown.emit(len(m))

@@ -39,7 +39,7 @@ LABELS: dict[str, str] = {
 }
 #: Settings never listed as differences (they differ between any two runs or say nothing).
 IGNORED = frozenset({"steps_per_epoch", "checkpoint_every", "device"})
-COLUMNS = ("Run", "Differs in", "Best val. acc.", "Val. loss", "Epochs")
+COLUMNS = ("Run", "Differs in", "Val acc", "Val loss", "Epochs")
 
 
 def layer_counts(text: str) -> Counter[str]:
@@ -104,6 +104,8 @@ class RunsTable(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.headerItem().setToolTip(0, "Tick to show a run's curves; select a run to draw it strong")
         self.headerItem().setToolTip(1, "The settings in which this run differs from the other runs")
+        self.headerItem().setToolTip(2, "Best validation accuracy of the run")
+        self.headerItem().setToolTip(3, "Validation loss after the last epoch")
         self.setToolTip("")
         plots.runs_changed.connect(self.refresh)
         self.itemChanged.connect(self._on_item_changed)
