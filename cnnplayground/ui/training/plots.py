@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...io.project_schema import RunHistory
@@ -196,6 +196,9 @@ class TrainingPlots(QWidget):
             if self._plots:
                 plot.setXLink(self._plots["loss"])
             plot.getViewBox().sigRangeChangedManually.connect(lambda _mask, key=key: self._on_zoomed(key))
+            # A fixed width: new tick labels must not shift the plot (a relayout redraws every axis).
+            metrics = QFontMetrics(self.font())
+            plot.getAxis("left").setWidth(metrics.horizontalAdvance("00000.0") + metrics.height() + 10)
             for axis in ("left", "bottom"):  # drawn from a pixmap until the axis changes
                 plot.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if key in _ZERO_BASED:  # a baseline at 0 keeps 0 in the autoscaled range
@@ -416,6 +419,8 @@ class TrainingPlots(QWidget):
             self._extent = extent
             self._steady = dict.fromkeys(self._plots, True)
             self._y_range.clear()
+            for plot in self._plots.values():  # no plot's own x autorange may fight the link
+                plot.getViewBox().enableAutoRange(x=False)
             self._plots["loss"].setXRange(0.0, extent, padding=0.02)
 
     def _steady_y(self) -> None:
