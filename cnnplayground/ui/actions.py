@@ -78,6 +78,8 @@ class WindowActions:
     show_training: QAction
     show_curves: QAction
     show_results: QAction
+    show_kernels: QAction
+    show_feature_maps: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -201,6 +203,12 @@ def build_actions(w: MainWindow) -> WindowActions:
     for act, key in ((a.show_training, "Ctrl+Shift+T"), (a.show_curves, "Ctrl+Shift+C"),
                      (a.show_results, "Ctrl+Shift+R")):
         act.setShortcut(QKeySequence(key))
+    a.show_kernels = w.kernels_dock.toggleViewAction()
+    a.show_kernels.setShortcut(QKeySequence("Ctrl+Shift+K"))
+    a.show_kernels.setStatusTip("The filters of each convolution layer, their numbers and weight histogram")
+    a.show_feature_maps = w.feature_maps_dock.toggleViewAction()
+    a.show_feature_maps.setShortcut(QKeySequence("Ctrl+Shift+M"))
+    a.show_feature_maps.setStatusTip("Draw or pick an input; see every channel of a layer and the prediction")
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
@@ -241,7 +249,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
-    menu("&Inspect", a.summary)
+    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

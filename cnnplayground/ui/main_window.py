@@ -45,6 +45,9 @@ from .actions import (
 )
 from .canvas.view import CanvasView
 from .document import Document
+from .inspect.feature_maps_panel import FeatureMapsPanel
+from .inspect.kernels_panel import KernelsPanel
+from .inspect.source import ModelSource
 from .palette import LayerPalette
 from .properties import PropertiesPanel
 from .training.dock import TrainingDock
@@ -102,8 +105,18 @@ class MainWindow(QMainWindow):
         self.curves = CurvesPanel(self)
         self.curves_dock = self._add_dock("Curves", "curvesDock", self.curves, area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.curves_dock, self.results_dock)
+        self.model_source = ModelSource(self.document, self.training, self)
+        self.kernels = KernelsPanel(self.model_source, self)
+        self.kernels_dock = self._add_dock("Kernels", "kernelsDock", self.kernels, area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.results_dock, self.kernels_dock)
+        self.feature_maps = FeatureMapsPanel(self.model_source, self)
+        self.feature_maps_dock = self._add_dock("Feature Maps", "featureMapsDock", self.feature_maps,
+                                                area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.kernels_dock, self.feature_maps_dock)
+        self.feature_maps_dock.hide()
         self.curves_dock.hide()
         self.results_dock.hide()
+        self.kernels_dock.hide()
         self.training.message.connect(self._on_training_message)
         self.training.run_started.connect(self._on_run_started)
         self.training.events_arrived.connect(self._on_training_events)

@@ -105,6 +105,8 @@ class TrainingDock(QWidget):
     state_changed = Signal(str)
     events_arrived = Signal(list)
     run_ended = Signal(object)
+    #: A dataset was loaded (for the preview or a run): ``ImageData``.
+    data_ready = Signal(object)
     message = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -202,6 +204,13 @@ class TrainingDock(QWidget):
         self._jobs = [*getattr(self, "_jobs", [])[-3:], job]  # keep the signal objects alive until they report
         QThreadPool.globalInstance().start(job)
 
+    def ensure_data(self) -> ImageData | None:
+        """The project's dataset if loaded; otherwise start loading it (``data_ready`` follows)."""
+        data = self.cached_data
+        if data is None:
+            self._load()
+        return data
+
     # --- the sample preview ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
         self.preview.set_augment(self.document.project.training.augment)
@@ -246,6 +255,18 @@ class TrainingDock(QWidget):
         super().closeEvent(event)
 
     @property
+    def cached_data(self) -> ImageData | None:
+        """The dataset last loaded for the project's current settings, if any."""
+        if self._cache is not None and self._cache[0] == data_key(self.document.project):
+            return self._cache[1]
+        return None
+
+    @property
+    def training_graph(self) -> Graph | None:
+        """The network as it was when the current (or last) run started."""
+        return Graph.from_dict(self._graph_at_start) if self._graph_at_start is not None else None
+
+    @property
     def trained_model(self):
         """The network of the last run (its own copy), or None."""
         return self._model
@@ -272,6 +293,7 @@ class TrainingDock(QWidget):
         if key != data_key(self.document.project):
             return
         self._cache = (key, data)
+        self.data_ready.emit(data)
         if self.preview.isVisible():
             self.preview.set_data(data)
         if self._train_when_loaded:
@@ -283,7 +305,8 @@ class TrainingDock(QWidget):
         graph = Graph.from_dict(self._graph_at_start)  # a private copy: canvas edits cannot reach it
         try:
             model = build_for_data(graph, data)
-            trainer = Trainer(model, data, project.training, snapshot_every_epoch=False)
+            # A weights snapshot after each epoch lets the Inspect panels follow the run.
+            trainer = Trainer(model, data, project.training, snapshot_every_epoch=True)
         except TrainingSetupError as exc:
             self._update_buttons("idle")
             self._report(str(exc), failed=True)

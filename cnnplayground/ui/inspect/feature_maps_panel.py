@@ -1,0 +1,342 @@
+"""The Feature maps panel: an input (drawn by hand or from the dataset), every channel of a layer, the prediction.
+
+Drawing: the left button paints soft white strokes on a black image of the network's
+input size (like an MNIST digit), the right button erases; each change recomputes the
+maps and the top-5 prediction (LeNet-5: ≈ 1 ms). The statistics table gives, for every
+layer, the mean and spread of its outputs and the share of zeros and of dead channels
+over a batch of dataset images: the "good versus bad training" view of hidden units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...inspect.activations import activation_stats, dead_channels, feature_maps, predict
+from ...inspect.snapshot import prepare
+from .imaging import ImageGrid, grey_image, rgb_image, sequential
+from .source import ModelSource
+
+#: Dataset images the activation statistics are computed over.
+STATS_IMAGES = 256
+
+
+class DrawingCanvas(QWidget):
+    """A small grey image the user draws on (left button paints, right button erases).
+
+    ``image``: ``(H, W)`` floats in ``[0, 1]``. Signal ``changed()`` after every stroke segment.
+    """
+
+    changed = Signal()
+
+    def __init__(self, size: tuple[int, int] = (28, 28), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image = np.zeros(size)
+        self.brush = 1.1  # Gaussian σ in image pixels: strokes about 3 px wide, like MNIST
+        self._last: QPointF | None = None
+        self.setMinimumSize(168, 168)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setToolTip("Draw with the left mouse button, erase with the right one")
+
+    def sizeHint(self) -> QSize:
+        return QSize(224, 224)
+
+    def set_size(self, height: int, width: int) -> None:
+        if self.image.shape != (height, width):
+            self.image = np.zeros((height, width))
+            self.update()
+            self.changed.emit()
+
+    def set_image(self, image: np.ndarray) -> None:
+        self.image = np.clip(np.asarray(image, dtype=float), 0.0, 1.0)
+        self.update()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        self.set_image(np.zeros_like(self.image))
+
+    def _rect(self) -> QRectF:
+        h, w = self.image.shape
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def to_image(self, point: QPointF) -> tuple[float, float]:
+        """Widget point → (row, column) in image pixels (pixel centres at integers)."""
+        rect = self._rect()
+        h, w = self.image.shape
+        return ((point.y() - rect.y()) / rect.height() * h - 0.5, (point.x() - rect.x()) / rect.width() * w - 0.5)
+
+    def _stamp(self, row: float, col: float, erase: bool) -> None:
+        h, w = self.image.shape
+        rr, cc = np.mgrid[0:h, 0:w]
+        blob = np.exp(-((rr - row) ** 2 + (cc - col) ** 2) / (2 * self.brush**2))
+        self.image = np.clip(self.image - blob, 0, 1) if erase else np.maximum(self.image, blob)
+
+    def _paint_to(self, point: QPointF, erase: bool) -> None:
+        start = self._last or point
+        distance = max(abs(point.x() - start.x()), abs(point.y() - start.y()))
+        pixel = self._rect().width() / self.image.shape[1]
+        steps = max(1, int(distance / max(pixel / 2, 1e-6)))
+        for i in range(1, steps + 1):  # a stamp every half pixel: continuous strokes
+            p = start + (point - start) * (i / steps)
+            self._stamp(*self.to_image(p), erase)
+        self._last = point
+        self.update()
+        self.changed.emit()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._last = None
+            self._paint_to(event.position(), event.button() == Qt.MouseButton.RightButton)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        if event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
+            self._paint_to(event.position(), bool(event.buttons() & Qt.MouseButton.RightButton))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        self._last = None
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        p = QPainter(self)
+        try:
+            p.fillRect(self.rect(), self.palette().window())
+            p.drawImage(self._rect(), grey_image(self.image))
+            p.setPen(QPen(QColor(128, 128, 128), 1))
+            p.drawRect(self._rect())
+        finally:
+            p.end()
+
+
+class FeatureMapsPanel(QWidget):
+    """Every channel of a layer for one input, with the prediction and per-layer statistics."""
+
+    def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.maps: dict[str, np.ndarray] = {}
+        self.prediction: list[tuple[int, float]] = []
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.input_kind = QComboBox(self)
+        self.input_kind.addItem("Drawn by hand", "draw")
+        self.input_kind.addItem("Dataset image", "dataset")
+        self.index = QSpinBox(self)
+        self.index.setPrefix("validation image ")
+        self.index.setToolTip("Which validation image to feed the network")
+        self.canvas = DrawingCanvas(parent=self)
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setToolTip("Start the drawing again")
+        self.predictions = QTableWidget(5, 2, self)
+        self.predictions.setHorizontalHeaderLabels(["class", "probability"])
+        self.predictions.verticalHeader().hide()
+        self.predictions.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.predictions.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.predictions.setMaximumHeight(self.predictions.verticalHeader().defaultSectionSize() * 6 + 4)
+        self.layer = QComboBox(self)
+        self.layer.setToolTip("The layer whose channels are shown")
+        self.hide_dead = QCheckBox("Hide dead channels", self)
+        self.hide_dead.setToolTip("Leave out channels with no positive value for this input")
+        self.shared_scale = QCheckBox("One scale for all channels", self)
+        self.grid = ImageGrid(72, self)
+        scroll = QScrollArea(self)
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stats = QTableWidget(0, 5, self)
+        self.stats.setHorizontalHeaderLabels(["layer", "mean", "std", "zeros", "dead channels"])
+        self.stats.verticalHeader().hide()
+        self.stats.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.stats.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.stats.setToolTip(f"Over {STATS_IMAGES} validation images: healthy layers have spread-out "
+                              "activations; many zeros or dead channels mean units that stopped learning")
+        self.stats_title = QLabel("Activation statistics", self)
+
+        left = QWidget(self)
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.input_kind)
+        lv.addWidget(self.index)
+        lv.addWidget(self.canvas, 1)
+        lv.addWidget(self.clear_button)
+        lv.addWidget(QLabel("Prediction (top 5)", self))
+        lv.addWidget(self.predictions)
+        right = QWidget(self)
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Layer", self))
+        controls.addWidget(self.layer)
+        controls.addWidget(self.hide_dead)
+        controls.addWidget(self.shared_scale)
+        controls.addStretch(1)
+        rv.addLayout(controls)
+        rv.addWidget(scroll, 3)
+        rv.addWidget(self.stats_title)
+        rv.addWidget(self.stats, 1)
+        splitter = QSplitter(self)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 800])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addWidget(splitter, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(30)  # drawing fires many events: compute once per frame or so
+        self._timer.timeout.connect(self.recompute)
+        self.canvas.changed.connect(self._timer.start)
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.input_kind.currentIndexChanged.connect(self._on_input_kind)
+        self.index.valueChanged.connect(lambda _i: self._load_dataset_image())
+        self.layer.currentIndexChanged.connect(self._show_maps)
+        self.hide_dead.toggled.connect(self._show_maps)
+        self.shared_scale.toggled.connect(self._show_maps)
+        source.changed.connect(self.refresh)
+        self._on_input_kind()
+        self.refresh()
+
+    # --- inputs ----------------------------------------------------------------------------
+    def _on_input_kind(self) -> None:
+        drawing = self.input_kind.currentData() == "draw"
+        self.index.setVisible(not drawing)
+        self.clear_button.setVisible(drawing)
+        self.canvas.setEnabled(drawing)
+        if not drawing:
+            self._load_dataset_image()
+
+    def _load_dataset_image(self) -> None:
+        data = self.source.data
+        if data is None or self.input_kind.currentData() != "dataset":
+            return
+        split = data.val if len(data.val) else data.train
+        self.index.setRange(0, len(split) - 1)
+        image = split.images[self.index.value()].float().numpy() / 255.0
+        self.canvas.set_image(image.mean(axis=0))
+        self._label = data.class_names[int(split.labels[self.index.value()])]
+        self._dataset_image = image
+
+    def input_tensor(self) -> torch.Tensor | None:
+        """The normalized ``(1, C, H, W)`` input the network gets now."""
+        model = self.source.model
+        if model is None:
+            return None
+        c, h, w = self._input_shape()
+        data = self.source.data
+        if self.input_kind.currentData() == "dataset" and getattr(self, "_dataset_image", None) is not None:
+            image = torch.as_tensor(self._dataset_image, dtype=torch.float32)
+        else:
+            image = torch.as_tensor(self.canvas.image, dtype=torch.float32)[None].repeat(c, 1, 1)
+        if image.shape != (c, h, w):
+            return None
+        mean, std = (data.mean, data.std) if data is not None and len(data.mean) == c else ((0.5,) * c, (0.5,) * c)
+        return prepare(image, mean, std)
+
+    def _input_shape(self) -> tuple[int, int, int]:
+        shape = self.source.graph and self.source.graph.input_nodes()[0].params
+        return int(shape["channels"]), int(shape["height"]), int(shape["width"])
+
+    # --- model -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """A new model (or data): update the layer list, the maps and the statistics."""
+        model = self.source.model
+        if model is None:
+            self.caption.setText(self.source.problem or "No network")
+            self.maps, self.prediction = {}, []
+            self.grid.set_images([], [])
+            return
+        _, h, w = self._input_shape()
+        self.canvas.set_size(h, w)
+        self.caption.setText(f"Feature maps with {self.source.description}"
+                             + ("" if self.source.data is not None else " (loading the dataset for its "
+                                "normalization and images…)"))
+        if self.source.data is None:
+            self.source.training.ensure_data()
+        self._load_dataset_image()
+        self.recompute()
+        self._compute_stats()
+
+    def recompute(self) -> None:
+        """Run the input through the snapshot: every layer's output and the prediction."""
+        model, x = self.source.model, self.input_tensor()
+        if model is None or x is None:
+            return
+        self.maps = feature_maps(model, x)
+        self.prediction = predict(model, x, k=5)
+        spatial = [nid for nid, v in self.maps.items() if v.ndim == 3 and nid != model.input_id]
+        current = self.layer.currentText()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(spatial)
+        self.layer.setCurrentText(current if current in spatial else (spatial[0] if spatial else ""))
+        self.layer.blockSignals(False)
+        self._show_prediction()
+        self._show_maps()
+
+    def _show_prediction(self) -> None:
+        names = self.source.data.class_names if self.source.data is not None else ()
+        for row in range(5):
+            if row < len(self.prediction):
+                cls, p = self.prediction[row]
+                name = names[cls] if cls < len(names) else str(cls)
+                self.predictions.setItem(row, 0, QTableWidgetItem(name))
+                self.predictions.setItem(row, 1, QTableWidgetItem(f"{p:.1%}"))
+            else:
+                self.predictions.setItem(row, 0, QTableWidgetItem(""))
+                self.predictions.setItem(row, 1, QTableWidgetItem(""))
+
+    def _show_maps(self) -> None:
+        maps = self.maps.get(self.layer.currentText())
+        if maps is None:
+            self.grid.set_images([], [])
+            self.shown_channels: list[int] = []
+            return
+        dead = dead_channels(maps)
+        channels = [c for c in range(len(maps)) if not (self.hide_dead.isChecked() and dead[c])]
+        low, high = float(maps.min()), float(maps.max())
+        images = []
+        for c in channels:
+            lo, hi = (low, high) if self.shared_scale.isChecked() else (float(maps[c].min()), float(maps[c].max()))
+            images.append(rgb_image(sequential(maps[c], lo, hi)))
+        self.shown_channels = channels
+        self.grid.set_images(images, [f"#{c}" + (" dead" if dead[c] else "") for c in channels])
+        self.grid.setToolTip(f"{len(channels)} of {len(maps)} channels; {int(dead.sum())} without a positive "
+                             "value for this input. Bright = strong activation (each channel on its own scale "
+                             "unless one scale is chosen)")
+
+    def _compute_stats(self) -> None:
+        model, data = self.source.model, self.source.data
+        if model is None or data is None:
+            self.stats.setRowCount(0)
+            return
+        split = data.val if len(data.val) else data.train
+        x = prepare(split.images[:STATS_IMAGES], data.mean, data.std)
+        if x.shape[1:] != self._input_shape():
+            self.stats.setRowCount(0)
+            return
+        stats = activation_stats(model, x)
+        self.stats.setRowCount(len(stats))
+        for row, (nid, s) in enumerate(stats.items()):
+            for col, text in enumerate((nid, f"{s.mean:.3f}", f"{s.std:.3f}", f"{s.zero_fraction:.0%}",
+                                        f"{s.dead_fraction:.0%}")):
+                self.stats.setItem(row, col, QTableWidgetItem(text))
+        self.layer_stats = stats
+        self.stats_title.setText(f"Activation statistics over {len(x)} validation images")

@@ -1,0 +1,208 @@
+"""The Kernels panel: a convolution layer's filters as images, one filter's numbers, and the weight histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...inspect.kernels import KernelImages, conv_weights, kernel_images, weight_histogram
+from .imaging import ColorBar, ImageGrid, diverging, rgb_image
+from .source import ModelSource
+
+MODES = (("Automatic", "auto"), ("Each input channel", "channels"), ("Summed over inputs", "sum"),
+         ("Colour (RGB input)", "rgb"))
+SCALES = (("One scale for the layer", "shared"), ("A scale per filter", "per_filter"))
+
+
+def filter_image(kernels: KernelImages, index: int):
+    """One filter as RGB: input channels side by side (1 px gaps), or in colour for RGB display."""
+    if kernels.mode == "rgb":
+        return rgb_image(kernels.values[index])
+    rows = kernels.values[index]  # (channels, kh, kw)
+    channels, kh, kw = rows.shape
+    canvas = np.full((kh, channels * (kw + 1) - 1, 3), 128, dtype=np.uint8)
+    for c in range(channels):
+        canvas[:, c * (kw + 1):c * (kw + 1) + kw] = diverging(rows[c])
+    return rgb_image(canvas)
+
+
+class KernelsPanel(QWidget):
+    """Filters of the chosen conv layer of :class:`ModelSource`'s snapshot."""
+
+    def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.kernels: KernelImages | None = None
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.layer = QComboBox(self)
+        self.layer.setToolTip("The convolution layer whose filters are shown")
+        self.mode = QComboBox(self)
+        for text, value in MODES:
+            self.mode.addItem(text, value)
+        self.mode.setToolTip("Deeper layers have many input channels: show each, or their sum")
+        self.scale = QComboBox(self)
+        for text, value in SCALES:
+            self.scale.addItem(text, value)
+        self.scale.setToolTip("One colour scale for all filters (compare them), or one per filter (see each "
+                              "pattern)")
+        self.zoom = QSpinBox(self)
+        self.zoom.setRange(16, 256)
+        self.zoom.setSingleStep(8)
+        self.zoom.setValue(56)
+        self.zoom.setSuffix(" px")
+        self.zoom.setToolTip("Size of each filter tile")
+        self.grid = ImageGrid(56, self)
+        self.grid.setToolTip("Click a filter to see its numbers")
+        scroll = QScrollArea(self)
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.colorbar = ColorBar(self)
+        self.detail_title = QLabel("Click a filter to see its weights", self)
+        self.channel = QSpinBox(self)
+        self.channel.setPrefix("input channel ")
+        self.channel.setToolTip("Which input channel of the filter the table shows")
+        self.table = QTableWidget(self)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.histogram = pg.PlotWidget(self)
+        self.histogram.setTitle("Weights of the layer")
+        self.histogram.setLabel("bottom", "weight")
+        self.histogram.setLabel("left", "count")
+        self.histogram.setMinimumHeight(160)
+        self._bars: pg.BarGraphItem | None = None
+
+        controls = QHBoxLayout()
+        for label, widget in (("Layer", self.layer), ("Show", self.mode), ("Scale", self.scale),
+                              ("Tiles", self.zoom)):
+            controls.addWidget(QLabel(label, self))
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addWidget(self.colorbar)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.detail_title)
+        right_layout.addWidget(self.channel)
+        right_layout.addWidget(self.table, 1)
+        right_layout.addWidget(self.histogram, 1)
+        splitter = QSplitter(self)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+
+        source.changed.connect(self.refresh)
+        self.layer.currentIndexChanged.connect(self._show)
+        self.mode.currentIndexChanged.connect(self._show)
+        self.scale.currentIndexChanged.connect(self._show)
+        self.zoom.valueChanged.connect(self.grid.set_tile)
+        self.grid.clicked.connect(self.show_filter)
+        self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Follow the source: new model or weights (keeps the chosen layer when it still exists)."""
+        model = self.source.model
+        self._weights = conv_weights(model) if model is not None else {}
+        current = self.layer.currentText()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        for name, w in self._weights.items():
+            self.layer.addItem(name)
+            self.layer.setItemData(self.layer.count() - 1,
+                                   f"{w.shape[0]} filters of {w.shape[1]}×{w.shape[2]}×{w.shape[3]}",
+                                   Qt.ItemDataRole.ToolTipRole)
+        if current in self._weights:
+            self.layer.setCurrentText(current)
+        self.layer.blockSignals(False)
+        if model is None:
+            self.caption.setText(self.source.problem or "No network")
+        elif not self._weights:
+            self.caption.setText("This network has no convolution layer")
+        else:
+            self.caption.setText(f"Filters with {self.source.description}")
+        self._show()
+
+    def _show(self) -> None:
+        name = self.layer.currentText()
+        weight = self._weights.get(name)
+        if weight is None:
+            self.kernels = None
+            self.grid.set_images([], [])
+            return
+        mode = self.mode.currentData()
+        if mode == "rgb" and weight.shape[1] != 3:
+            mode = "auto"
+        self.kernels = kernel_images(weight, mode, self.scale.currentData())
+        images = [filter_image(self.kernels, i) for i in range(len(self.kernels.values))]
+        self.grid.set_images(images, [f"#{i}" for i in range(len(images))])
+        top = float(self.kernels.scale.max(initial=0.0))
+        if self.scale.currentData() == "shared":
+            self.colorbar.set_range(-top, top)
+        else:
+            self.colorbar.set_range(-1.0, 1.0)  # each filter's own ±max
+        self.colorbar.setToolTip("Weight colours" if self.scale.currentData() == "shared" else
+                                 "Each filter scaled to its own largest weight (±1)")
+        counts, edges = weight_histogram(weight)
+        if self._bars is not None:
+            self.histogram.removeItem(self._bars)
+        self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush=(31, 111, 180, 200),
+                                     pen=None)
+        self.histogram.addItem(self._bars)
+        self.channel.setRange(0, int(weight.shape[1]) - 1)
+        self.show_filter(self.grid.selected if self.grid.selected is not None else 0)
+
+    def show_filter(self, index: int | None) -> None:
+        """Fill the table with the numbers of filter ``index`` (the chosen input channel)."""
+        if self.kernels is None or index is None or index >= len(self.kernels.weights):
+            self.table.clear()
+            return
+        self.grid.selected = index
+        self.grid.update()
+        numbers = self.kernels.weights[index, self.channel.value()]
+        scale = float(np.abs(numbers).max(initial=0.0)) or 1.0
+        kh, kw = numbers.shape
+        self.table.setRowCount(kh)
+        self.table.setColumnCount(kw)
+        for r in range(kh):
+            for c in range(kw):
+                value = float(numbers[r, c])
+                item = QTableWidgetItem(f"{value:+.3f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                rgb = diverging(np.array(value / scale))
+                item.setBackground(QBrush(QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))))
+                item.setForeground(QBrush(QColor("black")))
+                self.table.setItem(r, c, item)
+        self.detail_title.setText(f"{self.layer.currentText()} filter #{index}: weights of input channel "
+                                  f"{self.channel.value()} (bias not shown)")
+
+    def table_values(self) -> list[list[float]]:
+        """The numbers shown in the table (for tests)."""
+        return [[float(self.table.item(r, c).text()) for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]

@@ -1,0 +1,105 @@
+"""Which network the Inspect panels look at, and with which weights.
+
+:class:`ModelSource` keeps one snapshot (a CPU copy in eval mode, never the module
+being trained): after each epoch of a run, the weights the trainer sends
+(``WeightsSnapshot``); otherwise the project's stored weights when they fit the
+network on the canvas; otherwise the network with fresh random weights (seed 0), so
+the panels always have something to show and say which it is.
+"""
+
+from __future__ import annotations
+
+import torch
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ...core.builder import BuildError, GraphModule, build
+from ...core.graph import Graph
+from ...core.inference import infer
+from ...data.base import ImageData
+from ...inspect.snapshot import snapshot
+from ...train.events import WeightsSnapshot
+from ..document import Document
+from ..training.dock import TrainingDock
+
+
+class ModelSource(QObject):
+    """The model the panels inspect. Signal ``changed()`` when the model or the data changed."""
+
+    changed = Signal()
+
+    def __init__(self, document: Document, training: TrainingDock, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document, self.training = document, training
+        self.model: GraphModule | None = None
+        self.graph: Graph | None = None
+        #: What the weights are, for the panels' captions ("untrained (random weights)", ...).
+        self.description = ""
+        #: Why there is no model (the network is not valid), or "".
+        self.problem = ""
+        self._live = False  # the model follows a run's snapshots
+        self._rebuild_timer = QTimer(self)
+        self._rebuild_timer.setSingleShot(True)
+        self._rebuild_timer.setInterval(300)  # typing a kernel size rebuilds once
+        self._rebuild_timer.timeout.connect(self.rebuild)
+        document.graph_replaced.connect(lambda _g: self.rebuild())
+        document.history_changed.connect(self.rebuild)
+        document.inference_updated.connect(lambda _r: self._rebuild_timer.start())
+        training.events_arrived.connect(self._on_events)
+        training.run_ended.connect(self._on_run_ended)
+        training.data_ready.connect(lambda _d: self.changed.emit())
+        self.rebuild()
+
+    @property
+    def data(self) -> ImageData | None:
+        """The dataset of the project (as loaded for training or the preview), if loaded."""
+        return self.training.cached_data or self.training.data
+
+    def rebuild(self) -> None:
+        """Build the canvas's network with the project's weights (or random ones)."""
+        if self._live and self.training.running:
+            return  # the run's snapshots decide until it ends
+        self._live = False
+        graph = self.document.graph
+        result = infer(graph)
+        if not result.ok:
+            self._set(None, graph, "", f"The network is not ready: {result.first_error()}")
+            return
+        torch.manual_seed(0)
+        try:
+            model = build(graph, result=result)
+        except BuildError as exc:  # pragma: no cover - infer().ok already checked
+            self._set(None, graph, "", str(exc))
+            return
+        weights = self.document.project.weights
+        description = "untrained (random weights)"
+        if weights is not None:
+            try:
+                model.load_state_dict(weights)
+                description = "trained weights stored in the project"
+            except (RuntimeError, KeyError):
+                description = "untrained (the stored weights do not fit this network)"
+        self._set(snapshot(model), graph, description, "")
+
+    def _on_events(self, events: list) -> None:
+        snapshots = [e for e in events if isinstance(e, WeightsSnapshot)]
+        if not snapshots:
+            return
+        last = snapshots[-1]
+        graph = self.training.training_graph
+        if graph is None:
+            return
+        try:
+            model = build(graph)
+            model.load_state_dict(last.state)
+        except (BuildError, RuntimeError, KeyError):
+            return
+        self._live = True
+        self._set(snapshot(model), graph, f"training: weights after epoch {last.epoch}", "")
+
+    def _on_run_ended(self, _end) -> None:
+        self._live = False
+        self.rebuild()
+
+    def _set(self, model, graph, description: str, problem: str) -> None:
+        self.model, self.graph, self.description, self.problem = model, graph, description, problem
+        self.changed.emit()

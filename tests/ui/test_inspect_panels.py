@@ -1,0 +1,157 @@
+"""The Inspect panels on real networks: what they show follows the model source, the choices and training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from cnnplayground.core.builder import build
+from cnnplayground.core.presets import get_preset
+from cnnplayground.io.project import Project, weights_from_module
+from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.train.events import WeightsSnapshot
+from cnnplayground.ui.main_window import MainWindow
+
+SMALL = DatasetChoice(name="synthetic", options={"train_size": 600, "test_size": 100})
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.training.shutdown()
+
+
+def trained_lenet() -> tuple[object, dict]:
+    torch.manual_seed(3)
+    model = build(get_preset("lenet5").factory())
+    return model, weights_from_module(model)
+
+
+def open_project(window: MainWindow, weights=None, epochs: int = 1) -> None:
+    config = TrainingConfig(epochs=epochs, batch_size=64, device="cpu", checkpoint_every=0)
+    project = Project.new(graph=get_preset("lenet5").factory(), name="t", dataset=SMALL, training=config)
+    project.weights = weights
+    window.document.new(project)
+
+
+def test_kernels_panel_shows_the_projects_weights_and_one_filters_numbers(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_kernels.trigger()
+    panel = window.kernels
+    assert window.kernels_dock.isVisible()
+    assert panel.caption.text() == "Filters with trained weights stored in the project"
+    assert [panel.layer.itemText(i) for i in range(panel.layer.count())] == ["conv1", "conv2"]
+    assert len(panel.grid.images) == 6 and panel.kernels.mode == "channels"
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=panel.grid.tile_rect(4).center().toPoint())
+    expected = weights["layers.conv1.weight"][4, 0].numpy()
+    assert np.allclose(panel.table_values(), expected, atol=5e-4)
+    assert "filter #4" in panel.detail_title.text()
+    shared = panel.colorbar.labels()
+    assert float(shared[2]) == pytest.approx(float(weights["layers.conv1.weight"].abs().max()), rel=1e-2)
+
+    panel.layer.setCurrentText("conv2")
+    assert len(panel.grid.images) == 16
+    assert panel.kernels.mode == "sum" and panel.grid.images[0].width() == 5  # automatic: 6 inputs summed
+    panel.mode.setCurrentIndex(panel.mode.findData("channels"))
+    assert panel.grid.images[0].width() == 6 * 6 - 1  # six 5×5 input channels side by side, 1 px apart
+    panel.channel.setValue(5)
+    assert np.allclose(panel.table_values(), weights["layers.conv2.weight"][4, 5].numpy(), atol=5e-4)
+    panel.scale.setCurrentIndex(panel.scale.findData("per_filter"))
+    assert panel.colorbar.labels() == ("-1", "0", "1")
+
+
+def test_kernels_follow_training_snapshots_and_the_canvas(qtbot, window):
+    open_project(window, epochs=2)
+    window.acts.show_kernels.trigger()
+    panel = window.kernels
+    assert panel.caption.text() == "Filters with untrained (random weights)"
+    before = panel.kernels.weights.copy()
+    snapshots: list = []
+    window.training.events_arrived.connect(lambda ev: snapshots.extend(e for e in ev if isinstance(e, WeightsSnapshot)))
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+        window.acts.train.trigger()
+    assert len(snapshots) == 2  # one per epoch, refreshed live without errors
+    assert panel.caption.text() == "Filters with trained weights stored in the project"
+    trained = window.document.project.weights["layers.conv1.weight"].numpy()
+    assert np.allclose(panel.kernels.weights, trained)
+    assert not np.allclose(panel.kernels.weights, before)
+    # Deleting the first conv layer: the panel follows the canvas.
+    window.canvas.select_nodes(["conv1"])
+    window.canvas.delete_selection()
+    qtbot.waitUntil(lambda: panel.caption.text().startswith("The network is not ready"), timeout=3000)
+    assert panel.grid.images == []
+
+
+def _mouse(widget, kind, point, button, buttons):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QMouseEvent(getattr(QEvent.Type, kind), QPointF(point), QPointF(widget.mapToGlobal(point)), button,
+                        buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def draw_stroke(canvas, points: list[tuple[float, float]]) -> None:
+    """Press, move through and release at ``points`` given in image pixels (row, column)."""
+    rect = canvas._rect()
+    h, w = canvas.image.shape
+
+    def at(row, col):
+        x = rect.x() + (col + 0.5) * rect.width() / w
+        return QPoint(round(x), round(rect.y() + (row + 0.5) * rect.height() / h))
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _mouse(canvas, "MouseButtonPress", at(*points[0]), left, left)
+    for p in points[1:]:
+        _mouse(canvas, "MouseMove", at(*p), none, left)
+    _mouse(canvas, "MouseButtonRelease", at(*points[-1]), left, none)
+
+
+def test_feature_maps_follow_a_drawing_and_the_prediction_changes(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_feature_maps.trigger()
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=30_000)  # normalization and images
+    assert panel.input_kind.currentData() == "draw" and panel.canvas.image.shape == (28, 28)
+    assert panel.layer.currentText() == "conv1"
+    assert len(panel.grid.images) == 6
+    blank = list(panel.prediction)
+    assert len(blank) == 5 and sum(p for _, p in blank) <= 1.0 + 1e-6
+
+    draw_stroke(panel.canvas, [(4, 14), (10, 14), (16, 14), (23, 14)])  # a vertical bar: "1"-ish
+    assert panel.canvas.image[4:24, 13:16].min() > 0.5 and panel.canvas.image[:, :6].max() < 0.01
+    qtbot.waitUntil(lambda: panel.prediction != blank, timeout=2000)
+    x = panel.input_tensor()
+    expected = torch.softmax(window.model_source.model(x), 1)[0]
+    best, p = panel.prediction[0]
+    assert best == int(expected.argmax()) and p == pytest.approx(float(expected.max()), abs=1e-6)
+    assert panel.predictions.item(0, 1).text() == f"{p:.1%}"
+    manual = torch.relu(window.model_source.model.layers["conv1"](x))  # conv1 then ReLU, by hand
+    assert np.allclose(panel.maps["relu1"], manual[0].numpy(), atol=1e-5)
+
+    panel.layer.setCurrentText("conv2")
+    assert len(panel.grid.images) == 16
+    panel.layer.setCurrentText("relu2")
+    panel.hide_dead.setChecked(True)
+    dead = int((panel.maps["relu2"].reshape(16, -1).max(axis=1) <= 0).sum())
+    assert len(panel.grid.images) == 16 - dead
+    stats = panel.layer_stats
+    assert set(stats) >= {"conv1", "relu1", "fc3"} and 0.0 < stats["relu1"].zero_fraction < 1.0
+    assert panel.stats.rowCount() == len(stats)
+
+    panel.input_kind.setCurrentIndex(1)  # a validation image instead
+    panel.index.setValue(3)
+    data = window.model_source.data
+    assert np.allclose(panel.canvas.image, data.val.images[3, 0].numpy() / 255.0)
