@@ -80,6 +80,7 @@ class WindowActions:
     show_results: QAction
     show_kernels: QAction
     show_feature_maps: QAction
+    show_explorer: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -209,6 +210,9 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.show_feature_maps = w.feature_maps_dock.toggleViewAction()
     a.show_feature_maps.setShortcut(QKeySequence("Ctrl+Shift+M"))
     a.show_feature_maps.setStatusTip("Draw or pick an input; see every channel of a layer and the prediction")
+    a.show_explorer = w.explorer_dock.toggleViewAction()
+    a.show_explorer.setShortcut(QKeySequence("Ctrl+Shift+E"))
+    a.show_explorer.setStatusTip("Step a kernel along a 1-D or 2-D input: products, sums, pooling")
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
@@ -249,7 +253,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
-    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps)
+    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -45,6 +45,7 @@ from .actions import (
 )
 from .canvas.view import CanvasView
 from .document import Document
+from .inspect.explorer_panel import ExplorerPanel
 from .inspect.feature_maps_panel import FeatureMapsPanel
 from .inspect.kernels_panel import KernelsPanel
 from .inspect.source import ModelSource
@@ -114,6 +115,11 @@ class MainWindow(QMainWindow):
                                                 area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.kernels_dock, self.feature_maps_dock)
         self.feature_maps_dock.hide()
+        self.explorer = ExplorerPanel(self)
+        self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
+                                            area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.feature_maps_dock, self.explorer_dock)
+        self.explorer_dock.hide()
         self.curves_dock.hide()
         self.results_dock.hide()
         self.kernels_dock.hide()

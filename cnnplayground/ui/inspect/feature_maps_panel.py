@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -156,6 +156,8 @@ class FeatureMapsPanel(QWidget):
         self.shared_scale = QCheckBox("One scale for all channels", self)
         self.grid = ImageGrid(72, self)
         scroll = QScrollArea(self)
+        self._scroll = scroll
+        scroll.viewport().installEventFilter(self)
         scroll.setWidget(self.grid)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -318,9 +320,19 @@ class FeatureMapsPanel(QWidget):
             images.append(rgb_image(sequential(maps[c], lo, hi)))
         self.shown_channels = channels
         self.grid.set_images(images, [f"#{c}" + (" dead" if dead[c] else "") for c in channels])
+        self._fit()
         self.grid.setToolTip(f"{len(channels)} of {len(maps)} channels; {int(dead.sum())} without a positive "
                              "value for this input. Bright = strong activation (each channel on its own scale "
                              "unless one scale is chosen)")
+
+    def _fit(self) -> None:
+        viewport = self._scroll.viewport()
+        self.grid.fit(viewport.width(), viewport.height())
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Resize:
+            self._fit()
+        return super().eventFilter(watched, event)
 
     def _compute_stats(self) -> None:
         model, data = self.source.model, self.source.data

@@ -94,6 +94,21 @@ class ImageGrid(QWidget):
         self.updateGeometry()
         self.update()
 
+    def best_tile(self, width: int, height: int, largest: int = 160, smallest: int = 24) -> int:
+        """The largest tile (≤ ``largest``) that shows every image within ``width`` × ``height``."""
+        n = max(len(self.images), 1)
+        caption = self.fontMetrics().height() + 2
+        for tile in range(largest, smallest - 1, -2):
+            columns = max(1, (width - self.GAP) // (tile + self.GAP))
+            rows = math.ceil(n / columns)
+            if rows * (tile + caption + self.GAP) + self.GAP <= height:
+                return tile
+        return smallest
+
+    def fit(self, width: int, height: int) -> None:
+        """Size the tiles so that all images fit ``width`` × ``height`` (the visible area)."""
+        self.set_tile(self.best_tile(width, height))
+
     def _cell(self) -> QSize:
         return QSize(self.tile, self.tile + self.fontMetrics().height() + 2)
 
@@ -144,6 +159,8 @@ class ImageGrid(QWidget):
                 w, h = image.width() * scale, image.height() * scale
                 target = QRectF(rect.x() + (rect.width() - w) / 2, rect.y() + (rect.height() - h) / 2, w, h)
                 p.drawImage(target, image)
+                p.setPen(pal.color(QPalette.ColorRole.Mid))
+                p.drawRect(target.adjusted(-0.5, -0.5, 0.5, 0.5))
                 if i == self.selected:
                     p.setPen(pal.color(QPalette.ColorRole.Highlight))
                     p.drawRect(target.adjusted(-2, -2, 2, 2))
@@ -154,6 +171,18 @@ class ImageGrid(QWidget):
                                   fm.height()), Qt.AlignmentFlag.AlignCenter, caption)
         finally:
             p.end()
+
+
+def theme_plot(widget) -> None:
+    """A pyqtgraph ``PlotWidget`` in the window's palette (its default is white on black)."""
+    palette = widget.palette()
+    foreground = palette.color(QPalette.ColorRole.Text)
+    widget.setBackground(palette.color(QPalette.ColorRole.Base))
+    plot = widget.getPlotItem()
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setPen(foreground)
+        plot.getAxis(name).setTextPen(foreground)
+    plot.titleLabel.setText(plot.titleLabel.text, color=foreground.name())
 
 
 class ColorBar(QWidget):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect.kernels import KernelImages, conv_weights, kernel_images, weight_histogram
-from .imaging import ColorBar, ImageGrid, diverging, rgb_image
+from .imaging import ColorBar, ImageGrid, diverging, rgb_image, theme_plot
 from .source import ModelSource
 
 MODES = (("Automatic", "auto"), ("Each input channel", "channels"), ("Summed over inputs", "sum"),
@@ -64,12 +64,15 @@ class KernelsPanel(QWidget):
         self.zoom = QSpinBox(self)
         self.zoom.setRange(16, 256)
         self.zoom.setSingleStep(8)
-        self.zoom.setValue(56)
         self.zoom.setSuffix(" px")
-        self.zoom.setToolTip("Size of each filter tile")
+        self.zoom.setSpecialValueText("fit")  # the minimum: tiles as large as the panel allows
+        self.zoom.setValue(16)
+        self.zoom.setToolTip("Size of each filter tile (fit: as large as the panel allows)")
         self.grid = ImageGrid(56, self)
         self.grid.setToolTip("Click a filter to see its numbers")
         scroll = QScrollArea(self)
+        self._scroll = scroll
+        scroll.viewport().installEventFilter(self)
         scroll.setWidget(self.grid)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -87,6 +90,8 @@ class KernelsPanel(QWidget):
         self.histogram.setLabel("bottom", "weight")
         self.histogram.setLabel("left", "count")
         self.histogram.setMinimumHeight(160)
+        self.histogram.getAxis("bottom").enableAutoSIPrefix(False)
+        theme_plot(self.histogram)
         self._bars: pg.BarGraphItem | None = None
 
         controls = QHBoxLayout()
@@ -121,7 +126,7 @@ class KernelsPanel(QWidget):
         self.layer.currentIndexChanged.connect(self._show)
         self.mode.currentIndexChanged.connect(self._show)
         self.scale.currentIndexChanged.connect(self._show)
-        self.zoom.valueChanged.connect(self.grid.set_tile)
+        self.zoom.valueChanged.connect(lambda _v: self._fit())
         self.grid.clicked.connect(self.show_filter)
         self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
         self.refresh()
@@ -162,6 +167,7 @@ class KernelsPanel(QWidget):
         self.kernels = kernel_images(weight, mode, self.scale.currentData())
         images = [filter_image(self.kernels, i) for i in range(len(self.kernels.values))]
         self.grid.set_images(images, [f"#{i}" for i in range(len(images))])
+        self._fit()
         top = float(self.kernels.scale.max(initial=0.0))
         if self.scale.currentData() == "shared":
             self.colorbar.set_range(-top, top)
@@ -176,7 +182,20 @@ class KernelsPanel(QWidget):
                                      pen=None)
         self.histogram.addItem(self._bars)
         self.channel.setRange(0, int(weight.shape[1]) - 1)
+        self.channel.setVisible(weight.shape[1] > 1)
         self.show_filter(self.grid.selected if self.grid.selected is not None else 0)
+
+    def _fit(self) -> None:
+        if self.zoom.value() == self.zoom.minimum():
+            viewport = self._scroll.viewport()
+            self.grid.fit(viewport.width(), viewport.height())
+        else:
+            self.grid.set_tile(self.zoom.value())
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Resize:
+            self._fit()
+        return super().eventFilter(watched, event)
 
     def show_filter(self, index: int | None) -> None:
         """Fill the table with the numbers of filter ``index`` (the chosen input channel)."""
