@@ -81,6 +81,8 @@ class WindowActions:
     show_kernels: QAction
     show_feature_maps: QAction
     show_explorer: QAction
+    show_receptive: QAction
+    show_occlusion: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -210,6 +212,12 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.show_feature_maps = w.feature_maps_dock.toggleViewAction()
     a.show_feature_maps.setShortcut(QKeySequence("Ctrl+Shift+M"))
     a.show_feature_maps.setStatusTip("Draw or pick an input; see every channel of a layer and the prediction")
+    a.show_receptive = w.receptive_dock.toggleViewAction()
+    a.show_receptive.setShortcut(QKeySequence("Ctrl+Shift+F"))
+    a.show_receptive.setStatusTip("Click a unit: its theoretical and effective receptive field on the input")
+    a.show_occlusion = w.occlusion_dock.toggleViewAction()
+    a.show_occlusion.setShortcut(QKeySequence("Ctrl+Shift+O"))
+    a.show_occlusion.setStatusTip("Slide a grey patch over an image: where does hiding it change the answer?")
     a.show_explorer = w.explorer_dock.toggleViewAction()
     a.show_explorer.setShortcut(QKeySequence("Ctrl+Shift+E"))
     a.show_explorer.setStatusTip("Step a kernel along a 1-D or 2-D input: products, sums, pooling")
@@ -253,7 +261,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
-    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, None, a.show_explorer)
+    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
+         None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -48,6 +48,8 @@ from .document import Document
 from .inspect.explorer_panel import ExplorerPanel
 from .inspect.feature_maps_panel import FeatureMapsPanel
 from .inspect.kernels_panel import KernelsPanel
+from .inspect.occlusion_panel import OcclusionPanel
+from .inspect.receptive_panel import ReceptiveFieldPanel
 from .inspect.source import ModelSource
 from .palette import LayerPalette
 from .properties import PropertiesPanel
@@ -115,6 +117,15 @@ class MainWindow(QMainWindow):
                                                 area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.kernels_dock, self.feature_maps_dock)
         self.feature_maps_dock.hide()
+        self.receptive = ReceptiveFieldPanel(self.model_source, self)
+        self.receptive_dock = self._add_dock("Receptive Fields", "receptiveDock", self.receptive,
+                                             area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.feature_maps_dock, self.receptive_dock)
+        self.receptive_dock.hide()
+        self.occlusion = OcclusionPanel(self.model_source, self)
+        self.occlusion_dock = self._add_dock("Occlusion", "occlusionDock", self.occlusion, area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.receptive_dock, self.occlusion_dock)
+        self.occlusion_dock.hide()
         self.explorer = ExplorerPanel(self)
         self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
                                             area.BottomDockWidgetArea)

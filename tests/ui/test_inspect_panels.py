@@ -155,3 +155,54 @@ def test_feature_maps_follow_a_drawing_and_the_prediction_changes(qtbot, window)
     panel.index.setValue(3)
     data = window.model_source.data
     assert np.allclose(panel.canvas.image, data.val.images[3, 0].numpy() / 255.0)
+
+
+def test_receptive_field_panel_frames_the_theoretical_field_and_the_gradient_stays_inside(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_receptive.trigger()
+    panel = window.receptive
+    qtbot.waitUntil(lambda: panel.erf is not None, timeout=30_000)
+    assert panel.layer.currentText() == "pool2"  # the deepest spatial layer by default
+    assert [name for name, _ in panel.field_sizes][:3] == ["conv1", "relu1", "pool1"]
+    sizes = dict(panel.field_sizes)
+    assert (sizes["conv1"], sizes["pool1"], sizes["conv2"], sizes["pool2"]) == (5, 6, 14, 16)
+    panel.layer.setCurrentText("conv2")
+    view = panel.unit_view
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_center(2, 3).toPoint())
+    assert panel.position == (2, 3)
+    top, left, bottom, right = panel.region
+    assert (bottom - top + 1, right - left + 1) == (14, 14) and (top, left) == (2, 4)  # 2 px padding, jump 2
+    erf = panel.erf
+    assert erf.shape == (28, 28) and erf.sum() > 0
+    inside = erf[top:bottom + 1, left:right + 1].sum()
+    assert inside == pytest.approx(erf.sum())  # nothing outside the theoretical field
+    assert "100% of the gradient inside" in panel.summary.text()
+    panel.channel.setCurrentIndex(3)  # channel 2
+    panel.images.setValue(8)
+    assert panel.erf.shape == (28, 28) and panel.input_view.rect_cells == panel.region
+
+
+def test_occlusion_panel_maps_the_true_class_probability(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_occlusion.trigger()
+    panel = window.occlusion
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.running, timeout=30_000)
+    data = window.model_source.data
+    assert panel.target.currentData() == int(data.val.labels[0])  # the true class by default
+    r = panel.result
+    expected = [*range(0, 21, 2), 21]  # 7 px patch, stride 2, and the last one touching the border
+    assert r.rows.tolist() == expected and r.cols.tolist() == expected
+    assert np.isfinite(r.probability).all() and panel.progress.value() == 100
+    from cnnplayground.inspect.snapshot import prepare
+
+    occluded = prepare(data.val.images[0], data.mean, data.std)[0].clone()
+    occluded[:, 4:11, 6:13] = 0.0  # the patch at row 4, column 6
+    p = torch.softmax(window.model_source.model(occluded[None]), 1)[0, panel.target.currentData()]
+    assert r.probability[2, 3] == pytest.approx(float(p), abs=1e-6)
+    panel.patch.setValue(14)
+    panel.stride.setValue(14)
+    qtbot.waitUntil(lambda: not panel.running and panel.result.patch == 14, timeout=30_000)
+    assert panel.result.probability.shape == (2, 2)
+    assert "without a patch" in panel.summary.text()

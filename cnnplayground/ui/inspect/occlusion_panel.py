@@ -1,0 +1,157 @@
+"""The Occlusion panel (Zeiler & Fergus): hide a patch of the image everywhere in turn; where does it hurt?
+
+The map is computed a batch of patch positions at a time from a zero-length timer, so
+the window stays responsive and a new choice cancels the running computation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
+
+from ...inspect.activations import predict
+from ...inspect.occlusion import OcclusionMap, occlusion_steps
+from ...inspect.snapshot import prepare
+from .imaging import DIVERGING_LUT, grey_image, rgb_image, sequential
+from .receptive_panel import PixelView
+from .source import ModelSource
+
+
+class OcclusionPanel(QWidget):
+    """Probability of a class as a grey patch slides over a validation image."""
+
+    def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.result: OcclusionMap | None = None
+        self._steps = None
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.index = QSpinBox(self)
+        self.index.setPrefix("validation image ")
+        self.target = QComboBox(self)
+        self.target.setToolTip("The class whose probability is mapped (the true class by default)")
+        self.patch = QSpinBox(self)
+        self.patch.setRange(1, 64)
+        self.patch.setValue(7)
+        self.patch.setSuffix(" px patch")
+        self.patch.setToolTip("Side of the grey square (the training mean after normalization)")
+        self.stride = QSpinBox(self)
+        self.stride.setRange(1, 32)
+        self.stride.setValue(2)
+        self.stride.setPrefix("stride ")
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        self.image_view = PixelView(self)
+        self.image_view.setToolTip("The image with the drop in probability over it: red = hiding this hurts")
+        self.map_view = PixelView(self)
+        self.map_view.setToolTip("Probability of the class with the patch at each position (dark = low)")
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        controls = QHBoxLayout()
+        for widget in (self.index, QLabel("class", self), self.target, self.patch, self.stride, self.progress):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        views = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.addWidget(QLabel("Where hiding hurts (drop in probability)", self))
+        left.addWidget(self.image_view, 1)
+        right.addWidget(QLabel("Probability with the patch at each position", self))
+        right.addWidget(self.map_view, 1)
+        views.addLayout(left, 1)
+        views.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addLayout(controls)
+        layout.addLayout(views, 1)
+        layout.addWidget(self.summary)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._next_batch)
+        source.changed.connect(self.refresh)
+        self.index.valueChanged.connect(self._on_image)
+        for widget in (self.patch, self.stride):
+            widget.valueChanged.connect(lambda _v: self.start())
+        self.target.currentIndexChanged.connect(lambda _i: self.start())
+        self.refresh()
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def refresh(self) -> None:
+        model, data = self.source.model, self.source.data
+        if model is None:
+            self.caption.setText(self.source.problem or "No network")
+            return
+        if data is None:
+            self.caption.setText("Loading the dataset…")
+            self.source.training.ensure_data()
+            return
+        self.caption.setText(f"Occlusion sensitivity with {self.source.description}")
+        self.index.setRange(0, len(data.val) - 1)
+        self.target.blockSignals(True)
+        if self.target.count() != data.num_classes:
+            self.target.clear()
+            for i, name in enumerate(data.class_names):
+                self.target.addItem(f"{i}: {name}", i)
+        self.target.blockSignals(False)
+        self._on_image()
+
+    def _on_image(self) -> None:
+        data = self.source.data
+        if data is None:
+            return
+        label = int(data.val.labels[self.index.value()])
+        self.target.blockSignals(True)
+        self.target.setCurrentIndex(label)
+        self.target.blockSignals(False)
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start the map for the current image, class, patch and stride."""
+        model, data = self.source.model, self.source.data
+        if model is None or data is None or self.target.currentIndex() < 0:
+            return
+        image = prepare(data.val.images[self.index.value()], data.mean, data.std)[0]
+        self._image = data.val.images[self.index.value()].numpy()
+        patch = min(self.patch.value(), *data.input_shape[1:])
+        self._steps = occlusion_steps(model, image, self.target.currentData(), patch, self.stride.value())
+        self._prediction = predict(model, image, k=1)[0]
+        self.progress.setValue(0)
+        self._timer.start()
+
+    def _next_batch(self) -> None:
+        try:
+            done, self.result = next(self._steps)
+        except StopIteration:
+            self._timer.stop()
+            self._show(final=True)
+            return
+        self.progress.setValue(round(done * 100))
+        if done >= 1.0:
+            self._timer.stop()
+            self._show(final=True)
+
+    def _show(self, final: bool) -> None:
+        r = self.result
+        if r is None:
+            return
+        _, h, w = self.source.data.input_shape
+        drop = r.heat(h, w)
+        scale = float(np.abs(drop).max()) or 1.0
+        index = np.clip(np.round((drop / scale + 1) * 127.5), 0, 255).astype(int)
+        self.image_view.set_image(grey_image(self._image), (h, w))
+        self.image_view.overlay = rgb_image(DIVERGING_LUT[index])
+        probability = np.nan_to_num(r.probability, nan=r.baseline)
+        self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
+        names = self.source.data.class_names
+        cls, p = self._prediction
+        i, j = np.unravel_index(np.argmin(probability), probability.shape)
+        self.summary.setText(
+            f"The network says {names[cls]} ({p:.0%}). Probability of {names[self.target.currentData()]}: "
+            f"{r.baseline:.1%} without a patch; lowest {probability.min():.1%} with the {r.patch}×{r.patch} "
+            f"patch at row {r.rows[i]}, column {r.cols[j]}.")

@@ -1,0 +1,260 @@
+"""The Receptive fields panel: click a unit of a layer; see its theoretical field and its effective one.
+
+The theoretical field (the core's arithmetic) is drawn as a rectangle on the input
+image; the effective field (mean absolute input gradient of that unit over a batch of
+validation images) as a heat map over it. A bar chart gives the theoretical field size
+of every layer, which shows how stride and dilation grow it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QPointF, QRectF, QSize, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+
+from ...core.inference import infer
+from ...inspect.receptive import effective_field, field_sizes, theoretical_region
+from ...inspect.snapshot import prepare
+from .imaging import grey_image, rgb_image, sequential, theme_plot
+from .source import ModelSource
+
+
+class PixelView(QWidget):
+    """An image scaled to fit with sharp pixels; optional heat overlay, rectangle and marked cell.
+
+    Signal ``clicked(row, col)`` in image pixels.
+    """
+
+    clicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image: QImage | None = None
+        self.overlay: QImage | None = None
+        self.rect_cells: tuple[int, int, int, int] | None = None  # top, left, bottom, right (inclusive)
+        self.marker: tuple[int, int] | None = None
+        self.size_hw = (1, 1)
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(280, 280)
+
+    def set_image(self, image: QImage, size_hw: tuple[int, int]) -> None:
+        self.image, self.size_hw = image, size_hw
+        self.update()
+
+    def target(self) -> QRectF:
+        h, w = self.size_hw
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def cell_at(self, point: QPointF) -> tuple[int, int] | None:
+        t = self.target()
+        h, w = self.size_hw
+        row = int((point.y() - t.y()) / t.height() * h)
+        col = int((point.x() - t.x()) / t.width() * w)
+        return (row, col) if 0 <= row < h and 0 <= col < w else None
+
+    def cell_center(self, row: int, col: int) -> QPointF:
+        t = self.target()
+        h, w = self.size_hw
+        return QPointF(t.x() + (col + 0.5) * t.width() / w, t.y() + (row + 0.5) * t.height() / h)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        cell = self.cell_at(event.position())
+        if cell is not None:
+            self.clicked.emit(*cell)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        p = QPainter(self)
+        try:
+            if self.image is None:
+                return
+            t = self.target()
+            p.drawImage(t, self.image)
+            if self.overlay is not None:
+                p.setOpacity(0.6)
+                p.drawImage(t, self.overlay)
+                p.setOpacity(1.0)
+            h, w = self.size_hw
+            cw, ch = t.width() / w, t.height() / h
+            if self.rect_cells is not None:
+                top, left, bottom, right = self.rect_cells
+                p.setPen(QPen(QColor(0, 220, 120), 2))
+                width, height = (right - left + 1) * cw, (bottom - top + 1) * ch
+                p.drawRect(QRectF(t.x() + left * cw, t.y() + top * ch, width, height))
+            if self.marker is not None:
+                r, c = self.marker
+                p.setPen(QPen(QColor(0, 220, 120), 2))
+                p.drawRect(QRectF(t.x() + c * cw, t.y() + r * ch, cw, ch))
+        finally:
+            p.end()
+
+
+class ReceptiveFieldPanel(QWidget):
+    """Theoretical and effective receptive field of a clicked unit, and field sizes per layer."""
+
+    def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.erf: np.ndarray | None = None
+        self.region: tuple[int, int, int, int] | None = None
+        self.position = (0, 0)
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.layer = QComboBox(self)
+        self.layer.setToolTip("The layer whose unit is studied")
+        self.channel = QComboBox(self)
+        self.channel.setToolTip("One channel of the unit's position, or all channels summed")
+        self.images = QSpinBox(self)
+        self.images.setRange(1, 512)
+        self.images.setValue(64)
+        self.images.setSuffix(" images")
+        self.images.setToolTip("Validation images the effective field is averaged over")
+        self.image_index = QSpinBox(self)
+        self.image_index.setPrefix("shown image ")
+        self.unit_view = PixelView(self)
+        self.unit_view.setToolTip("The layer's output for the shown image: click a unit")
+        self.input_view = PixelView(self)
+        self.input_view.setToolTip("Green frame: theoretical field. Heat: effective field (mean |gradient|)")
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.sizes = pg.PlotWidget(self)
+        self.sizes.setTitle("Theoretical field size per layer")
+        self.sizes.setLabel("left", "field (input pixels)")
+        self.sizes.setMinimumHeight(180)
+        theme_plot(self.sizes)
+        self._bars: pg.BarGraphItem | None = None
+
+        controls = QHBoxLayout()
+        for label, widget in (("Layer", self.layer), ("Channel", self.channel), ("Average over", self.images),
+                              ("", self.image_index)):
+            if label:
+                controls.addWidget(QLabel(label, self))
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        views = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.addWidget(QLabel("Layer output (click a unit)", self))
+        left.addWidget(self.unit_view, 1)
+        right.addWidget(QLabel("Input: theoretical (frame) and effective (heat) field", self))
+        right.addWidget(self.input_view, 1)
+        views.addLayout(left, 1)
+        views.addLayout(right, 1)
+        views.addWidget(self.sizes, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addLayout(controls)
+        layout.addLayout(views, 1)
+        layout.addWidget(self.summary)
+
+        source.changed.connect(self.refresh)
+        self.layer.currentIndexChanged.connect(self._on_layer)
+        self.channel.currentIndexChanged.connect(lambda _i: self.compute())
+        self.images.valueChanged.connect(lambda _v: self.compute())
+        self.image_index.valueChanged.connect(lambda _v: self.compute())
+        self.unit_view.clicked.connect(self.select_unit)
+        self.refresh()
+
+    def _spatial_layers(self) -> list[str]:
+        graph = self.source.graph
+        if graph is None:
+            return []
+        return [f.node_id for f in field_sizes(graph) if graph.node(f.node_id).kind != "Input"]
+
+    def refresh(self) -> None:
+        model = self.source.model
+        if model is None:
+            self.caption.setText(self.source.problem or "No network")
+            return
+        if self.source.data is None:
+            self.caption.setText("Loading the dataset…")
+            self.source.training.ensure_data()
+        else:
+            self.caption.setText(f"Receptive fields with {self.source.description}")
+        layers = self._spatial_layers()
+        current = self.layer.currentText()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(layers)
+        self.layer.setCurrentText(current if current in layers else (layers[-1] if layers else ""))
+        self.layer.blockSignals(False)
+        self._plot_sizes()
+        self._on_layer()
+
+    def _plot_sizes(self) -> None:
+        graph = self.source.graph
+        fields = [f for f in field_sizes(graph) if graph.node(f.node_id).kind != "Input"] if graph else []
+        if self._bars is not None:
+            self.sizes.removeItem(self._bars)
+        x = np.arange(len(fields))
+        self._bars = pg.BarGraphItem(x=x, height=[f.size[0] for f in fields], width=0.7, brush=(31, 111, 180, 200))
+        self.sizes.addItem(self._bars)
+        self.sizes.getAxis("bottom").setTicks([[(i, f.node_id) for i, f in enumerate(fields)]])
+        self.field_sizes = [(f.node_id, f.size[0]) for f in fields]
+
+    def _on_layer(self) -> None:
+        model, data = self.source.model, self.source.data
+        name = self.layer.currentText()
+        if model is None or data is None or not name:
+            return
+        x = prepare(data.val.images[:1], data.mean, data.std)
+        with torch.no_grad():
+            out = model.forward_all(x)[name][0]
+        channels, h, w = out.shape
+        self.channel.blockSignals(True)
+        self.channel.clear()
+        self.channel.addItem("all channels (sum)", None)
+        for c in range(channels):
+            self.channel.addItem(f"channel {c}", c)
+        self.channel.blockSignals(False)
+        self.position = (h // 2, w // 2)
+        self.image_index.setRange(0, len(data.val) - 1)
+        self.compute()
+
+    def select_unit(self, row: int, col: int) -> None:
+        """Study the unit at ``(row, col)`` of the layer's output."""
+        self.position = (row, col)
+        self.compute()
+
+    def compute(self) -> None:
+        """Recompute the fields for the current layer, unit, channel and images."""
+        model, data, graph = self.source.model, self.source.data, self.source.graph
+        name = self.layer.currentText()
+        if model is None or data is None or graph is None or not name:
+            return
+        shown = prepare(data.val.images[self.image_index.value():self.image_index.value() + 1], data.mean, data.std)
+        with torch.no_grad():
+            out = model.forward_all(shown)[name][0]
+        channel = self.channel.currentData()
+        unit_map = (out[channel] if channel is not None else out.sum(dim=0)).numpy()
+        h, w = unit_map.shape
+        row, col = min(self.position[0], h - 1), min(self.position[1], w - 1)
+        self.position = (row, col)
+        self.unit_view.set_image(rgb_image(sequential(unit_map, float(unit_map.min()), float(unit_map.max()))),
+                                 (h, w))
+        self.unit_view.marker = (row, col)
+        _, ih, iw = data.input_shape
+        self.region = theoretical_region(infer(graph), name, row, col, (ih, iw))
+        batch = prepare(data.val.images[: self.images.value()], data.mean, data.std)
+        self.erf = effective_field(model, batch, name, row, col, channel)
+        peak = float(self.erf.max()) or 1.0
+        heat = sequential(self.erf / peak, 0.0, 1.0)
+        self.input_view.set_image(grey_image(data.val.images[self.image_index.value()].numpy()), (ih, iw))
+        self.input_view.overlay = rgb_image(heat)
+        self.input_view.rect_cells = self.region
+        self.input_view.update()
+        self.unit_view.update()
+        top, left, bottom, right = self.region
+        inside = float(self.erf[top:bottom + 1, left:right + 1].sum() / max(self.erf.sum(), 1e-30))
+        rows, cols = np.nonzero(self.erf >= 0.5 * peak)
+        half = f"{rows.max() - rows.min() + 1}×{cols.max() - cols.min() + 1}" if len(rows) else "—"
+        rf = infer(graph).infos[name].receptive_field
+        self.summary.setText(
+            f"{name} unit ({row}, {col}): theoretical field {rf.size_text()} (jump {rf.jump[0]:g}), on the image rows "
+            f"{top}–{bottom}, columns {left}–{right}. Effective field over {len(batch)} images: "
+            f"{inside:.0%} of the gradient inside the theoretical field; half of the peak or more within {half}.")
