@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.io.project import Project
@@ -14,6 +14,13 @@ from cnnplayground.ui.document import Document
 def _qt_test_paths():
     """Settings, caches and recent files go to Qt's test locations, never a user's own."""
     QStandardPaths.setTestModeEnabled(True)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_window_layout(_qt_test_paths):
+    """Each test starts with the default dock layout (a closed window saves its own for the next start)."""
+    QSettings().remove("window")
     yield
 
 

@@ -155,6 +155,42 @@ def test_feature_maps_follow_a_drawing_and_the_prediction_changes(qtbot, window)
     panel.index.setValue(3)
     data = window.model_source.data
     assert np.allclose(panel.canvas.image, data.val.images[3, 0].numpy() / 255.0)
+    pixel = float(data.val.images[3, 0, 0, 0]) / 255.0
+    assert float(panel.input_tensor()[0, 0, 0, 0]) == pytest.approx((pixel - data.mean[0]) / data.std[0], abs=1e-5)
+
+
+def test_an_image_file_becomes_the_input(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QColor, QImage
+
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=30_000)
+    image = QImage(56, 56, QImage.Format.Format_RGB888)
+    image.fill(QColor(0, 0, 0))
+    for y in range(56):
+        for x in range(20, 36):
+            image.setPixelColor(x, y, QColor(255, 255, 255))  # a white vertical bar, twice the input size
+    path = tmp_path / "bar.png"
+    assert image.save(str(path))
+    monkeypatch.setattr(panel, "_choose_image_path", lambda: str(path))
+    panel.input_kind.setCurrentIndex(panel.input_kind.findData("file"))
+    assert panel.canvas.image.shape == (28, 28)
+    assert panel.canvas.image[:, 12:16].min() > 0.9 and panel.canvas.image[:, :8].max() < 0.1
+    qtbot.waitUntil(lambda: panel.maps and np.allclose(panel.input_tensor()[0, 0].numpy(),
+                                                       (panel.canvas.image - data_mean(window)) / data_std(window),
+                                                       atol=1e-5), timeout=2000)
+    (tmp_path / "bad.png").write_text("not an image")
+    assert not panel.load_file(str(tmp_path / "bad.png"))
+    assert "Cannot read" in panel.caption.text()
+
+
+def data_mean(window) -> float:
+    return window.model_source.data.mean[0]
+
+
+def data_std(window) -> float:
+    return window.model_source.data.std[0]
 
 
 def test_receptive_field_panel_frames_the_theoretical_field_and_the_gradient_stays_inside(qtbot, window):
@@ -206,3 +242,25 @@ def test_occlusion_panel_maps_the_true_class_probability(qtbot, window):
     qtbot.waitUntil(lambda: not panel.running and panel.result.patch == 14, timeout=30_000)
     assert panel.result.probability.shape == (2, 2)
     assert "without a patch" in panel.summary.text()
+
+
+def test_every_panel_follows_a_run_epoch_by_epoch(qtbot, window):
+    open_project(window, epochs=2)
+    for action in (window.acts.show_kernels, window.acts.show_feature_maps, window.acts.show_receptive,
+                   window.acts.show_occlusion):
+        action.trigger()
+    qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=30_000)
+    seen: list[str] = []
+    window.model_source.changed.connect(lambda: seen.append(window.model_source.description))
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+        window.acts.train.trigger()
+    assert "training: weights after epoch 1" in seen and "training: weights after epoch 2" in seen
+    assert seen[-1] == "trained weights stored in the project"
+    model = window.model_source.model
+    fm = window.feature_maps
+    expected = torch.softmax(model(fm.input_tensor()), 1)[0]
+    assert fm.prediction[0][0] == int(expected.argmax())
+    assert fm.caption.text() == "Feature maps with trained weights stored in the project"
+    assert window.receptive.caption.text() == "Receptive fields with trained weights stored in the project"
+    qtbot.waitUntil(lambda: not window.occlusion.running, timeout=30_000)
+    assert window.occlusion.caption.text() == "Occlusion sensitivity with trained weights stored in the project"

@@ -137,6 +137,8 @@ class FeatureMapsPanel(QWidget):
         self.input_kind = QComboBox(self)
         self.input_kind.addItem("Drawn by hand", "draw")
         self.input_kind.addItem("Dataset image", "dataset")
+        self.input_kind.addItem("Image file…", "file")
+        self._file_image: np.ndarray | None = None
         self.index = QSpinBox(self)
         self.index.setPrefix("validation image ")
         self.index.setToolTip("Which validation image to feed the network")
@@ -218,12 +220,40 @@ class FeatureMapsPanel(QWidget):
 
     # --- inputs ----------------------------------------------------------------------------
     def _on_input_kind(self) -> None:
-        drawing = self.input_kind.currentData() == "draw"
-        self.index.setVisible(not drawing)
+        kind = self.input_kind.currentData()
+        drawing = kind == "draw"
+        self.index.setVisible(kind == "dataset")
         self.clear_button.setVisible(drawing)
         self.canvas.setEnabled(drawing)
-        if not drawing:
+        if kind == "dataset":
             self._load_dataset_image()
+        elif kind == "file":
+            path = self._choose_image_path()
+            if path:
+                self.load_file(path)
+
+    def _choose_image_path(self) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        name, _ = QFileDialog.getOpenFileName(self, "Open Image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif)")
+        return name
+
+    def load_file(self, path: str) -> bool:
+        """Use an image file as the input: converted to the network's channels and size."""
+        from PySide6.QtGui import QImage
+
+        image = QImage(path)
+        if image.isNull():
+            self.caption.setText(f"Cannot read {path}: not an image this program knows")
+            return False
+        c, h, w = self._input_shape()
+        image = image.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        image = image.convertToFormat(QImage.Format.Format_RGB888)
+        rgb = np.frombuffer(image.constBits(), np.uint8).reshape(h, image.bytesPerLine())[:, : 3 * w]
+        rgb = rgb.reshape(h, w, 3).transpose(2, 0, 1).astype(float) / 255.0
+        self._file_image = rgb if c == 3 else rgb.mean(axis=0, keepdims=True).repeat(c, axis=0)
+        self.canvas.set_image(self._file_image.mean(axis=0))
+        return True
 
     def _load_dataset_image(self) -> None:
         data = self.source.data
@@ -245,6 +275,8 @@ class FeatureMapsPanel(QWidget):
         data = self.source.data
         if self.input_kind.currentData() == "dataset" and getattr(self, "_dataset_image", None) is not None:
             image = torch.as_tensor(self._dataset_image, dtype=torch.float32)
+        elif self.input_kind.currentData() == "file" and self._file_image is not None:
+            image = torch.as_tensor(self._file_image, dtype=torch.float32)
         else:
             image = torch.as_tensor(self.canvas.image, dtype=torch.float32)[None].repeat(c, 1, 1)
         if image.shape != (c, h, w):

@@ -51,6 +51,17 @@ def rgb_image(rgb: np.ndarray) -> QImage:
     return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def heat_overlay(values: np.ndarray) -> QImage:
+    """Values in ``[0, 1]`` → a translucent warm overlay: 0 is clear, 1 bright yellow and nearly opaque."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=float)), 0.0, 1.0)
+    rgba = np.empty((*v.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = SEQUENTIAL_LUT[np.round(96 + v * 159).astype(int)]
+    rgba[..., 3] = np.round(v * 230).astype(np.uint8)
+    rgba = np.ascontiguousarray(rgba)
+    h, w = v.shape
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
 def grey_image(image: np.ndarray) -> QImage:
     """A ``(C, H, W)`` or ``(H, W)`` image in [0, 1] or uint8: first channel grey, or RGB for 3 channels."""
     a = np.asarray(image)

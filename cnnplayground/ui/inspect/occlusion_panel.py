@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpi
 from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
-from .imaging import DIVERGING_LUT, grey_image, rgb_image, sequential
+from .imaging import grey_image, heat_overlay, rgb_image, sequential
 from .receptive_panel import PixelView
 from .source import ModelSource
 
@@ -31,6 +31,7 @@ class OcclusionPanel(QWidget):
         self.index = QSpinBox(self)
         self.index.setPrefix("validation image ")
         self.target = QComboBox(self)
+        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.target.setToolTip("The class whose probability is mapped (the true class by default)")
         self.patch = QSpinBox(self)
         self.patch.setRange(1, 64)
@@ -142,10 +143,9 @@ class OcclusionPanel(QWidget):
             return
         _, h, w = self.source.data.input_shape
         drop = r.heat(h, w)
-        scale = float(np.abs(drop).max()) or 1.0
-        index = np.clip(np.round((drop / scale + 1) * 127.5), 0, 255).astype(int)
+        scale = float(drop.max()) if drop.max() > 0 else 1.0
         self.image_view.set_image(grey_image(self._image), (h, w))
-        self.image_view.overlay = rgb_image(DIVERGING_LUT[index])
+        self.image_view.overlay = heat_overlay(drop / scale)  # only where hiding lowers the probability
         probability = np.nan_to_num(r.probability, nan=r.baseline)
         self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
         names = self.source.data.class_names

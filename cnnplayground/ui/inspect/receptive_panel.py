@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpin
 from ...core.inference import infer
 from ...inspect.receptive import effective_field, field_sizes, theoretical_region
 from ...inspect.snapshot import prepare
-from .imaging import grey_image, rgb_image, sequential, theme_plot
+from .imaging import grey_image, heat_overlay, rgb_image, sequential, theme_plot
 from .source import ModelSource
 
 
@@ -77,9 +77,7 @@ class PixelView(QWidget):
             t = self.target()
             p.drawImage(t, self.image)
             if self.overlay is not None:
-                p.setOpacity(0.6)
                 p.drawImage(t, self.overlay)
-                p.setOpacity(1.0)
             h, w = self.size_hw
             cw, ch = t.width() / w, t.height() / h
             if self.rect_cells is not None:
@@ -109,6 +107,7 @@ class ReceptiveFieldPanel(QWidget):
         self.layer = QComboBox(self)
         self.layer.setToolTip("The layer whose unit is studied")
         self.channel = QComboBox(self)
+        self.channel.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.channel.setToolTip("One channel of the unit's position, or all channels summed")
         self.images = QSpinBox(self)
         self.images.setRange(1, 512)
@@ -243,9 +242,8 @@ class ReceptiveFieldPanel(QWidget):
         batch = prepare(data.val.images[: self.images.value()], data.mean, data.std)
         self.erf = effective_field(model, batch, name, row, col, channel)
         peak = float(self.erf.max()) or 1.0
-        heat = sequential(self.erf / peak, 0.0, 1.0)
         self.input_view.set_image(grey_image(data.val.images[self.image_index.value()].numpy()), (ih, iw))
-        self.input_view.overlay = rgb_image(heat)
+        self.input_view.overlay = heat_overlay(self.erf / peak)
         self.input_view.rect_cells = self.region
         self.input_view.update()
         self.unit_view.update()
