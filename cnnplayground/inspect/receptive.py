@@ -46,10 +46,11 @@ def field_sizes(graph: Graph, result: InferenceResult | None = None) -> list[Lay
 
 
 def theoretical_region(result: InferenceResult, node_id: str, row: int, col: int,
-                       input_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+                       input_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """``(top, left, bottom, right)`` input pixels (inclusive) of unit ``(row, col)``'s field, clipped to the image.
 
     The field may extend into the padding: the clipped region is what the image holds of it.
+    None when the field lies entirely in the padding (no image pixel reaches the unit).
     """
     info = result.infos.get(node_id)
     rf = info.receptive_field if info else None
@@ -57,8 +58,11 @@ def theoretical_region(result: InferenceResult, node_id: str, row: int, col: int
         raise ValueError(f"{node_id} has no receptive field (not a valid spatial layer)")
     top, left, bottom, right = rf.region(row, col)
     h, w = input_hw
-    return (max(0, int(np.ceil(top))), max(0, int(np.ceil(left))),
-            min(h - 1, int(np.floor(bottom))), min(w - 1, int(np.floor(right))))
+    region = (max(0, int(np.ceil(top))), max(0, int(np.ceil(left))),
+              min(h - 1, int(np.floor(bottom))), min(w - 1, int(np.floor(right))))
+    if region[0] > region[2] or region[1] > region[3]:
+        return None
+    return region
 
 
 def effective_field(model, images: torch.Tensor, node_id: str, row: int, col: int,

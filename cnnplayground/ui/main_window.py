@@ -475,6 +475,9 @@ class MainWindow(QMainWindow):
             self.results.show_epoch(epochs[-1])
 
     def _on_run_ended(self, _end) -> None:
+        # The run's record (pushed just before) replaces its live curves; the session may still say
+        # "running" here, so this does not go through _show_history's guard.
+        self.curves.plots.load_history(self.document.project.history)
         model, data = self.training.trained_model, self.training.data
         if model is not None and data is not None:
             self.results.find_mistakes(model, data)

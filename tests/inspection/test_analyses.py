@@ -184,3 +184,12 @@ def test_occluding_the_informative_region_lowers_the_class_probability():
     assert fractions == [0.75, 1.0]
     with pytest.raises(ValueError, match="must fit"):
         occlusion_map(model, image, 1, patch=9)
+
+
+def test_a_field_entirely_in_the_padding_has_no_region():
+    g = chain(8, ("Conv2d", {"out_channels": 1, "kernel_size": 1, "padding": 3}))
+    result = infer(g)
+    assert theoretical_region(result, "conv2d0", 0, 0, (8, 8)) is None  # the unit sees only padding
+    assert theoretical_region(result, "conv2d0", 3, 4, (8, 8)) == (0, 1, 0, 1)
+    g2 = chain(8, ("Conv2d", {"out_channels": 1, "kernel_size": 5, "padding": 2}))
+    assert theoretical_region(infer(g2), "conv2d0", 0, 0, (8, 8)) == (0, 0, 2, 2)  # clipped at the border

@@ -49,7 +49,7 @@ def test_editing_flip_stride_padding_and_pooling(qtbot):
     panel.padding.setValue(0)
     panel.stride.setValue(1)
     panel.operation.setCurrentIndex(panel.operation.findData("max"))
-    assert not panel.kernel.isVisible() or panel.kernel.isHidden()
+    assert panel.kernel.isHidden() and panel.dilation.isHidden() and panel.pool_size.isEnabled()
     panel.pool_size.setValue(2)
     panel.stride.setValue(2)
     assert row(panel.result) == ["4", "0", "2", "3", "3"]

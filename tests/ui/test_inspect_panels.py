@@ -177,7 +177,7 @@ def test_an_image_file_becomes_the_input(qtbot, window, tmp_path, monkeypatch):
     panel.input_kind.setCurrentIndex(panel.input_kind.findData("file"))
     assert panel.canvas.image.shape == (28, 28)
     assert panel.canvas.image[:, 12:16].min() > 0.9 and panel.canvas.image[:, :8].max() < 0.1
-    qtbot.waitUntil(lambda: panel.maps and np.allclose(panel.input_tensor()[0, 0].numpy(),
+    qtbot.waitUntil(lambda: bool(panel.maps) and np.allclose(panel.input_tensor()[0, 0].numpy(),
                                                        (panel.canvas.image - data_mean(window)) / data_std(window),
                                                        atol=1e-5), timeout=2000)
     (tmp_path / "bad.png").write_text("not an image")
@@ -264,3 +264,67 @@ def test_every_panel_follows_a_run_epoch_by_epoch(qtbot, window):
     assert window.receptive.caption.text() == "Receptive fields with trained weights stored in the project"
     qtbot.waitUntil(lambda: not window.occlusion.running, timeout=30_000)
     assert window.occlusion.caption.text() == "Occlusion sensitivity with trained weights stored in the project"
+
+
+def test_hidden_panels_do_no_work_until_shown(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_feature_maps.trigger()
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None and bool(panel.maps), timeout=30_000)
+    window.feature_maps_dock.hide()
+    before = panel.maps
+    window.document.project.weights = None
+    window.model_source.rebuild()  # new (random) weights while the panel is hidden
+    assert panel.stale and panel.maps is before
+    window.feature_maps_dock.show()
+    assert not panel.stale and panel.maps is not before
+    assert panel.caption.text().startswith("Feature maps with untrained")
+
+
+def test_data_that_does_not_fit_the_network_is_explained_not_raised(qtbot, window):
+    open_project(window)
+    window.document.project.dataset = DatasetChoice(name="synthetic-rgb", options={"train_size": 200,
+                                                                                    "test_size": 50})
+    window.document.settings_changed.emit()
+    window.acts.show_receptive.trigger()
+    qtbot.waitUntil(lambda: "images but" in window.receptive.caption.text(), timeout=30_000)
+    assert window.receptive.caption.text() == (
+        "The network takes 1×28×28 images but synthetic-rgb has 3×32×32: change the Input layer or the dataset")
+    assert window.model_source.data is None
+    window.acts.show_occlusion.trigger()
+    assert "images but" in window.occlusion.caption.text() and not window.occlusion.running
+
+
+def test_panels_use_the_training_split_when_there_is_no_validation_split(qtbot, window):
+    open_project(window)
+    window.document.project.training = window.document.project.training.model_copy(update={"val_fraction": 0.0})
+    window.document.settings_changed.emit()
+    window.acts.show_occlusion.trigger()
+    qtbot.waitUntil(lambda: window.occlusion.result is not None and not window.occlusion.running, timeout=30_000)
+    assert len(window.model_source.data.val) == 0
+    window.acts.show_receptive.trigger()
+    qtbot.waitUntil(lambda: window.receptive.erf is not None, timeout=30_000)
+
+
+def test_a_dataset_that_cannot_load_is_explained(qtbot, window, tmp_path):
+    open_project(window)
+    window.document.project.dataset = DatasetChoice(name="mnist", root=str(tmp_path))
+    window.document.settings_changed.emit()
+    window.acts.show_feature_maps.trigger()
+    qtbot.waitUntil(lambda: "cannot be loaded" in window.feature_maps.caption.text(), timeout=30_000)
+    assert str(tmp_path) in window.feature_maps.caption.text()
+    assert window.training.data_error is not None and window.training._loading_key is None  # not retried
+
+
+def test_opening_another_project_while_train_waits_for_data_calls_it_off(qtbot, window):
+    open_project(window)
+    window.training.start()
+    assert window.training.state == "loading"
+    other = Project.new(graph=get_preset("mlp").factory(), name="other", dataset=SMALL)
+    window.document.new(other)
+    assert window.training.state == "idle" and "called off" in window.training.status.text()
+    qtbot.wait(0)  # let a pending dataset load report (queued signal); nothing may start
+    with qtbot.assertNotEmitted(window.training.run_started, wait=300):
+        pass
+    assert window.document.project.history == []

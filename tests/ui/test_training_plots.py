@@ -305,3 +305,27 @@ def test_a_live_run_keeps_its_planned_x_range_and_refreshes_at_most_ten_times_a_
     qtbot.waitUntil(lambda: len(updates) == 1, timeout=10 * REFRESH_MS)
     assert plots.points(0, "step_loss") == 3 + 20
     assert plots.plot("speed").getViewBox().viewRange()[0] == pytest.approx(x_range)  # the axes stay put
+
+
+def test_steady_y_ranges_are_round_and_change_only_when_outgrown(plots, qtbot):
+    from cnnplayground.train.events import RunStarted
+    from cnnplayground.ui.training.plots import _round_up
+
+    assert [_round_up(v) for v in (0.9, 1.0, 1.07, 2.3, 0.0031, 7200.0)] == [1.0, 1.0, 1.2, 2.5, 0.004, 8000.0]
+    plots.add_events([RunStarted(epochs=5, steps_per_epoch=STEPS_PER_EPOCH, device="cpu", train_images=1,
+                                 val_images=1, parameters=1)])
+    plots.add_events(_events())
+    plots.flush()
+    low, high = plots.plot("loss").getViewBox().viewRange()[1]
+    top = max(plots.series_data(0, name)[1].max() for name in ("step_loss", "train_loss", "val_loss"))
+    assert top == pytest.approx(1.2)  # the first validation loss
+    assert low < 0 and high == pytest.approx(1.5 * 1.02)  # 0 .. round_up(1.2 × 1.05) = 1.5, 2 % padding
+    assert plots.plot("accuracy").getViewBox().viewRange()[1][1] == pytest.approx(60 * 1.02)  # accuracies ≤ 50 %
+    plots.plot("loss").getViewBox().sigRangeChangedManually.emit([False, True])  # the user zooms the loss
+    plots.plot("loss").setYRange(0.5, 0.6, padding=0)
+    plots.add_events(_events(offset=5.0))  # much larger losses arrive
+    plots.flush()
+    assert plots.plot("loss").getViewBox().viewRange()[1] == pytest.approx([0.5, 0.6])  # the user's view stays
+    plots.reset_view()
+    plots.flush()
+    assert plots.plot("loss").getViewBox().viewRange()[1][1] > 5.0

@@ -69,8 +69,10 @@ def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
     with qtbot.waitSignal(window.training.run_ended, timeout=60_000) as ended:
         window.training.stop()
     assert isinstance(ended.args[0], Finished) and ended.args[0].reason == "stopped"
-    # The record replaces the live curves: same run, same epoch values.
-    assert plots.run_count == 1 and plots.points(0, "val_accuracy") >= 1
+    # The record replaces the live curves: same run, same epoch values, no longer "live".
+    assert not plots.live and plots.run_count == 1 and plots.points(0, "val_accuracy") >= 1
+    saved = window.document.project.history[0]
+    assert plots.points(0, "step_loss") == len(saved.series["step_loss"].x)
     assert plots.series_data(0, "val_accuracy")[1][0] == pytest.approx(epoch.val_accuracy * 100)
 
 

@@ -165,7 +165,7 @@ class ExplorerPanel(QWidget):
         try:
             value = float(item.text().replace("−", "-"))
         except ValueError:
-            self.error.setText(f"“{item.text()}” is not a number")
+            self.error.setText(f"“{item.text()}” is not a number (the previous value is kept)")
             return
         if item.tableWidget() is self.input:
             pad = self.padding.value()
@@ -196,8 +196,7 @@ class ExplorerPanel(QWidget):
             self.error.setText(str(exc))
             self.output, self.steps = np.zeros(0), []
         else:
-            if "not a number" not in self.error.text():
-                self.error.clear()
+            self.error.clear()  # the cells are refilled from the numbers below: a bad entry is gone
         if not self.steps and not self.error.text():
             self.error.setText("The window does not fit the input: add padding or shrink the kernel")
         self._fill()

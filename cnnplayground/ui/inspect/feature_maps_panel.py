@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ...inspect.activations import activation_stats, dead_channels, feature_maps, predict
 from ...inspect.snapshot import prepare
 from .imaging import ImageGrid, grey_image, rgb_image, sequential
+from .panel import InspectPanel
 from .source import ModelSource
 
 #: Dataset images the activation statistics are computed over.
@@ -124,12 +125,12 @@ class DrawingCanvas(QWidget):
             p.end()
 
 
-class FeatureMapsPanel(QWidget):
+class FeatureMapsPanel(InspectPanel):
     """Every channel of a layer for one input, with the prediction and per-layer statistics."""
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.source = source
+        super().__init__(source, parent)
+        self._dataset_image: np.ndarray | None = None
         self.maps: dict[str, np.ndarray] = {}
         self.prediction: list[tuple[int, float]] = []
         self.caption = QLabel(self)
@@ -214,9 +215,7 @@ class FeatureMapsPanel(QWidget):
         self.layer.currentIndexChanged.connect(self._show_maps)
         self.hide_dead.toggled.connect(self._show_maps)
         self.shared_scale.toggled.connect(self._show_maps)
-        source.changed.connect(self.refresh)
         self._on_input_kind()
-        self.refresh()
 
     # --- inputs ----------------------------------------------------------------------------
     def _on_input_kind(self) -> None:
@@ -256,10 +255,10 @@ class FeatureMapsPanel(QWidget):
         return True
 
     def _load_dataset_image(self) -> None:
-        data = self.source.data
-        if data is None or self.input_kind.currentData() != "dataset":
+        split = self.source.split()
+        if split is None or self.input_kind.currentData() != "dataset":
             return
-        split = data.val if len(data.val) else data.train
+        data = self.source.data
         self.index.setRange(0, len(split) - 1)
         image = split.images[self.index.value()].float().numpy() / 255.0
         self.canvas.set_image(image.mean(axis=0))
@@ -273,7 +272,7 @@ class FeatureMapsPanel(QWidget):
             return None
         c, h, w = self._input_shape()
         data = self.source.data
-        if self.input_kind.currentData() == "dataset" and getattr(self, "_dataset_image", None) is not None:
+        if self.input_kind.currentData() == "dataset" and self._dataset_image is not None:
             image = torch.as_tensor(self._dataset_image, dtype=torch.float32)
         elif self.input_kind.currentData() == "file" and self._file_image is not None:
             image = torch.as_tensor(self._file_image, dtype=torch.float32)
@@ -285,8 +284,7 @@ class FeatureMapsPanel(QWidget):
         return prepare(image, mean, std)
 
     def _input_shape(self) -> tuple[int, int, int]:
-        shape = self.source.graph and self.source.graph.input_nodes()[0].params
-        return int(shape["channels"]), int(shape["height"]), int(shape["width"])
+        return self.source.input_shape or (1, 28, 28)
 
     # --- model -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -299,11 +297,9 @@ class FeatureMapsPanel(QWidget):
             return
         _, h, w = self._input_shape()
         self.canvas.set_size(h, w)
-        self.caption.setText(f"Feature maps with {self.source.description}"
-                             + ("" if self.source.data is not None else " (loading the dataset for its "
-                                "normalization and images…)"))
-        if self.source.data is None:
-            self.source.training.ensure_data()
+        missing = self.data_missing()
+        self.caption.setText(f"Feature maps with {self.source.description}" + (f". {missing}" if missing else ""))
+        self._dataset_image = None
         self._load_dataset_image()
         self.recompute()
         self._compute_stats()
@@ -367,11 +363,10 @@ class FeatureMapsPanel(QWidget):
         return super().eventFilter(watched, event)
 
     def _compute_stats(self) -> None:
-        model, data = self.source.model, self.source.data
-        if model is None or data is None:
+        model, data, split = self.source.model, self.source.data, self.source.split()
+        if model is None or data is None or split is None:
             self.stats.setRowCount(0)
             return
-        split = data.val if len(data.val) else data.train
         x = prepare(split.images[:STATS_IMAGES], data.mean, data.std)
         if x.shape[1:] != self._input_shape():
             self.stats.setRowCount(0)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...inspect.kernels import KernelImages, conv_weights, kernel_images, weight_histogram
 from .imaging import ColorBar, ImageGrid, diverging, rgb_image, theme_plot
+from .panel import InspectPanel
 from .source import ModelSource
 
 MODES = (("Automatic", "auto"), ("Each input channel", "channels"), ("Summed over inputs", "sum"),
@@ -41,12 +42,11 @@ def filter_image(kernels: KernelImages, index: int):
     return rgb_image(canvas)
 
 
-class KernelsPanel(QWidget):
+class KernelsPanel(InspectPanel):
     """Filters of the chosen conv layer of :class:`ModelSource`'s snapshot."""
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.source = source
+        super().__init__(source, parent)
         self.kernels: KernelImages | None = None
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
@@ -122,14 +122,13 @@ class KernelsPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
 
-        source.changed.connect(self.refresh)
+        self._weights: dict = {}
         self.layer.currentIndexChanged.connect(self._show)
         self.mode.currentIndexChanged.connect(self._show)
         self.scale.currentIndexChanged.connect(self._show)
         self.zoom.valueChanged.connect(lambda _v: self._fit())
         self.grid.clicked.connect(self.show_filter)
         self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
-        self.refresh()
 
     def refresh(self) -> None:
         """Follow the source: new model or weights (keeps the chosen layer when it still exists)."""

@@ -14,16 +14,16 @@ from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
 from .imaging import grey_image, heat_overlay, rgb_image, sequential
+from .panel import InspectPanel
 from .receptive_panel import PixelView
 from .source import ModelSource
 
 
-class OcclusionPanel(QWidget):
+class OcclusionPanel(InspectPanel):
     """Probability of a class as a grey patch slides over a validation image."""
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.source = source
+        super().__init__(source, parent)
         self.result: OcclusionMap | None = None
         self._steps = None
         self.caption = QLabel(self)
@@ -72,41 +72,50 @@ class OcclusionPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._next_batch)
-        source.changed.connect(self.refresh)
         self.index.valueChanged.connect(self._on_image)
         for widget in (self.patch, self.stride):
             widget.valueChanged.connect(lambda _v: self.start())
         self.target.currentIndexChanged.connect(lambda _i: self.start())
-        self.refresh()
 
     @property
     def running(self) -> bool:
         return self._timer.isActive()
 
+    def on_hidden_change(self) -> None:
+        self._timer.stop()  # a hidden panel computes nothing; it starts again when shown
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().hideEvent(event)
+        if self._timer.isActive():
+            self._timer.stop()
+            self.stale = True  # the map was not finished: redo it when shown
+
     def refresh(self) -> None:
-        model, data = self.source.model, self.source.data
+        self._timer.stop()
+        model, data, split = self.source.model, self.source.data, self.source.split()
         if model is None:
             self.caption.setText(self.source.problem or "No network")
             return
-        if data is None:
-            self.caption.setText("Loading the dataset…")
-            self.source.training.ensure_data()
+        missing = self.data_missing()
+        if missing or data is None or split is None:
+            self.caption.setText(missing)
             return
         self.caption.setText(f"Occlusion sensitivity with {self.source.description}")
-        self.index.setRange(0, len(data.val) - 1)
+        self.index.setRange(0, len(split) - 1)
         self.target.blockSignals(True)
-        if self.target.count() != data.num_classes:
+        labels = [f"{i}: {name}" for i, name in enumerate(data.class_names)]
+        if [self.target.itemText(i) for i in range(self.target.count())] != labels:
             self.target.clear()
-            for i, name in enumerate(data.class_names):
-                self.target.addItem(f"{i}: {name}", i)
+            for i, text in enumerate(labels):
+                self.target.addItem(text, i)
         self.target.blockSignals(False)
         self._on_image()
 
     def _on_image(self) -> None:
-        data = self.source.data
-        if data is None:
+        split = self.source.split()
+        if split is None:
             return
-        label = int(data.val.labels[self.index.value()])
+        label = int(split.labels[self.index.value()])
         self.target.blockSignals(True)
         self.target.setCurrentIndex(label)
         self.target.blockSignals(False)
@@ -114,11 +123,13 @@ class OcclusionPanel(QWidget):
 
     def start(self) -> None:
         """(Re)start the map for the current image, class, patch and stride."""
-        model, data = self.source.model, self.source.data
-        if model is None or data is None or self.target.currentIndex() < 0:
+        model, data, split = self.source.model, self.source.data, self.source.split()
+        if model is None or data is None or split is None or self.target.currentIndex() < 0:
+            self._timer.stop()
             return
-        image = prepare(data.val.images[self.index.value()], data.mean, data.std)[0]
-        self._image = data.val.images[self.index.value()].numpy()
+        image = prepare(split.images[self.index.value()], data.mean, data.std)[0]
+        self._image = split.images[self.index.value()].numpy()
+        self._data = data
         patch = min(self.patch.value(), *data.input_shape[1:])
         self._steps = occlusion_steps(model, image, self.target.currentData(), patch, self.stride.value())
         self._prediction = predict(model, image, k=1)[0]
@@ -141,14 +152,14 @@ class OcclusionPanel(QWidget):
         r = self.result
         if r is None:
             return
-        _, h, w = self.source.data.input_shape
+        _, h, w = self._data.input_shape
         drop = r.heat(h, w)
         scale = float(drop.max()) if drop.max() > 0 else 1.0
         self.image_view.set_image(grey_image(self._image), (h, w))
         self.image_view.overlay = heat_overlay(drop / scale)  # only where hiding lowers the probability
         probability = np.nan_to_num(r.probability, nan=r.baseline)
         self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
-        names = self.source.data.class_names
+        names = self._data.class_names
         cls, p = self._prediction
         i, j = np.unravel_index(np.argmin(probability), probability.shape)
         self.summary.setText(

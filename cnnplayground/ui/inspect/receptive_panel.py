@@ -19,6 +19,7 @@ from ...core.inference import infer
 from ...inspect.receptive import effective_field, field_sizes, theoretical_region
 from ...inspect.snapshot import prepare
 from .imaging import grey_image, heat_overlay, rgb_image, sequential, theme_plot
+from .panel import InspectPanel
 from .source import ModelSource
 
 
@@ -93,12 +94,12 @@ class PixelView(QWidget):
             p.end()
 
 
-class ReceptiveFieldPanel(QWidget):
+class ReceptiveFieldPanel(InspectPanel):
     """Theoretical and effective receptive field of a clicked unit, and field sizes per layer."""
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.source = source
+        super().__init__(source, parent)
+        self._layer_shown = ""  # the layer whose unit and channel choices are kept across refreshes
         self.erf: np.ndarray | None = None
         self.region: tuple[int, int, int, int] | None = None
         self.position = (0, 0)
@@ -151,13 +152,11 @@ class ReceptiveFieldPanel(QWidget):
         layout.addLayout(views, 1)
         layout.addWidget(self.summary)
 
-        source.changed.connect(self.refresh)
         self.layer.currentIndexChanged.connect(self._on_layer)
         self.channel.currentIndexChanged.connect(lambda _i: self.compute())
         self.images.valueChanged.connect(lambda _v: self.compute())
         self.image_index.valueChanged.connect(lambda _v: self.compute())
         self.unit_view.clicked.connect(self.select_unit)
-        self.refresh()
 
     def _spatial_layers(self) -> list[str]:
         graph = self.source.graph
@@ -169,12 +168,10 @@ class ReceptiveFieldPanel(QWidget):
         model = self.source.model
         if model is None:
             self.caption.setText(self.source.problem or "No network")
+            self.erf = None
             return
-        if self.source.data is None:
-            self.caption.setText("Loading the dataset…")
-            self.source.training.ensure_data()
-        else:
-            self.caption.setText(f"Receptive fields with {self.source.description}")
+        missing = self.data_missing()
+        self.caption.setText(missing or f"Receptive fields with {self.source.description}")
         layers = self._spatial_layers()
         current = self.layer.currentText()
         self.layer.blockSignals(True)
@@ -197,22 +194,27 @@ class ReceptiveFieldPanel(QWidget):
         self.field_sizes = [(f.node_id, f.size[0]) for f in fields]
 
     def _on_layer(self) -> None:
-        model, data = self.source.model, self.source.data
+        model, data, split = self.source.model, self.source.data, self.source.split()
         name = self.layer.currentText()
-        if model is None or data is None or not name:
+        if model is None or data is None or split is None or not name:
             return
-        x = prepare(data.val.images[:1], data.mean, data.std)
+        x = prepare(split.images[:1], data.mean, data.std)
         with torch.no_grad():
             out = model.forward_all(x)[name][0]
         channels, h, w = out.shape
+        same_layer = name == self._layer_shown
+        kept_channel = self.channel.currentIndex() if same_layer else 0
         self.channel.blockSignals(True)
         self.channel.clear()
         self.channel.addItem("all channels (sum)", None)
         for c in range(channels):
             self.channel.addItem(f"channel {c}", c)
+        self.channel.setCurrentIndex(kept_channel if 0 <= kept_channel < self.channel.count() else 0)
         self.channel.blockSignals(False)
-        self.position = (h // 2, w // 2)
-        self.image_index.setRange(0, len(data.val) - 1)
+        if not same_layer:
+            self.position = (h // 2, w // 2)
+        self._layer_shown = name
+        self.image_index.setRange(0, len(split) - 1)
         self.compute()
 
     def select_unit(self, row: int, col: int) -> None:
@@ -222,11 +224,11 @@ class ReceptiveFieldPanel(QWidget):
 
     def compute(self) -> None:
         """Recompute the fields for the current layer, unit, channel and images."""
-        model, data, graph = self.source.model, self.source.data, self.source.graph
+        model, data, graph, split = self.source.model, self.source.data, self.source.graph, self.source.split()
         name = self.layer.currentText()
-        if model is None or data is None or graph is None or not name:
+        if model is None or data is None or graph is None or split is None or not name:
             return
-        shown = prepare(data.val.images[self.image_index.value():self.image_index.value() + 1], data.mean, data.std)
+        shown = prepare(split.images[self.image_index.value():self.image_index.value() + 1], data.mean, data.std)
         with torch.no_grad():
             out = model.forward_all(shown)[name][0]
         channel = self.channel.currentData()
@@ -239,20 +241,24 @@ class ReceptiveFieldPanel(QWidget):
         self.unit_view.marker = (row, col)
         _, ih, iw = data.input_shape
         self.region = theoretical_region(infer(graph), name, row, col, (ih, iw))
-        batch = prepare(data.val.images[: self.images.value()], data.mean, data.std)
+        batch = prepare(split.images[: self.images.value()], data.mean, data.std)
         self.erf = effective_field(model, batch, name, row, col, channel)
         peak = float(self.erf.max()) or 1.0
-        self.input_view.set_image(grey_image(data.val.images[self.image_index.value()].numpy()), (ih, iw))
+        self.input_view.set_image(grey_image(split.images[self.image_index.value()].numpy()), (ih, iw))
         self.input_view.overlay = heat_overlay(self.erf / peak)
         self.input_view.rect_cells = self.region
         self.input_view.update()
         self.unit_view.update()
+        rf = infer(graph).infos[name].receptive_field
+        head = f"{name} unit ({row}, {col}): theoretical field {rf.size_text()} (jump {rf.jump[0]:g})"
+        if self.region is None:
+            self.summary.setText(f"{head}, entirely in the padding: no pixel of the image reaches this unit.")
+            return
         top, left, bottom, right = self.region
         inside = float(self.erf[top:bottom + 1, left:right + 1].sum() / max(self.erf.sum(), 1e-30))
         rows, cols = np.nonzero(self.erf >= 0.5 * peak)
         half = f"{rows.max() - rows.min() + 1}×{cols.max() - cols.min() + 1}" if len(rows) else "—"
-        rf = infer(graph).infos[name].receptive_field
         self.summary.setText(
-            f"{name} unit ({row}, {col}): theoretical field {rf.size_text()} (jump {rf.jump[0]:g}), on the image rows "
-            f"{top}–{bottom}, columns {left}–{right}. Effective field over {len(batch)} images: "
-            f"{inside:.0%} of the gradient inside the theoretical field; half of the peak or more within {half}.")
+            f"{head}, on the image rows {top}–{bottom}, columns {left}–{right}. Effective field over {len(batch)} "
+            f"images: {inside:.0%} of the gradient inside the theoretical field; half of the peak or more "
+            f"within {half}.")

@@ -47,26 +47,68 @@ class ModelSource(QObject):
         training.events_arrived.connect(self._on_events)
         training.run_ended.connect(self._on_run_ended)
         training.data_ready.connect(lambda _d: self.changed.emit())
+        training.data_failed.connect(lambda _m: self.changed.emit())
+        document.settings_changed.connect(self.changed.emit)  # another dataset, or its options
         self.rebuild()
 
     @property
     def data(self) -> ImageData | None:
-        """The dataset of the project (as loaded for training or the preview), if loaded."""
-        return self.training.cached_data or self.training.data
+        """The project's dataset as loaded for its current settings, if it fits the network (else None)."""
+        data = self.training.cached_data
+        if data is None or self.graph is None:
+            return None
+        return data if data.input_shape == self.input_shape else None
 
-    def rebuild(self) -> None:
-        """Build the canvas's network with the project's weights (or random ones)."""
-        if self._live and self.training.running:
-            return  # the run's snapshots decide until it ends
+    @property
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` of the network's Input layer."""
+        if self.graph is None or not self.graph.input_nodes():
+            return None
+        params = self.graph.input_nodes()[0].params
+        return int(params["channels"]), int(params["height"]), int(params["width"])
+
+    @property
+    def data_problem(self) -> str:
+        """Why there are no images to show: the dataset failed to load or does not fit the network ("" if none)."""
+        error = self.training.data_error
+        if error:
+            return f"The dataset cannot be loaded: {error}"
+        data = self.training.cached_data
+        if data is not None and self.graph is not None and data.input_shape != self.input_shape:
+            fmt = "×".join
+            return (f"The network takes {fmt(map(str, self.input_shape))} images but {data.name} has "
+                    f"{fmt(map(str, data.input_shape))}: change the Input layer or the dataset")
+        return ""
+
+    def ensure_data(self) -> None:
+        """Start loading the project's dataset unless it is loaded, loading, or known to fail."""
+        self.training.ensure_data()
+
+    def split(self):
+        """The images the panels use: the validation split, or the training split when there is none."""
+        data = self.data
+        if data is None:
+            return None
+        return data.val if len(data.val) else data.train
+
+    def rebuild(self, after_run: bool = False) -> None:
+        """Build the canvas's network with the project's weights (or random ones).
+
+        Not while a run trains: its snapshots decide, and the random initialization here must not
+        touch the global random generator the run's dropout draws from.
+        """
+        if self.training.running and not after_run:
+            return  # rebuilt when the run ends (its generator is done by then: no random draws left)
         self._live = False
         graph = self.document.graph
         result = infer(graph)
         if not result.ok:
             self._set(None, graph, "", f"The network is not ready: {result.first_error()}")
             return
-        torch.manual_seed(0)
         try:
-            model = build(graph, result=result)
+            with torch.random.fork_rng(devices=[]):  # the same random weights each time, global state kept
+                torch.manual_seed(0)
+                model = build(graph, result=result)
         except BuildError as exc:  # pragma: no cover - infer().ok already checked
             self._set(None, graph, "", str(exc))
             return
@@ -98,7 +140,7 @@ class ModelSource(QObject):
 
     def _on_run_ended(self, _end) -> None:
         self._live = False
-        self.rebuild()
+        self.rebuild(after_run=True)
 
     def _set(self, model, graph, description: str, problem: str) -> None:
         self.model, self.graph, self.description, self.problem = model, graph, description, problem

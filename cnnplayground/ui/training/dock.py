@@ -107,6 +107,8 @@ class TrainingDock(QWidget):
     run_ended = Signal(object)
     #: A dataset was loaded (for the preview or a run): ``ImageData``.
     data_ready = Signal(object)
+    #: The project's dataset could not be loaded: the message.
+    data_failed = Signal(str)
     message = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -128,6 +130,8 @@ class TrainingDock(QWidget):
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
         self._cache: tuple[str, ImageData] | None = None  # the last dataset loaded, by data_key
         self._loading_key: str | None = None
+        self._failed: tuple[str, str] | None = None  # (data key, message) of the last failed load
+        self._run_project = None  # the project a run started in: its record goes there only
         self._train_when_loaded = False
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -136,7 +140,7 @@ class TrainingDock(QWidget):
         self.preview.shown.connect(self._preview_timer.start)
         self.form.settings_changed.connect(self._on_settings_changed)
         document.settings_changed.connect(self._on_settings_changed)
-        document.graph_replaced.connect(lambda _graph: self._on_settings_changed())
+        document.graph_replaced.connect(self._on_project_replaced)
 
         # The shortcuts belong to the window's Train menu actions (a button's setText would drop
         # its shortcut when "Pause" becomes "Resume"); the tool tips name them.
@@ -183,6 +187,8 @@ class TrainingDock(QWidget):
             self._report(f"The network is not ready: {result.first_error()}", failed=True)
             return
         self._graph_at_start = self.document.graph.to_dict()
+        self._run_project = self.document.project
+        self._failed = None  # pressing Train tries a failed dataset again
         self._update_buttons("loading")
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
@@ -205,11 +211,27 @@ class TrainingDock(QWidget):
         QThreadPool.globalInstance().start(job)
 
     def ensure_data(self) -> ImageData | None:
-        """The project's dataset if loaded; otherwise start loading it (``data_ready`` follows)."""
+        """The project's dataset if loaded; otherwise start loading it (``data_ready`` or ``data_failed``
+        follows). A load that failed for the current settings is not tried again until they change."""
         data = self.cached_data
-        if data is None:
+        if data is None and self.data_error is None:
             self._load()
         return data
+
+    @property
+    def data_error(self) -> str | None:
+        """Why the project's dataset (with the current settings) could not be loaded, or None."""
+        if self._failed is not None and self._failed[0] == data_key(self.document.project):
+            return self._failed[1]
+        return None
+
+    def _on_project_replaced(self, _graph) -> None:
+        """New or opened project: a Train waiting for its dataset is called off (it was for the old one)."""
+        if self._train_when_loaded:
+            self._train_when_loaded = False
+            self._update_buttons("idle")
+            self._set_status("Training was called off: another project was opened")
+        self._on_settings_changed()
 
     # --- the sample preview ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
@@ -281,6 +303,8 @@ class TrainingDock(QWidget):
             self._loading_key = None
         if key != data_key(self.document.project):
             return  # the settings changed meanwhile: a newer load is coming
+        self._failed = (key, message)
+        self.data_failed.emit(message)
         self.preview.set_message(message, error=True)
         if self._train_when_loaded:
             self._train_when_loaded = False
@@ -379,7 +403,9 @@ class TrainingDock(QWidget):
         if self._steps:
             rate = sum(e.images_per_second for e in self._steps) / len(self._steps)
             self.speed_label.setText(f"{self._steps[-1].step:,} steps · {rate:,.0f} images/s on average")
-        if epochs and self._model is not None:
+        if epochs and self._model is not None and self.document.project is not self._run_project:
+            self.message.emit("Another project was opened during training: the run was not recorded")
+        elif epochs and self._model is not None:
             same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
                 self._graph_at_start)
             record = run_record(self.run_name, self.document.project.training,

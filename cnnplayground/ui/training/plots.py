@@ -511,6 +511,11 @@ class TrainingPlots(QWidget):
         return "  ·  ".join(parts)
 
     @property
+    def live(self) -> bool:
+        """True while the plots follow a running run (fixed x range, steady y ranges)."""
+        return self._extent is not None
+
+    @property
     def columns(self) -> int:
         """How many plots side by side: 4 in a wide, low panel (a bottom dock), else 2 (2×2)."""
         return self._columns
