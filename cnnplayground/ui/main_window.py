@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QEvent, QEventLoop, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -312,7 +312,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _maybe_save(self) -> bool:
-        """True when the current project may be replaced (saved, discarded or unmodified)."""
+        """True when the current project may be replaced (saved, discarded or unmodified).
+
+        A running training is stopped first (after asking), so that its run is recorded in this
+        project before the question about saving it.
+        """
+        if self.training.running:
+            if not self._ask_stop_training():
+                return False
+            self._stop_training_and_wait()
         if not self.document.modified:
             return True
         answer = self._ask_save_changes()
@@ -339,6 +347,21 @@ class MainWindow(QMainWindow):
         box.setInformativeText("Your changes will be lost if you don't save them.")
         box.setDefaultButton(Button.Save)
         return Button(box.exec())
+
+    def _ask_stop_training(self) -> bool:
+        answer = QMessageBox.question(self, APP_TITLE, "A network is training. Stop it and keep its results?",
+                                      Button.Yes | Button.Cancel, Button.Cancel)
+        return answer == Button.Yes
+
+    def _stop_training_and_wait(self, timeout_ms: int = 60_000) -> None:
+        """Stop the run and process events until it has ended (and been recorded)."""
+        loop = QEventLoop(self)
+        self.training.run_ended.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        self.training.stop()
+        if self.training.running:
+            loop.exec()
+        self.training.run_ended.disconnect(loop.quit)
 
     def _choose_open_path(self) -> Path | None:
         name, _ = QFileDialog.getOpenFileName(self, "Open Project", self._start_dir(),
@@ -484,7 +507,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.training.running:
-            self.training.stop()  # closing stops the run cleanly; its results are kept below
+            self._stop_training_and_wait()  # closing stops the run cleanly; its results are kept below
         self.training.shutdown()
         if not self._maybe_save():
             event.ignore()

@@ -151,3 +151,20 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
         assert x2.tolist() == x.tolist() and y2 == pytest.approx(y, nan_ok=True)
     assert [plots.run_name(i) for i in range(2)] == ["run 1", "run 2"]
     assert window.curves.runs.topLevelItem(0).text(1) == "lr 0.001"
+
+
+def test_opening_another_project_during_a_run_stops_it_and_keeps_its_results(qtbot, window, monkeypatch):
+    load(window, get_preset("lenet5").factory(), epochs=50)
+    first = window.document.project
+    with qtbot.waitSignal(window.training.events_arrived, timeout=120_000,
+                          check_params_cb=lambda batch: any(isinstance(e, EpochFinished) for e in batch)):
+        window.acts.train.trigger()
+    asked: list[bool] = []
+    monkeypatch.setattr(window, "_ask_stop_training", lambda: asked.append(True) or False)
+    assert not window.new_project()  # the user cancels: nothing happens, training goes on
+    assert window.training.running and window.document.project is first
+    monkeypatch.setattr(window, "_ask_stop_training", lambda: asked.append(True) or True)
+    assert window.new_project()
+    assert asked == [True, True] and not window.training.running
+    assert len(first.history) == 1 and first.history[0].series["val_loss"].y  # recorded before the switch
+    assert window.document.project is not first and window.document.project.history == []

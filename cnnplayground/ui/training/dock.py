@@ -115,6 +115,7 @@ class TrainingDock(QWidget):
         super().__init__(parent)
         self.document = document
         self.session: TrainingSession | None = None
+        self._ended = True  # the current session's end was handled
         self._last_shown = 0.0
         self.state = "idle"
         self.data: ImageData | None = None
@@ -295,7 +296,9 @@ class TrainingDock(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.session is not None and self.session.state in ("running", "paused", "stopping")
+        """A run is on: from its start until its end event was handled (``run_ended``)."""
+        return (self.session is not None and not self._ended
+                and self.session.state in ("running", "paused", "stopping"))
 
     # --- run lifecycle -------------------------------------------------------------------
     def _on_dataset_failed(self, key: str, message: str) -> None:
@@ -343,6 +346,7 @@ class TrainingDock(QWidget):
         if self.session is not None:
             self.session.shutdown()
             self.session.deleteLater()
+        self._ended = False
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
         self.session.state_changed.connect(self._update_buttons)
@@ -418,6 +422,7 @@ class TrainingDock(QWidget):
                                   "were not stored (they belong to the network as it was)")
         if self.session is not None:
             self.session.shutdown()  # the run is over: let its thread finish before anything else
+        self._ended = True
         self.run_ended.emit(end)
 
     # --- display -------------------------------------------------------------------------
