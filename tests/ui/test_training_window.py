@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -168,3 +169,22 @@ def test_opening_another_project_during_a_run_stops_it_and_keeps_its_results(qtb
     assert asked == [True, True] and not window.training.running
     assert len(first.history) == 1 and first.history[0].series["val_loss"].y  # recorded before the switch
     assert window.document.project is not first and window.document.project.history == []
+
+
+def test_the_same_seed_gives_the_same_weights_with_the_inspect_panels_open(qtbot, window):
+    g = Graph()
+    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
+    for kind, params in [("Flatten", {}), ("Linear", {"out_features": 32}), ("ReLU", {}), ("Dropout", {"p": 0.5}),
+                         ("Linear", {"out_features": 10})]:
+        node = g.add_node(kind, params).id
+        g.connect(prev, node)
+        prev = node
+    window.acts.show_feature_maps.trigger()  # the panels and their model source follow every epoch
+    weights = []
+    for _ in range(2):
+        load(window, g.copy(), epochs=2, seed=7)
+        with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+            window.acts.train.trigger()
+        weights.append(window.document.project.weights)
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # dropout masks and init alike

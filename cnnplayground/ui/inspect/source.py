@@ -131,7 +131,11 @@ class ModelSource(QObject):
         if graph is None:
             return
         try:
-            model = build(graph)
+            # Built on the meta device and filled from the snapshot: no random initialization, so
+            # nothing here draws from the global generator the run's dropout uses meanwhile.
+            with torch.device("meta"):
+                model = build(graph)
+            model = model.to_empty(device="cpu")
             model.load_state_dict(last.state)
         except (BuildError, RuntimeError, KeyError):
             return

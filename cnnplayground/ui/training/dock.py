@@ -14,6 +14,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
+import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (
@@ -331,7 +332,9 @@ class TrainingDock(QWidget):
         project = self.document.project
         graph = Graph.from_dict(self._graph_at_start)  # a private copy: canvas edits cannot reach it
         try:
-            model = build_for_data(graph, data)
+            with torch.random.fork_rng(devices=[]):  # the run's seed decides its initial weights too
+                torch.manual_seed(project.training.seed)
+                model = build_for_data(graph, data)
             # A weights snapshot after each epoch lets the Inspect panels follow the run.
             trainer = Trainer(model, data, project.training, snapshot_every_epoch=True)
         except TrainingSetupError as exc:
