@@ -475,11 +475,12 @@ class MainWindow(QMainWindow):
             self._show_bottom_dock(self.curves_dock)
 
     def _show_bottom_dock(self, dock: QDockWidget) -> None:
-        """Show and raise a bottom dock; the first time, give it a third of the window's height."""
+        """Show a hidden bottom dock (raised, a third of the window's height). A dock already open stays
+        where the user left it: a run must not pull the Curves tab over the Kernels the user watches."""
         if dock.isHidden():
             dock.show()
             self.resizeDocks([dock], [max(self.height() // 3, 240)], Qt.Orientation.Vertical)
-        dock.raise_()
+            dock.raise_()
 
     def _on_run_started(self, _session) -> None:
         self.training_dock.show()

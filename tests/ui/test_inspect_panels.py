@@ -328,3 +328,15 @@ def test_opening_another_project_while_train_waits_for_data_calls_it_off(qtbot, 
     with qtbot.assertNotEmitted(window.training.run_started, wait=300):
         pass
     assert window.document.project.history == []
+
+
+def test_a_run_does_not_pull_another_tab_over_the_panel_being_watched(qtbot, window):
+    open_project(window, epochs=1)
+    window.acts.show_curves.trigger()
+    window.acts.show_kernels.trigger()
+    window.kernels_dock.raise_()
+    qtbot.waitUntil(window.kernels.isVisible)
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+        window.acts.train.trigger()
+    assert window.kernels.isVisible()
+    assert window.kernels.caption.text() == "Filters with trained weights stored in the project"
