@@ -200,27 +200,26 @@ def build_actions(w: MainWindow) -> WindowActions:
                    "Pause or resume between two steps")
     a.stop = make("&Stop", w.training.stop, key_sequences("Ctrl+."),
                   "Stop after the current step; the weights and curves are kept")
-    a.show_training = w.training_dock.toggleViewAction()
-    a.show_curves = w.curves_dock.toggleViewAction()
-    a.show_results = w.results_dock.toggleViewAction()
-    for act, key in ((a.show_training, "Ctrl+Shift+T"), (a.show_curves, "Ctrl+Shift+C"),
-                     (a.show_results, "Ctrl+Shift+R")):
+    # Dock toggles: (action name, dock, shortcut, status tip).
+    for name, dock, key, tip in (
+        ("show_training", w.training_dock, "Ctrl+Shift+T", "Dataset, settings and the Train controls"),
+        ("show_curves", w.curves_dock, "Ctrl+Shift+C", "Loss, accuracy, learning rate and throughput of each run"),
+        ("show_results", w.results_dock, "Ctrl+Shift+R", "Confusion matrix, per-class accuracy, misclassified images"),
+        ("show_kernels", w.kernels_dock, "Ctrl+Shift+K",
+         "The filters of each convolution layer, their numbers and weight histogram"),
+        ("show_feature_maps", w.feature_maps_dock, "Ctrl+Shift+M",
+         "Draw or pick an input; see every channel of a layer and the prediction"),
+        ("show_receptive", w.receptive_dock, "Ctrl+Shift+F",
+         "Click a unit: its theoretical and effective receptive field on the input"),
+        ("show_occlusion", w.occlusion_dock, "Ctrl+Shift+O",
+         "Slide a grey patch over an image: where does hiding it change the answer?"),
+        ("show_explorer", w.explorer_dock, "Ctrl+Shift+E",
+         "Step a kernel along a 1-D or 2-D input: products, sums, pooling"),
+    ):
+        act = dock.toggleViewAction()
         act.setShortcut(QKeySequence(key))
-    a.show_kernels = w.kernels_dock.toggleViewAction()
-    a.show_kernels.setShortcut(QKeySequence("Ctrl+Shift+K"))
-    a.show_kernels.setStatusTip("The filters of each convolution layer, their numbers and weight histogram")
-    a.show_feature_maps = w.feature_maps_dock.toggleViewAction()
-    a.show_feature_maps.setShortcut(QKeySequence("Ctrl+Shift+M"))
-    a.show_feature_maps.setStatusTip("Draw or pick an input; see every channel of a layer and the prediction")
-    a.show_receptive = w.receptive_dock.toggleViewAction()
-    a.show_receptive.setShortcut(QKeySequence("Ctrl+Shift+F"))
-    a.show_receptive.setStatusTip("Click a unit: its theoretical and effective receptive field on the input")
-    a.show_occlusion = w.occlusion_dock.toggleViewAction()
-    a.show_occlusion.setShortcut(QKeySequence("Ctrl+Shift+O"))
-    a.show_occlusion.setStatusTip("Slide a grey patch over an image: where does hiding it change the answer?")
-    a.show_explorer = w.explorer_dock.toggleViewAction()
-    a.show_explorer.setShortcut(QKeySequence("Ctrl+Shift+E"))
-    a.show_explorer.setStatusTip("Step a kernel along a 1-D or 2-D input: products, sums, pooling")
+        act.setStatusTip(tip)
+        setattr(a, name, act)
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
