@@ -164,6 +164,7 @@ def main() -> int:
     cores = os.cpu_count() or 1
     default_threads = torch.get_num_threads()
     worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
+    torch.set_num_threads(worker_threads)  # as the app does once at start-up (reserve_gui_core)
     data = load_dataset(DatasetChoice())
     torch.manual_seed(0)
     initial = build(adapt_input(get_preset("lenet5").factory(), data))

@@ -55,6 +55,9 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
         program = sys.argv[0] if sys.argv and sys.argv[0] else "cnnplayground"
         app = QApplication([program, *(argv or [])])
     set_app_metadata(app)
+    from .training.worker import reserve_gui_core
+
+    reserve_gui_core()  # before any training: a run leaves the GUI a core
     icon = app_icon()
     if not icon.isNull():
         app.setWindowIcon(icon)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.io.project import Project
@@ -22,6 +22,13 @@ def _fresh_window_layout(_qt_test_paths):
     """Each test starts with the default dock layout (a closed window saves its own for the next start)."""
     QSettings().remove("window")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _pool_drained(qapp):
+    """Background jobs a test started (dataset loads, evaluations) end with it, not in the next test."""
+    yield
+    QThreadPool.globalInstance().waitForDone(60_000)
 
 
 @pytest.fixture

@@ -41,6 +41,20 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def reserve_gui_core() -> int:
+    """Give torch ``cpu_count − 1`` intra-op threads for the whole GUI process; returns the count.
+
+    Called once at start-up, before any training: on the CPU a run then leaves a core to the GUI.
+    It is not changed per run because torch's thread count is process-wide and setting it while
+    another thread (a run, a panel's analysis, an evaluation in the pool) is inside torch can
+    deadlock in the OpenMP runtime (pytorch/pytorch#75147); a test run hung that way.
+    """
+    threads = max(1, (os.cpu_count() or 1) - 1)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
 class _Runner(QObject):
     """Lives in the worker thread and iterates the trainer's generator there."""
 
@@ -54,12 +68,7 @@ class _Runner(QObject):
 
     @Slot()
     def run(self) -> None:
-        # torch's intra-op thread count is process-wide: while this run lasts, every torch
-        # call in the process (the GUI thread's too) uses at most cpu_count - 1 threads.
-        # On the CPU that leaves a core to the GUI; the previous count comes back afterwards.
-        previous = torch.get_num_threads()
-        if self._trainer.device.type == "cpu":
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+        # The thread count is the process's (see reserve_gui_core): never changed here.
         try:
             last: Event | None = None
             for event in self._trainer.run():
@@ -72,7 +81,6 @@ class _Runner(QObject):
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             self.crashed.emit(_one_line(exc))
         finally:
-            torch.set_num_threads(previous)
             # The thread's only job is done: leave its event loop (it may not have started yet;
             # quit() then is a no-op and the loop exits because of the pending call below).
             QThread.currentThread().quit()
