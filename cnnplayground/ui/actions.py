@@ -83,6 +83,7 @@ class WindowActions:
     show_explorer: QAction
     show_receptive: QAction
     show_occlusion: QAction
+    show_adversarial: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -213,6 +214,8 @@ def build_actions(w: MainWindow) -> WindowActions:
          "Click a unit: its theoretical and effective receptive field on the input"),
         ("show_occlusion", w.occlusion_dock, "Ctrl+Shift+O",
          "Slide a grey patch over an image: where does hiding it change the answer?"),
+        ("show_adversarial", w.adversarial_dock, "Ctrl+Shift+A",
+         "Fool the network with a tiny perturbation; accuracy against its size"),
         ("show_explorer", w.explorer_dock, "Ctrl+Shift+E",
          "Step a kernel along a 1-D or 2-D input: products, sums, pooling"),
     ):
@@ -261,7 +264,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
     menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
-         None, a.show_explorer)
+         a.show_adversarial, None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -45,6 +45,7 @@ from .actions import (
 )
 from .canvas.view import CanvasView
 from .document import Document
+from .inspect.adversarial_panel import AdversarialPanel
 from .inspect.explorer_panel import ExplorerPanel
 from .inspect.feature_maps_panel import FeatureMapsPanel
 from .inspect.kernels_panel import KernelsPanel
@@ -126,6 +127,11 @@ class MainWindow(QMainWindow):
         self.occlusion_dock = self._add_dock("Occlusion", "occlusionDock", self.occlusion, area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.receptive_dock, self.occlusion_dock)
         self.occlusion_dock.hide()
+        self.adversarial = AdversarialPanel(self.model_source, self)
+        self.adversarial_dock = self._add_dock("Adversarial", "adversarialDock", self.adversarial,
+                                               area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.occlusion_dock, self.adversarial_dock)
+        self.adversarial_dock.hide()
         self.explorer = ExplorerPanel(self)
         self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
                                             area.BottomDockWidgetArea)

@@ -340,3 +340,36 @@ def test_a_run_does_not_pull_another_tab_over_the_panel_being_watched(qtbot, win
         window.acts.train.trigger()
     assert window.kernels.isVisible()
     assert window.kernels.caption.text() == "Filters with trained weights stored in the project"
+
+
+def test_adversarial_panel_attacks_and_sweeps_with_stop_and_rerun(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_adversarial.trigger()
+    panel = window.adversarial
+    qtbot.waitUntil(lambda: panel.adversarial is not None, timeout=30_000)
+    split = window.model_source.split()
+    x = split.images[:1].float() / 255.0
+    assert float((panel.adversarial - x).abs().max()) <= 0.1 + 1e-6  # FGSM, ε 0.1
+    assert float(panel.adversarial.min()) >= 0 and float(panel.adversarial.max()) <= 1
+    panel.epsilon.setValue(0.0)
+    assert torch.equal(panel.adversarial, x) and "fooled" not in panel.adversarial_label.text()
+    panel.attack.setCurrentIndex(panel.attack.findData("pgd_l2"))
+    panel.epsilon.setValue(1.0)
+    assert float((panel.adversarial - x).flatten().norm()) <= 1.0 + 1e-5 and panel.steps.isEnabled()
+
+    panel.sweep_button.click()
+    assert panel.sweeping and not panel.sweep_button.isEnabled()
+    qtbot.waitUntil(lambda: len(panel.sweep["fgsm"]) >= 2, timeout=30_000)
+    panel.stop_button.click()  # cancel mid-way
+    assert not panel.sweeping and panel.sweep_button.isEnabled()
+    partial = len(panel.sweep["fgsm"]) + len(panel.sweep["pgd"])
+    assert partial < 14
+    panel.sweep_button.click()  # rerun to the end
+    qtbot.waitUntil(lambda: not panel.sweeping, timeout=120_000)
+    fg, pg_ = dict(panel.sweep["fgsm"]), dict(panel.sweep["pgd"])
+    assert len(fg) == len(pg_) == 7 and fg[0.0] == pg_[0.0]
+    assert all(pg_[e] <= fg[e] + 0.02 for e in fg)
+    assert panel.progress.value() == 100
+    xs, ys = panel._curves["fgsm"].getData()
+    assert list(xs) == sorted(fg) and ys[0] == pytest.approx(fg[0.0] * 100)

@@ -37,6 +37,7 @@ class ModelSource(QObject):
         #: Why there is no model (the network is not valid), or "".
         self.problem = ""
         self._live = False  # the model follows a run's snapshots
+        self._signature: tuple | None = None  # what the current model was built from
         self._rebuild_timer = QTimer(self)
         self._rebuild_timer.setSingleShot(True)
         self._rebuild_timer.setInterval(300)  # typing a kernel size rebuilds once
@@ -99,8 +100,14 @@ class ModelSource(QObject):
         """
         if self.training.running and not after_run:
             return  # rebuilt when the run ends (its generator is done by then: no random draws left)
-        self._live = False
         graph = self.document.graph
+        d = graph.to_dict()
+        signature = (repr([(n["id"], n["kind"], n["params"]) for n in d["nodes"]]), repr(d["edges"]),
+                     id(self.document.project.weights), id(self.document.project))
+        if signature == self._signature and not self._live:
+            return  # nothing the panels show has changed (a move on the canvas, a second signal)
+        self._signature = signature
+        self._live = False
         result = infer(graph)
         if not result.ok:
             self._set(None, graph, "", f"The network is not ready: {result.first_error()}")
