@@ -84,6 +84,7 @@ class AdversarialPanel(InspectPanel):
         self.plot.setLabel("bottom", "ε (pixel units)")
         self.plot.setLabel("left", "accuracy (%)")
         self.plot.setYRange(0, 100)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.addLegend(offset=(-8, 8))
         self.plot.setMinimumHeight(200)
         theme_plot(self.plot)
