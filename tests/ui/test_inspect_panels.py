@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QPoint, Qt, QThreadPool
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
@@ -321,12 +321,14 @@ def test_opening_another_project_while_train_waits_for_data_calls_it_off(qtbot, 
     open_project(window)
     window.training.start()
     assert window.training.state == "loading"
+    started: list = []
+    window.training.run_started.connect(started.append)
     other = Project.new(graph=get_preset("mlp").factory(), name="other", dataset=SMALL)
     window.document.new(other)
     assert window.training.state == "idle" and "called off" in window.training.status.text()
-    qtbot.wait(0)  # let a pending dataset load report (queued signal); nothing may start
-    with qtbot.assertNotEmitted(window.training.run_started, wait=300):
-        pass
+    QThreadPool.globalInstance().waitForDone(30_000)  # the old load finishes...
+    QApplication.processEvents()  # ...and reports (queued signals): nothing may start
+    assert started == [] and window.training.session is None
     assert window.document.project.history == []
 
 

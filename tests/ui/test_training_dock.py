@@ -12,6 +12,8 @@ from cnnplayground.train.events import EpochFinished, Failed, Finished
 from cnnplayground.ui.document import Document
 from cnnplayground.ui.training.dock import TrainingDock
 
+from .graphs import DEEP_LINEAR, chain_graph
+
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 1000, "test_size": 100})
 
 
@@ -54,12 +56,7 @@ def test_train_button_runs_and_records_the_run(qtbot):
 
 
 def test_a_diverging_run_shows_the_message_and_the_dock_stays_usable(qtbot):
-    g = Graph()
-    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
-    for kind, params in [("Flatten", {})] + [("Linear", {"out_features": n}) for n in (64, 64, 64, 10)]:
-        node = g.add_node(kind, params).id
-        g.connect(prev, node)
-        prev = node
+    g = chain_graph(*DEEP_LINEAR)
     dock = make_dock(qtbot, g, optimizer="sgd", learning_rate=10.0)
     end, _ = run_to_end(qtbot, dock)
     assert isinstance(end, Failed) and end.kind == "nan"

@@ -14,6 +14,8 @@ from cnnplayground.train.config import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFinished
 from cnnplayground.ui.main_window import MainWindow
 
+from .graphs import DEEP_LINEAR, chain_graph
+
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 1000, "test_size": 100})
 LEFT = Qt.MouseButton.LeftButton
 
@@ -108,12 +110,7 @@ def test_pause_resume_and_stop_from_the_keyboard(qtbot, window):
 
 
 def test_a_nan_run_shows_the_message_and_the_app_stays_usable(qtbot, window):
-    g = Graph()
-    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
-    for kind, params in [("Flatten", {})] + [("Linear", {"out_features": n}) for n in (64, 64, 64, 10)]:
-        node = g.add_node(kind, params).id
-        g.connect(prev, node)
-        prev = node
+    g = chain_graph(*DEEP_LINEAR)
     load(window, g, optimizer="sgd", learning_rate=10.0)
     with qtbot.waitSignal(window.training.run_ended, timeout=120_000) as ended:
         qtbot.mouseClick(window.training.train_button, LEFT)
@@ -172,13 +169,8 @@ def test_opening_another_project_during_a_run_stops_it_and_keeps_its_results(qtb
 
 
 def test_the_same_seed_gives_the_same_weights_with_the_inspect_panels_open(qtbot, window):
-    g = Graph()
-    prev = g.add_node("Input", {"channels": 1, "height": 28, "width": 28}).id
-    for kind, params in [("Flatten", {}), ("Linear", {"out_features": 32}), ("ReLU", {}), ("Dropout", {"p": 0.5}),
-                         ("Linear", {"out_features": 10})]:
-        node = g.add_node(kind, params).id
-        g.connect(prev, node)
-        prev = node
+    g = chain_graph(("Flatten", {}), ("Linear", {"out_features": 32}), ("ReLU", {}), ("Dropout", {"p": 0.5}),
+                    ("Linear", {"out_features": 10}))
     window.acts.show_feature_maps.trigger()  # the panels and their model source follow every epoch
     weights = []
     for _ in range(2):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...inspect.adversarial import compare, epsilon_sweep, fgsm, pgd
 from .imaging import diverging, grey_image, rgb_image, theme_plot
-from .panel import InspectPanel
+from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource
 
@@ -137,24 +137,14 @@ class AdversarialPanel(InspectPanel):
 
     def refresh(self) -> None:
         self.stop_sweep()
-        model, data, split = self.source.model, self.source.data, self.source.split()
-        if model is None:
-            self.caption.setText(self.source.problem or "No network")
+        parts = self.ready(self.caption, "Adversarial examples")
+        if parts is None:
             return
-        missing = self.data_missing()
-        if missing or data is None or split is None:
-            self.caption.setText(missing)
-            return
-        self.caption.setText(f"Adversarial examples with {self.source.description}. ε is in pixel units (0..1); "
-                             "the gradient goes through the input normalization and pixels stay in 0..1.")
+        _, data, split = parts
+        self.caption.setText(self.caption.text() + ". ε is in pixel units (0..1); the gradient goes through the "
+                             "input normalization and pixels stay in 0..1.")
         self.index.setRange(0, len(split) - 1)
-        labels = [f"{i}: {name}" for i, name in enumerate(data.class_names)]
-        if [self.target.itemText(i) for i in range(self.target.count())] != labels:
-            self.target.blockSignals(True)
-            self.target.clear()
-            for i, text in enumerate(labels):
-                self.target.addItem(text, i)
-            self.target.blockSignals(False)
+        fill_classes(self.target, data.class_names)
         self.run_attack()
 
     def run_attack(self) -> None:

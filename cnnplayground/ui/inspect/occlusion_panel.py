@@ -14,7 +14,7 @@ from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
 from .imaging import grey_image, heat_overlay, rgb_image, sequential
-from .panel import InspectPanel
+from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource
 
@@ -92,23 +92,12 @@ class OcclusionPanel(InspectPanel):
 
     def refresh(self) -> None:
         self._timer.stop()
-        model, data, split = self.source.model, self.source.data, self.source.split()
-        if model is None:
-            self.caption.setText(self.source.problem or "No network")
+        parts = self.ready(self.caption, "Occlusion sensitivity")
+        if parts is None:
             return
-        missing = self.data_missing()
-        if missing or data is None or split is None:
-            self.caption.setText(missing)
-            return
-        self.caption.setText(f"Occlusion sensitivity with {self.source.description}")
+        _, data, split = parts
         self.index.setRange(0, len(split) - 1)
-        self.target.blockSignals(True)
-        labels = [f"{i}: {name}" for i, name in enumerate(data.class_names)]
-        if [self.target.itemText(i) for i in range(self.target.count())] != labels:
-            self.target.clear()
-            for i, text in enumerate(labels):
-                self.target.addItem(text, i)
-        self.target.blockSignals(False)
+        fill_classes(self.target, data.class_names)
         self._on_image()
 
     def _on_image(self) -> None:

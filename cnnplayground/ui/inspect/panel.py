@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from .source import ModelSource
+
+
+def fill_classes(combo: QComboBox, class_names) -> None:
+    """``"3: cat"`` items with the class index as data; left alone (and its choice kept) when unchanged."""
+    labels = [f"{i}: {name}" for i, name in enumerate(class_names)]
+    if [combo.itemText(i) for i in range(combo.count())] == labels:
+        return
+    combo.blockSignals(True)
+    combo.clear()
+    for i, text in enumerate(labels):
+        combo.addItem(text, i)
+    combo.blockSignals(False)
 
 
 class InspectPanel(QWidget):
@@ -36,6 +48,20 @@ class InspectPanel(QWidget):
         if self.stale:
             self.stale = False
             self.refresh()
+
+    def ready(self, caption: QLabel, what: str):
+        """``(model, data, split)`` when all are there (the caption then says ``what`` and with which weights);
+        otherwise None, with the caption saying what is missing."""
+        model, data, split = self.source.model, self.source.data, self.source.split()
+        if model is None:
+            caption.setText(self.source.problem or "No network")
+            return None
+        missing = self.data_missing()
+        if missing or data is None or split is None:
+            caption.setText(missing)
+            return None
+        caption.setText(f"{what} with {self.source.description}")
+        return model, data, split
 
     def data_missing(self) -> str:
         """"" when the source has images; else why not (and the dataset starts loading if it can)."""

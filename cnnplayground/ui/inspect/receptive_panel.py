@@ -240,7 +240,8 @@ class ReceptiveFieldPanel(InspectPanel):
                                  (h, w))
         self.unit_view.marker = (row, col)
         _, ih, iw = data.input_shape
-        self.region = theoretical_region(infer(graph), name, row, col, (ih, iw))
+        result = infer(graph)
+        self.region = theoretical_region(result, name, row, col, (ih, iw))
         batch = prepare(split.images[: self.images.value()], data.mean, data.std)
         self.erf = effective_field(model, batch, name, row, col, channel)
         peak = float(self.erf.max()) or 1.0
@@ -249,7 +250,7 @@ class ReceptiveFieldPanel(InspectPanel):
         self.input_view.rect_cells = self.region
         self.input_view.update()
         self.unit_view.update()
-        rf = infer(graph).infos[name].receptive_field
+        rf = result.infos[name].receptive_field
         head = f"{name} unit ({row}, {col}): theoretical field {rf.size_text()} (jump {rf.jump[0]:g})"
         if self.region is None:
             self.summary.setText(f"{head}, entirely in the padding: no pixel of the image reaches this unit.")
