@@ -78,6 +78,10 @@ class GraphModule(nn.Module):
     def layer_ids(self) -> list[str]:
         return [nid for nid, _ in self._plan]
 
+    def sources_of(self, node_id: str) -> tuple[str, ...]:
+        """The nodes whose outputs ``node_id`` takes, in port order (empty for the input)."""
+        return next((sources for nid, sources in self._plan if nid == node_id), ())
+
 
 def build(graph: Graph, input_shape: Shape | None = None, result: InferenceResult | None = None) -> GraphModule:
     """Build the network; raise :class:`BuildError` with the first problem if it is not valid."""

@@ -65,3 +65,54 @@ def top_patches(model, images01: torch.Tensor, mean: Sequence[float], std: Seque
         positions = torch.stack([torch.cat(rows)[order], torch.cat(cols)[order]], dim=1)
         yield min(1.0, (start + batch_size) / n), TopPatches(order.numpy(), all_peaks[order].numpy(),
                                                              positions.numpy())
+
+
+@dataclass(frozen=True)
+class LayerPeaks:
+    """Every channel's peak on every image of one layer: the whole pass, so any channel's top k is a sort away.
+
+    A panel computes this once per weight snapshot and layer, then switching channels costs nothing.
+    """
+
+    values: np.ndarray  # (N, K) float32: channel k's largest activation on image n
+    rows: np.ndarray  # (N, K) row of that peak (0 for flat layers)
+    cols: np.ndarray  # (N, K)
+
+    @property
+    def channels(self) -> int:
+        return int(self.values.shape[1])
+
+    def top(self, channel: int, k: int = 16) -> TopPatches:
+        """Channel ``channel``'s ``k`` strongest images, best first (ties: the earlier image)."""
+        column = self.values[:, channel]
+        order = np.argsort(-column, kind="stable")[:k]
+        positions = np.stack([self.rows[order, channel], self.cols[order, channel]], axis=1)
+        return TopPatches(order, column[order], positions)
+
+
+@torch.no_grad()
+def layer_peaks(model, images01: torch.Tensor, mean: Sequence[float], std: Sequence[float], layer: str,
+                batch_size: int = 256) -> Iterator[tuple[float, LayerPeaks | None]]:
+    """Yield ``(fraction done, None)`` after each batch, then ``(1.0, LayerPeaks)`` for all of ``images01``.
+
+    ``images01`` may be uint8 (0..255) or floats in [0, 1]; batches are moved to the model's device.
+    """
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    values, rows, cols = [], [], []
+    n = len(images01)
+    for start in range(0, n, batch_size):
+        batch = images01[start:start + batch_size].to(device)
+        batch = batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float()
+        out = model.forward_all(normalize(batch, mean, std))[layer].float()
+        if out.dim() == 2:  # a flat output: each unit is a channel
+            values.append(out.cpu())
+            rows.append(torch.zeros(out.shape, dtype=torch.int32))
+            cols.append(torch.zeros(out.shape, dtype=torch.int32))
+        else:
+            value, where = out.flatten(2).max(dim=2)
+            values.append(value.cpu())
+            rows.append((where // out.shape[3]).to(torch.int32).cpu())
+            cols.append((where % out.shape[3]).to(torch.int32).cpu())
+        if start + batch_size < n:
+            yield (start + batch_size) / n, None
+    yield 1.0, LayerPeaks(torch.cat(values).numpy(), torch.cat(rows).numpy(), torch.cat(cols).numpy())

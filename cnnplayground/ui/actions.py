@@ -84,6 +84,8 @@ class WindowActions:
     show_receptive: QAction
     show_occlusion: QAction
     show_adversarial: QAction
+    show_maximize: QAction
+    show_patches: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -216,6 +218,10 @@ def build_actions(w: MainWindow) -> WindowActions:
          "Slide a grey patch over an image: where does hiding it change the answer?"),
         ("show_adversarial", w.adversarial_dock, "Ctrl+Shift+A",
          "Fool the network with a tiny perturbation; accuracy against its size"),
+        ("show_maximize", w.maximize_dock, "Ctrl+Shift+X",
+         "Grow an image that makes a channel (or a class) fire hardest; a gallery of a layer"),
+        ("show_patches", w.patches_dock, "Ctrl+Shift+D",
+         "The dataset images, and the parts of them, that excite a channel most"),
         ("show_explorer", w.explorer_dock, "Ctrl+Shift+E",
          "Step a kernel along a 1-D or 2-D input: products, sums, pooling"),
     ):
@@ -264,7 +270,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
     menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
-         a.show_adversarial, None, a.show_explorer)
+         a.show_maximize, a.show_patches, a.show_adversarial, None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -49,7 +49,9 @@ from .inspect.adversarial_panel import AdversarialPanel
 from .inspect.explorer_panel import ExplorerPanel
 from .inspect.feature_maps_panel import FeatureMapsPanel
 from .inspect.kernels_panel import KernelsPanel
+from .inspect.maximize_panel import MaximizePanel
 from .inspect.occlusion_panel import OcclusionPanel
+from .inspect.patches_panel import PatchesPanel
 from .inspect.receptive_panel import ReceptiveFieldPanel
 from .inspect.source import ModelSource
 from .palette import LayerPalette
@@ -132,6 +134,14 @@ class MainWindow(QMainWindow):
                                                area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.occlusion_dock, self.adversarial_dock)
         self.adversarial_dock.hide()
+        self.maximize = MaximizePanel(self.model_source, self)
+        self.maximize_dock = self._add_dock("Max Activation", "maximizeDock", self.maximize, area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.adversarial_dock, self.maximize_dock)
+        self.maximize_dock.hide()
+        self.patches = PatchesPanel(self.model_source, self)
+        self.patches_dock = self._add_dock("Top Patches", "patchesDock", self.patches, area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.maximize_dock, self.patches_dock)
+        self.patches_dock.hide()
         self.explorer = ExplorerPanel(self)
         self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
                                             area.BottomDockWidgetArea)

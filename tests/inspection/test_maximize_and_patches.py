@@ -8,8 +8,8 @@ import torch
 
 from cnnplayground.core.inference import infer
 from cnnplayground.core.presets import get_preset
-from cnnplayground.inspect.maximize import MaximizeSettings, maximize, unit_value
-from cnnplayground.inspect.patches import top_patches
+from cnnplayground.inspect.maximize import MaximizeSettings, maximize, maximize_many, unit_value
+from cnnplayground.inspect.patches import layer_peaks, top_patches
 
 
 @pytest.mark.parametrize("layer, channel", [("relu2", 3), (None, 7)])  # a conv channel; a class logit
@@ -57,3 +57,47 @@ def test_top_patches_are_the_k_largest_activations(trained):
     with torch.no_grad():
         logits = model.forward_all(normalize(x, mean, std))["fc3"][:, 2].numpy()
     assert flat.indices.tolist() == np.argsort(-logits, kind="stable")[:3].tolist()
+
+
+def test_layer_peaks_give_every_channels_top_k_in_one_pass(trained):
+    model, x, _, mean, std = trained
+    updates = list(layer_peaks(model, (x * 255).round().to(torch.uint8), mean, std, "relu2", batch_size=64))
+    assert [round(f, 2) for f, _ in updates] == [0.32, 0.64, 0.96, 1.0]
+    assert all(p is None for _, p in updates[:-1])
+    peaks = updates[-1][1]
+    assert peaks.channels == 16 and peaks.values.shape == (200, 16)
+    x8 = (x * 255).round() / 255  # the same images as the uint8 pass saw
+    for channel in (0, 5, 15):
+        single = list(top_patches(model, x8, mean, std, "relu2", channel, k=6))[-1][1]
+        top = peaks.top(channel, 6)
+        assert top.indices.tolist() == single.indices.tolist()
+        assert np.allclose(top.values, single.values, atol=1e-5)
+        assert top.positions.tolist() == single.positions.tolist()
+    flat = list(layer_peaks(model, x, mean, std, "fc3"))[-1][1]
+    assert flat.values.shape == (200, 10)
+
+
+def test_a_gallery_image_excites_its_own_channel_most(trained):
+    model, x, _, mean, std = trained
+    channels = [0, 3, 7, 12]
+    steps = list(maximize_many(model, (1, 28, 28), "relu2", channels, mean, std, MaximizeSettings(steps=60)))
+    last = steps[-1]
+    assert last.images.shape == (4, 1, 28, 28) and last.activations.shape == (4,)
+    with torch.no_grad():
+        images = torch.from_numpy(last.images)
+        response = torch.stack([unit_value(model, images, "relu2", c, mean, std) for c in channels], dim=1)
+        on_data = torch.stack([unit_value(model, x, "relu2", c, mean, std) for c in channels], dim=1)
+    # Row i is image i; column j channel j: each image excites its own channel more than any other image does.
+    assert response.argmax(dim=0).tolist() == [0, 1, 2, 3]
+    assert (response.diagonal() > on_data.max(dim=0).values).all()
+    assert np.allclose(last.activations, response.diagonal().numpy(), rtol=1e-4, atol=1e-5)
+    for p in model.parameters():
+        assert p.grad is None
+
+
+def test_a_relu_is_optimized_through_its_input(trained):
+    from cnnplayground.inspect.maximize import objective_layer
+
+    model = trained[0]
+    assert [objective_layer(model, n) for n in ("relu1", "relu2", "conv2", "pool1", None)] == \
+        ["conv1", "conv2", "conv2", "pool1", None]

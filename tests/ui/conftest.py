@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 from cnnplayground.core.graph import Graph
 from cnnplayground.io.project import Project
 from cnnplayground.ui.document import Document
+from cnnplayground.ui.inspect import jobs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,6 +30,7 @@ def _pool_drained(qapp):
     """Background jobs a test started (dataset loads, evaluations) end with it, not in the next test."""
     yield
     QThreadPool.globalInstance().waitForDone(60_000)
+    jobs.pool().waitForDone(60_000)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QScrollArea, QSizePolicy, QWidget
 
 # Diverging map (blue → white → red), anchors of ColorBrewer's RdBu.
 _DIVERGING = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247],
@@ -230,3 +230,28 @@ class ColorBar(QWidget):
             p.drawText(QRectF(bar.left(), y, bar.width(), fm.height()), Qt.AlignmentFlag.AlignRight, high)
         finally:
             p.end()
+
+
+class FittedGrid(QScrollArea):
+    """An :class:`ImageGrid` in a scroll area whose tiles grow to fill the visible area (up to ``largest``)."""
+
+    def __init__(self, tile: int = 64, largest: int = 160, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.largest = largest
+        self.grid = ImageGrid(tile=tile, parent=self)
+        self.setWidgetResizable(True)
+        self.setWidget(self.grid)
+        self.viewport().installEventFilter(self)
+
+    def set_images(self, images: Sequence[QImage], captions: Sequence[str]) -> None:
+        self.grid.set_images(images, captions)
+        self.fit()
+
+    def fit(self) -> None:
+        viewport = self.viewport()
+        self.grid.set_tile(self.grid.best_tile(viewport.width(), viewport.height(), largest=self.largest))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit()
+        return super().eventFilter(watched, event)

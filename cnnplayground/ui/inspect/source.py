@@ -9,6 +9,8 @@ the panels always have something to show and say which it is.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -18,6 +20,7 @@ from ...core.inference import infer
 from ...data.base import ImageData
 from ...inspect.snapshot import snapshot
 from ...train.events import WeightsSnapshot
+from ...train.trainer import resolve_device
 from ..document import Document
 from ..training.dock import TrainingDock
 
@@ -38,6 +41,8 @@ class ModelSource(QObject):
         self.problem = ""
         self._live = False  # the model follows a run's snapshots
         self._signature: tuple | None = None  # what the current model was built from
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._on_device: tuple[torch.device, object] | None = None
         self._rebuild_timer = QTimer(self)
         self._rebuild_timer.setSingleShot(True)
         self._rebuild_timer.setInterval(300)  # typing a kernel size rebuilds once
@@ -155,4 +160,34 @@ class ModelSource(QObject):
 
     def _set(self, model, graph, description: str, problem: str) -> None:
         self.model, self.graph, self.description, self.problem = model, graph, description, problem
+        self._shapes = {} if graph is None or model is None else {
+            nid: tuple(info.shape) for nid, info in infer(graph).infos.items() if info.shape is not None}
+        self._on_device = None
         self.changed.emit()
+
+    # --- what the panels ask of the model ---------------------------------------------------
+    def layer_shape(self, node_id: str) -> tuple[int, ...] | None:
+        """A layer's output shape without the batch (``(C, H, W)`` or ``(F,)``), None if unknown."""
+        return self._shapes.get(node_id)
+
+    def map_layers(self) -> list[str]:
+        """The layers whose output is a stack of maps ``(C, H, W)``, in the network's order (input excluded)."""
+        if self.model is None:
+            return []
+        return [nid for nid in self.model.layer_ids if len(self._shapes.get(nid, ())) == 3]
+
+    @property
+    def device(self) -> torch.device:
+        """The project's training device ("auto": CUDA when there is one), where long analyses run."""
+        try:
+            return resolve_device(self.document.project.training.device)
+        except (RuntimeError, ValueError):  # e.g. "cuda" chosen on a machine without it
+            return torch.device("cpu")
+
+    def model_on(self, device: torch.device):
+        """The snapshot on ``device`` (the snapshot itself on the CPU; one cached copy per snapshot otherwise)."""
+        if self.model is None or device.type == "cpu":
+            return self.model
+        if self._on_device is None or self._on_device[0] != device:
+            self._on_device = (device, copy.deepcopy(self.model).to(device))
+        return self._on_device[1]

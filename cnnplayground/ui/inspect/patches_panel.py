@@ -1,0 +1,232 @@
+"""The Top Patches panel: which dataset images excite a channel most, and which part of them.
+
+One background pass over the validation images records every channel's peak of the
+chosen layer on every image; it is kept per weight snapshot and layer, so switching
+channels afterwards is instant. The tiles are the receptive-field crops around each
+image's strongest unit (or the whole images); clicking one shows it whole with the
+field framed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.inference import infer
+from ...inspect.patches import LayerPeaks, TopPatches, layer_peaks
+from ...inspect.receptive import theoretical_region
+from .imaging import FittedGrid, grey_image
+from .jobs import Job
+from .panel import InspectPanel
+from .receptive_panel import PixelView
+from .source import ModelSource
+
+#: Validation images searched at most.
+MAX_IMAGES = 10_000
+
+
+class PatchesPanel(InspectPanel):
+    """The k validation images (and crops) with the largest activation of one channel."""
+
+    def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
+        super().__init__(source, parent)
+        self.job: Job | None = None
+        self.cache: dict[str, LayerPeaks] = {}  # layer → peaks, for the current snapshot only
+        self._cache_model: int | None = None
+        self._pass_layer = ""
+        self.top: TopPatches | None = None
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.layer = QComboBox(self)
+        self.layer.setToolTip("The layer whose channel is studied")
+        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.channel = QSpinBox(self)
+        self.channel.setPrefix("channel ")
+        self.channel.setToolTip("Switching channels is instant once the layer's pass is done")
+        self.k = QSpinBox(self)
+        self.k.setRange(1, 64)
+        self.k.setValue(16)
+        self.k.setPrefix("top ")
+        self.k.setToolTip("How many images to show")
+        self.show_as = QComboBox(self)
+        self.show_as.addItem("receptive-field crops", "crops")
+        self.show_as.addItem("whole images", "whole")
+        self.show_as.setToolTip("Crops: the part of each image the strongest unit sees")
+        self.find_button = QPushButton("Find", self)
+        self.find_button.setToolTip("Run the pass over the validation images for this layer")
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        self.tiles = FittedGrid(tile=64, largest=128, parent=self)
+        self.grid = self.tiles.grid
+        self.grid.setToolTip("Click a tile: the whole image with the unit's field framed")
+        self.image_view = PixelView(self)
+        self.image_view.setToolTip("The chosen image; green frame: the receptive field of its strongest unit")
+        self.image_label = QLabel(self)
+        self.image_label.setWordWrap(True)
+
+        controls = QHBoxLayout()
+        for w in (self.layer, self.channel, self.k, self.show_as, self.find_button, self.stop_button,
+                  self.progress):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        side = QVBoxLayout()
+        side.addWidget(self.image_view, 1)
+        side.addWidget(self.image_label)
+        body = QHBoxLayout()
+        body.addWidget(self.tiles, 3)
+        body.addLayout(side, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addLayout(controls)
+        layout.addLayout(body, 1)
+
+        self.layer.currentIndexChanged.connect(self._on_layer_changed)
+        self.channel.valueChanged.connect(lambda _v: self.show_top())
+        self.k.valueChanged.connect(lambda _v: self.show_top())
+        self.show_as.currentIndexChanged.connect(lambda _i: self.show_top())
+        self.find_button.clicked.connect(self.find)
+        self.stop_button.clicked.connect(self.stop)
+        self.grid.clicked.connect(self._show_image)
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def on_hidden_change(self) -> None:
+        self.stop()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().hideEvent(event)
+        self.stop()
+
+    def refresh(self) -> None:
+        self.stop()
+        model = self.source.model
+        if id(model) != self._cache_model:  # new weights: earlier passes no longer hold
+            self.cache.clear()
+            self._cache_model = id(model)
+        parts = self.ready(self.caption, "Top dataset images")
+        if parts is None:
+            self.layer.clear()
+            self.grid.set_images([], [])
+            return
+        _, _, split = parts
+        self.caption.setText(self.caption.text() + f", searched over {min(len(split), MAX_IMAGES)} "
+                             "validation images")
+        current = self.layer.currentData()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        for nid in [*self.source.map_layers(), model.output_id]:
+            shape = self.source.layer_shape(nid)
+            self.layer.addItem(f"{nid}  ({'×'.join(map(str, shape))})", nid)
+        index = self.layer.findData(current)
+        self.layer.setCurrentIndex(index if index >= 0 else 0)
+        self.layer.blockSignals(False)
+        self._on_layer_changed()
+
+    def _on_layer_changed(self) -> None:
+        layer = self.layer.currentData()
+        if layer is None:
+            return
+        shape = self.source.layer_shape(layer)
+        self.channel.setRange(0, (shape[0] if shape else 1) - 1)
+        self.channel.setPrefix("class " if layer == getattr(self.source.model, "output_id", None) else "channel ")
+        if layer in self.cache:
+            self.show_top()
+        else:
+            self.find()
+
+    def find(self) -> None:
+        """Start the pass over the validation images for the chosen layer (unless it is cached)."""
+        model, split, data = self.source.model, self.source.split(), self.source.data
+        layer = self.layer.currentData()
+        if model is None or split is None or data is None or layer is None:
+            return
+        self.stop()
+        if layer in self.cache:
+            self.show_top()
+            return
+        self.grid.set_images([], [])
+        self.progress.setValue(0)
+        self._pass_layer = layer
+        device = self.source.device
+        work = layer_peaks(self.source.model_on(device), split.images[:MAX_IMAGES], data.mean, data.std, layer)
+        self.job = Job(work, parent=self)
+        self.job.progressed.connect(self._on_items)
+        self.job.done.connect(self._sync_buttons)
+        self.job.failed.connect(self._on_failed)
+        self.job.start()
+        self.image_label.setText(f"Searching the validation images on {device.type.upper()}…")
+        self._sync_buttons()
+
+    def stop(self) -> None:
+        if self.running:
+            self.job.cancel()
+            self.image_label.setText("Stopped: press Find to search again")
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        self.find_button.setEnabled(not self.running)
+        self.stop_button.setEnabled(self.running)
+
+    def _on_items(self, items: list) -> None:
+        fraction, peaks = items[-1]
+        self.progress.setValue(round(100 * fraction))
+        if peaks is not None:
+            self.cache[self._pass_layer] = peaks
+            if self.layer.currentData() == self._pass_layer:
+                self.show_top()
+
+    def _on_failed(self, message: str) -> None:
+        self.image_label.setText(f"The search failed: {message}")
+        self._sync_buttons()
+
+    def show_top(self) -> None:
+        """The chosen channel's top k from the cached pass (nothing while the pass runs)."""
+        peaks = self.cache.get(self.layer.currentData())
+        split = self.source.split()
+        if peaks is None or split is None:
+            return
+        channel = min(self.channel.value(), peaks.channels - 1)
+        self.top = peaks.top(channel, self.k.value())
+        images = split.images.numpy() if hasattr(split.images, "numpy") else split.images
+        if self.show_as.currentData() == "crops" and len(self.source.layer_shape(self.layer.currentData())) == 3:
+            tiles = self.top.crops(infer(self.source.graph), self.layer.currentData(), images)
+        else:
+            tiles = [images[int(i)] for i in self.top.indices]
+        self.tiles.set_images([grey_image(t) for t in tiles],
+                             [f"#{int(i)}  {v:.3g}" for i, v in zip(self.top.indices, self.top.values)])
+        self.progress.setValue(100)
+        self._show_image(self.grid.selected if self.grid.selected is not None else 0)
+
+    def _show_image(self, index: int) -> None:
+        split, top = self.source.split(), self.top
+        if split is None or top is None or index >= len(top.indices):
+            return
+        i = int(top.indices[index])
+        image = split.images[i].numpy()
+        _, h, w = image.shape
+        self.image_view.set_image(grey_image(image), (h, w))
+        layer = self.layer.currentData()
+        region = None
+        if len(self.source.layer_shape(layer)) == 3:
+            row, col = (int(v) for v in top.positions[index])
+            region = theoretical_region(infer(self.source.graph), layer, row, col, (h, w))
+        self.image_view.rect_cells = region
+        self.image_view.update()
+        names = self.source.data.class_names
+        label = names[int(split.labels[i])] if self.source.data is not None else "?"
+        where = f", strongest at row {int(top.positions[index][0])}, column {int(top.positions[index][1])}" \
+            if region is not None else ""
+        self.image_label.setText(f"Validation image #{i} ({label}): peak {float(top.values[index]):.3g}{where}")

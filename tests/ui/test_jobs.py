@@ -1,0 +1,70 @@
+"""Background jobs: every item arrives in order, Stop is heard at the next item, failures are one line."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from cnnplayground.ui.inspect.jobs import Job, describe_error, pool
+
+
+def test_every_item_arrives_in_order_in_batches_then_done(qtbot):
+    job = Job(iter(range(500)), interval_ms=5)
+    batches: list[list[int]] = []
+    job.progressed.connect(batches.append)
+    with qtbot.waitSignal(job.done, timeout=10_000):
+        job.start()
+    assert [i for b in batches for i in b] == list(range(500))
+    assert len(batches) < 500  # coalesced: not one GUI call per item
+    assert job.outcome == "done" and not job.running
+
+
+def test_cancel_stops_the_generator_at_its_next_item_and_silences_the_job(qtbot):
+    gate, produced, closed = threading.Event(), [], []
+
+    def work():
+        try:
+            for i in range(1_000_000):
+                produced.append(i)
+                if i == 3:
+                    gate.wait(10)  # hold the worker until the test has cancelled
+                yield i
+        finally:
+            closed.append(True)
+
+    job = Job(work(), interval_ms=0)
+    seen: list = []
+    job.progressed.connect(seen.extend)
+    job.done.connect(lambda: seen.append("done"))
+    job.start()
+    qtbot.waitUntil(lambda: len(produced) >= 4, timeout=10_000)
+    job.cancel()
+    assert not job.running and job.outcome == "cancelled"
+    gate.set()
+    assert job.wait(10)
+    pool().waitForDone(10_000)
+    QApplication.processEvents()  # deliver what the worker queued: none of it may reach the panel
+    assert closed == [True]
+    assert len(produced) <= 5  # at most the item in hand when Stop came
+    assert "done" not in seen and all(i <= 3 for i in seen)
+
+
+def test_a_failure_is_reported_as_one_line(qtbot):
+    def work():
+        yield 1
+        raise ValueError("kernel 5 is larger than the input height 3\nsecond line")
+
+    job = Job(work())
+    with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
+        job.start()
+    assert blocker.args == ["kernel 5 is larger than the input height 3"]
+    assert job.outcome == "failed"
+
+
+@pytest.mark.parametrize("exc, text", [(MemoryError(), "Out of memory"),
+                                       (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "Out of memory"),
+                                       (KeyError("relu9"), "'relu9'")])
+def test_error_messages(exc, text):
+    assert describe_error(exc).startswith(text)

@@ -1,0 +1,136 @@
+"""Max Activation and Top Patches panels: run, cancel mid-way, rerun, switch layer and channel."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt
+
+from cnnplayground.data.augment import normalize
+from cnnplayground.ui.inspect.maximize_panel import OUTPUT
+
+from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
+
+
+def _done(panel) -> bool:
+    return panel.job is not None and panel.job.outcome == "done"
+
+
+def test_max_activation_runs_stops_reruns_and_switches_units(qtbot, window):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_maximize.trigger()
+    panel = window.maximize
+    qtbot.waitUntil(lambda: panel.layer.count() > 0 and window.model_source.data is not None, timeout=30_000)
+    panel.refresh()  # the dataset arrived: the panel now measures units against it
+    layers = [panel.layer.itemData(i) for i in range(panel.layer.count())]
+    assert layers == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", OUTPUT]
+    panel.layer.setCurrentIndex(layers.index("relu2"))
+    assert panel.channel.maximum() == 15 and panel.channel.isVisibleTo(panel) and not panel.target.isVisibleTo(panel)
+
+    panel.steps.setValue(5000)
+    panel.channel.setValue(3)
+    panel.run_button.click()
+    assert panel.running and not panel.run_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: len(panel.history) >= 5, timeout=30_000)
+    panel.stop_button.click()  # cancel mid-way
+    assert not panel.running and panel.run_button.isEnabled()
+    assert 5 <= len(panel.history) < 5000 and panel.status.text().startswith("Stopped after")
+
+    panel.steps.setValue(200)
+    panel.run_button.click()  # rerun to the end
+    qtbot.waitUntil(lambda: _done(panel), timeout=60_000)
+    assert len(panel.history) == 200 and panel.last.step == 200
+    first_image = panel.last.images[0].copy()
+    assert panel.reference is not None
+    assert panel.history[-1] > panel.history[0] + 0.2
+    assert panel.history[-1] > float(panel.reference.max[0])  # above every one of the reference images
+    assert "dataset images: mean" in panel.status.text()
+    # A ReLU is optimized through its input (no gradient where it is 0); the image shown really drives it.
+    assert "relu2 through its input conv2" in panel.status.text()
+    model, data = window.model_source.model, window.model_source.data
+    with torch.no_grad():
+        out = model.forward_all(normalize(torch.from_numpy(first_image)[None], data.mean, data.std))
+    assert abs(float(out["conv2"][0, 3].mean()) - panel.history[-1]) < 1e-4
+    assert float(out["relu2"][0, 3].mean()) > float(panel.reference.max[0])
+
+    panel.channel.setValue(7)  # switch channel: another image
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: _done(panel), timeout=60_000)
+    assert len(panel.history) == 200 and not np.allclose(panel.last.images[0], first_image)
+
+    panel.layer.setCurrentIndex(layers.index(OUTPUT))  # switch to a class score
+    assert panel.target.isVisibleTo(panel) and not panel.channel.isVisibleTo(panel)
+    assert panel.target.count() == 10
+    panel.target.setCurrentIndex(4)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: _done(panel), timeout=60_000)
+    with torch.no_grad():
+        logits = model(normalize(torch.from_numpy(panel.last.images[0])[None], data.mean, data.std))
+    assert int(logits.argmax()) == 4  # the image grown for class 4 is read as class 4
+
+
+def test_max_activation_gallery_fills_a_grid_and_a_tile_opens_its_channel(qtbot, window):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_maximize.trigger()
+    panel = window.maximize
+    qtbot.waitUntil(lambda: panel.layer.count() > 0, timeout=30_000)
+    panel.layer.setCurrentIndex(panel.layer.findData("conv1"))
+    panel.steps.setValue(40)
+    panel.gallery_button.click()
+    assert panel.views.currentIndex() == 1
+    qtbot.waitUntil(lambda: _done(panel), timeout=60_000)
+    assert len(panel.grid.images) == 6 and panel.last.images.shape == (6, 1, 28, 28)
+    assert [c.split(":")[0] for c in panel.grid.captions] == ["0", "1", "2", "3", "4", "5"]
+    assert "images after 40 steps" in panel.status.text()
+    panel.steps.setValue(5000)
+    panel.gallery_button.click()
+    qtbot.waitUntil(lambda: panel.last is not None, timeout=30_000)
+    panel.stop_button.click()  # a gallery stops mid-way too, keeping its images so far
+    assert not panel.running and len(panel.grid.images) == 6 and panel.last.step < 5000
+    panel.steps.setValue(40)
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=panel.grid.tile_rect(2).center().toPoint())
+    assert panel.channel.value() == 2 and panel.mode == "unit" and panel.views.currentIndex() == 0
+    qtbot.waitUntil(lambda: _done(panel), timeout=60_000)
+    assert len(panel.history) == 40
+
+
+def test_top_patches_search_once_per_layer_stop_rerun_and_switch_channels(qtbot, window):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_patches.trigger()
+    panel = window.patches
+    qtbot.waitUntil(lambda: "relu2" in panel.cache or panel.layer.count() > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.layer.currentData() in panel.cache, timeout=30_000)  # found on its own
+    panel.layer.setCurrentIndex(panel.layer.findData("relu2"))
+    qtbot.waitUntil(lambda: "relu2" in panel.cache, timeout=30_000)
+    panel.find_button.click()  # cached: nothing to run
+    assert not panel.running
+    split = window.model_source.split()
+    data = window.model_source.data
+    model = window.model_source.model
+    with torch.no_grad():
+        maps = model.forward_all(normalize(split.images.float() / 255.0, data.mean, data.std))["relu2"]
+    for channel in (0, 9):
+        panel.channel.setValue(channel)  # instant: from the cache
+        peaks = maps[:, channel].flatten(1).max(dim=1).values.numpy()
+        assert panel.top.indices.tolist() == np.argsort(-peaks, kind="stable")[:16].tolist()
+        assert len(panel.grid.images) == 16
+        assert all(im.width() <= 14 and im.height() <= 14 for im in panel.grid.images)  # receptive-field crops
+    panel.show_as.setCurrentIndex(panel.show_as.findData("whole"))
+    assert all(im.width() == 28 for im in panel.grid.images)
+    qtbot.mouseClick(panel.grid, Qt.MouseButton.LeftButton, pos=panel.grid.tile_rect(1).center().toPoint())
+    assert panel.image_view.rect_cells is not None
+    assert f"#{int(panel.top.indices[1])}" in panel.image_label.text()
+
+    panel.cache.clear()  # search again: stop mid-way, then to the end
+    panel.find_button.click()
+    assert panel.running
+    panel.stop_button.click()
+    assert not panel.running and panel.find_button.isEnabled()
+    panel.find_button.click()
+    qtbot.waitUntil(lambda: "relu2" in panel.cache, timeout=30_000)
+    panel.layer.setCurrentIndex(panel.layer.findData(model.output_id))  # a flat layer: classes
+    qtbot.waitUntil(lambda: model.output_id in panel.cache, timeout=30_000)
+    assert panel.channel.prefix() == "class " and panel.channel.maximum() == 9
