@@ -86,6 +86,7 @@ class WindowActions:
     show_adversarial: QAction
     show_maximize: QAction
     show_patches: QAction
+    show_attribution: QAction
     train_terminal: QAction
     about: QAction
     layer_reference: QAction
@@ -222,6 +223,8 @@ def build_actions(w: MainWindow) -> WindowActions:
          "Grow an image that makes a channel (or a class) fire hardest; a gallery of a layer"),
         ("show_patches", w.patches_dock, "Ctrl+Shift+D",
          "The dataset images, and the parts of them, that excite a channel most"),
+        ("show_attribution", w.attribution_dock, "Ctrl+Shift+G",
+         "Saliency, Grad-CAM and integrated gradients: which pixels the answer depends on"),
         ("show_explorer", w.explorer_dock, "Ctrl+Shift+E",
          "Step a kernel along a 1-D or 2-D input: products, sums, pooling"),
     ):
@@ -270,7 +273,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
          a.train_terminal)
     menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
-         a.show_maximize, a.show_patches, a.show_adversarial, None, a.show_explorer)
+         a.show_maximize, a.show_patches, a.show_attribution, a.show_adversarial, None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -46,6 +46,7 @@ from .actions import (
 from .canvas.view import CanvasView
 from .document import Document
 from .inspect.adversarial_panel import AdversarialPanel
+from .inspect.attribution_panel import AttributionPanel
 from .inspect.explorer_panel import ExplorerPanel
 from .inspect.feature_maps_panel import FeatureMapsPanel
 from .inspect.kernels_panel import KernelsPanel
@@ -142,6 +143,11 @@ class MainWindow(QMainWindow):
         self.patches_dock = self._add_dock("Top Patches", "patchesDock", self.patches, area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.maximize_dock, self.patches_dock)
         self.patches_dock.hide()
+        self.attribution = AttributionPanel(self.model_source, self)
+        self.attribution_dock = self._add_dock("Attribution", "attributionDock", self.attribution,
+                                               area.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.patches_dock, self.attribution_dock)
+        self.attribution_dock.hide()
         self.explorer = ExplorerPanel(self)
         self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
                                             area.BottomDockWidgetArea)

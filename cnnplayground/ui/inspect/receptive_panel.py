@@ -35,6 +35,7 @@ class PixelView(QWidget):
         super().__init__(parent)
         self.image: QImage | None = None
         self.overlay: QImage | None = None
+        self.overlay_opacity = 1.0
         self.rect_cells: tuple[int, int, int, int] | None = None  # top, left, bottom, right (inclusive)
         self.marker: tuple[int, int] | None = None
         self.size_hw = (1, 1)
@@ -78,7 +79,9 @@ class PixelView(QWidget):
             t = self.target()
             p.drawImage(t, self.image)
             if self.overlay is not None:
+                p.setOpacity(self.overlay_opacity)
                 p.drawImage(t, self.overlay)
+                p.setOpacity(1.0)
             h, w = self.size_hw
             cw, ch = t.width() / w, t.height() / h
             if self.rect_cells is not None:

@@ -166,6 +166,20 @@ class ModelSource(QObject):
         self.changed.emit()
 
     # --- what the panels ask of the model ---------------------------------------------------
+    @property
+    def weights_label(self) -> str:
+        """A short name for the weights, to tell results of two models apart ("run 2, FGSM-trained ε 0.1")."""
+        if self._live:
+            return f"{self.training.run_name or 'this run'} ({self.description.split(': ')[-1]})"
+        history = self.document.project.history
+        if not self.description.startswith("trained") or not history:
+            return self.description.split(" (")[0]
+        run = history[-1]
+        method = str(run.settings.get("adversarial", "none"))
+        if method != "none":
+            return f"{run.name}, {method.upper()}-trained ε {run.settings.get('adversarial_epsilon', '?')}"
+        return run.name
+
     def layer_shape(self, node_id: str) -> tuple[int, ...] | None:
         """A layer's output shape without the batch (``(C, H, W)`` or ``(F,)``), None if unknown."""
         return self._shapes.get(node_id)
