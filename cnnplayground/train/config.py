@@ -67,6 +67,7 @@ OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
 ScheduleName = Literal["constant", "step", "cosine", "onecycle", "plateau"]
 MetricName = Literal["val_loss", "val_accuracy"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
+AdversarialName = Literal["none", "fgsm", "pgd"]
 
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -78,6 +79,10 @@ class TrainingConfig(BaseModel):
     maximum). ``val_fraction`` is the share of the training split held out for
     validation. Zero turns off the feature for ``l1``, ``grad_clip``,
     ``early_stopping_patience``, ``warmup_epochs`` and ``checkpoint_every``.
+
+    ``adversarial`` other than ``"none"`` trains on batches of which the share
+    ``adversarial_fraction`` is replaced by FGSM or PGD examples crafted against the
+    current weights, ε in pixel units (``0..1``); see :mod:`.adversarial`.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
@@ -106,6 +111,15 @@ class TrainingConfig(BaseModel):
     restore_best: bool = Field(True, description="After early stopping, go back to the best epoch's weights.")
     checkpoint_every: int = Field(1, ge=0, le=10_000, description="Save a checkpoint every N epochs.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="On-device data augmentation.")
+    adversarial: AdversarialName = Field("none", description="Adversarial training: replace part of each batch "
+                                         "by FGSM or PGD examples crafted against the current weights (the "
+                                         "training accuracy is then that of the mixed batches).")
+    adversarial_epsilon: float = Field(0.1, gt=0.0, le=1.0, description="Adversarial training: largest change "
+                                       "of a pixel, in pixel units (1 = the full range; 8/255 ≈ 0.031).")
+    adversarial_steps: int = Field(7, ge=1, le=100, description="Adversarial training: PGD steps per batch "
+                                   "(step size 2.5 ε / steps, random start).")
+    adversarial_fraction: float = Field(0.5, gt=0.0, le=1.0, description="Adversarial training: share of each "
+                                        "batch replaced by adversarial examples.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of every random generator of the run.")
     device: DeviceName = Field("auto", description="'auto' picks CUDA, then MPS, then the CPU.")
     mixed_precision: bool = Field(True, description="Autocast to bf16/fp16 on CUDA.")

@@ -34,6 +34,7 @@ from torch import nn
 
 from ..data.base import ImageData
 from ..data.loader import DeviceLoader
+from .adversarial import adversarial_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainingConfig
 from .evaluate import Evaluation, evaluate
@@ -185,6 +186,8 @@ class Trainer:
         amp_dtype = _autocast_dtype(cfg, dev)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        pixel_mean = torch.tensor(data.mean, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
+        pixel_std = torch.tensor(data.std, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
 
         run = _RunState()
         if self._resume_state is not None:
@@ -221,6 +224,17 @@ class Trainer:
                     lr = cfg.learning_rate * lr_factor(cfg, run.step, steps_per_epoch, run.plateau_factor)
                     set_learning_rate(opt, lr)
                     ctx = torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+                    if cfg.adversarial != "none":
+                        # Replace a share of the batch by attacks on the current weights (eval mode, input
+                        # gradients only: no parameter .grad is written, see adversarial_batch). The step
+                        # below sees only the loss on this mixed batch, and the training loss and accuracy
+                        # reported are those of the mixed batch.
+                        with torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
+                            x = adversarial_batch(
+                                model, x, y, method=cfg.adversarial, epsilon=cfg.adversarial_epsilon,
+                                steps=cfg.adversarial_steps, fraction=cfg.adversarial_fraction, mean=pixel_mean,
+                                std=pixel_std,
+                            )
                     with ctx:
                         logits = model(x)
                         loss = criterion(logits, y)

@@ -148,3 +148,27 @@ def test_bad_settings_are_one_line_messages(capsys):
 def test_the_cli_without_a_command_prints_help(capsys):
     assert main([]) == 0
     assert "usage: cnnplayground" in capsys.readouterr().out
+
+
+def test_adversarial_training_options_reach_the_run_and_bad_values_name_the_option(tmp_path, capsys):
+    from cnnplayground.io.project import save_project
+    from cnnplayground.train.config import DatasetChoice
+
+    path = tmp_path / "adv.cnnp"
+    assert main(["new", "lenet5", str(path)]) == 0
+    project = load_project(path)
+    project.dataset = DatasetChoice(name="synthetic", options={"train_size": 300, "test_size": 0})
+    save_project(project, path)
+    capsys.readouterr()
+    assert main(["train", str(path), "--epochs", "1", "--device", "cpu", "--batch-size", "64", "--adversarial",
+                 "pgd", "--adversarial-epsilon", "0.05", "--adversarial-steps", "2",
+                 "--adversarial-fraction", "0.25"]) == 0
+    assert "adversarial PGD-2 ε 0.05 on 25% of each batch" in capsys.readouterr().out
+    trained = load_project(path)
+    t = trained.training
+    assert (t.adversarial, t.adversarial_epsilon, t.adversarial_steps, t.adversarial_fraction) == ("pgd", 0.05, 2, 0.25)
+    assert trained.history[-1].settings["adversarial"] == "pgd"
+
+    assert main(["train", str(path), "--adversarial", "fgsm", "--adversarial-epsilon", "0", "--no-save"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cnnplayground: --adversarial-epsilon: ") and "greater than 0" in err

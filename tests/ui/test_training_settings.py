@@ -63,3 +63,32 @@ def test_a_combination_the_settings_refuse_is_shown_inline_and_not_applied(qtbot
     assert document.project.training.early_stopping_patience == 0
     form.early_stopping.setValue(0)
     assert form.error.text() == ""
+
+
+def test_adversarial_training_rows_follow_the_attack_choice_and_edit_the_project(qtbot, document):
+    from cnnplayground.train.config import TrainingConfig
+
+    form = TrainingSettingsForm(document)
+    qtbot.addWidget(form)
+    assert form.adversarial.currentData() == "none"
+    rows = (form.adversarial_epsilon, form.adversarial_steps, form.adversarial_fraction)
+    assert not any(w.isEnabled() for w in rows)  # off: nothing to set
+    assert form.adversarial_epsilon.toolTip() == TrainingConfig.model_fields["adversarial_epsilon"].description
+    assert form.adversarial_epsilon.value() == 0.1 and form.adversarial_steps.value() == 7
+
+    form.adversarial.setCurrentIndex(form.adversarial.findData("fgsm"))
+    assert document.project.training.adversarial == "fgsm"
+    assert [w.isEnabled() for w in rows] == [True, False, True]  # FGSM takes no steps
+    form.adversarial_epsilon.setValue(0.0314)
+    form.adversarial_fraction.setValue(0.25)
+    form.adversarial.setCurrentIndex(form.adversarial.findData("pgd"))
+    form.adversarial_steps.setValue(10)
+    t = document.project.training
+    assert (t.adversarial, t.adversarial_epsilon, t.adversarial_steps, t.adversarial_fraction) == (
+        "pgd", 0.0314, 10, 0.25)
+    assert all(w.isEnabled() for w in rows)
+
+    while document.undo_stack.canUndo():
+        document.undo_stack.undo()
+    assert document.project.training.adversarial == "none" and form.adversarial.currentData() == "none"
+    assert not any(w.isEnabled() for w in rows)

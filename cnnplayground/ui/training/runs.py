@@ -36,6 +36,10 @@ LABELS: dict[str, str] = {
     "augment.hflip": "flip",
     "augment.crop_padding": "crop",
     "mixed_precision": "amp",
+    "adversarial": "adv",
+    "adversarial_epsilon": "adv ε",
+    "adversarial_steps": "adv steps",
+    "adversarial_fraction": "adv share",
 }
 #: Settings never listed as differences (they differ between any two runs or say nothing).
 IGNORED = frozenset({"steps_per_epoch", "checkpoint_every", "device"})

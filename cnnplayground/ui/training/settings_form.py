@@ -3,7 +3,9 @@
 The form is declared as a table (:data:`FIELDS`): each row names a setting of
 ``project.training`` (``("augment", "hflip")`` for nested ones) or of the dataset's
 options (``("options", "random_pixels")``), its widget and range. Tool tips come from
-the settings' own descriptions. Edits go straight into the document's project as one
+the settings' own descriptions. A row may depend on a choice (``enabled_when``): the
+adversarial-training rows are greyed out while adversarial training is off, PGD steps
+unless the attack is PGD. Edits go straight into the document's project as one
 undoable :class:`~..commands.SetSettings` each and mark the project modified; values the
 models refuse are shown inline.
 """
@@ -40,6 +42,7 @@ from ..document import Document
 OPTIMIZERS = (("Adam", "adam"), ("AdamW", "adamw"), ("SGD (momentum)", "sgd"), ("RMSprop", "rmsprop"))
 SCHEDULES = (("Constant", "constant"), ("Cosine", "cosine"), ("One-cycle", "onecycle"), ("Step", "step"),
              ("On plateau", "plateau"))
+ADVERSARIAL = (("Off", "none"), ("FGSM", "fgsm"), ("PGD (L∞)", "pgd"))
 DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple MPS", "mps"))
 
 
@@ -50,6 +53,9 @@ class FormField:
     ``path``: keys into ``project.training`` (``("epochs",)``, ``("augment", "hflip")``), or
     ``("options", key)`` for a dataset option. ``kind``: ``int``, ``float``, ``bool`` or
     ``choice``. For ``bool``, ``label`` is the check box's text and the row has none.
+    ``step``: the spin box's arrow step (0: from the range and decimals). ``enabled_when``:
+    ``(name of a choice field, values)``; the row is enabled only while that field holds one
+    of the values.
     """
 
     name: str
@@ -62,9 +68,12 @@ class FormField:
     decimals: int = 3
     choices: tuple[tuple[str, str], ...] = ()
     suffix: str = ""
+    step: float = 0
+    enabled_when: tuple[str, tuple[str, ...]] | None = None
 
 
-SECTIONS = ("Data", "Optimization", "Regularization", "Augmentation", "Corruption experiments", "Hardware")
+SECTIONS = ("Data", "Optimization", "Regularization", "Augmentation", "Adversarial training",
+            "Corruption experiments", "Hardware")
 
 FIELDS: tuple[FormField, ...] = (
     FormField("val_fraction", "Data", "Validation share", ("val_fraction",), "float", 0.0, 0.5, 2),
@@ -90,6 +99,13 @@ FIELDS: tuple[FormField, ...] = (
     FormField("color_jitter", "Augmentation", "Colour jitter", ("augment", "color_jitter"), "float", 0.0, 1.0, 2),
     FormField("erasing", "Augmentation", "Erasing", ("augment", "erasing"), "float", 0.0, 1.0, 2),
     FormField("noise", "Augmentation", "Noise", ("augment", "noise_std"), "float", 0.0, 2.0, 2),
+    FormField("adversarial", "Adversarial training", "Attack", ("adversarial",), "choice", choices=ADVERSARIAL),
+    FormField("adversarial_epsilon", "Adversarial training", "Epsilon (pixels)", ("adversarial_epsilon",), "float",
+              0.0001, 1.0, 4, step=0.001, enabled_when=("adversarial", ("fgsm", "pgd"))),
+    FormField("adversarial_steps", "Adversarial training", "PGD steps", ("adversarial_steps",), "int", 1, 100,
+              enabled_when=("adversarial", ("pgd",))),
+    FormField("adversarial_fraction", "Adversarial training", "Share of each batch", ("adversarial_fraction",),
+              "float", 0.01, 1.0, 2, enabled_when=("adversarial", ("fgsm", "pgd"))),
     FormField("random_labels", "Corruption experiments", "Random labels", ("options", "random_labels"), "float",
               0.0, 1.0, 2),
     FormField("random_pixels", "Corruption experiments", "Random pixels", ("options", "random_pixels"), "float",
@@ -124,6 +140,7 @@ class TrainingSettingsForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         forms: dict[str, QFormLayout] = {}
+        self._labels: dict[str, QWidget] = {}
         for title in SECTIONS:
             box = QGroupBox(title, self)
             form = QFormLayout(box)
@@ -157,7 +174,10 @@ class TrainingSettingsForm(QWidget):
             if spec.kind == "bool":
                 forms[spec.section].addRow("", widget)
             else:
-                forms[spec.section].addRow(spec.label, widget)
+                label = QLabel(spec.label, self)
+                label.setBuddy(widget)
+                self._labels[spec.name] = label
+                forms[spec.section].addRow(label, widget)
         self.error = QLabel(self)
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #d64545;")
@@ -185,7 +205,7 @@ class TrainingSettingsForm(QWidget):
             widget = QDoubleSpinBox(self)
             widget.setRange(spec.low, spec.high)
             widget.setDecimals(spec.decimals)
-            widget.setSingleStep(10 ** -min(spec.decimals, 4) if spec.high <= 1 else 1.0)
+            widget.setSingleStep(spec.step or (10 ** -min(spec.decimals, 4) if spec.high <= 1 else 1.0))
             widget.setSuffix(spec.suffix)
         elif spec.kind == "bool":
             widget = QCheckBox(spec.label, self)
@@ -227,6 +247,18 @@ class TrainingSettingsForm(QWidget):
                     widget.setValue(float(value))
         finally:
             self._loading = False
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        """Grey out the rows whose ``enabled_when`` choice does not hold (their values are kept)."""
+        for spec in FIELDS:
+            if spec.enabled_when is None:
+                continue
+            name, values = spec.enabled_when
+            on = self.widgets[name].currentData() in values
+            self.widgets[spec.name].setEnabled(on)
+            if spec.name in self._labels:
+                self._labels[spec.name].setEnabled(on)
 
     def _on_graph_replaced(self, _graph) -> None:
         self.load_from_project()
@@ -245,6 +277,7 @@ class TrainingSettingsForm(QWidget):
     def _on_edit(self, *_args) -> None:
         if self._loading:
             return
+        self._update_enabled()
         p = self.document.project
         try:
             training = p.training.model_copy(deep=True)
