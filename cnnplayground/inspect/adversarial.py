@@ -1,4 +1,5 @@
-"""Adversarial examples: FGSM (untargeted and targeted), PGD under L∞ and L2, and epsilon sweeps.
+"""Adversarial examples on a trained model: FGSM (untargeted and targeted), PGD under L∞ and L2,
+before/after comparisons and epsilon sweeps.
 
 Scales: images go in as pixels in ``[0, 1]`` and the bound ``epsilon`` is in the same pixel
 units (MNIST's classic ε = 0.25 means a quarter of the full grey range). The gradient is taken
@@ -6,6 +7,9 @@ through the network's input normalization (``(x − mean) / std``), i.e. on the 
 scale, but every step is made and clipped in pixel space: the adversarial image is always a
 valid image (``0 ≤ x ≤ 1``) within ε of the original (per pixel for L∞, in Euclidean norm over
 the image for L2).
+
+The attacks themselves (:func:`fgsm`, :func:`pgd`) live in :mod:`cnnplayground.train.adversarial`,
+because adversarial training crafts them for every batch; they are re-exported here unchanged.
 """
 
 from __future__ import annotations
@@ -15,72 +19,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from ..data.augment import normalize
+from ..train.adversarial import Norm, fgsm, pgd
 
-Norm = Literal["linf", "l2"]
-
-
-def _loss_gradient(model, x01: torch.Tensor, labels: torch.Tensor, mean, std,
-                   target: torch.Tensor | None) -> torch.Tensor:
-    """∂loss/∂x in pixel space; for a targeted attack the loss is minus the target's log-likelihood."""
-    x = x01.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        logits = model(normalize(x, mean, std))
-        loss = -F.cross_entropy(logits, target, reduction="sum") if target is not None else \
-            F.cross_entropy(logits, labels, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad
-
-
-def fgsm(model, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Sequence[float],
-         std: Sequence[float], target: torch.Tensor | None = None) -> torch.Tensor:
-    """Fast gradient sign method (Goodfellow et al. 2014): ``x + ε·sign(∇ loss)``, clipped to ``[0, 1]``.
-
-    With ``target`` (class indices) the step goes towards the target class instead.
-    """
-    if epsilon < 0:
-        raise ValueError("epsilon must be at least 0")
-    if epsilon == 0:
-        return x01.detach().clone()
-    grad = _loss_gradient(model, x01, labels, mean, std, target)
-    return (x01.detach() + epsilon * grad.sign()).clamp(0.0, 1.0)
-
-
-def _project(delta: torch.Tensor, epsilon: float, norm: Norm) -> torch.Tensor:
-    if norm == "linf":
-        return delta.clamp(-epsilon, epsilon)
-    flat = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
-    factor = torch.clamp(epsilon / flat, max=1.0).view(-1, *([1] * (delta.dim() - 1)))
-    return delta * factor
-
-
-def pgd(model, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Sequence[float],
-        std: Sequence[float], steps: int = 10, step_size: float | None = None, norm: Norm = "linf",
-        random_start: bool = True, target: torch.Tensor | None = None,
-        generator: torch.Generator | None = None) -> torch.Tensor:
-    """Projected gradient descent (Madry et al. 2018): ``steps`` steps of size ``step_size``
-    (default 2.5 ε / steps), each projected back onto the ε-ball around ``x01`` and into ``[0, 1]``."""
-    if epsilon < 0 or steps < 1:
-        raise ValueError("epsilon must be at least 0 and steps at least 1")
-    x0 = x01.detach()
-    if epsilon == 0:
-        return x0.clone()
-    alpha = step_size if step_size is not None else 2.5 * epsilon / steps
-    delta = torch.zeros_like(x0)
-    if random_start:
-        noise = torch.rand(x0.shape, generator=generator, dtype=x0.dtype) * 2 - 1
-        delta = _project(noise.to(x0.device) * epsilon, epsilon, norm)
-    x = (x0 + delta).clamp(0.0, 1.0)
-    for _ in range(steps):
-        grad = _loss_gradient(model, x, labels, mean, std, target)
-        if norm == "linf":
-            step = alpha * grad.sign()
-        else:
-            step = alpha * grad / grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (grad.dim() - 1)))
-        x = (x0 + _project(x + step - x0, epsilon, norm)).clamp(0.0, 1.0)
-    return x.detach()
+__all__ = ["Comparison", "Flip", "Norm", "compare", "epsilon_sweep", "fgsm", "label_flips", "pgd"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +66,40 @@ def epsilon_sweep(model, x01: torch.Tensor, labels: torch.Tensor, epsilons: Sequ
             with torch.no_grad():
                 correct += int((model(normalize(adv, mean, std)).argmax(1) == yb).sum())
         yield float(epsilon), correct / max(len(x01), 1)
+
+
+@dataclass(frozen=True)
+class Flip:
+    """An image the attack fooled: it was classified right, and its adversarial version is not."""
+
+    index: int  # into the images searched
+    image: torch.Tensor  # (C, H, W) adversarial, pixels in [0, 1]
+    true_class: int
+    adversarial_class: int
+    adversarial_probability: float
+
+
+def label_flips(model, x01: torch.Tensor, labels: torch.Tensor, mean, std, attack, limit: int = 32,
+                batch_size: int = 128) -> Iterator[tuple[float, list[Flip]]]:
+    """Search ``x01`` batch by batch for images that ``attack(model, xb, yb)`` fools.
+
+    ``attack`` returns the adversarial batch (e.g. a partial :func:`fgsm` or :func:`pgd`); images
+    the model already gets wrong do not count. Yields ``(fraction searched, flips so far)`` after
+    each batch and stops once ``limit`` flips are found.
+    """
+    flips: list[Flip] = []
+    n = len(x01)
+    for start in range(0, n, batch_size):
+        xb = x01[start:start + batch_size].float()
+        xb = xb / 255.0 if x01.dtype == torch.uint8 else xb
+        yb = labels[start:start + batch_size]
+        adv = attack(model, xb, yb)
+        c = compare(model, xb, adv, mean, std)
+        fooled = (c.clean_class == yb) & (c.adversarial_class != yb)
+        for i in torch.nonzero(fooled).flatten().tolist():
+            flips.append(Flip(start + i, adv[i].detach(), int(yb[i]), int(c.adversarial_class[i]),
+                              float(c.adversarial_probability[i])))
+            if len(flips) >= limit:
+                yield 1.0, flips
+                return
+        yield min(1.0, (start + batch_size) / n), list(flips)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cnnplayground.data.augment import normalize
 from cnnplayground.inspect.adversarial import compare, epsilon_sweep, fgsm, pgd
 
 
@@ -62,3 +63,29 @@ def test_targeted_fgsm_moves_towards_the_target(trained):
         before = torch.softmax(model(normalize(x, mean, std)), 1).gather(1, target[:, None]).mean()
         after = torch.softmax(model(normalize(adv, mean, std)), 1).gather(1, target[:, None]).mean()
     assert after > 2 * before
+
+
+def test_label_flips_are_images_classified_right_then_wrong(trained):
+    from functools import partial
+
+    from cnnplayground.inspect.adversarial import label_flips
+
+    model, x, y, mean, std = trained
+    attack = partial(_fgsm_attack, epsilon=0.25, mean=mean, std=std)
+    updates = list(label_flips(model, x, y, mean, std, attack, limit=10, batch_size=50))
+    fraction, flips = updates[-1]
+    assert len(flips) == 10 and fraction <= 1.0
+    assert [f.index for f in flips] == sorted(f.index for f in flips)
+    with torch.no_grad():
+        clean = model(normalize(x, mean, std)).argmax(1)
+        again = model(normalize(torch.stack([f.image for f in flips]), mean, std)).argmax(1)
+    for f, pred in zip(flips, again.tolist()):
+        assert int(clean[f.index]) == f.true_class == int(y[f.index])  # it was right...
+        assert pred == f.adversarial_class != f.true_class  # ...and the attack made it wrong
+        assert float((f.image - x[f.index]).abs().max()) <= 0.25 + 1e-6
+    none = list(label_flips(model, x, y, mean, std, partial(_fgsm_attack, epsilon=0.0, mean=mean, std=std)))
+    assert none[-1] == (1.0, [])  # ε 0 fools nobody, and the whole set was searched
+
+
+def _fgsm_attack(model, xb, yb, epsilon, mean, std):
+    return fgsm(model, xb, yb, epsilon, mean, std)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 from PySide6.QtCore import Qt
 
 from cnnplayground.data.augment import normalize
+from cnnplayground.ui.inspect import attribution_panel
 from cnnplayground.ui.inspect.maximize_panel import OUTPUT
 
 from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
@@ -134,3 +137,91 @@ def test_top_patches_search_once_per_layer_stop_rerun_and_switch_channels(qtbot,
     panel.layer.setCurrentIndex(panel.layer.findData(model.output_id))  # a flat layer: classes
     qtbot.waitUntil(lambda: model.output_id in panel.cache, timeout=30_000)
     assert panel.channel.prefix() == "class " and panel.channel.maximum() == 9
+
+
+def test_attribution_maps_follow_image_class_and_layer_and_a_new_choice_cancels(qtbot, window, monkeypatch):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_attribution.trigger()
+    panel = window.attribution
+    qtbot.waitUntil(lambda: "ig" in panel.maps, timeout=60_000)
+    assert panel.layer.currentData() == "pool2"  # the last map before Flatten
+    assert set(panel.maps) == {"saliency", "gradcam", "ig"}
+    for values in panel.maps.values():
+        assert values.shape == (28, 28) and values.min() >= 0 and values.max() <= 1
+    gap, total = panel.ig_gap
+    assert abs(gap) <= 0.05 * max(abs(total - gap), 1e-3)  # integrated gradients add up to the score change
+    assert "fine" in panel.labels["ig"].text()
+    assert all(view.overlay is not None for view in panel.views.values())
+
+    gate, real = threading.Event(), attribution_panel._work
+
+    def held(*args):  # the worker waits after each item until the test lets it go
+        for item in real(*args):
+            yield item
+            gate.wait(10)
+
+    monkeypatch.setattr(attribution_panel, "_work", held)
+    panel.steps.setValue(256)  # a computation, then a new choice before it ends: cancelled at once, restarted
+    qtbot.waitUntil(lambda: panel.running and "saliency" in panel.maps, timeout=10_000)
+    first_job = panel.job
+    panel.target.setCurrentIndex(panel.target.findData(7))
+    assert first_job.outcome == "cancelled" and not panel.running
+    gate.set()
+    qtbot.waitUntil(lambda: panel.job is not first_job and "ig" in panel.maps, timeout=60_000)
+    assert first_job.outcome == "cancelled"
+    names = window.model_source.data.class_names
+    assert panel.target_class == 7 and f"explaining: {names[7]}" in panel.prediction.text()
+    model, data, split = window.model_source.model, window.model_source.data, window.model_source.split()
+    from cnnplayground.inspect.attribution import saliency
+
+    expected = saliency(model, split.images[:1].float() / 255, torch.tensor([7]), data.mean, data.std)[0].numpy()
+    assert np.allclose(panel.maps["saliency"], expected / expected.max(), atol=1e-5)
+
+    panel.layer.setCurrentIndex(panel.layer.findData("relu1"))  # switch layer: a full-resolution Grad-CAM
+    qtbot.waitUntil(lambda: "relu1" in panel.labels["gradcam"].text(), timeout=60_000)
+    panel.index.setValue(5)  # switch image
+    truth = f"true: {data.class_names[int(split.labels[5])]}"
+    qtbot.waitUntil(lambda: truth in panel.prediction.text() and "ig" in panel.maps, timeout=60_000)
+    panel.opacity.setValue(30)
+    assert all(view.overlay_opacity == 0.3 for view in panel.views.values())
+
+
+def test_adversarial_gallery_shows_fooled_images_and_sweeps_of_two_models_share_the_plot(qtbot, window):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_adversarial.trigger()
+    panel = window.adversarial
+    qtbot.waitUntil(lambda: panel.adversarial is not None, timeout=30_000)
+    panel.attack.setCurrentIndex(panel.attack.findData("fgsm"))
+    panel.epsilon.setValue(0.3)
+    panel.gallery_button.click()
+    assert panel.searching
+    panel.gallery_stop.click()  # cancel mid-way
+    assert not panel.searching and panel.gallery_button.isEnabled()
+    panel.gallery_button.click()  # and again, to the end
+    qtbot.waitUntil(lambda: not panel.searching, timeout=60_000)
+    assert len(panel.flips) > 0 and len(panel.gallery.grid.images) == len(panel.flips)
+    names = window.model_source.data.class_names
+    f = panel.flips[0]
+    assert panel.gallery.grid.captions[0] == f"{names[f.true_class]} → {names[f.adversarial_class]}"
+    qtbot.mouseClick(panel.gallery.grid, Qt.MouseButton.LeftButton,
+                     pos=panel.gallery.grid.tile_rect(0).center().toPoint())
+    assert panel.index.value() == f.index and "fooled" in panel.adversarial_label.text()
+
+    panel.sweep_button.click()
+    qtbot.waitUntil(lambda: not panel.sweeping, timeout=120_000)
+    first_label = panel.sweep_label
+    assert len(panel.sweep["pgd"]) == 7 and panel._kept_curves == []
+    torch.manual_seed(11)  # other weights: the finished sweep stays in the plot, under its own name
+    other = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in weights.items()}
+    window.document.project.weights = other
+    window.model_source.rebuild()
+    panel.sweep_button.click()
+    qtbot.waitUntil(lambda: not panel.sweeping, timeout=120_000)
+    kept = f"{first_label} (earlier)"  # the same kind of weights: told apart as the earlier ones
+    assert list(panel.kept) == [kept] and len(panel._kept_curves) == 2
+    legend = [label.text for _, label in panel.plot.getPlotItem().legend.items]
+    assert f"FGSM, {kept}" in legend and f"PGD-10, {kept}" in legend and f"FGSM, {first_label}" in legend
+    panel.clear_button.click()
+    assert panel.kept == {} and panel._kept_curves == []

@@ -3,17 +3,21 @@
 For one validation image: the original, the perturbation (amplified to be visible, with
 its true scale given), the adversarial image, and what the network says about each. An
 epsilon sweep plots accuracy under FGSM and PGD against ε on a subset of the validation
-images, one ε at a time from a timer (Stop ends it). ε is in pixel units (the image's
-0..1 range); the gradient goes through the input normalization and the result is clipped
-to valid pixels.
+images, in the background (Stop ends it). Each model's finished sweep stays in the plot,
+named after its run, so a plain and an adversarially trained model can be compared. The
+gallery collects validation images the chosen attack fools. ε is in pixel units (the
+image's 0..1 range); the gradient goes through the input normalization and the result is
+clipped to valid pixels.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -22,18 +26,43 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from ...inspect.adversarial import compare, epsilon_sweep, fgsm, pgd
-from .imaging import diverging, grey_image, rgb_image, theme_plot
+from ...inspect.adversarial import compare, epsilon_sweep, fgsm, label_flips, pgd
+from .imaging import FittedGrid, diverging, grey_image, rgb_image, theme_plot
+from .jobs import Job
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource
 
 SWEEP_EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 SWEEP_IMAGES = 500
+#: Validation images the gallery searches, and how many fooled ones it shows at most.
+GALLERY_SEARCH, GALLERY_SIZE = 2000, 32
+#: Colours of earlier models' sweeps in the plot (the current model's are blue and orange).
+KEPT_COLORS = ("#2b8a3e", "#862e9c", "#5c940d", "#c2255c", "#0b7285", "#e67700")
+
+
+def _sweep_work(model, x, y, mean, std):
+    """FGSM then PGD-10 accuracy for each ε: ``(attack, ε, accuracy)`` items."""
+    for epsilon, accuracy in epsilon_sweep(model, x, y, SWEEP_EPSILONS, mean, std, "fgsm"):
+        yield "fgsm", epsilon, accuracy
+    for epsilon, accuracy in epsilon_sweep(model, x, y, SWEEP_EPSILONS, mean, std, "pgd", steps=10,
+                                           generator=torch.Generator().manual_seed(0)):
+        yield "pgd", epsilon, accuracy
+
+
+def _attack(kind: str, epsilon: float, steps: int, target: int | None, model, x, y, mean, std):
+    """The panel's attack on a batch (``target``: the class of a targeted FGSM)."""
+    if kind == "fgsm":
+        return fgsm(model, x, y, epsilon, mean, std)
+    if kind == "fgsm_targeted":
+        return fgsm(model, x, y, epsilon, mean, std, target=torch.full_like(y, int(target or 0)))
+    return pgd(model, x, y, epsilon, mean, std, steps=steps, norm="l2" if kind == "pgd_l2" else "linf",
+               generator=torch.Generator().manual_seed(0))
 
 
 class AdversarialPanel(InspectPanel):
@@ -42,8 +71,14 @@ class AdversarialPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.adversarial: torch.Tensor | None = None
-        self.sweep: dict[str, list[tuple[float, float]]] = {}
-        self._sweeps = None
+        self.sweep: dict[str, list[tuple[float, float]]] = {}  # the current model's, by attack
+        self.sweep_label = ""  # which weights it was run on
+        self._sweep_model: int | None = None
+        #: Finished sweeps of other weights, by label: kept in the plot for comparison.
+        self.kept: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        self.job: Job | None = None  # the sweep
+        self.gallery_job: Job | None = None
+        self.flips: list = []
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.index = QSpinBox(self)
@@ -77,8 +112,20 @@ class AdversarialPanel(InspectPanel):
                                      f"{', '.join(f'{e:g}' for e in SWEEP_EPSILONS)} on {SWEEP_IMAGES} images")
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setEnabled(False)
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setToolTip("Forget the sweeps of earlier weights kept in the plot")
         self.progress = QProgressBar(self)
         self.progress.setMaximumWidth(160)
+        self.gallery_button = QPushButton("Find fooled images", self)
+        self.gallery_button.setToolTip(f"Attack the first {GALLERY_SEARCH} validation images with the settings "
+                                       f"above; show up to {GALLERY_SIZE} that were right and now are wrong")
+        self.gallery_stop = QPushButton("Stop", self)
+        self.gallery_stop.setEnabled(False)
+        self.gallery_progress = QProgressBar(self)
+        self.gallery_progress.setMaximumWidth(160)
+        self.gallery_status = QLabel(self)
+        self.gallery = FittedGrid(tile=64, largest=112, parent=self)
+        self.gallery.grid.setToolTip("true → what the network says under attack; click to show it above")
         self.plot = pg.PlotWidget(self)
         self.plot.setTitle("Accuracy under attack")
         self.plot.setLabel("bottom", "ε (pixel units)")
@@ -91,6 +138,7 @@ class AdversarialPanel(InspectPanel):
         self._curves = {name: self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                                              symbolBrush=color, name=label)
                         for name, color, label in (("fgsm", "#1f6fb4", "FGSM"), ("pgd", "#d9480f", "PGD-10"))}
+        self._kept_curves: list = []
 
         controls = QHBoxLayout()
         for w in (self.index, self.attack, self.target, self.epsilon, self.steps):
@@ -105,21 +153,31 @@ class AdversarialPanel(InspectPanel):
             column.addWidget(view, 1)
             column.addWidget(label)
             views.addLayout(column, 1)
-        sweep = QVBoxLayout()
+        sweep_page, gallery_page = QWidget(self), QWidget(self)
+        sweep = QVBoxLayout(sweep_page)
         buttons = QHBoxLayout()
-        for w in (self.sweep_button, self.stop_button, self.progress):
+        for w in (self.sweep_button, self.stop_button, self.clear_button, self.progress):
             buttons.addWidget(w)
+        buttons.addStretch(1)
         sweep.addLayout(buttons)
         sweep.addWidget(self.plot, 1)
-        views.addLayout(sweep, 2)
+        gallery = QVBoxLayout(gallery_page)
+        buttons = QHBoxLayout()
+        for w in (self.gallery_button, self.gallery_stop, self.gallery_progress):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        gallery.addLayout(buttons)
+        gallery.addWidget(self.gallery_status)
+        gallery.addWidget(self.gallery, 1)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(sweep_page, "Accuracy against ε")
+        self.tabs.addTab(gallery_page, "Fooled images")
+        views.addWidget(self.tabs, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
         layout.addLayout(views, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._next_sweep_value)
         self.index.valueChanged.connect(lambda _v: self.run_attack())
         self.attack.currentIndexChanged.connect(lambda _i: self.run_attack())
         self.target.currentIndexChanged.connect(lambda _i: self.run_attack())
@@ -127,16 +185,41 @@ class AdversarialPanel(InspectPanel):
         self.steps.valueChanged.connect(lambda _v: self.run_attack())
         self.sweep_button.clicked.connect(self.start_sweep)
         self.stop_button.clicked.connect(self.stop_sweep)
+        self.clear_button.clicked.connect(self.clear_kept)
+        self.gallery_button.clicked.connect(self.find_flips)
+        self.gallery_stop.clicked.connect(self.stop_gallery)
+        self.gallery.grid.clicked.connect(self._show_flip)
 
     @property
     def sweeping(self) -> bool:
-        return self._timer.isActive()
+        return self.job is not None and self.job.running
+
+    @property
+    def searching(self) -> bool:
+        return self.gallery_job is not None and self.gallery_job.running
 
     def on_hidden_change(self) -> None:
         self.stop_sweep()
+        self.stop_gallery()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().hideEvent(event)
+        self.stop_sweep()
+        self.stop_gallery()
 
     def refresh(self) -> None:
         self.stop_sweep()
+        self.stop_gallery()
+        label, model = self.source.weights_label, id(self.source.model)
+        if model != self._sweep_model:  # other weights: a finished sweep stays in the plot, for comparison
+            if len(self.sweep.get("pgd", [])) == len(SWEEP_EPSILONS):
+                kept = self.sweep_label if self.sweep_label != label else f"{self.sweep_label} (earlier)"
+                self.kept[kept] = self.sweep
+            self.sweep, self.sweep_label, self._sweep_model = {}, label, model
+            self._show_sweep()
+        self.flips = []
+        self.gallery.set_images([], [])
+        self.gallery_status.setText("")
         parts = self.ready(self.caption, "Adversarial examples")
         if parts is None:
             return
@@ -190,42 +273,114 @@ class AdversarialPanel(InspectPanel):
         model, data, split = self.source.model, self.source.data, self.source.split()
         if model is None or data is None or split is None:
             return
+        self.stop_sweep()
         x = split.images[:SWEEP_IMAGES].float() / 255.0
         y = split.labels[:SWEEP_IMAGES]
-        self.sweep = {"fgsm": [], "pgd": []}
-        self._sweeps = [("fgsm", epsilon_sweep(model, x, y, SWEEP_EPSILONS, data.mean, data.std, "fgsm")),
-                        ("pgd", epsilon_sweep(model, x, y, SWEEP_EPSILONS, data.mean, data.std, "pgd", steps=10,
-                                              generator=torch.Generator().manual_seed(0)))]
+        self.sweep, self.sweep_label = {"fgsm": [], "pgd": []}, self.source.weights_label
+        self._sweep_model = id(model)
         self.progress.setValue(0)
-        self.sweep_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
         self._show_sweep()
-        self._timer.start()
+        self.job = Job(_sweep_work(model, x, y, data.mean, data.std), parent=self)
+        self.job.progressed.connect(self._on_sweep_values)
+        self.job.done.connect(self._sync_buttons)
+        self.job.failed.connect(self._on_failed)
+        self.job.start()
+        self._sync_buttons()
 
     def stop_sweep(self) -> None:
-        self._timer.stop()
-        if self._sweeps is not None:
-            for _, run in self._sweeps:
-                run.close()
-        self._sweeps = None
-        self.sweep_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+        if self.sweeping:
+            self.job.cancel()
+        self._sync_buttons()
 
-    def _next_sweep_value(self) -> None:
-        while self._sweeps:
-            name, run = self._sweeps[0]
-            try:
-                self.sweep[name].append(next(run))
-                break
-            except StopIteration:
-                self._sweeps.pop(0)
+    def clear_kept(self) -> None:
+        self.kept.clear()
+        self._show_sweep()
+
+    def _sync_buttons(self) -> None:
+        self.sweep_button.setEnabled(not self.sweeping)
+        self.stop_button.setEnabled(self.sweeping)
+        self.gallery_button.setEnabled(not self.searching)
+        self.gallery_stop.setEnabled(self.searching)
+
+    def _on_failed(self, message: str) -> None:
+        self.caption.setText(f"The attack failed: {message}")
+        self._sync_buttons()
+
+    def _on_sweep_values(self, items: list) -> None:
+        for attack, epsilon, accuracy in items:
+            self.sweep.setdefault(attack, []).append((epsilon, accuracy))
         done = sum(len(v) for v in self.sweep.values())
         self.progress.setValue(round(100 * done / (2 * len(SWEEP_EPSILONS))))
         self._show_sweep()
-        if not self._sweeps:
-            self.stop_sweep()
 
     def _show_sweep(self) -> None:
         for name, curve in self._curves.items():
             points = self.sweep.get(name, [])
             curve.setData([e for e, _ in points], [a * 100 for _, a in points])
+        legend = self.plot.getPlotItem().legend
+        for curve in self._kept_curves:
+            self.plot.removeItem(curve)
+            legend.removeItem(curve)
+        self._kept_curves = []
+        for name, curve in self._curves.items():  # name the current model's curves once others are shown
+            legend.removeItem(curve)
+            attack = "FGSM" if name == "fgsm" else "PGD-10"
+            legend.addItem(curve, f"{attack}, {self.sweep_label}" if self.kept else attack)
+        for i, (label, sweep) in enumerate(self.kept.items()):
+            color = KEPT_COLORS[i % len(KEPT_COLORS)]
+            for name, style, symbol in (("fgsm", Qt.PenStyle.SolidLine, "o"), ("pgd", Qt.PenStyle.DashLine, "t")):
+                points = sweep.get(name, [])
+                curve = self.plot.plot([e for e, _ in points], [a * 100 for _, a in points],
+                                       pen=pg.mkPen(color, width=2, style=style), symbol=symbol, symbolSize=6,
+                                       symbolBrush=color, name=f"{'FGSM' if name == 'fgsm' else 'PGD-10'}, {label}")
+                self._kept_curves.append(curve)
+
+    # --- the gallery of fooled images ----------------------------------------------------------
+    def find_flips(self) -> None:
+        """Search validation images the current attack fools, in the background."""
+        model, data, split = self.source.model, self.source.data, self.source.split()
+        if model is None or data is None or split is None:
+            return
+        self.stop_gallery()
+        kind = self.attack.currentData()
+        attack = partial(_attack, kind, self.epsilon.value(), self.steps.value(), self.target.currentData(),
+                         mean=data.mean, std=data.std)
+        self.flips = []
+        self.gallery.set_images([], [])
+        self.gallery_progress.setValue(0)
+        self.gallery_status.setText(f"Attacking with {self.attack.currentText()}, ε {self.epsilon.value():g}…")
+        work = label_flips(model, split.images[:GALLERY_SEARCH], split.labels[:GALLERY_SEARCH], data.mean, data.std,
+                           lambda m, x, y: attack(m, x, y), limit=GALLERY_SIZE)
+        self.gallery_job = Job(work, parent=self)
+        self.gallery_job.progressed.connect(self._on_flips)
+        self.gallery_job.done.connect(self._on_gallery_done)
+        self.gallery_job.failed.connect(self._on_failed)
+        self.gallery_job.start()
+        self._sync_buttons()
+
+    def stop_gallery(self) -> None:
+        if self.searching:
+            self.gallery_job.cancel()
+            self.gallery_status.setText(f"Stopped: {len(self.flips)} fooled images so far")
+        self._sync_buttons()
+
+    def _on_flips(self, items: list) -> None:
+        fraction, flips = items[-1]
+        self.gallery_progress.setValue(round(100 * fraction))
+        if len(flips) != len(self.flips):
+            self.flips = flips
+            names = self.source.data.class_names
+            self.gallery.set_images([grey_image(f.image.numpy()) for f in flips],
+                                    [f"{names[f.true_class]} → {names[f.adversarial_class]}" for f in flips])
+
+    def _on_gallery_done(self) -> None:
+        searched = round(self.gallery_progress.value() / 100 * min(GALLERY_SEARCH, len(self.source.split() or [])))
+        self.gallery_progress.setValue(100)
+        self.gallery_status.setText(f"{len(self.flips)} images fooled" + (f" (the first {GALLERY_SIZE} found)"
+                                    if len(self.flips) >= GALLERY_SIZE else f" among {searched} searched")
+                                    + ": each was classified right before the attack")
+        self._sync_buttons()
+
+    def _show_flip(self, index: int) -> None:
+        if index < len(self.flips):
+            self.index.setValue(self.flips[index].index)
