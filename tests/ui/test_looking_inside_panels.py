@@ -202,7 +202,7 @@ def test_adversarial_gallery_shows_fooled_images_and_sweeps_of_two_models_share_
     panel.gallery_button.click()  # and again, to the end
     qtbot.waitUntil(lambda: not panel.searching, timeout=60_000)
     assert len(panel.flips) > 0 and len(panel.gallery.grid.images) == len(panel.flips)
-    names = window.model_source.data.class_names
+    names = [name.split(" - ")[0] for name in window.model_source.data.class_names]
     f = panel.flips[0]
     assert panel.gallery.grid.captions[0] == f"{names[f.true_class]} → {names[f.adversarial_class]}"
     qtbot.mouseClick(panel.gallery.grid, Qt.MouseButton.LeftButton,

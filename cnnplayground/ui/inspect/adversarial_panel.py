@@ -18,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -132,7 +133,12 @@ class AdversarialPanel(InspectPanel):
         self.plot.setLabel("left", "accuracy (%)")
         self.plot.setYRange(0, 100)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(-8, 8))
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        base.setAlpha(220)
+        # Bottom left: the corner the curves leave free (accuracy starts high and falls with ε).
+        self.plot.addLegend(offset=(8, -8), brush=base, pen=palette.color(QPalette.ColorRole.Mid),
+                            labelTextColor=palette.color(QPalette.ColorRole.Text))
         self.plot.setMinimumHeight(200)
         theme_plot(self.plot)
         self._curves = {name: self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
@@ -369,7 +375,7 @@ class AdversarialPanel(InspectPanel):
         self.gallery_progress.setValue(round(100 * fraction))
         if len(flips) != len(self.flips):
             self.flips = flips
-            names = self.source.data.class_names
+            names = [name.split(" - ")[0] for name in self.source.data.class_names]  # MNIST: "3 - three" → "3"
             self.gallery.set_images([grey_image(f.image.numpy()) for f in flips],
                                     [f"{names[f.true_class]} → {names[f.adversarial_class]}" for f in flips])
 
