@@ -50,6 +50,7 @@ class WindowActions:
     clear_recent: QAction
     save: QAction
     save_as: QAction
+    export_figure: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -154,6 +155,8 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.clear_recent = make("&Clear Recent", w.clear_recent_files)
     a.save = make("&Save", w.save, key_sequences(Key.Save))
     a.save_as = make("Save &As…", w.save_as, standard_or(Key.SaveAs, "Ctrl+Shift+S"))
+    a.export_figure = make("Export &Figure…", w.export_figure, key_sequences("Ctrl+E"),
+                           "The network or an open panel as PNG, SVG or PDF; plotted data as CSV")
     a.quit = make("&Quit", w.close, standard_or(Key.Quit, "Ctrl+Q"))
     a.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -264,7 +267,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.setObjectName("recentMenu")
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
-    menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.quit)
+    menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.export_figure, None,
+         a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QEventLoop, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
@@ -45,6 +46,8 @@ from .actions import (
 )
 from .canvas.view import CanvasView
 from .document import Document
+from .figure_dialog import ExportFigureDialog
+from .figures import FigureTarget
 from .inspect.adversarial_panel import AdversarialPanel
 from .inspect.attribution_panel import AttributionPanel
 from .inspect.explorer_panel import ExplorerPanel
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
         self.training.events_arrived.connect(self._on_training_events)
         self.training.run_ended.connect(self._on_run_ended)
 
+        self._offer_figure_export()
         self.acts: WindowActions = build_actions(self)
         self.menus = build_menus(self, self.acts)
         self.toolbar = build_toolbar(self, self.acts)
@@ -435,6 +439,51 @@ class MainWindow(QMainWindow):
     def show_train_command(self) -> QDialog:
         doc = self.document
         return self._show_dialog("train", dialogs.TrainCommandDialog(doc.path, doc.project, doc.modified, self))
+
+    # --- figures -----------------------------------------------------------------------------
+    def figure_docks(self) -> list[QDockWidget]:
+        """The docks whose content can be exported as a figure."""
+        return [self.curves_dock, self.results_dock, self.kernels_dock, self.feature_maps_dock, self.receptive_dock,
+                self.occlusion_dock, self.adversarial_dock, self.maximize_dock, self.patches_dock,
+                self.attribution_dock, self.explorer_dock]
+
+    def figure_targets(self) -> list[FigureTarget]:
+        """The network, then every open panel (a panel may name the part of it that makes the figure)."""
+        targets = [FigureTarget("Network", self.canvas, scene_view=self.canvas)]
+        for dock in self.figure_docks():
+            if dock.isHidden():
+                continue
+            widget = dock.widget()
+            part = getattr(widget, "figure_widget", None)
+            targets.append(FigureTarget(dock.windowTitle(), part() if part else widget))
+        return targets
+
+    def export_figure(self, current: str | None = None) -> QDialog:
+        """File → Export Figure: the panel under the mouse or in front is offered first."""
+        if current is None:
+            focus = self.focusWidget()
+            current = next((d.windowTitle() for d in self.figure_docks()
+                            if focus is not None and not d.isHidden() and d.isAncestorOf(focus)), None)
+        dialog = ExportFigureDialog(self.figure_targets(), current, self)
+        dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
+        return self._show_dialog("figure", dialog)
+
+    def _offer_figure_export(self) -> None:
+        """Right-click on a panel (and pyqtgraph's own Export… entry) opens Export Figure for that panel."""
+        for dock in self.figure_docks():
+            widget = dock.widget()
+            act = QAction("Export Figure…", widget)
+            act.triggered.connect(lambda _checked=False, d=dock: self.export_figure(d.windowTitle()))
+            widget.addAction(act)
+            widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+            for view in widget.findChildren(pg.GraphicsView):
+                menu = getattr(view.scene(), "contextMenu", None)
+                if not menu:
+                    continue
+                export = menu[0]  # pyqtgraph's "Export..." (its SVG exporter fails on PySide6 6.12)
+                export.triggered.disconnect()
+                export.setText("Export Figure…")
+                export.triggered.connect(lambda _checked=False, d=dock: self.export_figure(d.windowTitle()))
 
     def show_about(self) -> QDialog:
         return self._show_dialog("about", dialogs.AboutDialog(self))

@@ -224,9 +224,14 @@ class GraphScene(QGraphicsScene):
             self.document.push(MoveNodes(graph, moves))
 
     # --- background ---------------------------------------------------------------------
+    #: Set while a figure is drawn: no grid dots behind the network.
+    plain_background = False
+
     def drawBackground(self, painter: QPainter, rect) -> None:
         pal = QApplication.palette()
         painter.fillRect(rect, QColor(pal.color(QPalette.ColorRole.Window)))
+        if self.plain_background:
+            return
         dot = QColor(pal.color(QPalette.ColorRole.Text))
         dot.setAlphaF(0.13)
         painter.setPen(QPen(dot, 1.5))

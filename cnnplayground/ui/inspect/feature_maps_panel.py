@@ -287,6 +287,10 @@ class FeatureMapsPanel(InspectPanel):
         return self.source.input_shape or (1, 28, 28)
 
     # --- model -----------------------------------------------------------------------------
+    def figure_widget(self) -> QWidget:
+        """Every tile of the grid (also those scrolled out of sight)."""
+        return self.grid
+
     def refresh(self) -> None:
         """A new model (or data): update the layer list, the maps and the statistics."""
         model = self.source.model

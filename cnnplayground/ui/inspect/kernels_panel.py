@@ -130,6 +130,10 @@ class KernelsPanel(InspectPanel):
         self.grid.clicked.connect(self.show_filter)
         self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
 
+    def figure_widget(self) -> QWidget:
+        """Every tile of the grid (also those scrolled out of sight)."""
+        return self.grid
+
     def refresh(self) -> None:
         """Follow the source: new model or weights (keeps the chosen layer when it still exists)."""
         model = self.source.model

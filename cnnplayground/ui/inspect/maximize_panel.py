@@ -213,6 +213,10 @@ class MaximizePanel(InspectPanel):
         box.setToolTip(tip)
         return box
 
+    def figure_widget(self) -> QWidget:
+        """The image with its value curve, or the gallery (without the controls)."""
+        return self.grid if self.views.currentIndex() == 1 else self.views.currentWidget()
+
     # --- state ------------------------------------------------------------------------------
     @property
     def running(self) -> bool:

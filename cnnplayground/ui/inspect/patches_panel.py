@@ -99,6 +99,10 @@ class PatchesPanel(InspectPanel):
         self.stop_button.clicked.connect(self.stop)
         self.grid.clicked.connect(self._show_image)
 
+    def figure_widget(self) -> QWidget:
+        """All the tiles (also those scrolled out of sight)."""
+        return self.grid
+
     @property
     def running(self) -> bool:
         return self.job is not None and self.job.running

@@ -268,6 +268,11 @@ class TrainingPlots(QWidget):
             return QColor(run.color)
         return QColor(_COLORS["val"][1 if theme.is_dark() else 0])
 
+    @property
+    def graphics(self) -> pg.GraphicsLayoutWidget:
+        """The four plots (without the controls above them)."""
+        return self._graphics
+
     def run_metrics(self, run_index: int) -> dict[str, float | None]:
         """``epochs``, ``best_val_accuracy`` (%), ``last_val_loss`` and ``last_train_loss`` of a run."""
         run = self._runs[run_index]
@@ -571,6 +576,7 @@ class TrainingPlots(QWidget):
         curve = pg.PlotDataItem(antialias=style in ("epoch", "val"))
         run.curves[name] = curve
         self._plots[plot_key].addItem(curve)
+        curve.opts["name"] = f"{run.name}: {label}"  # for exported data (set after addItem: no legend entry)
         # After addItem: PlotItem.addItem overwrites both with the plot's own (menu) settings.
         curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)

@@ -175,6 +175,10 @@ def _swatch(color: QColor) -> QIcon:
 class CurvesPanel(QWidget):
     """The plots with the runs table beside them (in a splitter)."""
 
+    def figure_widget(self) -> QWidget:
+        """The plots make the figure (not the runs table or the buttons above the plots)."""
+        return self.plots.graphics
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plots = TrainingPlots(self)
