@@ -16,13 +16,26 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMarginsF,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    QSizeF,
+    Qt,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
@@ -198,6 +211,27 @@ def svg_bytes(target: FigureTarget, title: str = "") -> bytes:
     return bytes(data.data())
 
 
+@contextmanager
+def _quiet_pdf_gradients() -> Iterator[None]:
+    """Drop Qt's "QPdfEngine: unable to create a gradient between colors of different spec": the style's
+    button gradients mix colour specs; the PDF draws them flat, which is fine, and the warning is noise."""
+    previous = None
+
+    def handler(mode, context, message):
+        if "unable to create a gradient between colors of different spec" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
+
+
 def pdf_bytes(target: FigureTarget, title: str = "", dpi: int = 300) -> bytes:
     """The figure as a one-page PDF whose page is the figure's size (vector curves and text)."""
     size = target.size()
@@ -212,13 +246,14 @@ def pdf_bytes(target: FigureTarget, title: str = "", dpi: int = 300) -> bytes:
     points = QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
     writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize.Unit.Point, "figure"),
                                      QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
-    painter = QPainter(writer)
-    try:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        device = painter.device()
-        _paint(target, painter, QRectF(0, 0, device.width(), device.height()))
-    finally:
-        painter.end()
+    with _quiet_pdf_gradients():
+        painter = QPainter(writer)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            device = painter.device()
+            _paint(target, painter, QRectF(0, 0, device.width(), device.height()))
+        finally:
+            painter.end()
     buffer.close()
     return bytes(data.data())
 

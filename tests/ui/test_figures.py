@@ -133,3 +133,37 @@ def test_export_figure_dialog_and_right_click(qtbot, trained_window, tmp_path, m
     entry.trigger()
     assert w._dialogs["figure"].current.name == "Curves"
     w._dialogs["figure"].close()
+
+
+def test_every_panel_exports_in_every_format(qtbot, window, tmp_path):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    for dock in window.figure_docks():
+        dock.show()
+    qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=30_000)
+    targets = window.figure_targets()
+    assert [t.name for t in targets] == ["Network"] + [d.windowTitle() for d in window.figure_docks()]
+    with_plots = set()
+    for target in targets:
+        for fmt in ("png", "svg", "pdf"):
+            data = export_figure(target, tmp_path / f"{target.name}.{fmt}").read_bytes()
+            if fmt == "png":
+                assert not QImage.fromData(data).isNull(), target.name
+            elif fmt == "svg":
+                assert _vectors(_svg(data)) > 0 or _svg(data).findall(f".//{SVG}image"), target.name
+            else:
+                _check_pdf(data)
+        if target.plots():
+            with_plots.add(target.name)
+            if _has_points(target):  # a plot still empty (no sweep run yet) has nothing to write
+                rows = export_figure(target, tmp_path / f"{target.name}.csv").read_text().splitlines()
+                assert rows[0] == "plot,series,x,y" and len(rows) > 1
+    assert {"Curves", "Receptive Fields", "Adversarial", "Max Activation"} <= with_plots
+
+
+def _has_points(target) -> bool:
+    try:
+        csv_text(target)
+    except FigureError:
+        return False
+    return True
