@@ -6,7 +6,9 @@ from .graph import Graph
 from .inference import InferenceResult, infer
 from .shapes import Shape, format_shape
 
-_HEADERS = ("Layer", "Kind", "Settings", "Output shape", "Params", "Receptive field")
+#: Column titles of :func:`summary_rows`.
+HEADERS = ("Layer", "Kind", "Settings", "Output shape", "Params", "Receptive field")
+_HEADERS = HEADERS
 
 
 def format_bytes(n: float) -> str:

@@ -60,6 +60,7 @@ from .inspect.receptive_panel import ReceptiveFieldPanel
 from .inspect.source import ModelSource
 from .palette import LayerPalette
 from .properties import PropertiesPanel
+from .report import export_report
 from .training.dock import TrainingDock
 from .training.results import ResultsPanel
 from .training.runs import CurvesPanel
@@ -115,6 +116,10 @@ class MainWindow(QMainWindow):
         self.curves = CurvesPanel(self)
         self.curves_dock = self._add_dock("Curves", "curvesDock", self.curves, area.BottomDockWidgetArea)
         self.tabifyDockWidget(self.curves_dock, self.results_dock)
+        # Connected before the model source's own handler: the weights it rebuilds with after a run come
+        # from that run, whose results the Results panel shows already (no second evaluation).
+        self._after_run = False
+        self.training.run_ended.connect(self._note_run_ended)
         self.model_source = ModelSource(self.document, self.training, self)
         self.kernels = KernelsPanel(self.model_source, self)
         self.kernels_dock = self._add_dock("Kernels", "kernelsDock", self.kernels, area.BottomDockWidgetArea)
@@ -163,6 +168,9 @@ class MainWindow(QMainWindow):
         self.training.run_started.connect(self._on_run_started)
         self.training.events_arrived.connect(self._on_training_events)
         self.training.run_ended.connect(self._on_run_ended)
+        self._evaluated_model: int | None = None
+        self.model_source.changed.connect(self._evaluate_stored_weights)
+        self.results_dock.visibilityChanged.connect(lambda visible: visible and self._evaluate_stored_weights())
 
         self._offer_figure_export()
         self.acts: WindowActions = build_actions(self)
@@ -468,6 +476,27 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
         return self._show_dialog("figure", dialog)
 
+    def choose_report_path(self, suggested: str) -> str:
+        """Ask where the report goes (tests replace this)."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export Report", suggested, "Web page (*.html)")
+        return path
+
+    def export_report(self) -> Path | None:
+        """File → Export Report: the project and a figure of each open panel as one HTML page."""
+        folder = QSettings().value("figures/folder", "") or \
+            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        path = self.choose_report_path(str(Path(folder) / f"{self.document.project.name}-report.html"))
+        if not path:
+            return None
+        path = Path(path) if path.endswith(".html") else Path(path + ".html")
+        try:
+            written = export_report(self.document.project, self.figure_targets(), path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Export Report", f"The report was not saved: {exc}")
+            return None
+        self.statusBar().showMessage(f"Report saved: {written}", 5000)
+        return written
+
     def _offer_figure_export(self) -> None:
         """Right-click on a panel (and pyqtgraph's own Export… entry) opens Export Figure for that panel."""
         for dock in self.figure_docks():
@@ -568,6 +597,23 @@ class MainWindow(QMainWindow):
         if epochs:
             self.results_dock.show()
             self.results.show_epoch(epochs[-1])
+
+    def _note_run_ended(self, _end) -> None:
+        self._after_run = True
+
+    def _evaluate_stored_weights(self) -> None:
+        """An opened project's trained weights: the Results panel shows how they do (once per snapshot)."""
+        source = self.model_source
+        model, data = source.model, source.data
+        if self._after_run and model is not None:
+            self._after_run = False
+            self._evaluated_model = id(model)  # the run's own epoch results are on show
+            return
+        if self.training.running or model is None or data is None or self.results_dock.isHidden() \
+                or not source.description.startswith("trained") or id(model) == self._evaluated_model:
+            return
+        self._evaluated_model = id(model)
+        self.results.evaluate(model, data, "the weights stored in the project")
 
     def _on_run_ended(self, _end) -> None:
         # The run's record (pushed just before) replaces its live curves; the session may still say

@@ -167,3 +167,41 @@ def _has_points(target) -> bool:
     except FigureError:
         return False
     return True
+
+
+def test_report_is_one_html_page_with_the_architecture_runs_and_a_figure_per_open_panel(qtbot, trained_window,
+                                                                                        tmp_path, monkeypatch):
+    w = trained_window
+    w.curves_dock.show()
+    w.kernels_dock.show()
+    monkeypatch.setattr(w, "choose_report_path", lambda suggested: str(tmp_path / "report"))
+    path = w.export_report()
+    assert path == tmp_path / "report.html"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    for layer in ("conv1", "pool2", "fc3"):
+        assert f"<td>{layer}</td>" in text
+    assert "61,706 parameters" in text  # LeNet-5
+    run = w.document.project.history[-1]
+    assert f"{run.series['val_accuracy'].y[-1]:.2%}" in text  # the run's last validation accuracy
+    figures = text.count("<figure>")
+    assert figures == len(w.figure_targets()) and text.count("data:image/png;base64,") == figures
+    for name in ("Network", "Curves", "Kernels"):
+        assert f"<figcaption>{name}</figcaption>" in text
+
+
+def test_results_of_an_opened_projects_weights_are_evaluated_once(qtbot, window, monkeypatch):  # noqa: F811
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    calls = []
+    real = window.results.find_mistakes
+    monkeypatch.setattr(window.results, "find_mistakes", lambda *a, **k: (calls.append(1), real(*a, **k)))
+    window.results_dock.show()
+    qtbot.waitUntil(lambda: "weights stored in the project" in window.results.caption.text(), timeout=30_000)
+    split = window.model_source.split()
+    assert f"of {len(split):,} classified correctly" in window.results.caption.text()
+    assert window.results.confusion.class_count() == len(window.model_source.data.class_names)
+    window.model_source.changed.emit()  # the same weights again: not evaluated twice
+    window.results_dock.hide()
+    window.results_dock.show()
+    assert calls == [1]

@@ -123,8 +123,8 @@ def test_menus_in_order(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles == ["File", "Edit", "View", "Network", "Train", "Inspect", "Help"]
     file_items = [a.text() for a in window.menus["File"].actions() if not a.isSeparator()]
-    assert file_items == ["&New", "New from &Preset…", "&Open…", "Open &Recent", "&Save", "Save &As…", "Export &Figure…",
-                          "&Quit"]
+    assert file_items == ["&New", "New from &Preset…", "&Open…", "Open &Recent", "&Save", "Save &As…",
+                          "Export &Figure…", "Export &Report…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
     assert train_items == ["&Train", "&Pause", "&Stop", "Training", "Curves", "Results", "Train in the &Terminal…"]
     assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),

@@ -357,6 +357,7 @@ class TrainingDock(QWidget):
         self.session.start()
 
     def _on_session_updated(self, events: list) -> None:
+        end = None
         for event in events:
             if isinstance(event, StepFinished):
                 self._steps.append(event)
@@ -373,8 +374,12 @@ class TrainingDock(QWidget):
             elif isinstance(event, Resumed):
                 self._set_status("Training…")
             elif isinstance(event, Finished | Failed):
-                self._finish(event)
+                end = event
+        # Listeners see the batch (its last steps too) before the run ends: run_ended's handlers replace
+        # the live curves by the run's record, and a batch handled after that would add its steps twice.
         self.events_arrived.emit(events)
+        if end is not None:
+            self._finish(end)
 
     def _show_step(self, e: StepFinished) -> None:
         # Text nobody can read at 30 Hz costs a relayout and repaint of the dock each time: 5 Hz.

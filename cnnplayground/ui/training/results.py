@@ -66,12 +66,14 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.tabs)
         self._job: _FindMistakes | None = None
+        self._evaluated_caption = ""  # set: the evaluation also fills the matrix (no run's epoch to show)
         self.class_names: tuple[str, ...] = ()
 
     def set_class_names(self, names) -> None:
         self.class_names = tuple(names)
 
     def show_epoch(self, event: EpochFinished) -> None:
+        self._evaluated_caption = ""
         names = self.class_names or tuple(str(i) for i in range(len(event.confusion)))
         self.confusion.set_matrix(event.confusion, names)
         self.per_class.set_accuracy(event.per_class_accuracy, names)
@@ -82,8 +84,15 @@ class ResultsPanel(QWidget):
                                  f"classified correctly ({correct / total:.1%}). Rows: true class; columns: "
                                  f"predicted class.")
 
-    def find_mistakes(self, model, data: ImageData) -> None:
+    def evaluate(self, model, data: ImageData, what: str) -> None:
+        """Evaluate weights that no run of this session produced (an opened project): matrix and mistakes."""
+        self._evaluated_caption = what
+        self.find_mistakes(model, data, keep_caption=True)
+
+    def find_mistakes(self, model, data: ImageData, keep_caption: bool = False) -> None:
         """Evaluate ``model`` on the validation split in the thread pool, then fill the grid."""
+        if not keep_caption:
+            self._evaluated_caption = ""
         if len(data.val) == 0:
             return
         job = _FindMistakes(model, data)
@@ -92,6 +101,16 @@ class ResultsPanel(QWidget):
         QThreadPool.globalInstance().start(job)
 
     def _on_mistakes_found(self, result, data: ImageData) -> None:
+        if self._evaluated_caption:  # no run's epoch to show: the evaluation fills the matrix too
+            names = tuple(data.class_names)
+            confusion = result.confusion.tolist()
+            self.confusion.set_matrix(confusion, names)
+            self.per_class.set_accuracy(result.per_class_accuracy, names)
+            total = sum(sum(row) for row in confusion)
+            correct = sum(confusion[i][i] for i in range(len(confusion)))
+            self.caption.setText(f"Validation images with {self._evaluated_caption}: {correct:,} of {total:,} "
+                                 f"classified correctly ({correct / max(total, 1):.1%}). Rows: true class; "
+                                 "columns: predicted class.")
         m = result.mistakes
         index = [x.index for x in m]
         images = data.val.images[index] if index else data.val.images[:0]
