@@ -24,7 +24,9 @@ def test_import_linter_contracts_hold():
 @pytest.mark.parametrize(
     "module",
     ["cnnplayground.core.builder", "cnnplayground.core.summary", "cnnplayground.cli",
-     "cnnplayground.data.synthetic", "cnnplayground.train.trainer"],
+     "cnnplayground.data.synthetic", "cnnplayground.train.trainer", "cnnplayground.export.formats",
+     "cnnplayground.export.card", "cnnplayground.io.weights_import", "cnnplayground.export.code",
+     "cnnplayground.export.script", "cnnplayground.cli.export"],
 )
 def test_headless_modules_do_not_load_qt(module):
     code = (

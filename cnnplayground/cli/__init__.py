@@ -8,6 +8,7 @@
     cnnplayground new resnet18 my.cnnp           # start a project from a preset
     cnnplayground train --preset lenet5 --dataset synthetic --epochs 3 --save my.cnnp
     cnnplayground evaluate my.cnnp               # test accuracy, per class, confusion, mistakes
+    cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .. import __version__
 from .common import CliError, load_target, positive_int
+from .export import add_export_parser
 from .train import add_evaluate_parser, add_train_parser
 
 EXIT_USAGE = 2
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_evaluate_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
