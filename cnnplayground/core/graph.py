@@ -29,6 +29,19 @@ from .params import ParamError, ParamValue
 from .registry import LayerKind, UnknownKindError, get_kind
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Names a layer cannot have: the built network keeps its layers in a ``torch.nn.ModuleDict``
+#: keyed by name, whose own attributes these are (``tests/core`` checks the list against torch).
+RESERVED_IDS = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "clear", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
+    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "items", "keys", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "pop",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory",
+    "state_dict", "to", "to_empty", "train", "training", "type", "update", "values", "xpu", "zero_grad",
+})
 
 #: A project with more nodes than this is refused (memory-exhaustion guard).
 MAX_NODES = 10_000
@@ -335,6 +348,10 @@ class Graph:
             raise GraphError(
                 f"layer name {node_id!r} is not valid: use letters, digits and _ (not first), at most 64"
             )
+        if node_id.startswith("_"):
+            raise GraphError(f"layer name {node_id!r} may not start with _")
+        if node_id in RESERVED_IDS:
+            raise GraphError(f"layer name {node_id!r} is reserved by PyTorch: choose another name")
         if node_id in self.nodes:
             raise GraphError(f"a layer named {node_id!r} already exists")
 

@@ -231,3 +231,20 @@ def test_loading_merges_with_many_ports_is_fast_and_keeps_port_order():
     h._add_edge_unchecked(Edge("y", "t", 0))
     h._add_edge_unchecked(Edge("z", "t", 1))
     assert [e.source for e in h.in_edges("t")] == ["y", "x", "z"]
+
+
+def test_names_pytorch_reserves_are_refused_with_the_reason():
+    import torch.nn as nn
+
+    from cnnplayground.core.graph import RESERVED_IDS
+
+    public = {n for n in dir(nn.ModuleDict()) if not n.startswith("_")}
+    assert public <= RESERVED_IDS  # a torch upgrade that adds a method must add it here
+    g = Graph()
+    g.add_node("Input", id="input")
+    for name in ("training", "forward", "keys"):
+        with pytest.raises(GraphError, match=f"'{name}' is reserved by PyTorch"):
+            g.add_node("ReLU", id=name)
+    with pytest.raises(GraphError, match="may not start with _"):
+        g.add_node("ReLU", id="_modules")
+    g.add_node("ReLU", id="trainer")  # a longer name is fine
