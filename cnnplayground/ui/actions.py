@@ -52,6 +52,9 @@ class WindowActions:
     save_as: QAction
     export_figure: QAction
     export_report: QAction
+    export_model: QAction
+    import_weights: QAction
+    import_torchvision: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -158,6 +161,12 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.save_as = make("Save &As…", w.save_as, standard_or(Key.SaveAs, "Ctrl+Shift+S"))
     a.export_figure = make("Export &Figure…", w.export_figure, key_sequences("Ctrl+E"),
                            "The network or an open panel as PNG, SVG or PDF; plotted data as CSV")
+    a.export_model = make("Export &Model…", w.export_model, key_sequences("Ctrl+Alt+E"),
+                          "PyTorch code and weights, a training script for torchrun, ONNX, torch.export, a card")
+    a.import_weights = make("&Import Weights…", w.import_weights, (),
+                            "Load a safetensors weights file into the network (the shapes are checked)")
+    a.import_torchvision = make("Import &torchvision Weights…", w.import_torchvision_weights, (),
+                                "Pretrained VGG or ResNet weights already on this computer, as a starting point")
     a.export_report = make("Export &Report…", w.export_report, (),
                            "One HTML page: architecture, settings, runs and a figure of each open panel")
     a.quit = make("&Quit", w.close, standard_or(Key.Quit, "Ctrl+Q"))
@@ -270,8 +279,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.setObjectName("recentMenu")
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
-    menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.export_figure,
-         a.export_report, None, a.quit)
+    menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.export_model,
+         a.export_figure, a.export_report, None, a.import_weights, a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,

@@ -289,3 +289,20 @@ __all__ = [
     "Compound", "AddNode", "Connect", "Disconnect", "RemoveNode", "remove_selection", "SetParams", "MoveNodes",
     "RenameNode", "paste_fragment", "fragment_of", "GraphError",
 ]
+
+
+class SetWeights(QUndoCommand):
+    """Replace the project's weights (an import); undo puts the previous ones back."""
+
+    def __init__(self, document: Any, weights: Any, text: str) -> None:
+        super().__init__(text)
+        self.document, self.weights = document, weights
+        self.old = document.project.weights
+
+    def redo(self) -> None:
+        self.document.project.weights = self.weights
+        self.document.history_changed.emit()
+
+    def undo(self) -> None:
+        self.document.project.weights = self.old
+        self.document.history_changed.emit()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -45,7 +46,9 @@ from .actions import (
     fill_recent_menu,
 )
 from .canvas.view import CanvasView
+from .commands import SetWeights
 from .document import Document
+from .export_dialog import ExportModelDialog
 from .figure_dialog import ExportFigureDialog
 from .figures import FigureTarget
 from .inspect.adversarial_panel import AdversarialPanel
@@ -475,6 +478,81 @@ class MainWindow(QMainWindow):
         dialog = ExportFigureDialog(self.figure_targets(), current, self)
         dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
         return self._show_dialog("figure", dialog)
+
+    def export_model(self) -> QDialog | None:
+        """File → Export Model: code, weights, training script, ONNX, torch.export, model card."""
+        result = self.document.result
+        if not result.ok:
+            QMessageBox.information(self, "Export Model", f"The network cannot be exported yet: "
+                                    f"{result.first_error()}")
+            return None
+        return self._show_dialog("export", ExportModelDialog(self.document.project, self))
+
+    def choose_weights_path(self, title: str, file_filter: str) -> str:
+        """Ask for a weights file (tests replace this)."""
+        path, _ = QFileDialog.getOpenFileName(self, title, self._start_dir(), file_filter)
+        return path
+
+    def import_weights(self) -> bool:
+        """File → Import Weights: a safetensors file (from this app or its code export) into the network."""
+        from ..export.code import attribute_names
+        from ..io.weights_import import WeightsImportError, import_safetensors
+
+        path = self.choose_weights_path("Import Weights", "safetensors weights (*.safetensors)")
+        if not path:
+            return False
+        try:
+            weights = import_safetensors(self.document.graph, path, names=attribute_names(self.document.graph))
+        except (WeightsImportError, ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Import Weights", f"The weights were not imported: {exc}")
+            return False
+        self.document.push(SetWeights(self.document, weights, f"Import weights from {Path(path).name}"))
+        self.statusBar().showMessage(f"Imported {len(weights)} tensors from {Path(path).name}", 5000)
+        return True
+
+    def choose_torchvision_model(self) -> str:
+        """Which torchvision model's weights (tests replace this)."""
+        from ..io.weights_import import TORCHVISION_PRESETS
+
+        name, ok = QInputDialog.getItem(self, "Import torchvision Weights", "Pretrained weights of:",
+                                        list(TORCHVISION_PRESETS), 0, False)
+        return name if ok else ""
+
+    def import_torchvision_weights(self) -> bool:
+        """File → Import torchvision Weights: a transfer-learning start from weights already on this computer."""
+        from ..io.weights_import import WeightsImportError, import_torchvision, local_torchvision_weights
+
+        name = self.choose_torchvision_model()
+        if not name:
+            return False
+        path = local_torchvision_weights(name)
+        if path is None:
+            path = self.choose_weights_path(f"{name} weights (not in torchvision's cache)",
+                                            "PyTorch or safetensors weights (*.pth *.pt *.safetensors)")
+            if not path:
+                return False
+        try:
+            transfer = import_torchvision(self.document.graph, name, path)
+        except (WeightsImportError, ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Import torchvision Weights", f"The weights were not imported: {exc}")
+            return False
+        weights = {**self._current_weights(), **transfer.weights}
+        self.document.push(SetWeights(self.document, weights, f"Import {name} weights"))
+        QMessageBox.information(self, "Import torchvision Weights", transfer.summary())
+        return True
+
+    def _current_weights(self) -> dict:
+        """The project's weights, or the network's fresh ones (for layers an import leaves out)."""
+        import torch
+
+        from ..core.builder import build
+        from ..io.project import weights_from_module
+
+        if self.document.project.weights is not None:
+            return dict(self.document.project.weights)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return weights_from_module(build(self.document.graph))
 
     def choose_report_path(self, suggested: str) -> str:
         """Ask where the report goes (tests replace this)."""

@@ -124,7 +124,8 @@ def test_menus_in_order(window):
     assert titles == ["File", "Edit", "View", "Network", "Train", "Inspect", "Help"]
     file_items = [a.text() for a in window.menus["File"].actions() if not a.isSeparator()]
     assert file_items == ["&New", "New from &Preset…", "&Open…", "Open &Recent", "&Save", "Save &As…",
-                          "Export &Figure…", "Export &Report…", "&Quit"]
+                          "Export &Model…", "Export &Figure…", "Export &Report…", "&Import Weights…",
+                          "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
     assert train_items == ["&Train", "&Pause", "&Stop", "Training", "Curves", "Results", "Train in the &Terminal…"]
     assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),
