@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 import cnnplayground
 
 from . import theme
+from .crash import install_crash_handler
 
 APP_NAME = "CNN Playground"
 ORGANIZATION = "CNN Playground"
@@ -83,7 +84,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    if args.project is not None:
+    install_crash_handler(window)
+    restored = window.offer_recovery()  # work a crashed session left behind comes first
+    if args.project is not None and not restored:
         window.open_path(args.project, ask=False)
     code = app.exec()
     # pyqtgraph widgets still alive when Python exits can crash the interpreter's

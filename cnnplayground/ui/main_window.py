@@ -33,8 +33,9 @@ from ..core.graph import Graph
 from ..core.inference import InferenceResult
 from ..core.presets import get_preset
 from ..core.summary import format_bytes, summarize
-from ..io.project import Project, ProjectError
+from ..io.project import Project, ProjectError, weights_from_module
 from ..train.events import EpochFinished
+from ..train.setup import run_record
 from . import dialogs, theme
 from .actions import (
     RecentFiles,
@@ -45,6 +46,7 @@ from .actions import (
     build_toolbar,
     fill_recent_menu,
 )
+from .autosave import Autosaver, Recovery, copy_project, find_recoveries
 from .canvas.view import CanvasView
 from .commands import SetWeights
 from .document import Document
@@ -173,6 +175,9 @@ class MainWindow(QMainWindow):
         self.training.run_ended.connect(self._on_run_ended)
         self._evaluated_model: int | None = None
         self.model_source.changed.connect(self._evaluate_stored_weights)
+        self.autosaver = Autosaver(self.document, self._autosave_project, parent=self)
+        self.autosaver.failed.connect(lambda message: self.statusBar().showMessage(
+            f"Autosave failed: {message}", 10_000))
         self.results_dock.visibilityChanged.connect(lambda visible: visible and self._evaluate_stored_weights())
 
         self._offer_figure_export()
@@ -675,6 +680,59 @@ class MainWindow(QMainWindow):
         if epochs:
             self.results_dock.show()
             self.results.show_epoch(epochs[-1])
+            self.autosaver.save_now()  # each epoch's progress survives a crash
+    # --- autosave and recovery -------------------------------------------------------------------
+    def _autosave_project(self) -> Project | None:
+        """What a crash now would lose: the project, plus a running training's epochs and latest weights."""
+        session = self.training.session
+        epochs = list(session.history) if session is not None and self.training.running else []
+        if not epochs:
+            return copy_project(self.document.project) if self.document.modified else None
+        project = copy_project(self.document.project)
+        graph = self.training.training_graph
+        record = run_record(f"{self.training.run_name} (interrupted)", project.training, epochs, None,
+                            network=graph)
+        project.history.append(record)
+        model = self.model_source.model
+
+        def structure(g: Graph):
+            d = g.to_dict()
+            return [(n["id"], n["kind"], n["params"]) for n in d["nodes"]], d["edges"]
+
+        if model is not None and graph is not None and structure(graph) == structure(self.document.graph):
+            project.weights = weights_from_module(model)  # the last epoch's weights, when they fit the canvas
+        return project
+
+    def offer_recovery(self) -> bool:
+        """At start: projects autosaved by a session that did not exit cleanly are offered back."""
+        for recovery in find_recoveries(self.autosaver.folder):
+            if recovery.file == self.autosaver.file:
+                continue
+            answer = self.ask_recovery(recovery)
+            if answer == Button.Discard:
+                recovery.discard()
+            elif answer == Button.Yes:
+                try:
+                    project = recovery.load()
+                except ProjectError as exc:
+                    QMessageBox.warning(self, "Restore", f"The autosaved copy cannot be read: {exc}. It is kept "
+                                        f"in {recovery.file}.")
+                    continue
+                self.document._replace(project, recovery.original)
+                self.document.undo_stack.resetClean()  # restored, not saved: Save puts it in its file
+                recovery.discard()
+                self.autosaver.save_now()  # this session's own copy, straight away
+                self.statusBar().showMessage(f"Restored {recovery.describe()}", 10_000)
+                return True
+        return False
+
+    def ask_recovery(self, recovery: Recovery):
+        """Restore, discard or keep for later (tests replace this)."""
+        return QMessageBox.question(
+            self, "Restore Unsaved Work",
+            f"CNN Playground did not close normally. Restore {recovery.describe()}?\n\n"
+            "Discard deletes the copy; Ignore keeps it for the next start.",
+            Button.Yes | Button.Discard | Button.Ignore, Button.Yes)
 
     def _note_run_ended(self, _end) -> None:
         self._after_run = True
@@ -711,4 +769,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         for dialog in list(self._dialogs.values()):
             dialog.close()
+        self.autosaver.discard()  # a clean exit: nothing to recover next time
         event.accept()

@@ -1,0 +1,217 @@
+"""Autosave and crash recovery: an hour of work is never lost to a crash, a kill or a power cut.
+
+While the open project has unsaved changes (or a run is training), a copy of it is
+written to the app's data folder a few seconds after the last change, and after every
+epoch of a run (with the run so far and its latest weights). The copy is written in the
+background and atomically (temporary file, then rename), next to a small JSON file
+saying whose it is (process id, project name, the file it belongs to, when). A clean
+exit, a save, or opening another project removes it.
+
+At the next start, copies whose process is gone are offered for restoring: the project
+comes back as it was, marked modified, with its original file name, so Save puts it
+where it belongs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+
+from ..core.graph import Graph
+from ..io.atomic import atomic_write_text
+from ..io.project import Project, load_project, save_project
+from .document import Document
+from .inspect.jobs import Job
+
+#: Quiet time after the last edit before a copy is written.
+AUTOSAVE_DELAY_MS = 3000
+#: Set to use another folder (tests, or several profiles).
+ENV_DIR = "CNNPLAYGROUND_AUTOSAVE_DIR"
+
+
+def autosave_dir() -> Path:
+    """Where the copies live: ``$CNNPLAYGROUND_AUTOSAVE_DIR`` or ``<app data>/autosave``."""
+    override = os.environ.get(ENV_DIR)
+    if override:
+        return Path(override)
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "autosave"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A copy left by a process that did not exit cleanly."""
+
+    file: Path  # the autosaved project
+    meta: Path  # its JSON description
+    name: str
+    original: Path | None  # the file the project was saved as, if any
+    saved_at: float  # time.time() of the copy
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
+        where = f" ({self.original})" if self.original else " (never saved)"
+        return f"'{self.name}'{where}, autosaved {when}"
+
+    def load(self) -> Project:
+        return load_project(self.file)
+
+    def discard(self) -> None:
+        for path in (self.file, self.meta):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def find_recoveries(folder: Path | None = None) -> list[Recovery]:
+    """Copies whose process is gone, newest first (a copy of a running instance is left alone)."""
+    folder = folder or autosave_dir()
+    found = []
+    for meta in folder.glob("*.json") if folder.is_dir() else ():
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            pid = int(info["pid"])
+            file = meta.with_suffix(".cnnp")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _alive(pid) or not file.is_file():
+            continue
+        original = info.get("original")
+        found.append(Recovery(file, meta, str(info.get("name", file.stem)), Path(original) if original else None,
+                              float(info.get("saved_at", file.stat().st_mtime))))
+    return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+def copy_project(project: Project) -> Project:
+    """A copy safe to write from another thread while the user goes on editing.
+
+    The graph is copied; settings are immutable values; the history list is copied (its
+    records are never changed in place); weights are replaced whole, never modified, so the
+    dict is copied and the tensors shared.
+    """
+    return Project(graph=Graph.from_dict(project.graph.to_dict()), name=project.name, dataset=project.dataset,
+                   training=project.training, history=list(project.history),
+                   weights=dict(project.weights) if project.weights is not None else None,
+                   created=project.created, modified=project.modified)
+
+
+class Autosaver(QObject):
+    """Writes the document's project to its recovery file while there is something to lose.
+
+    ``snapshot()`` returns the project to write (by default a copy of the document's;
+    the window adds a running training's progress) or None for nothing to save.
+    Signals: ``saved(path)``, ``failed(message)``.
+    """
+
+    saved = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, document: Document, snapshot: Callable[[], Project | None] | None = None,
+                 folder: Path | None = None, delay_ms: int = AUTOSAVE_DELAY_MS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.snapshot = snapshot or (lambda: copy_project(document.project) if document.modified else None)
+        self.folder = folder or autosave_dir()
+        token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.file = self.folder / f"{token}.cnnp"
+        self.meta = self.folder / f"{token}.json"
+        self._job: Job | None = None
+        self._pending = False
+        self.last_error = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self.save_now)
+        document.undo_stack.indexChanged.connect(lambda _i: self.schedule())
+        document.history_changed.connect(self.schedule)
+        document.settings_changed.connect(self.schedule)
+        document.graph_replaced.connect(lambda _g: self.discard())  # another project: the old copy is moot
+        document.modified_changed.connect(lambda modified: None if modified else self.discard())
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None and self._job.running
+
+    def schedule(self) -> None:
+        """A change: write a copy after the quiet time (restarted by each change)."""
+        self._timer.start()
+
+    def save_now(self, wait: bool = False) -> bool:
+        """Write a copy now (in the background; ``wait``: here, before returning). False if nothing to save."""
+        self._timer.stop()
+        if self.busy and not wait:
+            self._pending = True  # one write at a time; this change is written right after
+            return True
+        project = self.snapshot()
+        if project is None:
+            self.discard()
+            return False
+        meta = {"pid": os.getpid(), "name": project.name, "saved_at": time.time(),
+                "original": str(self.document.path) if self.document.path else None}
+        if wait:
+            if self._job is not None:
+                self._job.cancel()
+                self._job.wait()
+            try:
+                self._write(project, meta)
+            except Exception as exc:  # noqa: BLE001 - an emergency save must report, never raise
+                self._report(str(exc))
+                return False
+            self.saved.emit(self.file)
+            return True
+        self._job = Job(self._writing(project, meta), parent=self)
+        self._job.done.connect(self._on_written)
+        self._job.failed.connect(self._report)
+        self._job.start()
+        return True
+
+    def _writing(self, project: Project, meta: dict):
+        self._write(project, meta)
+        yield self.file
+
+    def _write(self, project: Project, meta: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_project(project, self.file)  # atomic: the previous copy stays until this one is complete
+        atomic_write_text(self.meta, json.dumps(meta))
+
+    def _on_written(self) -> None:
+        self.last_error = ""
+        self.saved.emit(self.file)
+        if self._pending:
+            self._pending = False
+            self.save_now()
+
+    def _report(self, message: str) -> None:
+        self.last_error = message
+        self.failed.emit(message)
+
+    def discard(self) -> None:
+        """Remove this session's copy (saved, closed cleanly, or another project opened)."""
+        self._timer.stop()
+        self._pending = False
+        if self._job is not None and self._job.running:
+            self._job.cancel()
+            self._job.wait()
+        for path in (self.file, self.meta):
+            with contextlib.suppress(OSError):
+                path.unlink()
