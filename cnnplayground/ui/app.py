@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 import cnnplayground
 
 from . import theme
-from .crash import install_crash_handler
+from .crash import install_crash_handler, uninstall_crash_handler
 
 APP_NAME = "CNN Playground"
 ORGANIZATION = "CNN Playground"
@@ -89,6 +89,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.project is not None and not restored:
         window.open_path(args.project, ask=False)
     code = app.exec()
+    uninstall_crash_handler()
     # pyqtgraph widgets still alive when Python exits can crash the interpreter's
     # shutdown: delete the window (and its plots) while Qt is still running.
     import shiboken6

@@ -109,7 +109,11 @@ class CrashHandler:
 
 
 def install_crash_handler(window: MainWindow, folder: Path | None = None) -> CrashHandler:
-    """Route uncaught exceptions to a :class:`CrashHandler`; fatal signals to ``fatal.log``."""
+    """Route uncaught exceptions to a :class:`CrashHandler`; fatal signals to ``fatal.log``.
+
+    :func:`uninstall_crash_handler` puts the previous hooks back (the event loop has ended).
+    """
+    _installed.append((sys.excepthook, threading.excepthook))
     handler = CrashHandler(window, folder)
     sys.excepthook = handler
     threading.excepthook = lambda args: handler(args.exc_type, args.exc_value, args.exc_traceback)
@@ -122,3 +126,16 @@ def install_crash_handler(window: MainWindow, folder: Path | None = None) -> Cra
         faulthandler.enable()
     _installed.append(handler)
     return handler
+
+
+def uninstall_crash_handler() -> None:
+    """Restore the hooks :func:`install_crash_handler` replaced and close the fatal log."""
+    hooks = [item for item in _installed if isinstance(item, tuple)]
+    if hooks:
+        sys.excepthook, threading.excepthook = hooks[0]
+    faulthandler.disable()
+    for item in _installed:
+        close = getattr(item, "close", None)
+        if close is not None:
+            close()
+    _installed.clear()
