@@ -30,6 +30,13 @@ class GraphModule(nn.Module):
     ``forward(x)`` takes ``(N, C, H, W)`` and returns the output node's tensor.
     ``forward_all(x)`` returns every node's output, keyed by node id (for feature
     maps and tests).
+
+    The nodes' training attributes are applied here: ``frozen`` holds the ids of
+    frozen layers (their parameters get ``requires_grad=False`` and the layers stay
+    in evaluation mode whatever ``train()`` says, so a frozen BatchNorm keeps its
+    running statistics); ``lr_scales`` the learning-rate factors other than 1 (a
+    factor of 0 also turns gradients off: those weights never change). The
+    trainer's optimizer reads both (``train.optim.param_groups``).
     """
 
     def __init__(self, graph: Graph, result: InferenceResult) -> None:
@@ -42,6 +49,8 @@ class GraphModule(nn.Module):
         # Only nodes that lead to the output are run.
         needed = _ancestors(graph, self.output_id)
         self._plan: list[tuple[str, tuple[str, ...]]] = []
+        self.frozen: set[str] = set()
+        self.lr_scales: dict[str, float] = {}
         last_use: dict[str, int] = {}
         for nid in result.order:
             if nid not in needed or nid == self.input_id:
@@ -50,6 +59,12 @@ class GraphModule(nn.Module):
             sources = tuple(graph.inputs_of(nid))
             in_shapes = [result[s].shape for s in sources]
             self.layers[nid] = get_kind(node.kind).build(node.params, in_shapes)  # type: ignore[arg-type]
+            if node.frozen:
+                self.frozen.add(nid)
+            if node.lr_scale != 1.0:
+                self.lr_scales[nid] = node.lr_scale
+            if node.frozen or node.lr_scale == 0:
+                self.layers[nid].requires_grad_(False)
             for s in sources:
                 last_use[s] = len(self._plan)
             self._plan.append((nid, sources))
@@ -73,6 +88,14 @@ class GraphModule(nn.Module):
         for nid, sources in self._plan:
             values[nid] = self.layers[nid](*(values[s] for s in sources))
         return values
+
+    def train(self, mode: bool = True) -> GraphModule:
+        """Like ``nn.Module.train``, except that frozen layers always stay in evaluation mode."""
+        super().train(mode)
+        if mode:
+            for nid in self.frozen:
+                self.layers[nid].eval()
+        return self
 
     @property
     def layer_ids(self) -> list[str]:

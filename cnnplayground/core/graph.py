@@ -11,6 +11,11 @@ Edits that are merely *not yet* valid — a dangling layer, a Linear after a con
 without Flatten — are allowed; shape inference (:mod:`.inference`) reports them
 on the node that is wrong, so the canvas can show them while the user works.
 
+Besides its kind's parameters, a node has *attributes* that are not part of the
+layer's definition but of how it is trained (:data:`NODE_ATTRIBUTES`: ``frozen``,
+``lr_scale``). They are declared like parameters, only layers with weights may
+change them from their defaults, and they never change shapes.
+
 Views follow the graph through its :class:`~.events.Signal` attributes.
 """
 
@@ -21,11 +26,11 @@ import heapq
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .events import Signal
-from .params import ParamError, ParamValue
+from .params import ParamError, ParamSet, ParamSpec, ParamValue
 from .registry import LayerKind, UnknownKindError, get_kind
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -47,6 +52,21 @@ RESERVED_IDS = frozenset({
 MAX_NODES = 10_000
 
 
+#: The common per-node attributes: how training treats a layer with weights (its kind's
+#: ``has_weights``). Saved in project files only where they differ from the defaults.
+NODE_ATTRIBUTES = ParamSet(
+    (
+        ParamSpec("frozen", "bool", False,
+                  "Keep this layer fixed while training: its weights are not updated and a BatchNorm's "
+                  "running statistics stay as they are (the layer runs in evaluation mode).", label="Frozen"),
+        ParamSpec("lr_scale", "float", 1.0,
+                  "Multiplies the learning rate for this layer's weights, through the whole schedule "
+                  "(0: the weights never change, but a BatchNorm still updates its statistics).",
+                  minimum=0.0, maximum=100.0, label="LR ×"),
+    )
+)
+
+
 class GraphError(ValueError):
     """An edit or a file describes something the graph cannot hold."""
 
@@ -57,10 +77,20 @@ class Node:
     kind: str
     params: dict[str, ParamValue]
     position: tuple[float, float] = (0.0, 0.0)
+    #: :data:`NODE_ATTRIBUTES` values, all of them (defaults filled in).
+    attributes: dict[str, ParamValue] = field(default_factory=NODE_ATTRIBUTES.defaults)
 
     @property
     def layer(self) -> LayerKind:
         return get_kind(self.kind)
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.attributes.get("frozen", False))
+
+    @property
+    def lr_scale(self) -> float:
+        return float(self.attributes.get("lr_scale", 1.0))
 
 
 @dataclass(frozen=True)
@@ -86,6 +116,8 @@ class Graph:
         self.node_added = Signal("node_added")  # (node)
         self.node_removed = Signal("node_removed")  # (node)
         self.node_changed = Signal("node_changed")  # (node, {name: old value})
+        #: Attribute edits (frozen, lr_scale): they never change shapes, so no structure_changed.
+        self.node_attributes_changed = Signal("node_attributes_changed")  # (node, {name: old value})
         self.node_moved = Signal("node_moved")  # (node, old position)
         self.node_renamed = Signal("node_renamed")  # (node, old id)
         self.edge_added = Signal("edge_added")  # (edge)
@@ -211,6 +243,7 @@ class Graph:
         *,
         id: str | None = None,
         position: tuple[float, float] = (0.0, 0.0),
+        attributes: dict[str, Any] | None = None,
     ) -> Node:
         try:
             layer = get_kind(kind)
@@ -224,7 +257,8 @@ class Graph:
             values = layer.validate_params(params or {})
         except ParamError as exc:
             raise GraphError(f"{node_id} ({kind}): {exc}") from None
-        node = Node(node_id, kind, values, _position(position))
+        attrs = validate_attributes(node_id, layer, attributes or {})
+        node = Node(node_id, kind, values, _position(position), attrs)
         self.nodes[node_id] = node
         self.node_added.emit(node)
         self.structure_changed.emit()
@@ -253,6 +287,18 @@ class Graph:
         node.params = values
         self.node_changed.emit(node, old)
         self.structure_changed.emit()
+        return old
+
+    def set_attributes(self, node_id: str, changes: dict[str, Any]) -> dict[str, ParamValue]:
+        """Validate and apply attribute changes (:data:`NODE_ATTRIBUTES`); returns the old values of the
+        changed names. Emits ``node_attributes_changed`` only (shapes do not depend on attributes)."""
+        node = self.node(node_id)
+        values = validate_attributes(node_id, node.layer, {**node.attributes, **changes})
+        old = {k: node.attributes[k] for k in changes if node.attributes.get(k) != values[k]}
+        if not old:
+            return {}
+        node.attributes = values
+        self.node_attributes_changed.emit(node, old)
         return old
 
     def move_node(self, node_id: str, position: tuple[float, float]) -> None:
@@ -357,11 +403,9 @@ class Graph:
 
     # --- (de)serialization ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Plain data; a node's ``attributes`` are written only when some differ from the defaults."""
         return {
-            "nodes": [
-                {"id": n.id, "kind": n.kind, "params": dict(n.params), "position": list(n.position)}
-                for n in self.nodes.values()
-            ],
+            "nodes": [_node_dict(n) for n in self.nodes.values()],
             "edges": [{"source": e.source, "target": e.target, "port": e.port} for e in self._edges],
         }
 
@@ -378,7 +422,8 @@ class Graph:
         if len(nodes) > MAX_NODES:
             raise GraphError(f"a network may have at most {MAX_NODES} layers, this one has {len(nodes)}")
         for n in nodes:
-            g.add_node(n["kind"], n.get("params", {}), id=n["id"], position=tuple(n.get("position", (0, 0))))
+            g.add_node(n["kind"], n.get("params", {}), id=n["id"], position=tuple(n.get("position", (0, 0))),
+                       attributes=n.get("attributes") or None)
         ports_seen: set[tuple[str, int]] = set()
         for e in data.get("edges", []):
             src, dst, port = e["source"], e["target"], int(e.get("port", 0))
@@ -405,6 +450,30 @@ class Graph:
 
     def iter_nodes(self) -> Iterable[Node]:
         return self.nodes.values()
+
+
+def _node_dict(node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": node.id, "kind": node.kind, "params": dict(node.params),
+                           "position": list(node.position)}
+    defaults = NODE_ATTRIBUTES.defaults()
+    changed = {k: v for k, v in node.attributes.items() if v != defaults.get(k)}
+    if changed:
+        out["attributes"] = changed
+    return out
+
+
+def validate_attributes(node_id: str, layer: LayerKind, values: dict[str, Any]) -> dict[str, ParamValue]:
+    """All attributes, validated; only a layer with weights may differ from the defaults."""
+    try:
+        attrs = NODE_ATTRIBUTES.validate(values)
+    except ParamError as exc:
+        raise GraphError(f"{node_id} ({layer.name}): {str(exc).replace('parameter', 'attribute', 1)}") from None
+    if not layer.has_weights:
+        changed = next((s for s in NODE_ATTRIBUTES if attrs[s.name] != s.default), None)
+        if changed is not None:
+            raise GraphError(f"{node_id} ({layer.name}) has no weights: {changed.name} applies only to layers "
+                             "with weights (Conv2d, Linear, BatchNorm2d, PReLU)")
+    return attrs
 
 
 def _port_of(edge: Edge) -> int:

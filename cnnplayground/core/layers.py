@@ -152,6 +152,7 @@ class Conv2d(LayerKind):
         "Stride skips positions, padding adds a border, dilation spreads the filter taps."
     )
     id_prefix = "conv"
+    has_weights = True
     params = ParamSet(
         (
             _int("out_channels", 16, "Number of filters, i.e. output channels.", hi=MAX_CHANNELS, key=True,
@@ -334,6 +335,7 @@ class BatchNorm2d(LayerKind):
         "shifts it; lets deep nets train faster with higher learning rates."
     )
     id_prefix = "bn"
+    has_weights = True
     params = ParamSet(
         (
             _float("eps", 1e-5, "Added to the variance for numerical stability.", lo=0.0, hi=1.0),
@@ -423,6 +425,7 @@ class PReLU(_Activation):
     name = "PReLU"
     summary = "Leaky ReLU whose negative slope is learned (one per layer or one per channel)."
     id_prefix = "prelu"
+    has_weights = True
     params = ParamSet(
         (
             _bool("per_channel", False, "Learn one slope per channel instead of one for the layer."),
@@ -540,6 +543,7 @@ class Linear(LayerKind):
     category = "Dense"
     summary = "Fully connected: every output is a learned weighted sum of all inputs plus a bias."
     id_prefix = "fc"
+    has_weights = True
     params = ParamSet(
         (
             _int("out_features", 10, "Number of outputs (the class count for the last layer).", hi=MAX_FEATURES,

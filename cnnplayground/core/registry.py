@@ -54,6 +54,9 @@ class LayerKind:
     min_inputs: ClassVar[int] = 1
     #: ``None`` means any number (merges).
     max_inputs: ClassVar[int | None] = 1
+    #: The built module holds learned weights (or statistics): such nodes take the common
+    #: training attributes (``frozen``, ``lr_scale``; see ``graph.NODE_ATTRIBUTES``).
+    has_weights: ClassVar[bool] = False
 
     # --- rules -------------------------------------------------------------------
     def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:

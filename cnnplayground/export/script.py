@@ -73,6 +73,10 @@ def training_config(project: Project) -> dict[str, Any]:
         not_reproduced.append("early stopping")
     if cfg.device not in ("auto", "cpu", "cuda"):
         not_reproduced.append(f"device {cfg.device} (the script uses CUDA when present, else the CPU)")
+    held = [n.id for n in project.graph.iter_nodes() if n.frozen or n.lr_scale != 1.0]
+    if held:
+        not_reproduced.append("frozen layers and per-layer learning-rate factors (" + ", ".join(held[:5])
+                              + (", ..." if len(held) > 5 else "") + ")")
     choice = project.dataset
     dataset = choice.name if choice.name in SCRIPT_DATASETS else "synthetic"
     if choice.name not in SCRIPT_DATASETS:

@@ -74,6 +74,8 @@ class NodeModel(_Strict):
     params: dict[_Key, Scalar] = Field(default_factory=dict, max_length=64)
     #: Canvas position ``[x, y]`` in scene units (pixels at 100 % zoom).
     position: list[FiniteFloat] = Field(default_factory=lambda: [0.0, 0.0], min_length=2, max_length=2)
+    #: Training attributes that differ from their defaults (``frozen``, ``lr_scale``; core.graph.NODE_ATTRIBUTES).
+    attributes: dict[_Key, Scalar] = Field(default_factory=dict, max_length=16)
 
 
 class EdgeModel(_Strict):

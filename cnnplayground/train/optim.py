@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .config import TrainingConfig
+from .fastpath import optimizer_kernels
 
 #: one-cycle: share of the run spent warming up, start and end divisors (as torch's OneCycleLR).
 ONECYCLE_PCT = 0.3
@@ -20,9 +21,12 @@ ONECYCLE_FINAL_DIV = 1e4
 
 
 def make_optimizer(model: nn.Module, cfg: TrainingConfig, device: torch.device) -> torch.optim.Optimizer:
-    """The configured optimizer; fused kernels on CUDA where PyTorch has them."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    """The configured optimizer; fused kernels on CUDA where PyTorch has them.
+
+    One parameter group per learning-rate factor (:func:`param_groups`); weight decay applies to every group.
+    """
+    params = param_groups(model)
+    fast = optimizer_kernels(cfg.optimizer, device.type)
     lr, wd = cfg.learning_rate, cfg.weight_decay
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
@@ -61,9 +65,37 @@ def _cos_between(start: float, end: float, t: float) -> float:
     return end + (start - end) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def param_groups(model: nn.Module) -> list[dict]:
+    """The parameters to optimize, one group per layer learning-rate factor (``"lr_scale"`` in each group).
+
+    Factors come from a built network's ``lr_scales`` (node attribute ``lr_scale``; other modules: 1).
+    Parameters without ``requires_grad`` (frozen layers, factor 0) are left out. The group of factor 1
+    comes first; an empty list means there is nothing to train.
+    """
+    layers = getattr(model, "layers", None)
+    scale_of: dict[int, float] = {}
+    for nid, scale in (getattr(model, "lr_scales", None) or {}).items():
+        if isinstance(layers, nn.ModuleDict) and nid in layers:
+            scale_of.update({id(p): float(scale) for p in layers[nid].parameters()})
+    groups: dict[float, list[nn.Parameter]] = {}
+    for p in model.parameters():
+        scale = scale_of.get(id(p), 1.0)
+        if p.requires_grad and scale > 0:
+            groups.setdefault(scale, []).append(p)
+    ordered = sorted(groups.items(), key=lambda item: item[0] != 1.0)  # stable: factor 1 first
+    return [{"params": params, "lr_scale": scale} for scale, params in ordered]
+
+
 def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Set the schedule's rate ``lr``: each group gets ``lr`` times its ``lr_scale``."""
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+def base_learning_rate(opt: torch.optim.Optimizer) -> float:
+    """The schedule's current rate (the first group's rate divided by its ``lr_scale``)."""
+    group = opt.param_groups[0]
+    return group["lr"] / group.get("lr_scale", 1.0)
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:

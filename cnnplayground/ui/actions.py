@@ -93,6 +93,7 @@ class WindowActions:
     show_patches: QAction
     show_attribution: QAction
     train_terminal: QAction
+    sweep: QAction
     about: QAction
     layer_reference: QAction
     shortcuts: QAction
@@ -247,6 +248,8 @@ def build_actions(w: MainWindow) -> WindowActions:
         act.setShortcut(QKeySequence(key))
         act.setStatusTip(tip)
         setattr(a, name, act)
+    a.sweep = make("S&weep…", w.show_sweep, key_sequences("Ctrl+Shift+W"),
+                   "Train variants that differ in one or two settings (grid or random search) and compare them")
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
@@ -286,8 +289,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,
          a.show_training, a.show_curves, a.show_results, a.history, a.show_toolbar, None, a.full_screen)
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
-    menu("&Train", a.train, a.pause, a.stop, None, a.show_training, a.show_curves, a.show_results, None,
-         a.train_terminal)
+    menu("&Train", a.train, a.pause, a.stop, None, a.sweep, None, a.show_training, a.show_curves, a.show_results,
+         None, a.train_terminal)
     menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
          a.show_maximize, a.show_patches, a.show_attribution, a.show_adversarial, None, a.show_explorer)
     menu("&Help", a.layer_reference, a.shortcuts, None, a.about)

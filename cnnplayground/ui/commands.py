@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import Edge, Graph, GraphError
+from ..core.graph import NODE_ATTRIBUTES, Edge, Graph, GraphError, validate_attributes
 from ..core.registry import get_kind
 
 #: Command ids for QUndoCommand.mergeWith.
@@ -49,19 +49,23 @@ class Compound(QUndoCommand):
 
 class AddNode(QUndoCommand):
     def __init__(self, graph: Graph, kind: str, position: tuple[float, float],
-                 params: dict[str, Any] | None = None, node_id: str | None = None) -> None:
+                 params: dict[str, Any] | None = None, node_id: str | None = None,
+                 attributes: dict[str, Any] | None = None) -> None:
         super().__init__(f"Add {kind}")
         # Validate before the stack runs redo(): an exception there cannot be undone cleanly.
         try:
             get_kind(kind).validate_params(dict(params or {}))
+            validate_attributes(node_id or "the new layer", get_kind(kind), dict(attributes or {}))
         except (KeyError, ValueError) as exc:
             raise GraphError(str(exc).strip("'")) from None
         self.graph, self.kind, self.position, self.params = graph, kind, position, dict(params or {})
+        self.attributes = dict(attributes or {})
         # Fix the id on first redo so redo after undo recreates the same node.
         self.node_id = node_id
 
     def redo(self) -> None:
-        node = self.graph.add_node(self.kind, self.params, id=self.node_id, position=self.position)
+        node = self.graph.add_node(self.kind, self.params, id=self.node_id, position=self.position,
+                                   attributes=self.attributes)
         self.node_id = node.id
 
     def undo(self) -> None:
@@ -111,13 +115,15 @@ class RemoveNode(QUndoCommand):
 
     def redo(self) -> None:
         node = self.graph.node(self.node_id)
-        self.snapshot = {"kind": node.kind, "params": dict(node.params), "position": node.position}
+        self.snapshot = {"kind": node.kind, "params": dict(node.params), "position": node.position,
+                         "attributes": dict(node.attributes)}
         self.edges = self.graph.in_edges(self.node_id) + self.graph.out_edges(self.node_id)
         self.graph.remove_node(self.node_id)
 
     def undo(self) -> None:
         s = self.snapshot
-        self.graph.add_node(s["kind"], s["params"], id=self.node_id, position=s["position"])
+        self.graph.add_node(s["kind"], s["params"], id=self.node_id, position=s["position"],
+                            attributes=s["attributes"])
         for e in self.edges:
             self.graph.connect(e.source, e.target, e.port)
 
@@ -173,6 +179,43 @@ class SetParams(QUndoCommand):
 
     def undo(self) -> None:
         self.graph.set_params(self.node_id, self.old)
+
+
+class SetAttributes(QUndoCommand):
+    """Change training attributes of one node (frozen, lr_scale). Consecutive changes of the same ones merge."""
+
+    def __init__(self, graph: Graph, node_id: str, changes: dict[str, Any]) -> None:
+        labels = ", ".join(spec.label if (spec := NODE_ATTRIBUTES.get(k)) else k for k in changes)
+        super().__init__(f"Set {labels} of {node_id}")
+        self.graph, self.node_id, self.changes = graph, node_id, dict(changes)
+        self.created = self.last_edit = time.monotonic()
+        node = graph.node(node_id)
+        # Refuse invalid values (or a layer without weights) now, before the command reaches the stack.
+        validate_attributes(node_id, node.layer, {**node.attributes, **changes})
+        self.old = {k: node.attributes[k] for k in changes}
+
+    def id(self) -> int:
+        return _ID_SET_PARAMS + 2
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if (
+            not isinstance(other, SetAttributes)
+            or other.node_id != self.node_id
+            or set(other.changes) != set(self.changes)
+            or other.created - self.last_edit > MERGE_WINDOW_S
+        ):
+            return False
+        self.changes = dict(other.changes)
+        self.last_edit = other.created
+        if self.changes == self.old:
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.graph.set_attributes(self.node_id, self.changes)
+
+    def undo(self) -> None:
+        self.graph.set_attributes(self.node_id, self.old)
 
 
 class MoveNodes(QUndoCommand):
@@ -252,7 +295,8 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
         renamed[n["id"]] = new_id
         new_ids.append(new_id)
         x, y = n.get("position", (0.0, 0.0))
-        compound.add(AddNode(graph, n["kind"], (x + offset[0], y + offset[1]), n.get("params", {}), new_id))
+        compound.add(AddNode(graph, n["kind"], (x + offset[0], y + offset[1]), n.get("params", {}), new_id,
+                             n.get("attributes")))
     for e in fragment.get("edges", []):
         if e["source"] in renamed and e["target"] in renamed:
             compound.add(Connect(graph, renamed[e["source"]], renamed[e["target"]], e.get("port", 0), check=False))
@@ -286,7 +330,8 @@ def _plural(verb: str, n: int, noun: str, m: int = 0, noun2: str = "") -> str:
 
 
 __all__ = [
-    "Compound", "AddNode", "Connect", "Disconnect", "RemoveNode", "remove_selection", "SetParams", "MoveNodes",
+    "Compound", "AddNode", "Connect", "Disconnect", "RemoveNode", "remove_selection", "SetParams", "SetAttributes",
+    "MoveNodes",
     "RenameNode", "paste_fragment", "fragment_of", "GraphError",
 ]
 

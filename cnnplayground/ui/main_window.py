@@ -34,6 +34,7 @@ from ..core.inference import InferenceResult
 from ..core.presets import get_preset
 from ..core.summary import format_bytes, summarize
 from ..io.project import Project, ProjectError, weights_from_module
+from ..train.config import DatasetChoice, TrainingConfig
 from ..train.events import EpochFinished
 from ..train.setup import run_record
 from . import dialogs, theme
@@ -66,6 +67,7 @@ from .inspect.source import ModelSource
 from .palette import LayerPalette
 from .properties import PropertiesPanel
 from .report import export_report
+from .sweep_dialog import SweepDialog
 from .training.dock import TrainingDock
 from .training.results import ResultsPanel
 from .training.runs import CurvesPanel
@@ -300,8 +302,15 @@ class MainWindow(QMainWindow):
         if name is None or not self._maybe_save():
             return False
         preset = get_preset(name)
-        self.document.new(Project.new(graph=preset.factory(), name=preset.title))
-        self.statusBar().showMessage(f"New network from the {preset.title} preset", 6000)
+        project = Project.new(graph=preset.factory(), name=preset.title)
+        recommended = preset.recommended_settings()
+        if recommended:  # e.g. the speedrun preset: its recipe comes with it
+            project.training = TrainingConfig.model_validate(recommended.get("training", {}))
+            if "dataset" in recommended:
+                project.dataset = DatasetChoice.model_validate(recommended["dataset"])
+        self.document.new(project)
+        self.statusBar().showMessage(f"New network from the {preset.title} preset"
+                                     + (" with its recommended training settings" if recommended else ""), 6000)
         return True
 
     def open_project(self) -> bool:
@@ -483,6 +492,18 @@ class MainWindow(QMainWindow):
         dialog = ExportFigureDialog(self.figure_targets(), current, self)
         dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
         return self._show_dialog("figure", dialog)
+
+    def show_sweep(self) -> QDialog | None:
+        """Train → Sweep: variants of this project differing in one or two settings, run one after another."""
+        if self.training.running:
+            QMessageBox.information(self, "Sweep", "A run is training: stop it before starting a sweep.")
+            return None
+        if not self.document.result.ok:
+            QMessageBox.information(self, "Sweep",
+                                    f"The network cannot train yet: {self.document.result.first_error()}")
+            return None
+        self._show_bottom_dock(self.curves_dock)
+        return self._show_dialog("sweep", SweepDialog(self.document, self))
 
     def export_model(self) -> QDialog | None:
         """File → Export Model: code, weights, training script, ONNX, torch.export, model card."""
@@ -749,7 +770,8 @@ class MainWindow(QMainWindow):
                 or not source.description.startswith("trained") or id(model) == self._evaluated_model:
             return
         self._evaluated_model = id(model)
-        self.results.evaluate(model, data, "the weights stored in the project")
+        self.results.evaluate(model, data, "the weights stored in the project",
+                              tta_flip=self.document.project.training.tta_flip)
 
     def _on_run_ended(self, _end) -> None:
         # The run's record (pushed just before) replaces its live curves; the session may still say
@@ -757,7 +779,7 @@ class MainWindow(QMainWindow):
         self.curves.plots.load_history(self.document.project.history)
         model, data = self.training.trained_model, self.training.data
         if model is not None and data is not None:
-            self.results.find_mistakes(model, data)
+            self.results.find_mistakes(model, data, tta_flip=self.document.project.training.tta_flip)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.training.running:

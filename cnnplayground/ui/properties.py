@@ -1,8 +1,10 @@
 """The property panel: edit the selected layer, or read the network's overview.
 
 The editors are generated from the layer kind's :class:`~cnnplayground.core.params.ParamSpec`
-declarations. Every edit is an undo command pushed on the document
-(:class:`.commands.SetParams`, :class:`.commands.RenameNode`); the panel then
+declarations. A layer with weights also gets its training attributes ("Frozen",
+"LR ×": :data:`~cnnplayground.core.graph.NODE_ATTRIBUTES`). Every edit is an undo
+command pushed on the document (:class:`.commands.SetParams`,
+:class:`.commands.SetAttributes`, :class:`.commands.RenameNode`); the panel then
 follows the graph's notifications like every other view, so undo, redo and
 scripted edits update the editors without pushing anything.
 """
@@ -30,12 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.events import Signal as CoreSignal
-from ..core.graph import Graph, GraphError, Node
+from ..core.graph import NODE_ATTRIBUTES, Graph, GraphError, Node
 from ..core.inference import InferenceResult
 from ..core.params import ParamValue
 from ..core.shapes import format_shape
 from ..core.summary import format_bytes
-from .commands import RenameNode, SetParams
+from .commands import RenameNode, SetAttributes, SetParams
 from .document import Document
 from .palette import CATEGORY_COLORS
 from .param_editors import PaddingEditor, float_decimals, make_editor, set_editor_value  # noqa: F401
@@ -69,6 +71,7 @@ class PropertiesPanel(QWidget):
         self._node_id: str | None = None
         self._kind: str | None = None
         self._editors: dict[str, QWidget] = {}
+        self._attribute_editors: dict[str, QWidget] = {}
         self._form_host: QWidget | None = None
 
         self._stack = QStackedWidget(self)
@@ -101,6 +104,11 @@ class PropertiesPanel(QWidget):
         """The editor of parameter ``param_name`` of the shown layer."""
         return self._editors[param_name]
 
+    def attribute_editor(self, name: str) -> QWidget | None:
+        """The editor of training attribute ``name`` (``frozen``, ``lr_scale``) of the shown layer, or ``None``
+        when the layer has no weights."""
+        return self._attribute_editors.get(name)
+
     def show_selection(self, node_ids: list[str]) -> None:
         """One selected layer shows its properties; none or several show the overview."""
         self.show_node(node_ids[0] if len(node_ids) == 1 else None)
@@ -121,6 +129,7 @@ class PropertiesPanel(QWidget):
         self.name_edit.setText(node_id)
         for name, editor in self._editors.items():
             set_editor_value(editor, node.params[name])
+        self._show_attributes(node)
         self._stack.setCurrentWidget(self._node_page)
         self._refresh_info(self._document.result)
 
@@ -229,6 +238,17 @@ class PropertiesPanel(QWidget):
             self._editors[spec.name] = editor
         if not len(kind.params):
             form.addRow(_muted(QLabel("No parameters", host)))
+        self._attribute_editors = {}
+        if kind.has_weights:
+            form.addRow(_section("Training", host))
+            for spec in NODE_ATTRIBUTES:
+                editor = make_editor(spec, partial(self._on_attribute_changed, spec.name), host)
+                editor.setObjectName(f"attribute_{spec.name}")
+                label = QLabel(spec.label, host)
+                label.setToolTip(editor.toolTip())
+                label.setBuddy(editor)
+                form.addRow(label, editor)
+                self._attribute_editors[spec.name] = editor
         self._form_slot.addWidget(host)
         self._form_host = host
         color = CATEGORY_COLORS.get(kind.category, "gray")
@@ -242,6 +262,7 @@ class PropertiesPanel(QWidget):
         self._graph = graph
         for signal, slot in (
             (graph.node_changed, self._on_node_changed),
+            (graph.node_attributes_changed, self._on_node_attributes_changed),
             (graph.node_renamed, self._on_node_renamed),
             (graph.node_removed, self._on_node_removed),
         ):
@@ -262,6 +283,21 @@ class PropertiesPanel(QWidget):
         except GraphError as exc:
             self._set_refusal(str(exc))
             set_editor_value(self._editors[name], node.params[name])
+            return
+        self._set_refusal(None)
+        self._document.push(command)
+
+    def _on_attribute_changed(self, name: str, editor: QWidget, value: ParamValue) -> None:
+        if self._attribute_editors.get(name) is not editor:
+            return  # an editor of a layer no longer shown
+        node = self._document.graph.nodes.get(self._node_id or "")
+        if node is None or node.attributes.get(name) == value:
+            return
+        try:
+            command = SetAttributes(self._document.graph, node.id, {name: value})
+        except GraphError as exc:
+            self._set_refusal(str(exc))
+            self._show_attributes(node)
             return
         self._set_refusal(None)
         self._document.push(command)
@@ -298,6 +334,10 @@ class PropertiesPanel(QWidget):
             if name in self._editors:
                 set_editor_value(self._editors[name], node.params[name])
 
+    def _on_node_attributes_changed(self, node: Node, old: dict[str, ParamValue]) -> None:
+        if node.id == self._node_id:
+            self._show_attributes(node)
+
     def _on_node_renamed(self, node: Node, old_id: str) -> None:
         if old_id == self._node_id:
             self._node_id = node.id
@@ -323,6 +363,13 @@ class PropertiesPanel(QWidget):
         """Show (or clear) why the last edit was refused."""
         self.error_label.setText(message or "")
         self.error_label.setVisible(bool(message))
+
+    def _show_attributes(self, node: Node) -> None:
+        for name, editor in self._attribute_editors.items():
+            set_editor_value(editor, node.attributes[name])
+        scale = self._attribute_editors.get("lr_scale")
+        if scale is not None:  # a frozen layer's learning rate does not matter
+            scale.setEnabled(not node.frozen)
 
     def _refresh_info(self, result: InferenceResult) -> None:
         info = result.infos.get(self._node_id or "")

@@ -117,9 +117,12 @@ def test_settings_the_script_cannot_follow_are_listed():
     project.training.adversarial = "fgsm"
     project.training.augment.rotate_degrees = 10.0
     project.training.augment.hflip = True
+    first = next(n.id for n in project.graph.iter_nodes() if n.layer.has_weights)
+    project.graph.set_attributes(first, {"frozen": True})
     config = training_config(project)
     notes = " | ".join(config["not_reproduced"])
-    for text in ("plateau", "fgsm", "rotate_degrees", "'synthetic'", "random_labels", "validation"):
+    for text in ("plateau", "fgsm", "rotate_degrees", "'synthetic'", "random_labels", "validation",
+                 f"frozen layers and per-layer learning-rate factors ({first})"):
         assert text in notes
     assert config["training"]["schedule"] == "constant" and config["dataset"]["name"] == "synthetic"
     assert config["training"]["augment"] == {"hflip": True, "crop_padding": 0}

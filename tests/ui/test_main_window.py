@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QProgressB
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.core.summary import summarize
+from cnnplayground.train.config import TrainingConfig
 from cnnplayground.ui import theme
 from cnnplayground.ui.app import run, set_app_metadata
 from cnnplayground.ui.canvas.view import CanvasView
@@ -127,7 +128,8 @@ def test_menus_in_order(window):
                           "Export &Model…", "Export &Figure…", "Export &Report…", "&Import Weights…",
                           "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
-    assert train_items == ["&Train", "&Pause", "&Stop", "Training", "Curves", "Results", "Train in the &Terminal…"]
+    assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Training", "Curves", "Results",
+                           "Train in the &Terminal…"]
     assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),
             window.acts.stop.shortcut().toString()] == ["Ctrl+Return", "Ctrl+P", "Ctrl+."]
     assert not window.acts.pause.isEnabled() and not window.acts.stop.isEnabled()  # nothing to pause yet
@@ -197,6 +199,13 @@ def test_new_from_preset_loads_lenet5(window, answers):
     assert window.windowTitle() == "LeNet-5[*] — CNN Playground"
     assert not window.isWindowModified() and window.document.undo_stack.count() == 0
     assert answers.questions == []  # nothing to save: no question
+    assert window.document.project.training == TrainingConfig()  # LeNet-5 has no recipe of its own
+    answers.preset = "speedrun_cifar"
+    window.acts.new_from_preset.trigger()
+    recipe = get_preset("speedrun_cifar").recommended_settings()
+    assert window.document.project.training == TrainingConfig.model_validate(recipe["training"])
+    assert window.document.project.dataset.name == recipe["dataset"]["name"]
+    assert "recommended training settings" in window.statusBar().currentMessage()
 
 
 def test_unsaved_changes_are_asked_about_and_cancel_keeps_them(window, answers):

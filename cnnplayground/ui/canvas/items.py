@@ -138,6 +138,11 @@ class NodeItem(QGraphicsObject):
     def update_from(self, node: Node, info: NodeInfo) -> None:
         layer = get_kind(node.kind)
         settings = layer.key_params_text(node.params)
+        if node.frozen:  # training attributes, when not the defaults
+            settings += " · frozen"
+        elif node.lr_scale != 1.0:
+            settings += f" · LR ×{node.lr_scale:g}"
+        settings = settings.removeprefix(" · ")
         if (node.id, settings, info) == (self.node_id, self.settings, self.info) and self.toolTip():
             return  # nothing shown has changed: keep the cached drawing
         self.node_id = node.id

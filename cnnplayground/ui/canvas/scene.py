@@ -73,6 +73,7 @@ class GraphScene(QGraphicsScene):
             ("node_removed", self._on_node_removed),
             ("node_moved", self._on_node_moved),
             ("node_renamed", self._on_node_renamed),
+            ("node_attributes_changed", self._on_node_attributes_changed),
             ("edge_added", self._on_edge_added),
             ("edge_removed", self._on_edge_removed),
         ]
@@ -91,6 +92,11 @@ class GraphScene(QGraphicsScene):
         item = self.nodes[node.id]
         if (item.pos().x(), item.pos().y()) != node.position:
             item.setPos(QPointF(*node.position))
+
+    def _on_node_attributes_changed(self, node: Node, old) -> None:
+        item = self.nodes.get(node.id)
+        if item is not None:
+            item.update_from(node, item.info)
 
     def _on_node_renamed(self, node: Node, old_id: str) -> None:
         item = self.nodes.pop(old_id)
