@@ -15,13 +15,16 @@ In one run, with an offscreen Qt application:
   thread count (``cpu_count - 1`` on the CPU) and, for reference, at torch's default.
 
 Targets: p99 lateness while training ≤ 2× idle and < 50 ms; GUI throughput ≥ 0.9× headless.
-Run: ``python benchmarks/bench_gui_latency.py [--epochs 2] [--idle-seconds 3] [--device cpu]``.
+Run: ``python benchmarks/bench_gui_latency.py [--epochs 2] [--idle-seconds 3] [--device cpu]``
+(``--train-size N``: N synthetic images instead of 20,000, for a quick check; ``--json``: one
+``RESULT {...}`` line for ``benchmarks/run_all.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import platform
 import statistics
@@ -111,7 +114,7 @@ def gui_run(model, data, config: TrainingConfig) -> tuple[list[float], list[Even
     return lateness, events
 
 
-def window_run(config: TrainingConfig) -> tuple[list[float], list[Event]]:
+def window_run(config: TrainingConfig, dataset: DatasetChoice) -> tuple[list[float], list[Event]]:
     """Train LeNet-5 through the main window's Train action; lateness (ms) while it runs, and its events."""
     from cnnplayground.io.project import Project
     from cnnplayground.ui.main_window import MainWindow
@@ -119,7 +122,7 @@ def window_run(config: TrainingConfig) -> tuple[list[float], list[Event]]:
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
-    window.document.new(Project.new(graph=get_preset("lenet5").factory(), name="bench", dataset=DatasetChoice(),
+    window.document.new(Project.new(graph=get_preset("lenet5").factory(), name="bench", dataset=dataset,
                                     training=config))
     events: list[Event] = []
     window.training.events_arrived.connect(events.extend)
@@ -157,6 +160,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--idle-seconds", type=float, default=3.0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--train-size", type=int, default=0, help="synthetic images generated (0: the default 20,000)")
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     app = QApplication.instance() or QApplication([])
@@ -165,7 +170,8 @@ def main() -> int:
     default_threads = torch.get_num_threads()
     worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
     torch.set_num_threads(worker_threads)  # as the app does once at start-up (reserve_gui_core)
-    data = load_dataset(DatasetChoice())
+    choice = DatasetChoice(options={"train_size": args.train_size, "test_size": 100} if args.train_size else {})
+    data = load_dataset(choice)
     torch.manual_seed(0)
     initial = build(adapt_input(get_preset("lenet5").factory(), data))
     config = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size, device=args.device, checkpoint_every=0)
@@ -178,7 +184,7 @@ def main() -> int:
     headless_same = mean_throughput(headless_run(copy.deepcopy(initial), data, config, worker_threads))
     busy, events = gui_run(copy.deepcopy(initial), data, config)
     gui = mean_throughput(events)
-    in_window, window_events = window_run(config)
+    in_window, window_events = window_run(config, choice)
     window = mean_throughput(window_events)
     headless_default = mean_throughput(headless_run(copy.deepcopy(initial), data, config, default_threads))
 
@@ -213,6 +219,13 @@ def main() -> int:
     print(f"|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|--------|")
     for name, value, target in rows:
         print(f"| {name:<{width}} | {value:<{vwidth}} | {target} |")
+    if args.json:
+        print("RESULT " + json.dumps({
+            "bench": "gui_latency", "device": args.device, "train_images": len(data.train), "epochs": args.epochs,
+            "idle_p50_ms": i50, "idle_p99_ms": i99, "session_p50_ms": b50, "session_p99_ms": b99,
+            "window_p50_ms": w50, "window_p99_ms": w99, "session_throughput_ratio": gui / headless_same,
+            "window_throughput_ratio": window / headless_same, "headless_ips": headless_same,
+        }))
     return 0
 
 

@@ -12,12 +12,14 @@ In one run, on the CPU, for the VGG-style CIFAR preset (``vgg_small``, 3×32×32
   ``model`` on a batch of 144 images.
 
 Target (issue 6): feature maps of a 64-channel layer and the effective field over 64
-images each well under a second. Run: ``python benchmarks/bench_inspect.py [--repeats 5]``.
+images each well under a second. Run: ``python benchmarks/bench_inspect.py [--repeats 5]``
+(``--json``: one ``RESULT {...}`` line for ``benchmarks/run_all.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -56,6 +58,7 @@ def median_ms(fn, repeats: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     QApplication.instance() or QApplication([])
     torch.manual_seed(0)
@@ -101,6 +104,10 @@ def main() -> int:
     for name, ours, base_name, theirs in rows:
         target = "< 1000 ms: " + ("met" if ours < 1000 else "NOT met") if "occlusion" not in name else ""
         print(f"| {name} | {ours:.1f} | {base_name} | {theirs:.1f} | {ours / theirs:.2f}× | {target} |")
+    if args.json:
+        table = [{"analysis": name, "ms": ours, "baseline": base_name, "baseline_ms": theirs}
+                 for name, ours, base_name, theirs in rows]
+        print("RESULT " + json.dumps({"bench": "inspect", "repeats": args.repeats, "rows": table}))
     return 0
 
 

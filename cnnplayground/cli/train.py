@@ -42,6 +42,11 @@ def add_train_parser(sub) -> None:
     p.add_argument("--adversarial-fraction", type=float, metavar="F",
                    help="adversarial training: share of each batch made adversarial (default: the project's, else 0.5)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the network first (faster steps on a GPU after a one-time compilation, "
+                   "reported separately; falls back to uncompiled with a warning)")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="evaluate on each image and its mirror image, averaging the outputs")
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint-dir", type=Path, help="write last.ckpt here after each epoch")
     p.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint")
@@ -58,16 +63,22 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--data-root", default=None)
     p.add_argument("--top", type=positive_int, default=5, help="show the N most confident mistakes")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the outputs for each image and its mirror image (default: the project's setting)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
 
 def _prepare(args: argparse.Namespace):
-    """(project, graph, data, config, out path) for a train command."""
+    """(project, graph, data, config, out path) for a train command.
+
+    A preset with recommended settings (``Preset.recommended``, e.g. ``speedrun_cifar``) starts
+    from those instead of the defaults; options given on the command line still win.
+    """
     from ..data.base import DatasetError
     from ..data.registry import load_dataset
     from ..io.project import Project
-    from ..train.config import DatasetChoice
+    from ..train.config import DatasetChoice, TrainingConfig
     from ..train.setup import adapt_input
 
     if args.project and args.preset:
@@ -76,10 +87,17 @@ def _prepare(args: argparse.Namespace):
     graph, title, project = load_target(target)
     overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "optimizer", "schedule",
                                                "weight_decay", "adversarial", "adversarial_epsilon",
-                                               "adversarial_steps", "adversarial_fraction", "device", "seed")
+                                               "adversarial_steps", "adversarial_fraction", "device", "seed",
+                                               "compile", "tta_flip")
                  if getattr(args, k) is not None}
+    recommended = {} if project else _recommended(target)
     try:
-        config = (project.training if project else _default_config()).model_copy(update={}, deep=True)
+        if project:
+            config = project.training.model_copy(deep=True)
+        elif "training" in recommended:
+            config = TrainingConfig.model_validate(recommended["training"])
+        else:
+            config = _default_config()
         for key, value in overrides.items():
             setattr(config, key, value)
     except ValidationError as exc:
@@ -87,7 +105,10 @@ def _prepare(args: argparse.Namespace):
         for name, flag in (("learning_rate", "lr"),):
             text = text.replace(name, flag, 1) if text.startswith(name) else text
         raise CliError("--" + text.replace("_", "-")) from None
-    choice = project.dataset.model_copy(deep=True) if project else DatasetChoice()
+    if project:
+        choice = project.dataset.model_copy(deep=True)
+    else:
+        choice = DatasetChoice.model_validate(recommended.get("dataset", {}))
     if args.dataset:
         choice.name = args.dataset
     if args.data_root:
@@ -112,6 +133,13 @@ def _default_config():
     return TrainingConfig(epochs=3)
 
 
+def _recommended(preset_name: str) -> dict:
+    """The preset's recommended ``{"training": ..., "dataset": ...}`` settings (a copy; ``{}`` if none)."""
+    from ..core.presets import get_preset
+
+    return get_preset(preset_name).recommended_settings()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ..io.project import ProjectError, save_project, weights_from_module
     from ..train.events import EpochFinished, Failed, Finished, StepFinished
@@ -126,7 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(model, data, config, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume)
     except TrainingSetupError as exc:
         raise CliError(str(exc)) from None
-    _leave_a_core_free(trainer.device.type)
+    # Headless, torch keeps its default thread count (every core); only the GUI leaves one free
+    # (ui/training/worker.py: reserve_gui_core).
 
     printer = _JsonPrinter(sys.stdout) if args.json else _HumanPrinter(sys.stdout, sys.stderr, project.name, data,
                                                                        _adversarial_text(config))
@@ -202,7 +231,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(f"{data.name} has no {args.split} split")
     loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=512, device=device, shuffle=False)
     t0 = time.perf_counter()
-    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top)
+    tta_flip = project.training.tta_flip if args.tta_flip is None else args.tta_flip
+    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip)
     seconds = time.perf_counter() - t0
     names = data.class_names
     if args.json:
@@ -210,10 +240,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "split": args.split, "images": result.count, "loss": result.loss, "accuracy": result.accuracy,
             "per_class_accuracy": dict(zip(names, result.per_class_accuracy)),
             "confusion": result.confusion.tolist(),
-            "mistakes": [m.__dict__ for m in result.mistakes], "seconds": seconds,
+            "mistakes": [m.__dict__ for m in result.mistakes], "seconds": seconds, "tta_flip": tta_flip,
         }))
         return 0
-    print(f"{project.name} on {data.name} ({args.split}, {result.count:,} images, {seconds:.1f} s)")
+    tta = ", flip test-time augmentation" if tta_flip else ""
+    print(f"{project.name} on {data.name} ({args.split}, {result.count:,} images{tta}, {seconds:.1f} s)")
     print(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}")
     width = max(len(n) for n in names)
     print("\nper class:")
@@ -231,16 +262,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
                   f"with {m.confidence:.1%}")
     return 0
-
-
-def _leave_a_core_free(device_type: str) -> None:
-    import os
-
-    import torch
-
-    if device_type == "cpu":
-        cores = os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores - 1) if cores > 2 else cores)
 
 
 def _adversarial_text(config) -> str:
@@ -326,6 +347,8 @@ class _HumanPrinter:
                 f"{event.train_accuracy:6.1%}  {val}  ({event.seconds:.1f} s, {event.images_per_second:,.0f} img/s)"
                 + ("  *" if event.best else "")
             )
+        elif isinstance(event, ev.Compiled):
+            self._line(event.message if event.compiled else f"warning: {event.message}", err=not event.compiled)
         elif isinstance(event, ev.CheckpointSaved):
             pass
         elif isinstance(event, ev.CheckpointFailed):

@@ -10,9 +10,11 @@ their parameter counts are the published ones (tested).
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .graph import Graph
@@ -257,18 +259,84 @@ def resnet20_cifar(num_classes: int = 10, in_channels: int = 3, depth: int = 20)
     return col.graph
 
 
+# --- speedrun ---------------------------------------------------------------------------
+
+
+def _residual(col: _Column, name: str, out: int) -> None:
+    """Page's residual block: ``x + relu(bn(conv(relu(bn(conv(x))))))``, shape kept, no ReLU after the Add."""
+    block_input = col.last
+    for i in (1, 2):
+        col.add(f"{name}_conv{i}", "Conv2d", out_channels=out, kernel_size=3, padding=1, bias=False)
+        col.add(f"{name}_bn{i}", "BatchNorm2d")
+        col.add(f"{name}_relu{i}", "ReLU")
+    add = col.add(f"{name}_add", "Add")
+    col.graph.connect(block_input, add)
+
+
+def speedrun_cifar(num_classes: int = 10, in_channels: int = 3, stem: int = 32,
+                   widths: Sequence[int] = (64, 256, 256)) -> Graph:
+    """The fast CIFAR-10 network of Page's "How to train your ResNet" (2018), narrowed as in Jordan's airbench.
+
+    A 3×3 conv-BN-ReLU stem, then three stages of conv3×3 → 2×2 max pool → BN → ReLU
+    (``widths``), the first and last followed by a residual block of two conv-BN-ReLU;
+    a global max pool (4×4 at 32×32 input; ``ceil_mode`` keeps it global at 28×28) and
+    one Linear without bias. Page also scales the logits by 1/8; no layer kind multiplies
+    by a constant, so the recommended settings are tuned without it.
+    """
+    col = _start(in_channels, 32, 32)
+    _conv_bn_relu(col, "0", stem)  # stem: conv0, bn0, relu0
+    for s, out in enumerate(widths, 1):
+        col.add(f"conv{s}", "Conv2d", out_channels=out, kernel_size=3, padding=1, bias=False)
+        col.add(f"pool{s}", "MaxPool2d", kernel_size=2, stride=2)
+        col.add(f"bn{s}", "BatchNorm2d")
+        col.add(f"relu{s}", "ReLU")
+        if s in (1, len(widths)):
+            _residual(col, f"res{s}", out)
+    col.add("pool", "MaxPool2d", kernel_size=4, stride=4, ceil_mode=True)  # global max pool
+    col.add("flatten", "Flatten")
+    col.add("fc", "Linear", out_features=num_classes, bias=False)
+    return col.graph
+
+
+#: Training settings of the speedrun preset (``TrainingConfig`` and ``DatasetChoice`` fields as plain data: the
+#: core imports no training code). After Page (2018) and Jordan's airbench (2024): SGD with Nesterov momentum,
+#: batch 512, a one-cycle schedule, weight decay 5e-4, label smoothing 0.2, flips and 2-pixel translations,
+#: 10 epochs, and test-time flip averaging. The peak rate is 0.2, not Page's 0.4: his logits are scaled by 1/8,
+#: which shrinks every gradient; without the scale 0.2 did best of 0.05-0.4 on a narrow proxy (docs/PERFORMANCE.md).
+SPEEDRUN_RECOMMENDED: dict[str, Any] = {
+    "training": {
+        "epochs": 10, "batch_size": 512, "optimizer": "sgd", "learning_rate": 0.2, "momentum": 0.9,
+        "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle", "label_smoothing": 0.2,
+        "augment": {"hflip": True, "crop_padding": 2}, "mixed_precision": True, "tta_flip": True,
+        # 1,000 validation images for the curves; the rest (49,000) train. The recipes report the test set.
+        "val_fraction": 0.02,
+    },
+    "dataset": {"name": "cifar10"},
+}
+
+
 # --- registry ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A named network: ``factory(**kwargs)`` returns a fresh graph for ``input_shape`` (C, H, W)."""
+    """A named network: ``factory(**kwargs)`` returns a fresh graph for ``input_shape`` (C, H, W).
+
+    ``recommended``: how to train it, or ``None``: ``{"training": {...}, "dataset": {...}}``,
+    fields of ``train.config.TrainingConfig`` and ``DatasetChoice`` as plain JSON data
+    (validate them there; :meth:`recommended_settings` hands out a copy).
+    """
 
     name: str
     title: str
     description: str
     factory: Callable[..., Graph]
     input_shape: tuple[int, int, int]
+    recommended: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    def recommended_settings(self) -> dict[str, Any]:
+        """A deep copy of :attr:`recommended` (``{}`` when there is none), safe to change."""
+        return copy.deepcopy(dict(self.recommended)) if self.recommended else {}
 
 
 def _laid_out(factory: Callable[..., Graph]) -> Callable[..., Graph]:
@@ -334,6 +402,13 @@ _ALL = (
            "He et al.'s (2016) CIFAR-10 ResNet: three stages of 16, 32 and 64 channels with three basic "
            "blocks each (depth 6n + 2), 1×1 projection shortcuts where the shape changes.",
            _laid_out(resnet20_cifar), (3, 32, 32)),
+    Preset("speedrun_cifar", "CIFAR-10 speedrun ResNet",
+           "The fast CIFAR-10 recipe of Page's 'How to train your ResNet' (2018) and Jordan's airbench (2024): "
+           "a conv stem and three conv-pool-BN-ReLU stages (64, 256, 256 channels) with two residual blocks, "
+           "global max pool, Linear. Comes with its training settings: SGD Nesterov, batch 512, one-cycle, "
+           "label smoothing 0.2, flip and 2 px shift, 10 epochs, flip test-time augmentation. "
+           "2,015,008 parameters.",
+           _laid_out(speedrun_cifar), (3, 32, 32), MappingProxyType(SPEEDRUN_RECOMMENDED)),
 )
 
 #: Presets by command-line name, in the order a menu shows them.

@@ -36,6 +36,11 @@ class Evaluation:
     mistakes: tuple[Mistake, ...] = ()
 
 
+def flip_averaged_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Test-time flip augmentation: the mean of ``model(x)`` and ``model(x mirrored left-right)``, float32."""
+    return (model(x).float() + model(x.flip(3)).float()) / 2
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -44,11 +49,13 @@ def evaluate(
     *,
     autocast_dtype: torch.dtype | None = None,
     top_mistakes: int = 0,
+    tta_flip: bool = False,
 ) -> Evaluation:
     """Evaluate ``model`` on ``batches`` of ``(x (B, C, H, W), y (B,))`` in a fixed order.
 
     The model is put in eval mode and restored to its previous mode afterwards.
-    Indices of mistakes count images in the order the batches come.
+    Indices of mistakes count images in the order the batches come. ``tta_flip``:
+    the logits of each image are :func:`flip_averaged_logits` (two passes).
     """
     was_training = model.training
     model.eval()
@@ -63,7 +70,7 @@ def evaluate(
         for x, y in batches:
             ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
             with ctx:
-                logits = model(x)
+                logits = flip_averaged_logits(model, x) if tta_flip else model(x)
             logits = logits.float()
             loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").double()
             pred = logits.argmax(1)

@@ -22,6 +22,22 @@ class RunStarted:
     #: Epochs already done when resuming from a checkpoint (0 for a new run).
     start_epoch: int = 0
     precision: str = "float32"
+    #: ``config.compile``: a :class:`Compiled` event follows before the first step (compiling can take a while).
+    compiling: bool = False
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """``torch.compile`` ran (``config.compile``), after :class:`RunStarted` and before the first step.
+
+    ``compile_seconds`` is the compilation time, which no epoch's ``seconds`` or
+    ``images_per_second`` includes. ``compiled`` is False when compiling failed or was
+    skipped: the run then goes on uncompiled and ``message`` (one line) says why.
+    """
+
+    compile_seconds: float
+    compiled: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,8 @@ class Failed:
 
 
 Event = (
-    RunStarted | StepFinished | EpochFinished | CheckpointSaved | CheckpointFailed | WeightsSnapshot | Paused
-    | Resumed | Finished | Failed
+    RunStarted | Compiled | StepFinished | EpochFinished | CheckpointSaved | CheckpointFailed | WeightsSnapshot
+    | Paused | Resumed | Finished | Failed
 )
 
 

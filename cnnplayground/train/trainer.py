@@ -8,9 +8,11 @@ before the next optimizer step. While paused, the generator blocks inside
 call ``resume()`` from another thread or before asking for the next event.
 
 Hot-loop rules (DESIGN.md, "Speed by design"): batches are index slices of
-device-resident data; loss, accuracy and a non-finite flag are accumulated on
-the device and read back only when a step event is due (a bounded number of
-times per second) and at the end of each epoch.
+device-resident data; the loss sum and the correct count are accumulated on
+the device (the loss is never negative, so a non-finite sum is the divergence
+flag) and read back only when a step event is due (a bounded number of times
+per second) and at the end of each epoch. ``config.compile`` and the automatic
+CUDA settings are in :mod:`.fastpath`.
 
 Failures never lose work: a NaN/Inf loss or out-of-memory ends the run with a
 :class:`~.events.Failed` event and the model holding the last good weights
@@ -41,6 +43,7 @@ from .evaluate import Evaluation, evaluate
 from .events import (
     CheckpointFailed,
     CheckpointSaved,
+    Compiled,
     EpochFinished,
     Event,
     Failed,
@@ -51,7 +54,8 @@ from .events import (
     StepFinished,
     WeightsSnapshot,
 )
-from .optim import l1_penalty, lr_factor, make_optimizer, set_learning_rate
+from .fastpath import compile_for_training, cudnn_autotune
+from .optim import base_learning_rate, l1_penalty, lr_factor, make_optimizer, param_groups, set_learning_rate
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,11 @@ class Trainer:
         self._stop_requested = False
         self._snapshot_requested = False
         self._resume_state: dict[str, Any] | None = None
+        #: The run's optimizer once it has started (one parameter group per layer learning-rate factor).
+        self.optimizer: torch.optim.Optimizer | None = None
+        if not param_groups(model):
+            raise TrainingSetupError("there is nothing to train: every layer with weights is frozen or has "
+                                     "LR × 0; unfreeze a layer")
         if resume_from is not None:
             try:
                 self._resume_state = load_checkpoint(Path(resume_from))
@@ -159,7 +168,8 @@ class Trainer:
     def run(self) -> Iterator[Event]:
         self.state = "running"
         try:
-            yield from self._run()
+            with cudnn_autotune(self.device):  # on CUDA; the previous setting is restored after the run
+                yield from self._run()
         finally:
             if self.state in ("running", "paused"):
                 self.state = "finished"
@@ -167,8 +177,6 @@ class Trainer:
     def _run(self) -> Iterator[Event]:
         cfg, dev, model, data = self.config, self.device, self.model, self.data
         torch.manual_seed(cfg.seed)
-        if dev.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         model.to(dev)
         if dev.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules()):
             model.to(memory_format=torch.channels_last)
@@ -182,7 +190,7 @@ class Trainer:
             shuffle=False, channels_last=channels_last,
         )
         steps_per_epoch = max(len(train_loader), 1)
-        opt = make_optimizer(model, cfg, dev)
+        opt = self.optimizer = make_optimizer(model, cfg, dev)
         amp_dtype = _autocast_dtype(cfg, dev)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -202,7 +210,13 @@ class Trainer:
             epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, device=str(dev), train_images=len(data.train),
             val_images=len(data.val), parameters=sum(p.numel() for p in model.parameters()),
             start_epoch=run.epoch, precision=str(amp_dtype).replace("torch.", "") if amp_dtype else "float32",
+            compiling=cfg.compile,
         )
+        # Full training batches go through the compiled network when config.compile is on (see fastpath).
+        fast: nn.Module | None = None
+        if cfg.compile:
+            fast, compiled = self._compile(amp_dtype, channels_last)
+            yield compiled
         t_run = time.perf_counter()
         try:
             for epoch in range(run.epoch + 1, cfg.epochs + 1):
@@ -210,13 +224,12 @@ class Trainer:
                 t_epoch = time.perf_counter()
                 loss_sum = torch.zeros((), device=dev)
                 correct = torch.zeros((), device=dev, dtype=torch.int64)
-                bad = torch.zeros((), device=dev, dtype=torch.bool)
                 window = _Window(time.perf_counter(), 0, 0.0, 0.0)
                 seen = 0
                 for epoch_step, (x, y) in enumerate(train_loader, 1):
                     stop = yield from self._control_point(epoch, run.step)
                     if stop:
-                        yield from self._finish_stopped(run, bad, good, epoch)
+                        yield from self._finish_stopped(run, loss_sum, good, epoch)
                         return
                     if self._snapshot_requested:
                         self._snapshot_requested = False
@@ -236,7 +249,7 @@ class Trainer:
                                 std=pixel_std,
                             )
                     with ctx:
-                        logits = model(x)
+                        logits = (fast if fast is not None and len(y) == cfg.batch_size else model)(x)
                         loss = criterion(logits, y)
                         if cfg.l1 > 0:
                             loss = loss + cfg.l1 * l1_penalty(model)
@@ -256,17 +269,15 @@ class Trainer:
                     run.step += 1
                     n = len(y)
                     seen += n
-                    loss_d = loss.detach().float()
-                    loss_sum += loss_d * n
+                    # The loss is never negative, so a NaN or infinite loss leaves the sum non-finite for
+                    # good: the sum is the only "diverged" flag needed (checked when it is read back).
+                    loss_sum += loss.detach().float() * n
                     correct += (logits.detach().argmax(1) == y).sum()
-                    bad |= ~torch.isfinite(loss_d)
                     if self._step_event_due(epoch_step, steps_per_epoch, window):
-                        loss_v, correct_v, bad_v = torch.stack(
-                            [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
-                        ).tolist()
+                        loss_v, correct_v = torch.stack([loss_sum, correct.to(loss_sum.dtype)]).tolist()
                         images = seen - window.images
                         window_loss = (loss_v - window.loss) / max(images, 1)
-                        if bad_v or not good.healthy(window_loss):
+                        if not math.isfinite(loss_v) or not good.healthy(window_loss):
                             yield self._fail_nan(good, epoch, run.step, lr)
                             return
                         now = time.perf_counter()
@@ -283,15 +294,13 @@ class Trainer:
                         )
                         window = _Window(now, seen, loss_v, correct_v)
                 # --- end of epoch ---
-                loss_v, correct_v, bad_v = torch.stack(
-                    [loss_sum, correct.to(loss_sum.dtype), bad.to(loss_sum.dtype)]
-                ).tolist()
-                lr_now = opt.param_groups[0]["lr"]
-                if bad_v:
+                loss_v, correct_v = torch.stack([loss_sum, correct.to(loss_sum.dtype)]).tolist()
+                lr_now = base_learning_rate(opt)
+                if not math.isfinite(loss_v):
                     yield self._fail_nan(good, epoch, run.step, lr_now)
                     return
-                val = evaluate(model, val_loader, data.num_classes, autocast_dtype=amp_dtype) if len(
-                    data.val) else None
+                val = evaluate(model, val_loader, data.num_classes, autocast_dtype=amp_dtype,
+                               tta_flip=cfg.tta_flip) if len(data.val) else None
                 if val is not None and not good.healthy(val.loss):
                     yield self._fail_nan(good, epoch, run.step, lr_now, where="validation ")
                     return
@@ -299,7 +308,7 @@ class Trainer:
                 best = run.update_best(cfg, epoch, val, model)
                 run.update_plateau(cfg, val)
                 event = _epoch_event(epoch, run.step, loss_v / max(seen, 1), correct_v / max(seen, 1), val,
-                                     data.num_classes, opt.param_groups[0]["lr"], seconds, seen, best)
+                                     data.num_classes, lr_now, seconds, seen, best)
                 self.history.append(event)
                 run.epoch = epoch
                 if val is not None or good.healthy(loss_v / max(seen, 1)):
@@ -319,6 +328,7 @@ class Trainer:
                 if run.should_stop_early(cfg):
                     if cfg.restore_best and run.best_state is not None:
                         model.load_state_dict(run.best_state)
+                    self.state = "finished"  # as the final event is seen, like a stopped run's
                     yield Finished(
                         reason="early_stopping", epochs_completed=epoch, step=run.step, best_epoch=run.best_epoch,
                         best_value=run.best_value,
@@ -327,6 +337,7 @@ class Trainer:
                         + ("; restored its weights" if cfg.restore_best else ""),
                     )
                     return
+            self.state = "finished"
             yield Finished(
                 reason="completed", epochs_completed=run.epoch, step=run.step, best_epoch=run.best_epoch,
                 best_value=run.best_value, message=f"finished {run.epoch} epochs",
@@ -340,6 +351,18 @@ class Trainer:
                 yield self._fail_error(exc, good, run)
         except Exception as exc:  # noqa: BLE001 - any failure ends the run with a message, weights kept
             yield self._fail_error(exc, good, run)
+
+    def _compile(self, amp_dtype: torch.dtype | None, channels_last: bool) -> tuple[nn.Module | None, Compiled]:
+        """``torch.compile`` the model now (``config.compile``); the compiled module or None, and the event."""
+        bs, shape = self.config.batch_size, tuple(self.data.train.images.shape[1:])
+        if len(self.data.train) < bs:
+            return None, Compiled(0.0, False, f"torch.compile skipped: the training set ({len(self.data.train)} "
+                                  f"images) is smaller than one batch ({bs}), and only full batches are compiled")
+        result = compile_for_training(self.model, (bs, *shape), self.device, autocast_dtype=amp_dtype,
+                                      channels_last=channels_last)
+        if result.module is None:
+            log.warning("%s", result.message)
+        return result.module, Compiled(result.seconds, result.module is not None, result.message)
 
     # --- between steps -------------------------------------------------------------------
     def _control_point(self, epoch: int, step: int):
@@ -366,8 +389,8 @@ class Trainer:
             return epoch_step % self.step_event_every == 0
         return time.perf_counter() - window.time >= self.event_interval
 
-    def _finish_stopped(self, run: _RunState, bad: torch.Tensor, good: _WeightsCopy, epoch: int):
-        if bool(bad):
+    def _finish_stopped(self, run: _RunState, loss_sum: torch.Tensor, good: _WeightsCopy, epoch: int):
+        if not math.isfinite(float(loss_sum)):
             yield self._fail_nan(good, epoch, run.step, self.config.learning_rate)
             return
         self.state = "finished"
@@ -435,13 +458,19 @@ class Trainer:
             torch.set_rng_state(state["rng_cpu"])
             if self.device.type == "cuda" and state.get("rng_cuda"):
                 torch.cuda.set_rng_state_all(state["rng_cuda"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            # A damaged or foreign checkpoint fails here, with a message, rather than inside the loop.
+            run.epoch, run.step = int(state["epoch"]), int(state["step"])
+            if run.epoch < 0 or run.step < 0:
+                raise ValueError(f"epoch {run.epoch} and step {run.step} cannot be negative")
+            run.load_plain_state(state["run"])
+            best_state = state.get("best_state")
+            if best_state is not None and not isinstance(best_state, dict):
+                raise TypeError(f"best_state is {type(best_state).__name__}, not weights")
+            run.best_state = best_state
+            self.history = [EpochFinished(**_tuples(h)) for h in state.get("history", [])]
+        except Exception as exc:  # noqa: BLE001 - whatever fails, this checkpoint cannot be continued
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TrainingSetupError(f"the checkpoint does not fit this run ({first})") from None
-        run.epoch, run.step = int(state["epoch"]), int(state["step"])
-        run.load_plain_state(state["run"])
-        run.best_state = state.get("best_state")
-        self.history = [EpochFinished(**_tuples(h)) for h in state.get("history", [])]
+            raise TrainingSetupError(f"the checkpoint does not fit this run ({first[:200]})") from None
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -554,7 +583,11 @@ class _RunState:
         return {k: getattr(self, k) for k in keys}
 
     def load_plain_state(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
+        """Restore :meth:`plain_state`; a value that is not a number (or ``None``) raises ``TypeError``."""
+        for k in self.plain_state():
+            v = state[k]
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                raise TypeError(f"run.{k} is {type(v).__name__}, not a number")
             setattr(self, k, v)
 
 
@@ -567,6 +600,11 @@ def _check_fits(state: dict[str, Any], model: nn.Module) -> None:
     for key, value in ours.items():
         if key not in saved:
             raise TrainingSetupError(f"the checkpoint does not fit this network: it has no {key}")
+        if not isinstance(saved[key], torch.Tensor):
+            raise TrainingSetupError(f"the checkpoint is damaged: {key} is not a tensor")
+        if saved[key].dtype != value.dtype:
+            got, want = (str(t.dtype).removeprefix("torch.") for t in (saved[key], value))
+            raise TrainingSetupError(f"the checkpoint does not fit this network: {key} is {got} there and {want} here")
         if tuple(saved[key].shape) != tuple(value.shape):
             got = "×".join(map(str, saved[key].shape))
             want = "×".join(map(str, value.shape))

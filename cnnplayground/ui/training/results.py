@@ -27,16 +27,16 @@ class _Found(QObject):
 
 
 class _FindMistakes(QRunnable):
-    def __init__(self, model, data: ImageData) -> None:
+    def __init__(self, model, data: ImageData, tta_flip: bool = False) -> None:
         super().__init__()
-        self.model, self.data = model, data
+        self.model, self.data, self.tta_flip = model, data, tta_flip
         self.signals = _Found()
 
     def run(self) -> None:
         d = self.data
         loader = DeviceLoader(d.val, mean=d.mean, std=d.std, batch_size=512, device="cpu", shuffle=False)
         self.model.to("cpu")
-        result = evaluate(self.model, loader, d.num_classes, top_mistakes=MISTAKES_SHOWN)
+        result = evaluate(self.model, loader, d.num_classes, top_mistakes=MISTAKES_SHOWN, tta_flip=self.tta_flip)
         with contextlib.suppress(RuntimeError):  # the panel closed meanwhile: nobody to tell
             self.signals.found.emit(result, d)
 
@@ -84,18 +84,18 @@ class ResultsPanel(QWidget):
                                  f"classified correctly ({correct / total:.1%}). Rows: true class; columns: "
                                  f"predicted class.")
 
-    def evaluate(self, model, data: ImageData, what: str) -> None:
+    def evaluate(self, model, data: ImageData, what: str, tta_flip: bool = False) -> None:
         """Evaluate weights that no run of this session produced (an opened project): matrix and mistakes."""
         self._evaluated_caption = what
-        self.find_mistakes(model, data, keep_caption=True)
+        self.find_mistakes(model, data, keep_caption=True, tta_flip=tta_flip)
 
-    def find_mistakes(self, model, data: ImageData, keep_caption: bool = False) -> None:
+    def find_mistakes(self, model, data: ImageData, keep_caption: bool = False, tta_flip: bool = False) -> None:
         """Evaluate ``model`` on the validation split in the thread pool, then fill the grid."""
         if not keep_caption:
             self._evaluated_caption = ""
         if len(data.val) == 0:
             return
-        job = _FindMistakes(model, data)
+        job = _FindMistakes(model, data, tta_flip)
         job.signals.found.connect(self._on_mistakes_found)
         self._job = job
         QThreadPool.globalInstance().start(job)

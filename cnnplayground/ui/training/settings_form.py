@@ -112,6 +112,8 @@ FIELDS: tuple[FormField, ...] = (
               0.0, 1.0, 2),
     FormField("device", "Hardware", "Device", ("device",), "choice", choices=DEVICES),
     FormField("mixed_precision", "Hardware", "Mixed precision on the GPU", ("mixed_precision",), "bool"),
+    FormField("compile", "Hardware", "Compile (torch.compile)", ("compile",), "bool"),
+    FormField("tta_flip", "Regularization", "Test-time mirror", ("tta_flip",), "bool"),
     FormField("seed", "Hardware", "Seed", ("seed",), "int", 0, 2**31 - 1),
 )
 

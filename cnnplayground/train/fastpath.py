@@ -1,0 +1,126 @@
+"""The trainer's fast path: cuDNN autotuning, optimizer kernels, and the opt-in ``torch.compile``.
+
+What is automatic (no setting): on CUDA, ``torch.backends.cudnn.benchmark`` for the
+length of a run (:func:`cudnn_autotune`, the previous value restored afterwards),
+channels-last tensors, bf16 autocast (``mixed_precision``), fused optimizer kernels
+(:func:`optimizer_kernels`); everywhere, device-resident batches and metrics read
+back only when an event is due (see :mod:`.trainer`).
+
+What is opt-in: ``TrainingConfig.compile``. :func:`compile_for_training` wraps the
+network in ``torch.compile`` and compiles it at once, on a random batch of the
+training shape, so the compilation time is measured on its own (the trainer reports
+it in a :class:`~.events.Compiled` event) and is not part of any epoch's time or
+images/s. The trial step leaves no trace: weights, buffers (BatchNorm statistics),
+gradients and random-generator states are put back. Only full training batches go
+through the compiled network (``dynamic=False``: one shape, one compilation); the
+last, smaller batch of an epoch, validation and adversarial crafting use the same
+module uncompiled (same parameters), so no shape or mode ever recompiles. When
+compiling fails (no C++ compiler for the CPU backend, an unsupported layer, an old
+GPU), the run goes on uncompiled and the event says why in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+#: Optimizers that have a fused CUDA kernel (``fused=True``) in every PyTorch we support (>= 2.4).
+FUSED_ON_CUDA = frozenset({"sgd", "adam", "adamw"})
+
+
+def optimizer_kernels(optimizer: str, device_type: str) -> dict[str, bool]:
+    """Keyword arguments choosing the optimizer's kernel: ``{"fused": True}`` for SGD, Adam and
+    AdamW on CUDA (one kernel for all parameters), else ``{"foreach": True}`` (one kernel per
+    operation over all parameters: faster than the per-tensor loop on the CPU too)."""
+    if device_type == "cuda" and optimizer in FUSED_ON_CUDA:
+        return {"fused": True}
+    return {"foreach": True}
+
+
+@contextlib.contextmanager
+def cudnn_autotune(device: torch.device) -> Iterator[None]:
+    """Turn on cuDNN's per-shape algorithm search on CUDA for the block; restore the previous value after.
+
+    The shapes of a run are fixed (one batch size, plus the last batch and the validation
+    batches), so the one-time search pays for itself within the first epoch.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What :func:`compile_for_training` did: ``module`` is the compiled network, or ``None`` when
+    the run must go on uncompiled (``message`` says why)."""
+
+    module: nn.Module | None
+    seconds: float
+    message: str
+
+
+def compile_for_training(
+    model: nn.Module,
+    batch_shape: tuple[int, ...],
+    device: torch.device,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+) -> CompileResult:
+    """``torch.compile(model)``, compiled now by one forward and backward pass on a random batch.
+
+    ``batch_shape`` is ``(B, C, H, W)`` of a full training batch. The model is left exactly as
+    it was (weights, buffers, ``.grad``, train/eval mode), and so are the global CPU and CUDA
+    random generators. Never raises for a compilation problem: the result then has
+    ``module=None`` and a one-line message.
+    """
+    t0 = time.perf_counter()
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    grads = {p: p.grad for p in model.parameters()}
+    rng_cpu = torch.get_rng_state()
+    rng_cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
+    was_training = model.training
+    try:
+        compiled = torch.compile(model, dynamic=False)
+        gen = torch.Generator(device=device).manual_seed(0)
+        x = torch.randn(batch_shape, generator=gen, device=device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        model.train()
+        ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+        with ctx:
+            out = compiled(x)
+        out.float().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        message = f"compiled the network with torch.compile in {time.perf_counter() - t0:.1f} s"
+    except Exception as exc:  # noqa: BLE001 - any compiler problem: go on uncompiled, say why
+        compiled = None
+        message = f"torch.compile failed, training uncompiled: {_one_line(exc)}"
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(state)
+        for p, g in grads.items():
+            p.grad = g
+        torch.set_rng_state(rng_cpu)
+        if rng_cuda is not None:
+            torch.cuda.set_rng_state_all(rng_cuda)
+        model.train(was_training)
+    return CompileResult(compiled, time.perf_counter() - t0, message)
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,42 @@
+"""The benchmark suite runs end to end with one command (``benchmarks/run_all.py --tiny``).
+
+A smoke test: every benchmark runs at a tiny size in a subprocess and the table comes out.
+No figure is checked (they come from a few batches on a shared machine). About 30 s on two
+cores; the bound below leaves room for a busy machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"  # where the benchmarks look (no override)
+
+BENCHMARKS = ("trainer", "time to accuracy", "GUI overhead", "inspect", "attacks")
+
+
+@pytest.mark.slow
+def test_run_all_tiny_runs_every_benchmark_and_prints_one_table():
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "run_all.py"), "--tiny"],
+                          capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("| benchmark"))
+    assert [cell.strip() for cell in header.strip("|").split("|")] == ["benchmark", "case", "measure", "value",
+                                                                        "note"]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines
+            if line.startswith("| ") and line != header]
+    assert {row[0] for row in rows} == set(BENCHMARKS)
+    assert not any("FAILED" in line for line in lines)
+    measures = {row[2] for row in rows}
+    assert {"images/s: plain / trainer / DataLoader", "training FLOPs/image, trainer FLOP/s",
+            "time to target: trainer / plain"} <= measures
+    cases = " ".join(row[1] for row in rows)
+    for model in ("lenet5", "vgg_small", "resnet20_cifar"):
+        assert model in cases
+    mnist = [row for row in rows if row[0] == "time to accuracy" and "mnist" in row[1]]
+    assert mnist and (mnist[0][3] == "skipped") == (not (SHARED_DATASETS / "MNIST" / "raw").is_dir())

@@ -1,0 +1,212 @@
+"""The fast path (issue 10): opt-in torch.compile with its fallback, optimizer kernels, cuDNN autotuning."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cnnplayground.data.base import ImageData, Split, channel_stats
+from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.train import fastpath
+from cnnplayground.train.config import TrainingConfig
+from cnnplayground.train.events import Compiled, EpochFinished, Finished, RunStarted, StepFinished
+from cnnplayground.train.fastpath import compile_for_training, cudnn_autotune, optimizer_kernels
+from cnnplayground.train.optim import make_optimizer
+from cnnplayground.train.trainer import Trainer
+
+
+def synthetic(n_train: int, n_val: int) -> ImageData:
+    x, y = make_synthetic(n_train + n_val, seed=0)
+    images = (x * 255).round().to(torch.uint8)
+    train, val = Split(images[:n_train], y[:n_train]), Split(images[n_train:], y[n_train:])
+    mean, std = channel_stats(train.images)
+    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
+
+
+@pytest.fixture(scope="module")
+def data() -> ImageData:
+    return synthetic(200, 64)  # 3 full batches of 64 and a last batch of 8
+
+
+def tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                         nn.Dropout(0.2), nn.Linear(4 * 12 * 12, 10))
+
+
+def cfg(**kw) -> TrainingConfig:
+    return TrainingConfig(**{"epochs": 1, "batch_size": 64, "device": "cpu", "checkpoint_every": 0, **kw})
+
+
+def metrics(events) -> list[tuple]:
+    return [(e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy)
+            for e in events if isinstance(e, EpochFinished)]
+
+
+# --- torch.compile -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_compile_trains_a_tiny_model_on_the_cpu_or_falls_back_with_a_warning(data):
+    """Compiling on the CPU needs inductor and a C++ compiler: either it compiles and trains, or the
+    run goes on uncompiled and says why. Either way the run completes with finite losses."""
+    events = list(Trainer(tiny_net(), data, cfg(compile=True, epochs=2), step_event_every=1).run())
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:2] == ["RunStarted", "Compiled"] and events[0].compiling
+    compiled = events[1]
+    assert isinstance(compiled, Compiled) and compiled.compile_seconds >= 0
+    if compiled.compiled:
+        assert compiled.message.startswith("compiled the network with torch.compile in ")
+    else:
+        assert compiled.message.startswith("torch.compile failed, training uncompiled: "), compiled.message
+    assert "\n" not in compiled.message
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+    steps = [e for e in events if isinstance(e, StepFinished)]
+    epochs = [e for e in events if isinstance(e, EpochFinished)]
+    assert len(epochs) == 2 and steps
+    assert all(math.isfinite(v) for e in epochs for v in (e.train_loss, e.val_loss))
+    assert all(math.isfinite(s.loss) for s in steps)
+
+
+def test_a_compiler_failure_falls_back_to_the_same_uncompiled_run(data, monkeypatch):
+    reference = list(Trainer(tiny_net(), data, cfg()).run())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("InductorError: no working C++ compiler found\nsecond line")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    events = list(Trainer(tiny_net(), data, cfg(compile=True)).run())
+    compiled = next(e for e in events if isinstance(e, Compiled))
+    assert not compiled.compiled
+    assert compiled.message == ("torch.compile failed, training uncompiled: RuntimeError: InductorError: no working "
+                                "C++ compiler found second line")
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+    assert metrics(events) == metrics(reference)  # the failed attempt left no trace
+
+
+def test_the_trial_compile_step_leaves_weights_statistics_grads_and_rng_alone(data, monkeypatch):
+    # An identity "compiler": the trial forward and backward run eagerly, which is what must leave no trace.
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
+    model = tiny_net().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    result = compile_for_training(model, (64, 1, 28, 28), torch.device("cpu"))
+    assert result.module is model and result.message.startswith("compiled the network")
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # incl. BatchNorm running stats
+    assert all(p.grad is None for p in model.parameters())
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert not model.training
+
+
+def test_only_full_batches_go_through_the_compiled_network(data, monkeypatch):
+    calls: list[int] = []
+
+    class Recording(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            calls.append(len(x))
+            return self.inner(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Recording(model))
+    reference = list(Trainer(tiny_net(), data, cfg()).run())
+    events = list(Trainer(tiny_net(), data, cfg(compile=True)).run())
+    assert calls == [64] * 4  # the trial batch, then the 3 full batches; the last 8 images run uncompiled
+    assert metrics(events) == metrics(reference)
+
+
+def test_compile_is_skipped_when_no_batch_is_full(data):
+    events = list(Trainer(tiny_net(), data, cfg(compile=True, batch_size=256)).run())
+    compiled = next(e for e in events if isinstance(e, Compiled))
+    assert not compiled.compiled and compiled.compile_seconds == 0
+    assert "smaller than one batch" in compiled.message
+    assert isinstance(events[-1], Finished)
+
+
+def test_without_compile_there_is_no_compiled_event(data):
+    events = list(Trainer(tiny_net(), data, cfg()).run())
+    assert isinstance(events[0], RunStarted) and not events[0].compiling
+    assert not any(isinstance(e, Compiled) for e in events)
+
+
+def test_compile_setting_is_documented_for_the_tooltip():
+    for name in ("compile", "tta_flip"):
+        assert len(TrainingConfig.model_fields[name].description) > 40
+    assert TrainingConfig().compile is False and TrainingConfig().tta_flip is False
+
+
+# --- optimizer kernels -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_fused_kernels_are_chosen_on_cuda_only(name):
+    assert optimizer_kernels(name, "cuda") == {"fused": True}
+    for device_type in ("cpu", "mps", "xpu"):
+        assert optimizer_kernels(name, device_type) == {"foreach": True}
+
+
+def test_rmsprop_has_no_fused_kernel_and_uses_foreach():
+    assert optimizer_kernels("rmsprop", "cuda") == {"foreach": True}
+
+
+def test_make_optimizer_passes_the_choice_on(monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    def spy(optimizer: str, device_type: str) -> dict[str, bool]:
+        seen.append((optimizer, device_type))
+        return {"foreach": True}
+
+    monkeypatch.setattr("cnnplayground.train.optim.optimizer_kernels", spy)
+    opt = make_optimizer(tiny_net(), TrainingConfig(optimizer="adamw"), torch.device("cuda"))
+    assert seen == [("adamw", "cuda")] and opt.defaults["foreach"] is True
+    cpu = make_optimizer(tiny_net(), TrainingConfig(optimizer="sgd"), torch.device("cpu"))
+    assert cpu.defaults["foreach"] is True and not cpu.defaults.get("fused")
+
+
+# --- cuDNN autotuning --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_cudnn_benchmark_is_on_during_a_cuda_run_and_restored_after(previous, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", previous)
+    with cudnn_autotune(torch.device("cuda")):
+        assert torch.backends.cudnn.benchmark is True
+    assert torch.backends.cudnn.benchmark is previous
+    with cudnn_autotune(torch.device("cpu")):
+        assert torch.backends.cudnn.benchmark is previous
+    with pytest.raises(ValueError), cudnn_autotune(torch.device("cuda")):
+        raise ValueError("a failing run")
+    assert torch.backends.cudnn.benchmark is previous
+
+
+def test_the_trainer_restores_the_cudnn_flag_even_when_the_run_fails(data, monkeypatch):
+    """A "CUDA" run on a machine without CUDA fails when the model moves to the device; the flag
+    was on at that point and is back to its old value afterwards."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    seen: list[bool] = []
+
+    class NoGpu(nn.Sequential):
+        def to(self, *args, **kwargs):
+            seen.append(torch.backends.cudnn.benchmark)
+            raise RuntimeError("no GPU here")
+
+    trainer = Trainer(NoGpu(nn.Flatten(), nn.Linear(784, 10)), data, cfg(), device=torch.device("cuda"))
+    with pytest.raises(RuntimeError, match="no GPU here"):
+        list(trainer.run())
+    assert seen == [True] and torch.backends.cudnn.benchmark is False
+
+
+def test_a_cpu_run_leaves_the_cudnn_flag_alone(data, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    list(Trainer(tiny_net(), data, cfg()).run())
+    assert torch.backends.cudnn.benchmark is False
+
+
+def test_fastpath_module_documents_what_is_automatic():
+    doc = fastpath.__doc__ or ""
+    assert "cudnn.benchmark" in doc and "fused" in doc and "compile" in doc
