@@ -31,8 +31,18 @@ from ...core.inference import infer
 from ...data.base import DatasetError, ImageData
 from ...data.registry import load_dataset
 from ...io.project import weights_from_module
-from ...train.events import EpochFinished, Failed, Finished, Paused, Resumed, RunStarted, StepFinished
+from ...train.events import (
+    Compiled,
+    EpochFinished,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepFinished,
+)
 from ...train.setup import build_for_data, run_record
+from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
 from ..document import Document
 from .preview import SamplePreview
@@ -122,7 +132,7 @@ class TrainingDock(QWidget):
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
         self._model = None
-        self._steps: list[StepFinished] = []
+        self._steps = StepLog()  # the run's step events, bounded (merged in equal groups on long runs)
         self._started: datetime | None = None
         #: Name and settings of the current (or last) run, as its record will have them.
         self.run_name = ""
@@ -182,7 +192,7 @@ class TrainingDock(QWidget):
 
     # --- controls ------------------------------------------------------------------------
     def start(self) -> None:
-        if self.session is not None and self.session.state in ("running", "paused", "stopping"):
+        if self.running:  # Train is refused while a run is on (also while it is stopping)
             return
         result = infer(self.document.graph)
         if not result.ok:
@@ -257,7 +267,7 @@ class TrainingDock(QWidget):
         self._load()
 
     def toggle_pause(self) -> None:
-        if self.session is None:
+        if not self.running:
             return
         if self.session.state == "paused":
             self.session.resume()
@@ -265,7 +275,7 @@ class TrainingDock(QWidget):
             self.session.pause()
 
     def stop(self) -> None:
-        if self.session is not None and self.session.state in ("running", "paused"):
+        if self.running and self.session.state in ("running", "paused"):
             self._set_status("Stopping after the current step…")
             self.session.stop()
 
@@ -341,18 +351,22 @@ class TrainingDock(QWidget):
             self._update_buttons("idle")
             self._report(str(exc), failed=True)
             return
-        self.data, self._model, self._steps = data, model, []
+        self.data, self._model, self._steps = data, model, StepLog()
         self._started = datetime.now(UTC)
         self.run_name = f"run {len(project.history) + 1}"
         self.run_settings = run_record(self.run_name, project.training, [], dataset=data.name,
                                        network=graph).settings
         if self.session is not None:
+            # The previous run may still be inside its last event (Train pressed from a run_ended
+            # handler): nothing more from it may reach this dock, its late "finished" included.
+            self.session.updated.disconnect(self._on_session_updated)
+            self.session.state_changed.disconnect(self._on_session_state)
             self.session.shutdown()
             self.session.deleteLater()
         self._ended = False
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
-        self.session.state_changed.connect(self._update_buttons)
+        self.session.state_changed.connect(self._on_session_state)
         self.run_started.emit(self.session)
         self.session.start()
 
@@ -365,10 +379,17 @@ class TrainingDock(QWidget):
             elif isinstance(event, RunStarted):
                 self._set_status(f"Training on {event.device.upper()} ({event.train_images:,} images, "
                                  f"{event.parameters:,} parameters)…")
+                if getattr(event, "compiling", False):
+                    self._set_status(f"Compiling the network for {event.device.upper()} (torch.compile)…")
+            elif isinstance(event, Compiled):
+                self._set_status(f"Compiled in {event.compile_seconds:.1f} s; training…" if event.compiled
+                                 else f"Not compiled ({event.message}); training without it…")
             elif isinstance(event, EpochFinished):
                 val = "—" if event.val_accuracy is None else f"{event.val_accuracy:.1%}"
                 self.accuracy_label.setText(
                     f"Epoch {event.epoch}: train accuracy {event.train_accuracy:.1%}, validation {val}")
+            elif isinstance(event, Paused | Resumed) and self.session.state == "stopping":
+                pass  # a pause or resume that crossed Stop on its way: "Stopping…" stays
             elif isinstance(event, Paused):
                 self._set_status(f"Paused at step {event.step}")
             elif isinstance(event, Resumed):
@@ -412,16 +433,17 @@ class TrainingDock(QWidget):
             self.progress.setFormat(f"{done} after {end.epochs_completed} epoch"
                                     f"{'s' if end.epochs_completed != 1 else ''} in {took}")
             self._set_status(end.message[:1].upper() + end.message[1:])
-        if self._steps:
-            rate = sum(e.images_per_second for e in self._steps) / len(self._steps)
-            self.speed_label.setText(f"{self._steps[-1].step:,} steps · {rate:,.0f} images/s on average")
+        steps = self._steps.entries()
+        if steps:
+            rate = sum(e.images_per_second for e in steps) / len(steps)
+            self.speed_label.setText(f"{self._steps.last.step:,} steps · {rate:,.0f} images/s on average")
         if epochs and self._model is not None and self.document.project is not self._run_project:
             self.message.emit("Another project was opened during training: the run was not recorded")
         elif epochs and self._model is not None:
             same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
                 self._graph_at_start)
             record = run_record(self.run_name, self.document.project.training,
-                                epochs, self._steps, dataset=self.data.name if self.data else "",
+                                epochs, steps, dataset=self.data.name if self.data else "",
                                 started=self._started, network=Graph.from_dict(self._graph_at_start))
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self.document.push(RecordRun(self.document, weights, record))
@@ -431,9 +453,16 @@ class TrainingDock(QWidget):
         if self.session is not None:
             self.session.shutdown()  # the run is over: let its thread finish before anything else
         self._ended = True
+        # The controls say so before run_ended's listeners run (one of them may press Train again).
+        self._update_buttons("failed" if isinstance(end, Failed) else "finished")
         self.run_ended.emit(end)
 
     # --- display -------------------------------------------------------------------------
+    def _on_session_state(self, state: str) -> None:
+        # The session's own "finished" follows run_ended, whose handling set the state already.
+        if state != self.state:
+            self._update_buttons(state)
+
     def _update_buttons(self, state: str) -> None:
         busy = state in ("loading", "running", "paused", "stopping")
         self.train_button.setEnabled(not busy)

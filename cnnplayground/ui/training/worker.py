@@ -27,6 +27,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ...train.events import EpochFinished, Event, Failed, Finished, Paused, Resumed, StepFinished
+from ...train.steplog import StepLog
 from ...train.trainer import Trainer
 
 #: How often the session hands buffered events to the views (ms): at most ~30 redraws a second.
@@ -174,7 +175,9 @@ class TrainingSession(QObject):
     ``state_changed(state)`` follows the run: ``"idle"`` → ``"running"`` ⇄
     ``"paused"`` → (``"stopping"``) → ``"finished"`` or ``"failed"``; the state
     changes when the trainer's event arrives (``"paused"`` on :class:`Paused`),
-    not when the button is pressed (``"stopping"`` excepted).
+    not when the button is pressed (``"stopping"`` excepted). Once stopping, a
+    ``Paused`` or ``Resumed`` that crossed the Stop on its way changes nothing,
+    and once the final event is in, ``pause``/``resume``/``stop`` do nothing.
     """
 
     updated = Signal(list)
@@ -188,10 +191,11 @@ class TrainingSession(QObject):
         self._state = "idle"
         self._closed = False
         self._buffer: list[Event] = []
-        #: The latest step event, every epoch event and every step event received so far.
+        #: The latest step event, every epoch event, and the step events received so far (every one up to
+        #: MAX_STEP_POINTS, then merged in equal groups: bounded however long the run, see StepLog).
         self.latest_step: StepFinished | None = None
         self.history: list[EpochFinished] = []
-        self.steps: list[StepFinished] = []
+        self.steps = StepLog()
         #: The run's last event (``Finished`` / ``Failed``) once it has arrived.
         self.final_event: Finished | Failed | None = None
         #: One line when the worker crashed (a bug, not a training failure).
@@ -217,16 +221,23 @@ class TrainingSession(QObject):
         self._timer.start()
         self.worker.start()
 
+    @property
+    def ended(self) -> bool:
+        """The run's final event has arrived (its handlers may still be running) or the session was shut down."""
+        return self.final_event is not None or self._closed
+
     def pause(self) -> None:
-        if self._state in ("idle", "running"):
+        if self._state in ("idle", "running") and not self.ended:
             self.worker.pause()
 
     def resume(self) -> None:
-        if self._state in ("idle", "running", "paused"):
+        if self._state in ("idle", "running", "paused") and not self.ended:
             self.worker.resume()
 
     def stop(self) -> None:
-        if self._state in ("running", "paused"):
+        # Not once the final event is in: a Stop pressed from a run_ended handler must not turn a
+        # finished run into "stopping".
+        if self._state in ("running", "paused") and not self.ended:
             self.worker.stop()
             self._set_state("stopping")
 
@@ -253,13 +264,16 @@ class TrainingSession(QObject):
             return
         if isinstance(event, EpochFinished):
             self.history.append(event)
+        elif isinstance(event, Finished | Failed):
+            self.final_event = event  # before the views see it: controls are off from here on
         self._flush()
-        if isinstance(event, Paused):
+        if isinstance(event, Paused | Resumed) and self._state == "stopping":
+            pass  # paused or resumed just before Stop reached the trainer: the run is ending, no way back
+        elif isinstance(event, Paused):
             self._set_state("paused")
         elif isinstance(event, Resumed):
             self._set_state("running")
         elif isinstance(event, Finished | Failed):
-            self.final_event = event
             self._timer.stop()
             self._set_state("finished" if isinstance(event, Finished) else "failed")
 
