@@ -10,19 +10,40 @@ An existing target keeps its permission bits; a new file gets the usual
 ``0o666`` minus the process umask (the temporary file itself starts at ``0o600``).
 A symbolic link as target is followed: the file it points to is replaced and
 the link stays.
+
+A process killed during a write (``SIGKILL``, a power cut) can leave its
+temporary file behind, never the target half-written. Such leftovers are named
+``.<target name>.<8 random characters>.tmp``; :func:`cleanup_stale_temporaries`
+removes them, and every successful write removes those of its own target that
+are older than :data:`STALE_TEMPORARY_AGE` (younger ones may belong to a write
+still in progress in another process).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["AtomicWriteError", "atomic_write_bytes", "atomic_write_text", "atomic_writer"]
+__all__ = [
+    "STALE_TEMPORARY_AGE",
+    "AtomicWriteError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_writer",
+    "cleanup_stale_temporaries",
+]
+
+#: Seconds after which a leftover temporary file is taken for one of a killed writer.
+STALE_TEMPORARY_AGE = 600.0
+#: ``tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")``: 8 characters of ``[a-z0-9_]``.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 class AtomicWriteError(OSError):
@@ -58,6 +79,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         os.replace(tmp_name, target)
         tmp_name = None
         _fsync_dir(target.parent)
+        cleanup_stale_temporaries(target.parent, name=target.name)
     except OSError as exc:
         _discard(tmp_name)
         if isinstance(exc, AtomicWriteError):
@@ -79,6 +101,38 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
     """Atomically replace ``path`` with ``text`` encoded as ``encoding`` (newlines kept as given)."""
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def cleanup_stale_temporaries(
+    folder: str | os.PathLike[str], *, name: str | None = None, older_than: float = STALE_TEMPORARY_AGE
+) -> list[Path]:
+    """Remove temporary files left in ``folder`` by writes that were killed; return their paths.
+
+    Only regular files named as :func:`atomic_writer` names its temporaries
+    (``.<target name>.<8 characters>.tmp``) and last modified more than
+    ``older_than`` seconds ago are removed; with ``name``, only those of that
+    target. Never raises: an unreadable folder or a file that cannot be removed
+    is skipped.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < older_than:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 def _target_mode(target: Path) -> int:

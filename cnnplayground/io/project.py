@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,6 +148,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     if project.weights is not None:
         check_weights(project.graph, project.weights)
         blob = _encode_weights(project.weights)
+    existed = path.exists()
     try:
         with atomic_writer(path) as f:
             if blob is not None or path.suffix.lower() == ".cnnp":
@@ -158,6 +160,10 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
                 f.write(data)
     except AtomicWriteError as exc:
         raise ProjectError(str(exc)) from exc
+    except Exception as exc:  # zipfile, zlib, memory: atomic_writer has removed the temporary file
+        reason = "there is not enough memory" if isinstance(exc, MemoryError) else _exc_line(exc)
+        after = "the previous file is untouched" if existed else "no file was written"
+        raise ProjectError(f"could not write {os.path.realpath(path)}: {reason}; {after}") from exc
     project.modified = modified
 
 
@@ -211,12 +217,22 @@ def load_project(path: str | os.PathLike[str], *, load_weights: bool = True) -> 
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            _check_file_size(os.fstat(f.fileno()).st_size)
+        # Non-blocking, so that a named pipe is refused below instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            _check_regular_file(info.st_mode, path)
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as f:
+            _check_file_size(info.st_size)
             head = f.read(4)
             f.seek(0)
             if head in _ZIP_MAGIC:
                 return _guard(lambda: _read_archive(f, load_weights), str(path))
+            if info.st_size > MAX_JSON_BYTES:  # refused before reading it into memory
+                raise _json_too_large()
             return _guard(lambda: _read_plain(f.read(MAX_JSON_BYTES + 1)), str(path))
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -254,6 +270,18 @@ def _guard(read: Callable[[], Project], source: str | None = None) -> Project:
         raise ProjectError(f"could not read the project: {_exc_line(exc)}") from exc
 
 
+def _check_regular_file(mode: int, path: Path) -> None:
+    """Refuse folders, pipes and devices (a pipe could block forever, a device never end)."""
+    if stat.S_ISDIR(mode):
+        raise ProjectError(f"cannot read {path}: it is a folder, not a project file")
+    if not stat.S_ISREG(mode):
+        raise ProjectError(f"cannot read {path}: it is not a regular file (a pipe, socket or device)")
+
+
+def _json_too_large() -> ProjectError:
+    return ProjectError(f"the project file is over {_size(MAX_JSON_BYTES)}, the limit for JSON projects")
+
+
 def _check_file_size(size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise ProjectError(f"file is {_size(size)}; project files are limited to {_size(MAX_FILE_BYTES)}")
@@ -263,7 +291,7 @@ def _read_plain(data: bytes) -> Project:
     if not data.strip():
         raise ProjectError("not a CNN Playground project: the file is empty")
     if len(data) > MAX_JSON_BYTES:
-        raise ProjectError(f"the project file is over {_size(MAX_JSON_BYTES)}, the limit for JSON projects")
+        raise _json_too_large()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -307,12 +335,17 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
 
 
 def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    """An entry's bytes, never more than ``limit`` even when its header lies."""
+    """An entry's bytes, never more than ``limit`` even when its header lies.
+
+    zipfile returns at most the size the header declares and then checks the
+    CRC-32, so reading no more than that keeps a header that understates the
+    size from decompressing anything large: it only gives a checksum error.
+    """
     too_big = f"{info.filename} in the archive is over {_size(limit)}, the limit"
     if info.file_size > limit:
         raise ProjectError(too_big)
     with zf.open(info) as f:
-        data = f.read(limit + 1)
+        data = f.read(info.file_size + 1)
     if len(data) > limit:
         raise ProjectError(too_big)
     return data
@@ -416,7 +449,7 @@ def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
             problems.append(f"weights for {key} are not a tensor")
         elif tuple(got.shape) != tuple(ref.shape):
             problems.append(f"weights for {key} have shape {_shape(got)}, the network needs {_shape(ref)}")
-        elif got.is_floating_point() != ref.is_floating_point():
+        elif got.is_floating_point() != ref.is_floating_point() or got.is_complex():
             problems.append(f"weights for {key} are {got.dtype}, the network needs {ref.dtype}")
     problems += [f"unexpected weight {key}" for key in weights if key not in expected]
     if problems:

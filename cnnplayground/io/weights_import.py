@@ -23,6 +23,8 @@ weights_only=True)`` for torchvision's ``.pth`` files. Every problem is a
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +119,12 @@ def import_safetensors(
             problems.append(
                 f"{name}: the file has {_shape_text(got.shape)}, the network needs {_shape_text(ref.shape)}"
             )
-        elif got.is_floating_point() != ref.is_floating_point() or got.dtype == torch.bool:
-            problems.append(f"{name}: the file has {_dtype_text(got)} values, the network needs {_dtype_text(ref)}")
         else:
-            weights[key] = got.to(ref.dtype).contiguous()
+            converted, problem = _convert(got, ref)
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
+            else:
+                weights[key] = converted
     problems += [f"{key}: the network has no such weight" for key in unexpected]
     if problems:
         raise WeightsImportError(f"{path.name} does not fit the network: {_listing(problems)}")
@@ -218,15 +222,17 @@ def import_torchvision(
     theirs = {key: tuple(state[key].shape) if key in state else shape for key, shape in reference.items()}
     expected = _network_state(graph)
     mapping, reasons = match_layers({k: tuple(v.shape) for k, v in expected.items()}, theirs)
-    weights: dict[str, torch.Tensor] = {}
+    converted: dict[str, torch.Tensor] = {}
     for ours, their_key in mapping.items():
         if their_key not in state:
             reasons.setdefault(_layer_of(ours), f"{their_key} is not in the file")
-    for ours, their_key in mapping.items():
-        if _layer_of(ours) in reasons:
             continue
-        tensor, ref = state[their_key], expected[ours]
-        weights[ours] = tensor.to(ref.dtype).contiguous()
+        tensor, problem = _convert(state[their_key], expected[ours])
+        if tensor is None:
+            reasons.setdefault(_layer_of(ours), f"{their_key}: {problem}")
+        else:
+            converted[ours] = tensor
+    weights = {ours: tensor for ours, tensor in converted.items() if _layer_of(ours) not in reasons}
     if not weights:
         why = next(iter(reasons.values()), "the layers differ")
         raise WeightsImportError(f"none of torchvision's {model_name} weights fit this network ({why})")
@@ -337,9 +343,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             loaded: Any = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # unpickling raises many kinds; weights_only refuses code
-            raise WeightsImportError(
-                f"{path.name} is not a weights file that can be read safely ({_first_line(exc)})"
-            ) from None
+            refused = re.search(r"\bGLOBAL ([\w.]+)", str(exc)) if "Weights only load failed" in str(exc) else None
+            why = (f"it holds Python objects ({refused[1][:60]}), and loading them could run code" if refused
+                   else _first_line(exc))
+            raise WeightsImportError(f"{path.name} is not a weights file that can be read safely ({why})") from None
     else:
         try:
             loaded = safetensors.torch.load_file(path, device="cpu")
@@ -361,13 +368,30 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _check_size(path: Path) -> None:
+def _convert(tensor: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor | None, str | None]:
+    """``tensor`` as ``ref``'s dtype, or why it cannot be: values of another kind (integers, true/false,
+    complex numbers for floating-point weights), or a dtype torch cannot convert (4-bit floats)."""
+    if tensor.is_floating_point() != ref.is_floating_point() or tensor.dtype == torch.bool or tensor.is_complex():
+        return None, f"the file has {_dtype_text(tensor)} values, the network needs {_dtype_text(ref)}"
     try:
-        size = path.stat().st_size
+        return tensor.to(ref.dtype).contiguous(), None
+    except (RuntimeError, TypeError) as exc:  # NotImplementedError is a RuntimeError
+        return None, f"the file's {_dtype_text(tensor, exact=True)} values cannot be converted ({_first_line(exc)})"
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a missing file, a folder, a pipe or device (reading one could block), and a file over the limit."""
+    try:
+        info = path.stat()
     except FileNotFoundError:
         raise WeightsImportError(f"cannot read {path}: there is no such file") from None
     except OSError as exc:
         raise WeightsImportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise WeightsImportError(f"cannot read {path}: it is a folder, not a weights file")
+    if not stat.S_ISREG(info.st_mode):
+        raise WeightsImportError(f"cannot read {path}: it is not a regular file (a pipe, socket or device)")
+    size = info.st_size
     if size > MAX_WEIGHTS_BYTES:
         raise WeightsImportError(
             f"{path.name} is {_size(size)}; weights files are limited to {_size(MAX_WEIGHTS_BYTES)}, "
@@ -397,8 +421,8 @@ def _shape_text(shape: Any) -> str:
     return "×".join(str(d) for d in dims) if dims else "a scalar"
 
 
-def _dtype_text(t: torch.Tensor) -> str:
-    return "floating-point" if t.is_floating_point() else str(t.dtype).removeprefix("torch.")
+def _dtype_text(t: torch.Tensor, exact: bool = False) -> str:
+    return "floating-point" if t.is_floating_point() and not exact else str(t.dtype).removeprefix("torch.")
 
 
 def _listing(items: list[str]) -> str:

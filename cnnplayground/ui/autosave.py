@@ -26,7 +26,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from ..core.graph import Graph
-from ..io.atomic import atomic_write_text
+from ..io.atomic import atomic_write_text, cleanup_stale_temporaries
 from ..io.project import Project, load_project, save_project
 from .document import Document
 from .inspect.jobs import Job
@@ -86,6 +86,8 @@ class Recovery:
 def find_recoveries(folder: Path | None = None) -> list[Recovery]:
     """Copies whose process is gone, newest first (a copy of a running instance is left alone)."""
     folder = folder or autosave_dir()
+    if folder.is_dir():
+        cleanup_stale_temporaries(folder)  # half-written copies of killed saves (the last whole copy stays)
     found = []
     for meta in folder.glob("*.json") if folder.is_dir() else ():
         try:
