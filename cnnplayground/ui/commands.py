@@ -140,6 +140,22 @@ def remove_selection(graph: Graph, node_ids: list[str], edges: list[Edge]) -> Co
     return compound
 
 
+def _merge_node_edit(command, other: QUndoCommand) -> bool:
+    """``mergeWith`` of the node edits: a quick follow-up edit of the same values of the same layer merges."""
+    if (
+        type(other) is not type(command)
+        or other.node_id != command.node_id
+        or set(other.changes) != set(command.changes)
+        or other.created - command.last_edit > MERGE_WINDOW_S
+    ):
+        return False
+    command.changes = dict(other.changes)
+    command.last_edit = other.created
+    if command.changes == command.old:
+        command.setObsolete(True)  # back where it started: no step at all
+    return True
+
+
 class SetParams(QUndoCommand):
     """Change parameters of one node. Consecutive changes of the same parameters merge."""
 
@@ -161,18 +177,7 @@ class SetParams(QUndoCommand):
 
     def mergeWith(self, other: QUndoCommand) -> bool:
         """Absorb a quick follow-up edit of the same parameters of the same layer."""
-        if (
-            not isinstance(other, SetParams)
-            or other.node_id != self.node_id
-            or set(other.changes) != set(self.changes)
-            or other.created - self.last_edit > MERGE_WINDOW_S
-        ):
-            return False
-        self.changes = dict(other.changes)
-        self.last_edit = other.created
-        if self.changes == self.old:
-            self.setObsolete(True)  # back where it started: no step at all
-        return True
+        return _merge_node_edit(self, other)
 
     def redo(self) -> None:
         self.graph.set_params(self.node_id, self.changes)
@@ -198,18 +203,8 @@ class SetAttributes(QUndoCommand):
         return _ID_SET_PARAMS + 2
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if (
-            not isinstance(other, SetAttributes)
-            or other.node_id != self.node_id
-            or set(other.changes) != set(self.changes)
-            or other.created - self.last_edit > MERGE_WINDOW_S
-        ):
-            return False
-        self.changes = dict(other.changes)
-        self.last_edit = other.created
-        if self.changes == self.old:
-            self.setObsolete(True)
-        return True
+        """Absorb a quick follow-up edit of the same attributes of the same layer."""
+        return _merge_node_edit(self, other)
 
     def redo(self) -> None:
         self.graph.set_attributes(self.node_id, self.changes)

@@ -128,46 +128,31 @@ class MainWindow(QMainWindow):
         self._after_run = False
         self.training.run_ended.connect(self._note_run_ended)
         self.model_source = ModelSource(self.document, self.training, self)
+        # The Inspect panels: bottom docks, tabified, hidden until asked for.
         self.kernels = KernelsPanel(self.model_source, self)
-        self.kernels_dock = self._add_dock("Kernels", "kernelsDock", self.kernels, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.results_dock, self.kernels_dock)
+        self.kernels_dock = self._add_panel_dock("Kernels", "kernelsDock", self.kernels, self.results_dock)
         self.feature_maps = FeatureMapsPanel(self.model_source, self)
-        self.feature_maps_dock = self._add_dock("Feature Maps", "featureMapsDock", self.feature_maps,
-                                                area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.kernels_dock, self.feature_maps_dock)
-        self.feature_maps_dock.hide()
+        self.feature_maps_dock = self._add_panel_dock("Feature Maps", "featureMapsDock", self.feature_maps,
+                                                      self.kernels_dock)
         self.receptive = ReceptiveFieldPanel(self.model_source, self)
-        self.receptive_dock = self._add_dock("Receptive Fields", "receptiveDock", self.receptive,
-                                             area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.feature_maps_dock, self.receptive_dock)
-        self.receptive_dock.hide()
+        self.receptive_dock = self._add_panel_dock("Receptive Fields", "receptiveDock", self.receptive,
+                                                   self.feature_maps_dock)
         self.occlusion = OcclusionPanel(self.model_source, self)
-        self.occlusion_dock = self._add_dock("Occlusion", "occlusionDock", self.occlusion, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.receptive_dock, self.occlusion_dock)
-        self.occlusion_dock.hide()
+        self.occlusion_dock = self._add_panel_dock("Occlusion", "occlusionDock", self.occlusion, self.receptive_dock)
         self.adversarial = AdversarialPanel(self.model_source, self)
-        self.adversarial_dock = self._add_dock("Adversarial", "adversarialDock", self.adversarial,
-                                               area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.occlusion_dock, self.adversarial_dock)
-        self.adversarial_dock.hide()
+        self.adversarial_dock = self._add_panel_dock("Adversarial", "adversarialDock", self.adversarial,
+                                                     self.occlusion_dock)
         self.maximize = MaximizePanel(self.model_source, self)
-        self.maximize_dock = self._add_dock("Max Activation", "maximizeDock", self.maximize, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.adversarial_dock, self.maximize_dock)
-        self.maximize_dock.hide()
+        self.maximize_dock = self._add_panel_dock("Max Activation", "maximizeDock", self.maximize,
+                                                  self.adversarial_dock)
         self.patches = PatchesPanel(self.model_source, self)
-        self.patches_dock = self._add_dock("Top Patches", "patchesDock", self.patches, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.maximize_dock, self.patches_dock)
-        self.patches_dock.hide()
+        self.patches_dock = self._add_panel_dock("Top Patches", "patchesDock", self.patches, self.maximize_dock)
         self.attribution = AttributionPanel(self.model_source, self)
-        self.attribution_dock = self._add_dock("Attribution", "attributionDock", self.attribution,
-                                               area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.patches_dock, self.attribution_dock)
-        self.attribution_dock.hide()
+        self.attribution_dock = self._add_panel_dock("Attribution", "attributionDock", self.attribution,
+                                                     self.patches_dock)
         self.explorer = ExplorerPanel(self)
-        self.explorer_dock = self._add_dock("Convolution Explorer", "explorerDock", self.explorer,
-                                            area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.feature_maps_dock, self.explorer_dock)
-        self.explorer_dock.hide()
+        self.explorer_dock = self._add_panel_dock("Convolution Explorer", "explorerDock", self.explorer,
+                                                  self.feature_maps_dock)
         self.curves_dock.hide()
         self.results_dock.hide()
         self.kernels_dock.hide()
@@ -198,6 +183,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(HINT)
 
     # --- construction ----------------------------------------------------------------------
+    def _add_panel_dock(self, title: str, name: str, widget: QWidget, beside: QDockWidget) -> QDockWidget:
+        """A hidden bottom dock, a tab beside ``beside``."""
+        dock = self._add_dock(title, name, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(beside, dock)
+        dock.hide()
+        return dock
+
     def _add_dock(self, title: str, name: str, widget: QWidget, where: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
