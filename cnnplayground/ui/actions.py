@@ -55,6 +55,7 @@ class WindowActions:
     export_model: QAction
     import_weights: QAction
     import_torchvision: QAction
+    init_from_project: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -166,6 +167,8 @@ def build_actions(w: MainWindow) -> WindowActions:
                           "PyTorch code and weights, a training script for torchrun, ONNX, torch.export, a card")
     a.import_weights = make("&Import Weights…", w.import_weights, (),
                             "Load a safetensors weights file into the network (the shapes are checked)")
+    a.init_from_project = make("Initialize from &Project…", w.init_from_project, (),
+                               "Start from another project's trained weights for the layers that match")
     a.import_torchvision = make("Import &torchvision Weights…", w.import_torchvision_weights, (),
                                 "Pretrained VGG or ResNet weights already on this computer, as a starting point")
     a.export_report = make("Export &Report…", w.export_report, (),
@@ -283,7 +286,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
     menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.export_model,
-         a.export_figure, a.export_report, None, a.import_weights, a.import_torchvision, None, a.quit)
+         a.export_figure, a.export_report, None, a.import_weights, a.init_from_project,
+         a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,

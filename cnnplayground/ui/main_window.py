@@ -528,6 +528,27 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Imported {len(weights)} tensors from {Path(path).name}", 5000)
         return True
 
+    def init_from_project(self) -> bool:
+        """File → Initialize from Project: the matching layers of another project's trained weights."""
+        from ..io.project import ProjectError as _ProjectError
+        from ..io.transfer import init_from_project
+        from ..io.weights_import import WeightsImportError
+
+        path = self.choose_weights_path("Initialize from Project", FILE_FILTER)
+        if not path:
+            return False
+        try:
+            weights, report = init_from_project(self.document.graph, path, fresh=self._current_weights())
+        except (WeightsImportError, _ProjectError, ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Initialize from Project", f"Nothing was copied: {exc}")
+            return False
+        if not report.copied:
+            QMessageBox.information(self, "Initialize from Project", f"Nothing was copied: {report.summary()}")
+            return False
+        self.document.push(SetWeights(self.document, weights, f"Initialize from {Path(path).name}"))
+        QMessageBox.information(self, "Initialize from Project", report.summary())
+        return True
+
     def choose_torchvision_model(self) -> str:
         """Which torchvision model's weights (tests replace this)."""
         from ..io.weights_import import TORCHVISION_PRESETS

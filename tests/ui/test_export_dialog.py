@@ -85,3 +85,26 @@ def test_import_torchvision_weights_from_a_local_file(qtbot, window, tmp_path, m
     assert shown and "resnet18" in shown[0].lower()
     assert window.document.undo_stack.undoText().startswith("Import resnet18")
     assert weights_from_module(model).keys() == window.document.project.weights.keys()
+
+
+def test_initialize_from_another_project_copies_the_matching_layers(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+    from cnnplayground.io.project import save_project
+
+    _, weights = trained_lenet()
+    base = Project.new(graph=get_preset("lenet5").factory(), name="base")
+    base.weights = weights
+    save_project(base, tmp_path / "base.cnnp")
+    graph = get_preset("lenet5").factory()
+    graph.set_params("fc3", {"out_features": 5})  # another classifier: everything else fits
+    window.document.new(Project.new(graph=graph, name="derived"))
+    monkeypatch.setattr(window, "choose_weights_path", lambda *a: str(tmp_path / "base.cnnp"))
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text: shown.append(text))
+    assert window.init_from_project()
+    new = window.document.project.weights
+    for key in ("layers.conv1.weight", "layers.conv2.weight", "layers.fc1.weight", "layers.fc2.bias"):
+        assert torch.equal(new[key], weights[key])
+    assert new["layers.fc3.weight"].shape == (5, 84)
+    assert "fc3" in shown[0] and "Copied 4 of 5" in shown[0]
+    window.document.undo_stack.undo()
+    assert window.document.project.weights is None

@@ -126,7 +126,7 @@ def test_menus_in_order(window):
     file_items = [a.text() for a in window.menus["File"].actions() if not a.isSeparator()]
     assert file_items == ["&New", "New from &Preset…", "&Open…", "Open &Recent", "&Save", "Save &As…",
                           "Export &Model…", "Export &Figure…", "Export &Report…", "&Import Weights…",
-                          "Import &torchvision Weights…", "&Quit"]
+                          "Initialize from &Project…", "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
     assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Training", "Curves", "Results",
                            "Train in the &Terminal…"]
