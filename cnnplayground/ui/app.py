@@ -56,6 +56,10 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
         program = sys.argv[0] if sys.argv and sys.argv[0] else "cnnplayground"
         app = QApplication([program, *(argv or [])])
     set_app_metadata(app)
+    if getattr(app, "gc_collector", None) is None:
+        from .collector import GuiThreadCollector
+
+        app.gc_collector = GuiThreadCollector(parent=app)  # cycles are freed in the GUI thread only
     from .training.worker import reserve_gui_core
 
     reserve_gui_core()  # before any training: a run leaves the GUI a core

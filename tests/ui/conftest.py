@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.io.project import Project
+from cnnplayground.ui.collector import GuiThreadCollector
 from cnnplayground.ui.document import Document
 from cnnplayground.ui.inspect import jobs
 
@@ -25,12 +28,21 @@ def _fresh_window_layout(_qt_test_paths):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_in_the_gui_thread(qapp):
+    """As in the app: Python's cycle collector runs only in the GUI thread (see ui/collector.py)."""
+    collector = GuiThreadCollector(parent=qapp)
+    yield
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def _pool_drained(qapp):
     """Background jobs a test started (dataset loads, evaluations) end with it, not in the next test."""
     yield
     QThreadPool.globalInstance().waitForDone(60_000)
     jobs.pool().waitForDone(60_000)
+    gc.collect()  # a test's garbage is freed here, in the GUI thread, not in the next test's worker
 
 
 @pytest.fixture

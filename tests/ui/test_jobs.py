@@ -68,3 +68,30 @@ def test_a_failure_is_reported_as_one_line(qtbot):
                                        (KeyError("relu9"), "'relu9'")])
 def test_error_messages(exc, text):
     assert describe_error(exc).startswith(text)
+
+
+def test_cycles_are_collected_by_the_gui_thread_timer_not_by_any_thread(qtbot):
+    import gc
+    import weakref
+
+    from cnnplayground.ui.collector import GuiThreadCollector
+
+    assert not gc.isenabled()  # the session runs as the app does (ui/collector.py)
+    collector = GuiThreadCollector(interval_ms=10)
+    collector.threshold = (0, 0, 0)  # collect at every tick
+
+    class Node:
+        pass
+
+    def make_cycle_in_a_thread(out):
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        out.append(weakref.ref(a))
+
+    refs: list = []
+    worker = threading.Thread(target=make_cycle_in_a_thread, args=(refs,))
+    worker.start()
+    worker.join()
+    assert refs[0]() is not None  # nothing collected it in the worker
+    qtbot.waitUntil(lambda: refs[0]() is None, timeout=5_000)  # the GUI-thread timer did
+    collector.timer.stop()
