@@ -530,7 +530,6 @@ class MainWindow(QMainWindow):
 
     def init_from_project(self) -> bool:
         """File → Initialize from Project: the matching layers of another project's trained weights."""
-        from ..io.project import ProjectError as _ProjectError
         from ..io.transfer import init_from_project
         from ..io.weights_import import WeightsImportError
 
@@ -539,7 +538,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             weights, report = init_from_project(self.document.graph, path, fresh=self._current_weights())
-        except (WeightsImportError, _ProjectError, ValueError, OSError) as exc:
+        except (WeightsImportError, ProjectError, ValueError, OSError) as exc:
             QMessageBox.warning(self, "Initialize from Project", f"Nothing was copied: {exc}")
             return False
         if not report.copied:
@@ -585,7 +584,6 @@ class MainWindow(QMainWindow):
         import torch
 
         from ..core.builder import build
-        from ..io.project import weights_from_module
 
         if self.document.project.weights is not None:
             return dict(self.document.project.weights)
@@ -734,7 +732,9 @@ class MainWindow(QMainWindow):
             return [(n["id"], n["kind"], n["params"]) for n in d["nodes"]], d["edges"]
 
         if model is not None and graph is not None and structure(graph) == structure(self.document.graph):
-            project.weights = weights_from_module(model)  # the last epoch's weights, when they fit the canvas
+            # The last epoch's weights, when they fit the canvas. The snapshot is a CPU copy nobody trains
+            # (a new one comes each epoch), so its tensors are shared, not copied again on the GUI thread.
+            project.weights = {k: v.detach() for k, v in model.state_dict().items()}
         return project
 
     def offer_recovery(self) -> bool:

@@ -48,13 +48,13 @@ from typing import Any
 import pytest
 import safetensors.torch
 import torch
+from helpers import synthetic_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.data.base import ImageData
 from cnnplayground.io import atomic, weights_import
 from cnnplayground.io.atomic import AtomicWriteError, cleanup_stale_temporaries
 from cnnplayground.io.project import (
@@ -117,11 +117,7 @@ def _zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> 
 
 
 def _synthetic_data() -> ImageData:
-    x, y = make_synthetic(96, size=8, seed=0)
-    images = (x * 255).round().to(torch.uint8)
-    train, val = Split(images[:64], y[:64]), Split(images[64:], y[64:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
+    return synthetic_data(64, 32, size=8)
 
 
 def _resume_config() -> TrainingConfig:

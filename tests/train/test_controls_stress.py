@@ -30,11 +30,10 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import install_halting_hooks, synthetic_data
 from torch import nn
 
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
-from cnnplayground.train import trainer as trainer_module
+from cnnplayground.data.base import ImageData
 from cnnplayground.train.checkpoint import load_checkpoint
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import (
@@ -78,11 +77,7 @@ _local = threading.local()  # the trainer thread's Sequence, for the hooks below
 
 
 def tiny_data() -> ImageData:
-    x, y = make_synthetic(256 + 64, seed=3)
-    images = (x * 255).round().to(torch.uint8)
-    train, val = Split(images[:256], y[:256]), Split(images[256:], y[256:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
+    return synthetic_data(256, 64, seed=3)
 
 
 def tiny_net() -> nn.Module:
@@ -289,34 +284,7 @@ def start(seq: Sequence, data: ImageData) -> None:
 @pytest.fixture
 def hooks(monkeypatch):
     """Halts inside validation and checkpoint writes, and a record of the weights after every optimizer step."""
-    real_evaluate, real_save, real_make = (trainer_module.evaluate, trainer_module.save_checkpoint,
-                                           trainer_module.make_optimizer)
-
-    def evaluate(*args, **kwargs):
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            seq.evaluations += 1
-            seq.reach(("eval", seq.evaluations))
-        return real_evaluate(*args, **kwargs)
-
-    def save_checkpoint(state, path):
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            seq.reach(("ckpt", state["epoch"]))
-        return real_save(state, path)
-
-    def make_optimizer(model, *args, **kwargs):
-        opt = real_make(model, *args, **kwargs)
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            def stepped(_opt, _args, _kwargs):
-                seq.last_stepped = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            opt.register_step_post_hook(stepped)
-        return opt
-
-    monkeypatch.setattr(trainer_module, "evaluate", evaluate)
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_checkpoint)
-    monkeypatch.setattr(trainer_module, "make_optimizer", make_optimizer)
+    install_halting_hooks(monkeypatch, _local)
 
 
 def drive(seq: Sequence, rng: random.Random, coverage: collections.Counter) -> bool:

@@ -6,24 +6,16 @@ import math
 
 import pytest
 import torch
+from helpers import synthetic_data as synthetic
 from torch import nn
 
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.data.base import ImageData
 from cnnplayground.train import fastpath
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import Compiled, EpochFinished, Finished, RunStarted, StepFinished
 from cnnplayground.train.fastpath import compile_for_training, cudnn_autotune, optimizer_kernels
 from cnnplayground.train.optim import make_optimizer
 from cnnplayground.train.trainer import Trainer
-
-
-def synthetic(n_train: int, n_val: int) -> ImageData:
-    x, y = make_synthetic(n_train + n_val, seed=0)
-    images = (x * 255).round().to(torch.uint8)
-    train, val = Split(images[:n_train], y[:n_train]), Split(images[n_train:], y[n_train:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
 
 
 @pytest.fixture(scope="module")

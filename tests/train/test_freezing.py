@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import synthetic_data as synthetic
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.data.base import ImageData
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Finished, StepFinished
 from cnnplayground.train.optim import param_groups
 from cnnplayground.train.trainer import Trainer, TrainingSetupError
-
-
-def synthetic(n_train: int, n_val: int) -> ImageData:
-    x, y = make_synthetic(n_train + n_val, seed=0)
-    images = (x * 255).round().to(torch.uint8)
-    train, val = Split(images[:n_train], y[:n_train]), Split(images[n_train:], y[n_train:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
 
 
 @pytest.fixture(scope="module")

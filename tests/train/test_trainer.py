@@ -7,13 +7,13 @@ import threading
 
 import pytest
 import torch
+from helpers import synthetic_data as synthetic
 from torch import nn
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.data.base import ImageData
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import (
     CheckpointFailed,
@@ -26,15 +26,6 @@ from cnnplayground.train.events import (
     StepFinished,
 )
 from cnnplayground.train.trainer import Trainer, TrainingSetupError
-
-
-def synthetic(n_train: int, n_val: int, seed: int = 0) -> ImageData:
-    x, y = make_synthetic(n_train + n_val, seed=seed)
-    images = (x * 255).round().to(torch.uint8)
-    train = Split(images[:n_train], y[:n_train])
-    val = Split(images[n_train:], y[n_train:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,9 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import install_halting_hooks
 
 from cnnplayground.io.project import Project, weights_from_module
-from cnnplayground.train import trainer as trainer_module
 from cnnplayground.train.checkpoint import load_checkpoint
 from cnnplayground.train.config import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import CheckpointSaved, Failed, Finished, Paused
@@ -184,34 +184,8 @@ class HookedTrainer(Trainer):
 
 @pytest.fixture
 def hooks(monkeypatch):
-    real_evaluate, real_save, real_make = (trainer_module.evaluate, trainer_module.save_checkpoint,
-                                           trainer_module.make_optimizer)
-
-    def evaluate(*args, **kwargs):
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            seq.evaluations += 1
-            seq.reach(("eval", seq.evaluations))
-        return real_evaluate(*args, **kwargs)
-
-    def save_checkpoint(state, path):
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            seq.reach(("ckpt", state["epoch"]))
-        return real_save(state, path)
-
-    def make_optimizer(model, *args, **kwargs):
-        opt = real_make(model, *args, **kwargs)
-        seq = getattr(_local, "sequence", None)
-        if seq is not None:
-            def stepped(_opt, _args, _kwargs):
-                seq.last_stepped = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            opt.register_step_post_hook(stepped)
-        return opt
-
-    monkeypatch.setattr(trainer_module, "evaluate", evaluate)
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_checkpoint)
-    monkeypatch.setattr(trainer_module, "make_optimizer", make_optimizer)
+    """Halts inside validation and checkpoint writes, and a record of the weights after every optimizer step."""
+    install_halting_hooks(monkeypatch, _local)
     monkeypatch.setattr(dock_module, "Trainer", HookedTrainer)
 
 

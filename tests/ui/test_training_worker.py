@@ -5,27 +5,17 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
+from helpers import synthetic_data as synthetic
 from PySide6.QtCore import QTimer
 from torch import nn
 
-from cnnplayground.data.base import ImageData, Split, channel_stats
-from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+from cnnplayground.data.base import ImageData
 from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, Paused, RunStarted, StepFinished
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, TrainingSession
 
 STEP_EVERY = 2
-
-
-def synthetic(n_train: int, n_val: int, seed: int = 0) -> ImageData:
-    x, y = make_synthetic(n_train + n_val, seed=seed)
-    images = (x * 255).round().to(torch.uint8)
-    train = Split(images[:n_train], y[:n_train])
-    val = Split(images[n_train:], y[n_train:])
-    mean, std = channel_stats(train.images)
-    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
 
 
 @pytest.fixture(scope="module")

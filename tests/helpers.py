@@ -1,0 +1,56 @@
+"""Test helpers shared by several test folders (``tests/`` is on ``sys.path`` through its conftest)."""
+
+from __future__ import annotations
+
+import torch
+
+from cnnplayground.data.base import ImageData, Split, channel_stats
+from cnnplayground.data.synthetic import CLASS_NAMES, make_synthetic
+
+
+def synthetic_data(n_train: int, n_val: int, seed: int = 0, **options) -> ImageData:
+    """``n_train`` + ``n_val`` synthetic images as a dataset (statistics of the training part), in memory."""
+    x, y = make_synthetic(n_train + n_val, seed=seed, **options)
+    images = (x * 255).round().to(torch.uint8)
+    train, val = Split(images[:n_train], y[:n_train]), Split(images[n_train:], y[n_train:])
+    mean, std = channel_stats(train.images)
+    return ImageData("synthetic", CLASS_NAMES, train, val, None, mean, std)
+
+
+def install_halting_hooks(monkeypatch, local) -> None:
+    """Wrap the trainer's evaluation, checkpoint writes and optimizer so the stress tests can halt there.
+
+    ``local.sequence`` (a thread-local) is the trainer thread's sequence: it is told ``reach(("eval", n))``
+    before each evaluation and ``reach(("ckpt", epoch))`` before each checkpoint write, and gets
+    ``last_stepped`` (the weights after every optimizer step).
+    """
+    from cnnplayground.train import trainer as trainer_module
+
+    real_evaluate, real_save, real_make = (trainer_module.evaluate, trainer_module.save_checkpoint,
+                                           trainer_module.make_optimizer)
+
+    def evaluate(*args, **kwargs):
+        seq = getattr(local, "sequence", None)
+        if seq is not None:
+            seq.evaluations += 1
+            seq.reach(("eval", seq.evaluations))
+        return real_evaluate(*args, **kwargs)
+
+    def save_checkpoint(state, path):
+        seq = getattr(local, "sequence", None)
+        if seq is not None:
+            seq.reach(("ckpt", state["epoch"]))
+        return real_save(state, path)
+
+    def make_optimizer(model, *args, **kwargs):
+        opt = real_make(model, *args, **kwargs)
+        seq = getattr(local, "sequence", None)
+        if seq is not None:
+            def stepped(_opt, _args, _kwargs):
+                seq.last_stepped = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            opt.register_step_post_hook(stepped)
+        return opt
+
+    monkeypatch.setattr(trainer_module, "evaluate", evaluate)
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(trainer_module, "make_optimizer", make_optimizer)
