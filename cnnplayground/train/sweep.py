@@ -34,7 +34,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import product
 from pathlib import Path
@@ -253,6 +253,8 @@ class Variant:
     #: Share of the training images kept (setting ``train_fraction``).
     train_fraction: float = 1.0
     sweep: str = "sweep"
+    #: More keyword arguments for this variant's :class:`Trainer` (e.g. a distillation ``teacher``).
+    trainer_options: dict[str, Any] = field(default_factory=dict)
 
 
 def variants(spec: SweepSpec, project: Project) -> list[Variant]:
@@ -547,7 +549,7 @@ class Sweep:
             model = build_for_data(variant.graph, data)
             if self.prepare_model is not None:
                 self.prepare_model(variant, model)
-            trainer = Trainer(model, data, variant.config, **self.trainer_options)
+            trainer = Trainer(model, data, variant.config, **{**self.trainer_options, **variant.trainer_options})
         except (DatasetError, TrainingSetupError, SweepError, ValueError) as exc:
             if self._stop:
                 return None
@@ -599,7 +601,7 @@ class Sweep:
             data = self.data_loader_fn(variant.dataset, cfg)
             self._cache = (key, data)
         if variant.train_fraction < 1.0:
-            data = _subset(data, variant.train_fraction, cfg.seed)
+            data = train_subset(data, variant.train_fraction, cfg.seed)
         return data
 
     def _record(self, variant: Variant, epochs: list[EpochFinished], steps: list[StepFinished],
@@ -622,7 +624,7 @@ def run_sweep(variants: Sequence[Variant], data_loader_fn=None, **options: Any) 
     return Sweep(variants, data_loader_fn, **options).run()
 
 
-def _subset(data: ImageData, fraction: float, seed: int) -> ImageData:
+def train_subset(data: ImageData, fraction: float, seed: int) -> ImageData:
     """``data`` with ``round(fraction · N)`` (at least 1) training images, chosen by a seeded permutation;
     normalization recomputed from them."""
     n = len(data.train)
@@ -700,5 +702,5 @@ def to_csv(rows: Sequence[Mapping[str, Any]], path: str | Path | None = None) ->
 __all__ = [
     "GRAPH_KNOBS", "Axis", "GraphKnob", "Sweep", "SweepError", "SweepEvent", "SweepFinished", "SweepSpec",
     "SweepStarted", "Variant", "VariantEvent", "VariantFinished", "VariantStarted", "default_data_loader",
-    "register_knob", "run_sweep", "scale_width", "set_dropout", "sweep_table", "to_csv", "variants",
+    "register_knob", "run_sweep", "train_subset", "scale_width", "set_dropout", "sweep_table", "to_csv", "variants",
 ]

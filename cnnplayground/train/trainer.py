@@ -92,6 +92,9 @@ class Trainer:
     ``checkpoint_dir``: where ``last.ckpt`` is written every
     ``config.checkpoint_every`` epochs. ``resume_from``: a checkpoint to continue.
     ``snapshot_every_epoch``: yield a :class:`WeightsSnapshot` after each epoch.
+    ``teacher``: a model whose softened predictions the network also learns from
+    (knowledge distillation, see :meth:`_distilled`; ``distill_alpha`` weighs that
+    term, ``distill_temperature`` softens both); it is never trained.
     """
 
     def __init__(
@@ -106,8 +109,17 @@ class Trainer:
         step_event_every: int | None = None,
         events_per_second: float = 20.0,
         snapshot_every_epoch: bool = False,
+        teacher: nn.Module | None = None,
+        distill_alpha: float = 0.9,
+        distill_temperature: float = 4.0,
     ) -> None:
+        if teacher is not None and not (0.0 <= distill_alpha <= 1.0 and distill_temperature > 0):
+            raise TrainingSetupError(f"distillation needs 0 <= alpha <= 1 and a positive temperature, got "
+                                     f"alpha {distill_alpha:g} and temperature {distill_temperature:g}")
         self.model = model
+        self.teacher = teacher
+        self.distill_alpha = float(distill_alpha)
+        self.distill_temperature = float(distill_temperature)
         self.data = data
         self.config = config.model_copy(deep=True)
         self.device = resolve_device(device if device is not None else config.device)
@@ -194,6 +206,9 @@ class Trainer:
         amp_dtype = _autocast_dtype(cfg, dev)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        teacher = self.teacher
+        if teacher is not None:
+            teacher.to(dev).eval().requires_grad_(False)
         pixel_mean = torch.tensor(data.mean, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
         pixel_std = torch.tensor(data.std, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
 
@@ -251,6 +266,8 @@ class Trainer:
                     with ctx:
                         logits = (fast if fast is not None and len(y) == cfg.batch_size else model)(x)
                         loss = criterion(logits, y)
+                        if teacher is not None:
+                            loss = self._distilled(loss, logits, teacher, x)
                         if cfg.l1 > 0:
                             loss = loss + cfg.l1 * l1_penalty(model)
                     opt.zero_grad(set_to_none=True)
@@ -400,6 +417,17 @@ class Trainer:
         )
 
     # --- failures ------------------------------------------------------------------------
+    def _distilled(self, loss: torch.Tensor, logits: torch.Tensor, teacher: nn.Module,
+                   x: torch.Tensor) -> torch.Tensor:
+        """Knowledge distillation (Hinton et al., 2015): ``(1 - alpha) * loss + alpha * T^2 * KL(teacher_T ||
+        student_T)``, both softened by the temperature T; the teacher sees the same (augmented) batch."""
+        t = self.distill_temperature
+        with torch.no_grad():
+            soft = torch.log_softmax(teacher(x).float() / t, dim=1)
+        kl = nn.functional.kl_div(torch.log_softmax(logits.float() / t, dim=1), soft, log_target=True,
+                                  reduction="batchmean")
+        return (1.0 - self.distill_alpha) * loss + self.distill_alpha * t * t * kl
+
     def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float, where: str = "") -> Failed:
         good.restore(self.model)
         self.state = "failed"
