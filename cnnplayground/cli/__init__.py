@@ -9,6 +9,7 @@
     cnnplayground train --preset lenet5 --dataset synthetic --epochs 3 --save my.cnnp
     cnnplayground evaluate my.cnnp               # test accuracy, per class, confusion, mistakes
     cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
+    cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from .common import CliError, load_target, positive_int
+from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .train import add_evaluate_parser, add_train_parser
 
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_evaluate_parser(sub)
     add_export_parser(sub)
+    add_experiment_parser(sub)
     return parser
 
 

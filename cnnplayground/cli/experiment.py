@@ -1,0 +1,106 @@
+"""``cnnplayground experiment``: run gallery experiments headless and write their figures.
+
+    cnnplayground experiment --list
+    cnnplayground experiment batch-norm residual                 # quick: the synthetic shapes
+    cnnplayground experiment all --full --data-root ~/datasets --out results/
+
+Each experiment prints its runs as they finish and its headline; with ``--out``
+it writes ``KEY.png`` (the figure, drawn by an offscreen Qt) and ``KEY.json``
+(headline, whether the effect appeared, the numbers, and each run's outcome).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .common import CliError
+
+
+def add_experiment_parser(sub) -> None:
+    p = sub.add_parser("experiment", help="run experiments of the gallery (Help > Experiments) headless")
+    p.add_argument("keys", nargs="*", metavar="KEY", help="experiments to run, or 'all' (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--full", action="store_true", help="full size on MNIST and Fashion-MNIST (default: quick, "
+                   "on the synthetic shapes)")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST and Fashion-MNIST (torchvision layout)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, metavar="DIR", help="write KEY.png and KEY.json here")
+    p.set_defaults(func=cmd_experiment)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from ..experiments.base import Context, ExperimentError
+    from ..experiments.gallery import EXPERIMENTS, get_experiment
+
+    if args.list or not args.keys:
+        for e in EXPERIMENTS:
+            print(f"{e.key:<16} {e.title}  (about {e.minutes[0]:g} min quick, {e.minutes[1]:g} min full)")
+        return 0
+    try:
+        chosen = list(EXPERIMENTS) if args.keys == ["all"] else [get_experiment(k) for k in args.keys]
+        context = Context("full" if args.full else "quick", args.data_root, args.seed)
+    except ExperimentError as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    failures = 0
+    for experiment in chosen:
+        failures += 0 if _run(experiment, context, args.device, out) else 1
+    return 1 if failures else 0
+
+
+def _run(experiment, context, device: str | None, out: Path | None) -> bool:
+    from ..experiments.base import ExperimentFinished, ExperimentRun
+    from ..train.sweep import VariantFinished
+
+    print(f"== {experiment.title} ({context.scale})", flush=True)
+    run = ExperimentRun(experiment, context, device=device)
+    t0 = time.perf_counter()
+    arms: list[dict] = []
+    end: ExperimentFinished | None = None
+    for event in run.run():
+        if isinstance(event, VariantFinished):
+            name = run.arm_names[event.index]
+            arms.append({"name": name, "outcome": event.outcome, "message": event.message,
+                         "seconds": round(event.seconds, 2)})
+            note = "" if event.outcome == "completed" else f" ({event.message})"
+            print(f"   {name}: {event.outcome}{note}, {event.seconds:.1f} s", flush=True)
+        elif isinstance(event, ExperimentFinished):
+            end = event
+    seconds = time.perf_counter() - t0
+    finding = end.finding if end is not None else None
+    if finding is None:
+        print(f"   no result: {end.message if end is not None else 'the run ended early'}", flush=True)
+        return False
+    mark = "as in the literature" if finding.holds else "NOT as in the literature"
+    print(f"   {finding.headline}\n   [{mark}] {seconds:.0f} s", flush=True)
+    if out is not None:
+        record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
+                  "headline": finding.headline, "holds": finding.holds, "seconds": round(seconds, 1),
+                  "numbers": finding.numbers, "arms": arms}
+        (out / f"{experiment.key}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        _write_png(finding.figure, out / f"{experiment.key}.png")
+    return True
+
+
+def _write_png(figure, path: Path) -> None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from ..ui.experiment_figure import figure_png
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    figure_png(figure, path)
+    app.processEvents()
+    print(f"   wrote {path}", flush=True)

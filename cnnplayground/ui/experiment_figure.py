@@ -1,0 +1,103 @@
+"""Draws an experiment's :class:`~cnnplayground.experiments.base.Figure` (plain data) with pyqtgraph.
+
+:class:`FigurePlot` is the plot of the Experiments dialog; :func:`figure_png` writes
+the same plot to a PNG for reports and ``docs/EXPERIMENTS.md`` (the CLI calls it
+with an offscreen Qt). Curves get distinct colours, a legend names them, shares are
+shown in percent, and a log-scale x axis is used where the figure asks for one.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QWidget
+
+from ..experiments.base import Figure
+from . import theme
+from .figures import FigureTarget, export_figure
+
+#: Colour-blind-friendly colours (Okabe & Ito), then pyqtgraph's hue wheel.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+
+def curve_color(index: int) -> QColor:
+    if index < len(PALETTE):
+        return QColor(PALETTE[index])
+    return pg.intColor(index, hues=12)
+
+
+class FigurePlot(pg.PlotWidget):
+    """A line plot of a :class:`Figure`; :meth:`show_figure` replaces what it shows."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(360, 240)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.figure: Figure | None = None
+        self._apply_theme()
+        theme.theme_changed().connect(self._apply_theme)
+
+    def _apply_theme(self, _dark: bool | None = None) -> None:
+        """Colours from the palette (Base behind the plot, Text for axes, title and legend)."""
+        palette = self.palette()
+        background, foreground = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
+        self.setBackground(background)
+        item = self.getPlotItem()
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).setPen(foreground)
+            item.getAxis(axis).setTextPen(foreground)
+        legend_back = QColor(background)
+        legend_back.setAlpha(200)
+        self.legend.setBrush(legend_back)
+        self.legend.setLabelTextColor(foreground)
+        if self.figure is not None:
+            item.setTitle(self.figure.title, color=foreground.name())
+
+    def show_figure(self, figure: Figure | None) -> None:
+        item = self.getPlotItem()
+        item.clear()
+        self.legend.clear()
+        self.figure = figure
+        if figure is None:
+            item.setTitle("")
+            return
+        item.setTitle(figure.title, color=self.palette().color(QPalette.ColorRole.Text).name())
+        scale = 100.0 if figure.percent else 1.0
+        item.setLabel("bottom", figure.x_label)
+        item.setLabel("left", figure.y_label + (" (%)" if figure.percent else ""))
+        item.setLogMode(x=figure.log_x, y=False)
+        for i, curve in enumerate(figure.curves):
+            points = [(x, y * scale) for x, y in zip(curve.x, curve.y, strict=True)
+                      if y is not None and math.isfinite(y) and (x > 0 or not figure.log_x)]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            color = curve_color(i)
+            many = len(points) > 60
+            self.plot(list(xs), list(ys), name=curve.label, pen=pg.mkPen(color, width=2),
+                      symbol=None if many else "o", symbolSize=5, symbolBrush=color, symbolPen=None)
+        bottom = item.getAxis("bottom")
+        if figure.x_label in ("epoch", "step") and not figure.log_x:
+            # Whole numbers only: a tick every 1, 2, 5, 10, ... units, about ten of them.
+            last = max((max(c.x) for c in figure.curves if c.x), default=1.0)
+            step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10**4, 10**5, 10**6)
+                        if last / s <= 10)
+            bottom.setTickSpacing(major=step, minor=step)
+        else:
+            bottom.setTickSpacing()
+        item.enableAutoRange()
+
+
+def figure_png(figure: Figure, path: str | Path, width: int = 1000, height: int = 600) -> Path:
+    """Write ``figure`` to ``path`` as a PNG of ``width`` × ``height`` pixels (a QApplication must exist)."""
+    plot = FigurePlot()
+    try:
+        plot.resize(width // 2, height // 2)
+        plot.show_figure(figure)
+        return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
+    finally:
+        plot.deleteLater()
