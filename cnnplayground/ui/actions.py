@@ -95,6 +95,7 @@ class WindowActions:
     show_attribution: QAction
     train_terminal: QAction
     sweep: QAction
+    experiments: QAction
     about: QAction
     layer_reference: QAction
     shortcuts: QAction
@@ -253,6 +254,8 @@ def build_actions(w: MainWindow) -> WindowActions:
         setattr(a, name, act)
     a.sweep = make("S&weep…", w.show_sweep, key_sequences("Ctrl+Shift+W"),
                    "Train variants that differ in one or two settings (grid or random search) and compare them")
+    a.experiments = make("&Experiments…", w.show_experiments, key_sequences("Ctrl+Shift+L"),
+                         "Ready-made experiments from the literature, run with one click and compared in Curves")
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
                             "The command that trains this project from a terminal")
     a.about = make("&About CNN Playground", w.show_about)
@@ -297,7 +300,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
          None, a.train_terminal)
     menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
          a.show_maximize, a.show_patches, a.show_attribution, a.show_adversarial, None, a.show_explorer)
-    menu("&Help", a.layer_reference, a.shortcuts, None, a.about)
+    menu("&Help", a.experiments, None, a.layer_reference, a.shortcuts, None, a.about)
     return menus
 
 

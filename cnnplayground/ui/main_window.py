@@ -51,6 +51,7 @@ from .autosave import Autosaver, Recovery, copy_project, find_recoveries
 from .canvas.view import CanvasView
 from .commands import SetWeights
 from .document import Document
+from .experiments_dialog import ExperimentsDialog
 from .export_dialog import ExportModelDialog
 from .figure_dialog import ExportFigureDialog
 from .figures import FigureTarget
@@ -496,6 +497,19 @@ class MainWindow(QMainWindow):
             return None
         self._show_bottom_dock(self.curves_dock)
         return self._show_dialog("sweep", SweepDialog(self.document, self))
+
+    def show_experiments(self) -> QDialog | None:
+        """Help → Experiments: ready-made comparisons run with one click; their runs fill the Curves panel."""
+        dialog = self._dialogs.get("experiments")
+        if dialog is not None:  # brought to the front, not replaced: replacing it would stop its experiment
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        if self.training.running:
+            QMessageBox.information(self, "Experiments", "A run is training: stop it before starting an experiment.")
+            return None
+        self._show_bottom_dock(self.curves_dock)
+        return self._show_dialog("experiments", ExperimentsDialog(self.document, self))
 
     def export_model(self) -> QDialog | None:
         """File → Export Model: code, weights, training script, ONNX, torch.export, model card."""

@@ -135,7 +135,7 @@ def test_menus_in_order(window):
     assert not window.acts.pause.isEnabled() and not window.acts.stop.isEnabled()  # nothing to pause yet
     assert window.acts.summary in window.menus["Inspect"].actions()
     help_items = [a.text() for a in window.menus["Help"].actions() if not a.isSeparator()]
-    assert help_items == ["&Layer Reference…", "&Keyboard Shortcuts…", "&About CNN Playground"]
+    assert help_items == ["&Experiments…", "&Layer Reference…", "&Keyboard Shortcuts…", "&About CNN Playground"]
     view = window.menus["View"].actions()
     assert window.layers_dock.toggleViewAction() in view and window.properties_dock.toggleViewAction() in view
 
@@ -388,7 +388,7 @@ def test_help_dialogs_open(window):
     assert window.show_layer_reference().isVisible()
     shortcuts = window.show_shortcuts()
     groups = [shortcuts.tree.topLevelItem(i).text(0) for i in range(shortcuts.tree.topLevelItemCount())]
-    assert groups == ["File", "Edit", "View", "Network", "Train", "Inspect", "Canvas"]
+    assert groups == ["File", "Edit", "View", "Network", "Train", "Inspect", "Help", "Canvas"]
 
 
 # --- starting the app ---------------------------------------------------------------------------
