@@ -26,7 +26,8 @@ def test_import_linter_contracts_hold():
     ["cnnplayground.core.builder", "cnnplayground.core.summary", "cnnplayground.cli",
      "cnnplayground.data.synthetic", "cnnplayground.train.trainer", "cnnplayground.export.formats",
      "cnnplayground.export.card", "cnnplayground.io.weights_import", "cnnplayground.export.code",
-     "cnnplayground.export.script", "cnnplayground.cli.export"],
+     "cnnplayground.export.script", "cnnplayground.cli.export", "cnnplayground.experiments.gallery",
+     "cnnplayground.cli.experiment"],
 )
 def test_headless_modules_do_not_load_qt(module):
     code = (

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -94,13 +92,7 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
 
 
 def _write_png(figure, path: Path) -> None:
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
+    from ..ui.experiment_figure import figure_png_headless
 
-    from ..ui.experiment_figure import figure_png
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    figure_png(figure, path)
-    app.processEvents()
+    figure_png_headless(figure, path)
     print(f"   wrote {path}", flush=True)

@@ -9,6 +9,8 @@ shown in percent, and a log-scale x axis is used where the figure asks for one.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -101,3 +103,15 @@ def figure_png(figure: Figure, path: str | Path, width: int = 1000, height: int 
         return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
     finally:
         plot.deleteLater()
+
+
+def figure_png_headless(figure: Figure, path: str | Path) -> Path:
+    """:func:`figure_png` from a command line: makes a QApplication (offscreen without a display) if none."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    written = figure_png(figure, path)
+    app.processEvents()
+    return written
