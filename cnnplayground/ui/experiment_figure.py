@@ -31,36 +31,46 @@ def curve_color(index: int) -> QColor:
     return pg.intColor(index, hues=12)
 
 
-class FigurePlot(pg.PlotWidget):
-    """A line plot of a :class:`Figure`; :meth:`show_figure` replaces what it shows."""
+class FigurePlot(pg.GraphicsLayoutWidget):
+    """A line plot of a :class:`Figure` with its legend beside it (never over the curves);
+    :meth:`show_figure` replaces what it shows."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(360, 240)
-        self.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.plot_item: pg.PlotItem = self.addPlot(row=0, col=0)
+        self.plot_item.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            self.plot_item.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" reads badly
+        # The legend sits in a column of its own, at the top (a stretching row below keeps its rows tight).
+        side = self.addLayout(row=0, col=1)
+        side.setContentsMargins(0, 0, 16, 0)  # room for the text's antialiased edge at export scale
+        self.legend = pg.LegendItem(labelTextSize="8pt")
+        side.addItem(self.legend, row=0, col=0)
+        side.layout.setRowStretchFactor(1, 1)
+        side.addLabel("", row=1, col=0)
+        self.ci.layout.setColumnStretchFactor(0, 4)
         self.figure: Figure | None = None
         self._apply_theme()
         theme.theme_changed().connect(self._apply_theme)
+
+    def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - pyqtgraph's PlotWidget spelling, used by figures.py
+        return self.plot_item
 
     def _apply_theme(self, _dark: bool | None = None) -> None:
         """Colours from the palette (Base behind the plot, Text for axes, title and legend)."""
         palette = self.palette()
         background, foreground = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
         self.setBackground(background)
-        item = self.getPlotItem()
         for axis in ("left", "bottom"):
-            item.getAxis(axis).setPen(foreground)
-            item.getAxis(axis).setTextPen(foreground)
-        legend_back = QColor(background)
-        legend_back.setAlpha(200)
-        self.legend.setBrush(legend_back)
+            self.plot_item.getAxis(axis).setPen(foreground)
+            self.plot_item.getAxis(axis).setTextPen(foreground)
         self.legend.setLabelTextColor(foreground)
         if self.figure is not None:
-            item.setTitle(self.figure.title, color=foreground.name())
+            self.plot_item.setTitle(self.figure.title, color=foreground.name())
 
     def show_figure(self, figure: Figure | None) -> None:
-        item = self.getPlotItem()
+        item = self.plot_item
         item.clear()
         self.legend.clear()
         self.figure = figure
@@ -80,8 +90,10 @@ class FigurePlot(pg.PlotWidget):
             xs, ys = zip(*points, strict=True)
             color = curve_color(i)
             many = len(points) > 60
-            self.plot(list(xs), list(ys), name=curve.label, pen=pg.mkPen(color, width=2),
-                      symbol=None if many else "o", symbolSize=5, symbolBrush=color, symbolPen=None)
+            line = item.plot(list(xs), list(ys), name=curve.label, pen=pg.mkPen(color, width=2),
+                             symbol=None if many else "o",
+                             symbolSize=5, symbolBrush=color, symbolPen=None)
+            self.legend.addItem(line, curve.label)
         bottom = item.getAxis("bottom")
         if figure.x_label in ("epoch", "step") and not figure.log_x:
             # Whole numbers only: a tick every 1, 2, 5, 10, ... units, about ten of them.
@@ -99,6 +111,7 @@ def figure_png(figure: Figure, path: str | Path, width: int = 1000, height: int 
     plot = FigurePlot()
     try:
         plot.resize(width // 2, height // 2)
+        plot.setStyleSheet("")
         plot.show_figure(figure)
         return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
     finally:
