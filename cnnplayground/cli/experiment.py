@@ -6,13 +6,15 @@
 
 Each experiment prints its runs as they finish and its headline; with ``--out``
 it writes ``KEY.png`` (the figure, drawn by an offscreen Qt) and ``KEY.json``
-(headline, whether the effect appeared, the numbers, and each run's outcome).
+(headline, whether the effect appeared, the numbers, each run's outcome, and the figure's data).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 
@@ -85,10 +87,15 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
     if out is not None:
         record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
                   "headline": finding.headline, "holds": finding.holds, "seconds": round(seconds, 1),
-                  "numbers": finding.numbers, "arms": arms}
+                  "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms, "figure": dataclasses.asdict(finding.figure)}
         (out / f"{experiment.key}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _write_png(finding.figure, out / f"{experiment.key}.png")
     return True
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity: a value that is not finite (a run that diverged) is null."""
+    return value if math.isfinite(value) else None
 
 
 def _write_png(figure, path: Path) -> None:
