@@ -87,7 +87,8 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
     if out is not None:
         record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
                   "headline": finding.headline, "holds": finding.holds, "seconds": round(seconds, 1),
-                  "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms, "figure": dataclasses.asdict(finding.figure)}
+                  "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms,
+                  "figure": dataclasses.asdict(finding.figure)}
         (out / f"{experiment.key}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _write_png(finding.figure, out / f"{experiment.key}.png")
     return True
