@@ -14,7 +14,7 @@ A setting is any of
   subset; validation is untouched), for any dataset;
 - a network knob of :data:`GRAPH_KNOBS`, a function of the graph: ``width``
   (scale every Conv2d's filters and every hidden Linear's outputs), ``dropout``
-  (set every Dropout's p). :func:`register_knob` adds more.
+  (set every Dropout's p), ``depth`` (repeat every size-keeping conv block). :func:`register_knob` adds more.
 
 :func:`variants` turns a spec and a project into :class:`Variant` s (checked:
 a value out of range is a :class:`SweepError` before anything runs);
@@ -142,10 +142,67 @@ def _edit(graph: Graph, node_id: str, changes: dict[str, Any]) -> None:
         raise SweepError(str(exc)) from None
 
 
+#: Layers that keep their input's shape and act per element or per channel: they belong to the conv block
+#: before them when depth repeats it.
+_BLOCK_TAIL = frozenset({"BatchNorm2d", "ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh",
+                         "Dropout", "Dropout2d"})
+MAX_DEPTH = 8
+
+
+def repeat_blocks(graph: Graph, factor: float) -> None:
+    """Depth ×``factor`` (a whole number): every size-keeping convolution (output shape = input shape, e.g.
+    3×3 with padding 1) and the BatchNorm/activation/Dropout layers right after it form a block, repeated
+    ``factor`` times in a row (new layers ``<id>_x2``, ``<id>_x3``...). 1 leaves the network as it is."""
+    depth = round(factor)
+    if abs(depth - factor) > 1e-9 or not 1 <= depth <= MAX_DEPTH:
+        raise SweepError(f"depth must be a whole number from 1 to {MAX_DEPTH}, got {factor:g}")
+    result = infer(graph)
+    blocks: list[list[str]] = []
+    for nid in result.order:
+        node = graph.nodes[nid]
+        sources = graph.inputs_of(nid)
+        if node.kind != "Conv2d" or len(sources) != 1:
+            continue
+        shape_in, shape_out = result.infos[sources[0]].shape, result.infos[nid].shape
+        if shape_in is None or shape_in != shape_out:
+            continue
+        block = [nid]
+        while True:
+            consumers = graph.consumers_of(block[-1])
+            if len(consumers) != 1 or graph.nodes[consumers[0]].kind not in _BLOCK_TAIL \
+                    or len(graph.inputs_of(consumers[0])) != 1:
+                break
+            block.append(consumers[0])
+        blocks.append(block)
+    if not blocks:
+        raise SweepError("the network has no size-keeping convolution (e.g. 3×3 with padding 1) to repeat: depth "
+                         "needs one")
+    for block in blocks:
+        out_edges = graph.out_edges(block[-1])
+        last = block[-1]
+        for copy in range(2, depth + 1):
+            for nid in block:
+                node = graph.nodes[nid]
+                new_id = f"{nid}_x{copy}"
+                if new_id in graph.nodes:
+                    raise SweepError(f"depth: the layer id {new_id} is taken")
+                x, y = node.position
+                graph.add_node(node.kind, dict(node.params), id=new_id, position=(x + 40.0 * (copy - 1), y),
+                               attributes=dict(node.attributes))
+                graph.connect(last, new_id)
+                last = new_id
+        for edge in out_edges:
+            graph.disconnect(edge)
+            graph.connect(last, edge.target, edge.port)
+
+
 register_knob(GraphKnob("width", "Multiplies the filters of every Conv2d and the outputs of every hidden Linear "
                         "(not the last layer).", scale_width, minimum=1e-3, maximum=64.0))
 register_knob(GraphKnob("dropout", "Sets p of every Dropout and Dropout2d layer.", set_dropout,
                         minimum=0.0, maximum=1.0))
+register_knob(GraphKnob("depth", "Repeats every size-keeping convolution block (the conv and the BatchNorm, "
+                        "activation and Dropout right after it) this many times.", repeat_blocks,
+                        minimum=1.0, maximum=float(MAX_DEPTH)))
 
 
 # --- the spec ------------------------------------------------------------------------------------
@@ -702,5 +759,5 @@ def to_csv(rows: Sequence[Mapping[str, Any]], path: str | Path | None = None) ->
 __all__ = [
     "GRAPH_KNOBS", "Axis", "GraphKnob", "Sweep", "SweepError", "SweepEvent", "SweepFinished", "SweepSpec",
     "SweepStarted", "Variant", "VariantEvent", "VariantFinished", "VariantStarted", "default_data_loader",
-    "register_knob", "run_sweep", "train_subset", "scale_width", "set_dropout", "sweep_table", "to_csv", "variants",
+    "register_knob", "repeat_blocks", "run_sweep", "train_subset", "scale_width", "set_dropout", "sweep_table", "to_csv", "variants",
 ]

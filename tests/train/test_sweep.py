@@ -198,6 +198,33 @@ def test_dropout_knob_sets_every_dropout_and_needs_one():
     assert [x.graph.nodes["drop1"].params["p"] for x in v] == [0.1, 0.3]
 
 
+def test_depth_knob_repeats_every_size_keeping_conv_block():
+    from cnnplayground.core.inference import infer
+    from cnnplayground.experiments import nets
+
+    graph = nets.conv_stack((1, 28, 28), 10, (8, 8, 16, 16), batch_norm=True)
+    v = variants(SweepSpec((Axis.grid("depth", 1, 3),)), project(graph))
+    same, deep = v[0].graph, v[1].graph
+    assert len(same.nodes) == len(graph.nodes)  # depth 1: unchanged
+    # conv2 (8 -> 8) and conv4 (16 -> 16) keep their size; conv1 and conv3 change channels and stay single.
+    order, _ = deep.topological_order()
+    chain = [n for n in order if deep.nodes[n].kind in ("Conv2d", "BatchNorm2d", "ReLU")]
+    assert chain[3:12] == ["conv2", "bn2", "relu2", "conv2_x2", "bn2_x2", "relu2_x2", "conv2_x3", "bn2_x3",
+                           "relu2_x3"]
+    assert deep.consumers_of("relu2_x3") == ["pool1"] and "conv1_x2" not in deep.nodes
+    assert sum(deep.nodes[n].kind == "Conv2d" for n in deep.nodes) == 4 + 2 * 2
+    # Each copy adds one conv (c*c*9, no bias) and one BatchNorm (2c) per repeated block.
+    added = infer(deep).total_params - infer(same).total_params
+    assert added == 2 * (8 * 8 * 9 + 16) + 2 * (16 * 16 * 9 + 32)
+    with pytest.raises(SweepError, match="no size-keeping convolution"):
+        variants(SweepSpec((Axis.grid("depth", 2),)), project())  # LeNet-5: every conv changes the size
+    with pytest.raises(SweepError, match="whole number"):
+        variants(SweepSpec((Axis.grid("depth", 1.5),)), project(graph))
+    records = [e for e in run_sweep(v, step_event_every=4) if isinstance(e, VariantFinished)]
+    assert [r.outcome for r in records] == ["completed", "completed"]
+    assert records[1].record.settings["network.parameters"] > records[0].record.settings["network.parameters"]
+
+
 def test_settings_are_checked_before_anything_runs():
     p = project()
     with pytest.raises(SweepError, match="unknown setting 'speed'"):
