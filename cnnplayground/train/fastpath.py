@@ -14,7 +14,12 @@ images/s. The trial step leaves no trace: weights, buffers (BatchNorm statistics
 gradients and random-generator states are put back. Only full training batches go
 through the compiled network (``dynamic=False``: one shape, one compilation); the
 last, smaller batch of an epoch, validation and adversarial crafting use the same
-module uncompiled (same parameters), so no shape or mode ever recompiles. When
+module uncompiled (same parameters), so no shape or mode ever recompiles. On CUDA the
+compilation uses ``mode="reduce-overhead"``: with the one static shape, the network's
+forward and backward kernels are replayed as CUDA graphs (one launch instead of one per
+kernel, which is most of a small network's step time on a GPU); the trainer marks each
+step's start (:func:`mark_graph_step`), so a replay never overwrites outputs still in use.
+This path has not been measured yet: no GPU was available (see docs/PERFORMANCE.md). When
 compiling fails (no C++ compiler for the CPU backend, an unsupported layer, an old
 GPU), the run goes on uncompiled and the event says why in one line.
 """
@@ -70,6 +75,17 @@ class CompileResult:
     message: str
 
 
+def compile_mode(device: torch.device) -> str:
+    """``torch.compile``'s mode for ``device``: CUDA graphs (``"reduce-overhead"``) on CUDA, else the default."""
+    return "reduce-overhead" if device.type == "cuda" else "default"
+
+
+def mark_graph_step(device: torch.device) -> None:
+    """Tell the CUDA-graph runtime that a new training step begins (outputs of the last one may be reused)."""
+    if device.type == "cuda":
+        torch.compiler.cudagraph_mark_step_begin()
+
+
 def compile_for_training(
     model: nn.Module,
     batch_shape: tuple[int, ...],
@@ -92,19 +108,22 @@ def compile_for_training(
     rng_cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
     was_training = model.training
     try:
-        compiled = torch.compile(model, dynamic=False)
+        mode = compile_mode(device)
+        compiled = torch.compile(model, dynamic=False, mode=mode)
         gen = torch.Generator(device=device).manual_seed(0)
         x = torch.randn(batch_shape, generator=gen, device=device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         model.train()
         ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+        mark_graph_step(device)
         with ctx:
             out = compiled(x)
         out.float().sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        message = f"compiled the network with torch.compile in {time.perf_counter() - t0:.1f} s"
+        graphs = " (CUDA graphs)" if mode == "reduce-overhead" else ""
+        message = f"compiled the network with torch.compile{graphs} in {time.perf_counter() - t0:.1f} s"
     except Exception as exc:  # noqa: BLE001 - any compiler problem: go on uncompiled, say why
         compiled = None
         message = f"torch.compile failed, training uncompiled: {_one_line(exc)}"

@@ -54,7 +54,7 @@ from .events import (
     StepFinished,
     WeightsSnapshot,
 )
-from .fastpath import compile_for_training, cudnn_autotune
+from .fastpath import compile_for_training, cudnn_autotune, mark_graph_step
 from .optim import base_learning_rate, l1_penalty, lr_factor, make_optimizer, param_groups, set_learning_rate
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,11 @@ class Trainer:
                                 std=pixel_std,
                             )
                     with ctx:
-                        logits = (fast if fast is not None and len(y) == cfg.batch_size else model)(x)
+                        if fast is not None and len(y) == cfg.batch_size:
+                            mark_graph_step(dev)
+                            logits = fast(x)
+                        else:
+                            logits = model(x)
                         loss = criterion(logits, y)
                         if teacher is not None:
                             loss = self._distilled(loss, logits, teacher, x)

@@ -112,6 +112,21 @@ def test_only_full_batches_go_through_the_compiled_network(data, monkeypatch):
     assert metrics(events) == metrics(reference)
 
 
+def test_cuda_compiles_with_cuda_graphs_and_marks_every_compiled_step(data, monkeypatch):
+    from cnnplayground.train import fastpath
+
+    assert fastpath.compile_mode(torch.device("cuda")) == "reduce-overhead"
+    assert fastpath.compile_mode(torch.device("cpu")) == "default"
+    modes: list[str] = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: modes.append(kw["mode"]) or model)
+    marks: list[str] = []
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append("step"))
+    list(Trainer(tiny_net(), data, cfg(compile=True)).run())
+    assert modes == ["default"] and marks == []  # on the CPU: no graphs, nothing to mark
+    fastpath.mark_graph_step(torch.device("cuda"))
+    assert marks == ["step"]
+
+
 def test_compile_is_skipped_when_no_batch_is_full(data):
     events = list(Trainer(tiny_net(), data, cfg(compile=True, batch_size=256)).run())
     compiled = next(e for e in events if isinstance(e, Compiled))
