@@ -60,16 +60,25 @@ def build_for_data(graph: Graph, data: ImageData) -> GraphModule:
 MAX_STEP_POINTS = 20_000
 
 
-def network_description(graph: Graph) -> dict[str, int | str]:
-    """Run settings that tell networks apart: parameter count and layer kinds with counts.
+def network_description(graph: Graph) -> dict[str, int | float | str]:
+    """Run settings that tell networks apart: parameter count, layer kinds with counts and the
+    dropout probabilities.
 
     E.g. ``{"network.parameters": 61706, "network.layers": "Conv2d×2, Flatten, Linear×3, ..."}``,
-    so that two runs' settings show "with and without Dropout".
+    so that two runs' settings show "with and without Dropout"; a network with dropout layers adds
+    ``"network.dropout"``: their ``p`` (one number, or the distinct values as text: "0.2, 0.5"),
+    so that the same layers with another ``p`` tell apart too.
     """
     result = infer(graph)
     kinds = Counter(node.kind for node in graph.iter_nodes() if node.kind != "Input")
     layers = ", ".join(f"{kind}×{n}" if n > 1 else kind for kind, n in sorted(kinds.items()))
-    return {"network.parameters": result.total_params, "network.layers": layers[:200]}
+    description: dict[str, int | float | str] = {"network.parameters": result.total_params,
+                                                 "network.layers": layers[:200]}
+    rates = sorted({float(p) for node in graph.iter_nodes() if "Dropout" in node.kind
+                    for p in [node.params.get("p", 0.5)] if isinstance(p, int | float) and not isinstance(p, bool)})
+    if rates:
+        description["network.dropout"] = rates[0] if len(rates) == 1 else ", ".join(f"{p:g}" for p in rates)[:200]
+    return description
 
 
 def _bucketed(x: list[float], y: list[float], limit: int) -> tuple[list[float], list[float]]:
@@ -99,7 +108,8 @@ def run_record(
 
     Settings are the training config flattened to scalars, plus ``dataset``,
     ``steps_per_epoch`` and (given ``network``) :func:`network_description`.
-    Per-step loss and accuracy keep at most :data:`MAX_STEP_POINTS` points.
+    Per-step loss and accuracy keep at most :data:`MAX_STEP_POINTS` points. ``epoch_seconds``
+    holds each epoch's duration (its sum is the run's training time; older project files lack it).
     """
     settings: dict[str, int | float | bool | str] = {}
     for key, value in config.model_dump(mode="json").items():
@@ -121,6 +131,7 @@ def run_record(
         "val_accuracy": Series(x=x, y=[e.val_accuracy for e in epochs]),
         "learning_rate": Series(x=x, y=[e.learning_rate for e in epochs]),
         "images_per_second": Series(x=x, y=[e.images_per_second for e in epochs]),
+        "epoch_seconds": Series(x=x, y=[e.seconds for e in epochs]),
     }
     if steps:
         x_steps = [float(s.step) for s in steps]

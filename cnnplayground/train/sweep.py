@@ -759,5 +759,6 @@ def to_csv(rows: Sequence[Mapping[str, Any]], path: str | Path | None = None) ->
 __all__ = [
     "GRAPH_KNOBS", "Axis", "GraphKnob", "Sweep", "SweepError", "SweepEvent", "SweepFinished", "SweepSpec",
     "SweepStarted", "Variant", "VariantEvent", "VariantFinished", "VariantStarted", "default_data_loader",
-    "register_knob", "repeat_blocks", "run_sweep", "train_subset", "scale_width", "set_dropout", "sweep_table", "to_csv", "variants",
+    "register_knob", "repeat_blocks", "run_sweep", "scale_width", "set_dropout", "sweep_table", "to_csv",
+    "train_subset", "variants",
 ]

@@ -71,6 +71,7 @@ from .experiment_figure import FigurePlot
 from .figure_dialog import ExportFigureDialog
 from .figures import FigureTarget
 from .inspect.jobs import Job
+from .sorting import NumberItem
 from .training.dock import RecordRun
 
 #: The results table: (key, header, tool tip).
@@ -138,19 +139,6 @@ class Outcome:
     @property
     def nothing_finished(self) -> bool:
         return bool(self.rows) and all(row.failed for row in self.rows)
-
-
-class NumberItem(QTableWidgetItem):
-    """A cell that sorts by the number in ``UserRole`` (the text is formatted: "9.5 %" < "10.2 %")."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        if isinstance(mine, int | float) and isinstance(theirs, int | float):
-            return mine < theirs
-        if isinstance(mine, int | float) != isinstance(theirs, int | float):
-            return isinstance(mine, int | float)  # numbers before empty cells
-        # Not QTableWidgetItem.__lt__: PySide6 dispatches it back to this override.
-        return self.text().casefold() < other.text().casefold()
 
 
 class ExperimentsDialog(QDialog):

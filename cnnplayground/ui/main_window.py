@@ -488,6 +488,11 @@ class MainWindow(QMainWindow):
 
     def show_sweep(self) -> QDialog | None:
         """Train → Sweep: variants of this project differing in one or two settings, run one after another."""
+        dialog = self._dialogs.get("sweep")
+        if dialog is not None and dialog.running:  # brought to the front, not replaced: that would stop the sweep
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
         if self.training.running:
             QMessageBox.information(self, "Sweep", "A run is training: stop it before starting a sweep.")
             return None

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +43,7 @@ from ..train.sweep import (
 )
 from .document import Document
 from .inspect.jobs import Job
+from .sorting import NumberItem, format_seconds, is_number
 from .training.dock import RecordRun
 
 #: (setting, label, default low, default high, default scale, decimals)
@@ -55,6 +55,7 @@ SETTINGS = (
     ("epochs", "epochs", 1, 10, "linear", 0),
     ("width", "network width ×", 0.25, 4.0, "log", 3),
     ("dropout", "dropout p", 0.0, 0.6, "linear", 3),
+    ("depth", "network depth ×", 1, 3, "linear", 0),
     ("train_fraction", "share of training images", 0.05, 1.0, "log", 3),
 )
 _BY_KEY = {s[0]: s for s in SETTINGS}
@@ -140,6 +141,8 @@ class SweepDialog(QDialog):
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setSortingEnabled(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setToolTip("The finished runs, in the order they ran; click a header to sort")
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the run order first
         head = QHBoxLayout()
         for w in (QLabel("Mode", self), self.mode, self.count, self.seed):
             head.addWidget(w)
@@ -254,20 +257,22 @@ class SweepDialog(QDialog):
         columns = [COLUMNS[0], *varied, *COLUMNS[1:]]
         self.table.setSortingEnabled(False)
         self.table.setColumnCount(len(columns))
-        self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in columns])
+        self.table.setHorizontalHeaderLabels(["time" if c == "seconds" else c.replace("_", " ") for c in columns])
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, key in enumerate(columns):
                 value = row.get(key)
-                item = QTableWidgetItem()
-                if isinstance(value, float):
-                    shown = f"{value:.2%}" if "accuracy" in key else f"{value:.4g}"
+                item = NumberItem()  # numbers sort as numbers ("9.00%" before "10.00%"), blanks last
+                if is_number(value):
+                    shown = (f"{value:.2%}" if "accuracy" in key else format_seconds(value) if key == "seconds"
+                             else f"{value:.4g}")
                     item.setData(Qt.ItemDataRole.DisplayRole, shown)
                     item.setData(Qt.ItemDataRole.UserRole, value)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 else:
                     item.setText("" if value is None else str(value))
                 self.table.setItem(r, c, item)
-        self.table.setSortingEnabled(True)
+        self.table.setSortingEnabled(True)  # sorted again as the user chose (none chosen: the run order)
         self.table.resizeColumnsToContents()
 
     def _on_done(self, failure: str = "") -> None:

@@ -45,3 +45,23 @@ def test_long_step_curves_are_bucket_averaged_to_the_limit():
     # Each point is the mean of its bucket; the NaN in the first bucket is skipped, not propagated.
     assert loss.y[0] is not None and 1.0 <= loss.y[0] <= 4.0
     assert abs(loss.y[-1] - (n - 1)) < 3.0
+
+
+def test_each_epochs_duration_is_recorded():
+    epochs = [EpochFinished(epoch=i, step=i * 100, train_loss=1.0, train_accuracy=0.5, val_loss=1.0,
+                            val_accuracy=0.4, per_class_accuracy=(), confusion=(), learning_rate=0.1,
+                            seconds=seconds, images_per_second=1.0) for i, seconds in ((1, 2.5), (2, 3.25), (3, 4.0))]
+    record = run_record("timed", TrainingConfig(), epochs)
+    series = record.series["epoch_seconds"]
+    assert len(series.x) == len(series.y) == 3
+    assert series.x == [1.0, 2.0, 3.0] and series.y == [2.5, 3.25, 4.0]
+    assert all(v > 0 for v in series.y) and sum(series.y) == 9.75
+
+
+def test_dropout_probabilities_tell_otherwise_equal_networks_apart():
+    from cnnplayground.experiments import nets
+
+    assert "network.dropout" not in network_description(get_preset("lenet5").factory())
+    plain, dropped = (network_description(nets.mlp((1, 28, 28), 10, [64, 64], dropout=p)) for p in (0.0, 0.5))
+    assert plain["network.layers"] == dropped["network.layers"] == "Dropout×2, Flatten, Linear×3, ReLU×2"
+    assert plain["network.dropout"] == 0.0 and dropped["network.dropout"] == 0.5

@@ -13,6 +13,8 @@ from cnnplayground.io.project import Project
 from cnnplayground.train.config import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFinished
 from cnnplayground.ui.main_window import MainWindow
+from cnnplayground.ui.sorting import format_seconds
+from cnnplayground.ui.training.runs import TIME
 
 from .graphs import DEEP_LINEAR, chain_graph
 
@@ -76,6 +78,9 @@ def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
     assert not plots.live and plots.run_count == 1 and plots.points(0, "val_accuracy") >= 1
     saved = window.document.project.history[0]
     assert plots.points(0, "step_loss") == len(saved.series["step_loss"].x)
+    durations = saved.series["epoch_seconds"].y  # each epoch's duration: the run's time in the runs table
+    assert len(durations) == len(saved.series["val_accuracy"].y) >= 1 and all(d > 0 for d in durations)
+    assert plots.run_metrics(0)["seconds"] == pytest.approx(sum(durations))
     assert plots.series_data(0, "val_accuracy")[1][0] == pytest.approx(epoch.val_accuracy * 100)
 
 
@@ -137,6 +142,8 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
     before = {(i, s): plots.series_data(i, s) for i in range(2)
               for s in ("val_accuracy", "val_loss", "train_loss", "step_loss")}
     assert window.curves.runs.topLevelItem(1).text(1) == "lr 0.003"
+    times = [window.curves.runs.topLevelItem(i).text(TIME) for i in range(2)]
+    assert times == [format_seconds(sum(r.series["epoch_seconds"].y)) for r in window.document.project.history]
     path = tmp_path / "two runs.cnnp"
     assert window._save_to(path)
 
@@ -149,6 +156,7 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
         assert x2.tolist() == x.tolist() and y2 == pytest.approx(y, nan_ok=True)
     assert [plots.run_name(i) for i in range(2)] == ["run 1", "run 2"]
     assert window.curves.runs.topLevelItem(0).text(1) == "lr 0.001"
+    assert [window.curves.runs.topLevelItem(i).text(TIME) for i in range(2)] == times  # the times came back
 
 
 def test_opening_another_project_during_a_run_stops_it_and_keeps_its_results(qtbot, window, monkeypatch):

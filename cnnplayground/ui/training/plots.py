@@ -36,13 +36,17 @@ point per epoch). Accuracies are held in percent.
 Comparing runs: the newest run is drawn in the train/validation colours; each earlier run
 has a colour of its own (:meth:`TrainingPlots.run_color`), drawn thin and translucent
 without its raw per-step loss, unless it is *focused* (:meth:`TrainingPlots.set_focus`),
-which draws it strong. Runs can be hidden (:meth:`TrainingPlots.set_run_visible`).
+which draws it strong. Runs can be hidden (:meth:`TrainingPlots.set_run_visible`). Earlier runs
+appear in the legends by their short names (:func:`short_run_names`), and only while there are at
+most :data:`MAX_LEGEND_RUNS` runs (else only a focused one): the runs table beside the plots is
+their legend. :meth:`TrainingPlots.run_metrics` gives each run's numbers, its training time too.
 The learning-rate and throughput axes start at zero, so a constant value reads as such.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,9 +102,26 @@ _COLORS: dict[str, tuple[str, str]] = {
 RUN_COLORS: tuple[str, ...] = ("#12a4b4", "#9b59b6", "#a0522d", "#d6338a", "#8a9a1b", "#6c7a89",
                                "#2f6f4f", "#c08a00")
 _DIM_ALPHA = 0.45
+#: The four plots go in one row when at least this wide and this many times as wide as high.
+ROW_MIN_WIDTH = 900
+ROW_MIN_ASPECT = 3
+#: Earlier runs have legend entries while there are at most this many runs (beyond, the runs table
+#: beside the plots is their legend; a focused run always has its entry).
+MAX_LEGEND_RUNS = 3
 _ZERO_BASED = ("lr", "speed")  # y axes that start at 0
 _PERCENT = frozenset({"step_accuracy_smooth", "train_accuracy", "val_accuracy"})
 _EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+def short_run_names(names: Sequence[str]) -> list[str]:
+    """Run names without a prefix ``"<title>: "`` that two or more of them share.
+
+    An experiment names its runs "Overfitting and the regularizers: dropout 0.5": beside each
+    other, "dropout 0.5" says it. Names without a shared prefix stay as they are.
+    """
+    heads = Counter(name.split(": ", 1)[0] for name in names if ": " in name)
+    return [name.split(": ", 1)[1] if ": " in name and heads[name.split(": ", 1)[0]] > 1
+            and name.split(": ", 1)[1].strip() else name for name in names]
 
 
 def _round_up(value: float) -> float:
@@ -230,6 +251,7 @@ class _Run:
     color: str = RUN_COLORS[0]
     dimmed: bool = False
     visible: bool = True
+    seconds: float | None = None  # training time: the sum of the epochs' durations (None: not recorded)
 
 
 def _ema(x: np.ndarray, y: np.ndarray, state: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
@@ -245,6 +267,18 @@ def _ema(x: np.ndarray, y: np.ndarray, state: tuple[float, float]) -> tuple[np.n
         out.append(value)
         last_x = xi
     return np.asarray(out, dtype=float), (last_x, value)
+
+
+def _training_seconds(history: RunHistory) -> float | None:
+    """A saved run's training time: the sum of ``epoch_seconds``, else the last ``elapsed_seconds``
+    (sweep records); None for runs saved before either was recorded.
+    """
+    for name, total in (("epoch_seconds", sum), ("elapsed_seconds", lambda ys: ys[-1])):
+        saved = history.series.get(name)
+        values = [] if saved is None else [v for v in saved.y if v is not None and math.isfinite(v)]
+        if values:
+            return float(total(values))
+    return None
 
 
 class TrainingPlots(QWidget):
@@ -334,12 +368,12 @@ class TrainingPlots(QWidget):
 
     def begin_run(self, name: str, settings: dict[str, Any] | None = None) -> int:
         """Start a new run (returns its index); the curves of earlier runs stay, dimmed."""
-        for run in self._runs:
-            if not run.dimmed:
-                run.dimmed = True
-                self._restyle(run)
         color = RUN_COLORS[len(self._runs) % len(RUN_COLORS)]
         self._runs.append(_Run(name, dict(settings or {}), color=color))
+        for run in self._runs[:-1]:  # dimmed; their legend entries change with the number of runs
+            run.dimmed = True
+            if run.curves:
+                self._restyle(run)
         self.runs_changed.emit()
         return len(self._runs) - 1
 
@@ -363,7 +397,9 @@ class TrainingPlots(QWidget):
         return self._graphics
 
     def run_metrics(self, run_index: int) -> dict[str, float | None]:
-        """``epochs``, ``best_val_accuracy`` (%), ``last_val_loss`` and ``last_train_loss`` of a run."""
+        """``epochs``, ``best_val_accuracy`` and ``final_val_accuracy`` (%), ``last_val_loss``,
+        ``last_train_loss`` and ``seconds`` (training time) of a run; None where unknown.
+        """
         run = self._runs[run_index]
 
         def values(name: str) -> np.ndarray:
@@ -375,8 +411,10 @@ class TrainingPlots(QWidget):
         return {
             "epochs": float(max(len(val_loss), len(train_loss))),
             "best_val_accuracy": float(finite_acc.max()) if len(finite_acc) else None,
+            "final_val_accuracy": float(val_acc[-1]) if len(val_acc) and np.isfinite(val_acc[-1]) else None,
             "last_val_loss": float(val_loss[-1]) if len(val_loss) and np.isfinite(val_loss[-1]) else None,
             "last_train_loss": float(train_loss[-1]) if len(train_loss) and np.isfinite(train_loss[-1]) else None,
+            "seconds": run.seconds,
         }
 
     def set_focus(self, run_index: int | None) -> None:
@@ -426,6 +464,7 @@ class TrainingPlots(QWidget):
             self._append_steps(run, x, columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3])
         epoch_events = [e for e in steps if isinstance(e, EpochFinished)]
         if epoch_events:
+            run.seconds = (run.seconds or 0.0) + sum(e.seconds for e in epoch_events)
             x = np.fromiter((e.step for e in epoch_events), float, len(epoch_events))
             for name in _EPOCH_SERIES:
                 values = [getattr(e, name) for e in epoch_events]
@@ -463,6 +502,7 @@ class TrainingPlots(QWidget):
             run_index = self.begin_run(history.name, dict(history.settings))
             run = self._runs[run_index]
             series = history.series
+            run.seconds = _training_seconds(history)
             step = series.get("step_loss")
             scale = 1.0
             spe = history.settings.get("steps_per_epoch")
@@ -624,7 +664,8 @@ class TrainingPlots(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         size = event.size()
-        self._arrange(4 if size.width() >= 3 * max(size.height(), 1) and size.width() >= 900 else 2)
+        self._arrange(4 if size.width() >= ROW_MIN_ASPECT * max(size.height(), 1) and size.width() >= ROW_MIN_WIDTH
+                      else 2)
 
     def _arrange(self, columns: int) -> None:
         if columns == self._columns:
@@ -685,6 +726,7 @@ class TrainingPlots(QWidget):
         focused = run.dimmed and self._focus is not None and self._focus < len(self._runs) \
             and self._runs[self._focus] is run
         faint = run.dimmed and not focused
+        legend_name = self._legend_name(run) if run.dimmed else ""
         for name, curve in run.curves.items():
             plot_key, label, role, style = SERIES[name]
             color = QColor(run.color if run.dimmed else _COLORS[role][1 if dark else 0])
@@ -710,11 +752,15 @@ class TrainingPlots(QWidget):
             if not run.visible:
                 continue
             if run.dimmed:
-                if label and plot_key not in first_in_plot:
+                if label and plot_key not in first_in_plot and (focused or len(self._runs) <= MAX_LEGEND_RUNS):
                     first_in_plot.add(plot_key)
-                    legend.addItem(curve, run.name)
+                    legend.addItem(curve, legend_name)
             elif label:
                 legend.addItem(curve, label)
+
+    def _legend_name(self, run: _Run) -> str:
+        names = short_run_names([r.name for r in self._runs])
+        return next((n for r, n in zip(self._runs, names) if r is run), run.name)
 
     def _apply_theme(self, _dark: bool | None = None) -> None:
         palette = self.palette()
@@ -727,6 +773,13 @@ class TrainingPlots(QWidget):
             plot.setTitle(PLOTS[key][0], color=foreground.name())
             if plot.legend is not None:
                 plot.legend.setLabelTextColor(foreground)
+                # A translucent plate of the background: the labels stay readable over the curves.
+                plate = QColor(palette.color(QPalette.ColorRole.Base))
+                plate.setAlpha(180)
+                plot.legend.setBrush(pg.mkBrush(plate))
+                frame = QColor(foreground)
+                frame.setAlpha(60)
+                plot.legend.setPen(pg.mkPen(frame))
         for run in self._runs:
             self._restyle(run)
 

@@ -1,30 +1,36 @@
 """The Curves panel: the live plots beside a table of runs that says how the runs differ.
 
 Each row is one run: a check box shows or hides its curves, a swatch gives its colour,
-then its best validation accuracy, last validation loss, epochs, and the settings in
-which it differs from the other runs ("lr 0.01", "+Dropout", "batch 128"). Selecting a
-row draws that run strong (:meth:`TrainingPlots.set_focus`); its tool tip lists all of
-its settings.
+then the settings in which it differs from the other runs ("lr 0.01", "+Dropout",
+"batch 128"; bold, in the palette's accent colour, its tool tip giving every run's values),
+its best and final validation accuracy, last validation loss, epochs and training time.
+Selecting a row draws that run strong (:meth:`TrainingPlots.set_focus`); the run name's
+tool tip lists all of its settings. A click on a header sorts the rows by that column
+(numbers as numbers, missing values "—" last); until then they are in run order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QSplitter,
+    QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from .plots import TrainingPlots
+from .. import theme
+from ..sorting import SORT_ROLE, NumberTreeItem, format_seconds, is_number
+from .plots import ROW_MIN_ASPECT, ROW_MIN_WIDTH, TrainingPlots, short_run_names
 
 #: Setting key → short label in the "Differs in" column (keys not listed are shown as they are).
 LABELS: dict[str, str] = {
@@ -40,10 +46,42 @@ LABELS: dict[str, str] = {
     "adversarial_epsilon": "adv ε",
     "adversarial_steps": "adv steps",
     "adversarial_fraction": "adv share",
+    "l1": "L1",
+    "grad_clip": "clip",
+    "val_fraction": "val share",
+    "train_images": "images",
+    "early_stopping_patience": "early stop",
+    "early_stopping_metric": "stop on",
+    "augment.vflip": "vflip",
+    "augment.rotate_degrees": "rotate",
+    "augment.translate": "shift",
+    "augment.color_jitter": "jitter",
+    "augment.erasing": "erasing",
+    "augment.noise_std": "noise",
+    "network.dropout": "dropout",
 }
 #: Settings never listed as differences (they differ between any two runs or say nothing).
 IGNORED = frozenset({"steps_per_epoch", "checkpoint_every", "device"})
-COLUMNS = ("Run", "Differs in", "Val acc", "Val loss", "Epochs")
+#: (header, header tool tip) of each column.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Run", "Tick to show a run's curves; select a run to draw it strong. Sorts by run order (oldest first)"),
+    ("Differs in", "The settings in which this run differs from the other runs (hover a cell for every run's "
+                   "values)"),
+    ("Best\nval acc", "Best validation accuracy over the run's epochs"),
+    ("Final\nval acc", "Validation accuracy after the last epoch"),
+    ("Val loss", "Validation loss after the last epoch"),
+    ("Epochs", "Epochs trained"),
+    ("Time", "Training time: the sum of the epochs' durations (— for runs saved before it was recorded)"),
+)
+RUN, DIFFERS, BEST, FINAL, LOSS, EPOCHS, TIME = range(len(COLUMNS))
+#: The text of a missing value (sorted after every number).
+MISSING = "—"
+#: The "Differs in" text of a run that has the settings most runs share.
+BASELINE = "baseline"
+#: The widest the "Run" column is made (longer names are elided in the middle, whole in the tool tip).
+MAX_NAME_WIDTH = 260
+#: The narrowest the runs table is made beside the plots (until the user drags the splitter).
+MIN_TABLE_WIDTH = 360
 
 
 def layer_counts(text: str) -> Counter[str]:
@@ -63,106 +101,241 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def differences(settings: list[dict[str, Any]]) -> list[str]:
-    """For each run, the settings that are not the same in every run, as short text.
+def varying(settings: list[dict[str, Any]]) -> list[str]:
+    """The setting keys whose values are not the same in every run (sorted, :data:`IGNORED` left out).
 
-    Layer lists are compared with the first run that has one: "+Dropout", "−BatchNorm2d×2".
+    A sweep's ``sweep.learning_rate`` is left out when the runs also store ``learning_rate``.
     """
-    keys = sorted({k for s in settings for k in s} - IGNORED)
-    varying = [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+    present = {k for s in settings for k in s}
+    keys = sorted(k for k in present - IGNORED if not (k.startswith("sweep.") and k[6:] in present))
+    return [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+
+
+def common_value(settings: list[dict[str, Any]], key: str) -> str | None:
+    """``repr`` of the value of ``key`` that most runs share, if more runs share it than any other
+    value (and at least two do): the baseline from which the other runs differ. Else None."""
+    counts = Counter(repr(s.get(key)) for s in settings).most_common(2)
+    if counts[0][1] >= 2 and (len(counts) == 1 or counts[0][1] > counts[1][1]):
+        return counts[0][0]
+    return None
+
+
+def _layer_change(counts: Counter[str], reference: Counter[str]) -> list[str]:
+    more, fewer = counts - reference, reference - counts
+    return ([f"+{k}" + (f"×{n}" if n > 1 else "") for k, n in sorted(more.items())]
+            + [f"−{k}" + (f"×{n}" if n > 1 else "") for k, n in sorted(fewer.items())])
+
+
+def differences(settings: list[dict[str, Any]]) -> list[str]:
+    """For each run, the settings in which it differs from the other runs, as short text.
+
+    A setting most runs share (:func:`common_value`) is listed only for the runs that change it
+    ("wd 0.001" for the one run with weight decay, nothing for the others); a setting without
+    such a baseline (a learning rate per run) is listed for every run. Layer lists are compared
+    with the first run that has one: "+Dropout", "−BatchNorm2d×2".
+    """
+    keys = varying(settings)
+    common = {key: common_value(settings, key) for key in keys}
     reference = next((layer_counts(s["network.layers"]) for s in settings if "network.layers" in s), None)
     texts = []
     for s in settings:
         parts = []
-        for key in varying:
+        for key in keys:
+            if common[key] is not None and repr(s.get(key)) == common[key]:
+                continue
             if key == "network.layers":
                 if reference is not None and key in s:
-                    counts = layer_counts(s[key])
-                    more, fewer = counts - reference, reference - counts
-                    parts += [f"+{k}" + (f"×{n}" if n > 1 else "") for k, n in sorted(more.items())]
-                    parts += [f"−{k}" + (f"×{n}" if n > 1 else "") for k, n in sorted(fewer.items())]
+                    parts += _layer_change(layer_counts(s[key]), reference)
             elif key in s:
                 parts.append(f"{LABELS.get(key, key)} {_format(s[key])}")
         texts.append(", ".join(parts))
     return texts
 
 
+def _sort_value(value: Any) -> tuple[int, Any]:
+    """Numbers in order, then everything else by its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value)
+    return (1, _format(value))
+
+
+def difference_tips(names: list[str], settings: list[dict[str, Any]]) -> list[str]:
+    """For each run, a rich-text tool tip: every differing setting with its values across all runs.
+
+    This run's value is bold; a value several runs share says how many ("0.001 ×3"). Layer lists
+    are told as the change from the first run that has one.
+    """
+    keys = varying(settings)
+    first = next((i for i, s in enumerate(settings) if "network.layers" in s), None)
+    tips = []
+    for s in settings:
+        lines = []
+        for key in keys:
+            label = escape(LABELS.get(key, key))
+            if key == "network.layers":
+                if first is None or key not in s:
+                    continue
+                change = _layer_change(layer_counts(s[key]), layer_counts(settings[first][key]))
+                what = ", ".join(change) if change else "the same layers"
+                lines.append(f"layers: <b>{escape(what)}</b> (compared with {escape(names[first])})")
+                continue
+            counts = Counter(repr(other.get(key)) for other in settings)
+            values = {repr(other.get(key)): other.get(key) for other in settings}
+            shown = []
+            for r, value in sorted(values.items(), key=lambda kv: _sort_value(kv[1])):
+                text = "(not set)" if value is None else _format(value)
+                text = escape(text) + (f" ×{counts[r]}" if counts[r] > 1 else "")
+                shown.append(f"<b>{text}</b>" if r == repr(s.get(key)) else text)
+            lines.append(f"{label}: {' · '.join(shown)}")
+        tips.append("How the runs differ (this run's value in bold):<br>" + "<br>".join(lines) if lines else "")
+    return tips
+
+
+class _ElideRight(QStyledItemDelegate):
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt override)
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
+
+
 class RunsTable(QTreeWidget):
-    """One row per run of a :class:`TrainingPlots`, kept in step with it."""
+    """One row per run of a :class:`TrainingPlots`, kept in step with it.
+
+    Click a header to sort (numbers as numbers, missing values last); until then, and when
+    sorted by "Run", the rows are in run order. A row knows its run by the index in its
+    first cell's ``UserRole`` (never by its row number, which sorting changes).
+    """
 
     def __init__(self, plots: TrainingPlots, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plots = plots
         self._filling = False
+        self._toggling = False  # a check box is showing or hiding its run: its row is right already
         self.setColumnCount(len(COLUMNS))
-        self.setHeaderLabels(list(COLUMNS))
+        self.setHeaderLabels([header for header, _ in COLUMNS])
+        for column, (_, tip) in enumerate(COLUMNS):
+            self.headerItem().setToolTip(column, tip)
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setIconSize(QSize(12, 12))
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its end: "(newest)"
+        self.setItemDelegateForColumn(DIFFERS, _ElideRight(self))  # a list keeps its first items
         header = self.header()
         header.setStretchLastSection(False)
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.headerItem().setToolTip(0, "Tick to show a run's curves; select a run to draw it strong")
-        self.headerItem().setToolTip(1, "The settings in which this run differs from the other runs")
-        self.headerItem().setToolTip(2, "Best validation accuracy of the run")
-        self.headerItem().setToolTip(3, "Validation loss after the last epoch")
+        header.setSectionResizeMode(RUN, QHeaderView.ResizeMode.Interactive)  # fitted in refresh, at most
+        header.setSectionResizeMode(DIFFERS, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the run order until a header is clicked
+        self.setSortingEnabled(True)
         self.setToolTip("")
         plots.runs_changed.connect(self.refresh)
+        theme.theme_changed().connect(self.refresh)
         self.itemChanged.connect(self._on_item_changed)
         self.itemSelectionChanged.connect(self._on_selection_changed)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Rebuild the rows from the plots' runs (newest last)."""
+    def ideal_width(self) -> int:
+        """The width that shows every column whole (the "Run" column at most :data:`MAX_NAME_WIDTH`)."""
+        header = self.header()
+        widths = [max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(self.columnCount())]
+        widths[RUN] = min(widths[RUN], MAX_NAME_WIDTH)
+        return sum(widths) + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width()
+
+    def run_index(self, item: QTreeWidgetItem) -> int:
+        """The index (in :attr:`plots`) of the run shown in row ``item``."""
+        return int(item.data(RUN, SORT_ROLE))
+
+    def item_for_run(self, run_index: int) -> QTreeWidgetItem | None:
+        """The row of run ``run_index`` (wherever sorting put it)."""
+        for row in range(self.topLevelItemCount()):
+            item = self.topLevelItem(row)
+            if self.run_index(item) == run_index:
+                return item
+        return None
+
+    def refresh(self, *_args: object) -> None:
+        """Rebuild the rows from the plots' runs, sorted as the user chose (else in run order)."""
+        if self._toggling:  # not while Qt is still inside the toggled item's change: it would be deleted
+            return
         self._filling = True
+        self.setSortingEnabled(False)  # rows go in as they come; sorted once at the end
         try:
             focus = self.plots.focus
             self.clear()
             n = self.plots.run_count
-            diffs = differences([self.plots.run_settings(i) for i in range(n)])
+            names = [self.plots.run_name(i) for i in range(n)]
+            shown_names = short_run_names(names)  # "dropout 0.5", not "Overfitting and the regularizers: ..."
+            settings = [self.plots.run_settings(i) for i in range(n)]
+            diffs = differences(settings)
+            diff_tips = difference_tips(shown_names, settings)
+            differing = bool(varying(settings))
+            emphasis = self.palette().color(QPalette.ColorRole.Link)
+            quiet = self.palette().color(QPalette.ColorRole.PlaceholderText)
             for i in range(n):
                 metrics = self.plots.run_metrics(i)
-                best, loss = metrics["best_val_accuracy"], metrics["last_val_loss"]
-                item = QTreeWidgetItem([
-                    self.plots.run_name(i) + ("  (newest)" if i == n - 1 and n > 1 else ""),
-                    diffs[i] or ("—" if n > 1 else ""),
-                    "—" if best is None else f"{best:.2f} %",
-                    "—" if loss is None else f"{loss:.4f}",
-                    f"{metrics['epochs']:.0f}",
-                ])
-                item.setData(0, Qt.ItemDataRole.UserRole, i)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(0, Qt.CheckState.Checked if self.plots.is_run_visible(i)
-                                   else Qt.CheckState.Unchecked)
-                item.setIcon(0, _swatch(self.plots.run_color(i)))
-                for column in (2, 3, 4):
+                item = NumberTreeItem()
+                item.setText(RUN, shown_names[i] + ("  (newest)" if i == n - 1 and n > 1 else ""))
+                item.setData(RUN, SORT_ROLE, i)
+                item.setText(DIFFERS, diffs[i] or (BASELINE if differing else MISSING if n > 1 else ""))
+                for column, key, shown in (
+                    (BEST, "best_val_accuracy", lambda v: f"{v:.2f} %"),
+                    (FINAL, "final_val_accuracy", lambda v: f"{v:.2f} %"),
+                    (LOSS, "last_val_loss", lambda v: f"{v:.4f}"),
+                    (EPOCHS, "epochs", lambda v: f"{v:.0f}"),
+                    (TIME, "seconds", format_seconds),
+                ):
+                    value = metrics.get(key)
+                    if is_number(value):
+                        item.setText(column, shown(value))
+                        item.setData(column, SORT_ROLE, float(value))
+                    else:
+                        item.setText(column, MISSING)
                     item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                tip = "\n".join(f"{k}: {_format(v)}" for k, v in sorted(self.plots.run_settings(i).items()))
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(RUN, Qt.CheckState.Checked if self.plots.is_run_visible(i)
+                                   else Qt.CheckState.Unchecked)
+                item.setIcon(RUN, _swatch(self.plots.run_color(i)))
+                tip = "\n".join(f"{k}: {_format(v)}" for k, v in sorted(settings[i].items()))
                 for column in range(len(COLUMNS)):
                     item.setToolTip(column, tip or "No settings recorded")
+                item.setToolTip(RUN, f"{names[i]}\n\n{tip}" if tip else names[i])
+                font = item.font(DIFFERS)
+                if diffs[i]:  # what sets this run apart stands out: bold, in the palette's accent colour
+                    font.setBold(True)
+                    item.setForeground(DIFFERS, emphasis)
+                elif differing:
+                    font.setItalic(True)
+                    item.setForeground(DIFFERS, quiet)
+                item.setFont(DIFFERS, font)
+                if differing:
+                    item.setToolTip(DIFFERS, diff_tips[i])
                 self.addTopLevelItem(item)
                 if focus == i:
                     item.setSelected(True)
         finally:
+            self.setSortingEnabled(True)  # sorts by the header the user clicked; none: the run order stays
             self._filling = False
+        self.setColumnWidth(RUN, min(self.sizeHintForColumn(RUN), MAX_NAME_WIDTH))
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        if self._filling or column != 0:
+        if self._filling or column != RUN:
             return
-        index = item.data(0, Qt.ItemDataRole.UserRole)
-        visible = item.checkState(0) == Qt.CheckState.Checked
+        index = self.run_index(item)
+        visible = item.checkState(RUN) == Qt.CheckState.Checked
         if self.plots.is_run_visible(index) != visible:
-            self.plots.set_run_visible(index, visible)
+            self._toggling = True
+            try:
+                self.plots.set_run_visible(index, visible)
+            finally:
+                self._toggling = False
 
     def _on_selection_changed(self) -> None:
         if self._filling:
             return
         selected = self.selectedItems()
-        index = selected[0].data(0, Qt.ItemDataRole.UserRole) if selected else None
+        index = self.run_index(selected[0]) if selected else None
         self.plots.set_focus(index if index != self.plots.run_count - 1 else None)
 
 
@@ -173,7 +346,13 @@ def _swatch(color: QColor) -> QIcon:
 
 
 class CurvesPanel(QWidget):
-    """The plots with the runs table beside them (in a splitter)."""
+    """The plots with the runs table beside them (in a splitter).
+
+    Until the user drags the splitter, the table gets the width that shows its columns whole,
+    except where that would keep a low, wide panel from putting the four plots in one row
+    (:data:`~.plots.ROW_MIN_WIDTH`): there the plots get their row and the table the rest
+    (at least :data:`MIN_TABLE_WIDTH`). A table is never made wider than half the panel.
+    """
 
     def figure_widget(self) -> QWidget:
         """The plots make the figure (not the runs table or the buttons above the plots)."""
@@ -183,13 +362,44 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         self.plots = TrainingPlots(self)
         self.runs = RunsTable(self.plots, self)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.runs)
-        splitter.addWidget(self.plots)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([420, 900])
-        splitter.setChildrenCollapsible(True)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.runs)
+        self.splitter.addWidget(self.plots)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([420, 900])
+        self.splitter.setChildrenCollapsible(True)
+        self._split_by_hand = False
+        self.splitter.splitterMoved.connect(self._on_split_moved)
+        self.plots.runs_changed.connect(self.fit_split)  # after the table has its new rows (connected first)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
+
+    def table_width(self, width: int, height: int) -> int:
+        """The runs table's width in a panel ``width`` × ``height`` (see the class docstring)."""
+        natural = min(self.runs.ideal_width(), width // 2)
+        row = max(ROW_MIN_WIDTH, ROW_MIN_ASPECT * height)  # the plots' width for one row of four
+        if width - row < MIN_TABLE_WIDTH:  # no room for the row anyway
+            return max(natural, min(MIN_TABLE_WIDTH, width // 2))
+        return max(MIN_TABLE_WIDTH, min(natural, width - row))
+
+    def fit_split(self) -> None:
+        """Give the table its width (:meth:`table_width`), unless the user has dragged the splitter."""
+        width = self.splitter.width() - self.splitter.handleWidth()
+        if self._split_by_hand or width <= 0 or not self.isVisible():
+            return
+        table = self.table_width(width, self.splitter.height())
+        if self.splitter.sizes()[0] != table:
+            self.splitter.setSizes([table, width - table])
+
+    def _on_split_moved(self, _pos: int, _index: int) -> None:
+        self._split_by_hand = True
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self.fit_split()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.fit_split()
