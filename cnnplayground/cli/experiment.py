@@ -31,6 +31,8 @@ def add_experiment_parser(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, metavar="DIR", help="write KEY.png and KEY.json here")
+    p.add_argument("--replot", action="store_true", help="draw KEY.png again from each KEY.json in --out, "
+                   "running nothing")
     p.set_defaults(func=cmd_experiment)
 
 
@@ -38,6 +40,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from ..experiments.base import Context, ExperimentError
     from ..experiments.gallery import EXPERIMENTS, get_experiment
 
+    if args.replot:
+        return _replot(Path(args.out or "."))
     if args.list or not args.keys:
         for e in EXPERIMENTS:
             print(f"{e.key:<16} {e.title}  (about {e.minutes[0]:g} min quick, {e.minutes[1]:g} min full)")
@@ -92,6 +96,23 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
         (out / f"{experiment.key}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _write_png(finding.figure, out / f"{experiment.key}.png")
     return True
+
+
+def _replot(folder: Path) -> int:
+    from ..experiments.base import Curve, Figure
+
+    found = sorted(folder.glob("*.json"))
+    if not found:
+        raise CliError(f"no experiment results (*.json) in {folder}")
+    for path in found:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))["figure"]
+            curves = tuple(Curve(c["label"], tuple(c["x"]), tuple(c["y"])) for c in data["curves"])
+            figure = Figure(data["title"], data["x_label"], data["y_label"], curves, data["log_x"], data["percent"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CliError(f"{path}: not an experiment result with a figure ({exc})") from None
+        _write_png(figure, path.with_suffix(".png"))
+    return 0
 
 
 def _finite(value: float) -> float | None:

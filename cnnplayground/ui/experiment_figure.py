@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QWidget
 
 from ..experiments.base import Figure
@@ -43,8 +43,8 @@ class FigurePlot(pg.GraphicsLayoutWidget):
         for axis in ("left", "bottom"):
             self.plot_item.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" reads badly
         # The legend sits in a column of its own, at the top (a stretching row below keeps its rows tight).
-        side = self.addLayout(row=0, col=1)
-        side.setContentsMargins(0, 0, 16, 0)  # room for the text's antialiased edge at export scale
+        side = self._side = self.addLayout(row=0, col=1)
+        side.setContentsMargins(0, 0, 8, 0)
         self.legend = pg.LegendItem(labelTextSize="8pt")
         side.addItem(self.legend, row=0, col=0)
         side.layout.setRowStretchFactor(1, 1)
@@ -94,6 +94,13 @@ class FigurePlot(pg.GraphicsLayoutWidget):
                              symbol=None if many else "o",
                              symbolSize=5, symbolBrush=color, symbolPen=None)
             self.legend.addItem(line, curve.label)
+        # The legend's column is exactly as wide as its longest label (the layout alone squeezed or clipped it).
+        font = QFont(self.font())
+        font.setPointSizeF(8.0)
+        metrics = QFontMetricsF(font)
+        width = max((metrics.horizontalAdvance(c.label) for c in figure.curves), default=0.0) + 60.0
+        self._side.setMinimumWidth(width)
+        self._side.setMaximumWidth(width)
         bottom = item.getAxis("bottom")
         if figure.x_label in ("epoch", "step") and not figure.log_x:
             # Whole numbers only: a tick every 1, 2, 5, 10, ... units, about ten of them.
@@ -106,7 +113,7 @@ class FigurePlot(pg.GraphicsLayoutWidget):
         item.enableAutoRange()
 
 
-def figure_png(figure: Figure, path: str | Path, width: int = 1000, height: int = 600) -> Path:
+def figure_png(figure: Figure, path: str | Path, width: int = 1300, height: int = 640) -> Path:
     """Write ``figure`` to ``path`` as a PNG of ``width`` × ``height`` pixels (a QApplication must exist)."""
     plot = FigurePlot()
     try:
