@@ -406,9 +406,9 @@ def _widths(ctx: Context) -> list[int]:
 
 def _double_descent_plan(ctx: Context) -> list[Stage]:
     images = ctx.pick(300, 1000)
-    config = _config(ctx, epochs=ctx.pick(300, 300), learning_rate=ctx.pick(1e-3, 2e-3),
-                     val_fraction=ctx.pick(0.1, 0.02))
-    data = ctx.dataset(quick_images=1500, random_labels=0.2)
+    config = _config(ctx, epochs=300, val_fraction=ctx.pick(0.1, 0.02))
+    noise = ctx.pick(0.2, 0.4)
+    data = ctx.dataset(quick_images=1500, random_labels=noise)
     out = {}
     for width in _widths(ctx):
         name = f"width {width}"
@@ -416,7 +416,7 @@ def _double_descent_plan(ctx: Context) -> list[Stage]:
         graph.set_attributes("fc1", {"frozen": True})  # random ReLU features; only the last layer learns
         out[name] = arm(name, graph, config, data, sweep="double descent",
                         train_fraction=_subset(ctx, images, config, data), settings={"width": width})
-    return [Stage(f"{images} images with 20 % random labels, random features of growing width", out,
+    return [Stage(f"{images} images with {noise:.0%} random labels, random features of growing width", out,
                   keep_weights=True)]
 
 
@@ -460,7 +460,8 @@ def _interior_peak(errors: Sequence[float], margin: float = 0.01) -> int | None:
 
 DOUBLE_DESCENT = Experiment(
     "double-descent", "Model width and double descent",
-    "Two-layer nets of growing width on a small training set with 20 % noisy labels. The first layer is "
+    "Two-layer nets of growing width on a small training set with noisy labels (a random label for 20 % of "
+    "the images at the quick scale, 40 % at full size). The first layer is "
     "frozen at its random start (random ReLU features, as in Belkin et al.), so only the classifier learns, "
     "each until it fits what it can.",
     "Test error first falls with width, then rises as the net becomes just wide enough to fit every (noisy) "
@@ -574,18 +575,15 @@ def _members(results: Results) -> list[str]:
 
 def _ensemble_plan(ctx: Context) -> list[Stage]:
     data = ctx.dataset(quick_images=2500)
-    images = ctx.pick(1500, 5000)
     count = ctx.pick(3, 5)
-    epochs = ctx.pick(8, 4)
     members = {}
-    for i in range(count):
-        config = _config(ctx, epochs=epochs, seed=ctx.seed + i)
+    for i in range(count):  # members see every training image; the students only a share of them
+        config = _config(ctx, epochs=ctx.pick(8, 2), seed=ctx.seed + i)
         name = f"member {i + 1} (seed {ctx.seed + i})"
-        members[name] = arm(name, nets.lenet(SHAPE, CLASSES), config, data, sweep="ensemble",
-                            train_fraction=_subset(ctx, images, config, data))
-    student_config = _config(ctx, epochs=ctx.pick(6, 12))
+        members[name] = arm(name, nets.lenet(SHAPE, CLASSES), config, data, sweep="ensemble")
+    student_config = _config(ctx, epochs=ctx.pick(10, 15), batch_size=ctx.pick(32, 64))
     student = nets.lenet(SHAPE, CLASSES, width=0.34)
-    fraction = _subset(ctx, images, student_config, data)
+    fraction = _subset(ctx, ctx.pick(500, 2000), student_config, data)
 
     def students(results: Results) -> dict[str, Any]:
         teacher = Ensemble([results.model(n) for n in _members(results) if results.finished(n)])
@@ -599,7 +597,8 @@ def _ensemble_plan(ctx: Context) -> list[Stage]:
         }
 
     return [Stage(f"{count} members", members, keep_weights=True),
-            Stage("a small student, alone and distilled", make=students, keep_weights=True)]
+            Stage("a small student on a share of the images, alone and distilled", make=students,
+                  keep_weights=True)]
 
 
 def _ensemble(results: Results) -> Finding:
@@ -632,11 +631,12 @@ def _ensemble(results: Results) -> Finding:
 
 ENSEMBLE = Experiment(
     "ensemble", "Ensembles and knowledge distillation",
-    "Several LeNet-5s from different seeds, their averaged prediction, and a small student trained on the "
-    "ensemble's softened outputs.",
+    "Several LeNet-5s from different seeds, their averaged prediction, and a small student that sees only a "
+    "share of the training images, trained on the labels alone or also on the ensemble's softened outputs.",
     "The ensemble's accuracy is at least that of its average member, usually above the best one, because "
     "the members err on different images. The distilled student learns from the ensemble's soft probabilities "
-    "('a 7 that looks like a 1') as well as the labels.",
+    "('a 7 that looks like a 1') as well as the labels, so some of what the ensemble learned from all the "
+    "images reaches it through the few it sees.",
     "Hansen & Salamon (1990) and Dietterich (2000) on ensembles; Hinton, Vinyals & Dean (2015) distilled an "
     "ensemble of 10 speech models into one that kept most of the gain.",
     _ensemble_plan, _ensemble, minutes=(1.0, 4.0),
