@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
 from ..experiments.base import Figure
@@ -22,7 +22,7 @@ from . import theme
 from .figures import FigureTarget, export_figure
 
 #: Colour-blind-friendly colours (Okabe & Ito), then pyqtgraph's hue wheel.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255")
 
 
 def curve_color(index: int) -> QColor:
@@ -94,11 +94,9 @@ class FigurePlot(pg.GraphicsLayoutWidget):
                              symbol=None if many else "o",
                              symbolSize=5, symbolBrush=color, symbolPen=None)
             self.legend.addItem(line, curve.label)
-        # The legend's column is exactly as wide as its longest label (the layout alone squeezed or clipped it).
-        font = QFont(self.font())
-        font.setPointSizeF(8.0)
-        metrics = QFontMetricsF(font)
-        width = max((metrics.horizontalAdvance(c.label) for c in figure.curves), default=0.0) + 60.0
+        # The legend's column is exactly as wide as its widest entry (the layout alone squeezed or clipped it).
+        width = max((sample.boundingRect().width() + label.boundingRect().width()
+                     for sample, label in self.legend.items), default=0.0) + 24.0
         self._side.setMinimumWidth(width)
         self._side.setMaximumWidth(width)
         bottom = item.getAxis("bottom")
@@ -117,7 +115,7 @@ def figure_png(figure: Figure, path: str | Path, width: int = 1300, height: int 
     """Write ``figure`` to ``path`` as a PNG of ``width`` × ``height`` pixels (a QApplication must exist)."""
     plot = FigurePlot()
     try:
-        plot.resize(width // 2, height // 2)
+        plot.resize(round(width / 1.6), round(height / 1.6))  # text at 1.6× for a report page
         plot.setStyleSheet("")
         plot.show_figure(figure)
         return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
