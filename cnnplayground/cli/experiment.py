@@ -18,6 +18,7 @@ import math
 import time
 from pathlib import Path
 
+from ..io.atomic import atomic_write_text
 from .common import CliError
 
 
@@ -91,10 +92,17 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
     if out is not None:
         record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
                   "headline": finding.headline, "holds": finding.holds, "seconds": round(seconds, 1),
-                  "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms,
-                  "figure": dataclasses.asdict(finding.figure)}
-        (out / f"{experiment.key}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        _write_png(finding.figure, out / f"{experiment.key}.png")
+                  "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms}
+        figure = dataclasses.asdict(finding.figure)
+        for curve in figure["curves"]:
+            curve["y"] = [None if y is None else _finite(y) for y in curve["y"]]
+        record["figure"] = figure
+        path = out / f"{experiment.key}.json"
+        try:
+            atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+            _write_png(finding.figure, out / f"{experiment.key}.png")
+        except OSError as exc:
+            raise CliError(f"could not write the results to {out}: {exc.strerror or exc}") from None
     return True
 
 
@@ -111,7 +119,10 @@ def _replot(folder: Path) -> int:
             figure = Figure(data["title"], data["x_label"], data["y_label"], curves, data["log_x"], data["percent"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CliError(f"{path}: not an experiment result with a figure ({exc})") from None
-        _write_png(figure, path.with_suffix(".png"))
+        try:
+            _write_png(figure, path.with_suffix(".png"))
+        except OSError as exc:
+            raise CliError(f"could not write {path.with_suffix('.png')}: {exc.strerror or exc}") from None
     return 0
 
 

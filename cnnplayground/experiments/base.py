@@ -14,11 +14,14 @@ the CLI writes it to a PNG).
 
 :class:`ExperimentRun` is the generator of events (the sweep's own, wrapped with
 stage and analysis events) that the CLI iterates and the GUI runs in a worker;
-:meth:`ExperimentRun.stop` may be called from any thread. Qt-free.
+:meth:`ExperimentRun.stop` may be called from any thread. Whatever goes wrong (a missing
+dataset, a stage that needs a run that failed, an error while the finding is computed)
+ends the run with an :class:`ExperimentFinished` whose ``message`` says why. Qt-free.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +49,8 @@ from ..train.sweep import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.project_schema import RunHistory
+
+log = logging.getLogger(__name__)
 
 Scale = Literal["quick", "full"]
 SCALES: tuple[Scale, ...] = ("quick", "full")
@@ -85,8 +90,8 @@ class Context:
     def dataset(self, which: Literal["digits", "clothes"] = "digits", *, quick_images: int = 2000,
                 **options: Value) -> DatasetChoice:
         """MNIST (``digits``) or Fashion-MNIST (``clothes``) at full scale; at quick scale the synthetic
-        shapes with ``quick_images`` training images (``clothes``: another seed's shapes, noisier, as a
-        second task)."""
+        shapes with ``quick_images`` training images (``clothes``: the same shapes with more pixel noise, a
+        harder version of the same task rather than a new one)."""
         if self.full:
             return DatasetChoice(name="mnist" if which == "digits" else "fashion-mnist", root=self.data_root,
                                  options=dict(options))
@@ -328,7 +333,6 @@ class ExperimentRun:
         self._lock = threading.Lock()
         self._sweep: Sweep | None = None
         self._stop = False
-        self._paused = False
         #: Arm names in the order they run (index = VariantEvent.index).
         self.arm_names: list[str] = []
         #: Whether each arm's record is shown (by index).
@@ -339,18 +343,6 @@ class ExperimentRun:
             self._stop = True
             if self._sweep is not None:
                 self._sweep.stop()
-
-    def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-            if self._sweep is not None:
-                self._sweep.pause()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-            if self._sweep is not None:
-                self._sweep.resume()
 
     def run(self) -> Iterator[ExperimentEvent]:
         key = self.experiment.key
@@ -364,7 +356,8 @@ class ExperimentRun:
                 break
             try:
                 arms = stage.arms if stage.arms is not None else stage.make(self.results)  # type: ignore[misc]
-            except (ExperimentError, DatasetError, KeyError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a stage that cannot be made ends the experiment with a message
+                log.warning("experiment %s, stage %r could not be made", key, stage.title, exc_info=True)
                 yield ExperimentFinished(key, None, False, f"{stage.title}: {_reason(exc)}")
                 return
             offset = len(self.arm_names)
@@ -382,7 +375,7 @@ class ExperimentRun:
                 hook = stage.prepare
 
                 def prepare(variant: Variant, model: nn.Module, hook=hook) -> None:
-                    hook(variant.name, model, self.results)
+                    hook(self.arm_names[variant.index], model, self.results)  # the arm's name, not the record's
 
             sweep = Sweep(variants, self.results.loader, keep_weights=stage.keep_weights, prepare_model=prepare,
                           **self.options)
@@ -390,8 +383,6 @@ class ExperimentRun:
                 self._sweep = sweep
                 if self._stop:
                     sweep.stop()
-                if self._paused:
-                    sweep.pause()
             try:
                 for event in sweep.run():
                     if isinstance(event, VariantFinished):
@@ -413,8 +404,12 @@ class ExperimentRun:
         yield Analysing(f"{self.experiment.title}: computing the result")
         try:
             finding = self.experiment.conclude(self.results)
-        except (ExperimentError, DatasetError, KeyError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory in an attack sweep: a message, not a traceback
+            log.warning("experiment %s: the finding could not be computed", key, exc_info=True)
             yield ExperimentFinished(key, None, False, f"the result could not be computed: {_reason(exc)}")
+            return
+        if self._stop:  # Stop pressed while the result was computed
+            yield ExperimentFinished(key, None, True, "stopped")
             return
         yield ExperimentFinished(key, finding, False)
 
@@ -422,16 +417,15 @@ class ExperimentRun:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"the run {exc.args[0]!r} did not finish" if exc.args else "a run did not finish"
-    return str(exc)
-
-
-def run_experiment(experiment: Experiment, context: Context, **options: Any) -> Iterator[ExperimentEvent]:
-    """``ExperimentRun(experiment, context, **options).run()``."""
-    return ExperimentRun(experiment, context, **options).run()
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "out of memory: try the quick scale, or close other programs"
+    text = " ".join(str(exc).split())[:300]
+    known = isinstance(exc, ExperimentError | DatasetError | ValueError)
+    return text if known and text else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 __all__ = [
     "SCALES", "Analysing", "Context", "Curve", "Experiment", "ExperimentError", "ExperimentEvent",
     "ExperimentFinished", "ExperimentRun", "Figure", "Finding", "Results", "Scale", "Stage", "StageStarted",
-    "arm", "curves_figure", "predict", "run_experiment",
+    "arm", "curves_figure", "predict",
 ]

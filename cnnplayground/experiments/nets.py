@@ -138,9 +138,3 @@ def deep_net(shape: Shape, classes: int, depth: int, *, residual: bool, widths: 
     chain.add("flatten", "Flatten")
     chain.add("fc", "Linear", out_features=classes)
     return chain.done()
-
-
-def weighted_layers(graph: Graph, kinds: tuple[str, ...] = ("Conv2d",)) -> list[str]:
-    """Ids of the layers of ``kinds`` in graph order."""
-    order, _ = graph.topological_order()
-    return [nid for nid in order if graph.nodes[nid].kind in kinds]

@@ -17,8 +17,10 @@ last, smaller batch of an epoch, validation and adversarial crafting use the sam
 module uncompiled (same parameters), so no shape or mode ever recompiles. On CUDA the
 compilation uses ``mode="reduce-overhead"``: with the one static shape, the network's
 forward and backward kernels are replayed as CUDA graphs (one launch instead of one per
-kernel, which is most of a small network's step time on a GPU); the trainer marks each
-step's start (:func:`mark_graph_step`), so a replay never overwrites outputs still in use.
+kernel, which is most of a small network's step time on a GPU). The trainer marks each
+step's start (:func:`mark_graph_step`), declaring the last step's graph outputs free to be
+overwritten: that is safe because it never keeps them (logits become the loss and the correct
+count within the step; the metrics accumulate in tensors of their own).
 This path has not been measured yet: no GPU was available (see docs/PERFORMANCE.md). When
 compiling fails (no C++ compiler for the CPU backend, an unsupported layer, an old
 GPU), the run goes on uncompiled and the event says why in one line.

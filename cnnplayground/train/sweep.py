@@ -86,6 +86,8 @@ class GraphKnob:
     apply: Callable[[Graph, float], None]
     minimum: float
     maximum: float
+    #: Whole numbers only: a drawn or spread value is rounded (like a batch size).
+    integer: bool = False
 
 
 #: Network knobs by name; :func:`register_knob` adds one.
@@ -187,8 +189,9 @@ def repeat_blocks(graph: Graph, factor: float) -> None:
                 if new_id in graph.nodes:
                     raise SweepError(f"depth: the layer id {new_id} is taken")
                 x, y = node.position
+                # A copy starts from fresh weights: frozen it would stay random, so it trains (its LR × is kept).
                 graph.add_node(node.kind, dict(node.params), id=new_id, position=(x + 40.0 * (copy - 1), y),
-                               attributes=dict(node.attributes))
+                               attributes={**node.attributes, "frozen": False})
                 graph.connect(last, new_id)
                 last = new_id
         for edge in out_edges:
@@ -202,7 +205,7 @@ register_knob(GraphKnob("dropout", "Sets p of every Dropout and Dropout2d layer.
                         minimum=0.0, maximum=1.0))
 register_knob(GraphKnob("depth", "Repeats every size-keeping convolution block (the conv and the BatchNorm, "
                         "activation and Dropout right after it) this many times.", repeat_blocks,
-                        minimum=1.0, maximum=float(MAX_DEPTH)))
+                        minimum=1.0, maximum=float(MAX_DEPTH), integer=True))
 
 
 # --- the spec ------------------------------------------------------------------------------------
@@ -345,6 +348,8 @@ def _variant(index: int, sweep: str, settings: dict[str, Value], project: Projec
         if where == "knob":
             knob = GRAPH_KNOBS[setting]
             value = _number(setting, raw)
+            if knob.integer:
+                value = int(round(value))
             if not knob.minimum <= value <= knob.maximum:
                 raise SweepError(f"{setting} must be from {knob.minimum:g} to {knob.maximum:g}, got {value:g}")
             knob.apply(graph, value)

@@ -94,7 +94,8 @@ class Trainer:
     ``snapshot_every_epoch``: yield a :class:`WeightsSnapshot` after each epoch.
     ``teacher``: a model whose softened predictions the network also learns from
     (knowledge distillation, see :meth:`_distilled`; ``distill_alpha`` weighs that
-    term, ``distill_temperature`` softens both); it is never trained.
+    term, ``distill_temperature`` softens both); it is never trained, and is taken over for the run:
+    moved to the device, put in eval mode, its parameters' gradients switched off.
     """
 
     def __init__(

@@ -82,6 +82,7 @@ def test_arms_run_in_stages_and_a_later_stage_uses_the_earlier_weights():
         return {"b": arm("b", nets.mlp(SHAPE, 10, [8]), _config(), TINY, sweep="t")}
 
     def prepare(name, model, results):
+        seen["prepared"] = name  # the arm's name, not the record's ("Tiny: b")
         model.load_state_dict(results.arms["a"].weights)
 
     stages = [Stage("one", {"a": arm("a", nets.mlp(SHAPE, 10, [8]), _config(), TINY, sweep="t")},
@@ -94,7 +95,7 @@ def test_arms_run_in_stages_and_a_later_stage_uses_the_earlier_weights():
     finished = [e for e in events if isinstance(e, VariantFinished)]
     assert [f.index for f in finished] == [0, 1] and run.arm_names == ["a", "b"] and run.shown == [True, False]
     assert [f.record.name for f in finished] == ["Tiny: a", "Tiny: b"]
-    assert seen["first weights"] is not None
+    assert seen["first weights"] is not None and seen["prepared"] == "b"
     end = events[-1]
     assert isinstance(end, ExperimentFinished) and end.finding is not None and end.finding.headline == "done"
     # b started from a's weights (one epoch later they differ, but less than two fresh inits would).

@@ -119,12 +119,18 @@ def test_cuda_compiles_with_cuda_graphs_and_marks_every_compiled_step(data, monk
     assert fastpath.compile_mode(torch.device("cpu")) == "default"
     modes: list[str] = []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: modes.append(kw["mode"]) or model)
-    marks: list[str] = []
-    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append("step"))
+    from cnnplayground.train import trainer as trainer_module
+
+    steps: list[str] = []
+    monkeypatch.setattr(trainer_module, "mark_graph_step", lambda device: steps.append(device.type))
     list(Trainer(tiny_net(), data, cfg(compile=True)).run())
-    assert modes == ["default"] and marks == []  # on the CPU: no graphs, nothing to mark
+    assert modes == ["default"]
+    assert steps == ["cpu"] * 3  # each of the 3 full batches marked before the compiled network runs
+    graphs: list[str] = []
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: graphs.append("step"))
+    fastpath.mark_graph_step(torch.device("cpu"))
     fastpath.mark_graph_step(torch.device("cuda"))
-    assert marks == ["step"]
+    assert graphs == ["step"]  # only CUDA has graphs to tell
 
 
 def test_compile_is_skipped_when_no_batch_is_full(data):

@@ -218,8 +218,15 @@ def test_depth_knob_repeats_every_size_keeping_conv_block():
     assert added == 2 * (8 * 8 * 9 + 16) + 2 * (16 * 16 * 9 + 32)
     with pytest.raises(SweepError, match="no size-keeping convolution"):
         variants(SweepSpec((Axis.grid("depth", 2),)), project())  # LeNet-5: every conv changes the size
-    with pytest.raises(SweepError, match="whole number"):
-        variants(SweepSpec((Axis.grid("depth", 1.5),)), project(graph))
+    # Drawn or spread values are rounded to whole repeats (random search over 1..3 works).
+    drawn = variants(SweepSpec((Axis.range("depth", 1, 3),), mode="random", count=6, seed=3), project(graph))
+    assert {v.settings["depth"] for v in drawn} <= {1, 2, 3} and len({v.settings["depth"] for v in drawn}) > 1
+    with pytest.raises(SweepError, match="depth must be from 1 to 8"):
+        variants(SweepSpec((Axis.grid("depth", 9),)), project(graph))
+    # A copy of a frozen block trains: frozen, its fresh weights would stay random.
+    graph.set_attributes("conv2", {"frozen": True, "lr_scale": 0.5})
+    copied = variants(SweepSpec((Axis.grid("depth", 2),)), project(graph))[0].graph.nodes["conv2_x2"]
+    assert copied.attributes["frozen"] is False and copied.attributes["lr_scale"] == 0.5
     records = [e for e in run_sweep(v, step_event_every=4) if isinstance(e, VariantFinished)]
     assert [r.outcome for r in records] == ["completed", "completed"]
     assert records[1].record.settings["network.parameters"] > records[0].record.settings["network.parameters"]

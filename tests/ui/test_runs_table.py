@@ -25,6 +25,7 @@ from cnnplayground.ui.training.runs import (
     RUN,
     TIME,
     CurvesPanel,
+    difference_tips,
     differences,
 )
 
@@ -167,6 +168,11 @@ def test_a_run_lists_only_what_it_changes_from_the_settings_most_runs_share():
     assert differences([{"learning_rate": 0.1, "sweep.learning_rate": 0.1, "sweep.width": 2.0},
                         {"learning_rate": 0.01, "sweep.learning_rate": 0.01, "sweep.width": 0.5}]) == [
         "lr 0.1, sweep.width 2", "lr 0.01, sweep.width 0.5"]
+    # The odd layer list is told against the list most runs share, even when the odd run comes first.
+    layers = [{"network.layers": "Conv2d×2, Dropout×2, Linear"}, {"network.layers": "Conv2d×2, Linear"},
+              {"network.layers": "Conv2d×2, Linear"}]
+    assert differences(layers) == ["+Dropout×2", "", ""]
+    assert "+Dropout×2" in difference_tips(["a", "b", "c"], layers)[0]
 
 
 def test_an_experiments_runs_are_named_by_their_arm(qtbot):

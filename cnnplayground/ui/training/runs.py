@@ -132,11 +132,11 @@ def differences(settings: list[dict[str, Any]]) -> list[str]:
     A setting most runs share (:func:`common_value`) is listed only for the runs that change it
     ("wd 0.001" for the one run with weight decay, nothing for the others); a setting without
     such a baseline (a learning rate per run) is listed for every run. Layer lists are compared
-    with the first run that has one: "+Dropout", "−BatchNorm2d×2".
+    with the most common one, else with the first run that has one: "+Dropout", "−BatchNorm2d×2".
     """
     keys = varying(settings)
     common = {key: common_value(settings, key) for key in keys}
-    reference = next((layer_counts(s["network.layers"]) for s in settings if "network.layers" in s), None)
+    reference = _layer_reference(settings, common.get("network.layers"))
     texts = []
     for s in settings:
         parts = []
@@ -152,6 +152,14 @@ def differences(settings: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
+def _layer_reference(settings: list[dict[str, Any]], common: str | None) -> Counter[str] | None:
+    """The layer counts runs are compared with: the layer list most runs share, else the first run's."""
+    for s in settings:
+        if "network.layers" in s and (common is None or repr(s["network.layers"]) == common):
+            return layer_counts(s["network.layers"])
+    return None
+
+
 def _sort_value(value: Any) -> tuple[int, Any]:
     """Numbers in order, then everything else by its text."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -163,10 +171,12 @@ def difference_tips(names: list[str], settings: list[dict[str, Any]]) -> list[st
     """For each run, a rich-text tool tip: every differing setting with its values across all runs.
 
     This run's value is bold; a value several runs share says how many ("0.001 ×3"). Layer lists
-    are told as the change from the first run that has one.
+    are told as the change from the first run with the most common layer list.
     """
     keys = varying(settings)
-    first = next((i for i, s in enumerate(settings) if "network.layers" in s), None)
+    common = common_value(settings, "network.layers") if "network.layers" in keys else None
+    first = next((i for i, s in enumerate(settings) if "network.layers" in s
+                  and (common is None or repr(s["network.layers"]) == common)), None)
     tips = []
     for s in settings:
         lines = []
