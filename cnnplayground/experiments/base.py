@@ -151,6 +151,7 @@ class Results:
     arms: dict[str, VariantFinished] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
     loader: Callable[[DatasetChoice, TrainingConfig], ImageData] = default_data_loader
+    _data: dict[str, ImageData] = field(default_factory=dict, repr=False)
 
     def record(self, arm: str) -> RunHistory:
         return self.arms[arm].record
@@ -183,12 +184,15 @@ class Results:
         return model.eval()
 
     def data(self, arm: str) -> ImageData:
-        """The data ``arm`` trained on (its share of the training images, normalized as it was)."""
-        variant = self.variants[arm]
-        data = self.loader(variant.dataset, variant.config)
-        if variant.train_fraction < 1.0:
-            data = train_subset(data, variant.train_fraction, variant.config.seed)
-        return data
+        """The data ``arm`` trained on (its share of the training images, normalized as it was); made once
+        per arm, however often the analysis asks."""
+        if arm not in self._data:
+            variant = self.variants[arm]
+            data = self.loader(variant.dataset, variant.config)
+            if variant.train_fraction < 1.0:
+                data = train_subset(data, variant.train_fraction, variant.config.seed)
+            self._data[arm] = data
+        return self._data[arm]
 
     def test_split(self, arm: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor, ImageData]:
         """The images (``[0, 1]`` floats) and labels ``arm`` is tested on: the test split (the validation
@@ -256,9 +260,6 @@ class Experiment:
     conclude: Callable[[Results], Finding]
     #: Rough minutes on a 2-core CPU: (quick, full).
     minutes: tuple[float, float] = (0.5, 3.0)
-
-    def stages(self, context: Context) -> list[Stage]:
-        return self.plan(context)
 
 
 def arm(name: str, graph: Graph, config: TrainingConfig, dataset: DatasetChoice, *, sweep: str,
@@ -347,7 +348,7 @@ class ExperimentRun:
     def run(self) -> Iterator[ExperimentEvent]:
         key = self.experiment.key
         try:
-            stages = self.experiment.stages(self.context)
+            stages = self.experiment.plan(self.context)
         except (ExperimentError, DatasetError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             yield ExperimentFinished(key, None, False, f"the experiment cannot be set up: {_reason(exc)}")
             return

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..inspect.adversarial import epsilon_sweep
-from ..train.config import DatasetChoice, TrainingConfig
+from ..train.config import TrainingConfig
 from ..train.sweep import train_subset
 from . import nets
 from .base import (
@@ -61,10 +61,6 @@ def _pct(value: float) -> str:
 
 def _params(results: Results, name: str) -> int:
     return int(results.record(name).settings.get("network.parameters", 0))
-
-
-def _subset(ctx: Context, images: int, config: TrainingConfig, dataset: DatasetChoice) -> float:
-    return ctx.fraction(images, config, dataset)
 
 
 # --- 1. convolutional vs fully connected ---------------------------------------------------------------
@@ -133,7 +129,7 @@ def _overfitting_plan(ctx: Context) -> list[Stage]:
     for name, (graph, changes) in arms.items():
         config = _config(ctx, **base, **changes)
         out[name] = arm(name, graph, config, data, sweep="regularizers",
-                        train_fraction=_subset(ctx, images, config, data), settings={"train_images": images})
+                        train_fraction=ctx.fraction(images, config, data), settings={"train_images": images})
     return [Stage(f"{images} training images: each regularizer alone", out)]
 
 
@@ -202,7 +198,7 @@ def _learning_rate_plan(ctx: Context) -> list[Stage]:
     for name, changes in settings.items():
         config = _config(ctx, **base, **changes)
         out[name] = arm(name, nets.lenet(SHAPE, CLASSES), config, data, sweep="learning rate",
-                        train_fraction=_subset(ctx, images, config, data))
+                        train_fraction=ctx.fraction(images, config, data))
     return [Stage("four learning rates", out)]
 
 
@@ -251,7 +247,7 @@ def _batch_norm_plan(ctx: Context) -> list[Stage]:
     images = ctx.pick(2400, 10000)
     config = _config(ctx, epochs=ctx.pick(4, 4), optimizer="sgd", learning_rate=0.02, momentum=0.9)
     widths = (8, 8, 16, 16, 32, 32)
-    fraction = _subset(ctx, images, config, data)
+    fraction = ctx.fraction(images, config, data)
     return [Stage("with and without batch normalization", {
         NO_BN: arm(NO_BN, nets.conv_stack(SHAPE, CLASSES, widths, batch_norm=False), config, data,
                    sweep="batch norm", train_fraction=fraction),
@@ -298,7 +294,7 @@ def _residual_plan(ctx: Context) -> list[Stage]:
     images = ctx.pick(1600, 5000)
     config = _config(ctx, epochs=ctx.pick(3, 4), optimizer="sgd", learning_rate=ctx.pick(0.05, 0.02), momentum=0.9,
                      weight_decay=1e-4, warmup_epochs=ctx.pick(0.0, 0.5))
-    fraction = _subset(ctx, images, config, data)
+    fraction = ctx.fraction(images, config, data)
     shallow, deep = _depth_arms(ctx)
     plain_shallow, plain_deep, res_deep = _residual_names(ctx)
     return [Stage("plain and residual nets", {
@@ -360,7 +356,7 @@ def _random_labels_plan(ctx: Context) -> list[Stage]:
                          (RANDOM_PIXELS, {"random_pixels": 1.0})):
         data = ctx.dataset(quick_images=2500, **option)
         out[name] = arm(name, net, config, data, sweep="random labels",
-                        train_fraction=_subset(ctx, images, config, data))
+                        train_fraction=ctx.fraction(images, config, data))
     return [Stage("true, random labels, random pixels", out)]
 
 
@@ -416,7 +412,7 @@ def _double_descent_plan(ctx: Context) -> list[Stage]:
         graph = nets.mlp(SHAPE, CLASSES, [width])
         graph.set_attributes("fc1", {"frozen": True})  # random ReLU features; only the last layer learns
         out[name] = arm(name, graph, config, data, sweep="double descent",
-                        train_fraction=_subset(ctx, images, config, data), settings={"width": width})
+                        train_fraction=ctx.fraction(images, config, data), settings={"width": width})
     return [Stage(f"{images} images with {noise:.0%} random labels, random features of growing width", out,
                   keep_weights=True)]
 
@@ -489,7 +485,7 @@ def _transfer_plan(ctx: Context) -> list[Stage]:
     images = ctx.pick(100, 200)
     pre = _config(ctx, epochs=ctx.pick(8, 2))
     config = _config(ctx, epochs=ctx.pick(20, 15), batch_size=ctx.pick(32, 64))
-    fraction = _subset(ctx, images, config, target)
+    fraction = ctx.fraction(images, config, target)
     frozen = nets.lenet(SHAPE, CLASSES)
     finetune = nets.lenet(SHAPE, CLASSES)
     for nid in CONV_LAYERS:
@@ -619,7 +615,7 @@ def _ensemble_plan(ctx: Context) -> list[Stage]:
                             settings={"init_seed": seed})
     student_config = _config(ctx, epochs=ctx.pick(10, 15), batch_size=ctx.pick(32, 64))
     student = nets.lenet(SHAPE, CLASSES, width=0.34)
-    fraction = _subset(ctx, ctx.pick(500, 2000), student_config, data)
+    fraction = ctx.fraction(ctx.pick(500, 2000), student_config, data)
 
     def students(results: Results) -> dict[str, Any]:
         finished = [n for n in _members(results) if results.finished(n)]
@@ -700,9 +696,9 @@ def _adversarial_plan(ctx: Context) -> list[Stage]:
                      adversarial_epsilon=ctx.pick(0.1, 0.3), adversarial_steps=7, adversarial_fraction=0.5)
     return [Stage("plain and adversarial training", {
         PLAIN: arm(PLAIN, nets.lenet(SHAPE, CLASSES), plain, data, sweep="adversarial",
-                   train_fraction=_subset(ctx, images, plain, data)),
+                   train_fraction=ctx.fraction(images, plain, data)),
         ROBUST: arm(ROBUST, nets.lenet(SHAPE, CLASSES), robust, data, sweep="adversarial",
-                    train_fraction=_subset(ctx, images, robust, data)),
+                    train_fraction=ctx.fraction(images, robust, data)),
     }, keep_weights=True)]
 
 

@@ -89,13 +89,18 @@ def attribute_names(graph: Graph) -> dict[str, str]:
             name = "layer" + name
         if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in reserved:
             name += "_"
-        base, n = name, 2
-        while name in taken:
-            name = f"{base}_{n}"
-            n += 1
-        taken.add(name)
-        names[nid] = name
+        names[nid] = _claim(name, taken)
     return names
+
+
+def _claim(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... whichever is not in ``taken`` first; added to ``taken``."""
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    taken.add(name)
+    return name
 
 
 def _local_names(attrs: dict[str, str]) -> dict[str, str]:
@@ -104,13 +109,7 @@ def _local_names(attrs: dict[str, str]) -> dict[str, str]:
     taken = set(reserved)
     out: dict[str, str] = {}
     for nid, name in attrs.items():
-        base = name + "_" if name in reserved else name
-        local, n = base, 2
-        while local in taken:
-            local = f"{base}_{n}"
-            n += 1
-        taken.add(local)
-        out[nid] = local
+        out[nid] = _claim(name + "_" if name in reserved else name, taken)
     return out
 
 

@@ -386,6 +386,17 @@ class Trainer:
             log.warning("%s", result.message)
         return result.module, Compiled(result.seconds, result.module is not None, result.message)
 
+    def _distilled(self, loss: torch.Tensor, logits: torch.Tensor, teacher: nn.Module,
+                   x: torch.Tensor) -> torch.Tensor:
+        """Knowledge distillation (Hinton et al., 2015): ``(1 - alpha) * loss + alpha * T^2 * KL(teacher_T ||
+        student_T)``, both softened by the temperature T; the teacher sees the same (augmented) batch."""
+        t = self.distill_temperature
+        with torch.no_grad():
+            soft = torch.log_softmax(teacher(x).float() / t, dim=1)
+        kl = nn.functional.kl_div(torch.log_softmax(logits.float() / t, dim=1), soft, log_target=True,
+                                  reduction="batchmean")
+        return (1.0 - self.distill_alpha) * loss + self.distill_alpha * t * t * kl
+
     # --- between steps -------------------------------------------------------------------
     def _control_point(self, epoch: int, step: int):
         """Handle pause/stop; returns True when the run must stop (a sub-generator)."""
@@ -422,17 +433,6 @@ class Trainer:
         )
 
     # --- failures ------------------------------------------------------------------------
-    def _distilled(self, loss: torch.Tensor, logits: torch.Tensor, teacher: nn.Module,
-                   x: torch.Tensor) -> torch.Tensor:
-        """Knowledge distillation (Hinton et al., 2015): ``(1 - alpha) * loss + alpha * T^2 * KL(teacher_T ||
-        student_T)``, both softened by the temperature T; the teacher sees the same (augmented) batch."""
-        t = self.distill_temperature
-        with torch.no_grad():
-            soft = torch.log_softmax(teacher(x).float() / t, dim=1)
-        kl = nn.functional.kl_div(torch.log_softmax(logits.float() / t, dim=1), soft, log_target=True,
-                                  reduction="batchmean")
-        return (1.0 - self.distill_alpha) * loss + self.distill_alpha * t * t * kl
-
     def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float, where: str = "") -> Failed:
         good.restore(self.model)
         self.state = "failed"

@@ -116,7 +116,6 @@ def figure_png(figure: Figure, path: str | Path, width: int = 1300, height: int 
     plot = FigurePlot()
     try:
         plot.resize(round(width / 1.6), round(height / 1.6))  # text at 1.6× for a report page
-        plot.setStyleSheet("")
         plot.show_figure(figure)
         return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
     finally:

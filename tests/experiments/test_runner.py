@@ -127,7 +127,7 @@ def test_missing_full_size_data_is_a_clear_message(tmp_path):
 
 def test_a_stage_that_needs_a_failed_run_says_so(tmp_path):
     experiment = gallery.get_experiment("ensemble")
-    stages = experiment.stages(Context("quick"))
+    stages = experiment.plan(Context("quick"))
     bad = DatasetChoice(name="mnist", root=str(tmp_path))
     for variant in stages[0].arms.values():
         variant.dataset = bad
