@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    from ..train.fastpath import warm_up_imports
+
+    threading.Thread(target=warm_up_imports, name="warm-up imports", daemon=True).start()
     install_crash_handler(window)
     restored = window.offer_recovery()  # work a crashed session left behind comes first
     if args.project is not None and not restored:
