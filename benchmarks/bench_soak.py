@@ -135,7 +135,7 @@ def structures(window) -> dict[str, int]:
             "dock._steps entries": len(training._steps),
             "session.history (epochs)": len(session.history),
             "trainer.history (epochs)": len(session.trainer.history),
-            "session event buffer": len(session._buffer),
+            "session event queue": len(session.worker.pending),
         })
     history = window.document.project.history
     out["project runs"] = len(history)

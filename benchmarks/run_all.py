@@ -178,11 +178,12 @@ def accuracy_rows(name: str, r: dict) -> list[tuple[str, ...]]:
 def gui_rows(name: str, r: dict) -> list[tuple[str, ...]]:
     case = f"LeNet-5, {r['train_images']:,} img, {r['epochs']} epoch(s), {r['device']}"
     return [
-        (name, case, "5 ms timer lateness p99: idle / session / window",
-         f"{r['idle_p99_ms']:.2f} / {r['session_p99_ms']:.2f} / {r['window_p99_ms']:.2f} ms",
-         "targets: < 50 ms and ≤ 2× idle"),
-        (name, case, "throughput vs headless: session / window",
-         f"{r['session_throughput_ratio']:.2f}× / {r['window_throughput_ratio']:.2f}×", "target ≥ 0.9×"),
+        (name, case, "5 ms timer lateness p99: idle / session / window first run / window again",
+         f"{r['idle_p99_ms']:.2f} / {r['session_p99_ms']:.2f} / {r['window_first_p99_ms']:.2f} / "
+         f"{r['window_p99_ms']:.2f} ms", "targets: < 50 ms and ≤ 2× idle"),
+        (name, case, "throughput vs headless: session / window first run / window again",
+         f"{r['session_throughput_ratio']:.2f}× / {r['window_first_throughput_ratio']:.2f}× / "
+         f"{r['window_throughput_ratio']:.2f}×", "target ≥ 0.9×"),
     ]
 
 

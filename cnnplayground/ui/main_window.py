@@ -9,6 +9,7 @@ Window geometry, dock layout and recent files live in QSettings
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -664,6 +665,18 @@ class MainWindow(QMainWindow):
         if on != self.isFullScreen():
             self.showFullScreen() if on else self.showNormal()
 
+    def event(self, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.UpdateRequest:
+            return super().event(event)
+        # A repaint of the window (its docks included): a live run's frame pacing counts it.
+        started = time.perf_counter()
+        handled = super().event(event)
+        training = getattr(self, "training", None)  # None while the window is being built
+        session = training.session if training is not None else None
+        if session is not None and not session.ended:
+            session.add_frame_cost((time.perf_counter() - started) * 1000.0)
+        return handled
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.WindowStateChange:
             act = self.acts.full_screen
@@ -727,6 +740,7 @@ class MainWindow(QMainWindow):
 
     def _on_training_events(self, events: list) -> None:
         self.curves.plots.add_events(events)
+        self.curves.plots.flush()  # drawn in this frame: the session paces the frames (and counts their cost)
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
             self.results_dock.show()

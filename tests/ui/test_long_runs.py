@@ -118,7 +118,12 @@ def test_a_million_step_events_stay_in_bounded_memory(qtbot):
     dock.events_arrived.connect(plots.add_events)  # as the main window connects its plots
     plots.begin_run("run 1")
     dock._steps = StepLog()
-    receive = session._on_event_emitted  # what the worker's queued signal calls
+
+    def receive(event) -> None:  # what the worker thread does with each event
+        session.worker.pending.append(event)
+        if not isinstance(event, StepFinished):
+            session.worker.arrived.emit()
+
     start = RunStarted(epochs=config.epochs, steps_per_epoch=STEPS_PER_EPOCH, device="cpu", train_images=640_000,
                        val_images=0, parameters=7850)
     receive(start)
@@ -126,10 +131,10 @@ def test_a_million_step_events_stay_in_bounded_memory(qtbot):
     for first in range(1, EVENTS + 1, BATCH):
         for event in step_events(first, BATCH):
             receive(event)
-        session._on_timer_ticked()  # the 33 ms flush
+        session._on_timer_ticked()  # a frame
         if (first + BATCH - 1) % STEPS_PER_EPOCH == 0:
             receive(epoch_event((first + BATCH - 1) // STEPS_PER_EPOCH))
-        assert not session._buffer
+        assert not session.worker.pending
     plots.flush()
     growth = rss_bytes() - rss_before
 

@@ -15,6 +15,7 @@ from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFini
 from cnnplayground.ui.main_window import MainWindow
 from cnnplayground.ui.sorting import format_seconds
 from cnnplayground.ui.training.runs import TIME
+from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, GUI_BUDGET, MAX_FLUSH_INTERVAL_MS
 
 from .graphs import DEEP_LINEAR, chain_graph
 
@@ -71,6 +72,15 @@ def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
     assert plots.run_settings(0)["network.parameters"] == 61_706
     assert window.curves.runs.topLevelItem(0).text(2) == f"{epoch.val_accuracy * 100:.2f} %"
 
+    # The window tells the session what its frames cost to repaint: the frames are paced to that.
+    session = window.training.session
+    repaints: list[float] = []
+    session.add_frame_cost = lambda ms, add=session.add_frame_cost: (repaints.append(ms), add(ms))
+    qtbot.waitUntil(lambda: len(repaints) >= 2 and session.frame_cost_ms > 0, timeout=60_000)
+    assert all(ms > 0 for ms in repaints)
+    assert session.frame_interval_ms == pytest.approx(
+        min(MAX_FLUSH_INTERVAL_MS, max(FLUSH_INTERVAL_MS, session.frame_cost_ms / GUI_BUDGET)), abs=1)
+
     with qtbot.waitSignal(window.training.run_ended, timeout=60_000) as ended:
         window.training.stop()
     assert isinstance(ended.args[0], Finished) and ended.args[0].reason == "stopped"
@@ -99,7 +109,7 @@ def test_pause_resume_and_stop_from_the_keyboard(qtbot, window):
     assert dock.pause_button.text() == "Resume" and not dock.train_button.isEnabled()
     held = sum(isinstance(e, StepFinished) for e in events)
     ticks = dock.session.ticks
-    qtbot.waitUntil(lambda: dock.session.ticks >= ticks + 10, timeout=10_000)  # ~1/3 s of flushes, no sleep
+    qtbot.waitUntil(lambda: dock.session.ticks >= ticks + 3, timeout=10_000)  # three frames, no sleep
     assert sum(isinstance(e, StepFinished) for e in events) == held
     assert window.curves.plots.points(0, "step_loss") == held
     assert dock.status.text().startswith("Paused at step")

@@ -97,7 +97,7 @@ def test_pause_holds_the_steps_resume_continues_stop_finishes(qtbot, make_sessio
     assert isinstance(session.received[-1], Paused)
     held = len(session.steps)
     ticks = session.ticks
-    qtbot.waitUntil(lambda: session.ticks >= ticks + 10, timeout=10_000)  # ~330 ms of event loop, no sleep
+    qtbot.waitUntil(lambda: session.ticks >= ticks + 3, timeout=10_000)  # three frames of event loop, no sleep
     assert len(session.steps) == held
     assert session.worker.is_running
 
@@ -161,3 +161,59 @@ def test_the_gui_thread_keeps_running_while_training(qtbot, make_session, small_
     assert ticks and max(gaps, default=0.0) < 0.25, max(gaps, default=0.0)
     assert len(ticks) >= 0.3 * elapsed / 0.010
     assert session.ticks >= 0.3 * elapsed / (FLUSH_INTERVAL_MS / 1000)
+
+
+def test_step_events_wait_for_the_frame_and_only_other_events_wake_the_gui(qtbot, make_session, small_data):
+    session = make_session(small_net(), small_data, cfg(epochs=2))
+    wakes: list[int] = []
+    session.worker.arrived.connect(lambda: wakes.append(1))
+    session.start()
+    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    steps = [e for e in session.received if isinstance(e, StepFinished)]
+    others = [e for e in session.received if not isinstance(e, StepFinished)]
+    assert len(steps) == 2 * ((16 - 1) // STEP_EVERY) and steps == list(session.steps)
+    # RunStarted, 2 × (WeightsSnapshot?, EpochFinished), Finished...: one wake-up each, none for the steps.
+    assert len(wakes) == len(others) >= 4
+    assert not session.worker.pending
+
+
+def _step(step: int) -> StepFinished:
+    return StepFinished(epoch=1, step=step, epoch_step=step, steps_per_epoch=100, loss=1.0, accuracy=0.5,
+                        learning_rate=0.1, images_per_second=1000.0, elapsed=step * 0.01)
+
+
+def test_frames_are_paced_to_the_gui_budget(qapp, small_data):
+    from cnnplayground.ui.training import worker
+
+    session = TrainingSession(Trainer(small_net(), small_data, cfg()))  # never started: frames driven by hand
+    batches: list[list] = []
+    session.updated.connect(batches.append)
+    assert session.frame_interval_ms == FLUSH_INTERVAL_MS  # nothing measured yet: ~30 frames a second
+
+    def frame(step: int, repaint_ms: float) -> None:
+        session.worker.pending.append(_step(step))
+        session._on_timer_ticked()
+        session.add_frame_cost(repaint_ms)  # what the window reports for the repaint that follows
+
+    for step in range(1, 30):
+        frame(step, 4.0)  # a 4 ms repaint a frame: 4 / 0.005 = 800 ms between frames
+    session._on_timer_ticked()  # closes the last frame
+    assert 4.0 <= session.frame_cost_ms < 5.0
+    assert session.frame_interval_ms == pytest.approx(session.frame_cost_ms / worker.GUI_BUDGET, abs=1)
+    assert [len(b) for b in batches] == [1] * 29  # one batch per frame
+
+    for step in range(30, 60):
+        frame(step, 50.0)  # however costly: a frame at least every MAX_FLUSH_INTERVAL_MS
+    assert session.frame_interval_ms == worker.MAX_FLUSH_INTERVAL_MS
+
+    # A repaint after an epoch end (or a pause) is no frame's: it leaves the estimate alone.
+    session._on_timer_ticked()
+    cost = session.frame_cost_ms
+    session.worker.pending.append(_step(60))
+    session.worker.pending.append(Paused(epoch=1, step=60))
+    session._on_arrived()
+    session.add_frame_cost(500.0)
+    session._on_timer_ticked()
+    assert session.frame_cost_ms == cost
+    assert isinstance(batches[-1][-1], Paused) and batches[-1][0].step == 60  # the step went with the pause
+    session.shutdown()

@@ -12,8 +12,11 @@ as any other, and the cost of a refresh (proportional to the points handed over)
 growing: 1 million points per series made each refresh ≈ 50 ms slower than 100,000.
 
 Redraws are the expensive part (axis text above all), so events only extend the buffers;
-the curves are given their new data by a timer every :data:`REFRESH_MS` (or by
-:meth:`TrainingPlots.flush`). While a run trains, the x axis spans the whole planned run
+the curves are given their new data by a single-shot timer (or by
+:meth:`TrainingPlots.flush`): at the next turn of the event loop, so a live run's new
+points are drawn in the same frame as the rest of the window's update (the training
+session paces those frames, ``worker.py``), but never sooner than :data:`REFRESH_MS`
+after the previous refresh. While a run trains, the x axis spans the whole planned run
 (``RunStarted``: epochs × steps per epoch) and stays put, and each y axis runs from 0 to a
 round number above the data, changed only when the data outgrows it: so the axes (whose
 text is most of the drawing cost, and which are cached as pixmaps) are not redrawn at every
@@ -46,6 +49,7 @@ The learning-rate and throughput axes start at zero, so a constant value reads a
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +65,7 @@ from ...io.project_schema import RunHistory
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from .. import theme
 
-#: How often new data reaches the curves (ms): 10 updates a second look live and cost little.
+#: The shortest interval between two refreshes of the curves (ms): at most 10 a second.
 REFRESH_MS = 100
 #: Points a series holds at most (neighbouring pairs are merged beyond it): ≈ 1.6 MB per series.
 MAX_PLOT_POINTS = 100_000
@@ -296,8 +300,8 @@ class TrainingPlots(QWidget):
         self._dirty: set[tuple[int, str]] = set()  # (run id, series) whose curve lacks new data
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
-        self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self.flush)
+        self._flushed_at = -math.inf  # time.monotonic() of the last refresh
         self._extent: float | None = None  # the live run's planned steps (x range), None when not live
         self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
         self._y_range: dict[str, tuple[float, float]] = {}
@@ -532,6 +536,7 @@ class TrainingPlots(QWidget):
     def flush(self) -> None:
         """Give every curve its pending data now (the refresh timer does this by itself)."""
         self._refresh.stop()
+        self._flushed_at = time.monotonic()
         dirty, self._dirty = self._dirty, set()
         by_id = {id(run): run for run in self._runs}
         new_curves: set[int] = set()
@@ -703,7 +708,8 @@ class TrainingPlots(QWidget):
         buffer.extend(x, y)
         self._dirty.add((id(run), name))
         if not self._refresh.isActive():
-            self._refresh.start()
+            since_ms = min((time.monotonic() - self._flushed_at) * 1000.0, REFRESH_MS)
+            self._refresh.start(math.ceil(REFRESH_MS - since_ms))
 
     def _make_curve(self, run: _Run, name: str) -> pg.PlotDataItem:
         plot_key, label, _, style = SERIES[name]

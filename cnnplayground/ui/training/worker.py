@@ -1,19 +1,28 @@
 """Training off the GUI thread: a worker thread that runs a :class:`Trainer`, a session that paces redraws.
 
 :class:`TrainingWorker` follows superqt's ``GeneratorWorker`` pattern: the
-trainer's generator is iterated in a :class:`QThread` of its own, and every
-event it yields crosses to the GUI thread as a queued signal (``event_emitted``;
-the last one, ``Finished`` or ``Failed``, also as ``run_finished``). Pause,
+trainer's generator is iterated in a :class:`QThread` of its own. Every event it
+yields goes into a thread-safe queue (``TrainingWorker.pending``); only the events
+the GUI must see at once (anything but :class:`StepFinished`: epoch ends, pause,
+resume, the end of the run) also wake the GUI thread with a queued signal
+(``arrived``; the last one, ``Finished`` or ``Failed``, also comes as
+``run_finished``). Step events wait in the queue for the session's next frame, so
+a fast run costs the GUI thread one wake-up per frame, not one per event. Pause,
 resume and stop go straight to the trainer's thread-safe methods: while paused
 the generator blocks inside ``next()`` on a condition variable, so the worker
 thread's event loop is never needed to control it.
 
-:class:`TrainingSession` lives in the GUI thread. It buffers incoming events
-and hands them on in batches through ``updated`` from a 33 ms timer (at most
-~30 redraws a second however fast step events arrive); any event other than
-:class:`StepFinished` (epoch ends, pause, resume, the end of the run) flushes
-the buffer at once, so those reach the views without waiting for a tick. It
-also tracks the run's state for buttons and status text.
+:class:`TrainingSession` lives in the GUI thread. Its frame timer takes the queued
+events and hands them on in one batch through ``updated``; an ``arrived`` signal
+hands them on at once. The frame interval is paced to a share of the GUI thread
+(:data:`GUI_BUDGET`): the session times each frame's handlers and, told by the
+window, the repaint that followed (:meth:`TrainingSession.add_frame_cost`), and
+waits ``cost / GUI_BUDGET`` before the next frame, between
+:data:`FLUSH_INTERVAL_MS` (at most ~30 frames a second) and
+:data:`MAX_FLUSH_INTERVAL_MS`. Cheap views get ~30 frames a second; the four live
+plots of the main window (a few ms of painting a frame) get one or two a second,
+so the GUI stays as responsive as when idle (``benchmarks/bench_gui_latency.py``).
+It also tracks the run's state for buttons and status text.
 
 Neither class needs a window (DESIGN.md, "Threading rules": workers never touch
 widgets, the GUI thread never trains and never blocks on a lock).
@@ -22,6 +31,8 @@ widgets, the GUI thread never trains and never blocks on a lock).
 from __future__ import annotations
 
 import os
+import time
+from collections import deque
 
 import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -30,8 +41,16 @@ from ...train.events import EpochFinished, Event, Failed, Finished, Paused, Resu
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer
 
-#: How often the session hands buffered events to the views (ms): at most ~30 redraws a second.
+#: The shortest interval between two frames (ms): the views get step events at most ~30 times a second.
 FLUSH_INTERVAL_MS = 33
+#: The longest (ms): however costly the views' updates, a live run shows progress every second.
+MAX_FLUSH_INTERVAL_MS = 1000
+#: The share of the GUI thread a live run's frames may take (handling a batch plus the repaint it causes):
+#: the next frame waits ``cost / GUI_BUDGET``. At 0.5 % fewer than 1 in 100 of the GUI's events waits
+#: behind a frame, so the event loop's 99th-percentile latency stays that of an idle window.
+GUI_BUDGET = 0.005
+#: Weight of the newest frame in the running cost estimate (an exponential moving average).
+_COST_WEIGHT = 0.3
 
 #: States of a :class:`TrainingSession`.
 STATES = ("idle", "running", "paused", "stopping", "finished", "failed")
@@ -57,15 +76,16 @@ def reserve_gui_core() -> int:
 
 
 class _Runner(QObject):
-    """Lives in the worker thread and iterates the trainer's generator there."""
+    """Lives in the worker thread and iterates the trainer's generator there, queueing every event."""
 
-    event_emitted = Signal(object)
+    arrived = Signal()
     run_finished = Signal(object)
     crashed = Signal(str)
 
-    def __init__(self, trainer: Trainer) -> None:
+    def __init__(self, trainer: Trainer, pending: deque[Event]) -> None:
         super().__init__()
         self._trainer = trainer
+        self._pending = pending
 
     @Slot()
     def run(self) -> None:
@@ -74,7 +94,9 @@ class _Runner(QObject):
             last: Event | None = None
             for event in self._trainer.run():
                 last = event
-                self.event_emitted.emit(event)
+                self._pending.append(event)  # deque.append is atomic: no lock for the GUI to wait on
+                if not isinstance(event, StepFinished):
+                    self.arrived.emit()
             if isinstance(last, Finished | Failed):
                 self.run_finished.emit(last)
             else:
@@ -95,13 +117,16 @@ class TrainingWorker(QObject):
     there as queued calls. All methods are for the creating (GUI) thread. One
     worker runs one run: ``start()`` a second time does nothing.
 
-    Signals: ``event_emitted(event)`` for every event the trainer yields;
-    ``run_finished(event)`` with the final :class:`Finished` or :class:`Failed`;
+    Every event the trainer yields is appended to :attr:`pending` (take them with
+    :meth:`take_events`). Signals: ``arrived()`` after an event other than
+    :class:`StepFinished` was queued (step events wake nobody: the session's frame
+    timer collects them); ``run_finished(event)`` with the final :class:`Finished`
+    or :class:`Failed`, after it was queued;
     ``crashed(message)`` with one line if the generator itself raised (the trainer
     turns failures into ``Failed``, so this means a bug).
     """
 
-    event_emitted = Signal(object)
+    arrived = Signal()
     run_finished = Signal(object)
     crashed = Signal(str)
 
@@ -109,11 +134,13 @@ class TrainingWorker(QObject):
         super().__init__(parent)
         self._trainer = trainer
         self._started = False
+        #: Events yielded and not yet taken, oldest first (appended by the worker thread).
+        self.pending: deque[Event] = deque()
         self._thread = QThread(self)
         self._thread.setObjectName("training")
-        self._runner: _Runner | None = _Runner(trainer)
+        self._runner: _Runner | None = _Runner(trainer, self.pending)
         self._runner.moveToThread(self._thread)
-        self._runner.event_emitted.connect(self.event_emitted)
+        self._runner.arrived.connect(self.arrived)
         self._runner.run_finished.connect(self.run_finished)
         self._runner.crashed.connect(self.crashed)
         self._thread.started.connect(self._runner.run)
@@ -123,6 +150,13 @@ class TrainingWorker(QObject):
     @property
     def trainer(self) -> Trainer:
         return self._trainer
+
+    def take_events(self) -> list[Event]:
+        """Every queued event, oldest first, removed from the queue (safe while the worker appends)."""
+        taken: list[Event] = []
+        while self.pending:
+            taken.append(self.pending.popleft())
+        return taken
 
     @property
     def is_running(self) -> bool:
@@ -170,8 +204,9 @@ class TrainingSession(QObject):
     """One training run as the GUI sees it: events in paced batches, a state, the curves so far.
 
     Lives in the GUI thread and owns a :class:`TrainingWorker`. ``updated(events)``
-    carries the events received since the last one, in order: step events at
-    most once per timer tick (``FLUSH_INTERVAL_MS``), any other event at once.
+    carries the events received since the last one, in order: step events once per
+    frame (paced to :data:`GUI_BUDGET`, every :data:`FLUSH_INTERVAL_MS` to
+    :data:`MAX_FLUSH_INTERVAL_MS`), any other event at once.
     ``state_changed(state)`` follows the run: ``"idle"`` → ``"running"`` ⇄
     ``"paused"`` → (``"stopping"``) → ``"finished"`` or ``"failed"``; the state
     changes when the trainer's event arrives (``"paused"`` on :class:`Paused`),
@@ -186,11 +221,10 @@ class TrainingSession(QObject):
     def __init__(self, trainer: Trainer, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = TrainingWorker(trainer, self)
-        self.worker.event_emitted.connect(self._on_event_emitted)
+        self.worker.arrived.connect(self._on_arrived)
         self.worker.crashed.connect(self._on_worker_crashed)
         self._state = "idle"
         self._closed = False
-        self._buffer: list[Event] = []
         #: The latest step event, every epoch event, and the step events received so far (every one up to
         #: MAX_STEP_POINTS, then merged in equal groups: bounded however long the run, see StepLog).
         self.latest_step: StepFinished | None = None
@@ -200,9 +234,13 @@ class TrainingSession(QObject):
         self.final_event: Finished | Failed | None = None
         #: One line when the worker crashed (a bug, not a training failure).
         self.error: str | None = None
-        #: Timer ticks so far (tests count them to let time pass without sleeping).
+        #: Frame-timer ticks so far (tests count them to let time pass without sleeping).
         self.ticks = 0
+        #: Estimated GUI time of one frame (ms): its handlers plus the repaint the window reports.
+        self.frame_cost_ms = 0.0
+        self._frame_ms: float | None = None  # the open frame's GUI time so far (None: none open)
         self._timer = QTimer(self)
+        self._timer.setSingleShot(True)  # re-armed after each frame with the paced interval
         self._timer.setInterval(FLUSH_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_ticked)
 
@@ -249,52 +287,91 @@ class TrainingSession(QObject):
         ended = self.worker.shutdown(timeout_ms)
         self._closed = True
         self._timer.stop()
-        self._buffer.clear()
+        self.worker.take_events()  # dropped
         return ended
 
+    @property
+    def frame_interval_ms(self) -> int:
+        """The wait before the next frame: ``frame_cost_ms / GUI_BUDGET`` within the bounds."""
+        return int(min(MAX_FLUSH_INTERVAL_MS, max(FLUSH_INTERVAL_MS, self.frame_cost_ms / GUI_BUDGET)))
+
+    def add_frame_cost(self, ms: float) -> None:
+        """GUI time (ms) the latest frame caused outside the session's handlers (a repaint).
+
+        The window reports its repaints while a run is live. Those between a timer frame and
+        the next tick are that frame's; repaints after an epoch end, a pause or the like are not.
+        """
+        if self._frame_ms is not None:
+            self._frame_ms += ms
+
     # --- from the worker -----------------------------------------------------------------
-    @Slot(object)
-    def _on_event_emitted(self, event: Event) -> None:
-        if self._closed:
-            return
-        self._buffer.append(event)
-        if isinstance(event, StepFinished):
-            self.latest_step = event
-            self.steps.append(event)
-            return
-        if isinstance(event, EpochFinished):
-            self.history.append(event)
-        elif isinstance(event, Finished | Failed):
-            self.final_event = event  # before the views see it: controls are off from here on
-        self._flush()
-        if isinstance(event, Paused | Resumed) and self._state == "stopping":
-            pass  # paused or resumed just before Stop reached the trainer: the run is ending, no way back
-        elif isinstance(event, Paused):
-            self._set_state("paused")
-        elif isinstance(event, Resumed):
-            self._set_state("running")
-        elif isinstance(event, Finished | Failed):
-            self._timer.stop()
-            self._set_state("finished" if isinstance(event, Finished) else "failed")
+    @Slot()
+    def _on_arrived(self) -> None:
+        self._close_frame()
+        self._take()
 
     @Slot(str)
     def _on_worker_crashed(self, message: str) -> None:
         if self._closed:
             return
         self.error = message
-        self._flush()
+        self._take()
         self._timer.stop()
         self._set_state("failed")
 
     @Slot()
     def _on_timer_ticked(self) -> None:
         self.ticks += 1
-        self._flush()
+        self._close_frame()
+        started = time.perf_counter()
+        if self._take():  # a frame: its handlers' time, plus the repaints reported until the next tick
+            self._frame_ms = (time.perf_counter() - started) * 1000.0
+        if not self.ended:
+            self._timer.start(self.frame_interval_ms)
 
-    def _flush(self) -> None:
-        if self._buffer:
-            events, self._buffer = self._buffer, []
-            self.updated.emit(events)
+    def _close_frame(self) -> None:
+        """Fold the open frame's GUI time into :attr:`frame_cost_ms` (a moving average)."""
+        if self._frame_ms is not None:
+            self.frame_cost_ms += _COST_WEIGHT * (self._frame_ms - self.frame_cost_ms)
+            self._frame_ms = None
+
+    def _take(self) -> bool:
+        """Hand every queued event on, in order; True if any step event went with them.
+
+        Step events are batched; any other event ends the batch at once and then changes the state
+        (``Paused`` → "paused"), so the views have seen everything before it when the state changes.
+        """
+        if self._closed:
+            return False
+        batch: list[Event] = []
+        stepped = False
+        for event in self.worker.take_events():
+            batch.append(event)
+            if isinstance(event, StepFinished):
+                self.latest_step = event
+                self.steps.append(event)
+                stepped = True
+                continue
+            if isinstance(event, EpochFinished):
+                self.history.append(event)
+            elif isinstance(event, Finished | Failed):
+                self.final_event = event  # before the views see it: controls are off from here on
+            self.updated.emit(batch)
+            batch = []
+            if isinstance(event, Paused | Resumed) and self._state == "stopping":
+                pass  # paused or resumed just before Stop reached the trainer: the run is ending, no way back
+            elif isinstance(event, Paused):
+                self._set_state("paused")
+            elif isinstance(event, Resumed):
+                self._set_state("running")
+            elif isinstance(event, Finished | Failed):
+                self._timer.stop()
+                self._set_state("finished" if isinstance(event, Finished) else "failed")
+            if self._closed:  # a handler shut the session down
+                return stepped
+        if batch:
+            self.updated.emit(batch)
+        return stepped
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
