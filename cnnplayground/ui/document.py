@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -48,6 +49,16 @@ class Document(QObject):
         self.path: Path | None = None
         self.result: InferenceResult = InferenceResult()
         self._attach(self.project.graph)
+
+    def __del__(self) -> None:
+        # Free the commands while every wrapper is intact. The cycle collector runs this
+        # finalizer before it clears anything (PEP 442); then shiboken's tp_clear on a command
+        # wrapper hands it back ownership of the C++ command the stack still holds, the wrapper
+        # deletes it, and ~QUndoStack deletes it again (a crash in QUndoStack::clear).
+        stack = self.__dict__.get("undo_stack")
+        if stack is not None and shiboken6.isValid(stack):
+            stack.blockSignals(True)  # a dying document announces nothing
+            stack.clear()
 
     # --- state ---------------------------------------------------------------------------
     @property
