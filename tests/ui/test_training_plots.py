@@ -124,6 +124,31 @@ def test_load_history_restores_the_points_of_each_run(plots):
     assert old.opts["pen"].color().alpha() < new.opts["pen"].color().alpha()
 
 
+def test_reloading_the_same_runs_keeps_their_curves_and_a_changed_list_rebuilds_from_the_change(plots):
+    plots.begin_run("first", {})
+    plots.add_events(_events())
+    plots.begin_run("second", {})
+    plots.add_events(_events(epochs=3, offset=0.5))
+    saved = [_history(plots, 0, "first"), _history(plots, 1, "second")]
+    plots.load_history(saved)
+    first, second = plots.curve(0, "val_loss"), plots.curve(1, "val_loss")
+    plots.set_run_visible(0, False)
+    plots.begin_run("live", {})  # as pressing Train does after the reload
+
+    plots.load_history(saved)  # the live run is gone, the saved ones are as loaded afresh
+    assert plots.run_count == 2 and plots.curve(0, "val_loss") is first and plots.curve(1, "val_loss") is second
+    assert plots.is_run_visible(0) and plots.points(1, "val_loss") == 3
+    assert first.opts["pen"].color().alpha() < second.opts["pen"].color().alpha()  # dimmed, the last strong
+    legend = plots.plot("loss").legend
+    assert sum(sample.item is second for sample, _ in legend.items) == 1  # no duplicate entries
+
+    plots.load_history(saved[:1])  # the second run undone: the first is the last, strong again
+    assert plots.run_count == 1 and plots.curve(0, "val_loss") is first
+    assert first.opts["pen"].color().alpha() == 255
+    assert all(sample.item is not second for sample, _ in legend.items)
+    assert second.scene() is None
+
+
 def test_load_history_without_steps_uses_settings_or_epochs(plots):
     series = {"val_loss": Series(x=[1.0, 2.0], y=[0.5, None]), "train_accuracy": Series(x=[1.0, 2.0], y=[0.5, 0.75])}
     plots.load_history([
