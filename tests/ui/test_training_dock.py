@@ -112,3 +112,14 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     assert window.results.tabs.tabText(1) == f"Misclassified ({shown.args[0]})"
     assert window.document.modified and len(window.document.project.history) == 1
 
+
+
+def test_the_progress_text_shows_the_newest_step_of_a_batch(qtbot):
+    from cnnplayground.train.events import StepFinished
+
+    dock = make_dock(qtbot, get_preset("lenet5").factory())  # epochs=2
+    steps = [StepFinished(epoch=1, step=s, epoch_step=s, steps_per_epoch=100, loss=1.0, accuracy=0.5,
+                          learning_rate=0.1, images_per_second=1000.0 + s, elapsed=s * 0.01) for s in range(1, 61)]
+    dock._on_session_updated(steps)  # one frame's batch: up to a second of steps
+    assert dock.speed_label.text() == "Step 60 of 200 · 1,060 images/s"
+    assert dock.progress.value() == 300  # 60 of 200 steps, in thousandths

@@ -364,6 +364,7 @@ class TrainingDock(QWidget):
             self.session.shutdown()
             self.session.deleteLater()
         self._ended = False
+        self.accuracy_label.setText("Epoch 1: training…")  # not the previous run's last epoch
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
         self.session.state_changed.connect(self._on_session_state)
@@ -372,10 +373,11 @@ class TrainingDock(QWidget):
 
     def _on_session_updated(self, events: list) -> None:
         end = None
+        last_step: StepFinished | None = None
         for event in events:
             if isinstance(event, StepFinished):
                 self._steps.append(event)
-                self._show_step(event)
+                last_step = event
             elif isinstance(event, RunStarted):
                 self._set_status(f"Training on {event.device.upper()} ({event.train_images:,} images, "
                                  f"{event.parameters:,} parameters)…")
@@ -396,6 +398,8 @@ class TrainingDock(QWidget):
                 self._set_status("Training…")
             elif isinstance(event, Finished | Failed):
                 end = event
+        if last_step is not None:  # a frame's batch holds up to a second of steps: the newest is news
+            self._show_step(last_step)
         # Listeners see the batch (its last steps too) before the run ends: run_ended's handlers replace
         # the live curves by the run's record, and a batch handled after that would add its steps twice.
         self.events_arrived.emit(events)
