@@ -8,7 +8,9 @@ In one run, with an offscreen Qt application:
   synthetic set in its worker thread (with the session's 33 ms flush timer running);
 - **training in the window**: the same timer while the whole main window (canvas,
   Training dock with its sample preview, Curves dock with the four live plots and the
-  runs table, Results dock) trains LeNet-5 through the Train action, as a user does;
+  runs table, Results dock) trains LeNet-5 through the Train action, as a user does:
+  twice in the same window, the first run (the docks appear and draw for the first
+  time) and a second one ("training again"), reported apart;
 - **throughput**: images/s of that run (from ``EpochFinished``) against the same
   ``Trainer`` run headless (``list(Trainer(...).run())`` in the main thread), with the
   same initial weights (``copy.deepcopy``), data and config, at the worker's torch
