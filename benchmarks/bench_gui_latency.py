@@ -5,7 +5,7 @@ In one run, with an offscreen Qt application:
 - **idle**: how late a 5 ms ``QTimer`` fires (actual interval − 5 ms) over a few
   seconds with nothing else to do: the floor of this machine;
 - **training**: the same timer while a ``TrainingSession`` trains LeNet-5 on the
-  synthetic set in its worker thread (with the session's 33 ms flush timer running);
+  synthetic set in its worker thread (with the session's frame timer running);
 - **training in the window**: the same timer while the whole main window (canvas,
   Training dock with its sample preview, Curves dock with the four live plots and the
   runs table, Results dock) trains LeNet-5 through the Train action, as a user does:
