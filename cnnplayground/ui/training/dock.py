@@ -364,7 +364,7 @@ class TrainingDock(QWidget):
             self.session.shutdown()
             self.session.deleteLater()
         self._ended = False
-        self.accuracy_label.setText("Epoch 1: training…")  # not the previous run's last epoch
+        self.accuracy_label.setText("Waiting for the first epoch to end…")  # not the previous run's last epoch
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
         self.session.state_changed.connect(self._on_session_state)
