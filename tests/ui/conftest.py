@@ -22,6 +22,15 @@ def _qt_test_paths():
 
 
 @pytest.fixture(autouse=True)
+def _own_autosave_folder(monkeypatch, tmp_path):
+    """Autosaved copies go to the test's own folder. The test-mode data folder is shared by every
+    test process: copies left there by a killed run would make MainWindow.offer_recovery() show a
+    real, modal recovery question (run() calls it) in later runs."""
+    monkeypatch.setenv("CNNPLAYGROUND_AUTOSAVE_DIR", str(tmp_path / "autosave"))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_window_layout(_qt_test_paths):
     """Each test starts with the default dock layout (a closed window saves its own for the next start)."""
     QSettings().remove("window")
