@@ -575,17 +575,22 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
         self.input_stats, self.member_stats = input_stats, member_stats
+        # Re-normalizing is x·scale + shift per member: (x·std + mean − m_mean) / m_std, made once here (buffers
+        # follow the module to the training device) rather than from lists at every teacher step.
+        self._renormalize = input_stats is not None and member_stats is not None
+        if self._renormalize:
+            mean, std = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1) for v in input_stats)
+            for i, stats in enumerate(member_stats):
+                m_mean, m_std = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1) for v in stats)
+                self.register_buffer(f"scale{i}", std / m_std, persistent=False)
+                self.register_buffer(f"shift{i}", (mean - m_mean) / m_std, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = []
         for i, member in enumerate(self.members):
             inputs = x
-            if self.input_stats is not None and self.member_stats is not None:
-                mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-                             for v in self.input_stats)
-                m_mean, m_std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-                                 for v in self.member_stats[i])
-                inputs = (x * std + mean - m_mean) / m_std
+            if self._renormalize:
+                inputs = x * getattr(self, f"scale{i}").to(x.dtype) + getattr(self, f"shift{i}").to(x.dtype)
             probs.append(torch.softmax(member(inputs).float(), dim=1))
         return torch.log(torch.stack(probs).mean(0).clamp_min(1e-12))
 

@@ -74,8 +74,7 @@ def network_description(graph: Graph) -> dict[str, int | float | str]:
     layers = ", ".join(f"{kind}×{n}" if n > 1 else kind for kind, n in sorted(kinds.items()))
     description: dict[str, int | float | str] = {"network.parameters": result.total_params,
                                                  "network.layers": layers[:200]}
-    rates = sorted({float(p) for node in graph.iter_nodes() if "Dropout" in node.kind
-                    for p in [node.params.get("p", 0.5)] if isinstance(p, int | float) and not isinstance(p, bool)})
+    rates = sorted({float(node.params["p"]) for node in graph.iter_nodes() if node.kind in ("Dropout", "Dropout2d")})
     if rates:
         description["network.dropout"] = rates[0] if len(rates) == 1 else ", ".join(f"{p:g}" for p in rates)[:200]
     return description

@@ -186,13 +186,14 @@ def repeat_blocks(graph: Graph, factor: float) -> None:
             for nid in block:
                 node = graph.nodes[nid]
                 new_id = f"{nid}_x{copy}"
-                if new_id in graph.nodes:
-                    raise SweepError(f"depth: the layer id {new_id} is taken")
                 x, y = node.position
-                # A copy starts from fresh weights: frozen it would stay random, so it trains (its LR × is kept).
-                graph.add_node(node.kind, dict(node.params), id=new_id, position=(x + 40.0 * (copy - 1), y),
-                               attributes={**node.attributes, "frozen": False})
-                graph.connect(last, new_id)
+                try:
+                    # A copy starts from fresh weights: frozen it would stay random, so it trains (its LR × is kept).
+                    graph.add_node(node.kind, dict(node.params), id=new_id, position=(x + 40.0 * (copy - 1), y),
+                                   attributes={**node.attributes, "frozen": False})
+                    graph.connect(last, new_id)
+                except GraphError as exc:  # the id is taken, too long, or the network too large
+                    raise SweepError(f"depth: {exc}") from exc
                 last = new_id
         for edge in out_edges:
             graph.disconnect(edge)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -89,13 +89,15 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    from ..train.fastpath import warm_up_imports
-
-    threading.Thread(target=warm_up_imports, name="warm-up imports", daemon=True).start()
     install_crash_handler(window)
     restored = window.offer_recovery()  # work a crashed session left behind comes first
     if args.project is not None and not restored:
         window.open_path(args.project, ask=False)
+    from ..train.fastpath import warm_up_imports
+
+    # Once the window has started (not competing with it for the GIL), before the first Train.
+    QTimer.singleShot(0, lambda: threading.Thread(target=warm_up_imports, name="warm-up imports",
+                                                  daemon=True).start())
     code = app.exec()
     uninstall_crash_handler()
     # pyqtgraph widgets still alive when Python exits can crash the interpreter's

@@ -17,7 +17,6 @@ picking another one in the list and coming back shows them again.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,7 +70,7 @@ from .experiment_figure import FigurePlot
 from .figure_dialog import ExportFigureDialog
 from .figures import FigureTarget
 from .inspect.jobs import Job
-from .sorting import NumberItem
+from .sorting import NumberItem, is_number
 from .training.dock import RecordRun
 
 #: The results table: (key, header, tool tip).
@@ -656,7 +655,7 @@ class ExperimentsDialog(QDialog):
                     item.setToolTip(text)
                 else:
                     value = row.finished.seconds if key == "seconds" else values.get(key)
-                    if isinstance(value, int | float) and math.isfinite(value):
+                    if is_number(value):
                         shown = (percent(value) if "accuracy" in key else
                                  f"{value:.1f}" if key == "seconds" else f"{value:.4g}")
                         item.setData(Qt.ItemDataRole.DisplayRole, shown)

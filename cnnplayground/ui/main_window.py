@@ -10,6 +10,7 @@ Window geometry, dock layout and recent files live in QSettings
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -446,6 +447,15 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def _front_dialog(self, key: str, keep: Callable[[QDialog], bool] = lambda _d: True) -> QDialog | None:
+        """The open dialog of this kind brought to the front, when ``keep(dialog)``; else None (show a new one)."""
+        dialog = self._dialogs.get(key)
+        if dialog is None or not keep(dialog):
+            return None
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
     def _forget_dialog(self, key: str, dialog: QDialog) -> None:
         if self._dialogs.get(key) is dialog:
             del self._dialogs[key]
@@ -489,10 +499,8 @@ class MainWindow(QMainWindow):
 
     def show_sweep(self) -> QDialog | None:
         """Train → Sweep: variants of this project differing in one or two settings, run one after another."""
-        dialog = self._dialogs.get("sweep")
-        if dialog is not None and dialog.running:  # brought to the front, not replaced: that would stop the sweep
-            dialog.raise_()
-            dialog.activateWindow()
+        dialog = self._front_dialog("sweep", keep=lambda d: d.running)  # replacing it would stop the sweep
+        if dialog is not None:
             return dialog
         if self.training.running:
             QMessageBox.information(self, "Sweep", "A run is training: stop it before starting a sweep.")
@@ -506,10 +514,8 @@ class MainWindow(QMainWindow):
 
     def show_experiments(self) -> QDialog | None:
         """Help → Experiments: ready-made comparisons run with one click; their runs fill the Curves panel."""
-        dialog = self._dialogs.get("experiments")
-        if dialog is not None:  # brought to the front, not replaced: replacing it would stop its experiment
-            dialog.raise_()
-            dialog.activateWindow()
+        dialog = self._front_dialog("experiments")  # replacing it would stop its experiment
+        if dialog is not None:
             return dialog
         if self.training.running:
             QMessageBox.information(self, "Experiments", "A run is training: stop it before starting an experiment.")

@@ -53,7 +53,7 @@ def test_the_gallery_has_the_ten_experiments_of_the_lecture():
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_each_figure_has_a_curve_per_arm_with_finite_points(key):
+def test_each_figure_has_labelled_curves_with_finite_points(key):
     figure = outcome(key).finding.figure
     assert figure.curves and figure.title and figure.x_label and figure.y_label
     for curve in figure.curves:
@@ -184,6 +184,10 @@ def test_the_ensemble_is_at_least_as_good_as_its_mean_member():
     # Distillation ran with the ensemble as teacher; the plain student had none.
     assert isinstance(teacher, gallery.Ensemble)
     assert "teacher" not in o.results.variants[gallery.STUDENT].trainer_options
+    # The sweep trained the distilled arm with its teacher: same seed, net, data and start, other weights.
+    alone, distilled = o.results.arms[gallery.STUDENT].weights, o.results.arms[gallery.DISTILLED].weights
+    assert alone.keys() == distilled.keys()
+    assert any(not torch.equal(alone[k], distilled[k]) for k in alone)
 
 
 def test_adversarial_training_resists_fgsm():

@@ -80,6 +80,8 @@ def test_epoch_one_fills_the_curves_and_the_accuracy_label(qtbot, window):
     assert all(ms > 0 for ms in repaints)
     assert session.frame_interval_ms == pytest.approx(
         min(MAX_FLUSH_INTERVAL_MS, max(FLUSH_INTERVAL_MS, session.frame_cost_ms / GUI_BUDGET)), abs=1)
+    # The frame timer runs at that interval (re-armed after each frame; ends with the run).
+    qtbot.waitUntil(lambda: session.ended or session._timer.interval() > FLUSH_INTERVAL_MS, timeout=60_000)
 
     with qtbot.waitSignal(window.training.run_ended, timeout=60_000) as ended:
         window.training.stop()

@@ -200,11 +200,14 @@ def test_frames_are_paced_to_the_gui_budget(qapp, small_data):
     session._on_timer_ticked()  # closes the last frame
     assert 4.0 <= session.frame_cost_ms < 5.0
     assert session.frame_interval_ms == pytest.approx(session.frame_cost_ms / worker.GUI_BUDGET, abs=1)
+    assert session._timer.interval() == session.frame_interval_ms  # the next frame waits that long
     assert [len(b) for b in batches] == [1] * 29  # one batch per frame
 
     for step in range(30, 60):
         frame(step, 50.0)  # however costly: a frame at least every MAX_FLUSH_INTERVAL_MS
     assert session.frame_interval_ms == worker.MAX_FLUSH_INTERVAL_MS
+    session._on_timer_ticked()  # closes the last frame
+    assert session._timer.interval() == worker.MAX_FLUSH_INTERVAL_MS
 
     # A repaint after an epoch end (or a pause) is no frame's: it leaves the estimate alone.
     session._on_timer_ticked()

@@ -11,17 +11,16 @@ are averaged in groups of the same size, so every point of a long run stands for
 as any other, and the cost of a refresh (proportional to the points handed over) stops
 growing: 1 million points per series made each refresh ≈ 50 ms slower than 100,000.
 
-Redraws are the expensive part (axis text above all), so events only extend the buffers;
-the curves are given their new data by a single-shot timer (or by
-:meth:`TrainingPlots.flush`): at the next turn of the event loop, so a live run's new
-points are drawn in the same frame as the rest of the window's update (the training
-session paces those frames, ``worker.py``), but never sooner than :data:`REFRESH_MS`
-after the previous refresh. While a run trains, the x axis spans the whole planned run
-(``RunStarted``: epochs × steps per epoch) and stays put, and each y axis runs from 0 to a
-round number above the data, changed only when the data outgrows it: so the axes (whose
-text is most of the drawing cost, and which are cached as pixmaps) are not redrawn at every
-update, and the curves grow across the plot like a progress bar. Zooming a plot by hand
-hands it back to the user; "Reset view" (or the next run) returns to the steady ranges.
+Redraws are the expensive part (axis text above all), so events only extend the buffers; the
+curves are given their new data by a single-shot timer :data:`REFRESH_MS` after the first
+new point (or by :meth:`TrainingPlots.flush`: the main window flushes a live run's points
+itself, in the frames the training session paces, ``worker.py``). While a run trains, the x
+axis spans the whole planned run (``RunStarted``: epochs × steps per epoch) and stays put,
+and each y axis runs from 0 to a round number above the data, changed only when the data
+outgrows it: so the axes (whose text is most of the drawing cost, and which are cached as
+pixmaps) are not redrawn at every update, and the curves grow across the plot like a
+progress bar. Zooming a plot by hand hands it back to the user; "Reset view" (or the next
+run) returns to the steady ranges.
 
 The x axis is the global optimizer step, linked across the four plots. Per-epoch values are
 placed at the step where the epoch ended (``EpochFinished.step``). Saved runs
@@ -49,7 +48,6 @@ The learning-rate and throughput axes start at zero, so a constant value reads a
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +63,7 @@ from ...io.project_schema import RunHistory
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from .. import theme
 
-#: The shortest interval between two refreshes of the curves (ms): at most 10 a second.
+#: How long new data waits for the curves (ms): at most 10 refreshes a second.
 REFRESH_MS = 100
 #: Points a series holds at most (neighbouring pairs are merged beyond it): ≈ 1.6 MB per series.
 MAX_PLOT_POINTS = 100_000
@@ -301,8 +299,8 @@ class TrainingPlots(QWidget):
         self._dirty: set[tuple[int, str]] = set()  # (run id, series) whose curve lacks new data
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self.flush)
-        self._flushed_at = -math.inf  # time.monotonic() of the last refresh
         self._extent: float | None = None  # the live run's planned steps (x range), None when not live
         self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
         self._y_range: dict[str, tuple[float, float]] = {}
@@ -516,8 +514,10 @@ class TrainingPlots(QWidget):
         self._readout.clear()
         for index, run in enumerate(self._runs):  # as a fresh load: shown, dimmed but for the last
             dimmed = index < len(runs) - 1
-            if (run.dimmed, run.visible) != (dimmed, True) or dimmed:  # a dimmed run's legend name may change
-                run.dimmed, run.visible = dimmed, True
+            changed = (run.dimmed, run.visible) != (dimmed, True)
+            run.dimmed, run.visible = dimmed, True
+            # A dimmed run's legend name may change; begin_run restyles the earlier runs if new ones follow.
+            if (changed or dimmed) and kept == len(runs):
                 self._restyle(run)
         self._extent = None  # not live: the plots autoscale to the saved runs
         for history in runs[kept:]:
@@ -555,7 +555,6 @@ class TrainingPlots(QWidget):
     def flush(self) -> None:
         """Give every curve its pending data now (the refresh timer does this by itself)."""
         self._refresh.stop()
-        self._flushed_at = time.monotonic()
         dirty, self._dirty = self._dirty, set()
         by_id = {id(run): run for run in self._runs}
         new_curves: set[int] = set()
@@ -730,8 +729,7 @@ class TrainingPlots(QWidget):
         buffer.extend(x, y)
         self._dirty.add((id(run), name))
         if not self._refresh.isActive():
-            since_ms = min((time.monotonic() - self._flushed_at) * 1000.0, REFRESH_MS)
-            self._refresh.start(math.ceil(REFRESH_MS - since_ms))
+            self._refresh.start()
 
     def _make_curve(self, run: _Run, name: str) -> pg.PlotDataItem:
         plot_key, label, _, style = SERIES[name]
@@ -792,16 +790,15 @@ class TrainingPlots(QWidget):
                 wanted = label
             # Entries are only added or removed where they change: building one (a text item laid
             # out in the legend) takes ~1 ms, and a live run restyles at its first epoch end.
-            current = next((entry.text for sample, entry in legend.items if sample.item is curve), None)
+            sample, entry = next(((s, e) for s, e in legend.items if s.item is curve), (None, None))
+            current = None if entry is None else entry.text
             if current != wanted:
                 if current is not None:
                     legend.removeItem(curve)
                 if wanted is not None:
                     legend.addItem(curve, wanted)
-            else:
-                for sample, _entry in legend.items:  # a kept entry draws the curve's new pen
-                    if sample.item is curve:
-                        sample.update()
+            elif sample is not None:
+                sample.update()  # a kept entry draws the curve's new pen
 
     def _legend_name(self, run: _Run) -> str:
         names = short_run_names([r.name for r in self._runs])

@@ -177,25 +177,31 @@ def difference_tips(names: list[str], settings: list[dict[str, Any]]) -> list[st
     common = common_value(settings, "network.layers") if "network.layers" in keys else None
     first = next((i for i, s in enumerate(settings) if "network.layers" in s
                   and (common is None or repr(s["network.layers"]) == common)), None)
+    reference = layer_counts(settings[first]["network.layers"]) if first is not None else None
+    # Each key's values across the runs, sorted and counted once (not again for every run's tip).
+    spread: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        if key == "network.layers":
+            continue
+        counts = Counter(repr(other.get(key)) for other in settings)
+        values = {repr(other.get(key)): other.get(key) for other in settings}
+        spread[key] = [(r, escape("(not set)" if value is None else _format(value))
+                        + (f" ×{counts[r]}" if counts[r] > 1 else ""))
+                       for r, value in sorted(values.items(), key=lambda kv: _sort_value(kv[1]))]
     tips = []
     for s in settings:
         lines = []
         for key in keys:
             label = escape(LABELS.get(key, key))
             if key == "network.layers":
-                if first is None or key not in s:
+                if reference is None or key not in s:
                     continue
-                change = _layer_change(layer_counts(s[key]), layer_counts(settings[first][key]))
+                change = _layer_change(layer_counts(s[key]), reference)
                 what = ", ".join(change) if change else "the same layers"
                 lines.append(f"layers: <b>{escape(what)}</b> (compared with {escape(names[first])})")
                 continue
-            counts = Counter(repr(other.get(key)) for other in settings)
-            values = {repr(other.get(key)): other.get(key) for other in settings}
-            shown = []
-            for r, value in sorted(values.items(), key=lambda kv: _sort_value(kv[1])):
-                text = "(not set)" if value is None else _format(value)
-                text = escape(text) + (f" ×{counts[r]}" if counts[r] > 1 else "")
-                shown.append(f"<b>{text}</b>" if r == repr(s.get(key)) else text)
+            mine = repr(s.get(key))
+            shown = [f"<b>{text}</b>" if r == mine else text for r, text in spread[key]]
             lines.append(f"{label}: {' · '.join(shown)}")
         tips.append("How the runs differ (this run's value in bold):<br>" + "<br>".join(lines) if lines else "")
     return tips
