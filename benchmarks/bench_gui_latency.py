@@ -37,8 +37,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
-from PySide6.QtCore import QEventLoop, QStandardPaths, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEventLoop, QStandardPaths, Qt, QThreadPool, QTimer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -48,8 +47,10 @@ from cnnplayground.core.presets import get_preset  # noqa: E402
 from cnnplayground.data.registry import load_dataset  # noqa: E402
 from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
 from cnnplayground.train.events import EpochFinished, Event, Finished  # noqa: E402
+from cnnplayground.train.fastpath import warm_up_imports  # noqa: E402
 from cnnplayground.train.setup import adapt_input  # noqa: E402
 from cnnplayground.train.trainer import Trainer  # noqa: E402
+from cnnplayground.ui.app import create_app  # noqa: E402
 from cnnplayground.ui.training.worker import TrainingSession  # noqa: E402
 
 TICK_MS = 5
@@ -125,6 +126,7 @@ def window_run(config: TrainingConfig, dataset: DatasetChoice, runs: int = 2) ->
     from cnnplayground.io.project import Project
     from cnnplayground.ui.main_window import MainWindow
 
+    app = QCoreApplication.instance()
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
@@ -132,6 +134,10 @@ def window_run(config: TrainingConfig, dataset: DatasetChoice, runs: int = 2) ->
                                     training=config))
     results: list[tuple[list[float], list[Event]]] = []
     for _ in range(runs):
+        # As a user looks at the last run's results before training again: the window's background work
+        # for it (the Results panel's search for misclassified images) is done.
+        QThreadPool.globalInstance().waitForDone()
+        app.processEvents()
         events: list[Event] = []
         probe = LatenessProbe()
         loop = QEventLoop()
@@ -187,10 +193,13 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    app = QApplication.instance() or QApplication([])
     QStandardPaths.setTestModeEnabled(True)  # the window must not touch the user's settings
-    cores = os.cpu_count() or 1
     default_threads = torch.get_num_threads()
+    # Set up as the app starts (ui/app.py): names, theme, the GUI thread's garbage collector, torch's
+    # thread count; and the imports the app makes in the background once its window is up.
+    app = create_app([])
+    warm_up_imports()
+    cores = os.cpu_count() or 1
     worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
     torch.set_num_threads(worker_threads)  # as the app does once at start-up (reserve_gui_core)
     choice = DatasetChoice(options={"train_size": args.train_size, "test_size": 100} if args.train_size else {})

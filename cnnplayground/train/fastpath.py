@@ -54,6 +54,21 @@ def optimizer_kernels(optimizer: str, device_type: str) -> dict[str, bool]:
     return {"foreach": True}
 
 
+def adopt_thread_count() -> int:
+    """Give the calling thread the process's intra-op thread count (``torch.set_num_threads``); returns it.
+
+    Call it first thing in every thread that runs torch (a GUI run, an analysis in the pool). The
+    count lives per thread in OpenMP and MKL: ``set_num_threads`` sets it for its caller, and torch
+    gives another thread the process's count only at that thread's first parallel loop. MKL's matrix
+    products (``nn.Linear``, ``matmul``) run before that on MKL's default, one thread per core: on a
+    2-core machine with the count at 1, a new thread multiplying 1024×1024 matrices kept 1.98 cores
+    busy (1.00 after this call) and a 5 ms GUI timer beside it was 3.7 ms late at p99 (0.3 idle).
+    ``torch.get_num_threads`` runs torch's own per-thread initialisation (the one it runs later
+    anyway), which sets both.
+    """
+    return torch.get_num_threads()
+
+
 def warm_up_imports() -> None:
     """Import what the first optimizer imports (``torch._dynamo``: about a second of Python holding the GIL).
 

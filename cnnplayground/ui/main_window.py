@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QEventLoop, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -735,7 +735,8 @@ class MainWindow(QMainWindow):
             self.resizeDocks([dock], [max(self.height() // 3, 240)], Qt.Orientation.Vertical)
             dock.raise_()
 
-    def _on_run_started(self, _session) -> None:
+    def _on_run_started(self, session) -> None:
+        session.handed_on.connect(self._paint_now)
         self.training_dock.show()
         self.training_dock.raise_()
         self.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
@@ -752,6 +753,19 @@ class MainWindow(QMainWindow):
             self.results_dock.show()
             self.results.show_epoch(epochs[-1])
             self.autosaver.save_now()  # each epoch's progress survives a crash
+
+    def _paint_now(self) -> None:
+        """Paint what a frame of the live run changed before the event loop goes on.
+
+        Left to Qt, the frame reaches the screen in later passes of the event loop (the plots' scene
+        sorts out its changed items, then the window repaints): separate pauses of the GUI thread after
+        the frame's own, each of which can hold up a timer or a key press. Sent now, a frame is one
+        pause. Only the events already posted for this are sent: nothing else runs in between.
+        """
+        QCoreApplication.sendPostedEvents(self.curves.plots.graphics.scene(), QEvent.Type.MetaCall)
+        for window in dict.fromkeys((self.curves.window(), self.window())):  # a floating Curves dock too
+            QCoreApplication.sendPostedEvents(window, QEvent.Type.UpdateRequest)
+
     # --- autosave and recovery -------------------------------------------------------------------
     def _autosave_project(self) -> Project | None:
         """What a crash now would lose: the project, plus a running training's epochs and latest weights."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -223,3 +226,40 @@ def test_a_cpu_run_leaves_the_cudnn_flag_alone(data, monkeypatch):
 def test_fastpath_module_documents_what_is_automatic():
     doc = fastpath.__doc__ or ""
     assert "cudnn.benchmark" in doc and "fused" in doc and "compile" in doc
+
+
+_THREAD_CPU = """
+import threading, time, torch
+torch.set_num_threads(1)
+adopt = {adopt}
+def work():
+    if adopt:
+        from cnnplayground.train.fastpath import adopt_thread_count
+        assert adopt_thread_count() == 1
+    a = torch.randn(768, 768)
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < 1.0:
+        a @ a  # MKL's matrix product: the part of torch that ignored the thread count
+    print((time.process_time() - cpu) / (time.perf_counter() - wall))
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+"""
+
+
+def _cores_used(adopt: bool) -> float:
+    # Without the suite's OMP_NUM_THREADS=1 (tests/conftest.py): libraries' own defaults, as in the app.
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", _THREAD_CPU.format(adopt=adopt)], capture_output=True, text=True,
+                         check=True, timeout=120, env=env)
+    return float(out.stdout.split()[-1])
+
+
+def test_a_worker_thread_keeps_to_the_process_thread_count():
+    """A thread's torch uses the process's intra-op thread count (1 here), MKL's matrix products included."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: a thread cannot use more")
+    before = _cores_used(adopt=False)
+    if before < 1.5:
+        pytest.skip(f"this MKL used {before:.2f} cores in a new thread by itself: nothing to correct here")
+    assert _cores_used(adopt=True) < 1.3

@@ -163,18 +163,40 @@ def test_the_gui_thread_keeps_running_while_training(qtbot, make_session, small_
     assert session.ticks >= 0.3 * elapsed / (FLUSH_INTERVAL_MS / 1000)
 
 
-def test_step_events_wait_for_the_frame_and_only_other_events_wake_the_gui(qtbot, make_session, small_data):
+def test_only_what_a_control_waits_for_wakes_the_gui_and_each_frame_is_handed_on_once(
+        qtbot, make_session, small_data):
     session = make_session(small_net(), small_data, cfg(epochs=2))
     wakes: list[int] = []
     session.worker.arrived.connect(lambda: wakes.append(1))
+    handed: list[int] = []
+    updates: list[int] = []
+    session.updated.connect(lambda batch: updates.append(len(handed)))
+    session.handed_on.connect(lambda: handed.append(len(updates)))
     session.start()
     qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
     steps = [e for e in session.received if isinstance(e, StepFinished)]
     others = [e for e in session.received if not isinstance(e, StepFinished)]
     assert len(steps) == 2 * ((16 - 1) // STEP_EVERY) and steps == list(session.steps)
-    # RunStarted, 2 × (WeightsSnapshot?, EpochFinished), Finished...: one wake-up each, none for the steps.
-    assert len(wakes) == len(others) >= 4
+    # RunStarted, WeightsSnapshot and EpochFinished wait for a frame; only Finished wakes the GUI.
+    assert [type(e) for e in others].count(EpochFinished) == 2 and isinstance(others[-1], Finished)
+    assert len(wakes) == 1
+    # handed_on follows every frame's last batch, once: a frame ends each non-step event's batch but
+    # is painted once. Each value is the number of batches handed on before it: strictly increasing.
+    assert handed and handed[-1] == len(updates) and handed == sorted(set(handed))
+    assert len(handed) < len(updates)  # some frame carried more than one batch (an epoch's end and its snapshot)
     assert not session.worker.pending
+
+    # A pause and a resume wake the GUI at once: the buttons wait for them.
+    paused = make_session(small_net(), small_data, cfg(epochs=200))
+    woken: list[int] = []
+    paused.worker.arrived.connect(lambda: woken.append(1))
+    paused.start()
+    qtbot.waitUntil(lambda: len(paused.steps) >= 2, timeout=60_000)
+    paused.pause()
+    qtbot.waitUntil(lambda: paused.state == "paused", timeout=10_000)
+    paused.resume()
+    qtbot.waitUntil(lambda: paused.state == "running", timeout=10_000)
+    assert len(woken) == 2
 
 
 def _step(step: int) -> StepFinished:

@@ -24,6 +24,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from ...train.fastpath import adopt_thread_count
+
 _POOL: QThreadPool | None = None
 
 
@@ -58,6 +60,7 @@ class _Runner(QRunnable):
         self.job = job
 
     def run(self) -> None:
+        adopt_thread_count()
         self.job._work()
 
 

@@ -152,16 +152,22 @@ class ModelSource(QObject):
         except (BuildError, RuntimeError, KeyError):
             return
         self._live = True
-        self._set(snapshot(model), graph, f"training: weights after epoch {last.epoch}", "")
+        # Built here from a copy of the weights, nobody else's: a snapshot as it is (no second copy).
+        model.eval()
+        model.requires_grad_(False)
+        self._set(model, graph, f"training: weights after epoch {last.epoch}", "")
 
     def _on_run_ended(self, _end) -> None:
         self._live = False
         self.rebuild(after_run=True)
 
     def _set(self, model, graph, description: str, problem: str) -> None:
+        # The next epoch's snapshot of a run: the same network, the same shapes (not inferred again).
+        same_network = model is not None and self.model is not None and graph is not None and graph is self.graph
         self.model, self.graph, self.description, self.problem = model, graph, description, problem
-        self._shapes = {} if graph is None or model is None else {
-            nid: tuple(info.shape) for nid, info in infer(graph).infos.items() if info.shape is not None}
+        if not same_network:
+            self._shapes = {} if graph is None or model is None else {
+                nid: tuple(info.shape) for nid, info in infer(graph).infos.items() if info.shape is not None}
         self._on_device = None
         self.changed.emit()
 

@@ -41,6 +41,7 @@ from ...train.events import (
     RunStarted,
     StepFinished,
 )
+from ...train.fastpath import adopt_thread_count
 from ...train.setup import build_for_data, run_record
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
@@ -74,6 +75,7 @@ class _LoadDataset(QRunnable):
         self.signals = _Loaded()
 
     def run(self) -> None:
+        adopt_thread_count()
         try:
             data = load_dataset(self.choice, val_fraction=self.val_fraction, seed=self.seed)
         except DatasetError as exc:

@@ -16,6 +16,7 @@ from ...data.base import ImageData
 from ...data.loader import DeviceLoader
 from ...train.evaluate import evaluate
 from ...train.events import EpochFinished
+from ...train.fastpath import adopt_thread_count
 from .epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
 
 #: How many misclassified images the grid shows.
@@ -33,6 +34,7 @@ class _FindMistakes(QRunnable):
         self.signals = _Found()
 
     def run(self) -> None:
+        adopt_thread_count()
         d = self.data
         loader = DeviceLoader(d.val, mean=d.mean, std=d.std, batch_size=512, device="cpu", shuffle=False)
         self.model.to("cpu")

@@ -3,18 +3,20 @@
 :class:`TrainingWorker` follows superqt's ``GeneratorWorker`` pattern: the
 trainer's generator is iterated in a :class:`QThread` of its own. Every event it
 yields goes into a thread-safe queue (``TrainingWorker.pending``); only the events
-the GUI must see at once (anything but :class:`StepFinished`: epoch ends, pause,
-resume, the end of the run) also wake the GUI thread with a queued signal
-(``arrived``; the last one, ``Finished`` or ``Failed``, also comes as
-``run_finished``). Step events wait in the queue for the session's next frame, so
-a fast run costs the GUI thread one wake-up per frame, not one per event. Pause,
+a control waits for (:data:`WAKING_EVENTS`: pause, resume, the end of the run) also
+wake the GUI thread with a queued signal (``arrived``; the last one, ``Finished`` or
+``Failed``, also comes as ``run_finished``). Everything else (steps, an epoch's end
+with its weights snapshot) waits in the queue for the session's next frame, so a
+fast run costs the GUI thread one wake-up per frame, not one per event, and an
+epoch's end is drawn in one frame with the steps around it. Pause,
 resume and stop go straight to the trainer's thread-safe methods: while paused
 the generator blocks inside ``next()`` on a condition variable, so the worker
 thread's event loop is never needed to control it.
 
 :class:`TrainingSession` lives in the GUI thread. Its frame timer takes the queued
-events and hands them on in one batch through ``updated``; an ``arrived`` signal
-hands them on at once. The frame interval is paced to a share of the GUI thread
+events and hands them on through ``updated``, then says so once (``handed_on``: the
+window paints the frame then, inside it); an ``arrived`` signal hands them on at once.
+The frame interval is paced to a share of the GUI thread
 (:data:`GUI_BUDGET`): the session times each frame's handlers and, told by the
 window, the repaint that followed (:meth:`TrainingSession.add_frame_cost`), and
 waits ``cost / GUI_BUDGET`` before the next frame, between
@@ -38,6 +40,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ...train.events import EpochFinished, Event, Failed, Finished, Paused, Resumed, StepFinished
+from ...train.fastpath import adopt_thread_count
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer
 
@@ -51,6 +54,10 @@ MAX_FLUSH_INTERVAL_MS = 1000
 GUI_BUDGET = 0.005
 #: Weight of the newest frame in the running cost estimate (an exponential moving average).
 _COST_WEIGHT = 0.3
+
+#: Events that wake the GUI thread as soon as they are queued: what the Pause, Resume and Stop buttons wait for.
+#: The others wait for the next frame (at most MAX_FLUSH_INTERVAL_MS).
+WAKING_EVENTS = (Paused, Resumed, Finished, Failed)
 
 #: States of a :class:`TrainingSession`.
 STATES = ("idle", "running", "paused", "stopping", "finished", "failed")
@@ -89,13 +96,13 @@ class _Runner(QObject):
 
     @Slot()
     def run(self) -> None:
-        # The thread count is the process's (see reserve_gui_core): never changed here.
+        adopt_thread_count()  # the process's count (see reserve_gui_core), not MKL's default of every core
         try:
             last: Event | None = None
             for event in self._trainer.run():
                 last = event
                 self._pending.append(event)  # deque.append is atomic: no lock for the GUI to wait on
-                if not isinstance(event, StepFinished):
+                if isinstance(event, WAKING_EVENTS):
                     self.arrived.emit()
             if isinstance(last, Finished | Failed):
                 self.run_finished.emit(last)
@@ -118,9 +125,9 @@ class TrainingWorker(QObject):
     worker runs one run: ``start()`` a second time does nothing.
 
     Every event the trainer yields is appended to :attr:`pending` (take them with
-    :meth:`take_events`). Signals: ``arrived()`` after an event other than
-    :class:`StepFinished` was queued (step events wake nobody: the session's frame
-    timer collects them); ``run_finished(event)`` with the final :class:`Finished`
+    :meth:`take_events`). Signals: ``arrived()`` after one of :data:`WAKING_EVENTS`
+    was queued (the others wake nobody: the session's frame timer collects them);
+    ``run_finished(event)`` with the final :class:`Finished`
     or :class:`Failed`, after it was queued;
     ``crashed(message)`` with one line if the generator itself raised (the trainer
     turns failures into ``Failed``, so this means a bug).
@@ -204,9 +211,10 @@ class TrainingSession(QObject):
     """One training run as the GUI sees it: events in paced batches, a state, the curves so far.
 
     Lives in the GUI thread and owns a :class:`TrainingWorker`. ``updated(events)``
-    carries the events received since the last one, in order: step events once per
-    frame (paced to :data:`GUI_BUDGET`, every :data:`FLUSH_INTERVAL_MS` to
-    :data:`MAX_FLUSH_INTERVAL_MS`), any other event at once.
+    carries the events received since the last one, in order, once per frame (paced
+    to :data:`GUI_BUDGET`, every :data:`FLUSH_INTERVAL_MS` to :data:`MAX_FLUSH_INTERVAL_MS`),
+    and at once when one of :data:`WAKING_EVENTS` comes; a batch ends after each event
+    that is not a step. ``handed_on()`` follows the last batch of a frame or wake-up.
     ``state_changed(state)`` follows the run: ``"idle"`` → ``"running"`` ⇄
     ``"paused"`` → (``"stopping"``) → ``"finished"`` or ``"failed"``; the state
     changes when the trainer's event arrives (``"paused"`` on :class:`Paused`),
@@ -216,6 +224,7 @@ class TrainingSession(QObject):
     """
 
     updated = Signal(list)
+    handed_on = Signal()
     state_changed = Signal(str)
 
     def __init__(self, trainer: Trainer, parent: QObject | None = None) -> None:
@@ -345,7 +354,8 @@ class TrainingSession(QObject):
             return False
         batch: list[Event] = []
         stepped = False
-        for event in self.worker.take_events():
+        taken = self.worker.take_events()
+        for event in taken:
             batch.append(event)
             if isinstance(event, StepFinished):
                 self.latest_step = event
@@ -371,6 +381,8 @@ class TrainingSession(QObject):
                 return stepped
         if batch:
             self.updated.emit(batch)
+        if taken and not self._closed:
+            self.handed_on.emit()
         return stepped
 
     def _set_state(self, state: str) -> None:
