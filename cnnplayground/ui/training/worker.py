@@ -22,8 +22,9 @@ window, the repaint that followed (:meth:`TrainingSession.add_frame_cost`), and
 waits ``cost / GUI_BUDGET`` before the next frame, between
 :data:`FLUSH_INTERVAL_MS` (at most ~30 frames a second) and
 :data:`MAX_FLUSH_INTERVAL_MS`. Cheap views get ~30 frames a second; the four live
-plots of the main window (a few ms of painting a frame) get one or two a second,
-so the GUI stays as responsive as when idle (``benchmarks/bench_gui_latency.py``).
+plots of the main window (about 10 ms of painting a frame) get one a second, and the
+GUI thread spends about 0.5 % of its time on the run (``benchmarks/bench_gui_latency.py``
+and docs/PERFORMANCE.md give what that leaves of its latency).
 It also tracks the run's state for buttons and status text.
 
 Neither class needs a window (DESIGN.md, "Threading rules": workers never touch
@@ -49,8 +50,7 @@ FLUSH_INTERVAL_MS = 33
 #: The longest (ms): however costly the views' updates, a live run shows progress every second.
 MAX_FLUSH_INTERVAL_MS = 1000
 #: The share of the GUI thread a live run's frames may take (handling a batch plus the repaint it causes):
-#: the next frame waits ``cost / GUI_BUDGET``. At 0.5 % fewer than 1 in 100 of the GUI's events waits
-#: behind a frame, so the event loop's 99th-percentile latency stays that of an idle window.
+#: the next frame waits ``cost / GUI_BUDGET``. At 0.5 % about 1 in 200 of the GUI's events waits behind a frame.
 GUI_BUDGET = 0.005
 #: Weight of the newest frame in the running cost estimate (an exponential moving average).
 _COST_WEIGHT = 0.3
@@ -308,7 +308,7 @@ class TrainingSession(QObject):
         """GUI time (ms) the latest frame caused outside the session's handlers (a repaint).
 
         The window reports its repaints while a run is live. Those between a timer frame and
-        the next tick are that frame's; repaints after an epoch end, a pause or the like are not.
+        the next tick are that frame's; repaints after a wake-up (a pause, a resume) are not.
         """
         if self._frame_ms is not None:
             self._frame_ms += ms
