@@ -28,10 +28,10 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cnnplayground.core.inference import infer  # noqa: E402
 from cnnplayground.core.presets import get_preset  # noqa: E402
-from cnnplayground.io.project import Project  # noqa: E402
-from cnnplayground.ui.canvas.view import CanvasView  # noqa: E402
-from cnnplayground.ui.commands import SetParams  # noqa: E402
-from cnnplayground.ui.document import Document  # noqa: E402
+from cnnplayground.project import Project
+from cnnplayground.ui.document.commands import SetParams  # noqa: E402
+from cnnplayground.ui.document.document import Document  # noqa: E402
+from cnnplayground.ui.editor.canvas.view import CanvasView  # noqa: E402
 
 
 def median_ms(fn, n: int) -> float:

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from cnnplayground.core.builder import build  # noqa: E402
 from cnnplayground.core.presets import get_preset  # noqa: E402
 from cnnplayground.data.registry import load_dataset  # noqa: E402
-from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
+from cnnplayground.project import DatasetChoice, TrainingConfig  # noqa: E402
 from cnnplayground.train.events import EpochFinished, Event, Finished  # noqa: E402
 from cnnplayground.train.fastpath import warm_up_imports  # noqa: E402
 from cnnplayground.train.setup import adapt_input  # noqa: E402
@@ -123,8 +123,8 @@ def window_run(config: TrainingConfig, dataset: DatasetChoice, runs: int = 2) ->
     The first run also lays the window out for training (the Curves and Results docks appear, their
     plots draw for the first time); later runs are what a user training again sees.
     """
-    from cnnplayground.io.project import Project
-    from cnnplayground.ui.main_window import MainWindow
+    from cnnplayground.project import Project
+    from cnnplayground.ui.shell.main_window import MainWindow
 
     app = QCoreApplication.instance()
     window = MainWindow()

@@ -45,8 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gui_latency import TICK_MS, idle_lateness, percentile  # noqa: E402
 
 from cnnplayground.core.presets import get_preset  # noqa: E402
-from cnnplayground.io.project import Project  # noqa: E402
-from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Finished  # noqa: E402
 
 STEP_SERIES = ("step_loss", "step_loss_smooth", "step_accuracy_smooth", "step_learning_rate", "images_per_second")
@@ -182,7 +181,7 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication([])
     QStandardPaths.setTestModeEnabled(True)  # the window must not touch the user's settings
-    from cnnplayground.ui.main_window import MainWindow
+    from cnnplayground.ui.shell.main_window import MainWindow
     from cnnplayground.ui.training.worker import reserve_gui_core
 
     threads = reserve_gui_core()  # as the app does at start-up

@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 from cnnplayground.core.builder import build  # noqa: E402
 from cnnplayground.core.presets import get_preset  # noqa: E402
 from cnnplayground.data.registry import load_dataset  # noqa: E402
-from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
+from cnnplayground.project import DatasetChoice, TrainingConfig  # noqa: E402
 from cnnplayground.train.events import Compiled, EpochFinished  # noqa: E402
 from cnnplayground.train.setup import adapt_input  # noqa: E402
 from cnnplayground.train.trainer import Trainer, resolve_device  # noqa: E402

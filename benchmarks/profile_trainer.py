@@ -33,7 +33,7 @@ from cnnplayground.core.builder import build  # noqa: E402
 from cnnplayground.core.presets import get_preset  # noqa: E402
 from cnnplayground.data.loader import DeviceLoader  # noqa: E402
 from cnnplayground.data.registry import load_dataset  # noqa: E402
-from cnnplayground.train.config import DatasetChoice, TrainingConfig  # noqa: E402
+from cnnplayground.project import DatasetChoice, TrainingConfig  # noqa: E402
 from cnnplayground.train.setup import adapt_input  # noqa: E402
 from cnnplayground.train.trainer import Trainer  # noqa: E402
 

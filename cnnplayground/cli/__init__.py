@@ -56,7 +56,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     from ..core.presets import get_preset
-    from ..io.project import Project, ProjectError, save_project
+    from ..io.project import ProjectError, save_project
+    from ..project import Project
 
     try:
         preset = get_preset(args.preset)

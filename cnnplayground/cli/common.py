@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import Graph
-    from ..io.project import Project
+    from ..project import Project
 
 
 class CliError(Exception):

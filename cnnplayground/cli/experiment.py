@@ -132,7 +132,7 @@ def _finite(value: float) -> float | None:
 
 
 def _write_png(figure, path: Path) -> None:
-    from ..ui.experiment_figure import figure_png_headless
+    from ..ui.experiments.figure import figure_png_headless
 
     figure_png_headless(figure, path)
     print(f"   wrote {path}", flush=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .common import CliError, load_target
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..io.project import Project
+    from ..project import Project
 
 FORMATS = ("pytorch", "script", "onnx", "pt2", "card")
 #: Files each format writes (``model.safetensors`` only when there are weights).
@@ -48,7 +48,7 @@ def add_export_parser(sub) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..io.project import Project
+    from ..project import Project
 
     graph, title, project = load_target(args.target)
     if project is None:

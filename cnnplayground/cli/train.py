@@ -77,8 +77,7 @@ def _prepare(args: argparse.Namespace):
     """
     from ..data.base import DatasetError
     from ..data.registry import load_dataset
-    from ..io.project import Project
-    from ..train.config import DatasetChoice, TrainingConfig
+    from ..project import DatasetChoice, Project, TrainingConfig
     from ..train.setup import adapt_input
 
     if args.project and args.preset:
@@ -128,7 +127,7 @@ def _prepare(args: argparse.Namespace):
 
 
 def _default_config():
-    from ..train.config import TrainingConfig
+    from ..project import TrainingConfig
 
     return TrainingConfig(epochs=3)
 
@@ -142,8 +141,9 @@ def _recommended(preset_name: str) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..io.project import ProjectError, save_project, weights_from_module
+    from ..project import run_record
     from ..train.events import EpochFinished, Failed, Finished, StepFinished
-    from ..train.setup import build_for_data, run_record
+    from ..train.setup import build_for_data
     from ..train.trainer import Trainer, TrainingSetupError
 
     project, graph, data, config, choice, out = _prepare(args)

@@ -21,41 +21,13 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+
+from ..project import AugmentConfig
 
 #: Random erasing: share of the image area a rectangle covers, and its aspect-ratio range
 #: (the defaults of torchvision's ``RandomErasing``).
 ERASE_AREA = (0.02, 0.33)
 ERASE_RATIO = (0.3, 3.3)
-
-
-class AugmentConfig(BaseModel):
-    """Which augmentations to apply during training; every default is off.
-
-    Strengths are the largest change drawn per image: a value drawn uniformly
-    from ``[-strength, +strength]`` (or ``[0, strength]`` for a probability).
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    hflip: bool = Field(False, description="Mirror left-right with probability 1/2.")
-    vflip: bool = Field(False, description="Mirror top-bottom with probability 1/2.")
-    crop_padding: int = Field(0, ge=0, le=16, description="Random crop after zero padding by this many pixels "
-                              "(CIFAR-style; 0 = off).")
-    rotate_degrees: float = Field(0.0, ge=0.0, le=45.0, description="Random rotation up to ± this angle.")
-    translate: float = Field(0.0, ge=0.0, le=0.5, description="Random shift up to ± this fraction of the size.")
-    color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="Brightness/contrast/saturation change up to "
-                                "± this fraction.")
-    erasing: float = Field(0.0, ge=0.0, le=1.0, description="Probability of erasing a random rectangle (to black).")
-    noise_std: float = Field(0.0, ge=0.0, le=2.0, description="Std of Gaussian noise added after normalization.")
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any augmentation is switched on."""
-        return bool(
-            self.hflip or self.vflip or self.crop_padding or self.rotate_degrees or self.translate
-            or self.color_jitter or self.erasing or self.noise_std
-        )
 
 
 def _uniform(b: int, lo: float, hi: float, g: torch.Generator, device: torch.device) -> torch.Tensor:

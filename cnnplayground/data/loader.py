@@ -18,7 +18,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from .augment import AugmentConfig, augment_batch
+from ..project import AugmentConfig
+from .augment import augment_batch
 from .base import Split
 
 #: The augmentation generator is seeded with ``seed + AUGMENT_SEED_OFFSET`` so it does not

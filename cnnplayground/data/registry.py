@@ -3,7 +3,7 @@
 Every dataset is described once by a :class:`DatasetInfo` (title, a sentence
 for users, input shape, class count, options with defaults and help) in
 :data:`DATASETS`; :func:`load_dataset` turns a
-:class:`~cnnplayground.train.config.DatasetChoice` into an :class:`ImageData`:
+:class:`~cnnplayground.project.settings.DatasetChoice` into an :class:`ImageData`:
 
 1. read the source (generated, torchvision files, or the user's folder);
 2. hold out ``val_fraction`` of the training images (a seeded permutation);
@@ -35,7 +35,7 @@ from .synthetic import make_synthetic
 from .torchvision_sets import SETS, load_torchvision
 
 if TYPE_CHECKING:
-    from ..train.config import DatasetChoice
+    from ..project import DatasetChoice
 
 OptionValue = int | float | bool | str
 #: Images generated per call of :func:`make_synthetic` at most (element count), to bound float memory.

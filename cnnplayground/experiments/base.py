@@ -34,7 +34,7 @@ from torch import nn
 from ..core.graph import Graph
 from ..data.augment import normalize
 from ..data.base import DatasetError, ImageData
-from ..train.config import DatasetChoice, TrainingConfig
+from ..project import DatasetChoice, TrainingConfig
 from ..train.setup import build_for_data
 from ..train.sweep import (
     Sweep,
@@ -48,7 +48,7 @@ from ..train.sweep import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..io.project_schema import RunHistory
+    from ..project import RunHistory
 
 log = logging.getLogger(__name__)
 

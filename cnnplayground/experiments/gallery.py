@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..inspect.adversarial import epsilon_sweep
-from ..train.config import TrainingConfig
+from ..project import TrainingConfig
 from ..train.sweep import train_subset
 from . import nets
 from .base import (

@@ -22,8 +22,7 @@ from ..core.summary import format_bytes, summary_rows
 from ..data.base import DatasetError, ImageData
 from ..data.registry import dataset_info, resolve_options
 from ..data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
-from ..io.project import Project, RunHistory
-from ..train.config import TrainingConfig
+from ..project import Project, RunHistory, TrainingConfig
 
 __all__ = ["model_card"]
 

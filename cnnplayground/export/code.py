@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from ..io.project import Project
+    from ..project import Project
 
 __all__ = [
     "MODEL_FILE",

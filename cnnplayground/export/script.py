@@ -34,7 +34,7 @@ from ..core.inference import infer
 from .code import MODEL_FILE, WEIGHTS_FILE, ExportError, export_pytorch, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..io.project import Project
+    from ..project import Project
 
 __all__ = ["CONFIG_FILE", "SCRIPT_DATASETS", "SCRIPT_FILE", "TRAIN_PY", "export_training_script", "training_config"]
 

@@ -20,8 +20,6 @@ import os
 import stat
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,14 +33,13 @@ from .. import __version__
 from ..core.builder import MAX_BUILD_PARAMS, BuildError, build
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
-from ..train.config import DatasetChoice, TrainingConfig
+from ..project import DatasetChoice, Project
+from ..project.project import now_iso
 from .atomic import AtomicWriteError, atomic_writer
 from .project_schema import (
     SCHEMA_VERSION,
     ProjectError,
     ProjectFile,
-    RunHistory,
-    Series,
     check_history_size,
     check_version,
     describe_validation_error,
@@ -50,11 +47,7 @@ from .project_schema import (
 )
 
 __all__ = [
-    "DatasetChoice",
-    "Project",
     "ProjectError",
-    "RunHistory",
-    "Series",
     "check_dataset",
     "check_weights",
     "load_project",
@@ -76,49 +69,6 @@ MAX_PARAMS = MAX_BUILD_PARAMS
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(eq=False)
-class Project:
-    """A project in memory.
-
-    ``weights`` is the trained model's ``state_dict`` (keys
-    ``"layers.<node id>.<param>"``, CPU tensors) or ``None`` when untrained.
-    ``created`` and ``modified`` are ISO 8601 timestamps (UTC when made here).
-    """
-
-    graph: Graph = field(default_factory=Graph)
-    name: str = "Untitled"
-    dataset: DatasetChoice = field(default_factory=DatasetChoice)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    history: list[RunHistory] = field(default_factory=list)
-    weights: dict[str, torch.Tensor] | None = None
-    created: str = field(default_factory=_now)
-    modified: str = field(default_factory=_now)
-
-    @classmethod
-    def new(
-        cls,
-        graph: Graph | None = None,
-        *,
-        name: str = "Untitled",
-        dataset: DatasetChoice | None = None,
-        training: TrainingConfig | None = None,
-    ) -> Project:
-        """A fresh project (empty graph and default settings unless given), created now."""
-        now = _now()
-        return cls(
-            graph=graph if graph is not None else Graph(),
-            name=name,
-            dataset=dataset if dataset is not None else DatasetChoice(),
-            training=training if training is not None else TrainingConfig(),
-            created=now,
-            modified=now,
-        )
-
-
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -136,7 +86,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     previous file is untouched and :class:`ProjectError` is raised.
     """
     path = Path(path)
-    modified = _now()
+    modified = now_iso()
     text = _encode(project, modified)
     data = text.encode("utf-8")
     if len(data) > MAX_JSON_BYTES:

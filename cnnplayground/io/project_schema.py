@@ -12,33 +12,27 @@ See ``docs/PROJECT_FORMAT.md`` for the format as a whole.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     FiniteFloat,
     StringConstraints,
-    field_validator,
 )
 from pydantic_core import ErrorDetails
 
 from ..core.graph import MAX_NODES
-from ..train.config import DatasetChoice, Scalar, TrainingConfig, json_kind
+from ..project import DatasetChoice, TrainingConfig
+from ..project.history import MAX_NAME, RunHistory, Timestamp
+from ..project.settings import Scalar, json_kind
 
 #: The schema this version writes and reads; older files are migrated on load.
 SCHEMA_VERSION = 1
 MAX_EDGES = 50_000
-MAX_NAME = 200
-#: Points per metric series (x and y each).
-MAX_SERIES_POINTS = 1_000_000
 MAX_RUNS = 10_000
-MAX_SERIES_PER_RUN = 256
 #: Points over all series of all runs of a project (a point is an x and a y).
 MAX_TOTAL_POINTS = 5_000_000
 
@@ -50,18 +44,6 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-def _iso_timestamp(value: str) -> str:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"must be an ISO 8601 date and time, got {value[:40]!r}") from None
-    return value
-
-
-#: An ISO 8601 timestamp such as ``2024-05-01T12:30:00+00:00``, kept as text.
-Timestamp = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iso_timestamp)]
 
 
 class _Strict(BaseModel):
@@ -88,49 +70,6 @@ class EdgeModel(_Strict):
 class GraphModel(_Strict):
     nodes: list[NodeModel] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[EdgeModel] = Field(default_factory=list, max_length=MAX_EDGES)
-
-
-class Series(BaseModel):
-    """One metric curve: ``y[i]`` measured at ``x[i]`` (x in steps or epochs, as the run chose).
-
-    Missing or non-finite measurements (a diverged loss) are ``None`` in memory
-    and ``null`` in the file: JSON has no NaN. NaN and ±inf given here are
-    turned into ``None``.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    x: list[FiniteFloat] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
-    y: list[float | None] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
-
-    @field_validator("y", mode="before")
-    @classmethod
-    def _non_finite_to_none(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
-        return value
-
-    @field_validator("y")
-    @classmethod
-    def _same_length(cls, value: list[float | None], info: Any) -> list[float | None]:
-        x = info.data.get("x")
-        if x is not None and len(x) != len(value):
-            raise ValueError(f"x has {len(x)} values but y has {len(value)}; they must match")
-        return value
-
-
-class RunHistory(BaseModel):
-    """The record of one training run: its settings and metric curves."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    name: Annotated[str, StringConstraints(max_length=MAX_NAME)]
-    #: When the run started (ISO 8601), if known.
-    started: Timestamp | None = None
-    #: The settings the run used (learning rate, batch size, ...), flattened to scalars.
-    settings: dict[_Key, Scalar] = Field(default_factory=dict, max_length=256)
-    #: Curves by metric name, e.g. ``"train_loss"``, ``"val_accuracy"``.
-    series: dict[_Key, Series] = Field(default_factory=dict, max_length=MAX_SERIES_PER_RUN)
 
 
 class ProjectFile(_Strict):

@@ -21,7 +21,8 @@ from torch import nn
 
 from ..core.builder import BuildError, build
 from ..core.graph import Graph
-from .project import Project, ProjectError, load_project
+from ..project import Project
+from .project import ProjectError, load_project
 from .weights_import import WeightsImportError, match_layers
 
 __all__ = ["InitReport", "init_from_project"]

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .config import TrainingConfig
+from ..project import TrainingConfig
 from .fastpath import optimizer_kernels
 
 #: one-cycle: share of the run spent warming up, start and end divisors (as torch's OneCycleLR).

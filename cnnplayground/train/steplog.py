@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+from ..project.history import MAX_STEP_POINTS
 from .events import StepFinished
-from .setup import MAX_STEP_POINTS
 
 
 def merge_steps(events: list[StepFinished]) -> StepFinished:

@@ -46,16 +46,16 @@ from pydantic import ValidationError
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
 from ..data.base import DatasetError, ImageData, channel_stats
-from ..io.project_schema import RunHistory, Series, describe_validation_error
-from .config import DatasetChoice, TrainingConfig
+from ..io.project_schema import describe_validation_error
+from ..project import DatasetChoice, RunHistory, Series, TrainingConfig, run_record
 from .events import EpochFinished, Event, Failed, Finished, StepFinished
-from .setup import build_for_data, run_record
+from .setup import build_for_data
 from .trainer import Trainer, TrainingSetupError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from ..io.project import Project
+    from ..project import Project
 
 Value = int | float | bool | str
 #: Most variants one sweep may have (a grid of two 30-value axes is 900).

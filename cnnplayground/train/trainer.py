@@ -36,9 +36,9 @@ from torch import nn
 
 from ..data.base import ImageData
 from ..data.loader import DeviceLoader
+from ..project import TrainingConfig
 from .adversarial import adversarial_batch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import TrainingConfig
 from .evaluate import Evaluation, evaluate
 from .events import (
     CheckpointFailed,

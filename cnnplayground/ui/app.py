@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication
 
 import cnnplayground
 
-from . import theme
-from .crash import install_crash_handler, uninstall_crash_handler
+from .shell import theme
+from .shell.crash import install_crash_handler, uninstall_crash_handler
 
 APP_NAME = "CNN Playground"
 ORGANIZATION = "CNN Playground"
@@ -58,7 +58,7 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication([program, *(argv or [])])
     set_app_metadata(app)
     if getattr(app, "gc_collector", None) is None:
-        from .collector import GuiThreadCollector
+        from .shell.collector import GuiThreadCollector
 
         app.gc_collector = GuiThreadCollector(parent=app)  # cycles are freed in the GUI thread only
     from .training.worker import reserve_gui_core
@@ -85,7 +85,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # A new QApplication removed the options Qt understands (-style, -platform...); the rest is ours.
     args = _parse(app.arguments()[1:] if fresh else list(argv or []))
 
-    from .main_window import MainWindow
+    from .shell.main_window import MainWindow
 
     window = MainWindow()
     window.show()

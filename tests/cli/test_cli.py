@@ -56,7 +56,8 @@ def test_summary_of_a_broken_file_is_one_line(tmp_path, capsys):
 
 def test_summary_reports_errors_and_exit_code_1(tmp_path, capsys):
     from cnnplayground.core.graph import Graph
-    from cnnplayground.io.project import Project, save_project
+    from cnnplayground.io.project import save_project
+    from cnnplayground.project import Project
 
     g = Graph()
     g.add_node("Input", {"channels": 1, "height": 28, "width": 28}, id="input")
@@ -152,7 +153,7 @@ def test_the_cli_without_a_command_prints_help(capsys):
 
 def test_adversarial_training_options_reach_the_run_and_bad_values_name_the_option(tmp_path, capsys):
     from cnnplayground.io.project import save_project
-    from cnnplayground.train.config import DatasetChoice
+    from cnnplayground.project import DatasetChoice
 
     path = tmp_path / "adv.cnnp"
     assert main(["new", "lenet5", str(path)]) == 0

@@ -14,7 +14,8 @@ from cnnplayground.app import wants_cli
 from cnnplayground.cli import main
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import PRESETS
-from cnnplayground.io.project import Project, save_project, weights_from_module
+from cnnplayground.io.project import save_project, weights_from_module
+from cnnplayground.project import Project
 
 
 @pytest.fixture

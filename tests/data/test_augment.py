@@ -6,7 +6,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from cnnplayground.data.augment import AugmentConfig, augment_batch
+from cnnplayground.data.augment import augment_batch
+from cnnplayground.project import AugmentConfig
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -8,7 +8,7 @@ import torch
 from cnnplayground.data.base import channel_stats
 from cnnplayground.data.corruption import randomize_labels, randomize_pixels
 from cnnplayground.data.registry import load_dataset
-from cnnplayground.train.config import DatasetChoice
+from cnnplayground.project import DatasetChoice
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -11,7 +11,7 @@ from PIL import Image
 from cnnplayground.data.base import DatasetError
 from cnnplayground.data.folder import load_folder, scan_folder
 from cnnplayground.data.registry import load_dataset
-from cnnplayground.train.config import DatasetChoice
+from cnnplayground.project import DatasetChoice
 
 #: (file name, PIL mode, size (w, h)) of the five images of every class: different sizes, modes and formats.
 IMAGES = [

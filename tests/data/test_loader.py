@@ -7,9 +7,9 @@ import io
 import pytest
 import torch
 
-from cnnplayground.data.augment import AugmentConfig
 from cnnplayground.data.base import Split
 from cnnplayground.data.loader import DeviceLoader
+from cnnplayground.project import AugmentConfig
 
 N = 103
 MEAN, STD = (0.3,), (0.2,)

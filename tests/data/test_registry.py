@@ -18,7 +18,7 @@ from cnnplayground.data.registry import (
     resolve_options,
 )
 from cnnplayground.data.synthetic import CLASS_NAMES
-from cnnplayground.train.config import DatasetChoice
+from cnnplayground.project import DatasetChoice
 
 SMALL = {"train_size": 1000, "test_size": 300}
 

@@ -10,7 +10,7 @@ import torch
 from cnnplayground.data.base import DatasetError
 from cnnplayground.data.registry import load_dataset
 from cnnplayground.data.torchvision_sets import SETS, load_torchvision
-from cnnplayground.train.config import DatasetChoice
+from cnnplayground.project import DatasetChoice
 
 
 @pytest.fixture

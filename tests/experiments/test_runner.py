@@ -25,7 +25,7 @@ from cnnplayground.experiments.base import (
     StageStarted,
     arm,
 )
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import Finished
 from cnnplayground.train.setup import build_for_data
 from cnnplayground.train.sweep import VariantFinished

@@ -11,10 +11,8 @@ from cnnplayground.core.inference import infer
 from cnnplayground.core.presets import lenet5, resnet20_cifar
 from cnnplayground.data.base import ImageData, Split
 from cnnplayground.export.card import model_card
-from cnnplayground.io.project import Project
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig, run_record
 from cnnplayground.train.events import EpochFinished
-from cnnplayground.train.setup import run_record
 
 
 def _epoch(epoch: int, val_acc: float, val_loss: float) -> EpochFinished:

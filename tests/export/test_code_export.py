@@ -29,7 +29,8 @@ from cnnplayground.export.code import (
     exported_state_dict,
     module_code,
 )
-from cnnplayground.io.project import Project, weights_from_module
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.project import Project
 
 #: Inputs for the round trip: the presets' own sizes, smaller where adaptive pooling allows it.
 SMALL_INPUT = {"vgg11": (3, 32, 32), "vgg16": (3, 32, 32), "resnet18": (3, 32, 32)}

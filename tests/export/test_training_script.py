@@ -19,8 +19,8 @@ from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.export.code import exported_state_dict
 from cnnplayground.export.script import export_training_script, training_config
-from cnnplayground.io.project import Project, weights_from_module
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.optim import lr_factor
 
 #: Small synthetic sets keep every run to a few seconds of CPU.

@@ -9,7 +9,7 @@ from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.registry import load_dataset
 from cnnplayground.inspect.snapshot import snapshot
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.trainer import Trainer
 
 

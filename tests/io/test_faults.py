@@ -58,10 +58,7 @@ from cnnplayground.data.base import ImageData
 from cnnplayground.io import atomic, weights_import
 from cnnplayground.io.atomic import AtomicWriteError, cleanup_stale_temporaries
 from cnnplayground.io.project import (
-    Project,
     ProjectError,
-    RunHistory,
-    Series,
     check_weights,
     load_project,
     project_from_bytes,
@@ -70,8 +67,8 @@ from cnnplayground.io.project import (
     weights_from_module,
 )
 from cnnplayground.io.weights_import import WeightsImportError, import_safetensors, import_torchvision
+from cnnplayground.project import Project, RunHistory, Series, TrainingConfig
 from cnnplayground.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import Failed, Finished, RunStarted
 from cnnplayground.train.trainer import Trainer, TrainingSetupError
 

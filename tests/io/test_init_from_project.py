@@ -9,9 +9,10 @@ import torch
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset, lenet5
-from cnnplayground.io.project import Project, load_project, project_to_json, save_project
+from cnnplayground.io.project import load_project, project_to_json, save_project
 from cnnplayground.io.transfer import init_from_project
 from cnnplayground.io.weights_import import WeightsImportError
+from cnnplayground.project import Project
 
 
 def trained_lenet(num_classes: int = 10) -> Project:

@@ -19,10 +19,7 @@ from cnnplayground.io import project as project_mod
 from cnnplayground.io import project_schema
 from cnnplayground.io.project import (
     DatasetChoice,
-    Project,
     ProjectError,
-    RunHistory,
-    Series,
     check_weights,
     load_project,
     project_from_bytes,
@@ -30,7 +27,7 @@ from cnnplayground.io.project import (
     save_project,
     weights_from_module,
 )
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import Project, RunHistory, Series, TrainingConfig
 
 # --- helpers -------------------------------------------------------------------------------
 

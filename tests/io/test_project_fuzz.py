@@ -27,15 +27,13 @@ from cnnplayground.core.inference import infer
 from cnnplayground.core.registry import all_kinds
 from cnnplayground.core.summary import summarize
 from cnnplayground.io.project import (
-    Project,
     ProjectError,
-    RunHistory,
-    Series,
     check_weights,
     project_from_bytes,
     project_to_json,
     weights_from_module,
 )
+from cnnplayground.project import Project, RunHistory, Series
 
 
 def _base() -> tuple[dict[str, Any], bytes]:

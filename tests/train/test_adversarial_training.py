@@ -17,8 +17,8 @@ from cnnplayground.data.augment import normalize
 from cnnplayground.data.loader import DeviceLoader
 from cnnplayground.data.registry import load_dataset
 from cnnplayground.io.project import project_from_bytes
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.adversarial import adversarial_batch, adversarial_count, fgsm, pgd
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished
 from cnnplayground.train.trainer import Trainer
 

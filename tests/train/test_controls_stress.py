@@ -34,8 +34,8 @@ from helpers import install_halting_hooks, synthetic_data
 from torch import nn
 
 from cnnplayground.data.base import ImageData
+from cnnplayground.project import TrainingConfig
 from cnnplayground.train.checkpoint import load_checkpoint
-from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import (
     CheckpointSaved,
     EpochFinished,

@@ -13,8 +13,8 @@ from helpers import synthetic_data as synthetic
 from torch import nn
 
 from cnnplayground.data.base import ImageData
+from cnnplayground.project import TrainingConfig
 from cnnplayground.train import fastpath
-from cnnplayground.train.config import TrainingConfig
 from cnnplayground.train.events import Compiled, EpochFinished, Finished, RunStarted, StepFinished
 from cnnplayground.train.fastpath import compile_for_training, cudnn_autotune, optimizer_kernels
 from cnnplayground.train.optim import make_optimizer

@@ -10,7 +10,7 @@ from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.base import ImageData
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Finished, StepFinished
 from cnnplayground.train.optim import param_groups
 from cnnplayground.train.trainer import Trainer, TrainingSetupError

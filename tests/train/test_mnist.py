@@ -8,7 +8,7 @@ import torch
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.loader import DeviceLoader
 from cnnplayground.data.registry import load_dataset
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.evaluate import evaluate
 from cnnplayground.train.events import Finished
 from cnnplayground.train.setup import build_for_data

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from cnnplayground.data.registry import load_dataset
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import EpochFinished
 from cnnplayground.train.trainer import Trainer
 

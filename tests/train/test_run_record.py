@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from cnnplayground.core.presets import get_preset
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import TrainingConfig, run_record
+from cnnplayground.project.history import MAX_STEP_POINTS, network_description
 from cnnplayground.train.events import EpochFinished, StepFinished
-from cnnplayground.train.setup import MAX_STEP_POINTS, network_description, run_record
 
 
 def _step(step: int, loss: float, spe: int = 100) -> StepFinished:

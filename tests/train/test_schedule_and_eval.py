@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import TrainingConfig
 from cnnplayground.train.evaluate import evaluate
 from cnnplayground.train.optim import l1_penalty, lr_factor, make_optimizer
 

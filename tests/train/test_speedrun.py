@@ -11,7 +11,7 @@ from cnnplayground.core.inference import infer
 from cnnplayground.core.presets import PRESETS, get_preset
 from cnnplayground.data.base import ImageData, Split, channel_stats
 from cnnplayground.data.loader import DeviceLoader
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.train.evaluate import evaluate, flip_averaged_logits
 from cnnplayground.train.events import EpochFinished
 from cnnplayground.train.trainer import Trainer

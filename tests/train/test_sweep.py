@@ -12,8 +12,8 @@ import pytest
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.base import DatasetError
-from cnnplayground.io.project import Project, load_project, save_project
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.io.project import load_project, save_project
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import Finished, RunStarted, StepFinished
 from cnnplayground.train.sweep import (
     GRAPH_KNOBS,

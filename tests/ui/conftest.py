@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 
 from cnnplayground.core.graph import Graph
-from cnnplayground.io.project import Project
-from cnnplayground.ui.collector import GuiThreadCollector
-from cnnplayground.ui.document import Document
-from cnnplayground.ui.inspect import jobs
+from cnnplayground.project import Project
+from cnnplayground.ui import jobs
+from cnnplayground.ui.document.document import Document
+from cnnplayground.ui.shell.collector import GuiThreadCollector
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from cnnplayground.ui.canvas.view import CanvasView
-from cnnplayground.ui.mime import layer_mime_data
+from cnnplayground.ui.editor.canvas.view import CanvasView
+from cnnplayground.ui.editor.mime import layer_mime_data
 
 LEFT = Qt.MouseButton.LeftButton
 NO_BUTTON = Qt.MouseButton.NoButton

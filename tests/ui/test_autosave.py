@@ -17,11 +17,12 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project, load_project, save_project
-from cnnplayground.ui.autosave import find_recoveries
-from cnnplayground.ui.commands import AddNode, RenameNode
-from cnnplayground.ui.crash import CrashHandler
-from cnnplayground.ui.main_window import MainWindow
+from cnnplayground.io.project import load_project, save_project
+from cnnplayground.project import Project
+from cnnplayground.ui.document.commands import AddNode, RenameNode
+from cnnplayground.ui.shell.autosave import find_recoveries
+from cnnplayground.ui.shell.crash import CrashHandler
+from cnnplayground.ui.shell.main_window import MainWindow
 
 Button = QMessageBox.StandardButton
 REPO = Path(__file__).resolve().parents[2]
@@ -117,11 +118,11 @@ CHILD = textwrap.dedent("""
     import os, sys
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from cnnplayground.core.presets import get_preset
-    from cnnplayground.io.project import Project
-    from cnnplayground.train.config import DatasetChoice, TrainingConfig
+    from cnnplayground.project import Project
+    from cnnplayground.project import DatasetChoice, TrainingConfig
     from cnnplayground.ui.app import create_app
-    from cnnplayground.ui.commands import RenameNode
-    from cnnplayground.ui.main_window import MainWindow
+    from cnnplayground.ui.document.commands import RenameNode
+    from cnnplayground.ui.shell.main_window import MainWindow
     from cnnplayground.train.events import EpochFinished
     app = create_app([])
     w = MainWindow()

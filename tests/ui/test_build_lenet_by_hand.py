@@ -11,8 +11,8 @@ from PySide6.QtCore import QPoint, Qt
 
 from cnnplayground.core.inference import infer
 from cnnplayground.core.presets import get_preset
-from cnnplayground.ui.main_window import MainWindow
-from cnnplayground.ui.param_editors import PaddingEditor
+from cnnplayground.ui.editor.param_editors import PaddingEditor
+from cnnplayground.ui.shell.main_window import MainWindow
 
 from .gestures import click, drop_layer, node_point, wire
 

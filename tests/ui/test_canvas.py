@@ -7,9 +7,9 @@ from PySide6.QtCore import QPoint
 
 from cnnplayground.core.graph import Edge
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.ui.canvas.view import CanvasView
-from cnnplayground.ui.document import Document
+from cnnplayground.project import Project
+from cnnplayground.ui.document.document import Document
+from cnnplayground.ui.editor.canvas.view import CanvasView
 
 from .gestures import drag, drop_layer, node_point, port_point, wire
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cnnplayground.core.graph import GraphError
-from cnnplayground.ui import commands
-from cnnplayground.ui.commands import RemoveNode, RenameNode, SetParams
+from cnnplayground.ui.document import commands
+from cnnplayground.ui.document.commands import RemoveNode, RenameNode, SetParams
 
 
 @pytest.fixture

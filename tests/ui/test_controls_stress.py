@@ -34,12 +34,12 @@ import pytest
 import torch
 from helpers import install_halting_hooks
 
-from cnnplayground.io.project import Project, weights_from_module
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.checkpoint import load_checkpoint
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
 from cnnplayground.train.events import CheckpointSaved, Failed, Finished, Paused
 from cnnplayground.train.trainer import Trainer
-from cnnplayground.ui.document import Document
+from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training import dock as dock_module
 from cnnplayground.ui.training.dock import TrainingDock
 
@@ -552,7 +552,7 @@ def test_random_control_sequences_through_the_window_actions(qtbot, hooks, tmp_p
     Curves, Results and model source listening: the actions follow the state, the curves show each record."""
     from PySide6.QtWidgets import QMessageBox
 
-    from cnnplayground.ui.main_window import MainWindow
+    from cnnplayground.ui.shell.main_window import MainWindow
 
     window = MainWindow()
     qtbot.addWidget(window)

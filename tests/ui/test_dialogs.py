@@ -20,8 +20,7 @@ import cnnplayground
 import cnnplayground.app as launcher
 from cnnplayground.core.presets import PRESETS, lenet5
 from cnnplayground.core.registry import all_kinds
-from cnnplayground.io.project import Project
-from cnnplayground.ui import theme
+from cnnplayground.project import Project
 from cnnplayground.ui.app import app_icon, create_app
 from cnnplayground.ui.dialogs import (
     AboutDialog,
@@ -36,6 +35,7 @@ from cnnplayground.ui.dialogs import (
     shortcut_rows,
     train_command,
 )
+from cnnplayground.ui.shell import theme
 
 
 @pytest.fixture

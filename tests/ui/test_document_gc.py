@@ -6,8 +6,8 @@ import gc
 
 from PySide6.QtGui import QUndoCommand
 
-from cnnplayground.io.project import Project
-from cnnplayground.ui.document import Document
+from cnnplayground.project import Project
+from cnnplayground.ui.document.document import Document
 
 
 class Note(QUndoCommand):

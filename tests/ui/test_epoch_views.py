@@ -61,7 +61,7 @@ def test_hovering_a_cell_shows_its_tooltip(qtbot, matrix):
 
 
 def test_confusion_paints_in_light_and_dark(qtbot, matrix):
-    from cnnplayground.ui import theme
+    from cnnplayground.ui.shell import theme
 
     matrix.show()
     qtbot.waitExposed(matrix)

@@ -27,11 +27,11 @@ from cnnplayground.experiments.base import (
     curves_figure,
 )
 from cnnplayground.experiments.gallery import EXPERIMENTS
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
-from cnnplayground.ui import main_window as main_window_module
-from cnnplayground.ui.experiment_figure import FigurePlot
-from cnnplayground.ui.experiments_dialog import COLUMNS, ExperimentsDialog, NumberItem
-from cnnplayground.ui.figure_dialog import ExportFigureDialog
+from cnnplayground.project import DatasetChoice, TrainingConfig
+from cnnplayground.ui.experiments.dialog import COLUMNS, ExperimentsDialog, NumberItem
+from cnnplayground.ui.experiments.figure import FigurePlot
+from cnnplayground.ui.export.figure_dialog import ExportFigureDialog
+from cnnplayground.ui.shell import main_window as main_window_module
 
 from .test_inspect_panels import window  # noqa: F401 - the window fixture
 

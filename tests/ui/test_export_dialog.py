@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project, weights_from_module
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.project import Project
 
 from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
 

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PySide6.QtGui import QImage
 
-from cnnplayground.ui.figure_dialog import ExportFigureDialog
-from cnnplayground.ui.figures import FigureError, csv_text, export_figure, pdf_bytes, png_bytes, svg_bytes
+from cnnplayground.ui.export.figure_dialog import ExportFigureDialog
+from cnnplayground.ui.export.figures import FigureError, csv_text, export_figure, pdf_bytes, png_bytes, svg_bytes
 
 from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
 

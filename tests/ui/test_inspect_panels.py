@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project, weights_from_module
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import WeightsSnapshot
-from cnnplayground.ui.main_window import MainWindow
+from cnnplayground.ui.shell.main_window import MainWindow
 
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 600, "test_size": 100})
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from cnnplayground.ui.inspect.jobs import Job, describe_error, pool
+from cnnplayground.ui.jobs import Job, describe_error, pool
 
 
 def test_every_item_arrives_in_order_in_batches_then_done(qtbot):
@@ -74,7 +74,7 @@ def test_cycles_are_collected_by_the_gui_thread_timer_not_by_any_thread(qtbot):
     import gc
     import weakref
 
-    from cnnplayground.ui.collector import GuiThreadCollector
+    from cnnplayground.ui.shell.collector import GuiThreadCollector
 
     assert not gc.isenabled()  # the session runs as the app does (ui/collector.py)
     collector = GuiThreadCollector(interval_ms=10)

@@ -19,13 +19,12 @@ from torch import nn
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.base import ImageData, Split
-from cnnplayground.io.project import Project
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import Project, TrainingConfig, run_record
+from cnnplayground.project.history import MAX_STEP_POINTS
 from cnnplayground.train.events import EpochFinished, RunStarted, StepFinished
-from cnnplayground.train.setup import MAX_STEP_POINTS, run_record
 from cnnplayground.train.steplog import StepLog
 from cnnplayground.train.trainer import Trainer
-from cnnplayground.ui.document import Document
+from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training.dock import TrainingDock
 from cnnplayground.ui.training.plots import MAX_PLOT_POINTS, TrainingPlots, _Buffer
 from cnnplayground.ui.training.worker import TrainingSession

@@ -17,13 +17,13 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QProgressB
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.core.summary import summarize
-from cnnplayground.train.config import TrainingConfig
-from cnnplayground.ui import theme
+from cnnplayground.project import TrainingConfig
 from cnnplayground.ui.app import run, set_app_metadata
-from cnnplayground.ui.canvas.view import CanvasView
-from cnnplayground.ui.commands import AddNode, SetParams
 from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
-from cnnplayground.ui.main_window import HINT, MainWindow
+from cnnplayground.ui.document.commands import AddNode, SetParams
+from cnnplayground.ui.editor.canvas.view import CanvasView
+from cnnplayground.ui.shell import theme
+from cnnplayground.ui.shell.main_window import HINT, MainWindow
 
 Button = QMessageBox.StandardButton
 Key = QKeySequence.StandardKey

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox
 
 from cnnplayground.core.graph import GraphError
-from cnnplayground.ui.canvas.scene import GraphScene
-from cnnplayground.ui.commands import RemoveNode, SetAttributes, fragment_of, paste_fragment
-from cnnplayground.ui.properties import PropertiesPanel
+from cnnplayground.ui.document.commands import RemoveNode, SetAttributes, fragment_of, paste_fragment
+from cnnplayground.ui.editor.canvas.scene import GraphScene
+from cnnplayground.ui.editor.properties import PropertiesPanel
 
 pytestmark = pytest.mark.gui
 

@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import QMimeData, Qt
 
 from cnnplayground.core.registry import CATEGORIES, kinds_by_category
-from cnnplayground.ui.mime import LAYER_MIME, kind_from_mime, layer_mime_data
-from cnnplayground.ui.palette import CATEGORY_COLORS, KIND_ROLE, LayerPalette
+from cnnplayground.ui.editor.mime import LAYER_MIME, kind_from_mime, layer_mime_data
+from cnnplayground.ui.editor.palette import CATEGORY_COLORS, KIND_ROLE, LayerPalette
 
 pytestmark = pytest.mark.gui
 

@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QW
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.ui.document import Document
-from cnnplayground.ui.properties import PaddingEditor, PropertiesPanel, float_decimals
+from cnnplayground.project import Project
+from cnnplayground.ui.document.document import Document
+from cnnplayground.ui.editor.properties import PaddingEditor, PropertiesPanel, float_decimals
 
 pytestmark = pytest.mark.gui
 

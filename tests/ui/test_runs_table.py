@@ -8,11 +8,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.io.project_schema import RunHistory, Series
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, Project, RunHistory, Series, TrainingConfig
 from cnnplayground.train.events import EpochFinished
-from cnnplayground.ui.main_window import MainWindow
+from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.sorting import NumberTreeItem, format_seconds, less_than
 from cnnplayground.ui.training.plots import ROW_MIN_WIDTH, short_run_names
 from cnnplayground.ui.training.runs import (

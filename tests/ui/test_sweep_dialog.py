@@ -8,9 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.io.project_schema import RunHistory, Series
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, Project, RunHistory, Series, TrainingConfig
 
 from .test_inspect_panels import window  # noqa: F401 - the window fixture
 

@@ -6,10 +6,9 @@ import pytest
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished
-from cnnplayground.ui.document import Document
+from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training.dock import TrainingDock
 
 from .graphs import DEEP_LINEAR, chain_graph
@@ -90,7 +89,7 @@ def test_a_missing_dataset_says_where_to_put_it(qtbot, tmp_path, name):
 def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from cnnplayground.ui.main_window import MainWindow
+    from cnnplayground.ui.shell.main_window import MainWindow
 
     window = MainWindow()
     qtbot.addWidget(window)

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 
-from cnnplayground.io.project_schema import RunHistory, Series
+from cnnplayground.project import RunHistory, Series
 from cnnplayground.train.events import EpochFinished, Paused, StepFinished
-from cnnplayground.ui import theme
+from cnnplayground.ui.shell import theme
 from cnnplayground.ui.training.plots import _COLORS, MAX_PLOT_POINTS, TrainingPlots
 
 STEPS_PER_EPOCH = 16

@@ -8,9 +8,8 @@ import torch
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.synthetic import CLASS_NAMES
-from cnnplayground.io.project import Project
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
-from cnnplayground.ui.document import Document
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
+from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training.dock import TrainingDock
 from cnnplayground.ui.training.preview import SAMPLES, pick_samples
 

@@ -33,7 +33,7 @@ def test_dataset_choice_and_corruption_go_into_the_dataset_options(qtbot, docume
 
 
 def test_every_setting_has_a_widget_in_its_section_with_the_settings_own_help(qtbot, document):
-    from cnnplayground.train.config import TrainingConfig
+    from cnnplayground.project import TrainingConfig
     from cnnplayground.ui.training.settings_form import FIELDS, SECTIONS
 
     form = TrainingSettingsForm(document)
@@ -66,7 +66,7 @@ def test_a_combination_the_settings_refuse_is_shown_inline_and_not_applied(qtbot
 
 
 def test_adversarial_training_rows_follow_the_attack_choice_and_edit_the_project(qtbot, document):
-    from cnnplayground.train.config import TrainingConfig
+    from cnnplayground.project import TrainingConfig
 
     form = TrainingSettingsForm(document)
     qtbot.addWidget(form)

@@ -9,10 +9,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
-from cnnplayground.io.project import Project
-from cnnplayground.train.config import DatasetChoice, TrainingConfig
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFinished
-from cnnplayground.ui.main_window import MainWindow
+from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.sorting import format_seconds
 from cnnplayground.ui.training.runs import TIME
 from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, GUI_BUDGET, MAX_FLUSH_INTERVAL_MS

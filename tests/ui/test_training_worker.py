@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 from torch import nn
 
 from cnnplayground.data.base import ImageData
-from cnnplayground.train.config import TrainingConfig
+from cnnplayground.project import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, Paused, RunStarted, StepFinished
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, TrainingSession

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect.adversarial import compare, epsilon_sweep, fgsm, label_flips, pgd
+from ..jobs import Job
 from .imaging import FittedGrid, diverging, grey_image, rgb_image, theme_plot
-from .jobs import Job
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource

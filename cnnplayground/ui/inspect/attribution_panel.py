@@ -35,8 +35,8 @@ from ...inspect.attribution import (
     saliency,
 )
 from ...inspect.snapshot import prepare
+from ..jobs import Job
 from .imaging import grey_image, heat_overlay
-from .jobs import Job
 from .panel import InspectPanel
 from .receptive_panel import PixelView
 from .source import ModelSource

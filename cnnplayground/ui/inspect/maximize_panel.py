@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from ...data.augment import normalize
 from ...inspect.maximize import MaximizeSettings, maximize_many, objective_layer
+from ..jobs import Job
 from .imaging import FittedGrid, grey_image, theme_plot
-from .jobs import Job
 from .panel import InspectPanel
 from .receptive_panel import PixelView
 from .source import ModelSource

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 from ...core.inference import infer
 from ...inspect.patches import LayerPeaks, TopPatches, layer_peaks
 from ...inspect.receptive import theoretical_region
+from ..jobs import Job
 from .imaging import FittedGrid, grey_image
-from .jobs import Job
 from .panel import InspectPanel
 from .receptive_panel import PixelView
 from .source import ModelSource

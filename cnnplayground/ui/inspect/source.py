@@ -21,7 +21,7 @@ from ...data.base import ImageData
 from ...inspect.snapshot import snapshot
 from ...train.events import WeightsSnapshot
 from ...train.trainer import resolve_device
-from ..document import Document
+from ..document.document import Document
 from ..training.dock import TrainingDock
 
 

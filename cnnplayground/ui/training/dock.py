@@ -31,6 +31,7 @@ from ...core.inference import infer
 from ...data.base import DatasetError, ImageData
 from ...data.registry import load_dataset
 from ...io.project import weights_from_module
+from ...project import run_record
 from ...train.events import (
     Compiled,
     EpochFinished,
@@ -42,10 +43,10 @@ from ...train.events import (
     StepFinished,
 )
 from ...train.fastpath import adopt_thread_count
-from ...train.setup import build_for_data, run_record
+from ...train.setup import build_for_data
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
-from ..document import Document
+from ..document.document import Document
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession

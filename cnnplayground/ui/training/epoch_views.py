@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QImage, QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStackedLayout, QToolTip, QWidget
 
-from .. import theme
+from ..shell import theme
 
 #: Colour stops (fraction → colour) of the sequential map, from the background to a strong blue.
 _LIGHT_STOPS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")

@@ -59,9 +59,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ...io.project_schema import RunHistory
+from ...project import RunHistory
 from ...train.events import EpochFinished, RunStarted, StepFinished
-from .. import theme
+from ..shell import theme
 
 #: How long new data waits for the curves (ms): at most 10 refreshes a second.
 REFRESH_MS = 100

@@ -12,8 +12,9 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from ...data.augment import AugmentConfig, augment_batch
+from ...data.augment import augment_batch
 from ...data.base import ImageData
+from ...project import AugmentConfig
 from .epoch_views import image_pixmap
 
 #: How many images each row of the preview shows (one per class while there are classes).

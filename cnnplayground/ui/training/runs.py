@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import theme
+from ..shell import theme
 from ..sorting import SORT_ROLE, NumberTreeItem, format_seconds, is_number
 from .plots import ROW_MIN_ASPECT, ROW_MIN_WIDTH, TrainingPlots, short_run_names
 

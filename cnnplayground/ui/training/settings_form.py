@@ -33,11 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...data.augment import AugmentConfig
 from ...data.registry import dataset_info, list_datasets
-from ...train.config import TrainingConfig
-from ..commands import SetSettings
-from ..document import Document
+from ...project import AugmentConfig, TrainingConfig
+from ..document.commands import SetSettings
+from ..document.document import Document
 
 OPTIMIZERS = (("Adam", "adam"), ("AdamW", "adamw"), ("SGD (momentum)", "sgd"), ("RMSprop", "rmsprop"))
 SCHEDULES = (("Constant", "constant"), ("Cosine", "cosine"), ("One-cycle", "onecycle"), ("Step", "step"),

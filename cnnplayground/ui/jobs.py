@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from ...train.fastpath import adopt_thread_count
+from ..train.fastpath import adopt_thread_count
 
 _POOL: QThreadPool | None = None
 

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..io.project import Project
-from .inspect.jobs import Job, describe_error
+from ...project import Project
+from ..jobs import Job, describe_error
 
 #: (key, label, tool tip, files written, on by default)
 FORMATS = (
@@ -50,21 +50,21 @@ def export_steps(project: Project, out: Path, formats: list[str]) -> Iterator[tu
     for fmt in formats:
         try:
             if fmt == "pytorch":
-                from ..export.code import export_pytorch
+                from ...export.code import export_pytorch
 
                 paths = export_pytorch(project, project.weights, out)
             elif fmt == "script":
-                from ..export.script import export_training_script
+                from ...export.script import export_training_script
 
                 paths = export_training_script(project, out)
             elif fmt == "card":
-                from ..export.card import model_card
-                from ..io.atomic import atomic_write_text
+                from ...export.card import model_card
+                from ...io.atomic import atomic_write_text
 
                 paths = [out / "MODEL_CARD.md"]
                 atomic_write_text(paths[0], model_card(project))
             else:
-                from ..export import formats as model_formats
+                from ...export import formats as model_formats
 
                 if model is None:
                     model = _model(project)
@@ -79,7 +79,7 @@ def export_steps(project: Project, out: Path, formats: list[str]) -> Iterator[tu
 def _model(project: Project):
     import torch
 
-    from ..core.builder import build
+    from ...core.builder import build
 
     with torch.random.fork_rng(devices=[]):  # random weights drawn from seed 0, the global generator untouched
         torch.manual_seed(0)

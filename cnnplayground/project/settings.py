@@ -1,4 +1,4 @@
-"""Validated training settings and the dataset choice of a run.
+"""Validated training settings (augmentation included) and the dataset choice of a run.
 
 Both models refuse unknown fields and re-validate on assignment, so a value set
 from a dialog, the command line or a project file is always in range. Errors
@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
-
-from ..data.augment import AugmentConfig
 
 #: Longest text value of a free-form option.
 MAX_SCALAR_TEXT = 4096
@@ -70,6 +68,35 @@ DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 AdversarialName = Literal["none", "fgsm", "pgd"]
 
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AugmentConfig(BaseModel):
+    """Which augmentations to apply during training; every default is off.
+
+    Strengths are the largest change drawn per image: a value drawn uniformly
+    from ``[-strength, +strength]`` (or ``[0, strength]`` for a probability).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    hflip: bool = Field(False, description="Mirror left-right with probability 1/2.")
+    vflip: bool = Field(False, description="Mirror top-bottom with probability 1/2.")
+    crop_padding: int = Field(0, ge=0, le=16, description="Random crop after zero padding by this many pixels "
+                              "(CIFAR-style; 0 = off).")
+    rotate_degrees: float = Field(0.0, ge=0.0, le=45.0, description="Random rotation up to ± this angle.")
+    translate: float = Field(0.0, ge=0.0, le=0.5, description="Random shift up to ± this fraction of the size.")
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="Brightness/contrast/saturation change up to "
+                                "± this fraction.")
+    erasing: float = Field(0.0, ge=0.0, le=1.0, description="Probability of erasing a random rectangle (to black).")
+    noise_std: float = Field(0.0, ge=0.0, le=2.0, description="Std of Gaussian noise added after normalization.")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return bool(
+            self.hflip or self.vflip or self.crop_padding or self.rotate_degrees or self.translate
+            or self.color_jitter or self.erasing or self.noise_std
+        )
 
 
 class TrainingConfig(BaseModel):

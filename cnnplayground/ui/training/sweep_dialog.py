@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..train.events import EpochFinished
-from ..train.sweep import (
+from ...train.events import EpochFinished
+from ...train.sweep import (
     Axis,
     Sweep,
     SweepError,
@@ -41,10 +41,10 @@ from ..train.sweep import (
     to_csv,
     variants,
 )
-from .document import Document
-from .inspect.jobs import Job
-from .sorting import NumberItem, format_seconds, is_number
-from .training.dock import RecordRun
+from ..document.document import Document
+from ..jobs import Job
+from ..sorting import NumberItem, format_seconds, is_number
+from .dock import RecordRun
 
 #: (setting, label, default low, default high, default scale, decimals)
 SETTINGS = (

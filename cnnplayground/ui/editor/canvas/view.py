@@ -12,11 +12,11 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QCompleter, QFrame, QGraphicsView, QLineEdit, QVBoxLayout
 
-from ...core.graph import GraphError
-from ...core.layout import layered_layout
-from ...core.registry import all_kinds
-from ..commands import AddNode, MoveNodes, fragment_of, paste_fragment, remove_selection
-from ..document import Document
+from ....core.graph import GraphError
+from ....core.layout import layered_layout
+from ....core.registry import all_kinds
+from ...document.commands import AddNode, MoveNodes, fragment_of, paste_fragment, remove_selection
+from ...document.document import Document
 from ..mime import FRAGMENT_MIME, kind_from_mime
 from .items import NODE_HEIGHT, NODE_WIDTH, EdgeItem, NodeItem
 from .scene import GraphScene, snap

@@ -13,12 +13,12 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
-from ...core.graph import Edge, Graph, GraphError, Node
-from ...core.inference import InferenceResult, NodeInfo
-from ...core.registry import get_kind
-from ...core.shapes import format_shape
-from ..commands import Connect, MoveNodes
-from ..document import Document
+from ....core.graph import Edge, Graph, GraphError, Node
+from ....core.inference import InferenceResult, NodeInfo
+from ....core.registry import get_kind
+from ....core.shapes import format_shape
+from ...document.commands import Connect, MoveNodes
+from ...document.document import Document
 from .items import NODE_HEIGHT, NODE_WIDTH, EdgeItem, NodeItem, PortItem, wire_path
 
 GRID = 20.0

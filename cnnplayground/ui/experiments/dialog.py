@@ -50,8 +50,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..data.registry import default_data_root
-from ..experiments.base import (
+from ...data.registry import default_data_root
+from ...experiments.base import (
     Analysing,
     Context,
     Experiment,
@@ -60,18 +60,18 @@ from ..experiments.base import (
     Finding,
     StageStarted,
 )
-from ..experiments.gallery import EXPERIMENTS
-from ..io.atomic import AtomicWriteError
-from ..train.events import EpochFinished, RunStarted, StepFinished
-from ..train.sweep import VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
-from . import theme
-from .document import Document
-from .experiment_figure import FigurePlot
-from .figure_dialog import ExportFigureDialog
-from .figures import FigureTarget
-from .inspect.jobs import Job
-from .sorting import NumberItem, is_number
-from .training.dock import RecordRun
+from ...experiments.gallery import EXPERIMENTS
+from ...io.atomic import AtomicWriteError
+from ...train.events import EpochFinished, RunStarted, StepFinished
+from ...train.sweep import VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
+from ..document.document import Document
+from ..export.figure_dialog import ExportFigureDialog
+from ..export.figures import FigureTarget
+from ..jobs import Job
+from ..shell import theme
+from ..sorting import NumberItem, is_number
+from ..training.dock import RecordRun
+from .figure import FigurePlot
 
 #: The results table: (key, header, tool tip).
 COLUMNS = (

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
-from ..core.graph import Graph
-from ..io.atomic import atomic_write_text, cleanup_stale_temporaries
-from ..io.project import Project, load_project, save_project
-from .document import Document
-from .inspect.jobs import Job
+from ...core.graph import Graph
+from ...io.atomic import atomic_write_text, cleanup_stale_temporaries
+from ...io.project import load_project, save_project
+from ...project import Project
+from ..document.document import Document
+from ..jobs import Job
 
 #: Quiet time after the last edit before a copy is written.
 AUTOSAVE_DELAY_MS = 3000

@@ -31,15 +31,39 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.graph import Graph
-from ..core.inference import InferenceResult
-from ..core.presets import get_preset
-from ..core.summary import format_bytes, summarize
-from ..io.project import Project, ProjectError, weights_from_module
-from ..train.config import DatasetChoice, TrainingConfig
-from ..train.events import EpochFinished
-from ..train.setup import run_record
-from . import dialogs, theme
+from ...core.graph import Graph
+from ...core.inference import InferenceResult
+from ...core.presets import get_preset
+from ...core.summary import format_bytes, summarize
+from ...io.project import ProjectError, weights_from_module
+from ...project import DatasetChoice, Project, TrainingConfig, run_record
+from ...train.events import EpochFinished
+from .. import dialogs
+from ..document.commands import SetWeights
+from ..document.document import Document
+from ..editor.canvas.view import CanvasView
+from ..editor.palette import LayerPalette
+from ..editor.properties import PropertiesPanel
+from ..experiments.dialog import ExperimentsDialog
+from ..export.figure_dialog import ExportFigureDialog
+from ..export.figures import FigureTarget
+from ..export.model_dialog import ExportModelDialog
+from ..export.report import export_report
+from ..inspect.adversarial_panel import AdversarialPanel
+from ..inspect.attribution_panel import AttributionPanel
+from ..inspect.explorer_panel import ExplorerPanel
+from ..inspect.feature_maps_panel import FeatureMapsPanel
+from ..inspect.kernels_panel import KernelsPanel
+from ..inspect.maximize_panel import MaximizePanel
+from ..inspect.occlusion_panel import OcclusionPanel
+from ..inspect.patches_panel import PatchesPanel
+from ..inspect.receptive_panel import ReceptiveFieldPanel
+from ..inspect.source import ModelSource
+from ..training.dock import TrainingDock
+from ..training.results import ResultsPanel
+from ..training.runs import CurvesPanel
+from ..training.sweep_dialog import SweepDialog
+from . import theme
 from .actions import (
     RecentFiles,
     WindowActions,
@@ -50,30 +74,6 @@ from .actions import (
     fill_recent_menu,
 )
 from .autosave import Autosaver, Recovery, copy_project, find_recoveries
-from .canvas.view import CanvasView
-from .commands import SetWeights
-from .document import Document
-from .experiments_dialog import ExperimentsDialog
-from .export_dialog import ExportModelDialog
-from .figure_dialog import ExportFigureDialog
-from .figures import FigureTarget
-from .inspect.adversarial_panel import AdversarialPanel
-from .inspect.attribution_panel import AttributionPanel
-from .inspect.explorer_panel import ExplorerPanel
-from .inspect.feature_maps_panel import FeatureMapsPanel
-from .inspect.kernels_panel import KernelsPanel
-from .inspect.maximize_panel import MaximizePanel
-from .inspect.occlusion_panel import OcclusionPanel
-from .inspect.patches_panel import PatchesPanel
-from .inspect.receptive_panel import ReceptiveFieldPanel
-from .inspect.source import ModelSource
-from .palette import LayerPalette
-from .properties import PropertiesPanel
-from .report import export_report
-from .sweep_dialog import SweepDialog
-from .training.dock import TrainingDock
-from .training.results import ResultsPanel
-from .training.runs import CurvesPanel
 
 APP_TITLE = "CNN Playground"
 FILE_FILTER = "CNN Playground projects (*.cnnp);;JSON (*.json)"
@@ -539,8 +539,8 @@ class MainWindow(QMainWindow):
 
     def import_weights(self) -> bool:
         """File → Import Weights: a safetensors file (from this app or its code export) into the network."""
-        from ..export.code import attribute_names
-        from ..io.weights_import import WeightsImportError, import_safetensors
+        from ...export.code import attribute_names
+        from ...io.weights_import import WeightsImportError, import_safetensors
 
         path = self.choose_weights_path("Import Weights", "safetensors weights (*.safetensors)")
         if not path:
@@ -556,8 +556,8 @@ class MainWindow(QMainWindow):
 
     def init_from_project(self) -> bool:
         """File → Initialize from Project: the matching layers of another project's trained weights."""
-        from ..io.transfer import init_from_project
-        from ..io.weights_import import WeightsImportError
+        from ...io.transfer import init_from_project
+        from ...io.weights_import import WeightsImportError
 
         path = self.choose_weights_path("Initialize from Project", FILE_FILTER)
         if not path:
@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
 
     def choose_torchvision_model(self) -> str:
         """Which torchvision model's weights (tests replace this)."""
-        from ..io.weights_import import TORCHVISION_PRESETS
+        from ...io.weights_import import TORCHVISION_PRESETS
 
         name, ok = QInputDialog.getItem(self, "Import torchvision Weights", "Pretrained weights of:",
                                         list(TORCHVISION_PRESETS), 0, False)
@@ -584,7 +584,7 @@ class MainWindow(QMainWindow):
 
     def import_torchvision_weights(self) -> bool:
         """File → Import torchvision Weights: a transfer-learning start from weights already on this computer."""
-        from ..io.weights_import import WeightsImportError, import_torchvision, local_torchvision_weights
+        from ...io.weights_import import WeightsImportError, import_torchvision, local_torchvision_weights
 
         name = self.choose_torchvision_model()
         if not name:
@@ -609,7 +609,7 @@ class MainWindow(QMainWindow):
         """The project's weights, or the network's fresh ones (for layers an import leaves out)."""
         import torch
 
-        from ..core.builder import build
+        from ...core.builder import build
 
         if self.document.project.weights is not None:
             return dict(self.document.project.weights)

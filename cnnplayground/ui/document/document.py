@@ -16,9 +16,10 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..core.graph import Graph
-from ..core.inference import InferenceResult, infer
-from ..io.project import Project, load_project, save_project
+from ...core.graph import Graph
+from ...core.inference import InferenceResult, infer
+from ...io.project import load_project, save_project
+from ...project import Project
 
 
 class Document(QObject):

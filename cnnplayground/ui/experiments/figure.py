@@ -17,9 +17,9 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
-from ..experiments.base import Figure
-from . import theme
-from .figures import FigureTarget, export_figure
+from ...experiments.base import Figure
+from ..export.figures import FigureTarget, export_figure
+from ..shell import theme
 
 #: Colour-blind-friendly colours (Okabe & Ito), then pyqtgraph's hue wheel.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255")

@@ -40,7 +40,7 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QP
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
-from ..io.atomic import atomic_write_bytes
+from ...io.atomic import atomic_write_bytes
 
 FORMATS = {
     "png": "PNG image (*.png)",

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import NODE_ATTRIBUTES, Edge, Graph, GraphError, validate_attributes
-from ..core.registry import get_kind
+from ...core.graph import NODE_ATTRIBUTES, Edge, Graph, GraphError, validate_attributes
+from ...core.registry import get_kind
 
 #: Command ids for QUndoCommand.mergeWith.
 _ID_SET_PARAMS = 1001

@@ -31,14 +31,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.events import Signal as CoreSignal
-from ..core.graph import NODE_ATTRIBUTES, Graph, GraphError, Node
-from ..core.inference import InferenceResult
-from ..core.params import ParamValue
-from ..core.shapes import format_shape
-from ..core.summary import format_bytes
-from .commands import RenameNode, SetAttributes, SetParams
-from .document import Document
+from ...core.events import Signal as CoreSignal
+from ...core.graph import NODE_ATTRIBUTES, Graph, GraphError, Node
+from ...core.inference import InferenceResult
+from ...core.params import ParamValue
+from ...core.shapes import format_shape
+from ...core.summary import format_bytes
+from ..document.commands import RenameNode, SetAttributes, SetParams
+from ..document.document import Document
 from .palette import CATEGORY_COLORS
 from .param_editors import PaddingEditor, float_decimals, make_editor, set_editor_value  # noqa: F401
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..io.atomic import AtomicWriteError
+from ...io.atomic import AtomicWriteError
 from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, export_figure
 
 

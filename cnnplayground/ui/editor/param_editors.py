@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.params import ParamSpec, ParamValue
+from ...core.params import ParamSpec, ParamValue
 
 _INT_MAX = 2**31 - 1
 _FLOAT_LIMIT = 1e9

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.registry import LayerKind, kinds_by_category
+from ...core.registry import LayerKind, kinds_by_category
 from .mime import LAYER_MIME, layer_mime_data
 
 #: One colour per palette category (hex), mid-tone so it reads on light and dark

@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.graph import Edge, Node
-from ...core.inference import NodeInfo
-from ...core.registry import get_kind
-from ...core.shapes import format_shape
+from ....core.graph import Edge, Node
+from ....core.inference import NodeInfo
+from ....core.registry import get_kind
+from ....core.shapes import format_shape
 
 NODE_WIDTH = 176.0
 NODE_HEIGHT = 66.0

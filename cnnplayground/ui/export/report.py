@@ -13,10 +13,10 @@ import html
 from datetime import datetime
 from pathlib import Path
 
-from ..core.inference import infer
-from ..core.summary import HEADERS, summary_rows
-from ..io.atomic import atomic_write_text
-from ..io.project import Project
+from ...core.inference import infer
+from ...core.summary import HEADERS, summary_rows
+from ...io.atomic import atomic_write_text
+from ...project import Project
 from .figures import FigureTarget, png_bytes
 
 _STYLE = """

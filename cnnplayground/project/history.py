@@ -1,0 +1,180 @@
+"""A project's record of its training runs: metric curves and the settings each run used.
+
+Plain data (pydantic, the standard library): a run is recorded from the trainer's events by
+:func:`run_record`, which reads the events' fields and imports nothing of the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
+
+from ..core.inference import infer
+from .settings import Scalar, TrainingConfig
+
+if TYPE_CHECKING:
+    from ..core.graph import Graph
+
+MAX_NAME = 200
+#: Points per metric series (x and y each).
+MAX_SERIES_POINTS = 1_000_000
+MAX_SERIES_PER_RUN = 256
+
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _iso_timestamp(value: str) -> str:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 date and time, got {value[:40]!r}") from None
+    return value
+
+
+#: An ISO 8601 timestamp such as ``2024-05-01T12:30:00+00:00``, kept as text.
+Timestamp = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iso_timestamp)]
+
+
+class Series(BaseModel):
+    """One metric curve: ``y[i]`` measured at ``x[i]`` (x in steps or epochs, as the run chose).
+
+    Missing or non-finite measurements (a diverged loss) are ``None`` in memory
+    and ``null`` in the file: JSON has no NaN. NaN and ±inf given here are
+    turned into ``None``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    x: list[FiniteFloat] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
+    y: list[float | None] = Field(default_factory=list, max_length=MAX_SERIES_POINTS)
+
+    @field_validator("y", mode="before")
+    @classmethod
+    def _non_finite_to_none(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
+        return value
+
+    @field_validator("y")
+    @classmethod
+    def _same_length(cls, value: list[float | None], info: Any) -> list[float | None]:
+        x = info.data.get("x")
+        if x is not None and len(x) != len(value):
+            raise ValueError(f"x has {len(x)} values but y has {len(value)}; they must match")
+        return value
+
+
+class RunHistory(BaseModel):
+    """The record of one training run: its settings and metric curves."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME)]
+    #: When the run started (ISO 8601), if known.
+    started: Timestamp | None = None
+    #: The settings the run used (learning rate, batch size, ...), flattened to scalars.
+    settings: dict[_Key, Scalar] = Field(default_factory=dict, max_length=256)
+    #: Curves by metric name, e.g. ``"train_loss"``, ``"val_accuracy"``.
+    series: dict[_Key, Series] = Field(default_factory=dict, max_length=MAX_SERIES_PER_RUN)
+
+
+
+class EpochRecord(Protocol):
+    """What :func:`run_record` reads of an epoch's end (``train.events.EpochFinished``)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    images_per_second: float
+    seconds: float
+
+
+class StepRecord(Protocol):
+    """What :func:`run_record` reads of a step (``train.events.StepFinished``)."""
+
+    step: int
+    steps_per_epoch: int
+    loss: float
+    accuracy: float
+
+
+#: Per-step curves are stored with at most this many points (bucket means beyond it).
+MAX_STEP_POINTS = 20_000
+
+
+def network_description(graph: Graph) -> dict[str, int | float | str]:
+    """Run settings that tell networks apart: parameter count, layer kinds with counts and the
+    dropout probabilities.
+
+    E.g. ``{"network.parameters": 61706, "network.layers": "Conv2d×2, Flatten, Linear×3, ..."}``,
+    so that two runs' settings show "with and without Dropout"; a network with dropout layers adds
+    ``"network.dropout"``: their ``p`` (one number, or the distinct values as text: "0.2, 0.5"),
+    so that the same layers with another ``p`` tell apart too.
+    """
+    result = infer(graph)
+    kinds = Counter(node.kind for node in graph.iter_nodes() if node.kind != "Input")
+    layers = ", ".join(f"{kind}×{n}" if n > 1 else kind for kind, n in sorted(kinds.items()))
+    description: dict[str, int | float | str] = {"network.parameters": result.total_params,
+                                                 "network.layers": layers[:200]}
+    rates = sorted({float(node.params["p"]) for node in graph.iter_nodes() if node.kind in ("Dropout", "Dropout2d")})
+    if rates:
+        description["network.dropout"] = rates[0] if len(rates) == 1 else ", ".join(f"{p:g}" for p in rates)[:200]
+    return description
+
+
+def run_record(
+    name: str,
+    config: TrainingConfig,
+    epochs: Sequence[EpochRecord],
+    steps: Sequence[StepRecord] | None = None,
+    *,
+    dataset: str = "",
+    started: datetime | None = None,
+    network: Graph | None = None,
+) -> RunHistory:
+    """A project's record of one run: its settings and per-epoch (and per-step) curves.
+
+    Settings are the training config flattened to scalars, plus ``dataset``,
+    ``steps_per_epoch`` and (given ``network``) :func:`network_description`.
+    Per-step loss and accuracy keep at most :data:`MAX_STEP_POINTS` points. ``epoch_seconds``
+    holds each epoch's duration (its sum is the run's training time; older project files lack it).
+    """
+    from .curves import bucket_means  # numpy, only when a run is recorded
+
+    settings: dict[str, int | float | bool | str] = {}
+    for key, value in config.model_dump(mode="json").items():
+        if isinstance(value, dict):
+            settings.update({f"{key}.{k}": v for k, v in value.items() if isinstance(v, int | float | bool | str)})
+        elif isinstance(value, int | float | bool | str):
+            settings[key] = value
+    if dataset:
+        settings["dataset"] = dataset
+    if steps:
+        settings["steps_per_epoch"] = steps[-1].steps_per_epoch
+    if network is not None:
+        settings.update(network_description(network))
+    x = [float(e.epoch) for e in epochs]
+    series = {
+        "train_loss": Series(x=x, y=[e.train_loss for e in epochs]),
+        "train_accuracy": Series(x=x, y=[e.train_accuracy for e in epochs]),
+        "val_loss": Series(x=x, y=[e.val_loss for e in epochs]),
+        "val_accuracy": Series(x=x, y=[e.val_accuracy for e in epochs]),
+        "learning_rate": Series(x=x, y=[e.learning_rate for e in epochs]),
+        "images_per_second": Series(x=x, y=[e.images_per_second for e in epochs]),
+        "epoch_seconds": Series(x=x, y=[e.seconds for e in epochs]),
+    }
+    if steps:
+        x_steps = [float(s.step) for s in steps]
+        for key, values in (("step_loss", [s.loss for s in steps]), ("step_accuracy", [s.accuracy for s in steps])):
+            xs, ys = bucket_means(x_steps, values, MAX_STEP_POINTS)
+            series[key] = Series(x=xs, y=ys)
+    when = (started or datetime.now(UTC)).isoformat(timespec="seconds")
+    return RunHistory(name=name, started=when, settings=settings, series=series)
