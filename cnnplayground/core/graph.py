@@ -25,7 +25,7 @@ import bisect
 import heapq
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -400,6 +400,19 @@ class Graph:
             raise GraphError(f"layer name {node_id!r} is reserved by PyTorch: choose another name")
         if node_id in self.nodes:
             raise GraphError(f"a layer named {node_id!r} already exists")
+
+    def structure_key(self) -> Hashable:
+        """A value equal for two graphs exactly when they describe the same network.
+
+        It holds each layer's name, kind and parameters and each wire with its port: what
+        decides the layers the network builds and how they are connected, and so whether
+        trained weights fit it. Positions are not part of it, nor are the training attributes
+        (``frozen``, ``lr_scale``: how a layer is trained, not what it is), nor the order the
+        layers and wires were added in (a deleted layer put back by undo is the same network).
+        """
+        nodes = frozenset((n.id, n.kind, tuple(sorted(n.params.items()))) for n in self.nodes.values())
+        edges = frozenset((e.source, e.target, e.port) for e in self._edges)
+        return nodes, edges
 
     # --- (de)serialization ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -108,6 +108,44 @@ def test_round_trip_and_copy_are_independent():
     assert g.node("conv1").params["out_channels"] == 2
 
 
+def test_structure_key_is_the_network_not_its_drawing():
+    def concat_graph() -> Graph:
+        g = small()
+        g.add_node("Concat", id="cat")
+        g.connect("relu1", "cat")
+        g.connect("conv1", "cat")
+        return g
+
+    g = concat_graph()
+    key = g.structure_key()
+    assert hash(key) == hash(concat_graph().structure_key()) and key == concat_graph().structure_key()
+    g.move_node("conv1", (300.0, -40.0))
+    g.set_attributes("conv1", {"frozen": True, "lr_scale": 0.5})  # how it trains, not what it is
+    assert g.structure_key() == key
+    assert Graph.from_dict(g.to_dict()).structure_key() == key
+    removed = (g.in_edges("conv1") + g.out_edges("conv1"), g.node("conv1"))
+    g.remove_node("conv1")  # deleted, then put back as undo does: added last, the same network
+    g.add_node("Conv2d", removed[1].params, id="conv1")
+    for e in removed[0]:
+        g.connect(e.source, e.target, e.port)
+    assert list(g.nodes)[-1] == "conv1" and g.structure_key() == key
+
+    changed = concat_graph()
+    changed.set_params("conv1", {"out_channels": 3})
+    assert changed.structure_key() != key
+    wired = concat_graph()
+    wired.connect("input", "cat")  # one more wire between the same layers
+    assert wired.structure_key() != key
+    swapped = small()  # the same wires into the other ports: Concat joins them the other way round
+    swapped.add_node("Concat", id="cat")
+    swapped.connect("conv1", "cat")
+    swapped.connect("relu1", "cat")
+    assert swapped.structure_key() != key
+    renamed = concat_graph()
+    renamed.rename_node("cat", "join")
+    assert renamed.structure_key() != key  # weights are stored by layer name
+
+
 def test_from_dict_refuses_cycles_and_dangling_wires():
     d = small().to_dict()
     d["edges"].append({"source": "relu1", "target": "conv1", "port": 1})

@@ -7,6 +7,7 @@ import pytest
 from cnnplayground.core.graph import GraphError
 from cnnplayground.ui.document import commands
 from cnnplayground.ui.document.commands import RemoveNode, RenameNode, SetParams
+from cnnplayground.ui.document.document import Document
 
 
 @pytest.fixture
@@ -58,8 +59,9 @@ def test_invalid_commands_are_refused_before_reaching_the_stack(document):
     assert document.undo_stack.count() == 0
 
 
-def test_the_first_save_names_an_untitled_project_after_its_file(document, tmp_path):
-    document.project.name = "Untitled"
+def test_the_first_save_names_an_untitled_project_after_its_file(qapp, tmp_path):
+    document = Document()
+    assert document.project.name == "Untitled"
     document.save(tmp_path / "my net.cnnp")
     assert document.project.name == "my net" and document.title == "my net.cnnp"
     from cnnplayground.io.project import load_project

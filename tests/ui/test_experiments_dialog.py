@@ -159,7 +159,7 @@ def test_the_data_folder_defaults_to_the_projects_then_the_apps(qtbot, document,
     d = ExperimentsDialog(document, experiments=FAKES)
     qtbot.addWidget(d)
     assert d.data_root.text() == str(tmp_path / "default")
-    document.project.dataset = DatasetChoice(name="mnist", root=str(tmp_path / "mine"))
+    document.set_dataset(DatasetChoice(name="mnist", root=str(tmp_path / "mine")))
     d2 = ExperimentsDialog(document, experiments=FAKES)
     qtbot.addWidget(d2)
     assert d2.data_root.text() == str(tmp_path / "mine")

@@ -274,8 +274,7 @@ def test_hidden_panels_do_no_work_until_shown(qtbot, window):
     qtbot.waitUntil(lambda: window.model_source.data is not None and bool(panel.maps), timeout=30_000)
     window.feature_maps_dock.hide()
     before = panel.maps
-    window.document.project.weights = None
-    window.model_source.rebuild()  # new (random) weights while the panel is hidden
+    window.document.set_weights(None)  # new (random) weights while the panel is hidden
     assert panel.stale and panel.maps is before
     window.feature_maps_dock.show()
     assert not panel.stale and panel.maps is not before
@@ -284,9 +283,7 @@ def test_hidden_panels_do_no_work_until_shown(qtbot, window):
 
 def test_data_that_does_not_fit_the_network_is_explained_not_raised(qtbot, window):
     open_project(window)
-    window.document.project.dataset = DatasetChoice(name="synthetic-rgb", options={"train_size": 200,
-                                                                                    "test_size": 50})
-    window.document.settings_changed.emit()
+    window.document.set_dataset(DatasetChoice(name="synthetic-rgb", options={"train_size": 200, "test_size": 50}))
     window.acts.show_receptive.trigger()
     qtbot.waitUntil(lambda: "images but" in window.receptive.caption.text(), timeout=30_000)
     assert window.receptive.caption.text() == (
@@ -298,8 +295,7 @@ def test_data_that_does_not_fit_the_network_is_explained_not_raised(qtbot, windo
 
 def test_panels_use_the_training_split_when_there_is_no_validation_split(qtbot, window):
     open_project(window)
-    window.document.project.training = window.document.project.training.model_copy(update={"val_fraction": 0.0})
-    window.document.settings_changed.emit()
+    window.document.set_training(window.document.project.training.model_copy(update={"val_fraction": 0.0}))
     window.acts.show_occlusion.trigger()
     qtbot.waitUntil(lambda: window.occlusion.result is not None and not window.occlusion.running, timeout=30_000)
     assert len(window.model_source.data.val) == 0
@@ -309,8 +305,7 @@ def test_panels_use_the_training_split_when_there_is_no_validation_split(qtbot, 
 
 def test_a_dataset_that_cannot_load_is_explained(qtbot, window, tmp_path):
     open_project(window)
-    window.document.project.dataset = DatasetChoice(name="mnist", root=str(tmp_path))
-    window.document.settings_changed.emit()
+    window.document.set_dataset(DatasetChoice(name="mnist", root=str(tmp_path)))
     window.acts.show_feature_maps.trigger()
     qtbot.waitUntil(lambda: "cannot be loaded" in window.feature_maps.caption.text(), timeout=30_000)
     assert str(tmp_path) in window.feature_maps.caption.text()

@@ -215,8 +215,7 @@ def test_adversarial_gallery_shows_fooled_images_and_sweeps_of_two_models_share_
     assert len(panel.sweep["pgd"]) == 7 and panel._kept_curves == []
     torch.manual_seed(11)  # other weights: the finished sweep stays in the plot, under its own name
     other = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in weights.items()}
-    window.document.project.weights = other
-    window.model_source.rebuild()
+    window.document.set_weights(other)
     panel.sweep_button.click()
     qtbot.waitUntil(lambda: not panel.sweeping, timeout=120_000)
     kept = f"{first_label} (earlier)"  # the same kind of weights: told apart as the earlier ones

@@ -79,7 +79,7 @@ def test_an_invalid_network_is_refused_with_its_error(qtbot):
 @pytest.mark.parametrize("name", ["cifar10"])
 def test_a_missing_dataset_says_where_to_put_it(qtbot, tmp_path, name):
     dock = make_dock(qtbot, get_preset("lenet5").factory())
-    dock.document.project.dataset = DatasetChoice(name=name, root=str(tmp_path))
+    dock.document.set_dataset(DatasetChoice(name=name, root=str(tmp_path)))
     with qtbot.waitSignal(dock.message, timeout=60_000):
         qtbot.mouseClick(dock.train_button, qtbot_left())
     qtbot.waitUntil(lambda: str(tmp_path) in dock.status.text(), timeout=60_000)

@@ -1,20 +1,28 @@
-"""Undo commands: every edit of the network is one of these.
+"""Undo commands: every edit of the project is one of these, and all of them live here.
 
 Each command only calls the graph's edit methods (the graph is the truth; the
-canvas follows its notifications). Compound edits are built from child
-commands; a drag is one :class:`MoveNodes` pushed on release; consecutive
-edits of the same parameter merge into one step.
+canvas follows its notifications) or, for the rest of the project (settings,
+runs, weights), the :class:`~.document.Document`'s methods, which announce the
+change themselves; no command assigns a project field. Compound edits are built
+from child commands; a drag is one :class:`MoveNodes` pushed on release;
+consecutive edits of the same parameter merge into one step.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
 from ...core.graph import NODE_ATTRIBUTES, Edge, Graph, GraphError, validate_attributes
 from ...core.registry import get_kind
+from ...project import DatasetChoice, RunHistory, TrainingConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from .document import Document
 
 #: Command ids for QUndoCommand.mergeWith.
 _ID_SET_PARAMS = 1001
@@ -233,7 +241,7 @@ class MoveNodes(QUndoCommand):
 class SetSettings(QUndoCommand):
     """Change the project's training settings and dataset choice (quick successive edits merge)."""
 
-    def __init__(self, document: Any, training: Any, dataset: Any) -> None:
+    def __init__(self, document: Document, training: TrainingConfig, dataset: DatasetChoice) -> None:
         super().__init__("Change training settings")
         self.document = document
         self.old = (document.project.training, document.project.dataset)
@@ -326,23 +334,38 @@ def _plural(verb: str, n: int, noun: str, m: int = 0, noun2: str = "") -> str:
 
 __all__ = [
     "Compound", "AddNode", "Connect", "Disconnect", "RemoveNode", "remove_selection", "SetParams", "SetAttributes",
-    "MoveNodes",
-    "RenameNode", "paste_fragment", "fragment_of", "GraphError",
+    "MoveNodes", "SetSettings",
+    "RenameNode", "paste_fragment", "fragment_of", "GraphError", "SetWeights", "RecordRun",
 ]
 
 
 class SetWeights(QUndoCommand):
     """Replace the project's weights (an import); undo puts the previous ones back."""
 
-    def __init__(self, document: Any, weights: Any, text: str) -> None:
+    def __init__(self, document: Document, weights: dict[str, torch.Tensor] | None, text: str) -> None:
         super().__init__(text)
         self.document, self.weights = document, weights
         self.old = document.project.weights
 
     def redo(self) -> None:
-        self.document.project.weights = self.weights
-        self.document.history_changed.emit()
+        self.document.set_weights(self.weights)
 
     def undo(self) -> None:
-        self.document.project.weights = self.old
-        self.document.history_changed.emit()
+        self.document.set_weights(self.old)
+
+
+class RecordRun(QUndoCommand):
+    """Store a finished run's metric history in the project, with the weights the project keeps
+    after it (the run's, or the ones it had); undo removes the run and puts the old weights back."""
+
+    def __init__(self, document: Document, weights: dict[str, torch.Tensor] | None, record: RunHistory) -> None:
+        super().__init__(f"Training run: {record.name}")
+        self.document, self.weights, self.record = document, weights, record
+        self.old_weights = document.project.weights
+        self.index: int | None = None
+
+    def redo(self) -> None:
+        self.index = self.document.add_run(self.record, self.weights)
+
+    def undo(self) -> None:
+        self.document.remove_run(self.index, self.old_weights)

@@ -3,14 +3,17 @@
 One :class:`Document` per window. Widgets never edit the graph directly: they
 push undo commands (:mod:`.commands`) through :meth:`Document.push`, the
 commands call the graph's edit methods, and every view redraws from the graph's
-change notifications. Shape inference runs synchronously after each structural
-change (about a millisecond for ResNet-18) and is announced with
-``inference_updated``.
+change notifications. The rest of the project (settings, dataset, runs, weights)
+changes only through the document's own methods, each of which announces the
+change with the document's signals; the undo commands call those too. Shape
+inference runs synchronously after each structural change (about a millisecond
+for ResNet-18) and is announced with ``inference_updated``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
@@ -19,7 +22,10 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from ...core.graph import Graph
 from ...core.inference import InferenceResult, infer
 from ...io.project import load_project, save_project
-from ...project import Project
+from ...project import DatasetChoice, Project, RunHistory, TrainingConfig
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Document(QObject):
@@ -39,7 +45,7 @@ class Document(QObject):
     selection_hint = Signal(list)
     #: The training settings or dataset choice changed (edit, undo, open).
     settings_changed = Signal()
-    #: A training run was added to or removed from the project's history.
+    #: A run was added to or removed from the project's history, or its trained weights were replaced.
     history_changed = Signal()
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
@@ -103,14 +109,51 @@ class Document(QObject):
         self.undo_stack.setClean()
         return target
 
-    def set_settings(self, training, dataset) -> None:
-        """Replace the training settings and dataset choice (used by the undo command)."""
+    def recover(self, project: Project, original: Path | None) -> None:
+        """Take over a project restored from an autosave of ``original`` (its file, or None).
+
+        Like :meth:`open`, except that the project counts as modified: it was never saved
+        there, and Save puts it in its file.
+        """
+        self._replace(project, original)
+        self.undo_stack.resetClean()
+
+    # --- changes of the project besides its graph (each announces itself; undo calls these) --
+    def set_settings(self, training: TrainingConfig, dataset: DatasetChoice) -> None:
+        """Replace the training settings and the dataset choice (one ``settings_changed``)."""
         self.project.training, self.project.dataset = training, dataset
         self.settings_changed.emit()
 
-    def invalidate_weights(self) -> None:
-        """The structure changed: trained weights no longer fit."""
-        self.project.weights = None
+    def set_training(self, training: TrainingConfig) -> None:
+        """Replace the training settings (one ``settings_changed``)."""
+        self.set_settings(training, self.project.dataset)
+
+    def set_dataset(self, dataset: DatasetChoice) -> None:
+        """Replace the dataset choice (one ``settings_changed``)."""
+        self.set_settings(self.project.training, dataset)
+
+    def set_weights(self, weights: dict[str, torch.Tensor] | None) -> None:
+        """Replace the trained weights (a ``state_dict``, or None: untrained); one ``history_changed``."""
+        self.project.weights = weights
+        self.history_changed.emit()
+
+    def add_run(self, record: RunHistory, weights: dict[str, torch.Tensor] | None, index: int | None = None) -> int:
+        """Put a run into the history, at ``index`` (default: last), with the weights the project keeps
+        after it (the run's own, or the ones it had); one ``history_changed``. Returns the run's index."""
+        history = self.project.history
+        index = len(history) if index is None else index
+        history.insert(index, record)
+        self.project.weights = weights
+        self.history_changed.emit()
+        return index
+
+    def remove_run(self, index: int, weights: dict[str, torch.Tensor] | None) -> RunHistory:
+        """Take the run at ``index`` out of the history and put ``weights`` (the ones from before it)
+        back; one ``history_changed``. Returns the run."""
+        record = self.project.history.pop(index)
+        self.project.weights = weights
+        self.history_changed.emit()
+        return record
 
     # --- internals -----------------------------------------------------------------------
     def _replace(self, project: Project, path: Path | None) -> None:

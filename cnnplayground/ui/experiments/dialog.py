@@ -64,13 +64,13 @@ from ...experiments.gallery import EXPERIMENTS
 from ...io.atomic import AtomicWriteError
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from ...train.sweep import VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
+from ..document.commands import RecordRun
 from ..document.document import Document
 from ..export.figure_dialog import ExportFigureDialog
 from ..export.figures import FigureTarget
 from ..jobs import Job
 from ..shell import theme
 from ..sorting import NumberItem, is_number
-from ..training.dock import RecordRun
 from .figure import FigurePlot
 
 #: The results table: (key, header, tool tip).

@@ -106,9 +106,7 @@ class ModelSource(QObject):
         if self.training.running and not after_run:
             return  # rebuilt when the run ends (its generator is done by then: no random draws left)
         graph = self.document.graph
-        d = graph.to_dict()
-        signature = (repr([(n["id"], n["kind"], n["params"]) for n in d["nodes"]]), repr(d["edges"]),
-                     id(self.document.project.weights), id(self.document.project))
+        signature = (graph.structure_key(), id(self.document.project.weights), id(self.document.project))
         if signature == self._signature and not self._live:
             return  # nothing the panels show has changed (a move on the canvas, a second signal)
         self._signature = signature

@@ -779,12 +779,7 @@ class MainWindow(QMainWindow):
                             network=graph)
         project.history.append(record)
         model = self.model_source.model
-
-        def structure(g: Graph):
-            d = g.to_dict()
-            return [(n["id"], n["kind"], n["params"]) for n in d["nodes"]], d["edges"]
-
-        if model is not None and graph is not None and structure(graph) == structure(self.document.graph):
+        if model is not None and graph is not None and graph.structure_key() == self.document.graph.structure_key():
             # The last epoch's weights, when they fit the canvas. The snapshot is a CPU copy nobody trains
             # (a new one comes each epoch), so its tensors are shared, not copied again on the GUI thread.
             project.weights = {k: v.detach() for k, v in model.state_dict().items()}
@@ -805,8 +800,7 @@ class MainWindow(QMainWindow):
                     QMessageBox.warning(self, "Restore", f"The autosaved copy cannot be read: {exc}. It is kept "
                                         f"in {recovery.file}.")
                     continue
-                self.document._replace(project, recovery.original)
-                self.document.undo_stack.resetClean()  # restored, not saved: Save puts it in its file
+                self.document.recover(project, recovery.original)  # restored, not saved: Save puts it in its file
                 recovery.discard()
                 self.autosaver.save_now()  # this session's own copy, straight away
                 self.statusBar().showMessage(f"Restored {recovery.describe()}", 10_000)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -46,6 +45,7 @@ from ...train.fastpath import adopt_thread_count
 from ...train.setup import build_for_data
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
+from ..document.commands import RecordRun
 from ..document.document import Document
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
@@ -86,25 +86,6 @@ class _LoadDataset(QRunnable):
             self.signals.failed.emit(self.key, f"could not load the dataset: {type(exc).__name__}: {exc}")
         else:
             self.signals.loaded.emit(self.key, data)
-
-
-class RecordRun(QUndoCommand):
-    """Store a finished run's weights and metric history in the project (undo removes them)."""
-
-    def __init__(self, document: Document, weights, record) -> None:
-        super().__init__(f"Training run: {record.name}")
-        self.document, self.weights, self.record = document, weights, record
-        self.old_weights = document.project.weights
-
-    def redo(self) -> None:
-        self.document.project.weights = self.weights
-        self.document.project.history.append(self.record)
-        self.document.history_changed.emit()
-
-    def undo(self) -> None:
-        self.document.project.history.remove(self.record)
-        self.document.project.weights = self.old_weights
-        self.document.history_changed.emit()
 
 
 class TrainingDock(QWidget):
@@ -447,11 +428,11 @@ class TrainingDock(QWidget):
         if epochs and self._model is not None and self.document.project is not self._run_project:
             self.message.emit("Another project was opened during training: the run was not recorded")
         elif epochs and self._model is not None:
-            same = self._graph_at_start is not None and _structure(self.document.graph.to_dict()) == _structure(
-                self._graph_at_start)
+            network = Graph.from_dict(self._graph_at_start)
+            same = network.structure_key() == self.document.graph.structure_key()
             record = run_record(self.run_name, self.document.project.training,
                                 epochs, steps, dataset=self.data.name if self.data else "",
-                                started=self._started, network=Graph.from_dict(self._graph_at_start))
+                                started=self._started, network=network)
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self.document.push(RecordRun(self.document, weights, record))
             if not same:
@@ -489,7 +470,3 @@ class TrainingDock(QWidget):
         self.status.setStyleSheet("color: #d64545;" if failed else "")
         self.status.setText(text)
         self.message.emit(text)
-
-
-def _structure(d: dict) -> dict:
-    return {"nodes": [(n["id"], n["kind"], n["params"]) for n in d["nodes"]], "edges": d["edges"]}

@@ -41,10 +41,10 @@ from ...train.sweep import (
     to_csv,
     variants,
 )
+from ..document.commands import RecordRun
 from ..document.document import Document
 from ..jobs import Job
 from ..sorting import NumberItem, format_seconds, is_number
-from .dock import RecordRun
 
 #: (setting, label, default low, default high, default scale, decimals)
 SETTINGS = (
