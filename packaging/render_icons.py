@@ -5,8 +5,8 @@
 
 Sources (hand-written SVG, no external assets):
 
-- ``resources/icons/cnnplayground.svg``: the icon; the app loads it as its window icon.
-- ``resources/icons/cnnplayground-small.svg``: a pixel-aligned simplification used for the
+- ``cnnplayground/resources/icons/cnnplayground.svg``: the icon; the app loads it as its window icon.
+- ``cnnplayground/resources/icons/cnnplayground-small.svg``: a pixel-aligned simplification used for the
   16 and 32 px PNGs, where the full drawing's grid and dashed lines would blur.
 
 Output, in the freedesktop icon-theme layout so that it can be copied as it is into
@@ -30,8 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ICON_NAME = "io.github.cnnplayground.CNNPlayground"
-SOURCE = ROOT / "resources" / "icons" / "cnnplayground.svg"
-SOURCE_SMALL = ROOT / "resources" / "icons" / "cnnplayground-small.svg"
+SOURCE = ROOT / "cnnplayground" / "resources" / "icons" / "cnnplayground.svg"
+SOURCE_SMALL = ROOT / "cnnplayground" / "resources" / "icons" / "cnnplayground-small.svg"
 HICOLOR = ROOT / "packaging" / "linux" / "icons" / "hicolor"
 SIZES = (16, 32, 48, 64, 128, 256, 512)
 #: Sizes drawn from the pixel-aligned small source.

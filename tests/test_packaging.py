@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -26,8 +27,8 @@ DESKTOP = LINUX / f"{APP_ID}.desktop"
 METAINFO = LINUX / f"{APP_ID}.metainfo.xml"
 MIME_XML = LINUX / "cnnplayground-project.xml"
 HICOLOR = LINUX / "icons" / "hicolor"
-ICON_SVG = REPO / "resources" / "icons" / "cnnplayground.svg"
-ICON_SVG_SMALL = REPO / "resources" / "icons" / "cnnplayground-small.svg"
+ICON_SVG = REPO / "cnnplayground" / "resources" / "icons" / "cnnplayground.svg"
+ICON_SVG_SMALL = REPO / "cnnplayground" / "resources" / "icons" / "cnnplayground-small.svg"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 SVG_NS = "{http://www.w3.org/2000/svg}"
 MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
@@ -206,7 +207,7 @@ def test_pyinstaller_spec_and_its_inputs():
     ast.parse((PACKAGING / "cnnplayground.spec").read_text(encoding="utf-8"))
     for name in ("launcher.py", "rthook_quiet.py", "rthook_cpu_only.py"):
         ast.parse((PACKAGING / name).read_text(encoding="utf-8"))
-    # The bundle carries resources/ where ui/app.py looks for the window icon.
+    # The bundle carries the package data where ui/app.py looks for the window icon.
     assert ICON_SVG.is_file()
 
 
@@ -271,3 +272,40 @@ def test_appstreamcli_validate():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_a_plain_install_carries_the_window_icon(tmp_path):
+    """The wheel that a non-editable ``pip install .`` installs holds the icons as package data, where
+    ``ui/app.py`` looks for them (next to the package, not in the source checkout)."""
+    import zipfile
+
+    # A copy of the sources: the build must not write build/ or *.egg-info into the checkout.
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = (tmp_path / "dist").glob("cnnplayground-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for icon in (ICON_SVG, ICON_SVG_SMALL):
+        assert icon.relative_to(REPO).as_posix() in names
+    assert "cnnplayground/py.typed" in names
+    from cnnplayground.ui.app import resources_dir
+
+    assert resources_dir() == REPO / "cnnplayground" / "resources" and ICON_SVG.parent.parent == resources_dir()
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README's quick start has exactly two commands, each making the virtual environment first (a
+    Debian/Ubuntu Python refuses a bare ``pip install``); ``.ci/run`` runs the second one as written."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", quick, flags=re.S)
+    assert len(commands) == 2 and all("\n" not in c for c in commands), commands
+    launch, test = commands
+    assert launch.startswith("python3 -m venv .venv && ") and launch.endswith(" && .venv/bin/cnnplayground")
+    assert test.startswith("python3 -m venv .venv && ") and test.endswith(" && .venv/bin/python -m pytest")
+    assert '-m pip install -e ".[test]"' in test
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert test in ci, ci

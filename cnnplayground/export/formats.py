@@ -9,8 +9,8 @@ device are left as they were.
 
 ONNX export uses PyTorch's current exporter (``torch.onnx.export(...,
 dynamo=True)``, built on ``torch.export``), which handles every layer kind of
-the registry, DAGs with Add/Concat included; it needs the optional packages
-``onnx`` and ``onnxscript`` (``pip install 'cnnplayground[onnx]'``). The file's
+the registry, DAGs with Add/Concat included; it needs the packages
+``onnx`` and ``onnxscript`` (dependencies of the app: a damaged environment may lack them). The file's
 input is named ``input`` and its output ``logits``.
 
 Every failure is an :class:`ExportError` with a one-line message.
@@ -38,7 +38,8 @@ __all__ = ["ONNX_EXTRA_MESSAGE", "ExportError", "MIN_ONNX_OPSET", "export_onnx",
 
 #: The oldest ONNX opset PyTorch's exporter writes without a lossy version conversion.
 MIN_ONNX_OPSET = 18
-ONNX_EXTRA_MESSAGE = "ONNX export needs the 'onnx' extra: pip install 'cnnplayground[onnx]'"
+ONNX_EXTRA_MESSAGE = ("ONNX export needs the packages onnx and onnxscript, which this environment lacks: "
+                      "install CNN Playground again (pip install cnnplayground) or pip install onnx onnxscript")
 #: Weights beyond this many bytes go to a ``<file>.data`` beside the ``.onnx`` (protobuf's 2 GB limit).
 ONNX_EXTERNAL_DATA_BYTES = 1536 * 2**20
 _MAX_MESSAGE = 300

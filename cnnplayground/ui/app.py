@@ -24,8 +24,8 @@ DESKTOP_FILE = "io.github.cnnplayground.CNNPlayground"
 
 
 def resources_dir() -> Path:
-    """``resources/`` beside the package (present in a source checkout / editable install)."""
-    return Path(cnnplayground.__file__).resolve().parent.parent / "resources"
+    """``cnnplayground/resources/``: package data, installed with the package (editable or not)."""
+    return Path(cnnplayground.__file__).resolve().parent / "resources"
 
 
 def app_icon() -> QIcon:
