@@ -9,6 +9,7 @@ no message of their own), so the error is shown exactly once, where it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from .graph import Graph
 from .registry import get_kind
@@ -164,13 +165,15 @@ def infer(graph: Graph, input_shape: Shape | None = None) -> InferenceResult:
             infos[nid] = NodeInfo(blocked_by=root)
             continue
 
-        in_shapes = [infos[s].shape for s in sources]  # type: ignore[misc]
-        in_fields = [infos[s].receptive_field for s in sources]
+        # Every source is ok (checked just above), so each has a shape.
+        in_shapes = [cast(Shape, infos[s].shape) for s in sources]
+        source_fields = [infos[s].receptive_field for s in sources]
+        in_fields = [f for f in source_fields if f is not None]
         p = node.params
         if node.kind == "Input" and input_shape is not None:
             p = {**p, "channels": input_shape[0], "height": input_shape[1], "width": input_shape[2]}
         try:
-            shape = layer.output_shape(p, in_shapes)  # type: ignore[arg-type]
+            shape = layer.output_shape(p, in_shapes)
         except ShapeError as exc:
             infos[nid] = NodeInfo(error=str(exc))
             continue
@@ -184,8 +187,8 @@ def infer(graph: Graph, input_shape: Shape | None = None) -> InferenceResult:
                 f"(at most 2^40 = {MAX_ELEMENTS:,})"
             )
             continue
-        count = layer.param_count(p, in_shapes)  # type: ignore[arg-type]
-        field_ = layer.receptive_field(p, in_shapes, in_fields) if all(in_fields) else None  # type: ignore
+        count = layer.param_count(p, in_shapes)
+        field_ = layer.receptive_field(p, in_shapes, in_fields) if len(in_fields) == len(sources) else None
         infos[nid] = NodeInfo(shape=tuple(int(d) for d in shape), params=int(count), receptive_field=field_)
 
     _find_output(graph, result)

@@ -7,10 +7,15 @@ editor, validation, summaries and code export pick it up from the registry.
 from __future__ import annotations
 
 import math
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from .params import ParamSet, ParamSpec
+from .params import ParamSet, ParamSpec, ParamValue
 from .registry import LayerKind, Params, register
 from .shapes import ReceptiveField, Shape, ShapeError, format_shape, numel, require_spatial, union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 # Upper bounds keep a malicious or mistyped file from describing a network that
 # cannot exist; they are far above anything a playground trains.
@@ -20,19 +25,25 @@ MAX_SIDE = 16_384
 MAX_FEATURES = 1_048_576
 
 
-def _int(name, default, help, lo=1, hi=MAX_KERNEL, key=False, label=""):
+def _int(
+    name: str, default: int, help: str, lo: int = 1, hi: int = MAX_KERNEL, key: bool = False, label: str = ""
+) -> ParamSpec:
     return ParamSpec(name, "int", default, help, minimum=lo, maximum=hi, key=key, label=label)
 
 
-def _float(name, default, help, lo=None, hi=None, key=False, label=""):
+def _float(
+    name: str, default: float, help: str, lo: float | None = None, hi: float | None = None,
+    key: bool = False, label: str = "",
+) -> ParamSpec:
     return ParamSpec(name, "float", default, help, minimum=lo, maximum=hi, key=key, label=label)
 
 
-def _bool(name, default, help, key=False):
+def _bool(name: str, default: bool, help: str, key: bool = False) -> ParamSpec:
     return ParamSpec(name, "bool", default, help, key=key)
 
 
-def _nn():
+def _nn() -> ModuleType:
+    """``torch.nn``, imported when a module is built (shape inference stays cheap to import)."""
     from torch import nn
 
     return nn
@@ -42,8 +53,8 @@ def _nn():
 # Sliding-window arithmetic shared by convolution and pooling.
 
 
-def _padding_pair(padding: int | str, k_eff: int, stride: int) -> tuple[int, int]:
-    """(before, after) padding along one axis, as PyTorch applies it."""
+def _padding_pair(padding: ParamValue, k_eff: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding along one axis, as PyTorch applies it: ``padding`` is pixels, "same" or "valid"."""
     if padding == "valid":
         return 0, 0
     if padding == "same":
@@ -95,7 +106,9 @@ def _check_pool_padding(kind: str, padding: int, k: int) -> None:
         raise ShapeError(f"{kind}: padding {padding} must be at most half the kernel size {k} ({k // 2})")
 
 
-def _spatial_out(kind: str, shape: Shape, k: int, s: int, d: int, padding, ceil_mode=False) -> tuple[int, int]:
+def _spatial_out(
+    kind: str, shape: Shape, k: int, s: int, d: int, padding: ParamValue, ceil_mode: bool = False
+) -> tuple[int, int]:
     _, h, w = require_spatial(kind, shape, "remove the Flatten before it, or use Linear")
     k_eff = d * (k - 1) + 1
     pads = _padding_pair(padding, k_eff, s)
@@ -104,7 +117,7 @@ def _spatial_out(kind: str, shape: Shape, k: int, s: int, d: int, padding, ceil_
     return ho, wo
 
 
-def _window_field(field: ReceptiveField, k: int, s: int, d: int, padding) -> ReceptiveField:
+def _window_field(field: ReceptiveField, k: int, s: int, d: int, padding: ParamValue) -> ReceptiveField:
     before, _ = _padding_pair(padding, d * (k - 1) + 1, s)
     return field.through_kernel(k, s, d, (before, before))
 
@@ -132,7 +145,7 @@ class Input(LayerKind):
     def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         return (int(p["channels"]), int(p["height"]), int(p["width"]))
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         return ReceptiveField.identity()
 
     def key_params_text(self, p: Params) -> str:
@@ -169,7 +182,7 @@ class Conv2d(LayerKind):
         )
     )
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         c, _, _ = require_spatial(self.name, inputs[0], "remove the Flatten before it, or use Linear")
         g = int(p["groups"])
         if c % g:
@@ -182,17 +195,17 @@ class Conv2d(LayerKind):
                               int(p["dilation"]), p["padding"])
         return (int(p["out_channels"]), ho, wo)
 
-    def param_count(self, p, inputs):
+    def param_count(self, p: Params, inputs: list[Shape]) -> int:
         c = inputs[0][0]
         k = int(p["kernel_size"])
         out = int(p["out_channels"])
         return out * (c // int(p["groups"])) * k * k + (out if p["bias"] else 0)
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         return _window_field(fields[0], int(p["kernel_size"]), int(p["stride"]), int(p["dilation"]),
                              p["padding"])
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         k, d = int(p["kernel_size"]), int(p["dilation"])
         args = (inputs[0][0], int(p["out_channels"]), k)
         kwargs = {"stride": int(p["stride"]), "dilation": d, "groups": int(p["groups"]), "bias": bool(p["bias"])}
@@ -204,7 +217,7 @@ class Conv2d(LayerKind):
             return SamePadConv2d(*args, pad=(before, after, before, after), **kwargs)
         return _nn().Conv2d(*args, padding=p["padding"], **kwargs)
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         k = p["kernel_size"]
         text = f"{p['out_channels']} @ {k}×{k}"
         if p["stride"] != 1:
@@ -226,7 +239,7 @@ class _Pool(LayerKind):
     category = "Pooling"
     id_prefix = "pool"
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         c, _, _ = require_spatial(self.name, inputs[0], "pool before the Flatten")
         k, d = int(p["kernel_size"]), int(p.get("dilation", 1))
         _check_pool_padding(self.name, int(p["padding"]), k)
@@ -234,11 +247,11 @@ class _Pool(LayerKind):
                               bool(p["ceil_mode"]))
         return (c, ho, wo)
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         return _window_field(fields[0], int(p["kernel_size"]), int(p["stride"]), int(p.get("dilation", 1)),
                              int(p["padding"]))
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         k = p["kernel_size"]
         text = f"{k}×{k}, s{p['stride']}"
         if p["padding"]:
@@ -265,7 +278,7 @@ class MaxPool2d(_Pool):
         )
     )
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().MaxPool2d(int(p["kernel_size"]), stride=int(p["stride"]), padding=int(p["padding"]),
                                dilation=int(p["dilation"]), ceil_mode=bool(p["ceil_mode"]))
 
@@ -276,7 +289,7 @@ class AvgPool2d(_Pool):
     summary = "Averages each window: shrinks the map smoothly (LeNet's 'subsampling')."
     params = ParamSet(_POOL_COMMON + (_bool("ceil_mode", False, "Round the output size up instead of down."),))
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().AvgPool2d(int(p["kernel_size"]), stride=int(p["stride"]), padding=int(p["padding"]),
                                ceil_mode=bool(p["ceil_mode"]))
 
@@ -293,12 +306,12 @@ class AdaptiveAvgPool2d(_Pool):
               label="output"),)
     )
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         c, _, _ = require_spatial(self.name, inputs[0], "pool before the Flatten")
         o = int(p["output_size"])
         return (c, o, o)
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         _, h, w = inputs[0]
         o = int(p["output_size"])
         f = fields[0]
@@ -314,10 +327,10 @@ class AdaptiveAvgPool2d(_Pool):
         )
         return sized
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().AdaptiveAvgPool2d(int(p["output_size"]))
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         o = p["output_size"]
         return "global" if o == 1 else f"→ {o}×{o}"
 
@@ -344,18 +357,18 @@ class BatchNorm2d(LayerKind):
         )
     )
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         require_spatial(self.name, inputs[0], "use it before the Flatten")
         return inputs[0]
 
-    def param_count(self, p, inputs):
+    def param_count(self, p: Params, inputs: list[Shape]) -> int:
         return 2 * inputs[0][0] if p["affine"] else 0
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().BatchNorm2d(inputs[0][0], eps=float(p["eps"]), momentum=float(p["momentum"]),
                                  affine=bool(p["affine"]))
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         return ""
 
 
@@ -377,11 +390,11 @@ class LocalResponseNorm(LayerKind):
         )
     )
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         require_spatial(self.name, inputs[0], "use it before the Flatten")
         return inputs[0]
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().LocalResponseNorm(int(p["size"]), alpha=float(p["alpha"]), beta=float(p["beta"]),
                                        k=float(p["k"]))
 
@@ -394,13 +407,13 @@ class _Activation(LayerKind):
     category = "Activation"
     torch_name: str = ""
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         return inputs[0]
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return getattr(_nn(), self.torch_name or self.name)(**{k: v for k, v in p.items()})
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         return ""
 
 
@@ -433,10 +446,10 @@ class PReLU(_Activation):
         )
     )
 
-    def param_count(self, p, inputs):
+    def param_count(self, p: Params, inputs: list[Shape]) -> int:
         return inputs[0][0] if p["per_channel"] else 1
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         n = inputs[0][0] if p["per_channel"] else 1
         return _nn().PReLU(num_parameters=n, init=float(p["init"]))
 
@@ -491,10 +504,10 @@ class Dropout(LayerKind):
     id_prefix = "drop"
     params = ParamSet((_float("p", 0.5, "Probability of zeroing a value.", lo=0.0, hi=1.0, key=True),))
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         return inputs[0]
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Dropout(float(p["p"]))
 
 
@@ -506,11 +519,11 @@ class Dropout2d(LayerKind):
     id_prefix = "drop"
     params = ParamSet((_float("p", 0.5, "Probability of zeroing a channel.", lo=0.0, hi=1.0, key=True),))
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         require_spatial(self.name, inputs[0], "use Dropout after the Flatten")
         return inputs[0]
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Dropout2d(float(p["p"]))
 
 
@@ -525,15 +538,15 @@ class Flatten(LayerKind):
     summary = "Unrolls a C×H×W feature map into one vector of C·H·W numbers, ready for Linear layers."
     id_prefix = "flatten"
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         return (numel(inputs[0]),)
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         if len(inputs[0]) == 3:
             return fields[0].over_whole_map(inputs[0][1], inputs[0][2]).as_flat()
         return fields[0]
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Flatten()
 
 
@@ -552,23 +565,23 @@ class Linear(LayerKind):
         )
     )
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         shape = inputs[0]
         if len(shape) != 1:
             raise ShapeError(f"Linear expects a flat input, got {format_shape(shape)}: insert Flatten")
         return (int(p["out_features"]),)
 
-    def param_count(self, p, inputs):
+    def param_count(self, p: Params, inputs: list[Shape]) -> int:
         n_in, n_out = inputs[0][0], int(p["out_features"])
         return n_in * n_out + (n_out if p["bias"] else 0)
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         return fields[0].as_flat()
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Linear(inputs[0][0], int(p["out_features"]), bias=bool(p["bias"]))
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         return f"{p['out_features']}"
 
 
@@ -581,10 +594,10 @@ class _Merge(LayerKind):
     min_inputs = 2
     max_inputs = None
 
-    def receptive_field(self, p, inputs, fields):
+    def receptive_field(self, p: Params, inputs: list[Shape], fields: list[ReceptiveField]) -> ReceptiveField:
         return union(fields)
 
-    def key_params_text(self, p):
+    def key_params_text(self, p: Params) -> str:
         return ""
 
 
@@ -594,7 +607,7 @@ class Add(_Merge):
     summary = "Adds its inputs element-wise; with an identity branch this is a residual (ResNet) connection."
     id_prefix = "add"
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         first = inputs[0]
         for other in inputs[1:]:
             if other != first:
@@ -602,7 +615,7 @@ class Add(_Merge):
                 raise ShapeError(f"Add needs inputs of equal shape, got {shapes}")
         return first
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         from .modules import Add as AddModule
 
         return AddModule()
@@ -614,7 +627,7 @@ class Concat(_Merge):
     summary = "Stacks its inputs along the channel axis (Inception/DenseNet style); spatial sizes must match."
     id_prefix = "concat"
 
-    def output_shape(self, p, inputs):
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
         ranks = {len(s) for s in inputs}
         if len(ranks) != 1:
             raise ShapeError("Concat cannot join a flat vector with a feature map: flatten both or neither")
@@ -626,7 +639,7 @@ class Concat(_Merge):
             return (sum(s[0] for s in inputs), inputs[0][1], inputs[0][2])
         return (sum(s[0] for s in inputs),)
 
-    def build(self, p, inputs):
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         from .modules import Concat as ConcatModule
 
         return ConcatModule(dim=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -39,8 +41,11 @@ class SamePadConv2d(nn.Conv2d):
     ``nn.Conv2d``.
     """
 
-    def __init__(self, *args, pad: tuple[int, int, int, int], **kwargs) -> None:
-        super().__init__(*args, padding=0, **kwargs)
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, *, pad: tuple[int, int, int, int], **kwargs: Any
+    ) -> None:
+        # The rest (stride, dilation, groups, bias...) by keyword only: a positional one could clash with padding.
+        super().__init__(in_channels, out_channels, kernel_size, padding=0, **kwargs)
         self.pad = pad  # (left, right, top, bottom), as torch.nn.functional.pad takes it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ declared exactly once, next to the layer kind that owns it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -167,7 +168,7 @@ class ParamSet:
 
     specs: tuple[ParamSpec, ...] = field(default_factory=tuple)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[ParamSpec]:
         return iter(self.specs)
 
     def __len__(self) -> int:

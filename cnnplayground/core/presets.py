@@ -144,7 +144,7 @@ def _vgg_features(col: _Column, stages: Sequence[Sequence[int]], *, batch_norm: 
         col.add(f"pool{s}", "MaxPool2d", kernel_size=2, stride=2)
 
 
-def _vgg_imagenet(stages, num_classes: int, in_channels: int) -> Graph:
+def _vgg_imagenet(stages: Sequence[Sequence[int]], num_classes: int, in_channels: int) -> Graph:
     col = _start(in_channels, 224, 224)
     _vgg_features(col, stages, batch_norm=False)
     col.add("avgpool", "AdaptiveAvgPool2d", output_size=7)  # as torchvision: any input size works

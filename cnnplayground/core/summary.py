@@ -27,7 +27,7 @@ def format_bytes(n: float) -> str:
 
 def summary_rows(graph: Graph, result: InferenceResult) -> list[tuple[str, ...]]:
     """One row per node in execution order: the columns of :data:`_HEADERS`."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for nid in result.order_all():
         node = graph.nodes[nid]
         info = result[nid]

@@ -97,8 +97,8 @@ def load_folder(
         for label, paths in enumerate(files):
             for path in paths:
                 try:
-                    with Image.open(path) as img:
-                        img = ImageOps.exif_transpose(img).convert(mode)
+                    with Image.open(path) as opened:
+                        img = ImageOps.exif_transpose(opened).convert(mode)
                         img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
                         pixels = np.asarray(img, dtype=np.uint8)
                 except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:

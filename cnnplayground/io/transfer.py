@@ -11,7 +11,7 @@ problem is a one-line :class:`~.weights_import.WeightsImportError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -178,6 +178,6 @@ def _layer_of(key: str) -> str:
     return key.removeprefix(_PREFIX).rpartition(".")[0]
 
 
-def _shape_text(shape) -> str:
+def _shape_text(shape: Iterable[int]) -> str:
     dims = tuple(shape)
     return "×".join(str(d) for d in dims) if dims else "a scalar"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ def import_safetensors(
             )
         else:
             converted, problem = _convert(got, ref)
-            if problem is not None:
+            if converted is None:  # then problem says why
                 problems.append(f"{name}: {problem}")
             else:
                 weights[key] = converted
@@ -133,10 +133,10 @@ def import_safetensors(
 
 def _best_naming(
     keys: list[str], expected: Mapping[str, torch.Tensor], graph: Graph, names: Mapping[str, str] | None
-):
+) -> Callable[[str], str]:
     """Of the app's keys, bare ids and ``names``, the key translation that fits most of ``keys``."""
 
-    def renamed(table: Mapping[str, str]):
+    def renamed(table: Mapping[str, str]) -> Callable[[str], str]:
         def translate(key: str) -> str:
             head, dot, rest = key.partition(".")
             nid = table.get(head)

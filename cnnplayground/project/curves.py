@@ -10,13 +10,15 @@ numpy only (no torch, no Qt): ``import cnnplayground.project`` does not load thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def bucket_means(x: list[float], y: list[float], limit: int) -> tuple[list[float], list[float]]:
-    """At most ``limit`` points: means of equal runs of consecutive points (NaNs ignored)."""
+def bucket_means(x: list[float], y: Sequence[float | None], limit: int) -> tuple[list[float], list[float | None]]:
+    """At most ``limit`` points: means of equal runs of consecutive points (NaNs and ``None`` ignored)."""
     if len(x) <= limit:
-        return x, y
+        return x, list(y)
     edges = np.linspace(0, len(x), limit + 1).astype(int)
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     finite = np.isfinite(ys)

@@ -85,25 +85,40 @@ class RunHistory(BaseModel):
 
 
 class EpochRecord(Protocol):
-    """What :func:`run_record` reads of an epoch's end (``train.events.EpochFinished``)."""
+    """What :func:`run_record` reads of an epoch's end (``train.events.EpochFinished``).
 
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    learning_rate: float
-    images_per_second: float
-    seconds: float
+    Read-only members (properties), as the events are frozen dataclasses; so for :class:`StepRecord`.
+    """
+
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def train_loss(self) -> float: ...
+    @property
+    def train_accuracy(self) -> float: ...
+    @property
+    def val_loss(self) -> float | None: ...
+    @property
+    def val_accuracy(self) -> float | None: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def images_per_second(self) -> float: ...
+    @property
+    def seconds(self) -> float: ...
 
 
 class StepRecord(Protocol):
     """What :func:`run_record` reads of a step (``train.events.StepFinished``)."""
 
-    step: int
-    steps_per_epoch: int
-    loss: float
-    accuracy: float
+    @property
+    def step(self) -> int: ...
+    @property
+    def steps_per_epoch(self) -> int: ...
+    @property
+    def loss(self) -> float: ...
+    @property
+    def accuracy(self) -> float: ...
 
 
 #: Per-step curves are stored with at most this many points (bucket means beyond it).

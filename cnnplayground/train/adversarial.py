@@ -32,7 +32,11 @@ from ..data.augment import normalize
 Norm = Literal["linf", "l2"]
 
 
-def _loss_gradient(model, x01: torch.Tensor, labels: torch.Tensor, mean, std,
+#: Per-channel mean or standard deviation, in pixel units: a sequence, or a tensor :func:`normalize` takes.
+Stats = Sequence[float] | torch.Tensor
+
+
+def _loss_gradient(model: nn.Module, x01: torch.Tensor, labels: torch.Tensor, mean: Stats, std: Stats,
                    target: torch.Tensor | None) -> torch.Tensor:
     """∂loss/∂x in pixel space; for a targeted attack the loss is minus the target's log-likelihood."""
     x = x01.detach().clone().requires_grad_(True)
@@ -44,8 +48,8 @@ def _loss_gradient(model, x01: torch.Tensor, labels: torch.Tensor, mean, std,
     return grad
 
 
-def fgsm(model, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Sequence[float],
-         std: Sequence[float], target: torch.Tensor | None = None) -> torch.Tensor:
+def fgsm(model: nn.Module, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Stats,
+         std: Stats, target: torch.Tensor | None = None) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow et al. 2014): ``x + ε·sign(∇ loss)``, clipped to ``[0, 1]``.
 
     With ``target`` (class indices) the step goes towards the target class instead.
@@ -66,8 +70,8 @@ def _project(delta: torch.Tensor, epsilon: float, norm: Norm) -> torch.Tensor:
     return delta * factor
 
 
-def pgd(model, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Sequence[float],
-        std: Sequence[float], steps: int = 10, step_size: float | None = None, norm: Norm = "linf",
+def pgd(model: nn.Module, x01: torch.Tensor, labels: torch.Tensor, epsilon: float, mean: Stats,
+        std: Stats, steps: int = 10, step_size: float | None = None, norm: Norm = "linf",
         random_start: bool = True, target: torch.Tensor | None = None,
         generator: torch.Generator | None = None) -> torch.Tensor:
     """Projected gradient descent (Madry et al. 2018): ``steps`` steps of size ``step_size``

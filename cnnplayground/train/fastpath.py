@@ -32,6 +32,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 import torch
 from torch import nn
@@ -40,7 +41,14 @@ from torch import nn
 FUSED_ON_CUDA = frozenset({"sgd", "adam", "adamw"})
 
 
-def optimizer_kernels(optimizer: str, device_type: str) -> dict[str, bool]:
+class OptimizerKernels(TypedDict, total=False):
+    """The kernel-choosing keyword arguments of torch's optimizers (one of them is given)."""
+
+    fused: bool
+    foreach: bool
+
+
+def optimizer_kernels(optimizer: str, device_type: str) -> OptimizerKernels:
     """Keyword arguments choosing the optimizer's kernel: ``{"fused": True}`` for SGD, Adam and
     AdamW on CUDA (one kernel for all parameters), else ``{"foreach": True}`` (one kernel per
     operation over all parameters: faster than the per-tensor loop on the CPU too).
@@ -138,9 +146,11 @@ def compile_for_training(
     rng_cpu = torch.get_rng_state()
     rng_cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
     was_training = model.training
+    compiled: nn.Module | None
     try:
         mode = compile_mode(device)
-        compiled = torch.compile(model, dynamic=False, mode=mode)
+        # A compiled Module is a Module (an OptimizedModule); torch's stub only says Callable.
+        compiled = cast(nn.Module, torch.compile(model, dynamic=False, mode=mode))
         gen = torch.Generator(device=device).manual_seed(0)
         x = torch.randn(batch_shape, generator=gen, device=device)
         if channels_last:

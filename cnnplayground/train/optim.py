@@ -7,6 +7,7 @@ checkpoint only needs the step count to continue exactly.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,7 +66,7 @@ def _cos_between(start: float, end: float, t: float) -> float:
     return end + (start - end) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def param_groups(model: nn.Module) -> list[dict]:
+def param_groups(model: nn.Module) -> list[dict[str, Any]]:
     """The parameters to optimize, one group per layer learning-rate factor (``"lr_scale"`` in each group).
 
     Factors come from a built network's ``lr_scales`` (node attribute ``lr_scale``; other modules: 1).

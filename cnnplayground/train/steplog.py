@@ -37,7 +37,7 @@ def merge_steps(events: list[StepFinished]) -> StepFinished:
     )
 
 
-class StepLog(list):
+class StepLog(list[StepFinished]):
     """The step events of one run, at most ``limit`` entries (see the module docstring).
 
     A ``list`` of :class:`StepFinished` for reading (``len``, indexing, iteration, ``==``);
@@ -52,13 +52,14 @@ class StepLog(list):
             raise ValueError(f"limit must be at least 2, got {limit}")
         self.limit = limit - limit % 2
         self.stride = 1
-        self.count = 0
+        # Shadows list.count (a method) with the number of events received: mypy's error codes below.
+        self.count = 0  # type: ignore[assignment,method-assign]
         self.last: StepFinished | None = None
         self._group = [0, 0.0, 0.0, 0.0]  # events, then sums of loss, accuracy, images/s of the group being filled
         self.extend(events)
 
     def append(self, event: StepFinished) -> None:
-        self.count += 1
+        self.count += 1  # type: ignore[assignment,method-assign,operator]
         self.last = event
         if self.stride == 1:
             super().append(event)
@@ -86,8 +87,10 @@ class StepLog(list):
 
     def _group_event(self) -> StepFinished:
         n, loss, accuracy, speed = self._group
+        assert self.last is not None  # a group being filled has had an event
         return dataclasses.replace(self.last, loss=loss / n, accuracy=accuracy / n, images_per_second=speed / n)
 
-    def __iadd__(self, events: Iterable[StepFinished]) -> StepLog:
+    # Returns the log itself, as list's += does; mypy holds that against list.__add__'s signature.
+    def __iadd__(self, events: Iterable[StepFinished]) -> StepLog:  # type: ignore[override,misc]
         self.extend(events)
         return self

@@ -33,7 +33,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import product
@@ -346,6 +346,7 @@ def _variant(index: int, sweep: str, settings: dict[str, Value], project: Projec
     applied: dict[str, Value] = {}
     for setting, raw in settings.items():
         where = _where(setting, config, dataset)
+        value: Value
         if where == "knob":
             knob = GRAPH_KNOBS[setting]
             value = _number(setting, raw)
@@ -600,7 +601,7 @@ class Sweep:
             self._cache = None
         yield SweepFinished(completed, total, self._stop)
 
-    def _run_variant(self, variant: Variant):
+    def _run_variant(self, variant: Variant) -> Generator[SweepEvent, None, VariantFinished | None]:
         """Train one variant (a sub-generator); returns its :class:`VariantFinished`, or ``None`` when stopped."""
         yield VariantStarted(variant.index, variant.name, dict(variant.settings))
         started = datetime.now(UTC)
@@ -644,6 +645,7 @@ class Sweep:
         epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
         record = self._record(variant, epochs, steps, data, started)
         self.records.append(record)
+        outcome: Literal["completed", "stopped", "early_stopping", "failed"]
         if isinstance(end, Finished):
             outcome, message = end.reason, end.message
         else:
@@ -651,6 +653,7 @@ class Sweep:
         weights = None
         if self.keep_weights:
             weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        # Never "stopped" here: only Sweep.stop stops the trainer, and a stopped sweep returned above.
         return VariantFinished(variant.index, record, outcome, message,  # type: ignore[arg-type]
                                time.perf_counter() - t0, weights)
 
@@ -682,7 +685,11 @@ class Sweep:
         return record
 
 
-def run_sweep(variants: Sequence[Variant], data_loader_fn=None, **options: Any) -> Iterator[SweepEvent]:
+def run_sweep(
+    variants: Sequence[Variant],
+    data_loader_fn: Callable[[DatasetChoice, TrainingConfig], ImageData] | None = None,
+    **options: Any,
+) -> Iterator[SweepEvent]:
     """``Sweep(variants, data_loader_fn, **options).run()``; close the generator to stop between steps."""
     return Sweep(variants, data_loader_fn, **options).run()
 

@@ -27,7 +27,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ class Trainer:
         return self._stop_requested
 
     # --- the run -----------------------------------------------------------------------
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Generator[Event, None, None]:
         self.state = "running"
         try:
             with cudnn_autotune(self.device):  # on CUDA; the previous setting is restored after the run
@@ -398,7 +398,7 @@ class Trainer:
         return (1.0 - self.distill_alpha) * loss + self.distill_alpha * t * t * kl
 
     # --- between steps -------------------------------------------------------------------
-    def _control_point(self, epoch: int, step: int):
+    def _control_point(self, epoch: int, step: int) -> Generator[Paused | Resumed, None, bool]:
         """Handle pause/stop; returns True when the run must stop (a sub-generator)."""
         if self._stop_requested:
             return True
@@ -422,7 +422,9 @@ class Trainer:
             return epoch_step % self.step_event_every == 0
         return time.perf_counter() - window.time >= self.event_interval
 
-    def _finish_stopped(self, run: _RunState, loss_sum: torch.Tensor, good: _WeightsCopy, epoch: int):
+    def _finish_stopped(
+        self, run: _RunState, loss_sum: torch.Tensor, good: _WeightsCopy, epoch: int
+    ) -> Iterator[Failed | Finished]:
         if not math.isfinite(float(loss_sum)):
             yield self._fail_nan(good, epoch, run.step, self.config.learning_rate)
             return
@@ -465,7 +467,9 @@ class Trainer:
                       message=f"training failed: {type(exc).__name__}: {text}. The last good weights were kept.")
 
     # --- checkpoints ---------------------------------------------------------------------
-    def _checkpoint_state(self, run: _RunState, opt, scaler, loader: DeviceLoader) -> dict[str, Any]:
+    def _checkpoint_state(
+        self, run: _RunState, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, loader: DeviceLoader
+    ) -> dict[str, Any]:
         return {
             "epoch": run.epoch,
             "step": run.step,
@@ -481,7 +485,10 @@ class Trainer:
             "config": self.config.model_dump(mode="json"),
         }
 
-    def _restore(self, state: dict[str, Any], run: _RunState, opt, scaler, loader: DeviceLoader) -> None:
+    def _restore(
+        self, state: dict[str, Any], run: _RunState, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+        loader: DeviceLoader,
+    ) -> None:
         try:
             self.model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -658,7 +665,10 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def _epoch_event(epoch, step, train_loss, train_acc, val: Evaluation | None, k, lr, seconds, seen, best):
+def _epoch_event(
+    epoch: int, step: int, train_loss: float, train_acc: float, val: Evaluation | None, k: int, lr: float,
+    seconds: float, seen: int, best: bool,
+) -> EpochFinished:
     if val is None:
         per_class: tuple[float | None, ...] = (None,) * k
         confusion: tuple[tuple[int, ...], ...] = tuple((0,) * k for _ in range(k))
