@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .params import ParamSet, ParamSpec, ParamValue
-from .registry import LayerKind, Params, register
+from .registry import ALWAYS, LayerKind, Params, code_args, register
 from .shapes import ReceptiveField, Shape, ShapeError, format_shape, numel, require_spatial, union
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -230,6 +230,18 @@ class Conv2d(LayerKind):
             text += f", g{p['groups']}"
         return text
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        k, d = int(p["kernel_size"]), int(p["dilation"])
+        k_eff = d * (k - 1) + 1
+        args = [f"in_channels={inputs[0][0]}", f"out_channels={int(p['out_channels'])}", f"kernel_size={k}"]
+        same_even = p["padding"] == "same" and k_eff % 2 == 0
+        args += code_args([("stride", int(p["stride"]), 1)] + ([] if same_even else [("padding", p["padding"], 0)]))
+        args += code_args([("dilation", d, 1), ("groups", int(p["groups"]), 1), ("bias", bool(p["bias"]), True)])
+        if same_even:
+            before, after = _padding_pair("same", k_eff, 1)
+            return "SamePadConv2d", [*args, f"pad=({before}, {after}, {before}, {after})"]
+        return "nn.Conv2d", args
+
 
 # ---------------------------------------------------------------------------------
 # Pooling
@@ -282,6 +294,11 @@ class MaxPool2d(_Pool):
         return _nn().MaxPool2d(int(p["kernel_size"]), stride=int(p["stride"]), padding=int(p["padding"]),
                                dilation=int(p["dilation"]), ceil_mode=bool(p["ceil_mode"]))
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.MaxPool2d", [f"kernel_size={int(p['kernel_size'])}"] + code_args([
+            ("stride", int(p["stride"]), ALWAYS), ("padding", int(p["padding"]), 0),
+            ("dilation", int(p["dilation"]), 1), ("ceil_mode", bool(p["ceil_mode"]), False)])
+
 
 @register
 class AvgPool2d(_Pool):
@@ -292,6 +309,11 @@ class AvgPool2d(_Pool):
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().AvgPool2d(int(p["kernel_size"]), stride=int(p["stride"]), padding=int(p["padding"]),
                                ceil_mode=bool(p["ceil_mode"]))
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.AvgPool2d", [f"kernel_size={int(p['kernel_size'])}"] + code_args([
+            ("stride", int(p["stride"]), ALWAYS), ("padding", int(p["padding"]), 0),
+            ("ceil_mode", bool(p["ceil_mode"]), False)])
 
 
 @register
@@ -334,6 +356,9 @@ class AdaptiveAvgPool2d(_Pool):
         o = p["output_size"]
         return "global" if o == 1 else f"→ {o}×{o}"
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.AdaptiveAvgPool2d", [f"output_size={int(p['output_size'])}"]
+
 
 # ---------------------------------------------------------------------------------
 # Normalization
@@ -371,6 +396,11 @@ class BatchNorm2d(LayerKind):
     def key_params_text(self, p: Params) -> str:
         return ""
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.BatchNorm2d", [f"num_features={inputs[0][0]}"] + code_args([
+            ("eps", float(p["eps"]), 1e-5), ("momentum", float(p["momentum"]), 0.1),
+            ("affine", bool(p["affine"]), True)])
+
 
 @register
 class LocalResponseNorm(LayerKind):
@@ -397,6 +427,10 @@ class LocalResponseNorm(LayerKind):
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().LocalResponseNorm(int(p["size"]), alpha=float(p["alpha"]), beta=float(p["beta"]),
                                        k=float(p["k"]))
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.LocalResponseNorm", [f"size={int(p['size'])}"] + code_args([
+            ("alpha", float(p["alpha"]), ALWAYS), ("beta", float(p["beta"]), ALWAYS), ("k", float(p["k"]), ALWAYS)])
 
 
 # ---------------------------------------------------------------------------------
@@ -432,6 +466,9 @@ class LeakyReLU(_Activation):
     params = ParamSet((_float("negative_slope", 0.01, "Slope for negative inputs.", lo=0.0, hi=1e3, key=True,
                               label="slope"),))
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.LeakyReLU", code_args([("negative_slope", float(p["negative_slope"]), ALWAYS)])
+
 
 @register
 class PReLU(_Activation):
@@ -453,6 +490,10 @@ class PReLU(_Activation):
         n = inputs[0][0] if p["per_channel"] else 1
         return _nn().PReLU(num_parameters=n, init=float(p["init"]))
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        n = inputs[0][0] if p["per_channel"] else 1
+        return "nn.PReLU", code_args([("num_parameters", n, 1), ("init", float(p["init"]), 0.25)])
+
 
 @register
 class ELU(_Activation):
@@ -460,6 +501,9 @@ class ELU(_Activation):
     summary = "Exponential linear unit: smooth, negative outputs saturate at -alpha."
     id_prefix = "elu"
     params = ParamSet((_float("alpha", 1.0, "Value negative inputs saturate to (as -alpha).", lo=0.0, hi=1e3),))
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.ELU", code_args([("alpha", float(p["alpha"]), 1.0)])
 
 
 @register
@@ -469,6 +513,9 @@ class GELU(_Activation):
     id_prefix = "gelu"
     params = ParamSet((ParamSpec("approximate", "choice", "none", "Exact (none) or tanh approximation.",
                                  choices=("none", "tanh")),))
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.GELU", code_args([("approximate", str(p["approximate"]), "none")])
 
 
 @register
@@ -510,6 +557,9 @@ class Dropout(LayerKind):
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Dropout(float(p["p"]))
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.Dropout", code_args([("p", float(p["p"]), ALWAYS)])
+
 
 @register
 class Dropout2d(LayerKind):
@@ -525,6 +575,9 @@ class Dropout2d(LayerKind):
 
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().Dropout2d(float(p["p"]))
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.Dropout2d", code_args([("p", float(p["p"]), ALWAYS)])
 
 
 # ---------------------------------------------------------------------------------
@@ -583,6 +636,10 @@ class Linear(LayerKind):
 
     def key_params_text(self, p: Params) -> str:
         return f"{p['out_features']}"
+
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        return "nn.Linear", [f"in_features={inputs[0][0]}", f"out_features={int(p['out_features'])}"] + code_args(
+            [("bias", bool(p["bias"]), True)])
 
 
 # ---------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ It declares its parameters, how many inputs it takes, and four rules:
 - ``param_count(params, input_shapes)`` — trainable parameters, by arithmetic;
 - ``receptive_field(params, input_shapes, input_fields)``;
 - ``build(params, input_shapes)`` — the ``torch.nn.Module`` (torch imported lazily
-  so that shape inference stays cheap to import).
+  so that shape inference stays cheap to import);
+- ``code(params, input_shapes)`` — the same module as Python source for exported code:
+  ``("nn.Conv2d", ["in_channels=1", "out_channels=6", "kernel_size=5"])``.
 
 The palette, property editor, validation, summaries and code export are all
 generated from these declarations (see ``docs/ARCHITECTURE.md``).
@@ -74,6 +76,16 @@ class LayerKind:
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         raise NotImplementedError
 
+    def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
+        """``(callable, arguments)`` that build this layer in exported PyTorch code, the same module as
+        :meth:`build` (``tests/export`` checks that the exported code gives the built network's outputs).
+
+        Default: ``nn.<name>()`` without arguments (element-wise layers without parameters).
+        """
+        if self.params.names():
+            raise NotImplementedError(f"layer kind {self.name} does not say how to write it as PyTorch code")
+        return f"nn.{self.name}", []
+
     # --- presentation --------------------------------------------------------------
     def key_params_text(self, p: Params) -> str:
         """The parameters shown on a node, e.g. ``"16, 5×5, s1"``."""
@@ -101,6 +113,27 @@ class LayerKind:
 
     def __repr__(self) -> str:
         return f"<LayerKind {self.name}>"
+
+
+#: A keyword that :func:`code_args` always writes, even when it equals PyTorch's default.
+ALWAYS: Any = object()
+
+
+def code_value(value: ParamValue | int | float) -> str:
+    """A parameter value as Python source: ``True``, ``0.5``, ``"same"``, ``3``."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return repr(float(value))
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(int(value))
+
+
+def code_args(keywords: list[tuple[str, Any, Any]]) -> list[str]:
+    """``name=value`` for each ``(name, value, default)``, leaving out values equal to PyTorch's default
+    (unless the default is :data:`ALWAYS`)."""
+    return [f"{k}={code_value(v)}" for k, v, default in keywords if default is ALWAYS or v != default]
 
 
 _REGISTRY: dict[str, LayerKind] = {}

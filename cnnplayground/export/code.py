@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..core.graph import Graph
 from ..core.inference import InferenceResult, infer
+from ..core.registry import get_kind
 from ..core.shapes import Shape, format_shape
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,87 +139,17 @@ def _plan(graph: Graph, result: InferenceResult) -> list[str]:
 # --- constructors -----------------------------------------------------------------------------
 
 
-def _num(value: Any) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, float):
-        return repr(float(value))
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(int(value))
-
-
-def _args(positional: list[Any], keywords: list[tuple[str, Any, Any]]) -> list[str]:
-    """``positional`` values and ``(name, value, default)`` keywords, defaults left out."""
-    out = [_num(v) for v in positional]
-    out += [f"{k}={_num(v)}" for k, v, default in keywords if default is _ALWAYS or v != default]
-    return out
-
-
-_ALWAYS = object()
-
-
 def _constructor(kind: str, p: Mapping[str, Any], in_shape: Shape) -> tuple[str, list[str]]:
-    """``(callable, arguments)`` for one layer, e.g. ``("nn.Conv2d", ["in_channels=1", ...])``."""
-    if kind == "Conv2d":
-        k, d = int(p["kernel_size"]), int(p["dilation"])
-        k_eff = d * (k - 1) + 1
-        args = [f"in_channels={in_shape[0]}", f"out_channels={int(p['out_channels'])}", f"kernel_size={k}"]
-        same_even = p["padding"] == "same" and k_eff % 2 == 0
-        rest = _args([], [("stride", int(p["stride"]), 1), ("padding", p["padding"], 0)] if not same_even
-                     else [("stride", int(p["stride"]), 1)])
-        rest += _args([], [("dilation", d, 1), ("groups", int(p["groups"]), 1), ("bias", bool(p["bias"]), True)])
-        if same_even:
-            total = k_eff - 1
-            before, after = total // 2, total - total // 2
-            rest.append(f"pad=({before}, {after}, {before}, {after})")
-            return "SamePadConv2d", args + rest
-        return "nn.Conv2d", args + rest
-    if kind == "MaxPool2d":
-        return "nn.MaxPool2d", [f"kernel_size={int(p['kernel_size'])}"] + _args([], [
-            ("stride", int(p["stride"]), _ALWAYS), ("padding", int(p["padding"]), 0),
-            ("dilation", int(p["dilation"]), 1), ("ceil_mode", bool(p["ceil_mode"]), False)])
-    if kind == "AvgPool2d":
-        return "nn.AvgPool2d", [f"kernel_size={int(p['kernel_size'])}"] + _args([], [
-            ("stride", int(p["stride"]), _ALWAYS), ("padding", int(p["padding"]), 0),
-            ("ceil_mode", bool(p["ceil_mode"]), False)])
-    if kind == "AdaptiveAvgPool2d":
-        return "nn.AdaptiveAvgPool2d", [f"output_size={int(p['output_size'])}"]
-    if kind == "BatchNorm2d":
-        return "nn.BatchNorm2d", [f"num_features={in_shape[0]}"] + _args([], [
-            ("eps", float(p["eps"]), 1e-5), ("momentum", float(p["momentum"]), 0.1),
-            ("affine", bool(p["affine"]), True)])
-    if kind == "LocalResponseNorm":
-        return "nn.LocalResponseNorm", [f"size={int(p['size'])}"] + _args([], [
-            ("alpha", float(p["alpha"]), _ALWAYS), ("beta", float(p["beta"]), _ALWAYS),
-            ("k", float(p["k"]), _ALWAYS)])
-    if kind in ("ReLU", "SiLU", "Sigmoid", "Tanh", "Flatten"):
-        return f"nn.{kind}", []
-    if kind == "LeakyReLU":
-        return "nn.LeakyReLU", _args([], [("negative_slope", float(p["negative_slope"]), _ALWAYS)])
-    if kind == "ELU":
-        return "nn.ELU", _args([], [("alpha", float(p["alpha"]), 1.0)])
-    if kind == "GELU":
-        return "nn.GELU", _args([], [("approximate", str(p["approximate"]), "none")])
-    if kind == "PReLU":
-        n = in_shape[0] if p["per_channel"] else 1
-        return "nn.PReLU", _args([], [("num_parameters", n, 1), ("init", float(p["init"]), 0.25)])
-    if kind in ("Dropout", "Dropout2d"):
-        return f"nn.{kind}", _args([], [("p", float(p["p"]), _ALWAYS)])
-    if kind == "Linear":
-        return "nn.Linear", [f"in_features={in_shape[0]}", f"out_features={int(p['out_features'])}"] + _args(
-            [], [("bias", bool(p["bias"]), True)])
-    raise ExportError(f"layer kind {kind} cannot be exported to PyTorch code yet")
+    """``(callable, arguments)`` for one layer, e.g. ``("nn.Conv2d", ["in_channels=1", ...])``: the layer
+    kind's own :meth:`~cnnplayground.core.registry.LayerKind.code`, so a new kind is declared in one place."""
+    try:
+        return get_kind(kind).code(dict(p), [in_shape])
+    except NotImplementedError:
+        raise ExportError(f"layer kind {kind} cannot be exported to PyTorch code yet") from None
 
 
 #: Layer kinds written as expressions in ``forward`` (no attribute, no weights).
 MERGES = ("Add", "Concat")
-#: Every kind :func:`module_code` can write (a test checks the registry against it).
-SUPPORTED_KINDS = frozenset({
-    "Input", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "LocalResponseNorm",
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Dropout", "Dropout2d", "Flatten",
-    "Linear", *MERGES,
-})
 
 
 def _assignment(target: str, func: str, args: list[str], indent: str = _INDENT) -> list[str]:
