@@ -16,21 +16,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..export.registry import FORMATS, built_model
 from .common import CliError, load_target
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
     from ..project import Project
-
-FORMATS = ("pytorch", "script", "onnx", "pt2", "card")
-#: Files each format writes (``model.safetensors`` only when there are weights).
-FILES = {
-    "pytorch": ("model.py", "model.safetensors"),
-    "script": ("train.py", "config.json", "model.py", "model.safetensors"),
-    "onnx": ("model.onnx",),
-    "pt2": ("model.pt2",),
-    "card": ("MODEL_CARD.md",),
-}
-
 
 class Unavailable(Exception):
     """The exporter of a format is not part of this installation."""
@@ -59,9 +51,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not result.ok:
         raise CliError(f"the network cannot be exported: {result.first_error()}")
     formats = list(FORMATS) if args.format == "all" else [args.format]
+    model = None
     out: Path = args.out
     if not args.force:
-        names = {name for f in formats for name in FILES[f]}
+        names = {name for f in formats for name in FORMATS[f].files}
         if project.weights is None:
             names.discard("model.safetensors")
         existing = sorted(name for name in names if (out / name).exists())
@@ -76,7 +69,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     for fmt in formats:
         try:
-            paths = _export(fmt, project, out)
+            if FORMATS[fmt].needs_model and model is None:
+                model = built_model(project)
+            paths = _export(fmt, project, out, model)
         except Unavailable as exc:
             if args.format != "all":
                 raise CliError(f"--format {fmt} is not available in this installation ({exc})") from None
@@ -92,72 +87,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(fmt: str, project: Project, out: Path) -> list[Path]:
+def _export(fmt: str, project: Project, out: Path, model: nn.Module | None) -> list[Path]:
+    """Write one format through the export registry; every failure becomes one line."""
     from ..export.code import ExportError
 
+    spec = FORMATS[fmt]
     try:
-        if fmt == "pytorch":
-            from ..export.code import export_pytorch
-
-            return export_pytorch(project, project.weights, out)
-        if fmt == "script":
-            from ..export.script import export_training_script
-
-            return export_training_script(project, out)
-        if fmt == "card":
-            return [_card(project, out / FILES["card"][0])]
-        return [_model_file(fmt, project, out / FILES[fmt][0])]
+        paths = spec.write(project, out, model)
+    except ImportError as exc:  # the exporter's module or packages are not installed
+        raise Unavailable(_first_line(exc)) from None
     except ExportError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(f"{fmt} export failed: {_first_line(exc)}" if spec.needs_model else str(exc)) from None
     except OSError as exc:
-        raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
-
-
-def _card(project: Project, path: Path) -> Path:
-    try:
-        from ..export.card import model_card
-    except ImportError as exc:
-        raise Unavailable(_first_line(exc)) from None
-    from ..io.atomic import atomic_write_text
-
-    try:
-        text = model_card(project)
-    except Exception as exc:  # noqa: BLE001 - a foreign exporter: one line, whatever it raised
-        raise CliError(f"model card failed: {type(exc).__name__}: {_first_line(exc)}") from None
-    atomic_write_text(path, text)
-    return path
-
-
-def _model_file(fmt: str, project: Project, path: Path) -> Path:
-    """ONNX or PT2 through ``export/formats.py``, of the project's network in eval mode."""
-    try:
-        from ..export import formats
-    except ImportError as exc:
-        raise Unavailable(_first_line(exc)) from None
-    function = getattr(formats, f"export_{fmt}", None)
-    if function is None:
-        raise Unavailable(f"cnnplayground.export.formats has no export_{fmt}")
-    import torch
-
-    from ..core.builder import build
-
-    with torch.random.fork_rng():  # random weights (no project weights) drawn from seed 0, globally untouched
-        torch.manual_seed(0)
-        model = build(project.graph)
-    if project.weights is not None:
-        model.load_state_dict(project.weights)
-    else:
-        print(f"note: the project has no trained weights; {path.name} holds random weights", file=sys.stderr)
-    model.eval()
-    try:
-        result = function(model, path, tuple(model.input_shape))
-    except ImportError as exc:  # e.g. the onnx package is not installed
-        raise Unavailable(_first_line(exc)) from None
+        if not spec.needs_model:
+            raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
+        raise CliError(f"{fmt} export failed: {type(exc).__name__}: {_first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - one line, whatever the exporter raised
-        typed = getattr(formats, "ExportError", ())
-        what = "" if isinstance(exc, typed) else f"{type(exc).__name__}: "
-        raise CliError(f"{fmt} export failed: {what}{_first_line(exc)}") from None
-    return Path(result) if result is not None else path
+        what = "model card" if fmt == "card" else f"{fmt} export"
+        raise CliError(f"{what} failed: {type(exc).__name__}: {_first_line(exc)}") from None
+    if spec.needs_model and project.weights is None:
+        print(f"note: the project has no trained weights; {spec.files[0]} holds random weights", file=sys.stderr)
+    return paths
 
 
 def _first_line(exc: BaseException) -> str:

@@ -109,3 +109,32 @@ def test_initialize_from_another_project_copies_the_matching_layers(qtbot, windo
     assert "fc3" in shown[0] and "Copied 4 of 5" in shown[0]
     window.document.undo_stack.undo()
     assert window.document.project.weights is None
+
+
+def test_a_new_export_format_is_one_registry_row(qtbot, window, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """The recipe "add an export format": one ExportFormat in export/registry.py appears as a tick box (label,
+    tool tip) in File → Export Model, is written by the dialog, and is a choice of ``cnnplayground export``."""
+    from pathlib import Path
+
+    from cnnplayground.cli import main
+    from cnnplayground.export import registry
+
+    def write_layers(project, out: Path, model) -> list[Path]:
+        path = out / "layers.txt"
+        path.write_text("\n".join(f"{n.id} {n.kind}" for n in project.graph.iter_nodes()))
+        return [path]
+
+    fmt = registry.ExportFormat("layers", "Layer list (layers.txt)", "One line per layer", ("layers.txt",),
+                                write_layers)
+    monkeypatch.setitem(registry.FORMATS, "layers", fmt)
+    open_project(window, None)
+    dialog = window.export_model()
+    assert dialog.boxes["layers"].text() == "Layer list (layers.txt)"
+    assert dialog.boxes["layers"].toolTip() == "One line per layer"
+    _export(qtbot, dialog, tmp_path / "gui", ["layers"])
+    assert dialog.results == {"layers": "wrote layers.txt"}
+    assert (tmp_path / "gui" / "layers.txt").read_text().splitlines()[0] == "input Input"
+
+    assert main(["export", "lenet5", "--format", "layers", "--out", str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "layers.txt").read_text().count("\n") == len(get_preset("lenet5").factory().nodes) - 1
+    assert "wrote" in capsys.readouterr().out

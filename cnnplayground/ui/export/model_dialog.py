@@ -26,21 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...export.registry import FORMATS, built_model
 from ...project import Project
 from ..jobs import Job, describe_error
-
-#: (key, label, tool tip, files written, on by default)
-FORMATS = (
-    ("pytorch", "PyTorch code and weights (model.py, model.safetensors)",
-     "A readable nn.Module named after your layers, with a load() helper; no CNN Playground needed", True),
-    ("script", "Training script (train.py, config.json)",
-     "Plain PyTorch; 'python train.py' on one device, 'torchrun --nproc_per_node=N train.py' on several", False),
-    ("onnx", "ONNX (model.onnx)", "For ONNX Runtime and other engines; any batch size", False),
-    ("pt2", "torch.export program (model.pt2)", "For torch.export.load, AOTInductor and ExecuTorch", False),
-    ("card", "Model card (MODEL_CARD.md)", "Architecture, data, training settings and results in Markdown", True),
-)
-FILES = {"pytorch": ("model.py", "model.safetensors"), "script": ("train.py", "config.json", "model.py"),
-         "onnx": ("model.onnx",), "pt2": ("model.pt2",), "card": ("MODEL_CARD.md",)}
 
 
 def export_steps(project: Project, out: Path, formats: list[str]) -> Iterator[tuple[str, str]]:
@@ -48,45 +36,15 @@ def export_steps(project: Project, out: Path, formats: list[str]) -> Iterator[tu
     model = None
     out.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
+        spec = FORMATS[fmt]
         try:
-            if fmt == "pytorch":
-                from ...export.code import export_pytorch
-
-                paths = export_pytorch(project, project.weights, out)
-            elif fmt == "script":
-                from ...export.script import export_training_script
-
-                paths = export_training_script(project, out)
-            elif fmt == "card":
-                from ...export.card import model_card
-                from ...io.atomic import atomic_write_text
-
-                paths = [out / "MODEL_CARD.md"]
-                atomic_write_text(paths[0], model_card(project))
-            else:
-                from ...export import formats as model_formats
-
-                if model is None:
-                    model = _model(project)
-                export = model_formats.export_onnx if fmt == "onnx" else model_formats.export_pt2
-                paths = [export(model, out / FILES[fmt][0], tuple(model.input_shape))]
+            if spec.needs_model and model is None:
+                model = built_model(project)
+            paths = spec.write(project, out, model)
         except Exception as exc:  # noqa: BLE001 - each format reports its own failure, the others go on
             yield fmt, f"failed: {describe_error(exc)}"
             continue
         yield fmt, "wrote " + ", ".join(Path(p).name for p in paths)
-
-
-def _model(project: Project):
-    import torch
-
-    from ...core.builder import build
-
-    with torch.random.fork_rng(devices=[]):  # random weights drawn from seed 0, the global generator untouched
-        torch.manual_seed(0)
-        model = build(project.graph)
-    if project.weights is not None:
-        model.load_state_dict(project.weights)
-    return model.eval()
 
 
 class ExportModelDialog(QDialog):
@@ -106,10 +64,10 @@ class ExportModelDialog(QDialog):
             warning.setWordWrap(True)
             layout.addWidget(warning)
         settings = QSettings()
-        for key, label, tip, default in FORMATS:
-            box = QCheckBox(label, self)
-            box.setToolTip(tip)
-            box.setChecked(settings.value(f"export/{key}", default, type=bool))
+        for key, spec in FORMATS.items():
+            box = QCheckBox(spec.label, self)
+            box.setToolTip(spec.tooltip)
+            box.setChecked(settings.value(f"export/{key}", spec.default, type=bool))
             self.boxes[key] = box
             layout.addWidget(box)
         self.folder = QLineEdit(self)
@@ -155,7 +113,7 @@ class ExportModelDialog(QDialog):
         if not formats or (self.job is not None and self.job.running):
             return
         out = Path(self.folder.text()).expanduser()
-        existing = sorted({name for f in formats for name in FILES[f] if (out / name).exists()})
+        existing = sorted({name for f in formats for name in FORMATS[f].files if (out / name).exists()})
         if existing and not self.confirm_overwrite(existing):
             return
         settings = QSettings()
@@ -174,7 +132,7 @@ class ExportModelDialog(QDialog):
     def _on_results(self, items: list) -> None:
         for fmt, text in items:
             self.results[fmt] = text
-            self.log.appendPlainText(f"{dict((k, lbl) for k, lbl, *_ in FORMATS)[fmt].split(' (')[0]}: {text}")
+            self.log.appendPlainText(f"{FORMATS[fmt].label.split(' (')[0]}: {text}")
 
     def _on_done(self, failure: str = "") -> None:
         if failure:
