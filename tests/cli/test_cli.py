@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from cnnplayground.cli import main
 from cnnplayground.io.project import load_project
 
@@ -173,3 +175,15 @@ def test_adversarial_training_options_reach_the_run_and_bad_values_name_the_opti
     assert main(["train", str(path), "--adversarial", "fgsm", "--adversarial-epsilon", "0", "--no-save"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cnnplayground: --adversarial-epsilon: ") and "greater than 0" in err
+
+
+def test_train_help_names_every_dataset_of_the_registry(capsys):
+    """``--dataset``'s help is written out (the command starts without importing torch); it lists exactly
+    the registry's datasets, so a new dataset (data/registry.py) fails here until the help names it."""
+    from cnnplayground.data.registry import DATASETS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    listed = text.rsplit("--dataset DATASET ", 1)[1].split(" --data-root", 1)[0]
+    assert [name.strip() for name in listed.split(",")] == list(DATASETS)
