@@ -5,11 +5,12 @@ fed with ``setData`` from numpy buffers that grow by doubling (appending a batch
 the batch), with peak downsampling and clip-to-view on, so a redraw draws a few points per
 pixel however long the history is.
 
-Bounded however long a run: a series holds at most :data:`MAX_PLOT_POINTS` points. When it
-is full, neighbouring pairs are merged (mean value, placed at the later step) and later points
-are averaged in groups of the same size, so every point of a long run stands for as many steps
-as any other, and the cost of a refresh (proportional to the points handed over) stops
-growing: 1 million points per series made each refresh ≈ 50 ms slower than 100,000.
+Bounded however long a run: a series (a :class:`~cnnplayground.project.curves.GrowingCurve`)
+holds at most :data:`MAX_PLOT_POINTS` points. When it is full, neighbouring pairs are merged
+(mean value, placed at the later step) and later points are averaged in groups of the same size,
+so every point of a long run stands for as many steps as any other, and the cost of a refresh
+(proportional to the points handed over) stops growing: 1 million points per series made each
+refresh ≈ 50 ms slower than 100,000.
 
 Redraws are the expensive part (axis text above all), so events only extend the buffers; the
 curves are given their new data by a single-shot timer :data:`REFRESH_MS` after the first
@@ -60,6 +61,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...project import RunHistory
+from ...project.curves import GrowingCurve
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from ..shell import theme
 
@@ -136,118 +138,11 @@ def _round_up(value: float) -> float:
     return 10.0 ** (exponent + 1)
 
 
-class _Buffer:
-    """x/y float64 arrays with amortized-doubling growth; ``data()`` returns views of the filled part.
-
-    At most ``limit`` points, each standing for ``stride`` appended points. When full, neighbouring
-    pairs are merged (:meth:`_halve`) and the stride doubles; appended points are then averaged in
-    groups of ``stride`` (mean of the finite values, at the group's last x), so every point of a long
-    series stands for as many appended points as any other. The group being filled is shown as one
-    more point (``data()``), so a live curve always reaches the latest step.
-    """
-
-    __slots__ = ("_group", "limit", "n", "stride", "x", "y")
-
-    def __init__(self, capacity: int = 256, limit: int = MAX_PLOT_POINTS) -> None:
-        self.limit = max(limit - limit % 2, 2)
-        self.x = np.empty(min(capacity, self.limit + 1))
-        self.y = np.empty(min(capacity, self.limit + 1))
-        self.n = 0
-        self.stride = 1
-        self._group = [0, 0, 0.0, 0.0]  # points, finite points, their sum, last x: the group being filled
-
-    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        i, m = 0, len(x)
-        while i < m:
-            if self.stride == 1:
-                take = min(m - i, self.limit - self.n)
-                self._put(x[i : i + take], y[i : i + take])
-                i += take
-            else:
-                group, s = self._group, self.stride
-                if group[0]:  # complete the group being filled first
-                    take = min(s - group[0], m - i)
-                    self._add_to_group(x[i : i + take], y[i : i + take])
-                    i += take
-                    if group[0] == s:
-                        self._put_group()
-                full = min((m - i) // s, self.limit - self.n)
-                if full:
-                    xs = x[i : i + full * s].reshape(full, s)
-                    ys = y[i : i + full * s].reshape(full, s)
-                    finite = np.isfinite(ys)
-                    count = finite.sum(axis=1)
-                    total = np.where(finite, ys, 0.0).sum(axis=1)
-                    self._put(xs[:, -1], np.divide(total, count, out=np.full(full, np.nan), where=count > 0))
-                    i += full * s
-                elif i < m and self.n < self.limit:  # fewer than a group left: it starts the next one
-                    self._add_to_group(x[i:], y[i:])
-                    i = m
-            if self.n >= self.limit:
-                self._halve()
-
-    def data(self) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n
-        points, finite, total, last_x = self._group
-        if not points:
-            return self.x[:n], self.y[:n]
-        self._grow(n + 1)
-        self.x[n], self.y[n] = last_x, total / finite if finite else math.nan
-        return self.x[: n + 1], self.y[: n + 1]
-
-    def _add_to_group(self, x: np.ndarray, y: np.ndarray) -> None:
-        finite = np.isfinite(y)
-        group = self._group
-        group[0] += len(x)
-        group[1] += int(finite.sum())
-        group[2] += float(y[finite].sum())
-        group[3] = float(x[-1])
-
-    def _put_group(self) -> None:
-        _, finite, total, last_x = self._group
-        self._group = [0, 0, 0.0, 0.0]
-        self._put(np.array([last_x]), np.array([total / finite if finite else math.nan]))
-
-    def _grow(self, size: int) -> None:
-        if size > len(self.x):
-            capacity = min(max(size, 2 * len(self.x)), self.limit + 1)
-            for name in ("x", "y"):
-                grown = np.empty(capacity)
-                grown[: self.n] = getattr(self, name)[: self.n]
-                setattr(self, name, grown)
-
-    def _put(self, x: np.ndarray, y: np.ndarray) -> None:
-        end = self.n + len(x)
-        self._grow(end)
-        self.x[self.n : end] = x
-        self.y[self.n : end] = y
-        self.n = end
-
-    def _halve(self) -> None:
-        """Merge neighbouring pairs (mean of the finite values, at the later x); the stride doubles.
-
-        Into new arrays: a curve may still hold views of the old ones until its next ``setData``.
-        """
-        k, odd = divmod(self.n, 2)  # n is the (even) limit here; an odd last point would stay as it is
-        a, b = self.y[0 : 2 * k : 2], self.y[1 : 2 * k : 2]
-        fa, fb = np.isfinite(a), np.isfinite(b)
-        total = np.where(fa, a, 0.0) + np.where(fb, b, 0.0)
-        count = fa.astype(float) + fb
-        x, y = np.empty(len(self.x)), np.empty(len(self.y))
-        x[:k] = self.x[1 : 2 * k : 2]
-        y[:k] = np.divide(total, count, out=np.full(k, np.nan), where=count > 0)
-        if odd:
-            x[k], y[k] = self.x[2 * k], self.y[2 * k]
-        self.x, self.y, self.n = x, y, k + odd
-        self.stride *= 2
-
-
 @dataclass
 class _Run:
     name: str
     settings: dict[str, Any]
-    buffers: dict[str, _Buffer] = field(default_factory=dict)
+    buffers: dict[str, GrowingCurve] = field(default_factory=dict)
     curves: dict[str, pg.PlotDataItem] = field(default_factory=dict)
     ema: dict[str, tuple[float, float]] = field(default_factory=dict)  # series → (last x, last value)
     color: str = RUN_COLORS[0]
@@ -309,8 +204,9 @@ class TrainingPlots(QWidget):
 
     runs_changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, max_points: int = MAX_PLOT_POINTS) -> None:
         super().__init__(parent)
+        self._max_points = max_points
         self._runs: list[_Run] = []
         self._focus: int | None = None
         self._dirty: set[tuple[int, str]] = set()  # (run id, series) whose curve lacks new data
@@ -648,6 +544,10 @@ class TrainingPlots(QWidget):
         buffer = self._runs[run_index].buffers.get(series)
         return 0 if buffer is None else len(buffer.data()[0])
 
+    def buffer(self, run_index: int, series: str) -> GrowingCurve | None:
+        """The bounded history of ``series`` in run ``run_index`` (None if it has no data)."""
+        return self._runs[run_index].buffers.get(series)
+
     def series_data(self, run_index: int, series: str) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the full x and y history of ``series`` (empty arrays if none)."""
         buffer = self._runs[run_index].buffers.get(series)
@@ -742,7 +642,9 @@ class TrainingPlots(QWidget):
         self._append(run, name, x, smoothed)
 
     def _append(self, run: _Run, name: str, x: np.ndarray, y: np.ndarray) -> None:
-        buffer = run.buffers.setdefault(name, _Buffer())
+        buffer = run.buffers.get(name)
+        if buffer is None:
+            buffer = run.buffers[name] = GrowingCurve(self._max_points)
         buffer.extend(x, y)
         self._dirty.add((id(run), name))
         if not self._refresh.isActive():
