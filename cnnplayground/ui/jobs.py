@@ -1,17 +1,28 @@
-"""Long analyses off the GUI thread: a generator iterated in a worker, cancellable between items.
+"""Work off the GUI thread: the two kinds of background job of the app, in one place.
 
-A :class:`Job` runs a generator (activation maximization steps, a pass over the
-dataset, an ε sweep) in a thread of the inspection pool. The GUI gets the items
-in batches, at most every ``interval_ms`` (a maximization of 500 steps/s does not
-queue 500 repaints): each batch holds every item since the previous one, oldest
-first, so nothing is lost and a panel draws only the newest. :meth:`Job.cancel` asks the worker to stop
-at the generator's next item and returns at once; after it, the job emits nothing
-more, so a panel can start the next job straight away.
+After superqt's split (``GeneratorWorker`` / ``FunctionWorker``):
 
-The pool is separate from Qt's global pool (dataset loading, evaluation): a long
-gallery never holds up a dataset load. Its two threads leave the trainer's cores
-alone only in so far as the OS schedules them; analyses are short or cancelled when
-their panel is hidden.
+- :class:`GeneratorJob` iterates a generator (activation maximization steps, a pass over
+  the dataset, an ε sweep, a sweep's or an experiment's training events, an export, an
+  autosave) and is cancellable between its items. The GUI gets the items in batches, at
+  most every ``interval_ms`` (a maximization of 500 steps/s does not queue 500 repaints):
+  each batch holds every item since the previous one, oldest first, so nothing is lost
+  and a panel draws only the newest.
+- :class:`FunctionJob` makes one call (loading a dataset, evaluating a network) and
+  hands back its result.
+
+Both emit past-tense signals, delivered on the GUI thread (the worker only queues them,
+it never touches a widget): ``progressed(items)`` and ``finished()`` (generator),
+``returned(result)`` (function), and ``failed(message)`` (both; the message is one line,
+:func:`describe_error`). :meth:`GeneratorJob.cancel` and :meth:`FunctionJob.cancel` return
+at once; after them the job emits nothing more, so a panel can start the next job straight
+away. Every job's thread adopts the process's thread count before it runs torch
+(:func:`~cnnplayground.train.fastpath.adopt_thread_count`).
+
+Two pools: generator jobs run in :func:`pool` (two threads), separate from Qt's global pool
+where function jobs run by default (dataset loading, evaluation): a long gallery never
+holds up a dataset load. The pool's two threads leave the trainer's cores alone only in so
+far as the OS schedules them; analyses are short or cancelled when their panel is hidden.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -30,7 +41,7 @@ _POOL: QThreadPool | None = None
 
 
 def pool() -> QThreadPool:
-    """The thread pool of inspection jobs (two threads)."""
+    """The thread pool of generator jobs (two threads)."""
     global _POOL
     if _POOL is None:
         _POOL = QThreadPool()
@@ -40,40 +51,52 @@ def pool() -> QThreadPool:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line message for a failure inside an analysis."""
+    """A one-line message for a failure inside a job."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "Out of memory: try fewer images, a smaller gallery or the CPU"
     return text
 
 
-class _Relay(QObject):
+class _Runner(QRunnable):
+    """Runs a job's work in a pool thread (after adopting the process's thread count)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        super().__init__()
+        self.work = work
+
+    def run(self) -> None:
+        adopt_thread_count()
+        self.work()
+
+
+def _emit(signal, *args) -> bool:
+    """Queue ``signal`` from the worker; False when its job (and relay) is gone: nobody is listening."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:
+        return False
+    return True
+
+
+class _GeneratorRelay(QObject):
     """Lives in the GUI thread; the worker emits its signals (delivered queued)."""
 
     item = Signal()
     ended = Signal(str, str)  # outcome ("done", "cancelled", "failed"), message
 
 
-class _Runner(QRunnable):
-    def __init__(self, job: Job) -> None:
-        super().__init__()
-        self.job = job
+class GeneratorJob(QObject):
+    """One generator in the background, cancellable between its items.
 
-    def run(self) -> None:
-        adopt_thread_count()
-        self.job._work()
-
-
-class Job(QObject):
-    """One generator in the background.
-
-    Signals (GUI thread): ``progressed(items)`` with the items since the last one
-    (oldest first), ``done()`` after the last item, ``failed(message)``. A cancelled job emits nothing after
-    :meth:`cancel`.
+    Signals (GUI thread): ``progressed(items)`` with the items since the last one (oldest
+    first), ``finished()`` after the last item, ``failed(message)``. A cancelled job emits
+    nothing after :meth:`cancel`. :attr:`outcome` is ``""`` until it ended, then ``"done"``,
+    ``"cancelled"`` or ``"failed"``.
     """
 
     progressed = Signal(list)
-    done = Signal()
+    finished = Signal()
     failed = Signal(str)
 
     def __init__(self, work: Iterator[Any], interval_ms: int = 33, parent: QObject | None = None) -> None:
@@ -83,21 +106,21 @@ class Job(QObject):
         self._lock = threading.Lock()
         self._pending: list[Any] = []
         self._cancel = threading.Event()
-        self._finished = threading.Event()
+        self._ended = threading.Event()
         self._active = False
-        self.outcome = ""  # "", then "done", "cancelled" or "failed"
-        self._relay = _Relay(self)
+        self.outcome = ""
+        self._relay = _GeneratorRelay(self)
         self._relay.item.connect(self._deliver)
         self._relay.ended.connect(self._on_ended)
 
     @property
     def running(self) -> bool:
-        """Started and neither finished nor cancelled (as seen from the GUI)."""
+        """Started and neither ended nor cancelled (as seen from the GUI)."""
         return self._active
 
-    def start(self) -> Job:
+    def start(self) -> GeneratorJob:
         self._active = True
-        pool().start(_Runner(self))
+        pool().start(_Runner(self._work))
         return self
 
     def cancel(self) -> None:
@@ -109,7 +132,7 @@ class Job(QObject):
 
     def wait(self, timeout_s: float = 30.0) -> bool:
         """Block until the worker has left the generator (tests, closing the window)."""
-        return self._finished.wait(timeout_s)
+        return self._ended.wait(timeout_s)
 
     # --- worker thread --------------------------------------------------------------------
     def _work(self) -> None:
@@ -125,7 +148,8 @@ class Job(QObject):
                 now = time.perf_counter()
                 if now - last_emit >= self._interval:
                     last_emit = now
-                    self._emit(self._relay.item)
+                    if not _emit(self._relay.item):
+                        self._cancel.set()
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             outcome, message = "failed", describe_error(exc)
         finally:
@@ -133,14 +157,8 @@ class Job(QObject):
             if close is not None:
                 with contextlib.suppress(Exception):  # its own cleanup failing must not hide the outcome
                     close()
-            self._finished.set()
-            self._emit(self._relay.ended, outcome, message)
-
-    def _emit(self, signal, *args) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:  # the panel (and the relay with it) was deleted: nobody is listening
-            self._cancel.set()
+            self._ended.set()
+            _emit(self._relay.ended, outcome, message)
 
     # --- GUI thread ------------------------------------------------------------------------
     @Slot()
@@ -158,10 +176,98 @@ class Job(QObject):
             self.failed.emit(message)
             return
         self._deliver_pending()
-        self.done.emit()
+        self.finished.emit()
 
     def _deliver_pending(self) -> None:
         with self._lock:
             items, self._pending = self._pending, []
         if items:
             self.progressed.emit(items)
+
+
+class _FunctionRelay(QObject):
+    """Lives in the GUI thread; the worker emits its signals (delivered queued)."""
+
+    returned = Signal(object)
+    failed = Signal(str)
+
+
+class FunctionJob(QObject):
+    """One call in the background: ``function(*args)``.
+
+    Signals (GUI thread): ``returned(result)`` or ``failed(message)``, where the message is
+    ``describe(exc)``, called in the worker while the exception is being handled (so it may
+    log its traceback). A cancelled job emits nothing after :meth:`cancel` (the call itself
+    runs to its end). :attr:`outcome` is ``""`` until it ended, then ``"done"``,
+    ``"cancelled"`` or ``"failed"``.
+
+    Runs in ``thread_pool`` (Qt's global pool when None); jobs started one after another
+    report in the order they end, each exactly once. Having reported (or been cancelled and
+    ended), the job deletes itself (``deleteLater``): give it the object that listens as
+    ``parent``, so that a job still running when its listener goes goes with it, silently.
+    """
+
+    returned = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, function: Callable[..., Any], *args: Any,
+                 describe: Callable[[BaseException], str] = describe_error,
+                 thread_pool: QThreadPool | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._function, self._args, self._describe = function, args, describe
+        self._pool = thread_pool
+        self._cancelled = threading.Event()
+        self._ended = threading.Event()
+        self._active = False
+        self.outcome = ""
+        self._relay = _FunctionRelay(self)
+        self._relay.returned.connect(self._on_returned)
+        self._relay.failed.connect(self._on_failed)
+
+    @property
+    def running(self) -> bool:
+        """Started and neither ended nor cancelled (as seen from the GUI)."""
+        return self._active
+
+    def start(self) -> FunctionJob:
+        self._active = True
+        (self._pool or QThreadPool.globalInstance()).start(_Runner(self._work))
+        return self
+
+    def cancel(self) -> None:
+        """Drop the result: nothing more is emitted."""
+        self._cancelled.set()
+        if self._active:
+            self._active = False
+            self.outcome = "cancelled"
+
+    def wait(self, timeout_s: float = 30.0) -> bool:
+        """Block until the call has returned or raised (tests, closing the window)."""
+        return self._ended.wait(timeout_s)
+
+    # --- worker thread --------------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            result = self._function(*self._args)
+        except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
+            message = self._describe(exc)
+            self._ended.set()
+            _emit(self._relay.failed, message)
+        else:
+            self._ended.set()
+            _emit(self._relay.returned, result)
+
+    # --- GUI thread ------------------------------------------------------------------------
+    @Slot(object)
+    def _on_returned(self, result: Any) -> None:
+        if self._active:
+            self._active, self.outcome = False, "done"
+            self.returned.emit(result)
+        self.deleteLater()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._active:
+            self._active, self.outcome = False, "failed"
+            self.failed.emit(message)
+        self.deleteLater()

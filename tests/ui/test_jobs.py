@@ -1,20 +1,22 @@
-"""Background jobs: every item arrives in order, Stop is heard at the next item, failures are one line."""
+"""Background jobs: every item arrives in order, Stop is heard at the next item, failures are one line;
+a function job hands its result (or its failure) to the GUI thread."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from PySide6.QtCore import QThread, QThreadPool
 from PySide6.QtWidgets import QApplication
 
-from cnnplayground.ui.jobs import Job, describe_error, pool
+from cnnplayground.ui.jobs import FunctionJob, GeneratorJob, describe_error, pool
 
 
 def test_every_item_arrives_in_order_in_batches_then_done(qtbot):
-    job = Job(iter(range(500)), interval_ms=5)
+    job = GeneratorJob(iter(range(500)), interval_ms=5)
     batches: list[list[int]] = []
     job.progressed.connect(batches.append)
-    with qtbot.waitSignal(job.done, timeout=10_000):
+    with qtbot.waitSignal(job.finished, timeout=10_000):
         job.start()
     assert [i for b in batches for i in b] == list(range(500))
     assert len(batches) < 500  # coalesced: not one GUI call per item
@@ -34,10 +36,10 @@ def test_cancel_stops_the_generator_at_its_next_item_and_silences_the_job(qtbot)
         finally:
             closed.append(True)
 
-    job = Job(work(), interval_ms=0)
+    job = GeneratorJob(work(), interval_ms=0)
     seen: list = []
     job.progressed.connect(seen.extend)
-    job.done.connect(lambda: seen.append("done"))
+    job.finished.connect(lambda: seen.append("done"))
     job.start()
     qtbot.waitUntil(lambda: len(produced) >= 4, timeout=10_000)
     job.cancel()
@@ -56,11 +58,86 @@ def test_a_failure_is_reported_as_one_line(qtbot):
         yield 1
         raise ValueError("kernel 5 is larger than the input height 3\nsecond line")
 
-    job = Job(work())
+    job = GeneratorJob(work())
     with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
         job.start()
     assert blocker.args == ["kernel 5 is larger than the input height 3"]
     assert job.outcome == "failed"
+
+
+def test_progress_arrives_in_order_and_cancel_stops_between_yields(qtbot):
+    resume, produced = threading.Event(), []
+
+    def work():
+        for i in range(10):
+            produced.append(i)
+            yield i * 10
+            if i == 2:
+                resume.wait(10)  # the worker waits here, between two yields, until the test cancelled
+
+    job = GeneratorJob(work(), interval_ms=0)
+    seen: list[int] = []
+    job.progressed.connect(seen.extend)
+    job.start()
+    qtbot.waitUntil(lambda: seen == [0, 10, 20], timeout=10_000)
+    job.cancel()
+    resume.set()
+    assert job.wait(10)
+    assert produced == [0, 1, 2, 3]  # one more item was made, then the job stopped (not all ten)
+    QApplication.processEvents()
+    assert seen == [0, 10, 20]
+
+
+def test_a_function_job_returns_its_result_on_the_gui_thread(qtbot):
+    worker_threads: list[QThread] = []
+
+    def work(a, b):
+        worker_threads.append(QThread.currentThread())
+        return a * b
+
+    job = FunctionJob(work, 6, 7)
+    received: list[tuple[int, QThread]] = []
+    job.returned.connect(lambda value: received.append((value, QThread.currentThread())))
+    with qtbot.waitSignal(job.returned, timeout=10_000):
+        job.start()
+    gui = QApplication.instance().thread()
+    assert received == [(42, gui)]
+    assert worker_threads and worker_threads[0] is not gui  # the call itself ran in the pool
+    assert job.outcome == "done" and not job.running
+
+
+def test_a_function_job_reports_its_failure_as_errored_with_the_message(qtbot):
+    def work():
+        raise ValueError("the dataset folder is empty\nmore detail")
+
+    job = FunctionJob(work)
+    returned: list = []
+    job.returned.connect(returned.append)
+    with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
+        job.start()
+    assert blocker.args == ["the dataset folder is empty"] and returned == []
+    assert job.outcome == "failed"
+
+
+def test_a_function_job_describes_its_failure_in_its_own_words(qtbot):
+    job = FunctionJob(lambda: {}["x"], describe=lambda exc: f"could not load: {type(exc).__name__}")
+    with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
+        job.start()
+    assert blocker.args == ["could not load: KeyError"]
+
+
+def test_a_cancelled_function_job_reports_nothing(qtbot):
+    gate = threading.Event()
+    job = FunctionJob(lambda: gate.wait(10) and 1)
+    got: list = []
+    job.returned.connect(got.append)
+    job.start()
+    job.cancel()
+    gate.set()
+    assert job.wait(10)
+    QThreadPool.globalInstance().waitForDone(10_000)
+    QApplication.processEvents()
+    assert got == []
 
 
 @pytest.mark.parametrize("exc, text", [(MemoryError(), "Out of memory"),

@@ -20,13 +20,14 @@ from torch import nn
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.base import ImageData, Split
 from cnnplayground.project import Project, TrainingConfig, run_record
+from cnnplayground.project.curves import GrowingCurve
 from cnnplayground.project.history import MAX_STEP_POINTS
 from cnnplayground.train.events import EpochFinished, RunStarted, StepFinished
 from cnnplayground.train.steplog import StepLog
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training.dock import TrainingDock
-from cnnplayground.ui.training.plots import MAX_PLOT_POINTS, TrainingPlots, _Buffer
+from cnnplayground.ui.training.plots import MAX_PLOT_POINTS, TrainingPlots
 from cnnplayground.ui.training.worker import TrainingSession
 
 EVENTS = 1_000_000
@@ -79,23 +80,22 @@ def test_the_step_log_keeps_every_event_until_full_then_equal_groups():
 
 
 def test_plot_series_merge_in_equal_groups_and_show_the_group_being_filled(qtbot):
-    buffer = _Buffer(limit=10)
+    buffer = GrowingCurve(limit=10)
     steps = np.arange(1.0, 102.0)
     values = steps.copy()
     values[::7] = np.nan  # missing values are left out of the means
     for i in range(0, 101, 3):  # batches of 3: groups straddle them
         buffer.extend(steps[i : i + 3], values[i : i + 3])
     x, y = buffer.data()
-    assert buffer.n == 6 and buffer.stride == 16 and len(buffer.x) <= 11
+    assert buffer.n == 6 and buffer.stride == 16 and buffer.capacity <= 11
     assert x.tolist() == [16, 32, 48, 64, 80, 96, 101]  # the last point: the 5 steps of the group being filled
     for right, mean in zip(x.tolist(), y.tolist()):
         group = values[int(right) - (16 if right % 16 == 0 else 5) : int(right)]
         assert mean == pytest.approx(np.nanmean(group), rel=0.02)  # pairs of unequal NaN counts: ≈
 
-    plots = TrainingPlots()
+    plots = TrainingPlots(max_points=10)
     qtbot.addWidget(plots)
     plots.begin_run("run 1")
-    plots._runs[0].buffers["step_loss"] = _Buffer(limit=10)
     plots.add_step_arrays(steps, values, np.full(101, 0.5), np.full(101, 1e-3), np.full(101, 1e3))
     assert plots.points(0, "step_loss") == len(plots.series_data(0, "step_loss")[0]) == 7
     assert plots.readout("loss", 1e9).startswith("step 1000000000  ·  train (raw): ")  # past the last point
@@ -146,8 +146,8 @@ def test_a_million_step_events_stay_in_bounded_memory(qtbot):
     for name in STEP_SERIES:
         held = plots.points(0, name)
         assert MAX_PLOT_POINTS // 2 <= held <= MAX_PLOT_POINTS, (name, held)
-        buffer = plots._runs[0].buffers[name]
-        assert len(buffer.x) <= MAX_PLOT_POINTS + 1 and buffer.data()[0][-1] == EVENTS
+        buffer = plots.buffer(0, name)
+        assert buffer.capacity <= MAX_PLOT_POINTS + 1 and buffer.data()[0][-1] == EVENTS
     assert plots.points(0, "val_loss") == EVENTS // STEPS_PER_EPOCH
 
     # The record made at the end covers the whole run with at most MAX_STEP_POINTS points and the right means.

@@ -12,7 +12,7 @@ from cnnplayground.project import DatasetChoice, Project, RunHistory, Series, Tr
 from cnnplayground.train.events import EpochFinished
 from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.sorting import NumberTreeItem, format_seconds, less_than
-from cnnplayground.ui.training.plots import ROW_MIN_WIDTH, short_run_names
+from cnnplayground.ui.training.plots import ROW_MIN_WIDTH, TrainingPlots, short_run_names
 from cnnplayground.ui.training.runs import (
     BEST,
     COLUMNS,
@@ -23,9 +23,11 @@ from cnnplayground.ui.training.runs import (
     RUN,
     TIME,
     CurvesPanel,
+    RunsTable,
     difference_tips,
     differences,
 )
+from cnnplayground.ui.training.runs_model import RunsModel
 
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 200, "test_size": 50})
 
@@ -132,7 +134,7 @@ def test_a_sorted_table_keeps_its_order_and_its_runs_when_the_runs_change(qtbot,
     row = table.topLevelItem(1)
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(row).center())
     assert plots.focus == 0
-    plots.runs_changed.emit()  # rebuilt: still sorted, the focused run still selected
+    panel.model.runs_changed.emit()  # rebuilt: still sorted, the focused run still selected
     assert _runs(table) == [1, 0, 3, 2] and [table.run_index(i) for i in table.selectedItems()] == [0]
     table.setCurrentItem(table.topLevelItem(3))
     assert plots.focus == 2 and [i.text(RUN) for i in table.selectedItems()] == ["old run"]
@@ -280,3 +282,41 @@ def test_the_table_gets_room_for_its_columns_but_leaves_a_low_panel_its_row_of_p
     panel.resize(1600, 640)
     qtbot.waitUntil(lambda: panel.plots.columns == 2)
     assert panel.splitter.sizes()[0] == 300
+
+
+def test_the_table_and_the_plots_follow_one_runs_model(qtbot):
+    model = RunsModel()
+    plots, table = TrainingPlots(model=model), RunsTable(model)
+    qtbot.addWidget(plots)
+    qtbot.addWidget(table)
+    rebuilt: list[bool] = []
+    model.runs_changed.connect(lambda: rebuilt.append(True))
+
+    assert model.add_run("first", {"learning_rate": 0.1}) == 0
+    assert plots.run_count == table.topLevelItemCount() == 1
+    plots.add_events([EpochFinished(
+        epoch=1, step=10, train_loss=1.0, train_accuracy=0.5, val_loss=0.9, val_accuracy=0.3,
+        per_class_accuracy=(), confusion=(), learning_rate=0.1, seconds=2.0, images_per_second=1.0)])
+    assert model.run(0).metrics["best_val_accuracy"] == pytest.approx(30.0)
+    assert [table.topLevelItem(0).text(c) for c in (BEST, TIME)] == ["30.00 %", "2.0 s"]  # from the model
+
+    model.add_run("second", {"learning_rate": 0.01})
+    assert table.topLevelItemCount() == 2 and plots.run_count == 2
+    assert plots.curve(0, "val_loss").opts["pen"].color().name() == model.color(0).name()  # dimmed, its own colour
+    faint = plots.curve(0, "val_loss").opts["pen"].color().alphaF()
+    model.set_focus(0)  # drawn strong
+    assert plots.focus == 0 and plots.curve(0, "val_loss").opts["pen"].color().alphaF() > faint
+    model.set_visible(0, False)
+    assert not plots.curve(0, "val_loss").isVisible()
+    assert table.item_for_run(0).checkState(RUN) == Qt.CheckState.Unchecked
+
+    rebuilt.clear()
+    with model.changing():
+        model.add_run("third")
+        model.add_run("fourth")
+        assert table.topLevelItemCount() == 2  # the table waits for the end
+    assert rebuilt == [True] and table.topLevelItemCount() == 4 and plots.run_count == 4
+
+    model.clear()
+    assert table.topLevelItemCount() == 0 and plots.run_count == 0 and model.focus is None
+    assert plots.plot("loss").listDataItems() == []

@@ -222,13 +222,13 @@ def test_runs_have_own_colours_focus_and_visibility(plots, qtbot):
     assert plots.curve(0, "val_loss").opts["pen"].color().name() == plots.run_color(0).name()
     assert not plots.curve(0, "step_loss").isVisible()  # earlier runs: no raw per-step noise
     faint = plots.curve(0, "val_loss").opts["pen"].color().alphaF()
-    with qtbot.assertNotEmitted(plots.runs_changed):
+    with qtbot.assertNotEmitted(plots.model.runs_changed):
         plots.set_focus(0)
     assert plots.curve(0, "val_loss").opts["pen"].color().alphaF() > faint
     assert plots.curve(0, "step_loss").isVisible()
     plots.set_focus(None)
     assert plots.curve(0, "val_loss").opts["pen"].color().alphaF() == pytest.approx(faint)
-    with qtbot.waitSignal(plots.runs_changed):
+    with qtbot.waitSignal(plots.model.runs_changed):
         plots.set_run_visible(1, False)
     assert not any(c.isVisible() for c in (plots.curve(1, s) for s in ("val_loss", "step_loss_smooth", "val_accuracy")))
     assert "run 2" not in [label.text for _, label in plots.plot("loss").legend.items]

@@ -3,7 +3,7 @@
 The list on the left holds the experiments of :mod:`cnnplayground.experiments.gallery`;
 the right side says what each compares, what to watch for and what the literature
 found. **Run** trains its arms one after another in the background (an
-:class:`~cnnplayground.experiments.base.ExperimentRun` driven by a :class:`~.inspect.jobs.Job`),
+:class:`~cnnplayground.experiments.base.ExperimentRun` driven by a :class:`~cnnplayground.ui.jobs.GeneratorJob`),
 at the quick scale (the built-in synthetic shapes) or the full one (MNIST and
 Fashion-MNIST from a folder). Every finished arm enters the project's runs (one undo
 step each), so the Curves panel overlays them; when all have run, the finding
@@ -68,7 +68,7 @@ from ..document.commands import RecordRun
 from ..document.document import Document
 from ..export.figure_dialog import ExportFigureDialog
 from ..export.figures import FigureTarget
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from ..shell import theme
 from ..sorting import NumberItem, is_number
 from .figure import FigurePlot
@@ -150,7 +150,7 @@ class ExperimentsDialog(QDialog):
         self.document = document
         self.experiments = list(experiments)
         self.runner: ExperimentRun | None = None
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.outcome: Outcome | None = None  # the one shown
         self.outcomes: dict[str, Outcome] = {}
         self._running_outcome: Outcome | None = None
@@ -453,9 +453,9 @@ class ExperimentsDialog(QDialog):
         self._started = time.monotonic()
         self._show_outcome(outcome)
         self.progress.setRange(0, 0)  # busy until the first stage says how many runs it has
-        self.job = Job(self.runner.run(), parent=self)
+        self.job = GeneratorJob(self.runner.run(), parent=self)
         self.job.progressed.connect(self._on_events)
-        self.job.done.connect(self._on_done)
+        self.job.finished.connect(self._on_done)
         self.job.failed.connect(self._on_failed)
         self.job.start()
         self._say(f"Starting {experiment.title} ({context.scale} scale)…")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...export.registry import FORMATS, built_model
 from ...project import Project
-from ..jobs import Job, describe_error
+from ..jobs import GeneratorJob, describe_error
 
 
 def export_steps(project: Project, out: Path, formats: list[str]) -> Iterator[tuple[str, str]]:
@@ -54,7 +54,7 @@ class ExportModelDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export Model")
         self.project = project
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.results: dict[str, str] = {}
         self.boxes: dict[str, QCheckBox] = {}
         layout = QVBoxLayout(self)
@@ -123,9 +123,9 @@ class ExportModelDialog(QDialog):
         self.results = {}
         self.log.setPlainText(f"Exporting into {out}…")
         self.export_button.setEnabled(False)
-        self.job = Job(export_steps(self.project, out, formats), parent=self)
+        self.job = GeneratorJob(export_steps(self.project, out, formats), parent=self)
         self.job.progressed.connect(self._on_results)
-        self.job.done.connect(self._on_done)
+        self.job.finished.connect(self._on_done)
         self.job.failed.connect(lambda message: self._on_done(message))
         self.job.start()
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect.adversarial import compare, epsilon_sweep, fgsm, label_flips, pgd
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from .imaging import FittedGrid, diverging, grey_image, rgb_image, theme_plot
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
@@ -77,8 +77,8 @@ class AdversarialPanel(InspectPanel):
         self._sweep_model: int | None = None
         #: Finished sweeps of other weights, by label: kept in the plot for comparison.
         self.kept: dict[str, dict[str, list[tuple[float, float]]]] = {}
-        self.job: Job | None = None  # the sweep
-        self.gallery_job: Job | None = None
+        self.job: GeneratorJob | None = None  # the sweep
+        self.gallery_job: GeneratorJob | None = None
         self.flips: list = []
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
@@ -286,9 +286,9 @@ class AdversarialPanel(InspectPanel):
         self._sweep_model = id(model)
         self.progress.setValue(0)
         self._show_sweep()
-        self.job = Job(_sweep_work(model, x, y, data.mean, data.std), parent=self)
+        self.job = GeneratorJob(_sweep_work(model, x, y, data.mean, data.std), parent=self)
         self.job.progressed.connect(self._on_sweep_values)
-        self.job.done.connect(self._sync_buttons)
+        self.job.finished.connect(self._sync_buttons)
         self.job.failed.connect(self._on_failed)
         self.job.start()
         self._sync_buttons()
@@ -357,9 +357,9 @@ class AdversarialPanel(InspectPanel):
         self.gallery_status.setText(f"Attacking with {self.attack.currentText()}, ε {self.epsilon.value():g}…")
         work = label_flips(model, split.images[:GALLERY_SEARCH], split.labels[:GALLERY_SEARCH], data.mean, data.std,
                            lambda m, x, y: attack(m, x, y), limit=GALLERY_SIZE)
-        self.gallery_job = Job(work, parent=self)
+        self.gallery_job = GeneratorJob(work, parent=self)
         self.gallery_job.progressed.connect(self._on_flips)
-        self.gallery_job.done.connect(self._on_gallery_done)
+        self.gallery_job.finished.connect(self._on_gallery_done)
         self.gallery_job.failed.connect(self._on_failed)
         self.gallery_job.start()
         self._sync_buttons()

@@ -35,7 +35,7 @@ from ...inspect.attribution import (
     saliency,
 )
 from ...inspect.snapshot import prepare
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from .imaging import grey_image, heat_overlay
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -77,7 +77,7 @@ class AttributionPanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.maps: dict[str, np.ndarray] = {}  # method → map in [0, 1], (H, W)
         self.ig_gap: tuple[float, float] | None = None  # (completeness gap, sum of attributions)
         self.target_class = 0
@@ -229,8 +229,8 @@ class AttributionPanel(InspectPanel):
             torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1).expand(*data.input_shape).clone()
         self.progress.setValue(0)
         target = torch.tensor([self.target_class])
-        self.job = Job(_work(model, x01, target, data.mean, data.std, self.layer.currentData(), self.steps.value(),
-                             baseline), parent=self)
+        work = _work(model, x01, target, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
+        self.job = GeneratorJob(work, parent=self)
         self.job.progressed.connect(self._on_items)
         self.job.failed.connect(lambda message: self.caption.setText(f"Attribution failed: {message}"))
         self.job.start()

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from ...data.augment import normalize
 from ...inspect.maximize import MaximizeSettings, maximize_many, objective_layer
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from .imaging import FittedGrid, grey_image, theme_plot
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -77,7 +77,7 @@ class MaximizePanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.mode = ""  # "unit" or "gallery" while a job runs or after it
         self.history: list[float] = []  # the unit's value per step (single unit)
         self.reference: Reference | None = None
@@ -330,9 +330,9 @@ class MaximizePanel(InspectPanel):
         self.status.setText(f"Optimizing {what}{self.note} on {device.type.upper()}…")
         work = _work(self.source.model_on(device), model.input_shape, layer, channels, mean, std, self.settings(),
                      images)
-        self.job = Job(work, parent=self)
+        self.job = GeneratorJob(work, parent=self)
         self.job.progressed.connect(self._on_items)
-        self.job.done.connect(self._on_done)
+        self.job.finished.connect(self._on_done)
         self.job.failed.connect(self._on_failed)
         self.job.start()
         self._sync_enabled()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.inference import infer
 from ...inspect.patches import LayerPeaks, TopPatches, layer_peaks
 from ...inspect.receptive import theoretical_region
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from .imaging import FittedGrid, grey_image
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -38,7 +38,7 @@ class PatchesPanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.cache: dict[str, LayerPeaks] = {}  # layer → peaks, for the current snapshot only
         self._cache_model: int | None = None
         self._pass_layer = ""
@@ -166,9 +166,9 @@ class PatchesPanel(InspectPanel):
         self._pass_layer = layer
         device = self.source.device
         work = layer_peaks(self.source.model_on(device), split.images[:MAX_IMAGES], data.mean, data.std, layer)
-        self.job = Job(work, parent=self)
+        self.job = GeneratorJob(work, parent=self)
         self.job.progressed.connect(self._on_items)
-        self.job.done.connect(self._sync_buttons)
+        self.job.finished.connect(self._sync_buttons)
         self.job.failed.connect(self._on_failed)
         self.job.start()
         self.image_label.setText(f"Searching the validation images on {device.type.upper()}…")

@@ -30,7 +30,7 @@ from ...io.atomic import atomic_write_text, cleanup_stale_temporaries
 from ...io.project import load_project, save_project
 from ...project import Project
 from ..document.document import Document
-from ..jobs import Job
+from ..jobs import GeneratorJob
 
 #: Quiet time after the last edit before a copy is written.
 AUTOSAVE_DELAY_MS = 3000
@@ -138,7 +138,7 @@ class Autosaver(QObject):
         token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.file = self.folder / f"{token}.cnnp"
         self.meta = self.folder / f"{token}.json"
-        self._job: Job | None = None
+        self._job: GeneratorJob | None = None
         self._pending = False
         self.last_error = ""
         self._timer = QTimer(self)
@@ -182,8 +182,8 @@ class Autosaver(QObject):
                 return False
             self.saved.emit(self.file)
             return True
-        self._job = Job(self._writing(project, meta), parent=self)
-        self._job.done.connect(self._on_written)
+        self._job = GeneratorJob(self._writing(project, meta), parent=self)
+        self._job.finished.connect(self._on_written)
         self._job.failed.connect(self._report)
         self._job.start()
         return True

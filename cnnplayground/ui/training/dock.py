@@ -15,7 +15,7 @@ import traceback
 from datetime import UTC, datetime
 
 import torch
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -41,12 +41,12 @@ from ...train.events import (
     RunStarted,
     StepFinished,
 )
-from ...train.fastpath import adopt_thread_count
 from ...train.setup import build_for_data
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
 from ..document.commands import RecordRun
 from ..document.document import Document
+from ..jobs import FunctionJob
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession
@@ -55,37 +55,21 @@ from .worker import TrainingSession
 TEXT_INTERVAL_S = 0.2
 
 
-class _Loaded(QObject):
-    loaded = Signal(object, object)  # key, ImageData
-    failed = Signal(object, str)  # key, message
-
-
 def data_key(project) -> str:
     """What decides the loaded dataset: the choice, the validation share and the seed."""
     return f"{project.dataset.model_dump_json()}|{project.training.val_fraction}|{project.training.seed}"
 
 
-class _LoadDataset(QRunnable):
-    """Loads the dataset in the thread pool; reports back (with its key) through queued signals."""
+def _load_dataset(choice, val_fraction: float, seed: int) -> ImageData:
+    return load_dataset(choice, val_fraction=val_fraction, seed=seed)
 
-    def __init__(self, project) -> None:
-        super().__init__()
-        self.key = data_key(project)
-        self.choice = project.dataset.model_copy(deep=True)
-        self.val_fraction, self.seed = project.training.val_fraction, project.training.seed
-        self.signals = _Loaded()
 
-    def run(self) -> None:
-        adopt_thread_count()
-        try:
-            data = load_dataset(self.choice, val_fraction=self.val_fraction, seed=self.seed)
-        except DatasetError as exc:
-            self.signals.failed.emit(self.key, str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback dialog
-            traceback.print_exc()
-            self.signals.failed.emit(self.key, f"could not load the dataset: {type(exc).__name__}: {exc}")
-        else:
-            self.signals.loaded.emit(self.key, data)
+def _describe_load_error(exc: BaseException) -> str:
+    """A dataset's own error as it is; anything else with its type (and its traceback on stderr)."""
+    if isinstance(exc, DatasetError):
+        return str(exc)
+    traceback.print_exc()
+    return f"could not load the dataset: {type(exc).__name__}: {exc}"
 
 
 class TrainingDock(QWidget):
@@ -200,11 +184,12 @@ class TrainingDock(QWidget):
         if self._loading_key == key:
             return
         self._loading_key = key
-        job = _LoadDataset(self.document.project)
-        job.signals.loaded.connect(self._on_dataset_loaded)
-        job.signals.failed.connect(self._on_dataset_failed)
-        self._jobs = [*getattr(self, "_jobs", [])[-3:], job]  # keep the signal objects alive until they report
-        QThreadPool.globalInstance().start(job)
+        project = self.document.project
+        job = FunctionJob(_load_dataset, project.dataset.model_copy(deep=True), project.training.val_fraction,
+                          project.training.seed, describe=_describe_load_error, parent=self)
+        job.returned.connect(lambda data, key=key: self._on_dataset_loaded(key, data))
+        job.failed.connect(lambda message, key=key: self._on_dataset_failed(key, message))
+        job.start()
 
     def ensure_data(self) -> ImageData | None:
         """The project's dataset if loaded; otherwise start loading it (``data_ready`` or ``data_failed``

@@ -5,11 +5,12 @@ fed with ``setData`` from numpy buffers that grow by doubling (appending a batch
 the batch), with peak downsampling and clip-to-view on, so a redraw draws a few points per
 pixel however long the history is.
 
-Bounded however long a run: a series holds at most :data:`MAX_PLOT_POINTS` points. When it
-is full, neighbouring pairs are merged (mean value, placed at the later step) and later points
-are averaged in groups of the same size, so every point of a long run stands for as many steps
-as any other, and the cost of a refresh (proportional to the points handed over) stops
-growing: 1 million points per series made each refresh ≈ 50 ms slower than 100,000.
+Bounded however long a run: a series (a :class:`~cnnplayground.project.curves.GrowingCurve`)
+holds at most :data:`MAX_PLOT_POINTS` points. When it is full, neighbouring pairs are merged
+(mean value, placed at the later step) and later points are averaged in groups of the same size,
+so every point of a long run stands for as many steps as any other, and the cost of a refresh
+(proportional to the points handed over) stops growing: 1 million points per series made each
+refresh ≈ 50 ms slower than 100,000.
 
 Redraws are the expensive part (axis text above all), so events only extend the buffers; the
 curves are given their new data by a single-shot timer :data:`REFRESH_MS` after the first
@@ -35,9 +36,11 @@ Series names (``points``/``series_data``): ``step_loss``, ``step_loss_smooth``,
 ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``learning_rate`` (one
 point per epoch). Accuracies are held in percent.
 
-Comparing runs: the newest run is drawn in the train/validation colours; each earlier run
-has a colour of its own (:meth:`TrainingPlots.run_color`), drawn thin and translucent
-without its raw per-step loss, unless it is *focused* (:meth:`TrainingPlots.set_focus`),
+Comparing runs: the runs are a :class:`~.runs_model.RunsModel` (name, settings, colour,
+visibility, focus, numbers) that the plots observe, as the runs table does; the plots keep
+only each run's curves and their data. The newest run is drawn in the train/validation colours;
+each earlier run has a colour of its own (:meth:`TrainingPlots.run_color`), drawn thin and
+translucent without its raw per-step loss, unless it is *focused* (:meth:`TrainingPlots.set_focus`),
 which draws it strong. Runs can be hidden (:meth:`TrainingPlots.set_run_visible`). Earlier runs
 appear in the legends by their short names (:func:`short_run_names`), and only while there are at
 most :data:`MAX_LEGEND_RUNS` runs (else only a focused one): the runs table beside the plots is
@@ -55,13 +58,15 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...project import RunHistory
+from ...project.curves import GrowingCurve
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from ..shell import theme
+from .runs_model import NEWEST_COLORS, RunInfo, RunsModel
 
 #: How long new data waits for the curves (ms): at most 10 refreshes a second.
 REFRESH_MS = 100
@@ -93,16 +98,13 @@ SERIES: dict[str, tuple[str, str, str, str]] = {
     "images_per_second": ("speed", "images/s", "speed", "line"),
 }
 
-#: Colour role → (light palette, dark palette).
+#: Colour role → (light palette, dark palette). Earlier runs have colours of their own (``RUN_COLORS``).
 _COLORS: dict[str, tuple[str, str]] = {
     "train": ("#1f6fb4", "#62aaff"),
-    "val": ("#d9480f", "#ff9a57"),
+    "val": NEWEST_COLORS,
     "lr": ("#7b3fb5", "#c59dff"),
     "speed": ("#2b8a3e", "#6bdb7e"),
 }
-#: Colours of earlier runs, in order (the newest run uses the role colours above).
-RUN_COLORS: tuple[str, ...] = ("#12a4b4", "#9b59b6", "#a0522d", "#d6338a", "#8a9a1b", "#6c7a89",
-                               "#2f6f4f", "#c08a00")
 _DIM_ALPHA = 0.45
 #: The four plots go in one row when at least this wide and this many times as wide as high.
 ROW_MIN_WIDTH = 900
@@ -136,125 +138,32 @@ def _round_up(value: float) -> float:
     return 10.0 ** (exponent + 1)
 
 
-class _Buffer:
-    """x/y float64 arrays with amortized-doubling growth; ``data()`` returns views of the filled part.
-
-    At most ``limit`` points, each standing for ``stride`` appended points. When full, neighbouring
-    pairs are merged (:meth:`_halve`) and the stride doubles; appended points are then averaged in
-    groups of ``stride`` (mean of the finite values, at the group's last x), so every point of a long
-    series stands for as many appended points as any other. The group being filled is shown as one
-    more point (``data()``), so a live curve always reaches the latest step.
-    """
-
-    __slots__ = ("_group", "limit", "n", "stride", "x", "y")
-
-    def __init__(self, capacity: int = 256, limit: int = MAX_PLOT_POINTS) -> None:
-        self.limit = max(limit - limit % 2, 2)
-        self.x = np.empty(min(capacity, self.limit + 1))
-        self.y = np.empty(min(capacity, self.limit + 1))
-        self.n = 0
-        self.stride = 1
-        self._group = [0, 0, 0.0, 0.0]  # points, finite points, their sum, last x: the group being filled
-
-    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        i, m = 0, len(x)
-        while i < m:
-            if self.stride == 1:
-                take = min(m - i, self.limit - self.n)
-                self._put(x[i : i + take], y[i : i + take])
-                i += take
-            else:
-                group, s = self._group, self.stride
-                if group[0]:  # complete the group being filled first
-                    take = min(s - group[0], m - i)
-                    self._add_to_group(x[i : i + take], y[i : i + take])
-                    i += take
-                    if group[0] == s:
-                        self._put_group()
-                full = min((m - i) // s, self.limit - self.n)
-                if full:
-                    xs = x[i : i + full * s].reshape(full, s)
-                    ys = y[i : i + full * s].reshape(full, s)
-                    finite = np.isfinite(ys)
-                    count = finite.sum(axis=1)
-                    total = np.where(finite, ys, 0.0).sum(axis=1)
-                    self._put(xs[:, -1], np.divide(total, count, out=np.full(full, np.nan), where=count > 0))
-                    i += full * s
-                elif i < m and self.n < self.limit:  # fewer than a group left: it starts the next one
-                    self._add_to_group(x[i:], y[i:])
-                    i = m
-            if self.n >= self.limit:
-                self._halve()
-
-    def data(self) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n
-        points, finite, total, last_x = self._group
-        if not points:
-            return self.x[:n], self.y[:n]
-        self._grow(n + 1)
-        self.x[n], self.y[n] = last_x, total / finite if finite else math.nan
-        return self.x[: n + 1], self.y[: n + 1]
-
-    def _add_to_group(self, x: np.ndarray, y: np.ndarray) -> None:
-        finite = np.isfinite(y)
-        group = self._group
-        group[0] += len(x)
-        group[1] += int(finite.sum())
-        group[2] += float(y[finite].sum())
-        group[3] = float(x[-1])
-
-    def _put_group(self) -> None:
-        _, finite, total, last_x = self._group
-        self._group = [0, 0, 0.0, 0.0]
-        self._put(np.array([last_x]), np.array([total / finite if finite else math.nan]))
-
-    def _grow(self, size: int) -> None:
-        if size > len(self.x):
-            capacity = min(max(size, 2 * len(self.x)), self.limit + 1)
-            for name in ("x", "y"):
-                grown = np.empty(capacity)
-                grown[: self.n] = getattr(self, name)[: self.n]
-                setattr(self, name, grown)
-
-    def _put(self, x: np.ndarray, y: np.ndarray) -> None:
-        end = self.n + len(x)
-        self._grow(end)
-        self.x[self.n : end] = x
-        self.y[self.n : end] = y
-        self.n = end
-
-    def _halve(self) -> None:
-        """Merge neighbouring pairs (mean of the finite values, at the later x); the stride doubles.
-
-        Into new arrays: a curve may still hold views of the old ones until its next ``setData``.
-        """
-        k, odd = divmod(self.n, 2)  # n is the (even) limit here; an odd last point would stay as it is
-        a, b = self.y[0 : 2 * k : 2], self.y[1 : 2 * k : 2]
-        fa, fb = np.isfinite(a), np.isfinite(b)
-        total = np.where(fa, a, 0.0) + np.where(fb, b, 0.0)
-        count = fa.astype(float) + fb
-        x, y = np.empty(len(self.x)), np.empty(len(self.y))
-        x[:k] = self.x[1 : 2 * k : 2]
-        y[:k] = np.divide(total, count, out=np.full(k, np.nan), where=count > 0)
-        if odd:
-            x[k], y[k] = self.x[2 * k], self.y[2 * k]
-        self.x, self.y, self.n = x, y, k + odd
-        self.stride *= 2
-
-
 @dataclass
 class _Run:
-    name: str
-    settings: dict[str, Any]
-    buffers: dict[str, _Buffer] = field(default_factory=dict)
+    """A run's curves and their data; its other facts are the model's (``info``)."""
+
+    info: RunInfo
+    buffers: dict[str, GrowingCurve] = field(default_factory=dict)
     curves: dict[str, pg.PlotDataItem] = field(default_factory=dict)
     ema: dict[str, tuple[float, float]] = field(default_factory=dict)  # series → (last x, last value)
-    color: str = RUN_COLORS[0]
-    dimmed: bool = False
-    visible: bool = True
+    dimmed: bool = False  # an earlier run (not the newest)
     seconds: float | None = None  # training time: the sum of the epochs' durations (None: not recorded)
-    record: RunHistory | None = None  # the saved run shown (None: a live run)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def color(self) -> str:
+        return self.info.color
+
+    @property
+    def visible(self) -> bool:
+        return self.info.visible
+
+    @property
+    def record(self) -> RunHistory | None:
+        return self.info.record
 
 
 def _ema(x: np.ndarray, y: np.ndarray, state: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
@@ -302,17 +211,17 @@ def _training_seconds(history: RunHistory) -> float | None:
 
 
 class TrainingPlots(QWidget):
-    """Four linked plots of one or more runs; the newest run is drawn strong, earlier ones dimmed.
-
-    Signal ``runs_changed()``: a run was added, removed, restyled or got new epoch metrics.
+    """Four linked plots of the runs of a :class:`~.runs_model.RunsModel` (its own if none is
+    given); the newest run is drawn strong, earlier ones dimmed.
     """
 
-    runs_changed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, max_points: int = MAX_PLOT_POINTS,
+                 model: RunsModel | None = None) -> None:
         super().__init__(parent)
-        self._runs: list[_Run] = []
-        self._focus: int | None = None
+        self._max_points = max_points
+        self.model = model if model is not None else RunsModel(self)
+        self._runs: list[_Run] = []  # the model's runs, in its order: their curves
+        self._focus: int | None = None  # the focused run as drawn
         self._dirty: set[tuple[int, str]] = set()  # (run id, series) whose curve lacks new data
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -369,13 +278,17 @@ class TrainingPlots(QWidget):
                                            slot=self._on_mouse_moved)
         theme.theme_changed().connect(self._apply_theme)
         self._apply_theme()
+        self.model.run_added.connect(self._on_run_added)
+        self.model.runs_removed.connect(self._on_runs_removed)
+        self.model.visibility_changed.connect(self._on_visibility_changed)
+        self.model.focus_changed.connect(self._on_focus_changed)
 
     # ----------------------------------------------------------------- public API
 
     @property
     def run_count(self) -> int:
         """How many runs are shown."""
-        return len(self._runs)
+        return self.model.count
 
     def plot(self, key: str) -> pg.PlotItem:
         """The plot ``"loss"``, ``"accuracy"``, ``"lr"`` or ``"speed"``."""
@@ -388,28 +301,18 @@ class TrainingPlots(QWidget):
 
     def begin_run(self, name: str, settings: dict[str, Any] | None = None) -> int:
         """Start a new run (returns its index); the curves of earlier runs stay, dimmed."""
-        color = RUN_COLORS[len(self._runs) % len(RUN_COLORS)]
-        self._runs.append(_Run(name, dict(settings or {}), color=color))
-        for run in self._runs[:-1]:  # dimmed; their legend entries change with the number of runs
-            run.dimmed = True
-            if run.curves:
-                self._restyle(run)
-        self.runs_changed.emit()
-        return len(self._runs) - 1
+        return self.model.add_run(name, settings)
 
     def run_name(self, run_index: int) -> str:
-        return self._runs[run_index].name
+        return self.model.run(run_index).name
 
     def run_settings(self, run_index: int) -> dict[str, Any]:
         """The settings the run was started with (as stored in the project)."""
-        return dict(self._runs[run_index].settings)
+        return dict(self.model.run(run_index).settings)
 
     def run_color(self, run_index: int) -> QColor:
         """The colour run ``run_index`` is drawn in (the validation colour for the newest run)."""
-        run = self._runs[run_index]
-        if run.dimmed:
-            return QColor(run.color)
-        return QColor(_COLORS["val"][1 if theme.is_dark() else 0])
+        return self.model.color(run_index)
 
     @property
     def graphics(self) -> pg.GraphicsLayoutWidget:
@@ -420,7 +323,11 @@ class TrainingPlots(QWidget):
         """``epochs``, ``best_val_accuracy`` and ``final_val_accuracy`` (%), ``last_val_loss``,
         ``last_train_loss`` and ``seconds`` (training time) of a run; None where unknown.
         """
-        run = self._runs[run_index]
+        return dict(self.model.run(run_index).metrics)
+
+    @staticmethod
+    def _metrics(run: _Run) -> dict[str, float | None]:
+        """A run's numbers from its epoch curves (given to the model when they change)."""
 
         def values(name: str) -> np.ndarray:
             buffer = run.buffers.get(name)
@@ -439,27 +346,41 @@ class TrainingPlots(QWidget):
 
     def set_focus(self, run_index: int | None) -> None:
         """Draw run ``run_index`` strong although it is an earlier one (None: only the newest)."""
-        if run_index == self._focus:
-            return
-        old, self._focus = self._focus, run_index
-        for index in (old, run_index):
-            if index is not None and index < len(self._runs):
-                self._restyle(self._runs[index])
+        self.model.set_focus(run_index)
 
     @property
     def focus(self) -> int | None:
-        return self._focus
+        return self.model.focus
 
     def set_run_visible(self, run_index: int, visible: bool) -> None:
         """Show or hide every curve of a run."""
-        run = self._runs[run_index]
-        if run.visible != visible:
-            run.visible = visible
-            self._restyle(run)
-            self.runs_changed.emit()
+        self.model.set_visible(run_index, visible)
 
     def is_run_visible(self, run_index: int) -> bool:
-        return self._runs[run_index].visible
+        return self.model.run(run_index).visible
+
+    # --- the model's changes -------------------------------------------------------------------
+    def _on_run_added(self, index: int) -> None:
+        self._runs.insert(index, _Run(self.model.run(index)))
+        for run in self._runs[:-1]:  # dimmed; their legend entries change with the number of runs
+            run.dimmed = True
+            if run.curves:
+                self._restyle(run)
+
+    def _on_runs_removed(self, first: int) -> None:
+        self.flush()
+        for run in self._runs[first:]:
+            self._remove_curves(run)
+        del self._runs[first:]
+
+    def _on_visibility_changed(self, index: int, _visible: bool) -> None:
+        self._restyle(self._runs[index])
+
+    def _on_focus_changed(self, index: int | None) -> None:
+        old, self._focus = self._focus, index
+        for i in (old, index):
+            if i is not None and i < len(self._runs):
+                self._restyle(self._runs[i])
 
     def add_events(self, events: Iterable[object]) -> None:
         """Append the metrics of ``StepFinished`` and ``EpochFinished`` events to the newest run.
@@ -490,7 +411,7 @@ class TrainingPlots(QWidget):
                 values = [getattr(e, name) for e in epoch_events]
                 y = np.array([math.nan if v is None else v for v in values], dtype=float)
                 self._append(run, name, x, y * 100.0 if name in _PERCENT else y)
-            self.runs_changed.emit()
+            self.model.set_metrics(len(self._runs) - 1, self._metrics(run))
 
     def add_step_arrays(self, steps: np.ndarray, loss: np.ndarray, accuracy: np.ndarray,
                         learning_rate: np.ndarray, images_per_second: np.ndarray) -> None:
@@ -506,14 +427,10 @@ class TrainingPlots(QWidget):
 
         Epoch series go to ``epoch * steps_per_epoch`` (see the module docstring).
         """
-        self.blockSignals(True)
-        try:
+        with self.model.changing():  # the runs table is rebuilt once, at the end
             self._load_history(runs)
-        finally:
-            self.blockSignals(False)
-        self.flush()
-        self.reset_view()
-        self.runs_changed.emit()
+            self.flush()
+            self.reset_view()
 
     def _load_history(self, runs: Sequence[RunHistory]) -> None:
         # The runs already shown from these very records stay (pressing Train reloads the project's
@@ -524,23 +441,22 @@ class TrainingPlots(QWidget):
                 break
             kept += 1
         self.flush()
-        for run in self._runs[kept:]:
-            self._remove_curves(run)
-        del self._runs[kept:]
-        self._focus = None
+        self.model.remove_runs(kept)  # their curves go
+        self.model.set_focus(None)
         self._readout.clear()
         for index, run in enumerate(self._runs):  # as a fresh load: shown, dimmed but for the last
             dimmed = index < len(runs) - 1
-            changed = (run.dimmed, run.visible) != (dimmed, True)
-            run.dimmed, run.visible = dimmed, True
-            # A dimmed run's legend name may change; begin_run restyles the earlier runs if new ones follow.
-            if (changed or dimmed) and kept == len(runs):
+            changed = run.dimmed != dimmed
+            run.dimmed = dimmed
+            if not run.visible:
+                self.model.set_visible(index, True)  # restyled as it is shown again
+            # A dimmed run's legend name may change; adding runs restyles the earlier ones if new ones follow.
+            elif (changed or dimmed) and kept == len(runs):
                 self._restyle(run)
         self._extent = None  # not live: the plots autoscale to the saved runs
         for history in runs[kept:]:
-            run_index = self.begin_run(history.name, dict(history.settings))
+            run_index = self.model.add_run(history.name, history.settings, record=history)
             run = self._runs[run_index]
-            run.record = history
             series = history.series
             run.seconds = _training_seconds(history)
             step = series.get("step_loss")
@@ -568,6 +484,7 @@ class TrainingPlots(QWidget):
                 y = np.array([math.nan if v is None else v for v in saved.y], dtype=float)
                 self._append(run, name, np.asarray(saved.x, dtype=float) * scale,
                              y * 100.0 if name in _PERCENT else y)
+            self.model.set_metrics(run_index, self._metrics(run))
 
     def flush(self) -> None:
         """Give every curve its pending data now (the refresh timer does this by itself)."""
@@ -632,12 +549,8 @@ class TrainingPlots(QWidget):
     def clear(self) -> None:
         """Remove every run and curve."""
         self.flush()
-        for run in self._runs:
-            self._remove_curves(run)
-        self._runs.clear()
-        self._focus = None
+        self.model.clear()  # every run's curves go
         self._readout.clear()
-        self.runs_changed.emit()
 
     def _remove_curves(self, run: _Run) -> None:
         for name, curve in run.curves.items():
@@ -647,6 +560,10 @@ class TrainingPlots(QWidget):
         """How many points run ``run_index`` holds in ``series`` (0 if none)."""
         buffer = self._runs[run_index].buffers.get(series)
         return 0 if buffer is None else len(buffer.data()[0])
+
+    def buffer(self, run_index: int, series: str) -> GrowingCurve | None:
+        """The bounded history of ``series`` in run ``run_index`` (None if it has no data)."""
+        return self._runs[run_index].buffers.get(series)
 
     def series_data(self, run_index: int, series: str) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the full x and y history of ``series`` (empty arrays if none)."""
@@ -742,7 +659,9 @@ class TrainingPlots(QWidget):
         self._append(run, name, x, smoothed)
 
     def _append(self, run: _Run, name: str, x: np.ndarray, y: np.ndarray) -> None:
-        buffer = run.buffers.setdefault(name, _Buffer())
+        buffer = run.buffers.get(name)
+        if buffer is None:
+            buffer = run.buffers[name] = GrowingCurve(self._max_points)
         buffer.extend(x, y)
         self._dirty.add((id(run), name))
         if not self._refresh.isActive():
@@ -771,8 +690,8 @@ class TrainingPlots(QWidget):
         """Pens, symbols, stacking and legend entries of ``run``'s curves for its state and the theme."""
         dark = theme.is_dark()
         first_in_plot: set[str] = set()
-        focused = run.dimmed and self._focus is not None and self._focus < len(self._runs) \
-            and self._runs[self._focus] is run
+        focus = self.model.focus
+        focused = run.dimmed and focus is not None and focus < len(self._runs) and self._runs[focus] is run
         faint = run.dimmed and not focused
         legend_name = self._legend_name(run) if run.dimmed else ""
         for name, curve in run.curves.items():

@@ -7,40 +7,33 @@ never on the GUI thread.
 
 from __future__ import annotations
 
-import contextlib
+import traceback
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...data.base import ImageData
 from ...data.loader import DeviceLoader
 from ...train.evaluate import evaluate
 from ...train.events import EpochFinished
-from ...train.fastpath import adopt_thread_count
+from ..jobs import FunctionJob, describe_error
 from .epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
 
 #: How many misclassified images the grid shows.
 MISTAKES_SHOWN = 24
 
 
-class _Found(QObject):
-    found = Signal(object, object)  # (evaluation, data)
+def _find_mistakes(model, data: ImageData, tta_flip: bool):
+    """Evaluate ``model`` on the validation split (on the CPU): ``(evaluation, data)``."""
+    loader = DeviceLoader(data.val, mean=data.mean, std=data.std, batch_size=512, device="cpu", shuffle=False)
+    model.to("cpu")
+    return evaluate(model, loader, data.num_classes, top_mistakes=MISTAKES_SHOWN, tta_flip=tta_flip), data
 
 
-class _FindMistakes(QRunnable):
-    def __init__(self, model, data: ImageData, tta_flip: bool = False) -> None:
-        super().__init__()
-        self.model, self.data, self.tta_flip = model, data, tta_flip
-        self.signals = _Found()
-
-    def run(self) -> None:
-        adopt_thread_count()
-        d = self.data
-        loader = DeviceLoader(d.val, mean=d.mean, std=d.std, batch_size=512, device="cpu", shuffle=False)
-        self.model.to("cpu")
-        result = evaluate(self.model, loader, d.num_classes, top_mistakes=MISTAKES_SHOWN, tta_flip=self.tta_flip)
-        with contextlib.suppress(RuntimeError):  # the panel closed meanwhile: nobody to tell
-            self.signals.found.emit(result, d)
+def _evaluation_failed(exc: BaseException) -> str:
+    """An evaluation's failure is a bug, not the user's: its traceback goes to stderr."""
+    traceback.print_exc()
+    return describe_error(exc)
 
 
 class ResultsPanel(QWidget):
@@ -67,7 +60,6 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
         layout.addWidget(self.tabs)
-        self._job: _FindMistakes | None = None
         self._evaluated_caption = ""  # set: the evaluation also fills the matrix (no run's epoch to show)
         self.class_names: tuple[str, ...] = ()
 
@@ -97,12 +89,12 @@ class ResultsPanel(QWidget):
             self._evaluated_caption = ""
         if len(data.val) == 0:
             return
-        job = _FindMistakes(model, data, tta_flip)
-        job.signals.found.connect(self._on_mistakes_found)
-        self._job = job
-        QThreadPool.globalInstance().start(job)
+        job = FunctionJob(_find_mistakes, model, data, tta_flip, describe=_evaluation_failed, parent=self)
+        job.returned.connect(self._on_mistakes_found)
+        job.start()
 
-    def _on_mistakes_found(self, result, data: ImageData) -> None:
+    def _on_mistakes_found(self, found) -> None:
+        result, data = found
         if self._evaluated_caption:  # no run's epoch to show: the evaluation fills the matrix too
             names = tuple(data.class_names)
             confusion = result.confusion.tolist()

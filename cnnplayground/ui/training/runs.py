@@ -4,9 +4,12 @@ Each row is one run: a check box shows or hides its curves, a swatch gives its c
 then the settings in which it differs from the other runs ("lr 0.01", "+Dropout",
 "batch 128"; bold, in the palette's accent colour, its tool tip giving every run's values),
 its best and final validation accuracy, last validation loss, epochs and training time.
-Selecting a row draws that run strong (:meth:`TrainingPlots.set_focus`); the run name's
+Selecting a row draws that run strong (:meth:`RunsModel.set_focus`); the run name's
 tool tip lists all of its settings. A click on a header sorts the rows by that column
 (numbers as numbers, missing values "—" last); until then they are in run order.
+
+The table and the plots observe one :class:`~.runs_model.RunsModel` (owned by the
+:class:`CurvesPanel`): the table never reads the plots.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from PySide6.QtWidgets import (
 from ..shell import theme
 from ..sorting import SORT_ROLE, NumberTreeItem, format_seconds, is_number
 from .plots import ROW_MIN_ASPECT, ROW_MIN_WIDTH, TrainingPlots, short_run_names
+from .runs_model import RunsModel
 
 #: Setting key → short label in the "Differs in" column (keys not listed are shown as they are).
 LABELS: dict[str, str] = {
@@ -214,16 +218,16 @@ class _ElideRight(QStyledItemDelegate):
 
 
 class RunsTable(QTreeWidget):
-    """One row per run of a :class:`TrainingPlots`, kept in step with it.
+    """One row per run of a :class:`RunsModel`, kept in step with it.
 
     Click a header to sort (numbers as numbers, missing values last); until then, and when
     sorted by "Run", the rows are in run order. A row knows its run by the index in its
     first cell's ``UserRole`` (never by its row number, which sorting changes).
     """
 
-    def __init__(self, plots: TrainingPlots, parent: QWidget | None = None) -> None:
+    def __init__(self, model: RunsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plots = plots
+        self.model = model
         self._filling = False
         self._toggling = False  # a check box is showing or hiding its run: its row is right already
         self.setColumnCount(len(COLUMNS))
@@ -246,7 +250,7 @@ class RunsTable(QTreeWidget):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the run order until a header is clicked
         self.setSortingEnabled(True)
         self.setToolTip("")
-        plots.runs_changed.connect(self.refresh)
+        model.runs_changed.connect(self.refresh)
         theme.theme_changed().connect(self.refresh)
         self.itemChanged.connect(self._on_item_changed)
         self.itemSelectionChanged.connect(self._on_selection_changed)
@@ -260,7 +264,7 @@ class RunsTable(QTreeWidget):
         return sum(widths) + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width()
 
     def run_index(self, item: QTreeWidgetItem) -> int:
-        """The index (in :attr:`plots`) of the run shown in row ``item``."""
+        """The index (in :attr:`model`) of the run shown in row ``item``."""
         return int(item.data(RUN, SORT_ROLE))
 
     def item_for_run(self, run_index: int) -> QTreeWidgetItem | None:
@@ -272,25 +276,26 @@ class RunsTable(QTreeWidget):
         return None
 
     def refresh(self, *_args: object) -> None:
-        """Rebuild the rows from the plots' runs, sorted as the user chose (else in run order)."""
+        """Rebuild the rows from the model's runs, sorted as the user chose (else in run order)."""
         if self._toggling:  # not while Qt is still inside the toggled item's change: it would be deleted
             return
         self._filling = True
         self.setSortingEnabled(False)  # rows go in as they come; sorted once at the end
         try:
-            focus = self.plots.focus
+            model = self.model
+            focus = model.focus
             self.clear()
-            n = self.plots.run_count
-            names = [self.plots.run_name(i) for i in range(n)]
+            n = model.count
+            names = model.names()
             shown_names = short_run_names(names)  # "dropout 0.5", not "Overfitting and the regularizers: ..."
-            settings = [self.plots.run_settings(i) for i in range(n)]
+            settings = [model.run(i).settings for i in range(n)]
             diffs = differences(settings)
             diff_tips = difference_tips(shown_names, settings)
             differing = bool(varying(settings))
             emphasis = self.palette().color(QPalette.ColorRole.Link)
             quiet = self.palette().color(QPalette.ColorRole.PlaceholderText)
             for i in range(n):
-                metrics = self.plots.run_metrics(i)
+                metrics = model.run(i).metrics
                 item = NumberTreeItem()
                 item.setText(RUN, shown_names[i] + ("  (newest)" if i == n - 1 and n > 1 else ""))
                 item.setData(RUN, SORT_ROLE, i)
@@ -310,9 +315,8 @@ class RunsTable(QTreeWidget):
                         item.setText(column, MISSING)
                     item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(RUN, Qt.CheckState.Checked if self.plots.is_run_visible(i)
-                                   else Qt.CheckState.Unchecked)
-                item.setIcon(RUN, _swatch(self.plots.run_color(i)))
+                item.setCheckState(RUN, Qt.CheckState.Checked if model.run(i).visible else Qt.CheckState.Unchecked)
+                item.setIcon(RUN, _swatch(model.color(i)))
                 tip = "\n".join(f"{k}: {_format(v)}" for k, v in sorted(settings[i].items()))
                 for column in range(len(COLUMNS)):
                     item.setToolTip(column, tip or "No settings recorded")
@@ -340,10 +344,10 @@ class RunsTable(QTreeWidget):
             return
         index = self.run_index(item)
         visible = item.checkState(RUN) == Qt.CheckState.Checked
-        if self.plots.is_run_visible(index) != visible:
+        if self.model.run(index).visible != visible:
             self._toggling = True
             try:
-                self.plots.set_run_visible(index, visible)
+                self.model.set_visible(index, visible)
             finally:
                 self._toggling = False
 
@@ -352,7 +356,7 @@ class RunsTable(QTreeWidget):
             return
         selected = self.selectedItems()
         index = self.run_index(selected[0]) if selected else None
-        self.plots.set_focus(index if index != self.plots.run_count - 1 else None)
+        self.model.set_focus(index if index != self.model.count - 1 else None)
 
 
 def _swatch(color: QColor) -> QIcon:
@@ -376,8 +380,10 @@ class CurvesPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plots = TrainingPlots(self)
-        self.runs = RunsTable(self.plots, self)
+        #: The runs shown: the plots draw them, the table lists them.
+        self.model = RunsModel(self)
+        self.plots = TrainingPlots(self, model=self.model)
+        self.runs = RunsTable(self.model, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.runs)
         self.splitter.addWidget(self.plots)
@@ -387,7 +393,7 @@ class CurvesPanel(QWidget):
         self.splitter.setChildrenCollapsible(True)
         self._split_by_hand = False
         self.splitter.splitterMoved.connect(self._on_split_moved)
-        self.plots.runs_changed.connect(self.fit_split)  # after the table has its new rows (connected first)
+        self.model.runs_changed.connect(self.fit_split)  # after the table has its new rows (connected first)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)

@@ -43,7 +43,7 @@ from ...train.sweep import (
 )
 from ..document.commands import RecordRun
 from ..document.document import Document
-from ..jobs import Job
+from ..jobs import GeneratorJob
 from ..sorting import NumberItem, format_seconds, is_number
 
 #: (setting, label, default low, default high, default scale, decimals)
@@ -111,7 +111,7 @@ class SweepDialog(QDialog):
         self.setWindowTitle("Sweep")
         self.document = document
         self.sweep: Sweep | None = None
-        self.job: Job | None = None
+        self.job: GeneratorJob | None = None
         self.records: list = []
         self.variant_names: list[str] = []
         self.mode = QComboBox(self)
@@ -209,9 +209,9 @@ class SweepDialog(QDialog):
         self.progress.setRange(0, len(found))
         self.progress.setValue(0)
         self.sweep = Sweep(found)
-        self.job = Job(self.sweep.run(), parent=self)
+        self.job = GeneratorJob(self.sweep.run(), parent=self)
         self.job.progressed.connect(self._on_events)
-        self.job.done.connect(self._on_done)
+        self.job.finished.connect(self._on_done)
         self.job.failed.connect(lambda message: self._on_done(f"The sweep failed: {message}"))
         self.job.start()
         self.run_button.setEnabled(False)
