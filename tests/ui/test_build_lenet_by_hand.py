@@ -114,7 +114,7 @@ def test_build_lenet5_by_hand_then_undo_redo_save_and_reopen(qtbot, tmp_path, mo
 
     # Save and reopen: the same graph, a clean title.
     path = tmp_path / "lenet-by-hand.cnnp"
-    monkeypatch.setattr(window, "_choose_save_path", lambda: path)
+    monkeypatch.setattr(window.files, "choose_save_path", lambda: path)
     assert window.save_as()
     assert not doc.modified
     assert window.open_path(path, ask=False)

@@ -1,8 +1,8 @@
 """The main window: menus, shortcuts, files, recent files, settings, status bar, launcher.
 
 Every question a dialog would ask is answered by the ``answers`` fixture (the
-window's ``_ask_save_changes`` / ``_choose_*`` / ``_show_error`` methods are
-replaced), so no test can block on a modal dialog. Settings go to a temporary
+question methods of the window's ``files``, ``ask_save_changes`` / ``choose_*`` /
+``show_error``, are replaced), so no test can block on a modal dialog. Settings go to a temporary
 INI file.
 """
 
@@ -23,6 +23,7 @@ from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
 from cnnplayground.ui.document.commands import AddNode, SetParams
 from cnnplayground.ui.editor.canvas.view import CanvasView
 from cnnplayground.ui.shell import theme
+from cnnplayground.ui.shell.files import ProjectFiles
 from cnnplayground.ui.shell.main_window import HINT, MainWindow
 
 Button = QMessageBox.StandardButton
@@ -60,11 +61,11 @@ def answers(monkeypatch) -> Answers:
         a.questions.append(self.document.title)
         return a.save_changes
 
-    monkeypatch.setattr(MainWindow, "_ask_save_changes", ask)
-    monkeypatch.setattr(MainWindow, "_choose_open_path", lambda self: a.open_path)
-    monkeypatch.setattr(MainWindow, "_choose_save_path", lambda self: a.save_path)
-    monkeypatch.setattr(MainWindow, "_choose_preset", lambda self: a.preset)
-    monkeypatch.setattr(MainWindow, "_show_error", lambda self, title, text: a.errors.append((title, text)))
+    monkeypatch.setattr(ProjectFiles, "ask_save_changes", ask)
+    monkeypatch.setattr(ProjectFiles, "choose_open_path", lambda self: a.open_path)
+    monkeypatch.setattr(ProjectFiles, "choose_save_path", lambda self: a.save_path)
+    monkeypatch.setattr(ProjectFiles, "choose_preset", lambda self: a.preset)
+    monkeypatch.setattr(ProjectFiles, "show_error", lambda self, title, text: a.errors.append((title, text)))
     return a
 
 
