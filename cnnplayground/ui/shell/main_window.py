@@ -21,18 +21,15 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
-    QToolButton,
     QUndoView,
     QWidget,
 )
 
 from ...core.inference import InferenceResult
-from ...core.summary import format_bytes, summarize
+from ...core.summary import summarize
 from ...project import Project
 from .. import dialogs
 from ..document.document import Document
@@ -54,11 +51,10 @@ from .autosave import Autosaver, Recovery
 from .files import APP_TITLE, FILE_FILTER, HINT, ProjectFiles, starter_graph, stop_training_and_wait
 from .open_dialogs import OpenDialogs
 from .panels import PanelAttribute, PanelSpec, offer_figure_export, panel_specs
+from .status import StatusBar
 
 __all__ = ["APP_TITLE", "FILE_FILTER", "HINT", "MainWindow", "starter_graph"]
 
-#: How many problems the error label's tool tip lists.
-TOOLTIP_ERRORS = 5
 Button = QMessageBox.StandardButton
 
 
@@ -125,12 +121,14 @@ class MainWindow(QMainWindow):
         self.acts: WindowActions = build_actions(self)
         self.menus = build_menus(self, self.acts)
         self.toolbar = build_toolbar(self, self.acts)
-        self._build_status_bar()
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.status.errors_label.clicked.connect(self.go_to_first_error)
         self._connect()
         self.update_recent_menu()
         self._update_title()
         self._on_inference_updated(self.document.result)
-        self._on_zoom_changed(self.canvas.zoom)
+        self.status.show_zoom(self.canvas.zoom)
         screen = self.screen().availableGeometry()
         self.resize(min(1280, screen.width() * 9 // 10), min(800, screen.height() * 9 // 10))
         self._restore_settings()
@@ -162,24 +160,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(where, dock)
         return dock
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.params_label = QLabel(self)
-        self.params_label.setToolTip("Trainable parameters of the whole network")
-        self.memory_label = QLabel(self)
-        self.memory_label.setToolTip("Rough training memory: weights, gradients, Adam state and the "
-                                     "activations of one batch (details in Network → Network Summary)")
-        self.errors_label = QToolButton(self)
-        self.errors_label.setAutoRaise(True)
-        self.errors_label.clicked.connect(self.go_to_first_error)
-        self.zoom_label = QLabel(self)
-        self.zoom_label.setToolTip("Zoom (Ctrl+0: actual size, F: fit)")
-        self.progress = QProgressBar(self)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
-        for widget in (self.params_label, self.memory_label, self.errors_label, self.zoom_label, self.progress):
-            bar.addPermanentWidget(widget)
-
     def _connect(self) -> None:
         doc = self.document
         doc.inference_updated.connect(self._on_inference_updated)
@@ -192,7 +172,7 @@ class MainWindow(QMainWindow):
         self.layer_palette.layer_activated.connect(self._on_layer_activated)
         self.canvas.selection_changed.connect(self._on_selection_changed)
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.canvas.zoom_changed.connect(self._on_zoom_changed)
+        self.canvas.zoom_changed.connect(self.status.show_zoom)
         theme.theme_changed().connect(self._on_theme_changed)
         self.training.state_changed.connect(self._on_training_state)
         self._on_training_state(self.training.state)
@@ -203,23 +183,8 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.modified)
 
     def _on_inference_updated(self, result: InferenceResult) -> None:
-        batch = self.document.project.training.batch_size
-        memory = result.memory_estimate(batch)["total"]
-        self.params_label.setText(f"Parameters: {result.total_params:,}")
-        self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch})")
-        errors = result.errors
-        n = len(errors)
-        self.errors_label.setText(f"{n} error{'s' if n != 1 else ''}" if n else "No errors")
-        self.errors_label.setStyleSheet(f"color: {theme.error_color()};" if n else "")
-        lines = [f"• {nid + ': ' if nid else ''}{msg}" for nid, msg in errors[:TOOLTIP_ERRORS]]
-        if n > TOOLTIP_ERRORS:
-            lines.append(f"… and {n - TOOLTIP_ERRORS} more (Network → Network Summary)")
-        self.errors_label.setToolTip("\n".join(lines) + "\n\nClick to select the first." if n else
-                                     "The network can be built")
-        self.acts.first_error.setEnabled(n > 0)
-
-    def _on_zoom_changed(self, zoom: float) -> None:
-        self.zoom_label.setText(f"{round(zoom * 100)} %")
+        self.status.show_inference(result, self.document.project.training.batch_size)
+        self.acts.first_error.setEnabled(bool(result.errors))
 
     def _on_theme_changed(self, _dark: bool) -> None:
         apply_icons(self, self.acts)
