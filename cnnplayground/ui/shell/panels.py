@@ -112,8 +112,7 @@ PANELS: list[PanelSpec] = [
 
 def register_panel(spec: PanelSpec) -> PanelSpec:
     """Add ``spec`` at the end of :data:`PANELS`; windows made from now on show it."""
-    taken = {(s.key, s.object_name) for s in PANELS}
-    if any(spec.key == key or spec.object_name == name for key, name in taken):
+    if any(s.key == spec.key or s.object_name == spec.object_name for s in PANELS):
         raise ValueError(f"a panel {spec.key!r} (dock {spec.object_name!r}) is registered already")
     if spec.beside is not None and spec.beside not in {s.key for s in PANELS}:
         raise ValueError(f"{spec.key!r} is to be tabbed beside {spec.beside!r}, which is not registered")
