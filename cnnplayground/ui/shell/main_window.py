@@ -48,12 +48,10 @@ from ..training.sweep_dialog import SweepDialog
 from . import autosave, theme, weights
 from .actions import WindowActions, apply_icons, build_actions, build_menus, build_toolbar
 from .autosave import Autosaver, Recovery
-from .files import APP_TITLE, FILE_FILTER, HINT, ProjectFiles, starter_graph, stop_training_and_wait
+from .files import APP_TITLE, HINT, ProjectFiles, starter_graph, stop_training_and_wait
 from .open_dialogs import OpenDialogs
 from .panels import PanelAttribute, PanelSpec, offer_figure_export, panel_specs
 from .status import StatusBar
-
-__all__ = ["APP_TITLE", "FILE_FILTER", "HINT", "MainWindow", "starter_graph"]
 
 Button = QMessageBox.StandardButton
 
@@ -110,6 +108,8 @@ class MainWindow(QMainWindow):
         self._panel_docks: dict[str, QDockWidget] = {}
         for spec in self.panel_specs:
             self._add_panel(spec)
+        for spec in self.panel_specs:  # hidden once all are tabbed: hiding one sooner changes its area's size
+            self._panel_docks[spec.key].setVisible(spec.shown)
         self.training.message.connect(self._on_training_message)
         self.runs.connect_panels()
         self.autosaver = Autosaver(self.document, self._autosave_project, parent=self)
@@ -136,11 +136,10 @@ class MainWindow(QMainWindow):
 
     # --- construction ----------------------------------------------------------------------
     def _add_panel(self, spec: PanelSpec) -> None:
-        """The spec's panel in a dock, a tab beside ``spec.beside``'s (hidden unless ``spec.shown``)."""
+        """The spec's panel in a dock, a tab beside ``spec.beside``'s."""
         dock = self._add_dock(spec.title, spec.object_name, spec.factory(self), spec.area)
         if spec.beside is not None:
             self.tabifyDockWidget(self._panel_docks[spec.beside], dock)
-        dock.setVisible(spec.shown)
         self._panel_docks[spec.key] = dock
 
     def panel(self, key: str) -> QWidget:
