@@ -39,7 +39,7 @@ def autosave_dir(tmp_path, monkeypatch):
 def window(qtbot, monkeypatch, autosave_dir):
     w = MainWindow()
     qtbot.addWidget(w)
-    monkeypatch.setattr(w, "_ask_save_changes", lambda: Button.Discard)
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: Button.Discard)
     w.autosaver._timer.setInterval(20)  # the quiet time, shortened
     yield w
     w.training.shutdown()

@@ -98,7 +98,7 @@ def test_build_lenet5_by_hand_then_undo_redo_save_and_reopen(qtbot, tmp_path, mo
     result = infer(doc.graph)
     assert result.ok, result.first_error()
     assert result.total_params == 61_706
-    assert window.params_label.text() == "Parameters: 61,706"
+    assert window.status.params_label.text() == "Parameters: 61,706"
     assert [result[n].shape for n in ids] == _LENET_SHAPES
     assert result.total_params == infer(get_preset("lenet5").factory()).total_params
 
@@ -114,7 +114,7 @@ def test_build_lenet5_by_hand_then_undo_redo_save_and_reopen(qtbot, tmp_path, mo
 
     # Save and reopen: the same graph, a clean title.
     path = tmp_path / "lenet-by-hand.cnnp"
-    monkeypatch.setattr(window, "_choose_save_path", lambda: path)
+    monkeypatch.setattr(window.files, "choose_save_path", lambda: path)
     assert window.save_as()
     assert not doc.modified
     assert window.open_path(path, ask=False)

@@ -557,8 +557,8 @@ def test_random_control_sequences_through_the_window_actions(qtbot, hooks, tmp_p
     window = MainWindow()
     qtbot.addWidget(window)
     errors: list = []
-    monkeypatch.setattr(window, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(window, "_show_error", lambda title, text: errors.append((title, text)))
+    monkeypatch.setattr(window.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(window.files, "show_error", lambda title, text: errors.append((title, text)))
     window.show()
     qtbot.waitExposed(window)
     config = TrainingConfig(epochs=1, batch_size=64, device="cpu", checkpoint_every=0, val_fraction=0.2, seed=5)

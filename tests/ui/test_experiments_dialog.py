@@ -383,7 +383,7 @@ def test_help_experiments_opens_the_dialog_beside_the_curves(qtbot, window):  # 
     assert taken == ["&Experiments…"]  # no other action of the window has its key
     window.curves_dock.hide()
     window.acts.experiments.trigger()
-    dialog = window._dialogs.get("experiments")
+    dialog = window.open_dialogs.get("experiments")
     assert isinstance(dialog, ExperimentsDialog) and dialog.isVisible()
     assert dialog.list.count() == len(EXPERIMENTS)
     assert window.curves_dock.isVisible()
@@ -399,7 +399,7 @@ def test_experiments_are_refused_while_training(qtbot, window, monkeypatch):  # 
         m.setattr(type(window.training), "running", property(lambda self: True))
         assert window.show_experiments() is None
     assert told and "stop it" in told[0]
-    assert "experiments" not in window._dialogs
+    assert window.open_dialogs.get("experiments") is None
 
 
 def test_closing_the_window_dialog_mid_run_keeps_the_finished_runs(qtbot, window, monkeypatch):  # noqa: F811
@@ -412,7 +412,7 @@ def test_closing_the_window_dialog_mid_run_keeps_the_finished_runs(qtbot, window
     qtbot.waitUntil(lambda: len(history) == 1 and "epoch" in dialog.status.text(), timeout=WAIT)
     job = dialog.job
     dialog.close()  # deleted on close: the experiment stops with it
-    qtbot.waitUntil(lambda: "experiments" not in window._dialogs, timeout=10_000)  # forgotten when destroyed
+    qtbot.waitUntil(lambda: window.open_dialogs.get("experiments") is None, timeout=10_000)  # forgotten when destroyed
     assert job.wait(60)  # the worker has left the experiment
     assert [r.name for r in history] == ["Tiny long run: short"]
     qtbot.waitUntil(lambda: window.curves.plots.run_count == 1, timeout=10_000)

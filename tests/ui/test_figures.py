@@ -131,8 +131,8 @@ def test_export_figure_dialog_and_right_click(qtbot, trained_window, tmp_path, m
     entry = w.curves.plots._graphics.scene().contextMenu[0]
     assert entry.text() == "Export Figure…"
     entry.trigger()
-    assert w._dialogs["figure"].current.name == "Curves"
-    w._dialogs["figure"].close()
+    assert w.open_dialogs.get("figure").current.name == "Curves"
+    w.open_dialogs.get("figure").close()
 
 
 def test_every_panel_exports_in_every_format(qtbot, window, tmp_path):  # noqa: F811

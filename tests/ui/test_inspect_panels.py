@@ -22,7 +22,7 @@ SMALL = DatasetChoice(name="synthetic", options={"train_size": 600, "test_size":
 def window(qtbot, monkeypatch):
     w = MainWindow()
     qtbot.addWidget(w)
-    monkeypatch.setattr(w, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
     w.resize(1400, 900)
     w.show()
     qtbot.waitExposed(w)

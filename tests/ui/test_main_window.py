@@ -1,8 +1,8 @@
 """The main window: menus, shortcuts, files, recent files, settings, status bar, launcher.
 
 Every question a dialog would ask is answered by the ``answers`` fixture (the
-window's ``_ask_save_changes`` / ``_choose_*`` / ``_show_error`` methods are
-replaced), so no test can block on a modal dialog. Settings go to a temporary
+question methods of the window's ``files``, ``ask_save_changes`` / ``choose_*`` /
+``show_error``, are replaced), so no test can block on a modal dialog. Settings go to a temporary
 INI file.
 """
 
@@ -23,6 +23,7 @@ from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
 from cnnplayground.ui.document.commands import AddNode, SetParams
 from cnnplayground.ui.editor.canvas.view import CanvasView
 from cnnplayground.ui.shell import theme
+from cnnplayground.ui.shell.files import ProjectFiles
 from cnnplayground.ui.shell.main_window import HINT, MainWindow
 
 Button = QMessageBox.StandardButton
@@ -60,11 +61,11 @@ def answers(monkeypatch) -> Answers:
         a.questions.append(self.document.title)
         return a.save_changes
 
-    monkeypatch.setattr(MainWindow, "_ask_save_changes", ask)
-    monkeypatch.setattr(MainWindow, "_choose_open_path", lambda self: a.open_path)
-    monkeypatch.setattr(MainWindow, "_choose_save_path", lambda self: a.save_path)
-    monkeypatch.setattr(MainWindow, "_choose_preset", lambda self: a.preset)
-    monkeypatch.setattr(MainWindow, "_show_error", lambda self, title, text: a.errors.append((title, text)))
+    monkeypatch.setattr(ProjectFiles, "ask_save_changes", ask)
+    monkeypatch.setattr(ProjectFiles, "choose_open_path", lambda self: a.open_path)
+    monkeypatch.setattr(ProjectFiles, "choose_save_path", lambda self: a.save_path)
+    monkeypatch.setattr(ProjectFiles, "choose_preset", lambda self: a.preset)
+    monkeypatch.setattr(ProjectFiles, "show_error", lambda self, title, text: a.errors.append((title, text)))
     return a
 
 
@@ -112,12 +113,12 @@ def test_window_has_canvas_docks_and_status_bar(window):
     assert window.windowTitle() == "Untitled[*] — CNN Playground"
     assert not window.isWindowModified()
     assert window.statusBar().currentMessage() == HINT
-    assert window.params_label.text() == "Parameters: 0"
-    assert window.memory_label.text() == "Memory ≈ 784.0 KB (batch 128)"
-    assert window.errors_label.text() == "1 error"
-    assert "the network has no layers after its Input" in window.errors_label.toolTip()
-    assert window.zoom_label.text() == "100 %"
-    assert isinstance(window.progress, QProgressBar) and window.progress.isHidden()
+    assert window.status.params_label.text() == "Parameters: 0"
+    assert window.status.memory_label.text() == "Memory ≈ 784.0 KB (batch 128)"
+    assert window.status.errors_label.text() == "1 error"
+    assert "the network has no layers after its Input" in window.status.errors_label.toolTip()
+    assert window.status.zoom_label.text() == "100 %"
+    assert isinstance(window.status.progress, QProgressBar) and window.status.progress.isHidden()
 
 
 def test_menus_in_order(window):
@@ -174,7 +175,7 @@ def test_keys_reach_the_canvas_but_not_text_fields(window, qtbot):
     qtbot.waitUntil(window.layer_palette.search.hasFocus)
     qtbot.keyClicks(window.layer_palette.search, "f")
     qtbot.keyClick(window.layer_palette.search, Qt.Key.Key_Backspace)
-    assert "relu1" in window.document.graph.nodes and window.zoom_label.text() == "100 %"
+    assert "relu1" in window.document.graph.nodes and window.status.zoom_label.text() == "100 %"
     window.canvas.setFocus()
     qtbot.waitUntil(window.canvas.hasFocus)
     qtbot.keyClick(window.canvas, Qt.Key.Key_Delete)
@@ -193,9 +194,9 @@ def test_new_from_preset_loads_lenet5(window, answers):
     answers.preset = "lenet5"
     window.acts.new_from_preset.trigger()
     assert window.document.graph.to_dict() == get_preset("lenet5").factory().to_dict()
-    assert window.params_label.text() == "Parameters: 61,706"
-    assert window.memory_label.text() == "Memory ≈ 16.4 MB (batch 128)"
-    assert window.errors_label.text() == "No errors"
+    assert window.status.params_label.text() == "Parameters: 61,706"
+    assert window.status.memory_label.text() == "Memory ≈ 16.4 MB (batch 128)"
+    assert window.status.errors_label.text() == "No errors"
     assert window.windowTitle() == "LeNet-5[*] — CNN Playground"
     assert not window.isWindowModified() and window.document.undo_stack.count() == 0
     assert answers.questions == []  # nothing to save: no question
@@ -262,7 +263,7 @@ def test_save_and_reopen_round_trip(window, answers, tmp_path):
     assert window.open_path(tmp_path / "lenet.cnnp")
     assert window.document.graph.to_dict() == before
     assert window.windowTitle() == "lenet.cnnp[*] — CNN Playground" and not window.isWindowModified()
-    assert window.params_label.text() == "Parameters: 52,006"  # fc1 400·100+100, fc2 100·84+84
+    assert window.status.params_label.text() == "Parameters: 52,006"  # fc1 400·100+100, fc2 100·84+84
     assert answers.errors == [] and answers.questions == []
 
 
@@ -350,22 +351,22 @@ def test_status_bar_follows_canvas_and_zoom(window):
     window.canvas.status_message.emit("Refused: ReLU takes 1 input and already has one")
     assert window.statusBar().currentMessage() == "Refused: ReLU takes 1 input and already has one"
     window.acts.zoom_in.trigger()
-    assert window.zoom_label.text() == "120 %"
+    assert window.status.zoom_label.text() == "120 %"
     window.acts.actual_size.trigger()
-    assert window.zoom_label.text() == "100 %"
+    assert window.status.zoom_label.text() == "100 %"
 
 
 def test_error_label_and_go_to_first_error(window, qtbot):
     window.layer_palette.layer_activated.emit("ReLU")  # not wired: an error on relu1
-    assert window.errors_label.text() == "1 error"
-    assert window.errors_label.styleSheet() == f"color: {theme.error_color()};"
-    assert window.errors_label.toolTip().startswith("• relu1: ReLU has no input: draw a wire into it")
+    assert window.status.errors_label.text() == "1 error"
+    assert window.status.errors_label.styleSheet() == f"color: {theme.error_color()};"
+    assert window.status.errors_label.toolTip().startswith("• relu1: ReLU has no input: draw a wire into it")
     window.canvas.select_nodes([])
     window.acts.first_error.trigger()
     assert window.canvas.selected_node_ids() == ["relu1"]
     assert window.statusBar().currentMessage() == "relu1: ReLU has no input: draw a wire into it"
     window.canvas.select_nodes([])
-    qtbot.mouseClick(window.errors_label, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.status.errors_label, Qt.MouseButton.LeftButton)
     assert window.canvas.selected_node_ids() == ["relu1"]
 
 

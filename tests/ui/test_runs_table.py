@@ -242,7 +242,7 @@ def test_the_item_orders_by_numbers_then_text():
 def window(qtbot, monkeypatch):
     w = MainWindow()
     qtbot.addWidget(w)
-    monkeypatch.setattr(w, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
     w.show()
     qtbot.waitExposed(w)
     yield w
@@ -257,7 +257,7 @@ def test_a_saved_project_shows_the_times_again(qtbot, window, tmp_path):
     table = window.curves.runs
     assert _column(table, TIME) == ["42 s", "3 min 5 s", "—", "4.2 s"]
     path = tmp_path / "timed.cnnp"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     window.new_project()
     assert table.topLevelItemCount() == 0
     assert window.open_path(path)

@@ -94,7 +94,7 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     window = MainWindow()
     qtbot.addWidget(window)
     # Closing after the test must not wait on the "save changes?" question.
-    monkeypatch.setattr(window, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(window.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
     config = TrainingConfig(epochs=1, batch_size=64, device="cpu", checkpoint_every=0)
     window.document.new(Project.new(graph=get_preset("lenet5").factory(), name="t", dataset=SMALL,
                                     training=config))

@@ -27,8 +27,8 @@ def window(qtbot, monkeypatch):
     w = MainWindow()
     qtbot.addWidget(w)
     errors: list[tuple[str, str]] = []
-    monkeypatch.setattr(w, "_ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(w, "_show_error", lambda title, text: errors.append((title, text)))
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(w.files, "show_error", lambda title, text: errors.append((title, text)))
     w.errors = errors  # type: ignore[attr-defined]
     w.show()
     qtbot.waitExposed(w)
@@ -194,7 +194,7 @@ def test_save_and_reopen_restores_the_curves_of_every_run(qtbot, window, tmp_pat
     times = [window.curves.runs.topLevelItem(i).text(TIME) for i in range(2)]
     assert times == [format_seconds(sum(r.series["epoch_seconds"].y)) for r in window.document.project.history]
     path = tmp_path / "two runs.cnnp"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
 
     window.new_project()
     assert plots.run_count == 0 and window.curves.runs.topLevelItemCount() == 0
@@ -215,10 +215,10 @@ def test_opening_another_project_during_a_run_stops_it_and_keeps_its_results(qtb
                           check_params_cb=lambda batch: any(isinstance(e, EpochFinished) for e in batch)):
         window.acts.train.trigger()
     asked: list[bool] = []
-    monkeypatch.setattr(window, "_ask_stop_training", lambda: asked.append(True) or False)
+    monkeypatch.setattr(window.files, "ask_stop_training", lambda: asked.append(True) or False)
     assert not window.new_project()  # the user cancels: nothing happens, training goes on
     assert window.training.running and window.document.project is first
-    monkeypatch.setattr(window, "_ask_stop_training", lambda: asked.append(True) or True)
+    monkeypatch.setattr(window.files, "ask_stop_training", lambda: asked.append(True) or True)
     assert window.new_project()
     assert asked == [True, True] and not window.training.running
     assert len(first.history) == 1 and first.history[0].series["val_loss"].y  # recorded before the switch

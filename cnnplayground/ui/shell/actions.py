@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from . import theme
+from .panels import in_menu
 
 if TYPE_CHECKING:  # pragma: no cover
     from .main_window import MainWindow
@@ -42,7 +43,14 @@ ICONS: dict[str, tuple[str, QStyle.StandardPixmap | str]] = {
 
 
 class WindowActions:
-    """Every action of the main window, by name (``window.acts.save``)."""
+    """Every action of the main window, by name (``window.acts.save``).
+
+    A registered panel's show/hide action is ``show_<key>`` (``acts.show_kernels``), also in
+    ``show_panel[key]``.
+    """
+
+    def __init__(self) -> None:
+        self.show_panel: dict[str, QAction] = {}
 
     new: QAction
     new_from_preset: QAction
@@ -224,34 +232,16 @@ def build_actions(w: MainWindow) -> WindowActions:
                    "Pause or resume between two steps")
     a.stop = make("&Stop", w.training.stop, key_sequences("Ctrl+."),
                   "Stop after the current step; the weights and curves are kept")
-    # Dock toggles: (action name, dock, shortcut, status tip).
-    for name, dock, key, tip in (
-        ("show_training", w.training_dock, "Ctrl+Shift+T", "Dataset, settings and the Train controls"),
-        ("show_curves", w.curves_dock, "Ctrl+Shift+C", "Loss, accuracy, learning rate and throughput of each run"),
-        ("show_results", w.results_dock, "Ctrl+Shift+R", "Confusion matrix, per-class accuracy, misclassified images"),
-        ("show_kernels", w.kernels_dock, "Ctrl+Shift+K",
-         "The filters of each convolution layer, their numbers and weight histogram"),
-        ("show_feature_maps", w.feature_maps_dock, "Ctrl+Shift+M",
-         "Draw or pick an input; see every channel of a layer and the prediction"),
-        ("show_receptive", w.receptive_dock, "Ctrl+Shift+F",
-         "Click a unit: its theoretical and effective receptive field on the input"),
-        ("show_occlusion", w.occlusion_dock, "Ctrl+Shift+O",
-         "Slide a grey patch over an image: where does hiding it change the answer?"),
-        ("show_adversarial", w.adversarial_dock, "Ctrl+Shift+A",
-         "Fool the network with a tiny perturbation; accuracy against its size"),
-        ("show_maximize", w.maximize_dock, "Ctrl+Shift+X",
-         "Grow an image that makes a channel (or a class) fire hardest; a gallery of a layer"),
-        ("show_patches", w.patches_dock, "Ctrl+Shift+D",
-         "The dataset images, and the parts of them, that excite a channel most"),
-        ("show_attribution", w.attribution_dock, "Ctrl+Shift+G",
-         "Saliency, Grad-CAM and integrated gradients: which pixels the answer depends on"),
-        ("show_explorer", w.explorer_dock, "Ctrl+Shift+E",
-         "Step a kernel along a 1-D or 2-D input: products, sums, pooling"),
-    ):
-        act = dock.toggleViewAction()
-        act.setShortcut(QKeySequence(key))
-        act.setStatusTip(tip)
-        setattr(a, name, act)
+    a.show_training = w.training_dock.toggleViewAction()
+    a.show_training.setShortcut(QKeySequence("Ctrl+Shift+T"))
+    a.show_training.setStatusTip("Dataset, settings and the Train controls")
+    for spec in w.panel_specs:  # the registry's panels: acts.show_kernels, ...
+        act = w.panel_dock(spec.key).toggleViewAction()
+        if spec.shortcut:
+            act.setShortcut(QKeySequence(spec.shortcut))
+        act.setStatusTip(spec.tip)
+        a.show_panel[spec.key] = act
+        setattr(a, f"show_{spec.key}", act)
     a.sweep = make("S&weep…", w.show_sweep, key_sequences("Ctrl+Shift+W"),
                    "Train variants that differ in one or two settings (grid or random search) and compare them")
     a.experiments = make("&Experiments…", w.show_experiments, key_sequences("Ctrl+Shift+L"),
@@ -293,13 +283,17 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
          a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
+
+    def panels(title: str) -> list[QAction | None]:
+        """The show/hide actions of the panels whose spec lists this menu (None: a separator)."""
+        return [None if spec is None else a.show_panel[spec.key] for spec in in_menu(w.panel_specs, title)]
+
     menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,
-         a.show_training, a.show_curves, a.show_results, a.history, a.show_toolbar, None, a.full_screen)
+         a.show_training, *panels("View"), a.history, a.show_toolbar, None, a.full_screen)
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
-    menu("&Train", a.train, a.pause, a.stop, None, a.sweep, None, a.show_training, a.show_curves, a.show_results,
+    menu("&Train", a.train, a.pause, a.stop, None, a.sweep, None, a.show_training, *panels("Train"),
          None, a.train_terminal)
-    menu("&Inspect", a.summary, None, a.show_kernels, a.show_feature_maps, a.show_receptive, a.show_occlusion,
-         a.show_maximize, a.show_patches, a.show_attribution, a.show_adversarial, None, a.show_explorer)
+    menu("&Inspect", a.summary, None, *panels("Inspect"))
     menu("&Help", a.experiments, None, a.layer_reference, a.shortcuts, None, a.about)
     return menus
 

@@ -22,15 +22,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from ...core.graph import Graph
 from ...io.atomic import atomic_write_text, cleanup_stale_temporaries
-from ...io.project import load_project, save_project
-from ...project import Project
+from ...io.project import ProjectError, load_project, save_project
+from ...project import Project, run_record
 from ..document.document import Document
 from ..jobs import GeneratorJob
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..inspect.source import ModelSource
+    from ..training.dock import TrainingDock
+    from .main_window import MainWindow
 
 #: Quiet time after the last edit before a copy is written.
 AUTOSAVE_DELAY_MS = 3000
@@ -218,3 +225,51 @@ class Autosaver(QObject):
         for path in (self.file, self.meta):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+# --- what the window autosaves, and what it offers back -------------------------------------
+
+
+def project_to_autosave(document: Document, training: TrainingDock, model_source: ModelSource) -> Project | None:
+    """What a crash now would lose: the project, plus a running training's epochs and latest weights."""
+    session = training.session
+    epochs = list(session.history) if session is not None and training.running else []
+    if not epochs:
+        return copy_project(document.project) if document.modified else None
+    project = copy_project(document.project)
+    graph = training.training_graph
+    record = run_record(f"{training.run_name} (interrupted)", project.training, epochs, None, network=graph)
+    project.history.append(record)
+    model = model_source.model
+    if model is not None and graph is not None and graph.structure_key() == document.graph.structure_key():
+        # The last epoch's weights, when they fit the canvas. The snapshot is a CPU copy nobody trains
+        # (a new one comes each epoch), so its tensors are shared, not copied again on the GUI thread.
+        project.weights = {k: v.detach() for k, v in model.state_dict().items()}
+    return project
+
+
+def offer_recovery(window: MainWindow) -> bool:
+    """At start: projects autosaved by a session that did not exit cleanly are offered back.
+
+    ``window.ask_recovery(recovery)`` answers Yes (restore), Discard or Ignore (keep for later).
+    """
+    autosaver, document = window.autosaver, window.document
+    for recovery in find_recoveries(autosaver.folder):
+        if recovery.file == autosaver.file:
+            continue
+        answer = window.ask_recovery(recovery)
+        if answer == QMessageBox.StandardButton.Discard:
+            recovery.discard()
+        elif answer == QMessageBox.StandardButton.Yes:
+            try:
+                project = recovery.load()
+            except ProjectError as exc:
+                QMessageBox.warning(window, "Restore", f"The autosaved copy cannot be read: {exc}. It is kept "
+                                    f"in {recovery.file}.")
+                continue
+            document.recover(project, recovery.original)  # restored, not saved: Save puts it in its file
+            recovery.discard()
+            autosaver.save_now()  # this session's own copy, straight away
+            window.statusBar().showMessage(f"Restored {recovery.describe()}", 10_000)
+            return True
+    return False
