@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.errors import UserError, one_line
 from .common import CliError, load_target
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,7 @@ FILES = {
 }
 
 
-class Unavailable(Exception):
+class Unavailable(UserError):
     """The exporter of a format is not part of this installation."""
 
 
@@ -117,13 +118,13 @@ def _card(project: Project, path: Path) -> Path:
     try:
         from ..export.card import model_card
     except ImportError as exc:
-        raise Unavailable(_first_line(exc)) from None
+        raise Unavailable(one_line(exc)) from None
     from ..io.atomic import atomic_write_text
 
     try:
         text = model_card(project)
     except Exception as exc:  # noqa: BLE001 - a foreign exporter: one line, whatever it raised
-        raise CliError(f"model card failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise CliError(f"model card failed: {type(exc).__name__}: {one_line(exc)}") from None
     atomic_write_text(path, text)
     return path
 
@@ -133,7 +134,7 @@ def _model_file(fmt: str, project: Project, path: Path) -> Path:
     try:
         from ..export import formats
     except ImportError as exc:
-        raise Unavailable(_first_line(exc)) from None
+        raise Unavailable(one_line(exc)) from None
     function = getattr(formats, f"export_{fmt}", None)
     if function is None:
         raise Unavailable(f"cnnplayground.export.formats has no export_{fmt}")
@@ -152,14 +153,11 @@ def _model_file(fmt: str, project: Project, path: Path) -> Path:
     try:
         result = function(model, path, tuple(model.input_shape))
     except ImportError as exc:  # e.g. the onnx package is not installed
-        raise Unavailable(_first_line(exc)) from None
+        raise Unavailable(one_line(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line, whatever the exporter raised
         typed = getattr(formats, "ExportError", ())
         what = "" if isinstance(exc, typed) else f"{type(exc).__name__}: "
-        raise CliError(f"{fmt} export failed: {what}{_first_line(exc)}") from None
+        raise CliError(f"{fmt} export failed: {what}{one_line(exc)}") from None
     return Path(result) if result is not None else path
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

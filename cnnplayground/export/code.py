@@ -32,6 +32,7 @@ from .. import __version__
 from ..core.graph import Graph
 from ..core.inference import InferenceResult, infer
 from ..core.shapes import Shape, format_shape
+from .errors import ExportError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -55,10 +56,6 @@ WEIGHTS_FILE = "model.safetensors"
 #: Longest line the generated code aims at (ruff's limit in this project).
 LINE_LIMIT = 120
 _INDENT = "        "
-
-
-class ExportError(ValueError):
-    """The network or weights cannot be exported; the message is one line for the user."""
 
 
 # --- names -----------------------------------------------------------------------------------

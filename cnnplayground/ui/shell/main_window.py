@@ -38,6 +38,7 @@ from ...core.summary import format_bytes, summarize
 from ...io.project import ProjectError, weights_from_module
 from ...project import DatasetChoice, Project, TrainingConfig, run_record
 from ...train.events import EpochFinished
+from ...train.run_state import RunState
 from .. import dialogs
 from ..document.commands import SetWeights
 from ..document.document import Document
@@ -711,12 +712,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def _on_training_state(self, state: str) -> None:
-        busy = state in ("loading", "running", "paused", "stopping")
+        state = RunState(state)
         a = self.acts
-        a.train.setEnabled(not busy)
-        a.pause.setEnabled(state in ("running", "paused"))
-        a.pause.setText("&Resume" if state == "paused" else "&Pause")
-        a.stop.setEnabled(state in ("running", "paused"))
+        a.train.setEnabled(state.can_start)
+        a.pause.setEnabled(state.can_pause or state.can_resume)
+        a.pause.setText("&Resume" if state.can_resume else "&Pause")
+        a.stop.setEnabled(state.can_stop)
 
     def _show_history(self) -> None:
         """The project's recorded runs in the Curves dock (the live run, if any, stays on top)."""
