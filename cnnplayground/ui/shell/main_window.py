@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...core.graph import Graph
 from ...core.inference import InferenceResult
 from ...core.presets import get_preset
@@ -541,14 +542,14 @@ class MainWindow(QMainWindow):
     def import_weights(self) -> bool:
         """File → Import Weights: a safetensors file (from this app or its code export) into the network."""
         from ...export.code import attribute_names
-        from ...io.weights_import import WeightsImportError, import_safetensors
+        from ...io.weights_import import import_safetensors
 
         path = self.choose_weights_path("Import Weights", "safetensors weights (*.safetensors)")
         if not path:
             return False
         try:
             weights = import_safetensors(self.document.graph, path, names=attribute_names(self.document.graph))
-        except (WeightsImportError, ValueError, OSError) as exc:
+        except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Import Weights", f"The weights were not imported: {exc}")
             return False
         self.document.push(SetWeights(self.document, weights, f"Import weights from {Path(path).name}"))
@@ -558,14 +559,13 @@ class MainWindow(QMainWindow):
     def init_from_project(self) -> bool:
         """File → Initialize from Project: the matching layers of another project's trained weights."""
         from ...io.transfer import init_from_project
-        from ...io.weights_import import WeightsImportError
 
         path = self.choose_weights_path("Initialize from Project", FILE_FILTER)
         if not path:
             return False
         try:
             weights, report = init_from_project(self.document.graph, path, fresh=self._current_weights())
-        except (WeightsImportError, ProjectError, ValueError, OSError) as exc:
+        except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Initialize from Project", f"Nothing was copied: {exc}")
             return False
         if not report.copied:
@@ -585,7 +585,7 @@ class MainWindow(QMainWindow):
 
     def import_torchvision_weights(self) -> bool:
         """File → Import torchvision Weights: a transfer-learning start from weights already on this computer."""
-        from ...io.weights_import import WeightsImportError, import_torchvision, local_torchvision_weights
+        from ...io.weights_import import import_torchvision, local_torchvision_weights
 
         name = self.choose_torchvision_model()
         if not name:
@@ -598,7 +598,7 @@ class MainWindow(QMainWindow):
                 return False
         try:
             transfer = import_torchvision(self.document.graph, name, path)
-        except (WeightsImportError, ValueError, OSError) as exc:
+        except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Import torchvision Weights", f"The weights were not imported: {exc}")
             return False
         weights = {**self._current_weights(), **transfer.weights}
@@ -633,7 +633,7 @@ class MainWindow(QMainWindow):
         path = Path(path) if path.endswith(".html") else Path(path + ".html")
         try:
             written = export_report(self.document.project, self.figure_targets(), path)
-        except (OSError, ValueError) as exc:
+        except (UserError, ValueError, OSError) as exc:  # ValueError: a plotting library's, while rendering
             QMessageBox.warning(self, "Export Report", f"The report was not saved: {exc}")
             return None
         self.statusBar().showMessage(f"Report saved: {written}", 5000)
