@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.errors import UserError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import Graph
     from ..project import Project
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.errors import UserError, one_line
 from ..export.registry import FORMATS, built_model
 from .common import CliError, load_target
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..project import Project
 
-class Unavailable(Exception):
+class Unavailable(UserError):
     """The exporter of a format is not part of this installation."""
 
 
@@ -95,21 +96,18 @@ def _export(fmt: str, project: Project, out: Path, model: nn.Module | None) -> l
     try:
         paths = spec.write(project, out, model)
     except ImportError as exc:  # the exporter's module or packages are not installed
-        raise Unavailable(_first_line(exc)) from None
+        raise Unavailable(one_line(exc)) from None
     except ExportError as exc:
-        raise CliError(f"{fmt} export failed: {_first_line(exc)}" if spec.needs_model else str(exc)) from None
+        raise CliError(f"{fmt} export failed: {one_line(exc)}" if spec.needs_model else str(exc)) from None
     except OSError as exc:
         if not spec.needs_model:
             raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
-        raise CliError(f"{fmt} export failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise CliError(f"{fmt} export failed: {type(exc).__name__}: {one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - one line, whatever the exporter raised
         what = "model card" if fmt == "card" else f"{fmt} export"
-        raise CliError(f"{what} failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise CliError(f"{what} failed: {type(exc).__name__}: {one_line(exc)}") from None
     if spec.needs_model and project.weights is None:
         print(f"note: the project has no trained weights; {spec.files[0]} holds random weights", file=sys.stderr)
     return paths
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from ..core.errors import one_line
 from ..io.project_schema import describe_validation_error
 from .common import CliError, load_target, positive_int
 
@@ -198,7 +199,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
     if crashed is not None:
         raise CliError(f"training stopped by an unexpected error: {type(crashed).__name__}: "
-                       f"{_first_line(crashed)}")
+                       f"{one_line(crashed, lines=3)}")
     return 1 if isinstance(end, Failed) else 0
 
 
@@ -273,9 +274,6 @@ def _adversarial_text(config) -> str:
             "of each batch")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return " ".join(t.strip() for t in text[:3]) if text else type(exc).__name__
 
 
 class _JsonPrinter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import UserError
 from .graph import Graph
 from .inference import InferenceResult, infer
 from .registry import get_kind
@@ -20,7 +21,7 @@ from .shapes import Shape
 MAX_BUILD_PARAMS = 2_000_000_000
 
 
-class BuildError(ValueError):
+class BuildError(UserError, ValueError):
     """The graph is not valid; the message names the first problem."""
 
 

@@ -29,6 +29,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import UserError
 from .events import Signal
 from .params import ParamError, ParamSet, ParamSpec, ParamValue
 from .registry import LayerKind, UnknownKindError, get_kind
@@ -67,7 +68,7 @@ NODE_ATTRIBUTES = ParamSet(
 )
 
 
-class GraphError(ValueError):
+class GraphError(UserError, ValueError):
     """An edit or a file describes something the graph cannot hold."""
 
 

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .errors import UserError
+
 ParamType = Literal["int", "float", "bool", "choice", "padding"]
 
 #: Values a parameter may hold once validated.
 ParamValue = int | float | bool | str
 
 
-class ParamError(ValueError):
+class ParamError(UserError, ValueError):
     """A parameter value is out of range or of the wrong type."""
 
 

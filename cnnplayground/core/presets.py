@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .errors import UserError
 from .graph import Graph
 from .layout import layered_layout
 
@@ -352,7 +353,7 @@ def _laid_out(factory: Callable[..., Graph]) -> Callable[..., Graph]:
     return build
 
 
-class UnknownPresetError(KeyError):
+class UnknownPresetError(UserError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; we want plain text
         return str(self.args[0])
 

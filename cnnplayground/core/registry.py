@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .errors import UserError
 from .params import ParamSet, ParamValue
 from .shapes import ReceptiveField, Shape
 
@@ -149,7 +150,7 @@ def register(cls: type[LayerKind]) -> type[LayerKind]:
     return cls
 
 
-class UnknownKindError(KeyError):
+class UnknownKindError(UserError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; we want plain text
         return str(self.args[0])
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .errors import UserError
+
 Shape = tuple[int, ...]
 
 #: Receptive-field sizes, jumps and |starts| saturate here (the largest float that
@@ -36,7 +38,7 @@ RF_LIMIT = 2**53
 _RF_LIMIT_TEXT = "≥2^53"
 
 
-class ShapeError(ValueError):
+class ShapeError(UserError, ValueError):
     """A layer cannot accept the shape(s) it is given; the message is for the user."""
 
 

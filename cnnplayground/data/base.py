@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.errors import UserError
 
-class DatasetError(RuntimeError):
+
+class DatasetError(UserError, RuntimeError):
     """A dataset cannot be loaded; the message says why and what to do (one line)."""
 
 

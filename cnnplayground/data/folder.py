@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.errors import one_line
 from .base import DatasetError, Split
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -102,7 +103,7 @@ def load_folder(
                         img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
                         pixels = np.asarray(img, dtype=np.uint8)
                 except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    reason = one_line(exc)
                     raise DatasetError(f"cannot read image {path} ({reason}): remove or replace the file") from None
                 out[i] = pixels.reshape(size, size, channels)
                 labels[i] = label

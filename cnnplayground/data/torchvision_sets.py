@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.errors import one_line
 from .base import DatasetError, Split
 
 
@@ -92,7 +93,7 @@ def _read(spec: TorchvisionSet, root: Path, *, train: bool, download: bool) -> A
         return cls(str(root), download=download, **split_args)
     except Exception as exc:  # noqa: BLE001 - torchvision raises RuntimeError, OSError, URLError, pickle errors
         if download:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = one_line(exc)
             raise DatasetError(
                 f"{spec.title} could not be downloaded to {folder} ({reason}): check the internet connection, "
                 f"or copy {spec.files} there (torchvision layout)"
@@ -102,7 +103,7 @@ def _read(spec: TorchvisionSet, root: Path, *, train: bool, download: bool) -> A
                 f"{spec.title} files not found in {folder}: connect to the internet and allow the download, "
                 f"or copy {spec.files} there (torchvision layout)"
             ) from None
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = one_line(exc)
         raise DatasetError(
             f"{spec.title} files in {folder} cannot be read ({type(exc).__name__}: {reason}): "
             f"replace them with fresh copies of {spec.files}"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from ..core.errors import UserError
 from ..core.graph import Graph
 from ..data.augment import normalize
 from ..data.base import DatasetError, ImageData
@@ -59,7 +60,7 @@ SCALES: tuple[Scale, ...] = ("quick", "full")
 FULL_TRAIN_IMAGES = {"mnist": 60_000, "fashion-mnist": 60_000}
 
 
-class ExperimentError(ValueError):
+class ExperimentError(UserError, ValueError):
     """An experiment cannot run (bad scale, missing data folder); ``str()`` is one line for the user."""
 
 

@@ -33,6 +33,7 @@ from ..core.graph import Graph
 from ..core.inference import InferenceResult, infer
 from ..core.registry import get_kind
 from ..core.shapes import Shape, format_shape
+from .errors import ExportError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -56,10 +57,6 @@ WEIGHTS_FILE = "model.safetensors"
 #: Longest line the generated code aims at (ruff's limit in this project).
 LINE_LIMIT = 120
 _INDENT = "        "
-
-
-class ExportError(ValueError):
-    """The network or weights cannot be exported; the message is one line for the user."""
 
 
 # --- names -----------------------------------------------------------------------------------

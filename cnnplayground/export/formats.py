@@ -29,10 +29,11 @@ import torch
 from torch import nn
 
 from ..core.builder import BuildError, build
+from ..core.errors import one_line
 from ..core.graph import Graph
 from ..core.shapes import format_shape
 from ..io.atomic import AtomicWriteError, atomic_write_bytes, atomic_writer
-from . import code
+from .errors import ExportError
 
 __all__ = ["ONNX_EXTRA_MESSAGE", "ExportError", "MIN_ONNX_OPSET", "export_onnx", "export_pt2"]
 
@@ -42,21 +43,6 @@ ONNX_EXTRA_MESSAGE = ("ONNX export needs the packages onnx and onnxscript, which
                       "install CNN Playground again (pip install cnnplayground) or pip install onnx onnxscript")
 #: Weights beyond this many bytes go to a ``<file>.data`` beside the ``.onnx`` (protobuf's 2 GB limit).
 ONNX_EXTERNAL_DATA_BYTES = 1536 * 2**20
-_MAX_MESSAGE = 300
-
-
-class ExportError(code.ExportError):
-    """A network cannot be exported; ``str()`` is one line saying why.
-
-    A subclass of the code exporter's error (a ``ValueError``), so one ``except``
-    catches every export failure.
-    """
-
-    def __init__(self, message: str) -> None:
-        text = " ".join(str(message).split()) or "the export failed"
-        if len(text) > _MAX_MESSAGE:
-            text = text[: _MAX_MESSAGE - 1] + "…"
-        super().__init__(text)
 
 
 def export_onnx(
@@ -88,7 +74,7 @@ def export_onnx(
         except ImportError:
             raise ExportError(ONNX_EXTRA_MESSAGE) from None
         except Exception as exc:
-            raise ExportError(f"ONNX export failed: {_first_line(exc)}") from exc
+            raise ExportError(f"ONNX export failed: {one_line(exc)}") from exc
         if program is None:  # pragma: no cover - only the TorchScript exporter returns None
             raise ExportError("ONNX export failed: the exporter returned no model")
         weight_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
@@ -100,7 +86,7 @@ def export_onnx(
     except AtomicWriteError as exc:
         raise ExportError(str(exc)) from exc
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ExportError(f"cannot write {path}: {_first_line(exc)}") from exc
+        raise ExportError(f"cannot write {path}: {one_line(exc)}") from exc
     return path
 
 
@@ -120,14 +106,14 @@ def export_pt2(
         try:
             program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
         except Exception as exc:
-            raise ExportError(f"torch.export failed: {_first_line(exc)}") from exc
+            raise ExportError(f"torch.export failed: {one_line(exc)}") from exc
     try:
         with atomic_writer(path) as f:
             torch.export.save(program, f)
     except AtomicWriteError as exc:
         raise ExportError(str(exc)) from exc
     except (ValueError, RuntimeError, TypeError) as exc:
-        raise ExportError(f"cannot write {path}: {_first_line(exc)}") from exc
+        raise ExportError(f"cannot write {path}: {one_line(exc)}") from exc
     return path
 
 
@@ -167,7 +153,7 @@ def _exportable(
                 model(torch.zeros((1, *shape), dtype=dtype))
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             raise ExportError(
-                f"cannot export: the network does not run on {format_shape(shape)} inputs ({_first_line(exc)})"
+                f"cannot export: the network does not run on {format_shape(shape)} inputs ({one_line(exc)})"
             ) from None
         # Batch 2, not 1: torch.export would otherwise specialize the batch dimension to 1.
         yield model, torch.zeros((2, *shape), dtype=dtype)
@@ -189,6 +175,3 @@ def _input_shape(model: nn.Module, input_shape: Sequence[int] | None) -> tuple[i
     return shape
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..core.errors import UserError
+
 Cell = tuple[int, ...]
 
 
@@ -32,6 +34,10 @@ class Step:
     result: float
 
 
+class ExplorerError(UserError, ValueError):
+    """The input, kernel or settings of a convolution or pooling cannot be stepped through."""
+
+
 def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """PyTorch's output length: ``floor((n + 2p - d (k - 1) - 1) / s) + 1`` (0 when the kernel does not fit)."""
     span = dilation * (kernel - 1) + 1
@@ -40,7 +46,7 @@ def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation
 
 def _check(kernel: Sequence[int], stride: int, padding: int, dilation: int) -> None:
     if min(kernel) < 1 or stride < 1 or dilation < 1 or padding < 0:
-        raise ValueError("kernel, stride and dilation must be at least 1 and padding at least 0")
+        raise ExplorerError("kernel, stride and dilation must be at least 1 and padding at least 0")
 
 
 def _slide(x: np.ndarray, kernel_shape: tuple[int, ...], stride: int, padding: int, dilation: int):
@@ -60,7 +66,7 @@ def convolve(x: Sequence, kernel: Sequence, stride: int = 1, padding: int = 0, d
     """1-D or 2-D cross-correlation (``flip``: convolution) of ``x`` with ``kernel``: output and steps."""
     xa, ka = np.asarray(x, dtype=float), np.asarray(kernel, dtype=float)
     if xa.ndim not in (1, 2) or ka.ndim != xa.ndim:
-        raise ValueError("input and kernel must both be 1-D or both 2-D")
+        raise ExplorerError("input and kernel must both be 1-D or both 2-D")
     _check(ka.shape, stride, padding, dilation)
     if flip:
         ka = ka[(slice(None, None, -1),) * ka.ndim]
@@ -81,12 +87,12 @@ def pool(x: Sequence, size: int | Sequence[int], stride: int | None = None, padd
     """1-D or 2-D max or average pooling (stride defaults to the size, as in PyTorch): output and steps."""
     xa = np.asarray(x, dtype=float)
     if xa.ndim not in (1, 2):
-        raise ValueError("input must be 1-D or 2-D")
+        raise ExplorerError("input must be 1-D or 2-D")
     shape = (size,) * xa.ndim if isinstance(size, int) else tuple(size)
     stride = stride or shape[0]
     _check(shape, stride, padding, 1)
     if padding * 2 > min(shape):
-        raise ValueError("padding must be at most half the window (as in PyTorch)")
+        raise ExplorerError("padding must be at most half the window (as in PyTorch)")
     count = int(np.prod(shape))
     sizes = [output_size(n, k, stride, padding) for n, k in zip(xa.shape, shape)]
     out = np.zeros(sizes)

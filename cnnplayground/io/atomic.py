@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ..core.errors import UserError
+
 __all__ = [
     "STALE_TEMPORARY_AGE",
     "AtomicWriteError",
@@ -46,7 +48,7 @@ STALE_TEMPORARY_AGE = 600.0
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
-class AtomicWriteError(OSError):
+class AtomicWriteError(UserError, OSError):
     """Writing failed; the message says so and that the previous file is untouched."""
 
     def __init__(self, message: str, errno: int | None = None) -> None:

@@ -31,6 +31,7 @@ from torch import nn
 
 from .. import __version__
 from ..core.builder import MAX_BUILD_PARAMS, BuildError, build
+from ..core.errors import one_line
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
 from ..project import DatasetChoice, Project
@@ -111,7 +112,7 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     except AtomicWriteError as exc:
         raise ProjectError(str(exc)) from exc
     except Exception as exc:  # zipfile, zlib, memory: atomic_writer has removed the temporary file
-        reason = "there is not enough memory" if isinstance(exc, MemoryError) else _exc_line(exc)
+        reason = "there is not enough memory" if isinstance(exc, MemoryError) else one_line(exc, with_type=True)
         after = "the previous file is untouched" if existed else "no file was written"
         raise ProjectError(f"could not write {os.path.realpath(path)}: {reason}; {after}") from exc
     project.modified = modified
@@ -214,10 +215,10 @@ def _guard(read: Callable[[], Project], source: str | None = None) -> Project:
         raise ProjectError("the project file is nested too deeply to be a project") from None
     except OSError as exc:
         if source is None:
-            raise ProjectError(f"could not read the project: {_exc_line(exc)}") from exc
+            raise ProjectError(f"could not read the project: {one_line(exc, with_type=True)}") from exc
         raise ProjectError(f"cannot read {source}: {exc.strerror or exc}") from exc
     except Exception as exc:
-        raise ProjectError(f"could not read the project: {_exc_line(exc)}") from exc
+        raise ProjectError(f"could not read the project: {one_line(exc, with_type=True)}") from exc
 
 
 def _check_regular_file(mode: int, path: Path) -> None:
@@ -273,7 +274,7 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
     except (ProjectError, MemoryError):
         raise
     except Exception as exc:  # zipfile raises a wide, undocumented set on corrupt input
-        raise ProjectError(f"the project archive is damaged ({_exc_text(exc)})") from exc
+        raise ProjectError(f"the project archive is damaged ({one_line(exc)})") from exc
     try:
         text = entries[PROJECT_ENTRY].decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -366,7 +367,7 @@ def _decode_weights(blob: bytes) -> dict[str, torch.Tensor]:
     try:
         return safetensors.torch.load(blob)
     except (SafetensorError, ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
-        raise ProjectError(f"{WEIGHTS_ENTRY} is damaged ({_exc_text(exc)})") from None
+        raise ProjectError(f"{WEIGHTS_ENTRY} is damaged ({one_line(exc)})") from None
 
 
 # --- weights -------------------------------------------------------------------------------
@@ -423,11 +424,3 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _exc_text(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _exc_line(exc: BaseException) -> str:
-    """``"KeyError: 'x'"``: the exception's type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

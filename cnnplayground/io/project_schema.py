@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from ..core.errors import UserError
 from ..core.graph import MAX_NODES
 from ..project import DatasetChoice, TrainingConfig
 from ..project.history import MAX_NAME, RunHistory, Timestamp
@@ -86,7 +87,7 @@ class ProjectFile(_Strict):
     history: list[RunHistory] = Field(default_factory=list, max_length=MAX_RUNS)
 
 
-class ProjectError(ValueError):
+class ProjectError(UserError, ValueError):
     """A project cannot be read or written. ``str()`` is one line naming the problem."""
 
     def __init__(self, message: str) -> None:

@@ -37,6 +37,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from ..core.builder import BuildError, build
+from ..core.errors import UserError, one_line
 from ..core.graph import Graph
 from .project import MAX_WEIGHTS_BYTES, _size
 
@@ -60,7 +61,7 @@ _MAX_MESSAGE = 400
 Shape = tuple[int, ...]
 
 
-class WeightsImportError(ValueError):
+class WeightsImportError(UserError, ValueError):
     """Weights cannot be imported; ``str()`` is one line saying why."""
 
     def __init__(self, message: str) -> None:
@@ -95,7 +96,7 @@ def import_safetensors(
     except OSError as exc:
         raise WeightsImportError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (SafetensorError, ValueError, TypeError, RuntimeError, KeyError, OverflowError) as exc:
-        raise WeightsImportError(f"{path.name} is not a safetensors weights file ({_first_line(exc)})") from None
+        raise WeightsImportError(f"{path.name} is not a safetensors weights file ({one_line(exc, 200)})") from None
     expected = _network_state(graph)
     translate = _best_naming(list(tensors), expected, graph, names)
     weights: dict[str, torch.Tensor] = {}
@@ -345,14 +346,14 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         except Exception as exc:  # unpickling raises many kinds; weights_only refuses code
             refused = re.search(r"\bGLOBAL ([\w.]+)", str(exc)) if "Weights only load failed" in str(exc) else None
             why = (f"it holds Python objects ({refused[1][:60]}), and loading them could run code" if refused
-                   else _first_line(exc))
+                   else one_line(exc, 200))
             raise WeightsImportError(f"{path.name} is not a weights file that can be read safely ({why})") from None
     else:
         try:
             loaded = safetensors.torch.load_file(path, device="cpu")
         except (SafetensorError, ValueError, TypeError, RuntimeError, KeyError, OverflowError) as exc:
             raise WeightsImportError(
-                f"{path.name} is neither a PyTorch .pth file nor a safetensors file ({_first_line(exc)})"
+                f"{path.name} is neither a PyTorch .pth file nor a safetensors file ({one_line(exc, 200)})"
             ) from None
     if isinstance(loaded, Mapping):
         for wrapper in ("state_dict", "model"):  # training checkpoints nest the weights
@@ -376,7 +377,7 @@ def _convert(tensor: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor | No
     try:
         return tensor.to(ref.dtype).contiguous(), None
     except (RuntimeError, TypeError) as exc:  # NotImplementedError is a RuntimeError
-        return None, f"the file's {_dtype_text(tensor, exact=True)} values cannot be converted ({_first_line(exc)})"
+        return None, f"the file's {_dtype_text(tensor, exact=True)} values cannot be converted ({one_line(exc, 200)})"
 
 
 def _check_size(path: Path) -> None:
@@ -430,6 +431,3 @@ def _listing(items: list[str]) -> str:
     return "; ".join(items[:_SHOWN]) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0][:200] if lines else type(exc).__name__

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..core.errors import UserError, one_line
 from ..io.atomic import atomic_write_bytes
 
 FORMAT = "cnnplayground-checkpoint"
@@ -30,7 +31,7 @@ VERSION = 1
 MAX_CHECKPOINT_BYTES = 8 * 2**30
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint cannot be read or does not fit the run; one line for the user."""
 
     def __init__(self, message: str) -> None:
@@ -62,7 +63,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged or foreign file
         raise CheckpointError(
-            f"checkpoint {path} is damaged or not a CNN Playground checkpoint ({_first_line(exc)})") from None
+            f"checkpoint {path} is damaged or not a CNN Playground checkpoint ({one_line(exc, 200)})") from None
     # Compared by type first: a damaged file may hold a tensor here, whose truth value raises.
     if not isinstance(state, dict) or not isinstance(state.get("format"), str) or state["format"] != FORMAT:
         raise CheckpointError(f"{path} is not a CNN Playground checkpoint")
@@ -91,9 +92,6 @@ def _verify_archive(path: Path) -> None:
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - zipfile raises a wide, undocumented set on damaged input
-        raise CheckpointError(f"{damaged} ({_first_line(exc)})") from None
+        raise CheckpointError(f"{damaged} ({one_line(exc, 200)})") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0][:200] if lines else type(exc).__name__

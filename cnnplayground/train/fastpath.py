@@ -37,6 +37,8 @@ from typing import TypedDict, cast
 import torch
 from torch import nn
 
+from ..core.errors import one_line
+
 #: Optimizers that have a fused CUDA kernel (``fused=True``) in every PyTorch we support (>= 2.4).
 FUSED_ON_CUDA = frozenset({"sgd", "adam", "adamw"})
 
@@ -167,7 +169,7 @@ def compile_for_training(
         message = f"compiled the network with torch.compile{graphs} in {time.perf_counter() - t0:.1f} s"
     except Exception as exc:  # noqa: BLE001 - any compiler problem: go on uncompiled, say why
         compiled = None
-        message = f"torch.compile failed, training uncompiled: {_one_line(exc)}"
+        message = f"torch.compile failed, training uncompiled: {one_line(exc, 200, lines=None, with_type=True)}"
     finally:
         with torch.no_grad():
             model.load_state_dict(state)
@@ -180,7 +182,3 @@ def compile_for_training(
     return CompileResult(compiled, time.perf_counter() - t0, message)
 
 
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

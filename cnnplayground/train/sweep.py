@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from pydantic import ValidationError
 
+from ..core.errors import UserError
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
 from ..data.base import DatasetError, ImageData, channel_stats
@@ -66,7 +67,7 @@ SETTING_PREFIX = "sweep."
 TRAIN_FRACTION = "train_fraction"
 
 
-class SweepError(ValueError):
+class SweepError(UserError, ValueError):
     """A sweep cannot be set up; ``str()`` is one line for the user."""
 
 

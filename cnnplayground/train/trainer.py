@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.errors import UserError, one_line
 from ..data.base import ImageData
 from ..data.loader import DeviceLoader
 from ..project import TrainingConfig
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 GOOD_WEIGHTS_INTERVAL = 2.0
 
 
-class TrainingSetupError(ValueError):
+class TrainingSetupError(UserError, ValueError):
     """The run cannot start (device missing, bad checkpoint); one line for the user."""
 
 
@@ -462,9 +463,8 @@ class Trainer:
         log.exception("training failed")
         good.restore(self.model)
         self.state = "failed"
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return Failed(kind="error", epoch=run.epoch + 1, step=run.step,
-                      message=f"training failed: {type(exc).__name__}: {text}. The last good weights were kept.")
+                      message=f"training failed: {one_line(exc, with_type=True)}. The last good weights were kept.")
 
     # --- checkpoints ---------------------------------------------------------------------
     def _checkpoint_state(
@@ -509,8 +509,7 @@ class Trainer:
             run.best_state = best_state
             self.history = [EpochFinished(**_tuples(h)) for h in state.get("history", [])]
         except Exception as exc:  # noqa: BLE001 - whatever fails, this checkpoint cannot be continued
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TrainingSetupError(f"the checkpoint does not fit this run ({first[:200]})") from None
+            raise TrainingSetupError(f"the checkpoint does not fit this run ({one_line(exc, 200)})") from None
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from ..core.errors import one_line
 from ..train.fastpath import adopt_thread_count
 
 _POOL: QThreadPool | None = None
@@ -52,7 +53,7 @@ def pool() -> QThreadPool:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line message for a failure inside a job."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = one_line(exc)
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "Out of memory: try fewer images, a smaller gallery or the CPU"
     return text

@@ -38,6 +38,7 @@ from cnnplayground.io.project import weights_from_module
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.checkpoint import load_checkpoint
 from cnnplayground.train.events import CheckpointSaved, Failed, Finished, Paused
+from cnnplayground.train.run_state import RunState
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.training import dock as dock_module
@@ -253,18 +254,18 @@ def observed(events) -> list[tuple[str, int]]:
 
 def check_buttons(dock: TrainingDock, where: str, acts=None) -> None:
     """The dock's buttons (and the window's Train menu actions) match the dock's state."""
-    state = dock.state
-    busy = state in ("loading", "running", "paused", "stopping")
-    assert dock.train_button.isEnabled() is not busy, f"Train button in state {state}; {where}"
-    assert dock.form.isEnabled() is not busy, where
-    assert dock.pause_button.isEnabled() is (state in ("running", "paused")), f"Pause in {state}; {where}"
-    assert dock.pause_button.text() == ("Resume" if state == "paused" else "Pause"), where
-    assert dock.stop_button.isEnabled() is (state in ("running", "paused")), f"Stop in {state}; {where}"
+    state = RunState(dock.state)
+    pausable = state.can_pause or state.can_resume  # one button: Pause, or Resume when paused
+    assert dock.train_button.isEnabled() is state.can_start, f"Train button in state {state}; {where}"
+    assert dock.form.isEnabled() is not state.busy, where
+    assert dock.pause_button.isEnabled() is pausable, f"Pause in {state}; {where}"
+    assert dock.pause_button.text() == ("Resume" if state.can_resume else "Pause"), where
+    assert dock.stop_button.isEnabled() is state.can_stop, f"Stop in {state}; {where}"
     if acts is not None:
-        assert acts.train.isEnabled() is not busy, f"Train action in state {state}; {where}"
-        assert acts.pause.isEnabled() is (state in ("running", "paused")), f"Pause action in {state}; {where}"
-        assert acts.pause.text() == ("&Resume" if state == "paused" else "&Pause"), where
-        assert acts.stop.isEnabled() is (state in ("running", "paused")), f"Stop action in {state}; {where}"
+        assert acts.train.isEnabled() is state.can_start, f"Train action in state {state}; {where}"
+        assert acts.pause.isEnabled() is pausable, f"Pause action in {state}; {where}"
+        assert acts.pause.text() == ("&Resume" if state.can_resume else "&Pause"), where
+        assert acts.stop.isEnabled() is state.can_stop, f"Stop action in {state}; {where}"
 
 
 class Driver:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QProgressB
 from cnnplayground.core.presets import get_preset
 from cnnplayground.core.summary import summarize
 from cnnplayground.project import TrainingConfig
+from cnnplayground.train.run_state import RunState
 from cnnplayground.ui.app import run, set_app_metadata
 from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
 from cnnplayground.ui.document.commands import AddNode, SetParams
@@ -432,3 +433,14 @@ def test_run_opens_the_project_from_the_command_line(settings_path, answers, tmp
     assert run([str(tmp_path / "nope.cnnp")]) == 3
     assert seen[-1] == "Untitled[*] — CNN Playground"
     assert answers.errors == [("Cannot open project", f"{tmp_path / 'nope.cnnp'}: no such file")]
+
+
+@pytest.mark.parametrize("state", list(RunState))
+def test_train_menu_follows_the_run_state_rules(window, state):
+    """Whatever state the Training dock reports, Train, Pause/Resume and Stop are as RunState says."""
+    window.training.state_changed.emit(state.value)
+    acts = window.acts
+    assert acts.train.isEnabled() is state.can_start
+    assert acts.pause.isEnabled() is (state.can_pause or state.can_resume)
+    assert acts.pause.text() == ("&Resume" if state is RunState.PAUSED else "&Pause")
+    assert acts.stop.isEnabled() is state.can_stop

@@ -11,6 +11,7 @@ from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, StepFinished
+from cnnplayground.train.run_state import RunState
 from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.sorting import format_seconds
 from cnnplayground.ui.training.runs import TIME
@@ -144,7 +145,7 @@ def test_pause_resume_and_stop_from_the_keyboard(qtbot, window):
     qtbot.waitUntil(lambda: dock.pause_button.isVisible())
 
     qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)  # Pause
-    qtbot.waitUntil(lambda: dock.session.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: dock.session.state is RunState.PAUSED, timeout=10_000)
     assert dock.pause_button.text() == "Resume" and not dock.train_button.isEnabled()
     held = sum(isinstance(e, StepFinished) for e in events)
     ticks = dock.session.ticks

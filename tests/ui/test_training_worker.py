@@ -12,6 +12,7 @@ from torch import nn
 from cnnplayground.data.base import ImageData
 from cnnplayground.project import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, Paused, RunStarted, StepFinished
+from cnnplayground.train.run_state import RunState
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, TrainingSession
 
@@ -77,7 +78,7 @@ def test_events_arrive_in_batches_and_match_the_trainer(qtbot, make_session, sma
     assert len(epoch1_steps) == expected
     assert session.latest_step is session.steps[-1]
 
-    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    qtbot.waitUntil(lambda: session.state is RunState.FINISHED, timeout=60_000)
     final = session.final_event
     assert isinstance(final, Finished) and final.reason == "completed" and final.epochs_completed == 2
     assert session.received[-1] is final
@@ -93,7 +94,7 @@ def test_pause_holds_the_steps_resume_continues_stop_finishes(qtbot, make_sessio
     qtbot.waitUntil(lambda: len(session.steps) >= 3, timeout=60_000)
 
     session.pause()
-    qtbot.waitUntil(lambda: session.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: session.state is RunState.PAUSED, timeout=10_000)
     assert isinstance(session.received[-1], Paused)
     held = len(session.steps)
     ticks = session.ticks
@@ -103,14 +104,14 @@ def test_pause_holds_the_steps_resume_continues_stop_finishes(qtbot, make_sessio
 
     session.resume()
     qtbot.waitUntil(lambda: len(session.steps) > held + 2, timeout=10_000)
-    assert session.state == "running"
+    assert session.state is RunState.RUNNING
 
     with qtbot.waitSignal(session.worker.run_finished, timeout=10_000) as done:
         session.stop()
-    assert session.state in ("stopping", "finished")
+    assert session.state in (RunState.STOPPING, RunState.FINISHED)
     final = done.args[0]
     assert isinstance(final, Finished) and final.reason == "stopped"
-    qtbot.waitUntil(lambda: session.state == "finished", timeout=5000)
+    qtbot.waitUntil(lambda: session.state is RunState.FINISHED, timeout=5000)
     assert session.final_event is final
 
     assert session.shutdown(5000)
@@ -122,7 +123,7 @@ def test_a_diverging_run_ends_failed_with_advice(qtbot, make_session, small_data
     states: list[str] = []
     session.state_changed.connect(states.append)
     session.start()
-    qtbot.waitUntil(lambda: session.state == "failed", timeout=60_000)
+    qtbot.waitUntil(lambda: session.state is RunState.FAILED, timeout=60_000)
     failed = session.final_event
     assert isinstance(failed, Failed) and failed.kind == "nan"
     assert "learning rate" in failed.message
@@ -135,7 +136,7 @@ def test_closing_while_paused_returns_promptly(qtbot, make_session, small_data):
     session = make_session(small_net(), small_data, cfg(epochs=200))
     session.start()
     session.pause()  # takes effect before the first step
-    qtbot.waitUntil(lambda: session.state == "paused", timeout=30_000)
+    qtbot.waitUntil(lambda: session.state is RunState.PAUSED, timeout=30_000)
     assert session.steps == []
     t0 = time.perf_counter()
     assert session.shutdown(5000)
@@ -152,7 +153,7 @@ def test_the_gui_thread_keeps_running_while_training(qtbot, make_session, small_
     clock.start()
     t0 = time.perf_counter()
     session.start()
-    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    qtbot.waitUntil(lambda: session.state is RunState.FINISHED, timeout=60_000)
     clock.stop()
     elapsed = time.perf_counter() - t0
     assert len(session.history) == 20
@@ -173,7 +174,7 @@ def test_only_what_a_control_waits_for_wakes_the_gui_and_each_frame_is_handed_on
     session.updated.connect(lambda batch: updates.append(len(handed)))
     session.handed_on.connect(lambda: handed.append(len(updates)))
     session.start()
-    qtbot.waitUntil(lambda: session.state == "finished", timeout=60_000)
+    qtbot.waitUntil(lambda: session.state is RunState.FINISHED, timeout=60_000)
     steps = [e for e in session.received if isinstance(e, StepFinished)]
     others = [e for e in session.received if not isinstance(e, StepFinished)]
     assert len(steps) == 2 * ((16 - 1) // STEP_EVERY) and steps == list(session.steps)
@@ -193,9 +194,9 @@ def test_only_what_a_control_waits_for_wakes_the_gui_and_each_frame_is_handed_on
     paused.start()
     qtbot.waitUntil(lambda: len(paused.steps) >= 2, timeout=60_000)
     paused.pause()
-    qtbot.waitUntil(lambda: paused.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: paused.state is RunState.PAUSED, timeout=10_000)
     paused.resume()
-    qtbot.waitUntil(lambda: paused.state == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: paused.state is RunState.RUNNING, timeout=10_000)
     assert len(woken) == 2
 
 

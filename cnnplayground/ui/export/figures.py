@@ -40,6 +40,7 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QP
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
+from ...core.errors import UserError
 from ...io.atomic import atomic_write_bytes
 
 FORMATS = {
@@ -52,7 +53,7 @@ FORMATS = {
 MAX_SIDE = 16_384
 
 
-class FigureError(ValueError):
+class FigureError(UserError, ValueError):
     """A figure cannot be made (no plot data for CSV, an unknown format, a size out of range)."""
 
 

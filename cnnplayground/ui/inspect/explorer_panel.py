@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...inspect.explorer import EXAMPLE_1D, EXAMPLE_2D, Step, convolve, pool
 
 WINDOW = QColor(255, 196, 0, 150)
@@ -192,7 +193,7 @@ class ExplorerPanel(QWidget):
             else:
                 self.output, self.steps = pool(self._x, self.pool_size.value(), self.stride.value(),
                                                self.padding.value(), op)
-        except ValueError as exc:
+        except UserError as exc:
             self.error.setText(str(exc))
             self.output, self.steps = np.zeros(0), []
         else:

@@ -15,6 +15,7 @@ import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...core.builder import BuildError, GraphModule, build
+from ...core.errors import UserError
 from ...core.graph import Graph
 from ...core.inference import infer
 from ...data.base import ImageData
@@ -199,7 +200,7 @@ class ModelSource(QObject):
         """The project's training device ("auto": CUDA when there is one), where long analyses run."""
         try:
             return resolve_device(self.document.project.training.device)
-        except (RuntimeError, ValueError):  # e.g. "cuda" chosen on a machine without it
+        except (UserError, RuntimeError):  # "cuda" chosen on a machine without it; torch refusing a name
             return torch.device("cpu")
 
     def model_on(self, device: torch.device):

@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...core.inference import InferenceResult
 from ...core.summary import summarize
 from ...project import Project
+from ...train.run_state import RunState
 from .. import dialogs
 from ..document.document import Document
 from ..editor.canvas.view import CanvasView
@@ -330,7 +332,7 @@ class MainWindow(QMainWindow):
         path = Path(path) if path.endswith(".html") else Path(path + ".html")
         try:
             written = export_report(self.document.project, self.figure_targets(), path)
-        except (OSError, ValueError) as exc:
+        except (UserError, ValueError, OSError) as exc:  # ValueError: a plotting library's, while rendering
             QMessageBox.warning(self, "Export Report", f"The report was not saved: {exc}")
             return None
         self.statusBar().showMessage(f"Report saved: {written}", 5000)
@@ -413,12 +415,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def _on_training_state(self, state: str) -> None:
-        busy = state in ("loading", "running", "paused", "stopping")
+        state = RunState(state)
         a = self.acts
-        a.train.setEnabled(not busy)
-        a.pause.setEnabled(state in ("running", "paused"))
-        a.pause.setText("&Resume" if state == "paused" else "&Pause")
-        a.stop.setEnabled(state in ("running", "paused"))
+        a.train.setEnabled(state.can_start)
+        a.pause.setEnabled(state.can_pause or state.can_resume)
+        a.pause.setText("&Resume" if state.can_resume else "&Pause")
+        a.stop.setEnabled(state.can_stop)
 
     # --- autosave and recovery -------------------------------------------------------------------
     def _autosave_project(self) -> Project | None:

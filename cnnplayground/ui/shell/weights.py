@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox
 
-from ...io.project import ProjectError, weights_from_module
+from ...core.errors import UserError
+from ...io.project import weights_from_module
 from ..document.commands import SetWeights
 from ..document.document import Document
 from .files import FILE_FILTER
@@ -37,7 +38,7 @@ def current_weights(document: Document) -> dict:
 def import_weights(window: MainWindow) -> bool:
     """A safetensors file (from this app or its code export) into the network."""
     from ...export.code import attribute_names
-    from ...io.weights_import import WeightsImportError, import_safetensors
+    from ...io.weights_import import import_safetensors
 
     document = window.document
     path = window.choose_weights_path("Import Weights", "safetensors weights (*.safetensors)")
@@ -45,7 +46,7 @@ def import_weights(window: MainWindow) -> bool:
         return False
     try:
         weights = import_safetensors(document.graph, path, names=attribute_names(document.graph))
-    except (WeightsImportError, ValueError, OSError) as exc:
+    except (UserError, OSError) as exc:
         QMessageBox.warning(window, "Import Weights", f"The weights were not imported: {exc}")
         return False
     document.push(SetWeights(document, weights, f"Import weights from {Path(path).name}"))
@@ -56,7 +57,6 @@ def import_weights(window: MainWindow) -> bool:
 def init_from_project(window: MainWindow) -> bool:
     """The matching layers of another project's trained weights."""
     from ...io.transfer import init_from_project as transfer_from
-    from ...io.weights_import import WeightsImportError
 
     document = window.document
     path = window.choose_weights_path("Initialize from Project", FILE_FILTER)
@@ -64,7 +64,7 @@ def init_from_project(window: MainWindow) -> bool:
         return False
     try:
         weights, report = transfer_from(document.graph, path, fresh=current_weights(document))
-    except (WeightsImportError, ProjectError, ValueError, OSError) as exc:
+    except (UserError, OSError) as exc:
         QMessageBox.warning(window, "Initialize from Project", f"Nothing was copied: {exc}")
         return False
     if not report.copied:
@@ -77,7 +77,7 @@ def init_from_project(window: MainWindow) -> bool:
 
 def import_torchvision_weights(window: MainWindow) -> bool:
     """A transfer-learning start from torchvision weights already on this computer."""
-    from ...io.weights_import import WeightsImportError, import_torchvision, local_torchvision_weights
+    from ...io.weights_import import import_torchvision, local_torchvision_weights
 
     document = window.document
     name = window.choose_torchvision_model()
@@ -91,7 +91,7 @@ def import_torchvision_weights(window: MainWindow) -> bool:
             return False
     try:
         transfer = import_torchvision(document.graph, name, path)
-    except (WeightsImportError, ValueError, OSError) as exc:
+    except (UserError, OSError) as exc:
         QMessageBox.warning(window, "Import torchvision Weights", f"The weights were not imported: {exc}")
         return False
     weights = {**current_weights(document), **transfer.weights}

@@ -41,6 +41,7 @@ from ...train.events import (
     RunStarted,
     StepFinished,
 )
+from ...train.run_state import RunState
 from ...train.setup import build_for_data
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
@@ -80,7 +81,7 @@ class TrainingDock(QWidget):
     """
 
     run_started = Signal(object)
-    #: "idle", "loading", "running", "paused", "stopping", "finished" or "failed".
+    #: The dock's :class:`RunState` (as its text: "idle", "loading", "running", "paused", "stopping", …).
     state_changed = Signal(str)
     events_arrived = Signal(list)
     run_ended = Signal(object)
@@ -96,7 +97,7 @@ class TrainingDock(QWidget):
         self.session: TrainingSession | None = None
         self._ended = True  # the current session's end was handled
         self._last_shown = 0.0
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
         self._model = None
@@ -156,7 +157,7 @@ class TrainingDock(QWidget):
         layout.addWidget(self.accuracy_label)
         layout.addWidget(self.form)
         layout.addStretch(1)
-        self._update_buttons("idle")
+        self._update_buttons(RunState.IDLE)
 
     # --- controls ------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,7 +170,7 @@ class TrainingDock(QWidget):
         self._graph_at_start = self.document.graph.to_dict()
         self._run_project = self.document.project
         self._failed = None  # pressing Train tries a failed dataset again
-        self._update_buttons("loading")
+        self._update_buttons(RunState.LOADING)
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
             self._begin(self._cache[1])
@@ -210,7 +211,7 @@ class TrainingDock(QWidget):
         """New or opened project: a Train waiting for its dataset is called off (it was for the old one)."""
         if self._train_when_loaded:
             self._train_when_loaded = False
-            self._update_buttons("idle")
+            self._update_buttons(RunState.IDLE)
             self._set_status("Training was called off: another project was opened")
         self._on_settings_changed()
 
@@ -238,13 +239,13 @@ class TrainingDock(QWidget):
     def toggle_pause(self) -> None:
         if not self.running:
             return
-        if self.session.state == "paused":
+        if self.session.state.can_resume:
             self.session.resume()
-        elif self.session.state == "running":
+        elif self.session.state.can_pause:
             self.session.pause()
 
     def stop(self) -> None:
-        if self.running and self.session.state in ("running", "paused"):
+        if self.running and self.session.state.can_stop:
             self._set_status("Stopping after the current step…")
             self.session.stop()
 
@@ -278,7 +279,7 @@ class TrainingDock(QWidget):
     def running(self) -> bool:
         """A run is on: from its start until its end event was handled (``run_ended``)."""
         return (self.session is not None and not self._ended
-                and self.session.state in ("running", "paused", "stopping"))
+                and self.session.state.busy)
 
     # --- run lifecycle -------------------------------------------------------------------
     def _on_dataset_failed(self, key: str, message: str) -> None:
@@ -291,7 +292,7 @@ class TrainingDock(QWidget):
         self.preview.set_message(message, error=True)
         if self._train_when_loaded:
             self._train_when_loaded = False
-            self._update_buttons("idle")
+            self._update_buttons(RunState.IDLE)
             self._report(message, failed=True)
 
     def _on_dataset_loaded(self, key: str, data: ImageData) -> None:
@@ -317,7 +318,7 @@ class TrainingDock(QWidget):
             # A weights snapshot after each epoch lets the Inspect panels follow the run.
             trainer = Trainer(model, data, project.training, snapshot_every_epoch=True)
         except TrainingSetupError as exc:
-            self._update_buttons("idle")
+            self._update_buttons(RunState.IDLE)
             self._report(str(exc), failed=True)
             return
         self.data, self._model, self._steps = data, model, StepLog()
@@ -359,7 +360,7 @@ class TrainingDock(QWidget):
                 val = "—" if event.val_accuracy is None else f"{event.val_accuracy:.1%}"
                 self.accuracy_label.setText(
                     f"Epoch {event.epoch}: train accuracy {event.train_accuracy:.1%}, validation {val}")
-            elif isinstance(event, Paused | Resumed) and self.session.state == "stopping":
+            elif isinstance(event, Paused | Resumed) and self.session.state is RunState.STOPPING:
                 pass  # a pause or resume that crossed Stop on its way: "Stopping…" stays
             elif isinstance(event, Paused):
                 self._set_status(f"Paused at step {event.step}")
@@ -427,7 +428,7 @@ class TrainingDock(QWidget):
             self.session.shutdown()  # the run is over: let its thread finish before anything else
         self._ended = True
         # The controls say so before run_ended's listeners run (one of them may press Train again).
-        self._update_buttons("failed" if isinstance(end, Failed) else "finished")
+        self._update_buttons(RunState.FAILED if isinstance(end, Failed) else RunState.FINISHED)
         self.run_ended.emit(end)
 
     # --- display -------------------------------------------------------------------------
@@ -436,13 +437,13 @@ class TrainingDock(QWidget):
         if state != self.state:
             self._update_buttons(state)
 
-    def _update_buttons(self, state: str) -> None:
-        busy = state in ("loading", "running", "paused", "stopping")
-        self.train_button.setEnabled(not busy)
-        self.form.setEnabled(not busy)
-        self.pause_button.setEnabled(state in ("running", "paused"))
-        self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        self.stop_button.setEnabled(state in ("running", "paused"))
+    def _update_buttons(self, state: RunState | str) -> None:
+        state = RunState(state)  # a signal hands the state on as its text
+        self.train_button.setEnabled(state.can_start)
+        self.form.setEnabled(not state.busy)
+        self.pause_button.setEnabled(state.can_pause or state.can_resume)
+        self.pause_button.setText("Resume" if state.can_resume else "Pause")
+        self.stop_button.setEnabled(state.can_stop)
         self.state = state
         self.state_changed.emit(state)
 

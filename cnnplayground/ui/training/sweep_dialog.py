@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...train.events import EpochFinished
 from ...train.sweep import (
     Axis,
     Sweep,
-    SweepError,
     SweepFinished,
     SweepSpec,
     VariantEvent,
@@ -185,7 +185,7 @@ class SweepDialog(QDialog):
         self.second.set_enabled(self.use_second.isChecked())
         try:
             found = variants(self.spec(), self.document.project)
-        except (SweepError, ValueError) as exc:
+        except UserError as exc:
             self.preview.setText(f"<b>Cannot run:</b> {exc}")
             self.run_button.setEnabled(False)
             return None

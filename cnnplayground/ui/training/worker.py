@@ -40,8 +40,10 @@ from collections import deque
 import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from ...core.errors import one_line
 from ...train.events import EpochFinished, Event, Failed, Finished, Paused, Resumed, StepFinished
 from ...train.fastpath import adopt_thread_count
+from ...train.run_state import RunState
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer
 
@@ -58,15 +60,6 @@ _COST_WEIGHT = 0.3
 #: Events that wake the GUI thread as soon as they are queued: what the Pause, Resume and Stop buttons wait for.
 #: The others wait for the next frame (at most MAX_FLUSH_INTERVAL_MS).
 WAKING_EVENTS = (Paused, Resumed, Finished, Failed)
-
-#: States of a :class:`TrainingSession`.
-STATES = ("idle", "running", "paused", "stopping", "finished", "failed")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
 
 def reserve_gui_core() -> int:
     """Give torch ``cpu_count − 1`` intra-op threads for the whole GUI process; returns the count.
@@ -109,7 +102,7 @@ class _Runner(QObject):
             else:
                 self.crashed.emit("the training run ended without a final event")
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
-            self.crashed.emit(_one_line(exc))
+            self.crashed.emit(one_line(exc, lines=None, with_type=True))
         finally:
             # The thread's only job is done: leave its event loop (it may not have started yet;
             # quit() then is a no-op and the loop exits because of the pending call below).
@@ -215,8 +208,8 @@ class TrainingSession(QObject):
     to :data:`GUI_BUDGET`, every :data:`FLUSH_INTERVAL_MS` to :data:`MAX_FLUSH_INTERVAL_MS`),
     and at once when one of :data:`WAKING_EVENTS` comes; a batch ends after each event
     that is not a step. ``handed_on()`` follows the last batch of a frame or wake-up.
-    ``state_changed(state)`` follows the run: ``"idle"`` → ``"running"`` ⇄
-    ``"paused"`` → (``"stopping"``) → ``"finished"`` or ``"failed"``; the state
+    ``state_changed(state)`` follows the run (a :class:`RunState`, never ``LOADING``): ``"idle"`` →
+    ``"running"`` ⇄ ``"paused"`` → (``"stopping"``) → ``"finished"`` or ``"failed"``; the state
     changes when the trainer's event arrives (``"paused"`` on :class:`Paused`),
     not when the button is pressed (``"stopping"`` excepted). Once stopping, a
     ``Paused`` or ``Resumed`` that crossed the Stop on its way changes nothing,
@@ -232,7 +225,7 @@ class TrainingSession(QObject):
         self.worker = TrainingWorker(trainer, self)
         self.worker.arrived.connect(self._on_arrived)
         self.worker.crashed.connect(self._on_worker_crashed)
-        self._state = "idle"
+        self._state = RunState.IDLE
         self._closed = False
         #: The latest step event, every epoch event, and the step events received so far (every one up to
         #: MAX_STEP_POINTS, then merged in equal groups: bounded however long the run, see StepLog).
@@ -258,13 +251,13 @@ class TrainingSession(QObject):
         return self.worker.trainer
 
     @property
-    def state(self) -> str:
+    def state(self) -> RunState:
         return self._state
 
     def start(self) -> None:
-        if self._state != "idle":
+        if self._state is not RunState.IDLE:
             return
-        self._set_state("running")
+        self._set_state(RunState.RUNNING)
         self._timer.start()
         self.worker.start()
 
@@ -274,19 +267,19 @@ class TrainingSession(QObject):
         return self.final_event is not None or self._closed
 
     def pause(self) -> None:
-        if self._state in ("idle", "running") and not self.ended:
+        if self._state in (RunState.IDLE, RunState.RUNNING) and not self.ended:
             self.worker.pause()
 
     def resume(self) -> None:
-        if self._state in ("idle", "running", "paused") and not self.ended:
+        if self._state in (RunState.IDLE, RunState.RUNNING, RunState.PAUSED) and not self.ended:
             self.worker.resume()
 
     def stop(self) -> None:
         # Not once the final event is in: a Stop pressed from a run_ended handler must not turn a
         # finished run into "stopping".
-        if self._state in ("running", "paused") and not self.ended:
+        if self._state.can_stop and not self.ended:
             self.worker.stop()
-            self._set_state("stopping")
+            self._set_state(RunState.STOPPING)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the run (also when paused), wait for the worker thread and stop the timer.
@@ -326,7 +319,7 @@ class TrainingSession(QObject):
         self.error = message
         self._take()
         self._timer.stop()
-        self._set_state("failed")
+        self._set_state(RunState.FAILED)
 
     @Slot()
     def _on_timer_ticked(self) -> None:
@@ -368,15 +361,15 @@ class TrainingSession(QObject):
                 self.final_event = event  # before the views see it: controls are off from here on
             self.updated.emit(batch)
             batch = []
-            if isinstance(event, Paused | Resumed) and self._state == "stopping":
+            if isinstance(event, Paused | Resumed) and self._state is RunState.STOPPING:
                 pass  # paused or resumed just before Stop reached the trainer: the run is ending, no way back
             elif isinstance(event, Paused):
-                self._set_state("paused")
+                self._set_state(RunState.PAUSED)
             elif isinstance(event, Resumed):
-                self._set_state("running")
+                self._set_state(RunState.RUNNING)
             elif isinstance(event, Finished | Failed):
                 self._timer.stop()
-                self._set_state("finished" if isinstance(event, Finished) else "failed")
+                self._set_state(RunState.FINISHED if isinstance(event, Finished) else RunState.FAILED)
             if self._closed:  # a handler shut the session down
                 return stepped
         if batch:
@@ -385,7 +378,7 @@ class TrainingSession(QObject):
             self.handed_on.emit()
         return stepped
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: RunState) -> None:
         if state != self._state:
             self._state = state
             self.state_changed.emit(state)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QCompleter, QFrame, QGraphicsView, QLineEdit, QVBoxLayout
 
+from ....core.errors import UserError
 from ....core.graph import GraphError
 from ....core.layout import layered_layout
 from ....core.registry import all_kinds
@@ -159,7 +160,7 @@ class CanvasView(QGraphicsView):
     def _paste(self, fragment: dict, offset: float) -> None:
         try:
             cmd, new_ids = paste_fragment(self.document.graph, fragment, (offset, offset))
-        except (GraphError, KeyError, TypeError, ValueError) as exc:
+        except (UserError, KeyError, TypeError, ValueError) as exc:  # built-ins: a damaged fragment's own
             self.status_message.emit(f"Cannot paste: {exc}")
             return
         self.document.push(cmd)
