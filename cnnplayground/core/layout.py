@@ -28,9 +28,9 @@ NODE_HEIGHT = 50.0
 #: Distance between levels and between lanes inside a column (the gaps hold the wires and a
 #: shortcut's arc on the right of the main path).
 ROW_HEIGHT = NODE_HEIGHT + 22.0
-COLUMN_WIDTH = NODE_WIDTH + 24.0
+COLUMN_WIDTH = NODE_WIDTH + 20.0
 #: Space between wrapped columns (a wire climbs to the next column's top in it) and between bands.
-COLUMN_GAP = 32.0
+COLUMN_GAP = 28.0
 BAND_GAP = 40.0
 #: The canvas the layout is fitted to: about the canvas of the Build mode at 1280×800 (the window
 #: less the layer palette, the Properties dock, the tool bar and the status bar), in pixels.
@@ -129,10 +129,6 @@ class _Arrangement:
     bands: list[list[int]]  # column indices per band
     size: tuple[float, float]
 
-    @property
-    def zoom(self) -> float:
-        return fit_zoom(self.size, VIEW_SIZE)
-
 
 def fit_zoom(size: tuple[float, float], view: tuple[float, float]) -> float:
     """The zoom at which a drawing of ``size`` (canvas units) fits ``view`` (pixels) with :data:`FIT_MARGIN`."""
@@ -155,7 +151,7 @@ def _lane_range(levels: _Levels, span: tuple[int, int]) -> tuple[int, int]:
     return min(lanes), max(lanes)
 
 
-def _best_arrangement(graph: Graph, levels: _Levels) -> _Arrangement:
+def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) -> _Arrangement:
     """The wrapping that shows the whole network at the largest zoom; the fewest columns
     among those already readable at :data:`READABLE_ZOOM` (capped at 1)."""
     costs = _cut_costs(graph, levels)
@@ -171,15 +167,17 @@ def _best_arrangement(graph: Graph, levels: _Levels) -> _Arrangement:
         for per_band in range(len(spans), 0, -1):
             arrangement = _arrange(levels, spans, per_band)
             # Above the readable zoom more does not help: then fewer columns and bands win.
-            key = (min(arrangement.zoom, READABLE_ZOOM), -len(spans) - len(arrangement.bands))
+            key = (min(fit_zoom(arrangement.size, view), READABLE_ZOOM), -len(spans) - len(arrangement.bands))
             if best_key is None or key > best_key:
                 best, best_key = arrangement, key
     assert best is not None
     return best
 
 
-def layered_layout(graph: Graph, origin: tuple[float, float] = (0.0, 0.0)) -> dict[str, tuple[float, float]]:
-    """Positions ``{node id: (x, y)}`` of the top-left corners of every node.
+def layered_layout(graph: Graph, origin: tuple[float, float] = (0.0, 0.0),
+                   view: tuple[float, float] = VIEW_SIZE) -> dict[str, tuple[float, float]]:
+    """Positions ``{node id: (x, y)}`` of the top-left corners of every node, wrapped to fit
+    a canvas of ``view`` pixels (width, height) at the largest zoom.
 
     Every node's box (:data:`NODE_WIDTH` × :data:`NODE_HEIGHT`) is apart from every other's;
     within a column wires point down, from one column to the next they climb in the gap between.
@@ -187,7 +185,7 @@ def layered_layout(graph: Graph, origin: tuple[float, float] = (0.0, 0.0)) -> di
     if not graph.nodes:
         return {}
     levels = _levels(graph)
-    arrangement = _best_arrangement(graph, levels)
+    arrangement = _best_arrangement(graph, levels, view)
     x0, y0 = origin
     positions: dict[str, tuple[float, float]] = {}
     top = y0
