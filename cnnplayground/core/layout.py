@@ -35,6 +35,10 @@ BAND_GAP = 40.0
 #: The canvas the layout is fitted to: about the canvas of the Build mode at 1280×800 (the window
 #: less the layer palette, the Properties dock, the tool bar and the status bar), in pixels.
 VIEW_SIZE = (690.0, 640.0)
+#: The zoom a layout should reach on :data:`VIEW_SIZE` if any can (node text stays readable): it comes
+#: first, then keeping blocks whole (fewest columns that end where more than one wire crosses),
+#: then more zoom up to :data:`READABLE_ZOOM`, then the fewest columns and bands.
+MIN_ZOOM = 0.6
 #: Zoom at which node text reads well: a network that fits at this zoom in fewer columns is not wrapped further.
 READABLE_ZOOM = 0.8
 #: Margin :func:`fit_zoom` keeps around the drawing, in canvas units.
@@ -152,22 +156,24 @@ def _lane_range(levels: _Levels, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) -> _Arrangement:
-    """The wrapping that shows the whole network at the largest zoom; the fewest columns
-    among those already readable at :data:`READABLE_ZOOM` (capped at 1)."""
+    """The wrapping that shows the whole network at the largest zoom (see :data:`MIN_ZOOM` for the
+    order of the goals)."""
     costs = _cut_costs(graph, levels)
     n = len(levels.rows)
     best: _Arrangement | None = None
-    best_key: tuple[float, int] | None = None
+    best_key: tuple[float, int, float, int] | None = None
     seen: set[tuple[tuple[int, int], ...]] = set()
     for height in range(n, 0, -1):
         spans = _columns(costs, height)
         if tuple(spans) in seen:
             continue
         seen.add(tuple(spans))
+        split_blocks = sum(costs[last] > 1 for _, last in spans[:-1])
         for per_band in range(len(spans), 0, -1):
             arrangement = _arrange(levels, spans, per_band)
             # Above the readable zoom more does not help: then fewer columns and bands win.
-            key = (min(fit_zoom(arrangement.size, view), READABLE_ZOOM), -len(spans) - len(arrangement.bands))
+            zoom = fit_zoom(arrangement.size, view)
+            key = (min(zoom, MIN_ZOOM), -split_blocks, min(zoom, READABLE_ZOOM), -len(spans) - len(arrangement.bands))
             if best_key is None or key > best_key:
                 best, best_key = arrangement, key
     assert best is not None
