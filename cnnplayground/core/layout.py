@@ -161,7 +161,7 @@ def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) 
     costs = _cut_costs(graph, levels)
     n = len(levels.rows)
     best: _Arrangement | None = None
-    best_key: tuple[float, int, float, int] | None = None
+    best_key: tuple[float, int, float, int, int] | None = None
     seen: set[tuple[tuple[int, int], ...]] = set()
     for height in range(n, 0, -1):
         spans = _columns(costs, height)
@@ -173,7 +173,9 @@ def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) 
             arrangement = _arrange(levels, spans, per_band)
             # Above the readable zoom more does not help: then fewer columns and bands win.
             zoom = fit_zoom(arrangement.size, view)
-            key = (min(zoom, MIN_ZOOM), -split_blocks, min(zoom, READABLE_ZOOM), -len(spans) - len(arrangement.bands))
+            # Last, the shortest columns: the same columns balanced (no column of one layer at the end).
+            key = (min(zoom, MIN_ZOOM), -split_blocks, min(zoom, READABLE_ZOOM), -len(spans) - len(arrangement.bands),
+                   -height)
             if best_key is None or key > best_key:
                 best, best_key = arrangement, key
     assert best is not None

@@ -254,12 +254,19 @@ class NodeItem(QGraphicsObject):
         painter.drawText(QRectF(PADDING, 0, width, HEADER_HEIGHT),
                          int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), id_shown)
 
-        # Settings line.
+        # Settings, with the parameter count on the right (once the shapes are known).
+        first = QRectF(PADDING, HEADER_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT)
+        if self.info.shape is not None and not has_error:
+            params = compact_count(self.info.params) + " p" if self.info.params else ""
+            params_width = min(QFontMetricsF(painter.font()).horizontalAdvance(params), first.width() * 0.4)
+            painter.setPen(muted)
+            self._draw_elided(painter, first.adjusted(first.width() - params_width, 0, 0, 0), params,
+                              Qt.AlignmentFlag.AlignRight)
+            first.adjust(0, 0, -params_width - (HEADER_SPACING if params else 0), 0)
         painter.setPen(text)
-        self._draw_elided(painter, QRectF(PADDING, HEADER_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT),
-                          self.settings or " ", Qt.AlignmentFlag.AlignLeft)
+        self._draw_elided(painter, first, self.settings or " ", Qt.AlignmentFlag.AlignLeft)
 
-        # Output shape and parameter count, or the problem.
+        # Output shape (the whole line: it is what the network does to the data), or the problem.
         line = QRectF(PADDING, HEADER_HEIGHT + LINE_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT)
         if has_error:
             painter.setPen(ERROR_COLOR)
@@ -268,14 +275,8 @@ class NodeItem(QGraphicsObject):
             painter.setPen(muted)
             self._draw_elided(painter, line, f"waiting on {self.info.blocked_by}", Qt.AlignmentFlag.AlignLeft)
         elif self.info.shape is not None:
-            params = compact_count(self.info.params) + " p" if self.info.params else "—"
-            params_width = min(QFontMetricsF(painter.font()).horizontalAdvance(params), line.width() * 0.4)
             painter.setPen(text)
-            self._draw_elided(painter, line.adjusted(0, 0, -params_width - HEADER_SPACING, 0),
-                              "→ " + format_shape(self.info.shape), Qt.AlignmentFlag.AlignLeft)
-            painter.setPen(muted)
-            self._draw_elided(painter, line.adjusted(line.width() - params_width, 0, 0, 0), params,
-                              Qt.AlignmentFlag.AlignRight)
+            self._draw_elided(painter, line, "→ " + format_shape(self.info.shape), Qt.AlignmentFlag.AlignLeft)
 
     @staticmethod
     def _draw_elided(painter: QPainter, rect: QRectF, text: str, align: Qt.AlignmentFlag) -> None:
@@ -336,9 +337,11 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(QPen(color, 2.5 if self.isSelected() else 1.6))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-        # Only on a long straight-on wire (one cubic: 4 elements): a laid-out network's wires are short or run in the gaps
-        # beside nodes, and every node shows its output shape itself (the tool tip has the label).
-        if (self.label and self.path().elementCount() == 4 and self.path().length() >= 2 * ROW_HEIGHT
+        # Only on a long wire straight down (one cubic: 4 elements): a laid-out network's wires are short
+        # or run in the gaps beside nodes, and every node shows its output shape (the tool tip has the label).
+        path = self.path()
+        if (self.label and path.elementCount() == 4 and path.elementAt(0).x == path.elementAt(3).x
+                and path.length() >= 2 * ROW_HEIGHT
                 and option.levelOfDetailFromTransform(painter.worldTransform()) >= 0.45):
             mid = self.path().pointAtPercent(0.5)
             font = QFont(painter.font())
