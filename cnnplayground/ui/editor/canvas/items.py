@@ -258,7 +258,7 @@ class NodeItem(QGraphicsObject):
         first = QRectF(PADDING, HEADER_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT)
         if self.info.shape is not None and not has_error:
             params = compact_count(self.info.params) + " p" if self.info.params else ""
-            params_width = min(QFontMetricsF(painter.font()).horizontalAdvance(params), first.width() * 0.4)
+            params_width = min(QFontMetricsF(painter.font()).horizontalAdvance(params), first.width() * 0.45)
             painter.setPen(muted)
             self._draw_elided(painter, first.adjusted(first.width() - params_width, 0, 0, 0), params,
                               Qt.AlignmentFlag.AlignRight)
