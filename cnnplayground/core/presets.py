@@ -1,7 +1,8 @@
 """Ready-made networks from the literature, as graphs a user can open and edit.
 
-Each preset is a function returning a :class:`~.graph.Graph` laid out top to
-bottom (main path at ``x = 0``, shortcut branches offset to the right), with
+Each preset is a function returning a :class:`~.graph.Graph` laid out by
+:func:`~.layout.layered_layout` (top to bottom, wrapped into columns that fit the
+canvas, shortcut branches beside the main path), with
 readable node ids (``conv1``, ``pool1``, ``layer2_0_downsample_conv``...).
 :data:`PRESETS` maps the command-line name of each preset to its :class:`Preset`
 description. The ImageNet presets match torchvision's models layer for layer, so
