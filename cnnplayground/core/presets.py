@@ -1,7 +1,8 @@
 """Ready-made networks from the literature, as graphs a user can open and edit.
 
-Each preset is a function returning a :class:`~.graph.Graph` laid out top to
-bottom (main path at ``x = 0``, shortcut branches offset to the right), with
+Each preset is a function returning a :class:`~.graph.Graph` laid out by
+:func:`~.layout.layered_layout` (top to bottom, wrapped into columns that fit the
+canvas, shortcut branches beside the main path), with
 readable node ids (``conv1``, ``pool1``, ``layer2_0_downsample_conv``...).
 :data:`PRESETS` maps the command-line name of each preset to its :class:`Preset`
 description. The ImageNet presets match torchvision's models layer for layer, so
@@ -318,6 +319,25 @@ SPEEDRUN_RECOMMENDED: dict[str, Any] = {
 
 # --- registry ----------------------------------------------------------------------------
 
+#: Images in the synthetic set offered to the ImageNet-size presets: generating and holding 224×224
+#: colour images costs about 150 kB each, and these networks train slowly on a CPU anyway.
+LARGE_SYNTHETIC_IMAGES = {"train_size": 1000, "test_size": 200}
+
+
+def dataset_for(input_shape: tuple[int, int, int]) -> dict[str, Any]:
+    """A dataset choice (``DatasetChoice`` fields as plain data) whose images are ``input_shape``
+    (C, H, W): the built-in synthetic shapes, grey or colour, at the network's size."""
+    channels, height, width = input_shape
+    if height != width:
+        raise ValueError(f"the synthetic sets have square images, not {height}×{width}")
+    name, size = ("synthetic", 28) if channels == 1 else ("synthetic-rgb", 32)
+    options: dict[str, Any] = {}
+    if channels not in (1, 3):
+        raise ValueError(f"the synthetic sets have 1 or 3 channels, not {channels}")
+    if height != size:
+        options = {"size": height, **(LARGE_SYNTHETIC_IMAGES if height > 64 else {})}
+    return {"name": name, **({"options": options} if options else {})}
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -325,7 +345,8 @@ class Preset:
 
     ``recommended``: how to train it, or ``None``: ``{"training": {...}, "dataset": {...}}``,
     fields of ``train.config.TrainingConfig`` and ``DatasetChoice`` as plain JSON data
-    (validate them there; :meth:`recommended_settings` hands out a copy).
+    (validate them there; :meth:`recommended_settings` hands out a copy). Without a
+    ``"dataset"``, the preset comes with the synthetic set that fits its input (:func:`dataset_for`).
     """
 
     name: str
@@ -336,8 +357,11 @@ class Preset:
     recommended: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def recommended_settings(self) -> dict[str, Any]:
-        """A deep copy of :attr:`recommended` (``{}`` when there is none), safe to change."""
-        return copy.deepcopy(dict(self.recommended)) if self.recommended else {}
+        """A deep copy of :attr:`recommended`, safe to change, with the dataset that fits
+        :attr:`input_shape` when it names none: ``{"dataset": {...}}`` at least."""
+        settings = copy.deepcopy(dict(self.recommended)) if self.recommended else {}
+        settings.setdefault("dataset", dataset_for(self.input_shape))
+        return settings
 
 
 def _laid_out(factory: Callable[..., Graph]) -> Callable[..., Graph]:

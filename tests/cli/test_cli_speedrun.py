@@ -65,7 +65,7 @@ def test_presets_without_recommendations_keep_the_defaults(tmp_path, capsys, tin
     assert main(["train", "--preset", "vgg_small", "--epochs", "1", "--device", "cpu", "--save", str(out)]) == 0
     training = load_project(out).training
     assert training.optimizer == "adam" and not training.tta_flip and not training.compile
-    assert tiny_rgb[0][0].name == "synthetic"
+    assert tiny_rgb[0][0].name == "synthetic-rgb"  # the dataset its 3×32×32 input needs (issue 20)
 
 
 def test_the_recommended_dataset_is_what_a_missing_file_names(tmp_path, capsys):

@@ -82,8 +82,10 @@ def test_preset_layout_and_options(name):
     positions = [n.position for n in graph.iter_nodes()]
     assert len(set(positions)) == len(positions), "two layers on the same spot of the canvas"
     assert graph.node("input").position == (0.0, 0.0)
-    # Every wire points downwards, so the canvas reads top to bottom.
-    assert all(graph.node(e.source).position[1] < graph.node(e.target).position[1] for e in graph.edges)
+    # Every wire points downwards or climbs to the next column on its right: the canvas reads
+    # top to bottom, column after column.
+    assert all(graph.node(e.source).position[1] < graph.node(e.target).position[1]
+               or graph.node(e.source).position[0] < graph.node(e.target).position[0] for e in graph.edges)
     # Every factory takes the class count and a channel count.
     res = infer(preset.factory(num_classes=7, in_channels=2))
     assert res.ok, res.first_error()

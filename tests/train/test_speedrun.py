@@ -71,9 +71,11 @@ def test_recommended_settings_validate_and_follow_the_recipe():
     assert preset.recommended_settings()["training"]["epochs"] == 10
 
 
-def test_presets_without_recommendations_have_none():
-    assert get_preset("lenet5").recommended is None and get_preset("lenet5").recommended_settings() == {}
+def test_presets_without_recommendations_have_only_the_dataset_their_input_needs():
+    assert get_preset("lenet5").recommended is None
+    assert get_preset("lenet5").recommended_settings() == {"dataset": {"name": "synthetic"}}
     assert [p.name for p in PRESETS.values() if p.recommended] == ["speedrun_cifar"]
+    assert [p.name for p in PRESETS.values() if "training" in p.recommended_settings()] == ["speedrun_cifar"]
 
 
 # --- test-time flip augmentation ---------------------------------------------------------------

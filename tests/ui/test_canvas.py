@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import QPoint
 
 from cnnplayground.core.graph import Edge
+from cnnplayground.core.layout import NODE_HEIGHT, NODE_WIDTH
 from cnnplayground.core.presets import get_preset
 from cnnplayground.project import Project
 from cnnplayground.ui.document.document import Document
@@ -35,7 +36,8 @@ def test_drop_from_palette_adds_a_layer_and_undo_removes_it(canvas):
     # The drop point is the node's centre, snapped to the 20-unit grid.
     scene = canvas.mapToScene(QPoint(400, 300))
     x, y = doc.graph.nodes["conv1"].position
-    assert abs(x + 88 - scene.x()) <= 10 and abs(y + 33 - scene.y()) <= 10 and x % 20 == 0 and y % 20 == 0
+    assert abs(x + NODE_WIDTH / 2 - scene.x()) <= 10 and abs(y + NODE_HEIGHT / 2 - scene.y()) <= 10
+    assert x % 20 == 0 and y % 20 == 0
     assert doc.undo_stack.count() == 2 and doc.modified
     doc.undo_stack.undo()
     assert list(doc.graph.nodes) == ["input1"] and "conv1" not in canvas.graph_scene.nodes

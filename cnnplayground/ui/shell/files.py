@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from ...core.graph import Graph
 from ...core.presets import get_preset
+from ...data.registry import dataset_info
 from ...io.project import ProjectError
 from ...project import DatasetChoice, Project, TrainingConfig
 from .. import dialogs
@@ -74,15 +75,15 @@ class ProjectFiles(QObject):
         if name is None or not self.maybe_save():
             return False
         preset = get_preset(name)
-        project = Project.new(graph=preset.factory(), name=preset.title)
-        recommended = preset.recommended_settings()
-        if recommended:  # e.g. the speedrun preset: its recipe comes with it
-            project.training = TrainingConfig.model_validate(recommended.get("training", {}))
-            if "dataset" in recommended:
-                project.dataset = DatasetChoice.model_validate(recommended["dataset"])
+        recommended = preset.recommended_settings()  # always names a dataset that fits the network's input
+        dataset = DatasetChoice.model_validate(recommended["dataset"])
+        classes = dataset_info(dataset.name).num_classes
+        graph = preset.factory(num_classes=classes) if classes else preset.factory()
+        project = Project.new(graph=graph, name=preset.title, dataset=dataset,
+                              training=TrainingConfig.model_validate(recommended.get("training", {})))
         self.document.new(project)
-        self._status(f"New network from the {preset.title} preset"
-                     + (" with its recommended training settings" if recommended else ""), 6000)
+        self._status(f"New network from the {preset.title} preset, for {dataset_info(dataset.name).title}"
+                     + (" with its recommended training settings" if "training" in recommended else ""), 6000)
         return True
 
     def open_project(self) -> bool:

@@ -20,13 +20,16 @@ from PySide6.QtWidgets import (
 
 from ....core.graph import Edge, Node
 from ....core.inference import NodeInfo
+from ....core.layout import COLUMN_GAP, COLUMN_WIDTH, NODE_HEIGHT, NODE_WIDTH, ROW_HEIGHT
 from ....core.registry import get_kind
 from ....core.shapes import format_shape
 
-NODE_WIDTH = 176.0
-NODE_HEIGHT = 66.0
-HEADER_HEIGHT = 20.0
-PORT_RADIUS = 6.0
+HEADER_HEIGHT = 18.0
+LINE_HEIGHT = 16.0
+PADDING = 6.0
+#: Space between the kind and the name in a node's header.
+HEADER_SPACING = 6.0
+PORT_RADIUS = 5.0
 ERROR_COLOR = QColor("#d64545")
 WARN_TEXT = QColor("#b07d00")
 
@@ -53,6 +56,23 @@ def compact_count(n: int) -> str:
             value = n / div
             return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
     return str(n)  # pragma: no cover
+
+
+def header_texts(kind: str, node_id: str, kind_metrics: QFontMetricsF, id_metrics: QFontMetricsF,
+                 width: float = NODE_WIDTH - 2 * PADDING) -> tuple[str, str]:
+    """The kind (left, bold) and the node id (right) as a header ``width`` wide shows them: elided
+    (``…``) so that the two never run into each other. The kind keeps up to 65 % of the width
+    when both are too long, the id its end (``…0_conv1``: ids differ at the end); the full
+    texts are in the node's tool tip."""
+    room = width - HEADER_SPACING
+    kind_width = kind_metrics.horizontalAdvance(kind)
+    id_width = id_metrics.horizontalAdvance(node_id)
+    if kind_width + id_width <= room:
+        return kind, node_id
+    kind_room = min(kind_width, max(room * 0.65, room - id_width))
+    kind_shown = kind_metrics.elidedText(kind, Qt.TextElideMode.ElideRight, kind_room)
+    id_room = room - kind_metrics.horizontalAdvance(kind_shown)
+    return kind_shown, id_metrics.elidedText(node_id, Qt.TextElideMode.ElideLeft, id_room)
 
 
 class PortItem(QGraphicsItem):
@@ -226,19 +246,28 @@ class NodeItem(QGraphicsObject):
         painter.setFont(bold)
         header_text = QColor("#ffffff") if accent.lightnessF() < 0.62 else QColor("#1b1b1b")
         painter.setPen(header_text)
-        self._draw_elided(painter, QRectF(8, 0, NODE_WIDTH * 0.58, HEADER_HEIGHT), layer.name,
-                          Qt.AlignmentFlag.AlignLeft)
+        kind_shown, id_shown = header_texts(layer.name, self.node_id, QFontMetricsF(bold), QFontMetricsF(base_font))
+        width = NODE_WIDTH - 2 * PADDING
+        painter.drawText(QRectF(PADDING, 0, width, HEADER_HEIGHT),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), kind_shown)
         painter.setFont(base_font)
-        self._draw_elided(painter, QRectF(NODE_WIDTH * 0.5, 0, NODE_WIDTH * 0.5 - 8, HEADER_HEIGHT), self.node_id,
-                          Qt.AlignmentFlag.AlignRight)
+        painter.drawText(QRectF(PADDING, 0, width, HEADER_HEIGHT),
+                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), id_shown)
 
-        # Settings line.
+        # Settings, with the parameter count on the right (once the shapes are known).
+        first = QRectF(PADDING, HEADER_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT)
+        if self.info.shape is not None and not has_error:
+            params = compact_count(self.info.params) + " p" if self.info.params else ""
+            params_width = min(QFontMetricsF(painter.font()).horizontalAdvance(params), first.width() * 0.45)
+            painter.setPen(muted)
+            self._draw_elided(painter, first.adjusted(first.width() - params_width, 0, 0, 0), params,
+                              Qt.AlignmentFlag.AlignRight)
+            first.adjust(0, 0, -params_width - (HEADER_SPACING if params else 0), 0)
         painter.setPen(text)
-        self._draw_elided(painter, QRectF(8, HEADER_HEIGHT + 2, NODE_WIDTH - 16, 20), self.settings or " ",
-                          Qt.AlignmentFlag.AlignLeft)
+        self._draw_elided(painter, first, self.settings or " ", Qt.AlignmentFlag.AlignLeft)
 
-        # Output shape and parameter count, or the problem.
-        line = QRectF(8, HEADER_HEIGHT + 22, NODE_WIDTH - 16, 20)
+        # Output shape (the whole line: it is what the network does to the data), or the problem.
+        line = QRectF(PADDING, HEADER_HEIGHT + LINE_HEIGHT, NODE_WIDTH - 2 * PADDING, LINE_HEIGHT)
         if has_error:
             painter.setPen(ERROR_COLOR)
             self._draw_elided(painter, line, "⚠ " + (self.info.error or ""), Qt.AlignmentFlag.AlignLeft)
@@ -247,12 +276,7 @@ class NodeItem(QGraphicsObject):
             self._draw_elided(painter, line, f"waiting on {self.info.blocked_by}", Qt.AlignmentFlag.AlignLeft)
         elif self.info.shape is not None:
             painter.setPen(text)
-            self._draw_elided(painter, QRectF(line.left(), line.top(), line.width() * 0.64, line.height()),
-                              "→ " + format_shape(self.info.shape), Qt.AlignmentFlag.AlignLeft)
-            painter.setPen(muted)
-            params = compact_count(self.info.params) + " p" if self.info.params else "—"
-            self._draw_elided(painter, QRectF(line.left() + line.width() * 0.6, line.top(), line.width() * 0.4,
-                                              line.height()), params, Qt.AlignmentFlag.AlignRight)
+            self._draw_elided(painter, line, "→ " + format_shape(self.info.shape), Qt.AlignmentFlag.AlignLeft)
 
     @staticmethod
     def _draw_elided(painter: QPainter, rect: QRectF, text: str, align: Qt.AlignmentFlag) -> None:
@@ -313,7 +337,12 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(QPen(color, 2.5 if self.isSelected() else 1.6))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= 0.45:
+        # Only on a long wire straight down (one cubic: 4 elements): a laid-out network's wires are short
+        # or run in the gaps beside nodes, and every node shows its output shape (the tool tip has the label).
+        path = self.path()
+        if (self.label and path.elementCount() == 4 and path.elementAt(0).x == path.elementAt(3).x
+                and path.length() >= 2 * ROW_HEIGHT
+                and option.levelOfDetailFromTransform(painter.worldTransform()) >= 0.45):
             mid = self.path().pointAtPercent(0.5)
             font = QFont(painter.font())
             font.setPointSizeF(max(font.pointSizeF() * 0.82, 6.5))
@@ -344,19 +373,54 @@ class EdgeItem(QGraphicsPathItem):
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """A smooth wire from an output (flowing down) into an input (from above).
+    """A wire from an output (flowing down) into an input (from above), routed around nodes
+    laid out by :func:`~cnnplayground.core.layout.layered_layout`.
 
-    A wire that skips rows straight down would cross the nodes in between, so it
-    bows out to the right; a wire going upwards loops around.
+    To the next level: a smooth curve. Skipping levels straight down (a residual shortcut):
+    an arc in the gap on the right of the main path, as in He et al.'s figures. Skipping
+    levels into another lane (a projection shortcut, the next band of columns): across in
+    the gap below the source, then down the target's lane (a wrap to a band further left
+    goes down first). Upwards (to the top of the next column): up the gap left of the target.
     """
-    path = QPainterPath(start)
     dy = end.y() - start.y()
     dx = end.x() - start.x()
-    if dy > 0 and abs(dx) < NODE_WIDTH * 0.6 and dy > NODE_HEIGHT * 2:
-        bow = NODE_WIDTH * 0.75
-        path.cubicTo(QPointF(start.x() + bow, start.y() + min(dy * 0.25, 80)),
-                     QPointF(end.x() + bow, end.y() - min(dy * 0.25, 80)), end)
-    else:
-        reach = max(abs(dy) * 0.5, 40.0)
+    gap = ROW_HEIGHT - NODE_HEIGHT
+    half = gap / 2
+    if 0 <= dy < NODE_HEIGHT + gap:  # no node fits between: straight on
+        path = QPainterPath(start)
+        reach = max(dy * 0.5, 6.0)
         path.cubicTo(QPointF(start.x(), start.y() + reach), QPointF(end.x(), end.y() - reach), end)
+        return path
+    if dy > 0 and abs(dx) < NODE_WIDTH / 2:
+        side = max(start.x(), end.x()) + NODE_WIDTH / 2 + (COLUMN_WIDTH_GAP / 2)
+        points = [start, QPointF(start.x(), start.y() + half), QPointF(side, start.y() + half),
+                  QPointF(side, end.y() - half), QPointF(end.x(), end.y() - half), end]
+    elif dy > 0 and dx < -2 * NODE_WIDTH:
+        points = [start, QPointF(start.x(), end.y() - half), QPointF(end.x(), end.y() - half), end]
+    elif dy > 0:
+        points = [start, QPointF(start.x(), start.y() + half), QPointF(end.x(), start.y() + half), end]
+    else:
+        gutter = end.x() - NODE_WIDTH / 2 - COLUMN_GAP / 2
+        points = [start, QPointF(start.x(), start.y() + half), QPointF(gutter, start.y() + half),
+                  QPointF(gutter, end.y() - half), QPointF(end.x(), end.y() - half), end]
+    return rounded_path(points)
+
+
+#: The gap between lanes of a column (a shortcut's arc runs in its middle).
+COLUMN_WIDTH_GAP = COLUMN_WIDTH - NODE_WIDTH
+
+
+def rounded_path(points: list[QPointF], radius: float = 8.0) -> QPainterPath:
+    """A polyline through ``points`` with its corners rounded (quadratic, at most ``radius``)."""
+    path = QPainterPath(points[0])
+    for prev, corner, nxt in zip(points, points[1:], points[2:], strict=False):
+        a = QPointF(corner - prev)
+        b = QPointF(nxt - corner)
+        la, lb = (a.x() ** 2 + a.y() ** 2) ** 0.5, (b.x() ** 2 + b.y() ** 2) ** 0.5
+        if la < 1e-6 or lb < 1e-6:
+            continue
+        r = min(radius, la / 2, lb / 2)
+        path.lineTo(corner - a * (r / la))
+        path.quadTo(corner, corner + b * (r / lb))
+    path.lineTo(points[-1])
     return path

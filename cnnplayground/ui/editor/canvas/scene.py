@@ -9,12 +9,13 @@ here as notifications.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
 from ....core.graph import Edge, Graph, GraphError, Node
 from ....core.inference import InferenceResult, NodeInfo
+from ....core.layout import FIT_MARGIN
 from ....core.registry import get_kind
 from ....core.shapes import format_shape
 from ...document.commands import Connect, MoveNodes
@@ -251,6 +252,10 @@ class GraphScene(QGraphicsScene):
         ys = [top + j * step for j in range(int((rect.bottom() - top) // step) + 1)]
         painter.drawPoints([QPointF(x, y) for x in xs for y in ys])
 
-    def items_bounding_rect(self):
-        rect = self.itemsBoundingRect()
-        return rect.adjusted(-NODE_WIDTH / 2, -NODE_HEIGHT, NODE_WIDTH / 2, NODE_HEIGHT)
+    def items_bounding_rect(self) -> QRectF:
+        """The nodes' boxes with :data:`~cnnplayground.core.layout.FIT_MARGIN` around them (the
+        wires of a laid-out network run between the nodes and within the margin)."""
+        rect = QRectF()
+        for item in self.nodes.values():
+            rect = rect.united(QRectF(item.pos(), QSizeF(NODE_WIDTH, NODE_HEIGHT)))
+        return rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)

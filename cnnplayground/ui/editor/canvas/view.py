@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCompleter, QFrame, QGraphicsView, QLineEdit, QVBo
 
 from ....core.errors import UserError
 from ....core.graph import GraphError
-from ....core.layout import layered_layout
+from ....core.layout import VIEW_SIZE, layered_layout
 from ....core.registry import all_kinds
 from ...document.commands import AddNode, MoveNodes, fragment_of, paste_fragment, remove_selection
 from ...document.document import Document
@@ -23,6 +23,8 @@ from .items import NODE_HEIGHT, NODE_WIDTH, EdgeItem, NodeItem
 from .scene import GraphScene, snap
 
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+#: A newly opened network is shown whole when it fits at this zoom (node text still reads well).
+READABLE_ZOOM = 0.6
 ZOOM_STEP = 1.2
 PASTE_OFFSET = 40.0
 
@@ -59,13 +61,13 @@ class CanvasView(QGraphicsView):
         self.show_network()
 
     def show_network(self) -> None:
-        """Frame a newly opened network: all of it if that stays readable (≥ 80 %),
+        """Frame a newly opened network: all of it if that stays readable (≥ 60 %),
         otherwise its top (the Input) at 100 %, centred across its width."""
         framing = self._network_and_view()
         if framing is None:
             return
         rect, view = framing
-        if min(view.width() / rect.width(), view.height() / rect.height()) >= 0.8:
+        if min(view.width() / rect.width(), view.height() / rect.height()) >= READABLE_ZOOM:
             self.fit_to_view()
             return
         self.set_zoom(1.0)
@@ -168,7 +170,9 @@ class CanvasView(QGraphicsView):
 
     def auto_layout(self) -> None:
         graph = self.document.graph
-        target = layered_layout(graph)
+        viewport = self.viewport().rect()
+        view = (float(viewport.width()), float(viewport.height())) if viewport.width() > 100 else VIEW_SIZE
+        target = layered_layout(graph, view=view)  # wrapped to this canvas's shape
         moves = {nid: (graph.nodes[nid].position, pos) for nid, pos in target.items()
                  if graph.nodes[nid].position != pos}
         if moves:
