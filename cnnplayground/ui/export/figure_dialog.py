@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -19,7 +20,20 @@ from PySide6.QtWidgets import (
 )
 
 from ...io.atomic import AtomicWriteError
-from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, export_figure
+from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, default_png_size, export_figure
+
+
+def front_panel(docks: list[QDockWidget], focus: QWidget | None) -> str | None:
+    """The title of the panel in front among ``docks``: the one holding the keyboard focus, else the
+    largest one on screen (a dock tabbed behind another is not on screen); None when none is shown,
+    and the figure is the network."""
+    shown = [d for d in docks if d.isVisible() and not d.visibleRegion().isEmpty()]
+    for dock in shown:
+        if focus is not None and dock.isAncestorOf(focus):
+            return dock.windowTitle()
+    if not shown:
+        return None
+    return max(shown, key=lambda d: d.width() * d.height()).windowTitle()
 
 
 class ExportFigureDialog(QDialog):
@@ -84,11 +98,11 @@ class ExportFigureDialog(QDialog):
         return self.targets[self.target.currentIndex()]
 
     def _on_target(self) -> None:
-        natural = self.current.size()
+        size = default_png_size(self.current)
         self.width_px.blockSignals(True)
-        self.width_px.setValue(min(natural.width() * 2, MAX_SIDE))
+        self.width_px.setValue(size.width())
         self.width_px.blockSignals(False)
-        self.height_px.setValue(min(natural.height() * 2, MAX_SIDE))
+        self.height_px.setValue(size.height())
 
     def _on_width(self, width: int) -> None:
         natural = self.current.size()
