@@ -186,12 +186,12 @@ def _dark(grey: np.ndarray) -> float:
 
 def _same_drawing(name: str, qt_png: bytes, other_png: bytes) -> None:
     """Two renderings of one figure agree: small mean difference of downscaled greyscale images, and no
-    blobs (the share of dark pixels is about the same)."""
+    blobs (the share of dark pixels is about the same: a stroke drawn 1000× wide covers the background)."""
     qt = _grey(qt_png)
     size = (qt.shape[1] // 2, qt.shape[0] // 2)
     a, b = _grey(qt_png, size), _grey(other_png, size)
     assert np.abs(a - b).mean() < 0.06, (name, np.abs(a - b).mean())
-    assert _dark(b) <= _dark(a) * 1.5 + 0.01, (name, _dark(a), _dark(b))
+    assert abs(_dark(b) - _dark(a)) <= _dark(a) * 0.5 + 0.01, (name, _dark(a), _dark(b))
 
 
 def test_every_svg_draws_the_same_in_cairosvg_as_in_qt(qtbot, trained_window):  # noqa: F811

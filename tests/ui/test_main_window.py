@@ -23,7 +23,6 @@ from cnnplayground.ui.app import run, set_app_metadata
 from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
 from cnnplayground.ui.document.commands import AddNode, SetParams
 from cnnplayground.ui.editor.canvas.view import CanvasView
-from cnnplayground.ui.shell import theme
 from cnnplayground.ui.shell.files import ProjectFiles
 from cnnplayground.ui.shell.main_window import HINT, MainWindow
 
