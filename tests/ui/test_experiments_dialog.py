@@ -461,3 +461,10 @@ def test_a_difference_within_seed_noise_is_shown_as_no_clear_difference(qtbot, d
     _run(qtbot, d, "close")
     assert d.verdict.text() == "≈ No clear difference (within seed noise)"
     assert "As in the literature" not in d.verdict.text() and d.verdict.styleSheet() == ""
+
+
+def test_the_dialog_fits_a_small_laptop_screen(qtbot, document):
+    d = ExperimentsDialog(document, experiments=FAKES)
+    qtbot.addWidget(d)
+    # 1280×720 less a panel: the buttons at the bottom stay on screen (the texts above scroll instead).
+    assert d.minimumSizeHint().height() <= 660 and d.minimumSizeHint().width() <= 1240

@@ -296,9 +296,18 @@ def test_the_figure_dialog_opens_on_the_panel_in_front(qtbot, window):  # noqa: 
     dialog = window.export_figure()
     assert dialog.current.name == "Kernels"
     dialog.close()
+    window.kernels_dock.hide()
     window.acts.show_occlusion.trigger()
-    window.occlusion_dock.raise_()  # tabbed with Kernels, now in front of it
-    qtbot.waitUntil(lambda: window.occlusion_dock.isVisible() and not window.kernels_dock.isVisible())
+    window.occlusion_dock.raise_()
+    qtbot.waitUntil(window.occlusion_dock.isVisible)
     dialog = window.export_figure()
     assert dialog.current.name == "Occlusion"
     dialog.close()
+    window.acts.show_kernels.trigger()  # two panels shown: the one holding the keyboard focus is in front
+    qtbot.waitUntil(window.kernels_dock.isVisible)
+    for dock, name in ((window.occlusion_dock, "Occlusion"), (window.kernels_dock, "Kernels")):
+        if not dock.visibleRegion().isEmpty():
+            dock.widget().figure_widget().setFocus()
+            dialog = window.export_figure()
+            assert dialog.current.name == name
+            dialog.close()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
@@ -144,6 +145,30 @@ class Outcome:
     @property
     def nothing_finished(self) -> bool:
         return bool(self.rows) and all(row.failed for row in self.rows)
+
+
+class _TextsArea(QScrollArea):
+    """A scroll area that asks for the height of its text at its width (all of it when the screen has room)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        content = self.widget()
+        if content is None:
+            return hint
+        layout = content.layout()
+        width = max(self.width() - self.verticalScrollBar().sizeHint().width(), 200)
+        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else \
+            content.sizeHint().height()
+        return QSize(hint.width(), height + 2 * self.frameWidth() + self.fontMetrics().height() // 2)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        content = self.widget()
+        if content is not None and content.layout() is not None:
+            # Scroll only when the text at this width is taller than the area (not at its narrowest width).
+            content.setMinimumHeight(content.layout().heightForWidth(self.viewport().width()))
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the text's height at the new width
 
 
 #: Windows opened on an experiment's runs (kept alive after the dialog that opened them is gone).
@@ -335,10 +360,22 @@ class ExperimentsDialog(QDialog):
         right = QWidget(self)
         column = QVBoxLayout(right)
         column.setContentsMargins(6, 0, 0, 0)
-        column.addWidget(self.title)
-        column.addWidget(self.summary)
-        column.addWidget(self.watch)
-        column.addWidget(self.literature)
+        # The texts scroll when the screen is small (1280×720): word-wrapped at the narrowest width they
+        # would otherwise make the dialog taller than the screen, its buttons out of reach.
+        texts = QWidget(self)
+        text_column = QVBoxLayout(texts)
+        text_column.setContentsMargins(0, 0, 0, 0)
+        for label in (self.title, self.summary, self.watch, self.literature):
+            text_column.addWidget(label)
+        text_column.addStretch(1)
+        self.texts = _TextsArea(self)
+        self.texts.setWidget(texts)
+        self.texts.setWidgetResizable(True)
+        self.texts.setFrameShape(QFrame.Shape.NoFrame)
+        self.texts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.texts.setMinimumHeight(60)
+        self.texts.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        column.addWidget(self.texts)
         column.addSpacing(4)
         column.addLayout(form)
         column.addLayout(run_row)
@@ -408,6 +445,7 @@ class ExperimentsDialog(QDialog):
         quick, full = experiment.minutes
         self.quick.setText(f"Quick — synthetic shapes, {minutes_text(quick)}")
         self.full.setText(f"Full — MNIST and Fashion-MNIST, {minutes_text(full)}")
+        self.texts.updateGeometry()  # the new texts' height
         if not self.running:
             self._show_outcome(self.outcomes.get(experiment.key))
 
