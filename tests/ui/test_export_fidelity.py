@@ -311,3 +311,25 @@ def test_the_figure_dialog_opens_on_the_panel_in_front(qtbot, window):  # noqa: 
             dialog = window.export_figure()
             assert dialog.current.name == name
             dialog.close()
+
+
+def test_a_tall_network_exports_and_goes_into_a_report(qtbot, tmp_path):
+    from cnnplayground.core.graph import Graph
+    from cnnplayground.ui.export.report import export_report
+
+    graph = Graph()
+    graph.add_node("Input", {"channels": 1, "height": 28, "width": 28}, id="input", position=(0, 0))
+    last = "input"
+    for i in range(1, 80):  # a chain 80 layers long: 9,600 px
+        graph.add_node("ReLU", id=f"relu{i}", position=(0, 120 * i))
+        graph.connect(last, f"relu{i}")
+        last = f"relu{i}"
+    project = Project.new(graph=graph, name="tall")
+    view = CanvasView(Document(project))
+    qtbot.addWidget(view)
+    target = FigureTarget("Network", view, scene_view=view)
+    assert target.size().height() * 2 > 16_384  # twice its size would not fit a PNG
+    image = QImage.fromData(png_bytes(target))
+    assert image.height() <= 16_384 and _border_is_background(image)
+    path = export_report(project, [target], tmp_path / "r.html")
+    assert path.read_text(encoding="utf-8").count("data:image/png;base64,") == 1

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...io.atomic import AtomicWriteError
-from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, default_png_size, export_figure
+from .figures import DEFAULT_SCALE, FORMATS, MAX_SIDE, FigureError, FigureTarget, default_png_size, export_figure
 
 
 def front_panel(docks: list[QDockWidget], focus: QWidget | None) -> str | None:
@@ -115,7 +115,8 @@ class ExportFigureDialog(QDialog):
             box.setEnabled(raster)
         natural = self.current.size()
         self.note.setText({
-            "png": "A bitmap: twice the panel's size on screen by default.",
+            "png": f"A bitmap: {DEFAULT_SCALE}× the size on screen by default (less where a side would pass "
+                   f"{MAX_SIDE:,} px); the resolution only sets its printed size.",
             "svg": f"Vector drawing at {natural.width()}×{natural.height()} px; images inside stay bitmaps.",
             "pdf": "One page the size of the figure, vector curves and text.",
             "csv": "The numbers behind the plots: one row per point (plot, series, x, y).",
