@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -24,13 +25,15 @@ from .figures import DEFAULT_SCALE, FORMATS, MAX_SIDE, FigureError, FigureTarget
 
 
 def front_panel(docks: list[QDockWidget], focus: QWidget | None) -> str | None:
-    """The title of the panel in front among ``docks``: the one holding the keyboard focus, else the
-    largest one on screen (a dock tabbed behind another is not on screen); None when none is shown,
-    and the figure is the network."""
+    """The title of the panel in front among ``docks``: the one holding the keyboard focus (the
+    application's, which may be in a floating dock, else ``focus``: the window's), else the largest one
+    on screen (a dock tabbed behind another is not on screen); None when none is shown, and the figure
+    is the network."""
     shown = [d for d in docks if d.isVisible() and not d.visibleRegion().isEmpty()]
-    for dock in shown:
-        if focus is not None and dock.isAncestorOf(focus):
-            return dock.windowTitle()
+    for candidate in (QApplication.focusWidget(), focus):
+        for dock in shown:
+            if candidate is not None and dock.isAncestorOf(candidate):
+                return dock.windowTitle()
     if not shown:
         return None
     return max(shown, key=lambda d: d.width() * d.height()).windowTitle()
