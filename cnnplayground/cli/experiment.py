@@ -87,11 +87,12 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
     if finding is None:
         print(f"   no result: {end.message if end is not None else 'the run ended early'}", flush=True)
         return False
-    mark = "as in the literature" if finding.holds else "NOT as in the literature"
+    mark = finding.verdict
     print(f"   {finding.headline}\n   [{mark}] {seconds:.0f} s", flush=True)
     if out is not None:
         record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
-                  "headline": finding.headline, "holds": finding.holds, "seconds": round(seconds, 1),
+                  "headline": finding.headline, "holds": finding.holds, "clear": finding.clear,
+                  "seconds": round(seconds, 1),
                   "numbers": {k: _finite(v) for k, v in finding.numbers.items()}, "arms": arms}
         figure = dataclasses.asdict(finding.figure)
         for curve in figure["curves"]:

@@ -136,12 +136,43 @@ class Figure:
 @dataclass(frozen=True)
 class Finding:
     """The outcome: ``headline`` (one or two sentences with the numbers), ``holds`` (whether the effect
-    the literature reports appeared here), ``numbers`` (the figures quoted, by name) and ``figure``."""
+    the literature reports appeared here), ``numbers`` (the figures quoted, by name) and ``figure``.
+    ``clear`` is False when the difference the verdict rests on is within seed noise (see
+    :func:`compare`): then ``holds`` is False too and the verdict is "no clear difference"."""
 
     headline: str
     holds: bool
     numbers: dict[str, float]
     figure: Figure
+    clear: bool = True
+
+    @property
+    def verdict(self) -> str:
+        """"as in the literature", "no clear difference (within seed noise)" or "NOT as in the literature"."""
+        if self.holds:
+            return "as in the literature"
+        return "NOT as in the literature" if self.clear else "no clear difference (within seed noise)"
+
+
+#: Seed-to-seed standard deviation of a final validation accuracy, by scale. Quick: measured on the
+#: conv-vs-fc experiment, seeds 0-3 (LeNet-5 3.1 points, the MLPs 1.2 and 1.5; the largest is kept).
+#: Full (MNIST, Fashion-MNIST, thousands of test images): an estimate, not measured here.
+SEED_NOISE = {"quick": 0.03, "full": 0.01}
+#: A difference counts when it exceeds this many standard deviations of a difference of two runs.
+NOISE_MARGIN = 2.0
+
+
+def noise_margin(scale: str) -> float:
+    """The smallest difference of two runs' accuracies that is not seed noise at ``scale``:
+    ``NOISE_MARGIN`` × the standard deviation of a difference of two independent runs (√2 σ)."""
+    return NOISE_MARGIN * math.sqrt(2.0) * SEED_NOISE[scale]
+
+
+def compare(a: float, b: float, margin: float) -> Literal["higher", "lower", "unclear"]:
+    """Whether ``a`` is clearly above or below ``b``: by more than ``margin``; "unclear" within it (or NaN)."""
+    if not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= margin:
+        return "unclear"
+    return "higher" if a > b else "lower"
 
 
 @dataclass

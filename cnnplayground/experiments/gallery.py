@@ -31,7 +31,9 @@ from .base import (
     Results,
     Stage,
     arm,
+    compare,
     curves_figure,
+    noise_margin,
     predict,
 )
 
@@ -81,13 +83,21 @@ def _conv_vs_fc(results: Results) -> Finding:
     acc = {n: results.last(n, "val_accuracy") for n in (CONV, FC_SMALL, FC_LARGE)}
     params = {n: _params(results, n) for n in acc}
     best_fc = max(acc[FC_SMALL], acc[FC_LARGE])
-    holds = acc[CONV] >= best_fc and params[CONV] < params[FC_LARGE]
+    margin = noise_margin(results.context.scale)
+    against_fc = compare(acc[CONV], best_fc, margin)
+    holds = against_fc == "higher" and params[CONV] < params[FC_LARGE]
     headline = (f"LeNet-5 reached {_pct(acc[CONV])} validation accuracy with {params[CONV]:,} parameters; the "
                 f"fully connected nets reached {_pct(acc[FC_SMALL])} ({params[FC_SMALL]:,} parameters) and "
                 f"{_pct(acc[FC_LARGE])} ({params[FC_LARGE]:,}).")
+    if against_fc == "unclear":
+        gap = (acc[CONV] - best_fc) * 100
+        headline += (f" A gap of {abs(gap):.1f} points {'for' if gap >= 0 else 'against'} LeNet-5 is within the "
+                     f"{margin * 100:.1f} points that seeds alone can change: no clear difference in accuracy, "
+                     f"with {params[FC_LARGE] / params[CONV]:.0f}× fewer parameters for LeNet-5.")
     figure = curves_figure(results, list(acc), title="Validation accuracy: convolutional vs fully connected")
     numbers = {f"accuracy {n}": v for n, v in acc.items()} | {f"parameters {n}": float(p) for n, p in params.items()}
-    return Finding(headline, holds, numbers, figure)
+    numbers["noise margin"] = margin
+    return Finding(headline, holds, numbers, figure, clear=against_fc != "unclear")
 
 
 CONV_VS_FC = Experiment(

@@ -27,6 +27,7 @@ from cnnplayground.experiments.base import (
     curves_figure,
 )
 from cnnplayground.experiments.gallery import EXPERIMENTS
+from cnnplayground.io.project import load_project
 from cnnplayground.project import DatasetChoice, TrainingConfig
 from cnnplayground.ui.experiments.dialog import COLUMNS, ExperimentsDialog, NumberItem
 from cnnplayground.ui.experiments.figure import FigurePlot
@@ -177,8 +178,9 @@ def test_a_run_fills_the_project_the_table_the_headline_and_the_figure(qtbot, di
     assert not dialog.run_button.isEnabled() and dialog.stop_button.isEnabled()
     assert dialog.verdict.text() == "Running…"
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    history = document.project.history
+    history = dialog.runs.project.history
     assert [r.name for r in history] == ["Tiny widths: small", "Tiny widths: wider"]
+    assert document.project.history == [] and not document.undo_stack.canUndo()  # the open project untouched
     assert dialog.table.rowCount() == 2
     assert sorted(_column(dialog, "run")) == ["small", "wider"]
     assert _column(dialog, "outcome") == ["completed", "completed"]
@@ -187,11 +189,11 @@ def test_a_run_fills_the_project_the_table_the_headline_and_the_figure(qtbot, di
     assert dialog.verdict.text() == "✓ As in the literature"
     assert "The small net reached" in dialog.headline.text()
     assert _curve_count(dialog.figure_plot) == 2
-    assert dialog.status.text().startswith("Done in ") and "added to the project's runs" in dialog.status.text()
+    assert dialog.status.text().startswith("Done in ") and "kept with the experiments' runs" in dialog.status.text()
     assert dialog.run_button.isEnabled() and not dialog.stop_button.isEnabled() and dialog.list.isEnabled()
     assert dialog.figure_button.isEnabled() and dialog.csv_button.isEnabled()
-    document.undo_stack.undo()  # each run is one undo step
-    assert [r.name for r in document.project.history] == ["Tiny widths: small"]
+    dialog.runs.undo_stack.undo()  # each run is one undo step of the dialog's project
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny widths: small"]
 
 
 def test_results_are_kept_per_experiment(qtbot, dialog):
@@ -208,7 +210,7 @@ def test_a_later_stage_adds_its_runs_to_the_plan(qtbot, dialog, document):
     progress = []
     dialog.progress.valueChanged.connect(lambda value: progress.append((value, dialog.progress.maximum())))
     _run(qtbot, dialog, "stages")
-    assert [r.name for r in document.project.history] == ["Tiny stages: first", "Tiny stages: second",
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny stages: first", "Tiny stages: second",
                                                           "Tiny stages: extra"]
     assert dialog.progress.value() == dialog.progress.maximum() == 3
     # The first stage planned one run, and it finished before the second stage added two more.
@@ -224,11 +226,11 @@ def test_a_later_stage_adds_its_runs_to_the_plan(qtbot, dialog, document):
 def test_stop_keeps_the_finished_runs_and_says_so(qtbot, dialog, document):
     dialog.select("long")
     dialog.run_button.click()
-    qtbot.waitUntil(lambda: len(document.project.history) == 1 and "long" in dialog.status.text()
+    qtbot.waitUntil(lambda: len(dialog.runs.project.history) == 1 and "long" in dialog.status.text()
                     and "epoch" in dialog.status.text(), timeout=WAIT)
     dialog.stop_button.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    assert [r.name for r in document.project.history] == ["Tiny long run: short"]
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny long run: short"]
     assert dialog.outcome.message == "stopped" and dialog.outcome.stopped
     assert dialog.verdict.text() == "Stopped" and "stopped" in dialog.headline.text()
     assert dialog.status.text().startswith("Stopped after") and "1 of 2 runs finished" in dialog.status.text()
@@ -240,19 +242,19 @@ def test_stop_keeps_the_finished_runs_and_says_so(qtbot, dialog, document):
 def test_closing_stops_the_experiment_and_keeps_finished_runs(qtbot, dialog, document):
     dialog.select("long")
     dialog.run_button.click()
-    qtbot.waitUntil(lambda: len(document.project.history) == 1 and "epoch" in dialog.status.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: len(dialog.runs.project.history) == 1 and "epoch" in dialog.status.text(), timeout=WAIT)
     job = dialog.job
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
     qtbot.waitUntil(lambda: not job.running, timeout=WAIT)
     assert job.wait(60)
-    assert [r.name for r in document.project.history] == ["Tiny long run: short"]
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny long run: short"]
 
 
 def test_a_diverging_run_is_a_normal_outcome(qtbot, dialog, document):
     _run(qtbot, dialog, "diverging")
     # Its curve up to the NaN is worth comparing: both runs enter the project.
-    assert [r.name for r in document.project.history] == ["Tiny divergence: fine", "Tiny divergence: too high"]
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny divergence: fine", "Tiny divergence: too high"]
     outcomes = dict(zip(_column(dialog, "run"), _column(dialog, "outcome")))
     assert outcomes["fine"] == "completed"
     assert outcomes["too high"].startswith("failed: the ") and "became NaN" in outcomes["too high"]
@@ -265,7 +267,7 @@ def test_a_missing_data_folder_is_refused_before_anything_runs(qtbot, dialog, do
     dialog.full.setChecked(True)
     dialog.data_root.setText(str(tmp_path / "nowhere"))
     dialog.run_button.click()
-    assert not dialog.running and document.project.history == []
+    assert not dialog.running and dialog.runs.project.history == []
     assert "does not exist" in dialog.status.text() and str(tmp_path / "nowhere") in dialog.status.text()
     assert dialog.run_button.isEnabled()
 
@@ -276,7 +278,7 @@ def test_runs_that_cannot_load_their_data_fail_with_a_clear_message(qtbot, dialo
     dialog.data_root.setText(str(tmp_path))  # exists, but holds no MNIST
     dialog.run_button.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    assert document.project.history == []  # a run that could not start has no curve to compare
+    assert dialog.runs.project.history == []  # a run that could not start has no curve to compare
     assert dialog.table.rowCount() == 1
     assert _column(dialog, "outcome")[0].startswith("failed: MNIST files not found")
     assert dialog.verdict.text() == "✗ No result"
@@ -288,7 +290,7 @@ def test_runs_that_cannot_load_their_data_fail_with_a_clear_message(qtbot, dialo
     dialog.quick.setChecked(True)
     dialog.run_button.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    assert [r.name for r in document.project.history] == ["Tiny digits: digits"]
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny digits: digits"]
     assert dialog.verdict.text() == "✓ As in the literature"
 
 
@@ -322,13 +324,13 @@ def test_enter_and_ctrl_return_run_the_selected_experiment(qtbot, dialog, docume
     qtbot.keyClick(dialog.list, Qt.Key.Key_Return)
     assert dialog.running
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    assert len(document.project.history) == 2
+    assert len(dialog.runs.project.history) == 2
     dialog.activateWindow()
     qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
     qtbot.keyClick(dialog.list, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert dialog.running
     qtbot.waitUntil(lambda: not dialog.running, timeout=WAIT)
-    assert len(document.project.history) == 4
+    assert len(dialog.runs.project.history) == 4
 
 
 def test_the_table_and_the_figure_are_saved(qtbot, dialog, tmp_path):
@@ -408,11 +410,61 @@ def test_closing_the_window_dialog_mid_run_keeps_the_finished_runs(qtbot, window
     dialog = window.show_experiments()
     dialog.select("long")
     dialog.run_button.click()
-    history = window.document.project.history
+    history = dialog.runs.project.history
     qtbot.waitUntil(lambda: len(history) == 1 and "epoch" in dialog.status.text(), timeout=WAIT)
     job = dialog.job
     dialog.close()  # deleted on close: the experiment stops with it
     qtbot.waitUntil(lambda: window.open_dialogs.get("experiments") is None, timeout=10_000)  # forgotten when destroyed
     assert job.wait(60)  # the worker has left the experiment
     assert [r.name for r in history] == ["Tiny long run: short"]
-    qtbot.waitUntil(lambda: window.curves.plots.run_count == 1, timeout=10_000)
+    assert window.document.project.history == [] and window.curves.plots.run_count == 0  # the open project
+
+
+def test_an_experiments_runs_stay_out_of_the_open_project_and_open_in_a_window_of_their_own(
+        qtbot, window, monkeypatch, tmp_path):  # noqa: F811
+    monkeypatch.setattr(main_window_module, "ExperimentsDialog",
+                        lambda document, parent: ExperimentsDialog(document, parent, experiments=FAKES))
+    before = list(window.document.project.history)
+    dialog = window.show_experiments()
+    assert not dialog.open_runs_button.isEnabled() and not dialog.save_runs_button.isEnabled()
+    _run(qtbot, dialog, "tiny")
+    assert window.document.project.history == before and not window.isWindowModified()
+    assert [r.name for r in dialog.runs.project.history] == ["Tiny widths: small", "Tiny widths: wider"]
+    assert dialog.open_runs_button.isEnabled() and dialog.save_runs_button.isEnabled()
+
+    dialog.choose_runs_path = lambda: str(tmp_path / "runs")
+    saved = dialog.save_runs()
+    assert saved == tmp_path / "runs.cnnp"
+    assert [r.name for r in load_project(saved).history] == ["Tiny widths: small", "Tiny widths: wider"]
+
+    other = dialog.open_runs_window()
+    try:
+        assert other is not window and other.isVisible()
+        assert [r.name for r in other.document.project.history] == ["Tiny widths: small", "Tiny widths: wider"]
+        qtbot.waitUntil(lambda: other.curves.plots.run_count == 2, timeout=10_000)
+        assert window.document.project.history == before
+    finally:
+        monkeypatch.setattr(other.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+        other.training.shutdown()
+        other.close()
+    dialog.close()
+
+
+def test_a_difference_within_seed_noise_is_shown_as_no_clear_difference(qtbot, document):
+    def conclude(results):
+        return Finding("86.0 % against 84.3 %.", False, {}, Figure("F", "x", "y", (Curve("a", (1.0,), (0.5,)),)),
+                       clear=False)
+    experiment = _experiment("close", "Close", lambda ctx: [Stage("one", {"a": arm("a", _mlp(), _config(), TINY,
+                                                                                   sweep="t")})], conclude)
+    d = ExperimentsDialog(document, experiments=[experiment])
+    qtbot.addWidget(d)
+    _run(qtbot, d, "close")
+    assert d.verdict.text() == "≈ No clear difference (within seed noise)"
+    assert "As in the literature" not in d.verdict.text() and d.verdict.styleSheet() == ""
+
+
+def test_the_dialog_fits_a_small_laptop_screen(qtbot, document):
+    d = ExperimentsDialog(document, experiments=FAKES)
+    qtbot.addWidget(d)
+    # 1280×720 less a panel: the buttons at the bottom stay on screen (the texts above scroll instead).
+    assert d.minimumSizeHint().height() <= 660 and d.minimumSizeHint().width() <= 1240

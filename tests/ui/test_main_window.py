@@ -23,7 +23,6 @@ from cnnplayground.ui.app import run, set_app_metadata
 from cnnplayground.ui.dialogs import SummaryDialog, TrainCommandDialog
 from cnnplayground.ui.document.commands import AddNode, SetParams
 from cnnplayground.ui.editor.canvas.view import CanvasView
-from cnnplayground.ui.shell import theme
 from cnnplayground.ui.shell.files import ProjectFiles
 from cnnplayground.ui.shell.main_window import HINT, MainWindow
 
@@ -116,8 +115,8 @@ def test_window_has_canvas_docks_and_status_bar(window):
     assert window.statusBar().currentMessage() == HINT
     assert window.status.params_label.text() == "Parameters: 0"
     assert window.status.memory_label.text() == "Memory ≈ 784.0 KB (batch 128)"
-    assert window.status.errors_label.text() == "1 error"
-    assert "the network has no layers after its Input" in window.status.errors_label.toolTip()
+    assert window.status.errors_label.text() == "Add layers after the Input"  # unfinished, not an error
+    assert window.status.errors_label.styleSheet() == ""
     assert window.status.zoom_label.text() == "100 %"
     assert isinstance(window.status.progress, QProgressBar) and window.status.progress.isHidden()
 
@@ -358,10 +357,9 @@ def test_status_bar_follows_canvas_and_zoom(window):
 
 
 def test_error_label_and_go_to_first_error(window, qtbot):
-    window.layer_palette.layer_activated.emit("ReLU")  # not wired: an error on relu1
-    assert window.status.errors_label.text() == "1 error"
-    assert window.status.errors_label.styleSheet() == f"color: {theme.error_color()};"
-    assert window.status.errors_label.toolTip().startswith("• relu1: ReLU has no input: draw a wire into it")
+    window.layer_palette.layer_activated.emit("ReLU")  # not wired: what to do next, and a problem to go to
+    assert window.status.errors_label.text() == "Connect relu1: draw a wire into it"
+    assert window.status.errors_label.styleSheet() == ""
     window.canvas.select_nodes([])
     window.acts.first_error.trigger()
     assert window.canvas.selected_node_ids() == ["relu1"]

@@ -5,11 +5,14 @@ the right side says what each compares, what to watch for and what the literatur
 found. **Run** trains its arms one after another in the background (an
 :class:`~cnnplayground.experiments.base.ExperimentRun` driven by a :class:`~cnnplayground.ui.jobs.GeneratorJob`),
 at the quick scale (the built-in synthetic shapes) or the full one (MNIST and
-Fashion-MNIST from a folder). Every finished arm enters the project's runs (one undo
-step each), so the Curves panel overlays them; when all have run, the finding
-appears: its headline, whether the effect the literature reports showed up, and
-its figure, with a table of the arms. The figure and the table can be saved.
-Closing the dialog stops a running experiment; the runs that finished stay.
+Fashion-MNIST from a folder). Every finished arm enters the dialog's own project,
+:attr:`ExperimentsDialog.runs` (the open project's history is left alone); **Open
+in New Window** shows those runs in a window of their own, whose Curves panel overlays
+them, and **Save Runs As** writes them as a project file. When all have run, the finding
+appears: its headline, whether the effect the literature reports showed up (or that the
+difference is within seed noise), and its figure, with a table of the arms. The figure
+and the table can be saved. Closing the dialog stops a running experiment; the runs that
+finished stay in the dialog's project.
 
 The results of each experiment run in this dialog are kept by experiment, so
 picking another one in the list and coming back shows them again.
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +44,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
@@ -50,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...data.registry import default_data_root
 from ...experiments.base import (
     Analysing,
@@ -62,6 +67,8 @@ from ...experiments.base import (
 )
 from ...experiments.gallery import EXPERIMENTS
 from ...io.atomic import AtomicWriteError
+from ...io.project import project_from_bytes, project_to_json, save_project
+from ...project import Project
 from ...train.events import EpochFinished, RunStarted, StepFinished
 from ...train.sweep import VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
 from ..document.commands import RecordRun
@@ -140,14 +147,45 @@ class Outcome:
         return bool(self.rows) and all(row.failed for row in self.rows)
 
 
+class _TextsArea(QScrollArea):
+    """A scroll area that asks for the height of its text at its width (all of it when the screen has room)."""
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        content = self.widget()
+        if content is None:
+            return hint
+        layout = content.layout()
+        width = max(self.width() - self.verticalScrollBar().sizeHint().width(), 200)
+        height = layout.heightForWidth(width) if layout is not None and layout.hasHeightForWidth() else \
+            content.sizeHint().height()
+        return QSize(hint.width(), height + 2 * self.frameWidth() + self.fontMetrics().height() // 2)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        content = self.widget()
+        if content is not None and content.layout() is not None:
+            # Scroll only when the text at this width is taller than the area (not at its narrowest width).
+            content.setMinimumHeight(content.layout().heightForWidth(self.viewport().width()))
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the text's height at the new width
+
+
+#: Windows opened on an experiment's runs (kept alive after the dialog that opened them is gone).
+_RUN_WINDOWS: set[QWidget] = set()
+
+
 class ExperimentsDialog(QDialog):
-    """Pick an experiment, run it, read its finding; the runs fill the project's comparison view."""
+    """Pick an experiment, run it, read its finding. ``document`` is the open project (only read: its data
+    folder); the runs go into ``runs``, a project of the dialog's own."""
 
     def __init__(self, document: Document, parent: QWidget | None = None, *,
                  experiments: Sequence[Experiment] = EXPERIMENTS) -> None:
         super().__init__(parent)
         self.setWindowTitle("Experiments")
         self.document = document
+        #: The experiments' runs: a fresh project, not the one open in the window.
+        self.runs = Document(Project.new(name="Experiments"), self)
         self.experiments = list(experiments)
         self.runner: ExperimentRun | None = None
         self.job: GeneratorJob | None = None
@@ -226,12 +264,12 @@ class ExperimentsDialog(QDialog):
 
         self.run_button = QPushButton("Run", self)
         self.run_button.setDefault(True)
-        self.run_button.setToolTip("Run the selected experiment (Enter, Ctrl+Return); its runs enter the "
-                                   "project's runs, so the Curves panel compares them")
+        self.run_button.setToolTip("Run the selected experiment (Enter, Ctrl+Return); its runs go into the "
+                                   "experiments' own project (Open in New Window compares them)")
         self.stop_button = QPushButton("Stop", self)
         self.stop_button.setEnabled(False)
         self.stop_button.setAutoDefault(False)
-        self.stop_button.setToolTip("Stop after the current step: the runs that finished stay in the project")
+        self.stop_button.setToolTip("Stop after the current step: the runs that finished are kept")
         self.progress = QProgressBar(self)
         self.progress.setFormat("%v of %m runs")
         self.progress.setRange(0, 1)
@@ -299,26 +337,45 @@ class ExperimentsDialog(QDialog):
         self.figure_button.setToolTip("The figure as PNG, SVG or PDF, or its numbers as CSV")
         self.csv_button = QPushButton("Save Table (CSV)…", self)
         self.csv_button.setToolTip("The table of runs as a CSV file")
+        self.open_runs_button = QPushButton("Open in New Window", self)
+        self.open_runs_button.setToolTip("The experiments' runs as a project in a window of its own, their "
+                                         "curves overlaid in its Curves panel (the open project is not changed)")
+        self.save_runs_button = QPushButton("Save Runs As…", self)
+        self.save_runs_button.setToolTip("The experiments' runs as a project file")
         self.close_button = QPushButton("Close", self)
         self.close_button.setToolTip("Close (Esc); a running experiment stops, its finished runs stay")
-        for button in (self.figure_button, self.csv_button, self.close_button):
+        for button in (self.figure_button, self.csv_button, self.open_runs_button, self.save_runs_button,
+                       self.close_button):
             button.setAutoDefault(False)
-        self.figure_button.setEnabled(False)
-        self.csv_button.setEnabled(False)
+            button.setEnabled(button is self.close_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.figure_button)
         bottom.addWidget(self.csv_button)
         bottom.addStretch(1)
+        bottom.addWidget(self.open_runs_button)
+        bottom.addWidget(self.save_runs_button)
         bottom.addWidget(self.close_button)
 
         # --- layout -----------------------------------------------------------------------------
         right = QWidget(self)
         column = QVBoxLayout(right)
         column.setContentsMargins(6, 0, 0, 0)
-        column.addWidget(self.title)
-        column.addWidget(self.summary)
-        column.addWidget(self.watch)
-        column.addWidget(self.literature)
+        # The texts scroll when the screen is small (1280×720): word-wrapped at the narrowest width they
+        # would otherwise make the dialog taller than the screen, its buttons out of reach.
+        texts = QWidget(self)
+        text_column = QVBoxLayout(texts)
+        text_column.setContentsMargins(0, 0, 0, 0)
+        for label in (self.title, self.summary, self.watch, self.literature):
+            text_column.addWidget(label)
+        text_column.addStretch(1)
+        self.texts = _TextsArea(self)
+        self.texts.setWidget(texts)
+        self.texts.setWidgetResizable(True)
+        self.texts.setFrameShape(QFrame.Shape.NoFrame)
+        self.texts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.texts.setMinimumHeight(60)
+        self.texts.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        column.addWidget(self.texts)
         column.addSpacing(4)
         column.addLayout(form)
         column.addLayout(run_row)
@@ -349,6 +406,8 @@ class ExperimentsDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.figure_button.clicked.connect(self.save_figure)
         self.csv_button.clicked.connect(self.save_csv)
+        self.open_runs_button.clicked.connect(self.open_runs_window)
+        self.save_runs_button.clicked.connect(self.save_runs)
         self.close_button.clicked.connect(self.reject)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.start)
         QShortcut(QKeySequence("Ctrl+Enter"), self, self.start)
@@ -386,6 +445,7 @@ class ExperimentsDialog(QDialog):
         quick, full = experiment.minutes
         self.quick.setText(f"Quick — synthetic shapes, {minutes_text(quick)}")
         self.full.setText(f"Full — MNIST and Fashion-MNIST, {minutes_text(full)}")
+        self.texts.updateGeometry()  # the new texts' height
         if not self.running:
             self._show_outcome(self.outcomes.get(experiment.key))
 
@@ -403,6 +463,8 @@ class ExperimentsDialog(QDialog):
         self.figure_button.setEnabled(shown is not None and shown.finding is not None
                                       and bool(self.figure_plot.getPlotItem().listDataItems()))
         self.csv_button.setEnabled(shown is not None and bool(shown.rows))
+        for button in (self.open_runs_button, self.save_runs_button):
+            button.setEnabled(bool(self.runs.project.history))
 
     def choose_folder(self) -> str:
         """Ask for the data folder (tests replace this)."""
@@ -527,8 +589,8 @@ class ExperimentsDialog(QDialog):
         if row.failed:
             self._say(f"{arm} failed: {event.message}", error=True)
         if shown and has_data(event.record):
-            # Into the project: the Curves panel overlays it with the others (undo removes it).
-            self.document.push(RecordRun(self.document, self.document.project.weights, event.record))
+            # Into the dialog's own project (one undo step there), never the open one.
+            self.runs.push(RecordRun(self.runs, None, event.record))
         if outcome is self.outcome:
             self._fill_table(outcome)
             self._update_controls()
@@ -557,8 +619,8 @@ class ExperimentsDialog(QDialog):
                 self._show_result(outcome)
             elapsed = duration_text(time.monotonic() - self._started)
             kept = sum(1 for r in outcome.rows if r.shown and has_data(r.finished.record))
-            where = (f", {'all' if kept == len(outcome.rows) else kept} added to the project's runs (see the "
-                     "Curves panel)" if kept else "")
+            where = (f", {'all' if kept == len(outcome.rows) else kept} kept with the experiments' runs (Open "
+                     "in New Window to compare their curves)" if kept else "")
             planned = max(len(self._arms), len(outcome.rows))
             if outcome.stopped:
                 self._say(f"Stopped after {elapsed}: {len(outcome.rows)} of {planned} runs "
@@ -609,8 +671,12 @@ class ExperimentsDialog(QDialog):
             self.headline.setText(text[:1].upper() + text[1:])
             finding = None
         else:
-            self._set_verdict("✓ As in the literature" if finding.holds else "✗ Not seen in this run",
-                              HOLDS_COLOR if finding.holds else NOT_SEEN_COLOR)
+            if finding.holds:
+                self._set_verdict("✓ As in the literature", HOLDS_COLOR)
+            elif not finding.clear:
+                self._set_verdict("≈ No clear difference (within seed noise)", None)
+            else:
+                self._set_verdict("✗ Not seen in this run", NOT_SEEN_COLOR)
             scale = "quick scale (synthetic shapes)" if outcome.scale == "quick" else "full scale"
             text, window = (self.palette().color(r) for r in (QPalette.ColorRole.WindowText,
                                                                QPalette.ColorRole.Window))
@@ -729,6 +795,39 @@ class ExperimentsDialog(QDialog):
             return None
         self._say(f"Saved {path}")
         return path
+
+    def choose_runs_path(self) -> str:
+        """Ask where the experiments' project goes (tests replace this)."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save Runs As", "experiments.cnnp",
+                                              "CNN Playground project (*.cnnp)")
+        return path
+
+    def save_runs(self) -> Path | None:
+        """The experiments' runs as a project file (the open project is not touched)."""
+        path = self.choose_runs_path()
+        if not path:
+            return None
+        target = Path(path) if path.endswith(".cnnp") else Path(path + ".cnnp")
+        try:
+            save_project(self.runs.project, target)
+        except (UserError, OSError) as exc:
+            self._say(f"The runs were not saved: {exc}", error=True)
+            return None
+        self._say(f"Saved {target}")
+        return target
+
+    def open_runs_window(self) -> QWidget:
+        """A new window on a copy of the experiments' project: its Curves panel overlays the runs."""
+        from ..shell.main_window import MainWindow  # the shell builds on this package, not the reverse
+
+        window = MainWindow()
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        _RUN_WINDOWS.add(window)
+        window.destroyed.connect(lambda _obj=None, w=window: _RUN_WINDOWS.discard(w))
+        window.document.new(project_from_bytes(project_to_json(self.runs.project).encode()))  # a copy
+        window.show_bottom_dock(window.curves_dock)
+        window.show()
+        return window
 
     def figure_target(self) -> FigureTarget:
         figure = self.figure_plot.figure

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -19,7 +21,22 @@ from PySide6.QtWidgets import (
 )
 
 from ...io.atomic import AtomicWriteError
-from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, export_figure
+from .figures import DEFAULT_SCALE, FORMATS, MAX_SIDE, FigureError, FigureTarget, default_png_size, export_figure
+
+
+def front_panel(docks: list[QDockWidget], focus: QWidget | None) -> str | None:
+    """The title of the panel in front among ``docks``: the one holding the keyboard focus (the
+    application's, which may be in a floating dock, else ``focus``: the window's), else the largest one
+    on screen (a dock tabbed behind another is not on screen); None when none is shown, and the figure
+    is the network."""
+    shown = [d for d in docks if d.isVisible() and not d.visibleRegion().isEmpty()]
+    for candidate in (QApplication.focusWidget(), focus):
+        for dock in shown:
+            if candidate is not None and dock.isAncestorOf(candidate):
+                return dock.windowTitle()
+    if not shown:
+        return None
+    return max(shown, key=lambda d: d.width() * d.height()).windowTitle()
 
 
 class ExportFigureDialog(QDialog):
@@ -84,11 +101,11 @@ class ExportFigureDialog(QDialog):
         return self.targets[self.target.currentIndex()]
 
     def _on_target(self) -> None:
-        natural = self.current.size()
+        size = default_png_size(self.current)
         self.width_px.blockSignals(True)
-        self.width_px.setValue(min(natural.width() * 2, MAX_SIDE))
+        self.width_px.setValue(size.width())
         self.width_px.blockSignals(False)
-        self.height_px.setValue(min(natural.height() * 2, MAX_SIDE))
+        self.height_px.setValue(size.height())
 
     def _on_width(self, width: int) -> None:
         natural = self.current.size()
@@ -101,7 +118,8 @@ class ExportFigureDialog(QDialog):
             box.setEnabled(raster)
         natural = self.current.size()
         self.note.setText({
-            "png": "A bitmap: twice the panel's size on screen by default.",
+            "png": f"A bitmap: {DEFAULT_SCALE}× the size on screen by default (less where a side would pass "
+                   f"{MAX_SIDE:,} px); the resolution only sets its printed size.",
             "svg": f"Vector drawing at {natural.width()}×{natural.height()} px; images inside stay bitmaps.",
             "pdf": "One page the size of the figure, vector curves and text.",
             "csv": "The numbers behind the plots: one row per point (plot, series, x, y).",

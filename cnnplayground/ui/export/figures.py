@@ -9,7 +9,14 @@ fails on PySide6 6.12), nor its image exporter.
 Graphics items cached as pixmaps (the live plots' axes and legends, the canvas's
 nodes) are drawn uncached while a figure is made, so vector output stays vector.
 The network canvas exports its scene's content (all nodes and wires), not the
-visible part of the view.
+visible part of the view, with a margin around everything drawn (measured, so text
+that overhangs its item is inside). A panel exports its ``figure_widget()``: the
+plots or images, not its buttons.
+
+Every device is drawn at the screen's resolution (PNG, PDF) or in logical pixels
+(SVG): text given in points then keeps its size relative to the boxes it was elided
+for, at any scale; a PNG's dpi is only its print size. SVG hairlines are rewritten in
+page coordinates (:mod:`.svg`) so that viewers other than Qt draw them as lines.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import (
     QBuffer,
@@ -38,10 +46,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsScene, QGraphicsView, QWidget
 
 from ...core.errors import UserError
 from ...io.atomic import atomic_write_bytes
+from .svg import plain_strokes
 
 FORMATS = {
     "png": "PNG image (*.png)",
@@ -51,6 +60,12 @@ FORMATS = {
 }
 #: Largest PNG side in pixels (a typo must not allocate gigabytes).
 MAX_SIDE = 16_384
+#: A PNG's default size: this many pixels per logical pixel (less where that would pass MAX_SIDE).
+DEFAULT_SCALE = 2
+#: Blank logical pixels around the network, outside everything drawn.
+SCENE_MARGIN = 16
+#: How far outside the items' bounding rect the probe drawing looks for overhanging text.
+_PROBE_SLACK = 120
 
 
 class FigureError(UserError, ValueError):
@@ -74,8 +89,10 @@ class FigureTarget:
         return self.widget.size()
 
     def scene_rect(self) -> QRectF:
-        scene = self.scene_view.scene()
-        return scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        """The part of the scene the figure shows: everything drawn (text that overhangs its item
+        included, as measured on a probe drawing), with a margin of :data:`SCENE_MARGIN`."""
+        return _drawn_rect(self.scene_view.scene()).adjusted(-SCENE_MARGIN, -SCENE_MARGIN,
+                                                             SCENE_MARGIN, SCENE_MARGIN)
 
     def plots(self) -> list[pg.PlotItem]:
         """The pyqtgraph plots inside (for CSV)."""
@@ -127,23 +144,62 @@ def _uncached(widget: QWidget) -> Iterator[None]:
             item.opts["useCache"] = True
 
 
+@contextmanager
+def _plain(scene: QGraphicsScene) -> Iterator[None]:
+    """The network as a figure: without grid dots or the selection's highlight."""
+    selected = scene.selectedItems()
+    for item in selected:
+        item.setSelected(False)
+    plain, scene.plain_background = scene.plain_background, True
+    try:
+        yield
+    finally:
+        scene.plain_background = plain
+        for item in selected:
+            item.setSelected(True)
+
+
+def _drawn_rect(scene: QGraphicsScene) -> QRectF:
+    """The scene rectangle that holds every drawn pixel: the items' bounding rect, grown where a drawing
+    (an edge's shape label, a long name) reaches past it. Measured on a 1:1 probe drawing."""
+    items = scene.itemsBoundingRect()
+    if items.isEmpty():
+        return items
+    probe = items.adjusted(-_PROBE_SLACK, -_PROBE_SLACK, _PROBE_SLACK, _PROBE_SLACK).toAlignedRect()
+    image = QImage(probe.width(), probe.height(), QImage.Format.Format_ARGB32)
+    background = QApplication.palette().color(QPalette.ColorRole.Window)
+    image.fill(background)
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        with _plain(scene):
+            scene.render(painter, QRectF(0, 0, probe.width(), probe.height()), QRectF(probe))
+    finally:
+        painter.end()
+    pixels = _argb(image)
+    drawn = np.argwhere(pixels != np.uint32(background.rgba()))
+    if not len(drawn):
+        return items
+    (top, left), (bottom, right) = drawn.min(axis=0), drawn.max(axis=0)
+    return QRectF(probe.left() + left, probe.top() + top, right - left + 1, bottom - top + 1).united(items)
+
+
+def _argb(image: QImage) -> np.ndarray:
+    """``image``'s pixels as 32-bit ARGB values, shape (height, width)."""
+    image = image.convertToFormat(QImage.Format.Format_ARGB32)
+    rows = np.frombuffer(image.constBits(), np.uint32, image.sizeInBytes() // 4)
+    return rows.reshape(image.height(), image.bytesPerLine() // 4)[:, :image.width()]
+
+
 def _paint(target: FigureTarget, painter: QPainter, area: QRectF) -> None:
     """Draw ``target`` into ``area`` of ``painter``'s device, scaled to fit, on the window background."""
     widget = target.widget
     painter.fillRect(area, widget.palette().color(QPalette.ColorRole.Window))
     with _uncached(widget):
         if target.scene_view is not None:  # the whole network, without grid dots or the selection
-            scene = target.scene_view.scene()
-            selected = scene.selectedItems()
-            for item in selected:
-                item.setSelected(False)
-            scene.plain_background = True
-            try:
-                scene.render(painter, area, target.scene_rect(), Qt.AspectRatioMode.KeepAspectRatio)
-            finally:
-                scene.plain_background = False
-                for item in selected:
-                    item.setSelected(True)
+            scene, shown = target.scene_view.scene(), target.scene_rect()
+            with _plain(scene):
+                scene.render(painter, area, shown, Qt.AspectRatioMode.KeepAspectRatio)
             return
         size = widget.size()
         scale = min(area.width() / max(size.width(), 1), area.height() / max(size.height(), 1))
@@ -158,18 +214,28 @@ def _paint(target: FigureTarget, painter: QPainter, area: QRectF) -> None:
         painter.restore()
 
 
-def png_bytes(target: FigureTarget, width: int | None = None, height: int | None = None, dpi: int = 144) -> bytes:
-    """The figure as PNG, ``width`` × ``height`` pixels (default: twice the natural size), tagged with ``dpi``."""
+def default_png_size(target: FigureTarget) -> QSize:
+    """The PNG size offered first: :data:`DEFAULT_SCALE` times the natural size, within :data:`MAX_SIDE`."""
     natural = target.size()
-    width = width or natural.width() * 2
+    scale = min(DEFAULT_SCALE, MAX_SIDE / max(natural.width(), natural.height(), 1))
+    return QSize(max(1, int(natural.width() * scale)), max(1, int(natural.height() * scale)))
+
+
+def png_bytes(target: FigureTarget, width: int | None = None, height: int | None = None, dpi: int = 144) -> bytes:
+    """The figure as PNG, ``width`` × ``height`` pixels (default: :func:`default_png_size`), tagged with ``dpi``.
+
+    ``dpi`` is only the PNG's print size: the drawing is the same at any ``dpi``. (Drawn at the image's
+    own resolution, text given in points would grow with it and be clipped by its box.)"""
+    natural = target.size()
+    if width is None:
+        width = default_png_size(target).width() if height is None else \
+            round(height * natural.width() / max(natural.height(), 1))
     height = height or round(width * natural.height() / max(natural.width(), 1))
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise FigureError(f"a PNG side must be between 1 and {MAX_SIDE} pixels, got {width}×{height}")
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(target.widget.palette().color(QPalette.ColorRole.Window))
-    dots_per_meter = round(dpi / 0.0254)
-    image.setDotsPerMeterX(dots_per_meter)
-    image.setDotsPerMeterY(dots_per_meter)
+    _set_dpi(image, target.widget.logicalDpiX(), target.widget.logicalDpiY())  # text as on screen
     painter = QPainter(image)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -177,7 +243,13 @@ def png_bytes(target: FigureTarget, width: int | None = None, height: int | None
         _paint(target, painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
+    _set_dpi(image, dpi, dpi)
     return _encode(image)
+
+
+def _set_dpi(image: QImage, x: float, y: float) -> None:
+    image.setDotsPerMeterX(round(x / 0.0254))
+    image.setDotsPerMeterY(round(y / 0.0254))
 
 
 def _encode(image: QImage) -> bytes:
@@ -209,7 +281,7 @@ def svg_bytes(target: FigureTarget, title: str = "") -> bytes:
     finally:
         painter.end()
     buffer.close()
-    return bytes(data.data())
+    return plain_strokes(bytes(data.data()))
 
 
 @contextmanager
@@ -233,8 +305,11 @@ def _quiet_pdf_gradients() -> Iterator[None]:
         qInstallMessageHandler(previous)
 
 
-def pdf_bytes(target: FigureTarget, title: str = "", dpi: int = 300) -> bytes:
-    """The figure as a one-page PDF whose page is the figure's size (vector curves and text)."""
+def pdf_bytes(target: FigureTarget, title: str = "") -> bytes:
+    """The figure as a one-page PDF whose page is the figure's size (vector curves and text).
+
+    The page's coordinates are the figure's logical pixels (the screen's resolution): at a printer's
+    resolution, text given in points would be drawn that many times larger inside boxes that are not."""
     size = target.size()
     data = QByteArray()
     buffer = QBuffer(data)
@@ -242,7 +317,7 @@ def pdf_bytes(target: FigureTarget, title: str = "", dpi: int = 300) -> bytes:
     writer = QPdfWriter(buffer)
     writer.setTitle(title or target.name)
     writer.setCreator("CNN Playground")
-    writer.setResolution(dpi)
+    writer.setResolution(target.widget.logicalDpiY())
     # One logical pixel is 1/96 inch, as on a screen: the page is the figure's size in points.
     points = QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
     writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize.Unit.Point, "figure"),
@@ -271,7 +346,7 @@ def csv_text(target: FigureTarget) -> str:
             if x is None or y is None:
                 continue
             name = item.name() or ""
-            rows.extend((title, name, repr(float(a)), repr(float(b))) for a, b in zip(x, y))
+            rows.extend((title, name, csv_number(a), csv_number(b)) for a, b in zip(x, y))
     if not rows:
         raise FigureError(f"{target.name} has no plotted data to write as CSV: choose PNG, SVG or PDF")
     out = io.StringIO()
@@ -279,6 +354,17 @@ def csv_text(target: FigureTarget) -> str:
     writer.writerow(["plot", "series", "x", "y"])
     writer.writerows(rows)
     return out.getvalue()
+
+
+def csv_number(value: float) -> str:
+    """``value`` as the shortest text that reads back as the number shown: a float32 at float32's
+    precision, a float64 at 12 significant digits (33.8, not the 33.800000000000004 that 0.338 × 100 is)."""
+    if isinstance(value, np.float32):
+        return np.format_float_positional(value, unique=True, trim="0")
+    value = float(value)
+    if not np.isfinite(value):
+        return repr(value)
+    return repr(float(f"{value:.12g}"))
 
 
 def export_figure(target: FigureTarget, path: str | Path, fmt: str | None = None, *, width: int | None = None,

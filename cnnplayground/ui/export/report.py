@@ -17,7 +17,7 @@ from ...core.inference import infer
 from ...core.summary import HEADERS, summary_rows
 from ...io.atomic import atomic_write_text
 from ...project import Project
-from .figures import FigureTarget, png_bytes
+from .figures import FigureTarget, default_png_size, png_bytes
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.4; }
@@ -78,7 +78,7 @@ def report_html(project: Project, targets: list[FigureTarget]) -> str:
                          numeric=(1, 2, 3, 4))]
     parts.append("<h2>Figures</h2>")
     for target in targets:
-        width = min(target.size().width() * 2, 2000)
+        width = min(default_png_size(target).width(), 2000)  # a tall network stays within MAX_SIDE
         parts.append(f"<figure>{_image(target, width)}<figcaption>{html.escape(target.name)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)

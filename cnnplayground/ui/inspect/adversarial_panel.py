@@ -213,6 +213,10 @@ class AdversarialPanel(InspectPanel):
         self.stop_sweep()
         self.stop_gallery()
 
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the sweep's plot or the fooled images, without the buttons above them."""
+        return self.plot if self.tabs.currentIndex() == 0 else self.gallery
+
     def refresh(self) -> None:
         self.stop_sweep()
         self.stop_gallery()

@@ -114,7 +114,9 @@ class AttributionPanel(InspectPanel):
         self.original_view = PixelView(self)
         self.views: dict[str, PixelView] = {}
         self.labels: dict[str, QLabel] = {}
-        grid = QGridLayout()
+        self.figure = QWidget(self)  # the image and the three maps, as Export Figure draws them
+        grid = QGridLayout(self.figure)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Image", self), 0, 0)
         grid.addWidget(self.original_view, 1, 0)
         grid.addWidget(self.prediction, 2, 0)
@@ -141,7 +143,7 @@ class AttributionPanel(InspectPanel):
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
-        layout.addLayout(grid, 1)
+        layout.addWidget(self.figure, 1)
 
         self._debounce = QTimer(self)  # arrows held on the image number compute once
         self._debounce.setSingleShot(True)
@@ -172,6 +174,10 @@ class AttributionPanel(InspectPanel):
         self._debounce.stop()
         if self.running:
             self.job.cancel()
+
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the views, without the controls above them."""
+        return self.figure
 
     def refresh(self) -> None:
         self._cancel()

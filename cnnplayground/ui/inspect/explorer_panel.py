@@ -59,6 +59,10 @@ def describe(step: Step, operation: str) -> str:
 class ExplorerPanel(QWidget):
     """Interactive 1-D / 2-D convolution and pooling, one output value at a time."""
 
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the input, kernel and output tables, without the settings and buttons."""
+        return self.figure
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.steps: list[Step] = []
@@ -112,11 +116,15 @@ class ExplorerPanel(QWidget):
         settings.addRow("", self.flip)
         settings.addRow("", self.example_button)
         tables = QVBoxLayout()
+        self.figure = QWidget(self)  # the three tables, as Export Figure draws them
+        figure = QVBoxLayout(self.figure)
+        figure.setContentsMargins(0, 0, 0, 0)
         self.input_title = QLabel("Input (edit the numbers)", self)
         self.kernel_title = QLabel("Kernel", self)
         for widget in (self.input_title, self.input, self.kernel_title, self.kernel, QLabel("Output", self),
                        self.result):
-            tables.addWidget(widget)
+            figure.addWidget(widget)
+        tables.addWidget(self.figure)
         steps = QHBoxLayout()
         for b in (self.previous_button, self.next_button, self.play_button):
             steps.addWidget(b)

@@ -55,7 +55,9 @@ class OcclusionPanel(InspectPanel):
         for widget in (self.index, QLabel("class", self), self.target, self.patch, self.stride, self.progress):
             controls.addWidget(widget)
         controls.addStretch(1)
-        views = QHBoxLayout()
+        self.figure = QWidget(self)  # the views, as Export Figure draws them
+        views = QHBoxLayout(self.figure)
+        views.setContentsMargins(0, 0, 0, 0)
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(QLabel("Where hiding hurts (drop in probability)", self))
         left.addWidget(self.image_view, 1)
@@ -66,7 +68,7 @@ class OcclusionPanel(InspectPanel):
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
-        layout.addLayout(views, 1)
+        layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
         self._timer = QTimer(self)
@@ -89,6 +91,10 @@ class OcclusionPanel(InspectPanel):
         if self._timer.isActive():
             self._timer.stop()
             self.stale = True  # the map was not finished: redo it when shown
+
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the views, without the controls above them."""
+        return self.figure
 
     def refresh(self) -> None:
         self._timer.stop()

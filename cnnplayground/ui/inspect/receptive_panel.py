@@ -140,7 +140,9 @@ class ReceptiveFieldPanel(InspectPanel):
                 controls.addWidget(QLabel(label, self))
             controls.addWidget(widget)
         controls.addStretch(1)
-        views = QHBoxLayout()
+        self.figure = QWidget(self)  # the views, as Export Figure draws them
+        views = QHBoxLayout(self.figure)
+        views.setContentsMargins(0, 0, 0, 0)
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(QLabel("Layer output (click a unit)", self))
         left.addWidget(self.unit_view, 1)
@@ -152,7 +154,7 @@ class ReceptiveFieldPanel(InspectPanel):
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
-        layout.addLayout(views, 1)
+        layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
         self.layer.currentIndexChanged.connect(self._on_layer)
@@ -166,6 +168,10 @@ class ReceptiveFieldPanel(InspectPanel):
         if graph is None:
             return []
         return [f.node_id for f in field_sizes(graph) if graph.node(f.node_id).kind != "Input"]
+
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the views, without the controls above them."""
+        return self.figure
 
     def refresh(self) -> None:
         model = self.source.model

@@ -39,7 +39,7 @@ from ..editor.canvas.view import CanvasView
 from ..editor.palette import LayerPalette
 from ..editor.properties import PropertiesPanel
 from ..experiments.dialog import ExperimentsDialog
-from ..export.figure_dialog import ExportFigureDialog
+from ..export.figure_dialog import ExportFigureDialog, front_panel
 from ..export.figures import FigureTarget
 from ..export.model_dialog import ExportModelDialog
 from ..export.report import export_report
@@ -310,9 +310,7 @@ class MainWindow(QMainWindow):
     def export_figure(self, current: str | None = None) -> QDialog:
         """File → Export Figure: the panel under the mouse or in front is offered first."""
         if current is None:
-            focus = self.focusWidget()
-            current = next((d.windowTitle() for d in self.figure_docks()
-                            if focus is not None and not d.isHidden() and d.isAncestorOf(focus)), None)
+            current = front_panel(self.figure_docks(), self.focusWidget())
         dialog = ExportFigureDialog(self.figure_targets(), current, self)
         dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
         return self.open_dialogs.show("figure", dialog)

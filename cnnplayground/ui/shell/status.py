@@ -12,6 +12,18 @@ from . import theme
 TOOLTIP_ERRORS = 5
 
 
+def next_step(node_id: str | None, message: str) -> str | None:
+    """What to do next when ``message`` says the network is unfinished (no Input, nothing after it, a layer
+    not wired up yet), in the user's words; None for a real error (a shape that does not fit, a cycle)."""
+    if message.startswith("the network has no Input layer"):
+        return "Add an Input layer from the palette"
+    if message == "the network has no layers after its Input":
+        return "Add layers after the Input"
+    if node_id and (message.endswith(", has 0") or "has no input: draw a wire" in message):
+        return f"Connect {node_id}: draw a wire into it"
+    return None
+
+
 class StatusBar(QStatusBar):
     """Permanent widgets: ``params_label``, ``memory_label``, ``errors_label`` (a button: its ``clicked``
     goes to the first error), ``zoom_label`` and ``progress``."""
@@ -38,15 +50,24 @@ class StatusBar(QStatusBar):
         memory = result.memory_estimate(batch)["total"]
         self.params_label.setText(f"Parameters: {result.total_params:,}")
         self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch})")
-        errors = result.errors
+        errors = [(nid, msg) for nid, msg in result.errors if next_step(nid, msg) is None]
+        steps = [step for nid, msg in result.errors if (step := next_step(nid, msg)) is not None]
         n = len(errors)
-        self.errors_label.setText(f"{n} error{'s' if n != 1 else ''}" if n else "No errors")
+        if n:
+            self.errors_label.setText(f"{n} error{'s' if n != 1 else ''}")
+        else:
+            self.errors_label.setText(steps[0] if steps else "No errors")
         self.errors_label.setStyleSheet(f"color: {theme.error_color()};" if n else "")
         lines = [f"• {nid + ': ' if nid else ''}{msg}" for nid, msg in errors[:TOOLTIP_ERRORS]]
         if n > TOOLTIP_ERRORS:
             lines.append(f"… and {n - TOOLTIP_ERRORS} more (Network → Network Summary)")
-        self.errors_label.setToolTip("\n".join(lines) + "\n\nClick to select the first." if n else
-                                     "The network can be built")
+        if n:
+            tip = "\n".join(lines) + "\n\nClick to select the first."
+        elif steps:
+            tip = "The network is not finished yet:\n" + "\n".join(f"• {step}" for step in steps[:TOOLTIP_ERRORS])
+        else:
+            tip = "The network can be built"
+        self.errors_label.setToolTip(tip)
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{round(zoom * 100)} %")

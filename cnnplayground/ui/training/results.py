@@ -63,6 +63,10 @@ class ResultsPanel(QWidget):
         self._evaluated_caption = ""  # set: the evaluation also fills the matrix (no run's epoch to show)
         self.class_names: tuple[str, ...] = ()
 
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the tab in front (matrix and per-class accuracy, or the mistakes)."""
+        return self.tabs.currentWidget()
+
     def set_class_names(self, names) -> None:
         self.class_names = tuple(names)
 
