@@ -43,8 +43,15 @@ class ShortcutsDialog(QDialog):
                 parents[menu].setFirstColumnSpanned(True)
             QTreeWidgetItem(parents[menu], [action, keys])
         self.tree.expandAll()
-        self.tree.resizeColumnToContents(0)
+        for column in (0, 1):
+            self.tree.resizeColumnToContents(column)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree)
         layout.addWidget(close_buttons(self))
-        self.resize(520, 600)
+        # Wide enough for both columns' longest texts (the keys stretch into any room left), as tall
+        # as the screen allows up to 640 px.
+        margins = layout.contentsMargins()
+        width = (self.tree.columnWidth(0) + self.tree.columnWidth(1) + 2 * self.tree.frameWidth()
+                 + self.tree.verticalScrollBar().sizeHint().width() + margins.left() + margins.right() + 16)
+        screen = (parent.screen() if parent is not None else self.screen()).availableGeometry()
+        self.resize(min(width, screen.width() * 9 // 10), min(640, screen.height() * 85 // 100))
