@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox, QProgressBar, QWidgetAction
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.core.summary import summarize
@@ -164,8 +164,11 @@ def test_standard_shortcuts(window):
     assert a.zoom_in.toolTip() == "Zoom In (Ctrl++)"
     toolbar = [act.text() or "|" for act in window.toolbar.actions()]
     assert toolbar == ["&New", "&Open…", "&Save", "|", "&Undo", "&Redo", "|", "Zoom &In", "Zoom &Out",
-                       "&Fit to View", "|", "Auto &Layout", "|", "&Train", "&Pause", "&Stop"]
-    assert all(not act.icon().isNull() for act in window.toolbar.actions() if not act.isSeparator())
+                       "&Fit to View", "|", "Auto &Layout", "|", "&Train", "&Pause", "&Stop",
+                       "|", "&Build Mode", "&Train Mode", "&Inspect Mode"]  # "|": the spacer before the modes
+    buttons = [act for act in window.toolbar.actions()
+               if not act.isSeparator() and not isinstance(act, QWidgetAction) and act not in a.modes.values()]
+    assert all(not act.icon().isNull() for act in buttons)  # the modes' buttons are words
 
 
 def test_keys_reach_the_canvas_but_not_text_fields(window, qtbot):

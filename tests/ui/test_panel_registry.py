@@ -68,11 +68,11 @@ def test_a_registered_panel_has_an_inspect_action_a_dock_and_a_figure(qtbot, win
     assert inspect.index("Dummy Panel") == inspect.index("Adversarial") + 1 < inspect.index("Convolution Explorer")
     assert "Dummy Panel" in _texts(window.menus["View"]) and "Dummy Panel" not in _texts(window.menus["Train"])
 
-    # (b) a hidden bottom dock, tabbed with the other panels; its action opens it.
+    # (b) a hidden dock, tabbed with the other Inspect panels right of the canvas; its action opens it.
     dock = window.findChild(QDockWidget, "dummyDock")
     assert dock is window.panel_dock("dummy") and dock.windowTitle() == "Dummy Panel"
     assert isinstance(window.panel("dummy"), DummyPanel) and window.panel("dummy").source is window.model_source
-    assert dock.isHidden() and window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert dock.isHidden() and window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
     act.trigger()
     window.acts.show_kernels.trigger()
     assert dock.isVisible() and dock in window.tabifiedDockWidgets(window.kernels_dock)

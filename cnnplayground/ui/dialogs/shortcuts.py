@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
+    QHeaderView,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -43,8 +44,20 @@ class ShortcutsDialog(QDialog):
                 parents[menu].setFirstColumnSpanned(True)
             QTreeWidgetItem(parents[menu], [action, keys])
         self.tree.expandAll()
-        self.tree.resizeColumnToContents(0)
+        for column in (0, 1):
+            self.tree.resizeColumnToContents(column)
+        names = self.tree.columnWidth(0)
+        # The keys are always whole; on a narrow screen the action names give way (elided).
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree)
         layout.addWidget(close_buttons(self))
-        self.resize(520, 600)
+        # Wide enough for both columns' longest texts where the screen allows, up to 640 px tall.
+        margins = layout.contentsMargins()
+        width = (names + self.tree.columnWidth(1) + 2 * self.tree.frameWidth()
+                 + self.tree.verticalScrollBar().sizeHint().width() + margins.left() + margins.right() + 16)
+        screen = (parent.screen() if parent is not None else self.screen()).availableGeometry()
+        self.resize(min(width, screen.width() * 9 // 10), min(640, screen.height() * 85 // 100))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMenu, QStyle, QToolBar
+from PySide6.QtWidgets import QMenu, QSizePolicy, QStyle, QToolBar, QToolButton, QWidget
 
 from . import theme
 from .panels import in_menu
@@ -45,12 +45,14 @@ ICONS: dict[str, tuple[str, QStyle.StandardPixmap | str]] = {
 class WindowActions:
     """Every action of the main window, by name (``window.acts.save``).
 
-    A registered panel's show/hide action is ``show_<key>`` (``acts.show_kernels``), also in
-    ``show_panel[key]``.
+    A registered panel's action is ``show_<key>`` (``acts.show_kernels``), also in ``show_panel[key]``:
+    it brings the panel to the front, in its mode (see :mod:`.modes`). The modes' actions are
+    ``mode_build``, ``mode_train`` and ``mode_inspect``, also in ``modes[name]``.
     """
 
     def __init__(self) -> None:
         self.show_panel: dict[str, QAction] = {}
+        self.modes: dict[str, QAction] = {}
 
     new: QAction
     new_from_preset: QAction
@@ -107,6 +109,9 @@ class WindowActions:
     about: QAction
     layer_reference: QAction
     shortcuts: QAction
+    mode_build: QAction
+    mode_train: QAction
+    mode_inspect: QAction
 
 
 def key_sequences(*specs: KeySpec) -> list[QKeySequence]:
@@ -235,13 +240,13 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.show_training = w.training_dock.toggleViewAction()
     a.show_training.setShortcut(QKeySequence("Ctrl+Shift+T"))
     a.show_training.setStatusTip("Dataset, settings and the Train controls")
-    for spec in w.panel_specs:  # the registry's panels: acts.show_kernels, ...
-        act = w.panel_dock(spec.key).toggleViewAction()
-        if spec.shortcut:
-            act.setShortcut(QKeySequence(spec.shortcut))
-        act.setStatusTip(spec.tip)
+    for spec in w.panel_specs:  # the registry's panels: acts.show_kernels, ... (made by the modes)
+        act = w.modes.panel_actions[spec.key]
         a.show_panel[spec.key] = act
         setattr(a, f"show_{spec.key}", act)
+    for name, act in w.modes.actions.items():  # acts.mode_build, ...
+        a.modes[name] = act
+        setattr(a, f"mode_{name}", act)
     a.sweep = make("S&weep…", w.show_sweep, key_sequences("Ctrl+Shift+W"),
                    "Train variants that differ in one or two settings (grid or random search) and compare them")
     a.experiments = make("&Experiments…", w.show_experiments, key_sequences("Ctrl+Shift+L"),
@@ -288,7 +293,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
         """The show/hide actions of the panels whose spec lists this menu (None: a separator)."""
         return [None if spec is None else a.show_panel[spec.key] for spec in in_menu(w.panel_specs, title)]
 
-    menu("&View", a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers, a.show_properties,
+    menu("&View", *a.modes.values(), None, a.zoom_in, a.zoom_out, a.actual_size, a.fit, None, a.show_layers,
+         a.show_properties,
          a.show_training, *panels("View"), a.history, a.show_toolbar, None, a.full_screen)
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
     menu("&Train", a.train, a.pause, a.stop, None, a.sweep, None, a.show_training, *panels("Train"),
@@ -299,7 +305,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
 
 
 def build_toolbar(w: MainWindow, a: WindowActions) -> QToolBar:
-    """New, Open, Save | Undo, Redo | Zoom In, Zoom Out, Fit | Auto Layout."""
+    """New, Open, Save | Undo, Redo | Zoom In, Zoom Out, Fit | Auto Layout | Train, Pause, Stop, and at the
+    right end the modes: Build, Train, Inspect (text buttons, one of them checked)."""
     bar = QToolBar("Tool Bar", w)
     bar.setObjectName("mainToolBar")
     bar.setMovable(False)
@@ -310,6 +317,15 @@ def build_toolbar(w: MainWindow, a: WindowActions) -> QToolBar:
             bar.addSeparator()
         for act in group:
             bar.addAction(act)
+    spacer = QWidget(bar)
+    spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    bar.addWidget(spacer)
+    for act in a.modes.values():
+        bar.addAction(act)
+        button = bar.widgetForAction(act)
+        if isinstance(button, QToolButton):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setObjectName(f"{act.iconText().lower()}ModeButton")
     w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
     a.show_toolbar.setCheckable(True)
     a.show_toolbar.setChecked(True)

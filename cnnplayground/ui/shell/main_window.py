@@ -50,9 +50,10 @@ from ..training.sweep_dialog import SweepDialog
 from . import autosave, theme, weights
 from .actions import WindowActions, apply_icons, build_actions, build_menus, build_toolbar
 from .autosave import Autosaver, Recovery
-from .files import APP_TITLE, HINT, ProjectFiles, starter_graph, stop_training_and_wait
+from .files import APP_TITLE, HINT, ProjectFiles, starter_graph
+from .modes import Modes
 from .open_dialogs import OpenDialogs
-from .panels import PanelAttribute, PanelSpec, offer_figure_export, panel_specs
+from .panels import PanelAttribute, PanelSpec, offer_figure_export, panel_specs, scrolling
 from .status import StatusBar
 
 Button = QMessageBox.StandardButton
@@ -107,19 +108,22 @@ class MainWindow(QMainWindow):
         self.model_source = ModelSource(self.document, self.training, self)
         #: The panels this window was made with (the registry at that time), in table order.
         self.panel_specs: tuple[PanelSpec, ...] = panel_specs()
+        self._panels: dict[str, QWidget] = {}
         self._panel_docks: dict[str, QDockWidget] = {}
         for spec in self.panel_specs:
             self._add_panel(spec)
         for spec in self.panel_specs:  # hidden once all are tabbed: hiding one sooner changes its area's size
             self._panel_docks[spec.key].setVisible(spec.shown)
+        self.modes = Modes(self)  # before the run panels: a run goes to Train before they show it
         self.training.message.connect(self._on_training_message)
         self.runs.connect_panels()
         self.autosaver = Autosaver(self.document, self._autosave_project, parent=self)
         self.autosaver.failed.connect(lambda message: self.statusBar().showMessage(
             f"Autosave failed: {message}", 10_000))
 
-        for dock in self.figure_docks():
-            offer_figure_export(dock, self.export_figure)
+        for spec in self.panel_specs:
+            if spec.figure:
+                offer_figure_export(self.panel_dock(spec.key), self.panel(spec.key), self.export_figure)
         self.acts: WindowActions = build_actions(self)
         self.menus = build_menus(self, self.acts)
         self.toolbar = build_toolbar(self, self.acts)
@@ -131,22 +135,21 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._on_inference_updated(self.document.result)
         self.status.show_zoom(self.canvas.zoom)
-        screen = self.screen().availableGeometry()
-        self.resize(min(1280, screen.width() * 9 // 10), min(800, screen.height() * 9 // 10))
         self._restore_settings()
         self.statusBar().showMessage(HINT)
 
     # --- construction ----------------------------------------------------------------------
     def _add_panel(self, spec: PanelSpec) -> None:
-        """The spec's panel in a dock, a tab beside ``spec.beside``'s."""
-        dock = self._add_dock(spec.title, spec.object_name, spec.factory(self), spec.area)
+        """The spec's panel in a dock (scrolling there when the dock is smaller), a tab beside ``spec.beside``'s."""
+        self._panels[spec.key] = panel = spec.factory(self)
+        dock = self._add_dock(spec.title, spec.object_name, scrolling(panel), spec.area)
         if spec.beside is not None:
             self.tabifyDockWidget(self._panel_docks[spec.beside], dock)
         self._panel_docks[spec.key] = dock
 
     def panel(self, key: str) -> QWidget:
         """The registered panel ``key`` (``"kernels"``, ``"curves"``, ...)."""
-        return self._panel_docks[key].widget()
+        return self._panels[key]
 
     def panel_dock(self, key: str) -> QDockWidget:
         """The dock that holds the registered panel ``key``."""
@@ -208,7 +211,6 @@ class MainWindow(QMainWindow):
                 return
         self.statusBar().showMessage(result.first_error() or "No errors: the network can be built", 10000)
 
-
     # --- files (File → New, Open, Save: see ProjectFiles) -------------------------------------
     def new_project(self) -> bool:
         return self.files.new_project()
@@ -257,7 +259,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Sweep",
                                     f"The network cannot train yet: {self.document.result.first_error()}")
             return None
-        self.show_bottom_dock(self.curves_dock)
+        self.modes.show_panel("curves")
         return self.open_dialogs.show("sweep", SweepDialog(self.document, self))
 
     def show_experiments(self) -> QDialog | None:
@@ -268,7 +270,7 @@ class MainWindow(QMainWindow):
         if self.training.running:
             QMessageBox.information(self, "Experiments", "A run is training: stop it before starting an experiment.")
             return None
-        self.show_bottom_dock(self.curves_dock)
+        self.modes.show_panel("curves")
         return self.open_dialogs.show("experiments", ExperimentsDialog(self.document, self))
 
     def export_model(self) -> QDialog | None:
@@ -299,10 +301,11 @@ class MainWindow(QMainWindow):
     def figure_targets(self) -> list[FigureTarget]:
         """The network, then every open panel (a panel may name the part of it that makes the figure)."""
         targets = [FigureTarget("Network", self.canvas, scene_view=self.canvas)]
-        for dock in self.figure_docks():
-            if dock.isHidden():
+        for spec in self.panel_specs:
+            dock = self._panel_docks[spec.key]
+            if not spec.figure or dock.isHidden():
                 continue
-            widget = dock.widget()
+            widget = self.panel(spec.key)
             part = getattr(widget, "figure_widget", None)
             targets.append(FigureTarget(dock.windowTitle(), part() if part else widget))
         return targets
@@ -385,28 +388,26 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def _restore_settings(self) -> None:
+        """The last session's geometry (else 90 % of the screen, centred), mode and layouts."""
         settings = QSettings()
         geometry = settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = self.screen().availableGeometry()
+            self.resize(screen.width() * 9 // 10, screen.height() * 9 // 10)
+            self.move(screen.center() - self.rect().center())
+        self.modes.restore_settings(settings)
 
     def save_settings(self) -> None:
-        """Window geometry and dock/tool bar layout, for the next start."""
+        """Window geometry, the mode and each mode's dock/tool bar layout, for the next start."""
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
+        self.modes.save_settings(settings)
         settings.sync()
 
     def show_bottom_dock(self, dock: QDockWidget) -> None:
-        """Show a hidden bottom dock (raised, a third of the window's height). A dock already open stays
-        where the user left it: a run must not pull the Curves tab over the Kernels the user watches."""
-        if dock.isHidden():
-            dock.show()
-            self.resizeDocks([dock], [max(self.height() // 3, 240)], Qt.Orientation.Vertical)
-            dock.raise_()
+        """A hidden panel of the current mode shown (see :meth:`.modes.Modes.show_if_in_mode`)."""
+        self.modes.show_if_in_mode(dock)
 
     # --- training ----------------------------------------------------------------------------
     def _on_training_message(self, text: str) -> None:
@@ -437,12 +438,10 @@ class MainWindow(QMainWindow):
             Button.Yes | Button.Discard | Button.Ignore, Button.Yes)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.training.running:
-            stop_training_and_wait(self.training)  # closing stops the run cleanly; its results are kept below
-        self.training.shutdown()
-        if not self.files.maybe_save():
+        if not self.files.maybe_save():  # a run is stopped (its results kept) only once the user agrees
             event.ignore()
             return
+        self.training.shutdown()
         self.save_settings()
         self.open_dialogs.close_all()
         self.autosaver.discard()  # a clean exit: nothing to recover next time

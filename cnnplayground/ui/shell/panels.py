@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QScrollArea, QWidget
 
 from ..inspect.adversarial_panel import AdversarialPanel
 from ..inspect.attribution_panel import AttributionPanel
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .main_window import MainWindow
 
 Area = Qt.DockWidgetArea
+#: The least a panel's dock shrinks to (its panel scrolls below its own minimum size).
+PANEL_MIN_SIZE = QSize(240, 150)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class PanelSpec:
     menu, actions go by ``(menu_section, menu_rank)``, a separator between sections (equal
     places keep the table's order). ``figure``: Export Figure and Export Report offer it while
     it is open. ``shown``: open at the first start (later starts restore the saved layout).
+    ``mode`` is the mode (:mod:`.modes`) that shows it: asking for the panel goes there, and each
+    mode's panels are one group of tabs in that mode's layout (``area`` and ``beside`` place the dock
+    only until a mode arranges the window).
     """
 
     key: str
@@ -67,6 +72,7 @@ class PanelSpec:
     menu_rank: int = 100
     figure: bool = True
     shown: bool = False
+    mode: str = "inspect"
 
 
 def _inspect(panel: type[QWidget]) -> Callable[[MainWindow], QWidget]:
@@ -77,9 +83,10 @@ def _inspect(panel: type[QWidget]) -> Callable[[MainWindow], QWidget]:
 #: Every panel, in the order their docks are made (and tabbed).
 PANELS: list[PanelSpec] = [
     PanelSpec("curves", "Curves", "curvesDock", CurvesPanel, "Ctrl+Shift+C",
-              "Loss, accuracy, learning rate and throughput of each run", menus=("View", "Train")),
+              "Loss, accuracy, learning rate and throughput of each run", menus=("View", "Train"), mode="train"),
     PanelSpec("results", "Results", "resultsDock", ResultsPanel, "Ctrl+Shift+R",
-              "Confusion matrix, per-class accuracy, misclassified images", beside="curves", menus=("View", "Train")),
+              "Confusion matrix, per-class accuracy, misclassified images", beside="curves", menus=("View", "Train"),
+              mode="train"),
     PanelSpec("kernels", "Kernels", "kernelsDock", _inspect(KernelsPanel), "Ctrl+Shift+K",
               "The filters of each convolution layer, their numbers and weight histogram", beside="results",
               menu_rank=10),
@@ -136,9 +143,20 @@ def in_menu(specs: tuple[PanelSpec, ...], menu: str) -> list[PanelSpec | None]:
     return out
 
 
-def offer_figure_export(dock: QDockWidget, export: Callable[[str], object]) -> None:
-    """Right-click on the dock's panel (and pyqtgraph's own Export… entry) calls ``export(title)``."""
-    widget = dock.widget()
+def scrolling(panel: QWidget) -> QScrollArea:
+    """``panel`` in a frameless scroll area: a dock holding it may be smaller than the panel's minimum
+    size (the panel scrolls), so a panel never forces its size on the window or on the canvas."""
+    scroll = QScrollArea(panel.parentWidget())
+    scroll.setObjectName(f"{panel.objectName() or type(panel).__name__}Scroll")
+    scroll.setWidget(panel)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setMinimumSize(PANEL_MIN_SIZE.boundedTo(panel.minimumSizeHint().expandedTo(QSize(1, 1))))
+    return scroll
+
+
+def offer_figure_export(dock: QDockWidget, widget: QWidget, export: Callable[[str], object]) -> None:
+    """Right-click on the dock's panel ``widget`` (and pyqtgraph's own Export… entry) calls ``export(title)``."""
     act = QAction("Export Figure…", widget)
     act.triggered.connect(lambda _checked=False: export(dock.windowTitle()))
     widget.addAction(act)
