@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetricsF, QImage
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -163,8 +164,9 @@ def test_every_figure_panel_exports_its_figure_not_its_controls(qtbot, window): 
         dock.show()
     qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=30_000)
     targets = {t.name: t for t in window.figure_targets()}
+    panels = {window.panel_dock(spec.key): window.panel(spec.key) for spec in window.panel_specs}
     for dock in window.figure_docks():
-        panel = dock.widget()
+        panel = panels[dock]  # the panel itself (its dock holds it in a scroll area)
         assert hasattr(panel, "figure_widget"), f"{dock.windowTitle()} names no figure part"
         target = targets[dock.windowTitle()]
         assert target.widget is panel.figure_widget() and target.widget is not panel, dock.windowTitle()
@@ -306,14 +308,16 @@ def test_the_figure_dialog_opens_on_the_panel_in_front(qtbot, window):  # noqa: 
     assert dialog.current.name == "Occlusion"
     dialog.close()
     window.acts.show_kernels.trigger()  # two panels on screen: the one holding the keyboard focus is in front
-    window.kernels_dock.setFloating(True)
+    # Kernels moves to the left: both panels are on screen (Occlusion in front in its own area again).
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.kernels_dock)
+    window.occlusion_dock.raise_()
     qtbot.waitUntil(lambda: window.kernels_dock.isVisible() and window.occlusion_dock.isVisible())
     docks = [window.occlusion_dock, window.kernels_dock]
+    panels = {window.occlusion_dock: window.occlusion, window.kernels_dock: window.kernels}
+    qtbot.waitUntil(lambda: not any(dock.visibleRegion().isEmpty() for dock in docks))
     for dock in docks:
-        assert not dock.visibleRegion().isEmpty()
-        assert front_panel(docks, dock.widget().figure_widget()) == dock.windowTitle()
+        assert front_panel(docks, panels[dock].figure_widget()) == dock.windowTitle()
     assert front_panel(docks, window.canvas) in ("Occlusion", "Kernels")  # focus elsewhere: the larger one
-    window.kernels_dock.setFloating(False)
 
 
 def test_a_tall_network_exports_and_goes_into_a_report(qtbot, tmp_path):
