@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from ...inspect.activations import predict
 from ...inspect.attribution import (
-    default_cam_layer,
     grad_cam,
     integrated_gradients_delta,
     integrated_gradients_steps,
@@ -211,10 +210,16 @@ class AttributionPanel(InspectPanel):
         self.layer.clear()
         for nid in layers:
             self.layer.addItem(nid, nid)
-        preferred = current if current in layers else default_cam_layer(model)
+        preferred = current if current in layers else self._default_layer(layers)
         self.layer.setCurrentIndex(max(self.layer.findData(preferred), 0))
         self.layer.blockSignals(False)
         self.compute()
+
+    def _default_layer(self, layers: list[str]) -> str | None:
+        """``default_cam_layer``'s choice (the last map with more than one position) from the source's
+        shapes: no forward pass on the GUI thread."""
+        spatial = [nid for nid in layers if (shape := self.source.layer_shape(nid)) and shape[1] * shape[2] > 1]
+        return spatial[-1] if spatial else (layers[-1] if layers else None)
 
     def compute(self) -> None:
         """Start the three maps for the current image, class and settings (cancelling any running)."""

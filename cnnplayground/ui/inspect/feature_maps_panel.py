@@ -131,6 +131,11 @@ def _maps_and_prediction(model, x: torch.Tensor):
     return feature_maps(model, x), predict(model, x, k=5)
 
 
+def _stats(model, images: torch.Tensor, mean, std):
+    """Per-layer activation statistics over uint8 ``images`` ``(N, C, H, W)`` (run in the thread pool)."""
+    return activation_stats(model, prepare(images, mean, std))
+
+
 class FeatureMapsPanel(InspectPanel):
     """Every channel of a layer for one input, with the prediction and per-layer statistics."""
 
@@ -395,12 +400,12 @@ class FeatureMapsPanel(InspectPanel):
         if model is None or data is None or split is None:
             self.stats.setRowCount(0)
             return
-        x = prepare(split.images[:STATS_IMAGES], data.mean, data.std)
-        if x.shape[1:] != self._input_shape():
+        images = split.images[:STATS_IMAGES]
+        if tuple(images.shape[1:]) != self._input_shape():
             self.stats.setRowCount(0)
             return
-        self._stats_count = len(x)
-        self.run_in_background("stats", activation_stats, model, x, done=self._on_stats)
+        self._stats_count = len(images)
+        self.run_in_background("stats", _stats, model, images, data.mean, data.std, done=self._on_stats)
 
     def _on_stats(self, stats) -> None:
         self.stats.setRowCount(len(stats))

@@ -97,9 +97,12 @@ class PixelView(QWidget):
             p.end()
 
 
-def _fields(model, shown: torch.Tensor, batch: torch.Tensor, name: str, row: int, col: int, channel: int | None):
+def _fields(model, shown: torch.Tensor, batch: torch.Tensor, mean, std, name: str, row: int, col: int,
+            channel: int | None):
     """The layer's ``(H, W)`` map for the shown image (one channel, or their sum) and the effective field of
-    its unit ``(row, col)`` over ``batch`` ``(N, C, H, W)`` (run in the thread pool)."""
+    its unit ``(row, col)`` over ``batch`` (uint8 ``(N, C, H, W)``, normalized here with ``mean``/``std``;
+    run in the thread pool)."""
+    shown, batch = prepare(shown, mean, std), prepare(batch, mean, std)
     with torch.no_grad():
         out = model.forward_all(shown)[name][0]
     unit_map = (out[channel] if channel is not None else out.sum(dim=0)).numpy()
@@ -247,7 +250,7 @@ class ReceptiveFieldPanel(InspectPanel):
         name = self.layer.currentText()
         if model is None or data is None or graph is None or split is None or not name:
             return
-        shown = prepare(split.images[self.image_index.value():self.image_index.value() + 1], data.mean, data.std)
+        shown = split.images[self.image_index.value():self.image_index.value() + 1]
         shape = self.source.layer_shape(name)
         if shape is None or len(shape) != 3:
             return
@@ -255,9 +258,9 @@ class ReceptiveFieldPanel(InspectPanel):
         row, col = min(self.position[0], h - 1), min(self.position[1], w - 1)
         self.position = (row, col)
         channel = self.channel.currentData()
-        batch = prepare(split.images[: self.images.value()], data.mean, data.std)
+        batch = split.images[: self.images.value()]
         self.summary.setText(f"Computing the effective field of {name} unit ({row}, {col})…")
-        self.run_in_background("field", _fields, model, shown, batch, name, row, col, channel,
+        self.run_in_background("field", _fields, model, shown, batch, data.mean, data.std, name, row, col, channel,
                                done=lambda found: self._show_fields(found, name, row, col, len(batch)),
                                failed=lambda message: self.summary.setText(f"The field failed: {message}"))
 
