@@ -243,6 +243,12 @@ def test_occlusion_panel_maps_the_true_class_probability(qtbot, window):
     occluded[:, 4:11, 6:13] = 0.0  # the patch at row 4, column 6
     p = torch.softmax(window.model_source.model(occluded[None]), 1)[0, panel.target.currentData()]
     assert r.probability[2, 3] == pytest.approx(float(p), abs=1e-6)
+    # The colour scales: the drop in probability (0 to the largest drop) and the probability (0 to 100 %).
+    drop = r.heat(28, 28)
+    assert panel.drop_bar.isVisible() and panel.probability_bar.isVisible()
+    assert panel.drop_bar.labels()[0] == "0.0%" and panel.drop_bar.labels()[2] == f"{float(drop.max()):.1%}"
+    assert float(drop.max()) > 0
+    assert panel.probability_bar.labels() == ("0%", "50%", "100%")
     panel.patch.setValue(14)
     panel.stride.setValue(14)
     qtbot.waitUntil(lambda: not panel.running and panel.result.patch == 14, timeout=30_000)
