@@ -155,6 +155,10 @@ class FeatureMapsPanel(InspectPanel):
         self.index.setPrefix("validation image ")
         self.index.setToolTip("Which validation image to feed the network")
         self.canvas = DrawingCanvas(parent=self)
+        self.centred_note = QLabel("Fed centred, 20×20, as MNIST's digits", self)
+        self.centred_note.setToolTip("The network gets the drawing scaled to a 20×20 box and centred by its "
+                                     "centre of mass in 28×28, as MNIST's digits were (LeCun et al. 1998)")
+        self.centred_note.setEnabled(False)  # the palette's muted text: a note, not a control
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("Start the drawing again")
         self.canvas.setToolTip("Draw a digit: the network sees it scaled to a 20×20 box and centred by its "
@@ -192,6 +196,7 @@ class FeatureMapsPanel(InspectPanel):
         lv.addWidget(self.input_kind)
         lv.addWidget(self.index)
         lv.addWidget(self.canvas, 1)
+        lv.addWidget(self.centred_note)
         lv.addWidget(self.clear_button)
         lv.addWidget(QLabel("Prediction (top 5)", self))
         lv.addWidget(self.predictions)
@@ -236,6 +241,7 @@ class FeatureMapsPanel(InspectPanel):
         drawing = kind == "draw"
         self.index.setVisible(kind == "dataset")
         self.clear_button.setVisible(drawing)
+        self.centred_note.setVisible(drawing)
         self.canvas.setEnabled(drawing)
         if kind == "dataset":
             self._load_dataset_image()
