@@ -132,7 +132,9 @@ def test_feature_maps_follow_a_drawing_and_the_prediction_changes(qtbot, window)
 
     draw_stroke(panel.canvas, [(4, 14), (10, 14), (16, 14), (23, 14)])  # a vertical bar: "1"-ish
     assert panel.canvas.image[4:24, 13:16].min() > 0.5 and panel.canvas.image[:, :6].max() < 0.01
-    qtbot.waitUntil(lambda: panel.prediction != blank, timeout=2000)
+    # computed in the background: the drawing's last state, once the debounce and the job are over
+    qtbot.waitUntil(lambda: panel.prediction != blank and not panel._timer.isActive() and not panel.busy,
+                    timeout=10_000)
     x = panel.input_tensor()
     expected = torch.softmax(window.model_source.model(x), 1)[0]
     best, p = panel.prediction[0]
@@ -147,6 +149,7 @@ def test_feature_maps_follow_a_drawing_and_the_prediction_changes(qtbot, window)
     panel.hide_dead.setChecked(True)
     dead = int((panel.maps["relu2"].reshape(16, -1).max(axis=1) <= 0).sum())
     assert len(panel.grid.images) == 16 - dead
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)
     stats = panel.layer_stats
     assert set(stats) >= {"conv1", "relu1", "fc3"} and 0.0 < stats["relu1"].zero_fraction < 1.0
     assert panel.stats.rowCount() == len(stats)
@@ -205,8 +208,10 @@ def test_receptive_field_panel_frames_the_theoretical_field_and_the_gradient_sta
     assert (sizes["conv1"], sizes["pool1"], sizes["conv2"], sizes["pool2"]) == (5, 6, 14, 16)
     panel.layer.setCurrentText("conv2")
     view = panel.unit_view
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_center(2, 3).toPoint())
     assert panel.position == (2, 3)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)  # the field is computed in the background
     top, left, bottom, right = panel.region
     assert (bottom - top + 1, right - left + 1) == (14, 14) and (top, left) == (2, 4)  # 2 px padding, jump 2
     erf = panel.erf
@@ -216,6 +221,7 @@ def test_receptive_field_panel_frames_the_theoretical_field_and_the_gradient_sta
     assert "100% of the gradient inside" in panel.summary.text()
     panel.channel.setCurrentIndex(3)  # channel 2
     panel.images.setValue(8)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)
     assert panel.erf.shape == (28, 28) and panel.input_view.rect_cells == panel.region
 
 
@@ -237,6 +243,12 @@ def test_occlusion_panel_maps_the_true_class_probability(qtbot, window):
     occluded[:, 4:11, 6:13] = 0.0  # the patch at row 4, column 6
     p = torch.softmax(window.model_source.model(occluded[None]), 1)[0, panel.target.currentData()]
     assert r.probability[2, 3] == pytest.approx(float(p), abs=1e-6)
+    # The colour scales: the drop in probability (0 to the largest drop) and the probability (0 to 100 %).
+    drop = r.heat(28, 28)
+    assert panel.drop_bar.isVisible() and panel.probability_bar.isVisible()
+    assert panel.drop_bar.labels()[0] == "0.0%" and panel.drop_bar.labels()[2] == f"{float(drop.max()):.1%}"
+    assert float(drop.max()) > 0
+    assert panel.probability_bar.labels() == ("0%", "50%", "100%")
     panel.patch.setValue(14)
     panel.stride.setValue(14)
     qtbot.waitUntil(lambda: not panel.running and panel.result.patch == 14, timeout=30_000)
@@ -258,6 +270,7 @@ def test_every_panel_follows_a_run_epoch_by_epoch(qtbot, window):
     assert seen[-1] == "trained weights stored in the project"
     model = window.model_source.model
     fm = window.feature_maps
+    qtbot.waitUntil(lambda: not fm.busy, timeout=30_000)  # the maps are computed in the background
     expected = torch.softmax(model(fm.input_tensor()), 1)[0]
     assert fm.prediction[0][0] == int(expected.argmax())
     assert fm.caption.text() == "Feature maps with trained weights stored in the project"
@@ -275,9 +288,11 @@ def test_hidden_panels_do_no_work_until_shown(qtbot, window):
     window.feature_maps_dock.hide()
     before = panel.maps
     window.document.set_weights(None)  # new (random) weights while the panel is hidden
-    assert panel.stale and panel.maps is before
+    assert panel.stale and not panel.busy  # the old maps are dropped, no new ones computed
+    assert panel.maps == {} and len(panel.grid.images) == 0
     window.feature_maps_dock.show()
-    assert not panel.stale and panel.maps is not before
+    assert not panel.stale and panel.busy  # computing in the background
+    qtbot.waitUntil(lambda: bool(panel.maps) and panel.maps is not before, timeout=10_000)
     assert panel.caption.text().startswith("Feature maps with untrained")
 
 
@@ -350,9 +365,11 @@ def test_adversarial_panel_attacks_and_sweeps_with_stop_and_rerun(qtbot, window)
     assert float((panel.adversarial - x).abs().max()) <= 0.1 + 1e-6  # FGSM, ε 0.1
     assert float(panel.adversarial.min()) >= 0 and float(panel.adversarial.max()) <= 1
     panel.epsilon.setValue(0.0)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)  # the attack runs in the background
     assert torch.equal(panel.adversarial, x) and "fooled" not in panel.adversarial_label.text()
     panel.attack.setCurrentIndex(panel.attack.findData("pgd_l2"))
     panel.epsilon.setValue(1.0)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)
     assert float((panel.adversarial - x).flatten().norm()) <= 1.0 + 1e-5 and panel.steps.isEnabled()
 
     panel.sweep_button.click()

@@ -207,6 +207,7 @@ def test_adversarial_gallery_shows_fooled_images_and_sweeps_of_two_models_share_
     assert panel.gallery.grid.captions[0] == f"{names[f.true_class]} → {names[f.adversarial_class]}"
     qtbot.mouseClick(panel.gallery.grid, Qt.MouseButton.LeftButton,
                      pos=panel.gallery.grid.tile_rect(0).center().toPoint())
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30_000)  # the attack runs in the background
     assert panel.index.value() == f.index and "fooled" in panel.adversarial_label.text()
 
     panel.sweep_button.click()

@@ -108,7 +108,9 @@ def test_training_in_the_window_fills_the_results_panel(qtbot, tmp_path, monkeyp
     correct = sum(int(window.results.confusion.cell_text(i, i)) for i in range(10))
     assert f"after epoch 1: {correct:,} of {val:,} classified correctly ({correct / val:.1%})" in (
         window.results.caption.text())
-    assert window.results.tabs.tabText(1) == f"Misclassified ({shown.args[0]})"
+    wrong = val - correct  # every mistake, of which the grid shows the most confident
+    assert window.results.tabs.tabText(1) == (f"Misclassified ({shown.args[0]} of {wrong:,})" if shown.args[0] < wrong
+                                              else f"Misclassified ({wrong:,})")
     assert window.document.modified and len(window.document.project.history) == 1
 
 

@@ -66,6 +66,12 @@ def _attack(kind: str, epsilon: float, steps: int, target: int | None, model, x,
                generator=torch.Generator().manual_seed(0))
 
 
+def _attack_one(kind: str, epsilon: float, steps: int, target: int | None, model, x, y, mean, std):
+    """One image's attack and how the network sees both (run in the thread pool): ``(adversarial, compare)``."""
+    adv = _attack(kind, epsilon, steps, target, model, x, y, mean, std)
+    return adv, compare(model, x, adv, mean, std)
+
+
 class AdversarialPanel(InspectPanel):
     """FGSM / PGD on one image, and accuracy against ε."""
 
@@ -230,6 +236,13 @@ class AdversarialPanel(InspectPanel):
         self.flips = []
         self.gallery.set_images([], [])
         self.gallery_status.setText("")
+        self.cancel_background()  # an attack on the previous model must not arrive after this
+        self.adversarial = None
+        for view in (self.original_view, self.perturbation_view, self.adversarial_view):
+            view.image, view.overlay = None, None
+            view.update()
+        for label in (self.original_label, self.perturbation_label, self.adversarial_label):
+            label.setText("")
         parts = self.ready(self.caption, "Adversarial examples")
         if parts is None:
             return
@@ -251,14 +264,18 @@ class AdversarialPanel(InspectPanel):
         i = self.index.value()
         x = split.images[i:i + 1].float() / 255.0
         y = split.labels[i:i + 1]
-        eps = self.epsilon.value()
-        if kind == "fgsm":
-            adv = fgsm(model, x, y, eps, data.mean, data.std)
-        elif kind == "fgsm_targeted":
-            adv = fgsm(model, x, y, eps, data.mean, data.std, target=torch.tensor([self.target.currentData()]))
-        else:
-            adv = pgd(model, x, y, eps, data.mean, data.std, steps=self.steps.value(),
-                      norm="l2" if kind == "pgd_l2" else "linf", generator=torch.Generator().manual_seed(0))
+        target = self.target.currentData() if kind == "fgsm_targeted" else None
+        self.run_in_background("attack", _attack_one, kind, self.epsilon.value(), self.steps.value(), target, model,
+                               x, y, data.mean, data.std,
+                               done=lambda found: self._show_attack(found, x, y, i),
+                               failed=lambda message: self.adversarial_label.setText(f"The attack failed: {message}"))
+
+    def _show_attack(self, found, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
+        """The attack's result (computed in the background): the three images and what the network says."""
+        data, split = self.source.data, self.source.split()
+        if data is None or split is None:
+            return
+        adv, c = found
         self.adversarial = adv
         delta = (adv - x)[0].numpy()
         scale = float(np.abs(delta).max())
@@ -267,7 +284,6 @@ class AdversarialPanel(InspectPanel):
         shown = delta.mean(axis=0) / scale if scale > 0 else delta.mean(axis=0)
         self.perturbation_view.set_image(rgb_image(diverging(shown)), (h, w))
         self.adversarial_view.set_image(grey_image(adv[0].numpy()), (h, w))
-        c = compare(model, x, adv, data.mean, data.std)
         names = data.class_names
         self.original_label.setText(f"true: {names[int(y)]}\nsays: {names[int(c.clean_class)]} "
                                     f"({float(c.clean_probability):.1%})")

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from ...inspect.activations import predict
 from ...inspect.attribution import (
-    default_cam_layer,
     grad_cam,
     integrated_gradients_delta,
     integrated_gradients_steps,
@@ -51,9 +50,16 @@ METHODS = (
 )
 
 
-def _work(model, x01, target, mean, std, layer, steps, baseline) -> Iterator[tuple[str, object]]:
-    """``("saliency", map)``, ``("gradcam", map)``, then ``("progress", fraction)`` … ``("ig", (map, gap))``."""
-    yield "saliency", saliency(model, x01, target, mean, std)[0].numpy()
+def _work(model, x01, chosen, mean, std, layer, steps, baseline) -> Iterator[tuple[str, object]]:
+    """``("saliency", ((class, probability), explained class, map))``, ``("gradcam", map)``, then
+    ``("progress", fraction)`` … ``("ig", (map, gap))``.
+
+    ``chosen``: the class to explain, or None for the predicted one. The prediction comes with the
+    first map (one item: the job hands on the first item at once, later ones at its pace).
+    """
+    top = predict(model, prepare(x01, mean, std), k=1)[0]
+    target = torch.tensor([top[0] if chosen is None else int(chosen)])
+    yield "saliency", (top, int(target[0]), saliency(model, x01, target, mean, std)[0].numpy())
     if layer:
         yield "gradcam", grad_cam(model, x01, target, mean, std, layer)[0].numpy()
     for fraction, attributions in integrated_gradients_steps(model, x01, target, mean, std, baseline=baseline,
@@ -181,6 +187,13 @@ class AttributionPanel(InspectPanel):
 
     def refresh(self) -> None:
         self._cancel()
+        self.maps, self.ig_gap = {}, None  # of the previous model: nothing of it stays on show
+        for view in (self.original_view, *self.views.values()):
+            view.image, view.overlay = None, None
+            view.update()
+        for label in self.labels.values():
+            label.setText("")
+        self.prediction.setText("")
         parts = self.ready(self.caption, "Attribution")
         if parts is None:
             return
@@ -203,10 +216,16 @@ class AttributionPanel(InspectPanel):
         self.layer.clear()
         for nid in layers:
             self.layer.addItem(nid, nid)
-        preferred = current if current in layers else default_cam_layer(model)
+        preferred = current if current in layers else self._default_layer(layers)
         self.layer.setCurrentIndex(max(self.layer.findData(preferred), 0))
         self.layer.blockSignals(False)
         self.compute()
+
+    def _default_layer(self, layers: list[str]) -> str | None:
+        """``default_cam_layer``'s choice (the last map with more than one position) from the source's
+        shapes: no forward pass on the GUI thread."""
+        spatial = [nid for nid in layers if (shape := self.source.layer_shape(nid)) and shape[1] * shape[2] > 1]
+        return spatial[-1] if spatial else (layers[-1] if layers else None)
 
     def compute(self) -> None:
         """Start the three maps for the current image, class and settings (cancelling any running)."""
@@ -217,12 +236,10 @@ class AttributionPanel(InspectPanel):
         i = self.index.value()
         image = split.images[i]
         x01 = image[None].float() / 255.0
-        top = predict(model, prepare(image, data.mean, data.std), k=1)[0]
         chosen = self.target.currentData()
-        self.target_class = top[0] if chosen in (None, PREDICTED) else int(chosen)
-        names = data.class_names
-        self.prediction.setText(f"true: {names[int(split.labels[i])]}\nsays: {names[top[0]]} ({top[1]:.1%})\n"
-                                f"explaining: {names[self.target_class]}")
+        chosen = None if chosen in (None, PREDICTED) else int(chosen)
+        self._true_class = int(split.labels[i])
+        self.prediction.setText("…")
         _, h, w = data.input_shape
         self.original_view.set_image(grey_image(image.numpy()), (h, w))
         self.maps, self.ig_gap = {}, None
@@ -234,8 +251,7 @@ class AttributionPanel(InspectPanel):
         baseline = None if self.baseline.currentData() == "black" else \
             torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1).expand(*data.input_shape).clone()
         self.progress.setValue(0)
-        target = torch.tensor([self.target_class])
-        work = _work(model, x01, target, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
+        work = _work(model, x01, chosen, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
         self.job = GeneratorJob(work, parent=self)
         self.job.progressed.connect(self._on_items)
         self.job.failed.connect(lambda message: self.caption.setText(f"Attribution failed: {message}"))
@@ -243,11 +259,16 @@ class AttributionPanel(InspectPanel):
 
     def _on_items(self, items: list) -> None:
         for key, value in items:
-            if key == "progress":
-                self.progress.setValue(round(100 * value))
-            elif key == "saliency":
+            if key == "saliency":
+                (predicted, probability), self.target_class, value = value
+                names = tuple(self.source.data.class_names) if self.source.data is not None else ()
+                true, says, explained = (names[c] if c < len(names) else str(c)
+                                         for c in (self._true_class, predicted, self.target_class))
+                self.prediction.setText(f"true: {true}\nsays: {says} ({probability:.1%})\nexplaining: {explained}")
                 self.maps["saliency"] = _unit(value)
                 self.labels["saliency"].setText(f"largest |gradient| {float(value.max()):.3g} per pixel unit")
+            elif key == "progress":
+                self.progress.setValue(round(100 * value))
             elif key == "gradcam":
                 self.maps["gradcam"] = value
                 layer = self.layer.currentData()

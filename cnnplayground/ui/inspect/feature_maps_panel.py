@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...inspect.activations import activation_stats, dead_channels, feature_maps, predict
+from ...inspect.digits import center_digit
 from ...inspect.snapshot import prepare
 from .imaging import ImageGrid, grey_image, rgb_image, sequential
 from .panel import InspectPanel
@@ -125,6 +126,16 @@ class DrawingCanvas(QWidget):
             p.end()
 
 
+def _maps_and_prediction(model, x: torch.Tensor):
+    """Every layer's output for ``x`` ``(1, C, H, W)`` and the top-5 prediction (run in the thread pool)."""
+    return feature_maps(model, x), predict(model, x, k=5)
+
+
+def _stats(model, images: torch.Tensor, mean, std):
+    """Per-layer activation statistics over uint8 ``images`` ``(N, C, H, W)`` (run in the thread pool)."""
+    return activation_stats(model, prepare(images, mean, std))
+
+
 class FeatureMapsPanel(InspectPanel):
     """Every channel of a layer for one input, with the prediction and per-layer statistics."""
 
@@ -144,8 +155,14 @@ class FeatureMapsPanel(InspectPanel):
         self.index.setPrefix("validation image ")
         self.index.setToolTip("Which validation image to feed the network")
         self.canvas = DrawingCanvas(parent=self)
+        self.centred_note = QLabel("Fed centred, 20×20, as MNIST's digits", self)
+        self.centred_note.setToolTip("The network gets the drawing scaled to a 20×20 box and centred by its "
+                                     "centre of mass in 28×28, as MNIST's digits were (LeCun et al. 1998)")
+        self.centred_note.setEnabled(False)  # the palette's muted text: a note, not a control
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("Start the drawing again")
+        self.canvas.setToolTip("Draw a digit: the network sees it scaled to a 20×20 box and centred by its "
+                               "centre of mass, as MNIST's digits were")
         self.predictions = QTableWidget(5, 2, self)
         self.predictions.setHorizontalHeaderLabels(["class", "probability"])
         self.predictions.verticalHeader().hide()
@@ -179,6 +196,7 @@ class FeatureMapsPanel(InspectPanel):
         lv.addWidget(self.input_kind)
         lv.addWidget(self.index)
         lv.addWidget(self.canvas, 1)
+        lv.addWidget(self.centred_note)
         lv.addWidget(self.clear_button)
         lv.addWidget(QLabel("Prediction (top 5)", self))
         lv.addWidget(self.predictions)
@@ -223,6 +241,7 @@ class FeatureMapsPanel(InspectPanel):
         drawing = kind == "draw"
         self.index.setVisible(kind == "dataset")
         self.clear_button.setVisible(drawing)
+        self.centred_note.setVisible(drawing)
         self.canvas.setEnabled(drawing)
         if kind == "dataset":
             self._load_dataset_image()
@@ -276,8 +295,8 @@ class FeatureMapsPanel(InspectPanel):
             image = torch.as_tensor(self._dataset_image, dtype=torch.float32)
         elif self.input_kind.currentData() == "file" and self._file_image is not None:
             image = torch.as_tensor(self._file_image, dtype=torch.float32)
-        else:
-            image = torch.as_tensor(self.canvas.image, dtype=torch.float32)[None].repeat(c, 1, 1)
+        else:  # a drawing: scaled and centred as MNIST's digits were (wherever and however large it was drawn)
+            image = torch.as_tensor(center_digit(self.canvas.image), dtype=torch.float32)[None].repeat(c, 1, 1)
         if image.shape != (c, h, w):
             return None
         mean, std = (data.mean, data.std) if data is not None and len(data.mean) == c else ((0.5,) * c, (0.5,) * c)
@@ -291,13 +310,25 @@ class FeatureMapsPanel(InspectPanel):
         """Every tile of the grid (also those scrolled out of sight)."""
         return self.grid
 
+    def clear_results(self) -> None:
+        """Another project or other weights: the maps, the prediction and the statistics go."""
+        self.maps, self.prediction = {}, []
+        self.grid.set_images([], [])
+        self.stats.setRowCount(0)
+        self.layer_stats = {}
+        self._show_prediction()
+
     def refresh(self) -> None:
         """A new model (or data): update the layer list, the maps and the statistics."""
         model = self.source.model
+        self.cancel_background()  # results for the previous model must not arrive after this
         if model is None:
             self.caption.setText(self.source.problem or "No network")
             self.maps, self.prediction = {}, []
             self.grid.set_images([], [])
+            self.layer.clear()
+            self.stats.setRowCount(0)
+            self._show_prediction()
             return
         _, h, w = self._input_shape()
         self.canvas.set_size(h, w)
@@ -309,13 +340,17 @@ class FeatureMapsPanel(InspectPanel):
         self._compute_stats()
 
     def recompute(self) -> None:
-        """Run the input through the snapshot: every layer's output and the prediction."""
+        """Run the input through the snapshot in the background: every layer's output and the prediction."""
         model, x = self.source.model, self.input_tensor()
         if model is None or x is None:
             return
-        self.maps = feature_maps(model, x)
-        self.prediction = predict(model, x, k=5)
-        spatial = [nid for nid, v in self.maps.items() if v.ndim == 3 and nid != model.input_id]
+        self.run_in_background("maps", _maps_and_prediction, model, x, done=self._on_maps,
+                               failed=lambda message: self.caption.setText(f"Feature maps failed: {message}"))
+
+    def _on_maps(self, found) -> None:
+        model = self.source.model
+        self.maps, self.prediction = found
+        spatial = [nid for nid, v in self.maps.items() if v.ndim == 3 and (model is None or nid != model.input_id)]
         current = self.layer.currentText()
         self.layer.blockSignals(True)
         self.layer.clear()
@@ -371,15 +406,19 @@ class FeatureMapsPanel(InspectPanel):
         if model is None or data is None or split is None:
             self.stats.setRowCount(0)
             return
-        x = prepare(split.images[:STATS_IMAGES], data.mean, data.std)
-        if x.shape[1:] != self._input_shape():
+        images = split.images[:STATS_IMAGES]
+        if tuple(images.shape[1:]) != self._input_shape():
             self.stats.setRowCount(0)
             return
-        stats = activation_stats(model, x)
+        self._stats_count = len(images)
+        self.run_in_background("stats", _stats, model, images, data.mean, data.std, done=self._on_stats)
+
+    def _on_stats(self, stats) -> None:
         self.stats.setRowCount(len(stats))
         for row, (nid, s) in enumerate(stats.items()):
             for col, text in enumerate((nid, f"{s.mean:.3f}", f"{s.std:.3f}", f"{s.zero_fraction:.0%}",
                                         f"{s.dead_fraction:.0%}")):
                 self.stats.setItem(row, col, QTableWidgetItem(text))
         self.layer_stats = stats
-        self.stats_title.setText(f"Activation statistics over {len(x)} validation images")
+        self.stats_title.setText(f"Activation statistics over {self._stats_count} "
+                                 "validation images")

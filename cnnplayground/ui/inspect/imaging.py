@@ -26,6 +26,8 @@ def _lut(anchors: np.ndarray, n: int = 256) -> np.ndarray:
 
 DIVERGING_LUT = _lut(_DIVERGING)
 SEQUENTIAL_LUT = _lut(_SEQUENTIAL)
+#: The colours of :func:`heat_overlay` from 0 to 1 (as they look at full opacity), for its colour bar.
+HEAT_LUT = SEQUENTIAL_LUT[np.round(96 + np.linspace(0.0, 1.0, 256) * 159).astype(int)]
 
 
 def diverging(values: np.ndarray) -> np.ndarray:
@@ -199,10 +201,11 @@ def theme_plot(widget) -> None:
 class ColorBar(QWidget):
     """A horizontal colour bar with its low, middle and high values."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, label_format: str = "{:.3g}") -> None:
         super().__init__(parent)
         self.lut = DIVERGING_LUT
         self.low, self.high = -1.0, 1.0
+        self.label_format = label_format  # e.g. "{:.0%}" for probabilities
         self.setMinimumHeight(self.fontMetrics().height() + 16)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -213,7 +216,8 @@ class ColorBar(QWidget):
         self.update()
 
     def labels(self) -> tuple[str, str, str]:
-        return f"{self.low:.3g}", f"{(self.low + self.high) / 2:.3g}", f"{self.high:.3g}"
+        fmt = self.label_format.format
+        return fmt(self.low), fmt((self.low + self.high) / 2), fmt(self.high)
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
         p = QPainter(self)

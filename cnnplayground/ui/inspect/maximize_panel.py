@@ -252,6 +252,21 @@ class MaximizePanel(InspectPanel):
         self.stop()  # nobody is watching: no work for nothing
 
     # --- following the model ------------------------------------------------------------------
+    def clear_results(self) -> None:
+        """Another project or other weights: the optimized images and their curve go."""
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+        self.mode, self.history, self.reference, self.last, self.channels, self.note = "", [], None, None, [], ""
+        self.image_view.image = None
+        self.image_view.update()
+        self.curve.setData([], [])
+        self.mean_line.hide()
+        self.max_line.hide()
+        self.gallery.set_images([], [])
+        self.progress.setValue(0)
+        self.status.setText("")
+        self._sync_enabled()
+
     def refresh(self) -> None:
         """A new model (or data): the layer list; a running optimization keeps the weights it started with."""
         model = self.source.model

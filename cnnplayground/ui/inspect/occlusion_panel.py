@@ -1,22 +1,35 @@
 """The Occlusion panel (Zeiler & Fergus): hide a patch of the image everywhere in turn; where does it hurt?
 
-The map is computed a batch of patch positions at a time from a zero-length timer, so
-the window stays responsive and a new choice cancels the running computation.
+The map is computed a batch of patch positions at a time in a background job
+(:class:`~..jobs.GeneratorJob`), so the window stays responsive; the map fills in as the
+batches arrive and a new choice cancels the running computation. Two colour bars give the
+maps' scales: the drop in probability over the image, and the probability itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
-from PySide6.QtCore import QTimer
+import torch
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
-from .imaging import grey_image, heat_overlay, rgb_image, sequential
+from ..jobs import GeneratorJob
+from .imaging import HEAT_LUT, SEQUENTIAL_LUT, ColorBar, grey_image, heat_overlay, rgb_image, sequential
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource
+
+
+def _occlusion_work(model, image: torch.Tensor, target: int, patch: int, stride: int) -> Iterator[tuple]:
+    """``("prediction", (class, probability))``, then ``("map", (fraction done, OcclusionMap))`` per batch."""
+    yield "prediction", predict(model, image, k=1)[0]
+    for done, result in occlusion_steps(model, image, target, patch, stride):
+        yield "map", (done, result)
 
 
 class OcclusionPanel(InspectPanel):
@@ -25,7 +38,8 @@ class OcclusionPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.result: OcclusionMap | None = None
-        self._steps = None
+        self.job: GeneratorJob | None = None
+        self._prediction: tuple[int, float] | None = None
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.index = QSpinBox(self)
@@ -49,6 +63,12 @@ class OcclusionPanel(InspectPanel):
         self.image_view.setToolTip("The image with the drop in probability over it: red = hiding this hurts")
         self.map_view = PixelView(self)
         self.map_view.setToolTip("Probability of the class with the patch at each position (dark = low)")
+        self.drop_bar = ColorBar(self, label_format="{:.1%}")
+        self.drop_bar.setToolTip("Drop in the class's probability when the patch hides that place")
+        self.drop_bar.set_range(0.0, 1.0, HEAT_LUT)
+        self.probability_bar = ColorBar(self, label_format="{:.0%}")
+        self.probability_bar.setToolTip("Probability of the class with the patch at each position")
+        self.probability_bar.set_range(0.0, 1.0, SEQUENTIAL_LUT)
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
         controls = QHBoxLayout()
@@ -61,8 +81,10 @@ class OcclusionPanel(InspectPanel):
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(QLabel("Where hiding hurts (drop in probability)", self))
         left.addWidget(self.image_view, 1)
+        left.addWidget(self.drop_bar)
         right.addWidget(QLabel("Probability with the patch at each position", self))
         right.addWidget(self.map_view, 1)
+        right.addWidget(self.probability_bar)
         views.addLayout(left, 1)
         views.addLayout(right, 1)
         layout = QVBoxLayout(self)
@@ -71,9 +93,6 @@ class OcclusionPanel(InspectPanel):
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._next_batch)
         self.index.valueChanged.connect(self._on_image)
         for widget in (self.patch, self.stride):
             widget.valueChanged.connect(lambda _v: self.start())
@@ -81,23 +100,39 @@ class OcclusionPanel(InspectPanel):
 
     @property
     def running(self) -> bool:
-        return self._timer.isActive()
+        return self.job is not None and self.job.running
+
+    def _stop(self) -> None:
+        if self.running:
+            self.job.cancel()
+        self.progress.setValue(0)
+        self.unsetCursor()
 
     def on_hidden_change(self) -> None:
-        self._timer.stop()  # a hidden panel computes nothing; it starts again when shown
+        self._stop()  # a hidden panel computes nothing; it starts again when shown
 
     def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().hideEvent(event)
-        if self._timer.isActive():
-            self._timer.stop()
+        if self.running:
+            self._stop()
             self.stale = True  # the map was not finished: redo it when shown
 
     def figure_widget(self) -> QWidget:
         """What Export Figure draws: the views, without the controls above them."""
         return self.figure
 
+    def clear(self) -> None:
+        """Nothing shown: no image, no map (another model, or none)."""
+        self._stop()
+        self.result, self._prediction = None, None
+        for view in (self.image_view, self.map_view):
+            view.image = None
+            view.overlay = None
+            view.update()
+        self.summary.setText("")
+
     def refresh(self) -> None:
-        self._timer.stop()
+        self.clear()
         parts = self.ready(self.caption, "Occlusion sensitivity")
         if parts is None:
             return
@@ -117,41 +152,48 @@ class OcclusionPanel(InspectPanel):
         self.start()
 
     def start(self) -> None:
-        """(Re)start the map for the current image, class, patch and stride."""
+        """(Re)start the map for the current image, class, patch and stride (cancelling a running one)."""
+        self._stop()
         model, data, split = self.source.model, self.source.data, self.source.split()
         if model is None or data is None or split is None or self.target.currentIndex() < 0:
-            self._timer.stop()
             return
         image = prepare(split.images[self.index.value()], data.mean, data.std)[0]
         self._image = split.images[self.index.value()].numpy()
         self._data = data
         patch = min(self.patch.value(), *data.input_shape[1:])
-        self._steps = occlusion_steps(model, image, self.target.currentData(), patch, self.stride.value())
-        self._prediction = predict(model, image, k=1)[0]
-        self.progress.setValue(0)
-        self._timer.start()
+        self.result, self._prediction = None, None
+        self.job = GeneratorJob(_occlusion_work(model, image, self.target.currentData(), patch,
+                                                self.stride.value()), parent=self)
+        self.job.progressed.connect(self._on_items)
+        self.job.finished.connect(lambda: self._show(final=True))
+        self.job.finished.connect(self.unsetCursor)
+        self.job.failed.connect(self._on_failed)
+        self.setCursor(Qt.CursorShape.BusyCursor)
+        self.job.start()
 
-    def _next_batch(self) -> None:
-        try:
-            done, self.result = next(self._steps)
-        except StopIteration:
-            self._timer.stop()
-            self._show(final=True)
-            return
-        self.progress.setValue(round(done * 100))
-        if done >= 1.0:
-            self._timer.stop()
-            self._show(final=True)
+    def _on_items(self, items: list) -> None:
+        for kind, value in items:
+            if kind == "prediction":
+                self._prediction = value
+            else:
+                done, self.result = value
+                self.progress.setValue(round(done * 100))
+        self._show(final=False)
+
+    def _on_failed(self, message: str) -> None:
+        self.unsetCursor()
+        self.summary.setText(f"The occlusion map failed: {message}")
 
     def _show(self, final: bool) -> None:
         r = self.result
-        if r is None:
+        if r is None or self._prediction is None:
             return
         _, h, w = self._data.input_shape
         drop = r.heat(h, w)
         scale = float(drop.max()) if drop.max() > 0 else 1.0
         self.image_view.set_image(grey_image(self._image), (h, w))
         self.image_view.overlay = heat_overlay(drop / scale)  # only where hiding lowers the probability
+        self.drop_bar.set_range(0.0, scale if drop.max() > 0 else 0.0, HEAT_LUT)
         probability = np.nan_to_num(r.probability, nan=r.baseline)
         self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
         names = self._data.class_names

@@ -1,9 +1,15 @@
-"""What every Inspect panel shares: it follows the model source, but only does the work while visible."""
+"""What every Inspect panel shares: it follows the model source, but only does the work while visible,
+and never on the GUI thread (:meth:`InspectPanel.run_in_background`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
+from ..jobs import FunctionJob
 from .source import ModelSource
 
 
@@ -27,7 +33,56 @@ class InspectPanel(QWidget):
         super().__init__(parent)
         self.source = source
         self.stale = True
+        #: The running background call of each kind of request (``run_in_background``'s ``key``).
+        self.jobs: dict[str, FunctionJob] = {}
         source.changed.connect(self._on_source_changed)
+        source.replaced.connect(self._on_source_replaced)
+
+    # --- background work --------------------------------------------------------------------
+    def run_in_background(self, key: str, function: Callable[..., Any], *args: Any,
+                          done: Callable[[Any], None], failed: Callable[[str], None] | None = None) -> FunctionJob:
+        """Call ``function(*args)`` in the thread pool and hand its result to ``done`` on the GUI thread.
+
+        A newer request of the same ``key`` cancels the older one, so a stale result never overwrites a
+        newer one; while any job runs the panel shows a busy cursor (:attr:`busy`).
+        """
+        self.cancel_background(key)
+        job = FunctionJob(function, *args, parent=self)
+        self.jobs[key] = job
+
+        def finish(result: Any = None, message: str | None = None) -> None:
+            if self.jobs.get(key) is job:
+                del self.jobs[key]
+            self._sync_busy()
+            if message is None:
+                done(result)
+            elif failed is not None:
+                failed(message)
+
+        job.returned.connect(lambda result: finish(result))
+        job.failed.connect(lambda message: finish(message=message))
+        job.start()
+        self._sync_busy()
+        return job
+
+    def cancel_background(self, key: str | None = None) -> None:
+        """Drop the running job of ``key`` (every job when None): its result will not be shown."""
+        for name in [key] if key is not None else list(self.jobs):
+            job = self.jobs.pop(name, None) if name is not None else None
+            if job is not None:
+                job.cancel()
+        self._sync_busy()
+
+    @property
+    def busy(self) -> bool:
+        """A background analysis of this panel is running."""
+        return bool(self.jobs)
+
+    def _sync_busy(self) -> None:
+        if self.jobs:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.unsetCursor()
 
     def refresh(self) -> None:  # pragma: no cover - every panel overrides it
         raise NotImplementedError
@@ -39,6 +94,13 @@ class InspectPanel(QWidget):
         else:
             self.stale = True
             self.on_hidden_change()
+
+    def _on_source_replaced(self) -> None:
+        self.cancel_background()
+        self.clear_results()
+
+    def clear_results(self) -> None:
+        """Another project or other weights: drop every result of the previous model (``refresh`` follows)."""
 
     def on_hidden_change(self) -> None:
         """The source changed while hidden (panels stop long work here)."""

@@ -114,6 +114,15 @@ class PatchesPanel(InspectPanel):
         super().hideEvent(event)
         self.stop()
 
+    def clear_results(self) -> None:
+        """Another project or other weights: the found images and the one looked at go."""
+        self.stop()
+        self.cache.clear()
+        self.grid.set_images([], [])
+        self.image_view.image, self.image_view.overlay, self.image_view.rect_cells = None, None, None
+        self.image_view.update()
+        self.image_label.setText("")
+
     def refresh(self) -> None:
         self.stop()
         model = self.source.model

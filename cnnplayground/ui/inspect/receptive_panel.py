@@ -97,6 +97,18 @@ class PixelView(QWidget):
             p.end()
 
 
+def _fields(model, shown: torch.Tensor, batch: torch.Tensor, mean, std, name: str, row: int, col: int,
+            channel: int | None):
+    """The layer's ``(H, W)`` map for the shown image (one channel, or their sum) and the effective field of
+    its unit ``(row, col)`` over ``batch`` (uint8 ``(N, C, H, W)``, normalized here with ``mean``/``std``;
+    run in the thread pool)."""
+    shown, batch = prepare(shown, mean, std), prepare(batch, mean, std)
+    with torch.no_grad():
+        out = model.forward_all(shown)[name][0]
+    unit_map = (out[channel] if channel is not None else out.sum(dim=0)).numpy()
+    return unit_map, effective_field(model, batch, name, row, col, channel)
+
+
 class ReceptiveFieldPanel(InspectPanel):
     """Theoretical and effective receptive field of a clicked unit, and field sizes per layer."""
 
@@ -175,9 +187,16 @@ class ReceptiveFieldPanel(InspectPanel):
 
     def refresh(self) -> None:
         model = self.source.model
+        self.cancel_background()  # a field of the previous model must not arrive after this
+        self.erf, self.region = None, None
+        for view in (self.unit_view, self.input_view):
+            view.image, view.overlay, view.marker, view.rect_cells = None, None, None, None
+            view.update()
+        self.summary.setText("")
         if model is None:
             self.caption.setText(self.source.problem or "No network")
-            self.erf = None
+            self._layer_shown = ""
+            self.layer.clear()
             return
         missing = self.data_missing()
         self.caption.setText(missing or f"Receptive fields with {self.source.description}")
@@ -207,10 +226,10 @@ class ReceptiveFieldPanel(InspectPanel):
         name = self.layer.currentText()
         if model is None or data is None or split is None or not name:
             return
-        x = prepare(split.images[:1], data.mean, data.std)
-        with torch.no_grad():
-            out = model.forward_all(x)[name][0]
-        channels, h, w = out.shape
+        shape = self.source.layer_shape(name)
+        if shape is None or len(shape) != 3:
+            return
+        channels, h, w = shape
         same_layer = name == self._layer_shown
         kept_channel = self.channel.currentIndex() if same_layer else 0
         self.channel.blockSignals(True)
@@ -237,22 +256,33 @@ class ReceptiveFieldPanel(InspectPanel):
         name = self.layer.currentText()
         if model is None or data is None or graph is None or split is None or not name:
             return
-        shown = prepare(split.images[self.image_index.value():self.image_index.value() + 1], data.mean, data.std)
-        with torch.no_grad():
-            out = model.forward_all(shown)[name][0]
-        channel = self.channel.currentData()
-        unit_map = (out[channel] if channel is not None else out.sum(dim=0)).numpy()
-        h, w = unit_map.shape
+        shown = split.images[self.image_index.value():self.image_index.value() + 1]
+        shape = self.source.layer_shape(name)
+        if shape is None or len(shape) != 3:
+            return
+        _, h, w = shape
         row, col = min(self.position[0], h - 1), min(self.position[1], w - 1)
         self.position = (row, col)
+        channel = self.channel.currentData()
+        batch = split.images[: self.images.value()]
+        self.summary.setText(f"Computing the effective field of {name} unit ({row}, {col})…")
+        self.run_in_background("field", _fields, model, shown, batch, data.mean, data.std, name, row, col, channel,
+                               done=lambda found: self._show_fields(found, name, row, col, len(batch)),
+                               failed=lambda message: self.summary.setText(f"The field failed: {message}"))
+
+    def _show_fields(self, found, name: str, row: int, col: int, images: int) -> None:
+        """The unit's map and effective field (computed in the background) on show."""
+        unit_map, self.erf = found
+        data, graph, split = self.source.data, self.source.graph, self.source.split()
+        if data is None or graph is None or split is None:
+            return
+        h, w = unit_map.shape
         self.unit_view.set_image(rgb_image(sequential(unit_map, float(unit_map.min()), float(unit_map.max()))),
                                  (h, w))
         self.unit_view.marker = (row, col)
         _, ih, iw = data.input_shape
         result = infer(graph)
         self.region = theoretical_region(result, name, row, col, (ih, iw))
-        batch = prepare(split.images[: self.images.value()], data.mean, data.std)
-        self.erf = effective_field(model, batch, name, row, col, channel)
         peak = float(self.erf.max()) or 1.0
         self.input_view.set_image(grey_image(split.images[self.image_index.value()].numpy()), (ih, iw))
         self.input_view.overlay = heat_overlay(self.erf / peak)
@@ -269,6 +299,6 @@ class ReceptiveFieldPanel(InspectPanel):
         rows, cols = np.nonzero(self.erf >= 0.5 * peak)
         half = f"{rows.max() - rows.min() + 1}×{cols.max() - cols.min() + 1}" if len(rows) else "—"
         self.summary.setText(
-            f"{head}, on the image rows {top}–{bottom}, columns {left}–{right}. Effective field over {len(batch)} "
+            f"{head}, on the image rows {top}–{bottom}, columns {left}–{right}. Effective field over {images} "
             f"images: {inside:.0%} of the gradient inside the theoretical field; half of the peak or more "
             f"within {half}.")

@@ -27,9 +27,17 @@ from ..training.dock import TrainingDock
 
 
 class ModelSource(QObject):
-    """The model the panels inspect. Signal ``changed()`` when the model or the data changed."""
+    """The model the panels inspect. Signal ``changed()`` when the model or the data changed.
+
+    Signal ``replaced()`` (just before the ``changed()`` that follows it) when what the panels showed
+    belongs to another project or other weights: New, Open, New from Preset, Revert, recovery, a run
+    undone or redone, weights imported. Panels drop their results then (an attack, an optimized image,
+    a sweep kept for comparison). A run's own record at its end is no such change: its snapshots were
+    on show already.
+    """
 
     changed = Signal()
+    replaced = Signal()
 
     def __init__(self, document: Document, training: TrainingDock, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,8 +56,8 @@ class ModelSource(QObject):
         self._rebuild_timer.setSingleShot(True)
         self._rebuild_timer.setInterval(300)  # typing a kernel size rebuilds once
         self._rebuild_timer.timeout.connect(self.rebuild)
-        document.graph_replaced.connect(lambda _g: self.rebuild())
-        document.history_changed.connect(self.rebuild)
+        document.graph_replaced.connect(self._on_project_replaced)
+        document.history_changed.connect(self._on_history_changed)
         document.inference_updated.connect(lambda _r: self._rebuild_timer.start())
         training.events_arrived.connect(self._on_events)
         training.run_ended.connect(self._on_run_ended)
@@ -132,6 +140,15 @@ class ModelSource(QObject):
             except (RuntimeError, KeyError):
                 description = "untrained (the stored weights do not fit this network)"
         self._set(snapshot(model), graph, description, "")
+
+    def _on_project_replaced(self, _graph=None) -> None:
+        self.replaced.emit()
+        self.rebuild()
+
+    def _on_history_changed(self) -> None:
+        if not self.training.running:  # a run's record arrives while it still counts as running
+            self.replaced.emit()
+        self.rebuild()
 
     def _on_events(self, events: list) -> None:
         snapshots = [e for e in events if isinstance(e, WeightsSnapshot)]

@@ -122,6 +122,8 @@ class TrainingDock(QWidget):
         self.form.settings_changed.connect(self._on_settings_changed)
         document.settings_changed.connect(self._on_settings_changed)
         document.graph_replaced.connect(self._on_project_replaced)
+        document.history_changed.connect(self._on_history_changed)
+        self._recorded = None  # the record of this dock's last run, while the project has it
 
         # The shortcuts belong to the window's Train menu actions (a button's setText would drop
         # its shortcut when "Pause" becomes "Resume"); the tool tips name them.
@@ -213,7 +215,24 @@ class TrainingDock(QWidget):
             self._train_when_loaded = False
             self._update_buttons(RunState.IDLE)
             self._set_status("Training was called off: another project was opened")
+        elif not self.running:
+            self._reset_status()  # the last run's status belongs to the project that was closed
         self._on_settings_changed()
+
+    def _on_history_changed(self) -> None:
+        """The run this dock's status tells of was undone: the status goes with it."""
+        if self._recorded is not None and not self.running and \
+                not any(run is self._recorded for run in self.document.project.history):
+            self._reset_status()
+
+    def _reset_status(self) -> None:
+        self._recorded = None
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.progress.setToolTip("")
+        self.speed_label.setText("")
+        self.accuracy_label.setText("")
+        self._set_status("Ready")
 
     # --- the sample preview ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
@@ -420,6 +439,7 @@ class TrainingDock(QWidget):
                                 epochs, steps, dataset=self.data.name if self.data else "",
                                 started=self._started, network=network)
             weights = weights_from_module(self._model) if same else self.document.project.weights
+            self._recorded = record
             self.document.push(RecordRun(self.document, weights, record))
             if not same:
                 self.message.emit("The network was edited during training: the curves were kept, the weights "

@@ -2,13 +2,15 @@
 the most confidently misclassified validation images after a run.
 
 The mistakes are found by evaluating the trained network in the thread pool,
-never on the GUI thread.
+never on the GUI thread. :meth:`ResultsPanel.clear` empties every view (another
+project, a run undone): nothing of an earlier model stays on show.
 """
 
 from __future__ import annotations
 
 import traceback
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
@@ -21,6 +23,8 @@ from .epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
 
 #: How many misclassified images the grid shows.
 MISTAKES_SHOWN = 24
+#: What the panel says before anything was evaluated.
+EMPTY_CAPTION = "Train the network to see how it does on each class"
 
 
 def _find_mistakes(model, data: ImageData, tta_flip: bool):
@@ -54,7 +58,7 @@ class ResultsPanel(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(split, "Confusion matrix")
         self.tabs.addTab(self.mistakes, "Misclassified")
-        self.caption = QLabel("Train the network to see how it does on each class", self)
+        self.caption = QLabel(EMPTY_CAPTION, self)
         self.caption.setContentsMargins(6, 2, 6, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -62,6 +66,24 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.tabs)
         self._evaluated_caption = ""  # set: the evaluation also fills the matrix (no run's epoch to show)
         self.class_names: tuple[str, ...] = ()
+        self._job: FunctionJob | None = None  # the evaluation running for the grid, if any
+        self.clear()
+
+    def clear(self) -> None:
+        """Nothing evaluated: an empty matrix and grid, no class names, the first caption (a running
+        evaluation's result is dropped)."""
+        if self._job is not None and self._job.running:
+            self._job.cancel()
+        self._job = None
+        self._evaluated_caption = ""
+        self.class_names = ()
+        self.confusion.set_matrix((), ())
+        self.per_class.set_accuracy((), ())
+        self.mistakes.set_mistakes(np.zeros((0, 1, 1, 1), np.uint8), (), (), (), ())
+        self.mistakes.empty_label.setText("Nothing evaluated yet")
+        self.tabs.setTabText(1, "Misclassified")
+        self.tabs.setTabToolTip(1, "The most confident mistakes on the validation images, after a run")
+        self.caption.setText(EMPTY_CAPTION)
 
     def figure_widget(self) -> QWidget:
         """What Export Figure draws: the tab in front (matrix and per-class accuracy, or the mistakes)."""
@@ -93,8 +115,11 @@ class ResultsPanel(QWidget):
             self._evaluated_caption = ""
         if len(data.val) == 0:
             return
+        if self._job is not None and self._job.running:
+            self._job.cancel()  # a newer request: the older result must not overwrite it
         job = FunctionJob(_find_mistakes, model, data, tta_flip, describe=_evaluation_failed, parent=self)
         job.returned.connect(self._on_mistakes_found)
+        self._job = job
         job.start()
 
     def _on_mistakes_found(self, found) -> None:
@@ -109,12 +134,16 @@ class ResultsPanel(QWidget):
             self.caption.setText(f"Validation images with {self._evaluated_caption}: {correct:,} of {total:,} "
                                  f"classified correctly ({correct / max(total, 1):.1%}). Rows: true class; "
                                  "columns: predicted class.")
+        self._job = None
         m = result.mistakes
         index = [x.index for x in m]
         images = data.val.images[index] if index else data.val.images[:0]
         self.mistakes.set_mistakes(images, [x.true for x in m], [x.predicted for x in m],
                                    [x.confidence for x in m], data.class_names)
-        self.tabs.setTabText(1, f"Misclassified ({len(m)})")
-        self.tabs.setTabToolTip(1, f"The {len(m)} most confident mistakes on the {len(data.val):,} validation "
-                                   "images: true class → predicted class (confidence)")
+        self.mistakes.empty_label.setText("No mistakes")
+        wrong = int(result.confusion.sum() - result.confusion.diagonal().sum())  # every mistake, not just those shown
+        self.tabs.setTabText(1, f"Misclassified ({len(m)} of {wrong:,})" if len(m) < wrong
+                             else f"Misclassified ({wrong:,})")
+        self.tabs.setTabToolTip(1, f"The {len(m)} most confident of the {wrong:,} mistakes on the {len(data.val):,} "
+                                   "validation images: true class → predicted class (confidence)")
         self.mistakes_shown.emit(len(m))

@@ -41,6 +41,7 @@ class RunPanels(QObject):
         self.training.run_started.connect(self._on_run_started)
         self.training.events_arrived.connect(self._on_training_events)
         self.training.run_ended.connect(self._on_run_ended)
+        w.model_source.replaced.connect(self._on_model_replaced)  # before its changed(): then re-evaluated
         w.model_source.changed.connect(self.evaluate_stored_weights)
         w.results_dock.visibilityChanged.connect(lambda visible: visible and self.evaluate_stored_weights())
 
@@ -86,6 +87,11 @@ class RunPanels(QObject):
         QCoreApplication.sendPostedEvents(curves.plots.graphics.scene(), QEvent.Type.MetaCall)
         for window in dict.fromkeys((curves.window(), self.window.window())):  # a floating Curves dock too
             QCoreApplication.sendPostedEvents(window, QEvent.Type.UpdateRequest)
+
+    def _on_model_replaced(self) -> None:
+        """Another project, a run undone or redone, other weights: Results shows nothing of the old model."""
+        self._evaluated_model = None
+        self.window.results.clear()
 
     def _note_run_ended(self, _end) -> None:
         self._after_run = True
