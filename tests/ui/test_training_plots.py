@@ -71,7 +71,7 @@ def test_two_epochs_of_step_events(plots, qtbot):
     assert plots.series_data(0, "train_accuracy")[1].tolist() == [25.0, 50.0]
     assert np.allclose(plots.series_data(0, "step_accuracy_smooth")[1], 50.0)
     assert plots.series_data(0, "step_loss")[0].tolist() == list(range(2, 33, 2))
-    assert plots.plot("accuracy").getAxis("left").labelText == "accuracy (%)"
+    assert plots.plot("accuracy").titleLabel.text == "Accuracy (%)"  # the unit in the title
     assert plots.plot("loss").listDataItems() == []  # the curves get their data from the refresh timer
     qtbot.waitUntil(lambda: len(plots.plot("loss").listDataItems()) == 4, timeout=2000)
     assert len(plots.curve(0, "step_loss").getOriginalDataset()[0]) == 16
@@ -101,7 +101,7 @@ def test_a_second_run_dims_the_first(plots):
         assert old.opts["pen"].widthF() <= new.opts["pen"].widthF()
         assert old in plots.plot("loss" if "loss" in series else "accuracy").listDataItems()
     assert plots.points(0, "step_loss") == plots.points(1, "step_loss") == 16
-    labels = [label.text for _, label in plots.plot("loss").legend.items]
+    labels = [label.text for _, label in plots.legend.items]
     assert "first" in labels and "validation" in labels
 
 
@@ -139,7 +139,7 @@ def test_reloading_the_same_runs_keeps_their_curves_and_a_changed_list_rebuilds_
     assert plots.run_count == 2 and plots.curve(0, "val_loss") is first and plots.curve(1, "val_loss") is second
     assert plots.is_run_visible(0) and plots.points(1, "val_loss") == 3
     assert first.opts["pen"].color().alpha() < second.opts["pen"].color().alpha()  # dimmed, the last strong
-    legend = plots.plot("loss").legend
+    legend = plots.legend
     assert sum(sample.item is second for sample, _ in legend.items) == 1  # no duplicate entries
 
     plots.load_history(saved[:1])  # the second run undone: the first is the last, strong again
@@ -231,7 +231,7 @@ def test_runs_have_own_colours_focus_and_visibility(plots, qtbot):
     with qtbot.waitSignal(plots.model.runs_changed):
         plots.set_run_visible(1, False)
     assert not any(c.isVisible() for c in (plots.curve(1, s) for s in ("val_loss", "step_loss_smooth", "val_accuracy")))
-    assert "run 2" not in [label.text for _, label in plots.plot("loss").legend.items]
+    assert "run 2" not in [label.text for _, label in plots.legend.items]
     assert plots.run_settings(2) == {"learning_rate": pytest.approx(0.3)}
     metrics = plots.run_metrics(2)
     assert metrics["epochs"] == 2 and metrics["best_val_accuracy"] == 50.0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
-from ...train.events import EpochFinished
+from ...train.events import EpochFinished, StepFinished
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..shell.main_window import MainWindow
@@ -61,16 +61,19 @@ class RunPanels(QObject):
         w.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
         w.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
         w.show_bottom_dock(w.curves_dock)
+        w.results_dock.show()  # now, not at the first epoch's end: its tab would resize the plots mid-run
         if self.training.data is not None:
             w.results.set_class_names(self.training.data.class_names)
 
     def _on_training_events(self, events: list) -> None:
         w = self.window
         w.curves.plots.add_events(events)
-        w.curves.plots.flush()  # drawn in this frame: the session paces the frames (and counts their cost)
+        if all(isinstance(e, StepFinished) for e in events):
+            w.curves.plots.flush_in_turn()  # one plot drawn in this frame, the next in the next (~7 a second each)
+        else:  # an epoch's end, a pause, the end: every plot shows it at once
+            w.curves.plots.flush()
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
-            w.results_dock.show()
             w.results.show_epoch(epochs[-1])
             w.autosaver.save_now()  # each epoch's progress survives a crash
 
