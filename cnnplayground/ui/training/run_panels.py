@@ -61,7 +61,6 @@ class RunPanels(QObject):
         w.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
         w.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
         w.show_bottom_dock(w.curves_dock)
-        w.results_dock.show()  # now, not at the first epoch's end: its tab would resize the plots mid-run
         if self.training.data is not None:
             w.results.set_class_names(self.training.data.class_names)
         # Laid out and painted now, before the run's worker starts (run_started comes just before): the
@@ -80,6 +79,7 @@ class RunPanels(QObject):
             w.curves.plots.flush()
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
+            w.results_dock.show()
             w.results.show_epoch(epochs[-1])
             w.autosaver.save_now()  # each epoch's progress survives a crash
 
