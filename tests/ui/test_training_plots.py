@@ -71,7 +71,7 @@ def test_two_epochs_of_step_events(plots, qtbot):
     assert plots.series_data(0, "train_accuracy")[1].tolist() == [25.0, 50.0]
     assert np.allclose(plots.series_data(0, "step_accuracy_smooth")[1], 50.0)
     assert plots.series_data(0, "step_loss")[0].tolist() == list(range(2, 33, 2))
-    assert plots.plot("accuracy").titleLabel.text == "Accuracy (%)"  # the unit in the title
+    assert plots.plot("accuracy").getAxis("left").labelText == "accuracy (%)"
     assert plots.plot("loss").listDataItems() == []  # the curves get their data from the refresh timer
     qtbot.waitUntil(lambda: len(plots.plot("loss").listDataItems()) == 4, timeout=2000)
     assert len(plots.curve(0, "step_loss").getOriginalDataset()[0]) == 16

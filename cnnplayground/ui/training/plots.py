@@ -79,9 +79,9 @@ _TAU = SMOOTHING_STEPS / 2.0  # time constant in steps (an EMA of span N has alp
 #: Plot key → (title, left axis label).
 PLOTS: dict[str, tuple[str, str]] = {
     "loss": ("Loss", "loss"),
-    "accuracy": ("Accuracy (%)", "accuracy (%)"),
+    "accuracy": ("Accuracy", "accuracy (%)"),
     "lr": ("Learning rate", "learning rate"),
-    "speed": ("Throughput (images/s)", "images / s"),
+    "speed": ("Throughput", "images / s"),
 }
 
 #: Series → (plot key, legend label, colour role, style). Order = drawing order.
@@ -255,10 +255,10 @@ class TrainingPlots(QWidget):
         self.legend = pg.LegendItem(labelTextSize="9pt", colCount=_LEGEND_COLUMNS[2])
         self.legend.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._graphics.addItem(self.legend, row=0, col=0, colspan=2)
-        for i, (key, (title, _label)) in enumerate(PLOTS.items()):
+        for i, (key, (title, label)) in enumerate(PLOTS.items()):
             plot = self._graphics.addPlot(row=1 + i // 2, col=i % 2, title=title)
-            # The title names the quantity and its unit; axis titles would take room the data needs in a
-            # low panel (the x axis says "step" only where the plots are tall: _fit_labels).
+            plot.setLabel("left", label)  # the unit (the titles are the plots' names in exported data)
+            # The x axis says "step" only where the plots are tall (_fit_labels): a low panel needs the line.
             plot.setLabel("bottom", "step")
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
@@ -270,7 +270,7 @@ class TrainingPlots(QWidget):
             plot.getViewBox().sigRangeChangedManually.connect(lambda _mask, key=key: self._on_zoomed(key))
             # A fixed width: new tick labels must not shift the plot (a relayout redraws every axis).
             metrics = QFontMetrics(self.font())
-            plot.getAxis("left").setWidth(metrics.horizontalAdvance("00000.0") + 10)
+            plot.getAxis("left").setWidth(metrics.horizontalAdvance("00000.0") + metrics.height() + 10)
             for axis in ("left", "bottom"):  # drawn from a pixmap until the axis changes
                 plot.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if key in _ZERO_BASED:  # a baseline at 0 keeps 0 in the autoscaled range
