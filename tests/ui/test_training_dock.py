@@ -150,6 +150,7 @@ def test_a_pause_shows_one_step_in_the_status_and_the_progress_line(qtbot):
 
     dock._on_session_updated([Paused(epoch=1, step=665)])  # a pause with no step in its batch: still one step
     assert dock.status.text() == "Paused at step 665" and dock.speed_label.text().startswith("Step 665 ")
+    dock.session = None  # no run to shut down when the dock closes
 
 
 def test_the_waiting_text_goes_when_the_run_stops_before_its_first_epoch(qtbot):

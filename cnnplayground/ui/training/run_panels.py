@@ -63,12 +63,6 @@ class RunPanels(QObject):
         w.show_bottom_dock(w.curves_dock)
         if self.training.data is not None:
             w.results.set_class_names(self.training.data.class_names)
-        # Laid out and painted now, before the run's worker starts (run_started comes just before): the
-        # docks' first layout and paint (~100-200 ms on a first run) would otherwise hold up the GUI
-        # while the run trains.
-        for _ in range(2):  # the window's layouts, then the plots' graphics layouts they resize
-            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-        self.paint_now()
 
     def _on_training_events(self, events: list) -> None:
         w = self.window
