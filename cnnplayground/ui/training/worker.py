@@ -327,8 +327,8 @@ class TrainingSession(QObject):
         if self._take():  # a frame: its handlers' time, plus the repaints reported until the next tick
             spent = (time.perf_counter() - started) * 1000.0
             self._frame_ms = spent
-        if not self.ended:  # frames start frame_interval_ms apart: the wait is what the frame left of it
-            self._timer.start(max(1, round(self.frame_interval_ms - spent)))
+        if not self.ended:  # frames start frame_interval_ms apart (the wait: what the frame left of it, ≥ half)
+            self._timer.start(max(FLUSH_INTERVAL_MS // 2, round(self.frame_interval_ms - spent)))
 
     def _close_frame(self) -> None:
         """Fold the open frame's GUI time into :attr:`frame_cost_ms` (a moving average)."""
