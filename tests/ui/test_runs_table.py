@@ -192,14 +192,14 @@ def test_an_experiments_runs_are_named_by_their_arm(qtbot):
     assert table.topLevelItem(0).font(DIFFERS).italic() and not table.topLevelItem(0).font(DIFFERS).bold()
     assert "wd: <b>0 ×2</b> · 0.001" in table.topLevelItem(0).toolTip(DIFFERS)
     # The legend names the earlier runs by their arm too.
-    labels = [label.text for _, label in panel.plots.plot("loss").legend.items]
+    labels = [label.text for _, label in panel.plots.legend.items]
     assert "no regularization" in labels and "weight decay (L2)" in labels
     assert not any(title in text for text in labels)
 
 
 def test_many_runs_leave_the_legend_to_the_table_but_the_focused_one(qtbot, panel):
     plots = panel.plots
-    legend = plots.plot("loss").legend
+    legend = plots.legend
 
     def labels() -> list[str]:
         return [label.text for _, label in legend.items]
@@ -320,3 +320,45 @@ def test_the_table_and_the_plots_follow_one_runs_model(qtbot):
     model.clear()
     assert table.topLevelItemCount() == 0 and plots.run_count == 0 and model.focus is None
     assert plots.plot("loss").listDataItems() == []
+
+
+def _cells_whole_or_in_tip(table: RunsTable) -> list[str]:
+    """The cells whose text is cut short (wider than its column) and not whole in the cell's tool tip."""
+    metrics = table.fontMetrics()
+    bad = []
+    for row in range(table.topLevelItemCount()):
+        item = table.topLevelItem(row)
+        for column in range(table.columnCount()):
+            text = item.text(column)
+            room = table.columnWidth(column) - 12 - (table.iconSize().width() + 24 if column == RUN else 0)
+            if metrics.horizontalAdvance(text) > room and text not in item.toolTip(column):
+                bad.append(f"{row},{column}: {text!r} ({metrics.horizontalAdvance(text)} > {room})")
+    return bad
+
+
+def test_the_table_shows_whole_values_or_gives_them_in_tool_tips(qtbot):
+    """Issue 20: "dataset syn..." cut short. Columns fit their contents; a cut cell is whole in its tool tip."""
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1280, 260)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.plots.load_history([
+        _record("run 1", [0.5], [2.0], dataset="synthetic (18,000 images)"),
+        _record("run 2", [0.6], [2.0], dataset="MNIST (60,000 images)"),
+        _record("a run whose name is much longer than any column should be made: sweep arm 3", [0.7], [2.0],
+                dataset="MNIST (60,000 images)", weight_decay=0.0005, label_smoothing=0.1, dropout=0.25,
+                batch_size=256, momentum=0.95, grad_clip=1.0),
+    ])
+    table = panel.runs
+    metrics = table.fontMetrics()
+    differs = [table.topLevelItem(r).text(DIFFERS) for r in range(3)]
+    assert differs[0] == "dataset synthetic (18,000 images)"
+    # The short values are whole in their cells: the column is as wide as the widest of them.
+    assert table.columnWidth(DIFFERS) >= metrics.horizontalAdvance(differs[0]) + 6
+    for column in (BEST, FINAL, LOSS, EPOCHS, TIME):
+        assert table.columnWidth(column) >= max(metrics.horizontalAdvance(table.topLevelItem(r).text(column))
+                                                for r in range(3)) + 6
+    # The long name and the long list are cut, and whole in their tool tips.
+    assert _cells_whole_or_in_tip(table) == []
+    assert metrics.horizontalAdvance(differs[2]) > table.columnWidth(DIFFERS)  # this one did need eliding

@@ -124,3 +124,48 @@ def test_the_progress_text_shows_the_newest_step_of_a_batch(qtbot):
     dock._on_session_updated(steps)  # one frame's batch: up to a second of steps
     assert dock.speed_label.text() == "Step 60 of 200 · 1,060 images/s"
     assert dock.progress.value() == 300  # 60 of 200 steps, in thousandths
+
+
+def _step(s: int):
+    from cnnplayground.train.events import StepFinished
+
+    return StepFinished(epoch=1, step=s, epoch_step=s, steps_per_epoch=100, loss=1.0, accuracy=0.5,
+                        learning_rate=0.1, images_per_second=1000.0, elapsed=s * 0.01)
+
+
+def test_a_pause_shows_one_step_in_the_status_and_the_progress_line(qtbot):
+    """Issue 20: "Paused at step 665" beside "Step 663" (the 5 Hz text throttle held the step line back)."""
+    from types import SimpleNamespace
+
+    from cnnplayground.train.events import Paused
+    from cnnplayground.train.run_state import RunState
+
+    dock = make_dock(qtbot, get_preset("lenet5").factory())  # epochs=2: 200 steps
+    dock.session = SimpleNamespace(state=RunState.RUNNING)  # only its state is read here
+    dock._on_session_updated([_step(663)])
+    assert dock.speed_label.text().startswith("Step 663 of 200")
+    dock._on_session_updated([_step(664)])  # within 0.2 s of the last text: the step line keeps 663
+    dock._on_session_updated([_step(665), Paused(epoch=1, step=665)])
+    assert dock.status.text() == "Paused at step 665"
+    assert dock.speed_label.text().startswith("Step 665 of 200")
+    assert dock.progress.toolTip().startswith("Step 665 of 200")
+
+    dock._on_session_updated([Paused(epoch=1, step=665)])  # a pause with no step in its batch: still one step
+    assert dock.status.text() == "Paused at step 665" and dock.speed_label.text().startswith("Step 665 ")
+    dock.session = None  # no run to shut down when the dock closes
+
+
+def test_the_waiting_text_goes_when_the_run_stops_before_its_first_epoch(qtbot):
+    dock = make_dock(qtbot, get_preset("lenet5").factory(), epochs=50, batch_size=2)  # 450 steps an epoch
+    events: list = []
+    dock.events_arrived.connect(events.extend)
+    with qtbot.waitSignal(dock.events_arrived, timeout=120_000,
+                          check_params_cb=lambda batch: any(type(e).__name__ == "StepFinished" for e in batch)):
+        qtbot.mouseClick(dock.train_button, qtbot_left())
+    assert dock.accuracy_label.text() == "Waiting for the first epoch to end…"
+    with qtbot.waitSignal(dock.run_ended, timeout=60_000) as ended:
+        dock.stop()
+    assert isinstance(ended.args[0], Finished) and ended.args[0].epochs_completed == 0
+    assert not any(isinstance(e, EpochFinished) for e in events)
+    assert "Waiting" not in dock.accuracy_label.text()
+    assert dock.accuracy_label.text() == "No epoch finished: the run stopped before the end of its first epoch"

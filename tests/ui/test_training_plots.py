@@ -101,7 +101,7 @@ def test_a_second_run_dims_the_first(plots):
         assert old.opts["pen"].widthF() <= new.opts["pen"].widthF()
         assert old in plots.plot("loss" if "loss" in series else "accuracy").listDataItems()
     assert plots.points(0, "step_loss") == plots.points(1, "step_loss") == 16
-    labels = [label.text for _, label in plots.plot("loss").legend.items]
+    labels = [label.text for _, label in plots.legend.items]
     assert "first" in labels and "validation" in labels
 
 
@@ -139,7 +139,7 @@ def test_reloading_the_same_runs_keeps_their_curves_and_a_changed_list_rebuilds_
     assert plots.run_count == 2 and plots.curve(0, "val_loss") is first and plots.curve(1, "val_loss") is second
     assert plots.is_run_visible(0) and plots.points(1, "val_loss") == 3
     assert first.opts["pen"].color().alpha() < second.opts["pen"].color().alpha()  # dimmed, the last strong
-    legend = plots.plot("loss").legend
+    legend = plots.legend
     assert sum(sample.item is second for sample, _ in legend.items) == 1  # no duplicate entries
 
     plots.load_history(saved[:1])  # the second run undone: the first is the last, strong again
@@ -231,7 +231,7 @@ def test_runs_have_own_colours_focus_and_visibility(plots, qtbot):
     with qtbot.waitSignal(plots.model.runs_changed):
         plots.set_run_visible(1, False)
     assert not any(c.isVisible() for c in (plots.curve(1, s) for s in ("val_loss", "step_loss_smooth", "val_accuracy")))
-    assert "run 2" not in [label.text for _, label in plots.plot("loss").legend.items]
+    assert "run 2" not in [label.text for _, label in plots.legend.items]
     assert plots.run_settings(2) == {"learning_rate": pytest.approx(0.3)}
     metrics = plots.run_metrics(2)
     assert metrics["epochs"] == 2 and metrics["best_val_accuracy"] == 50.0
@@ -360,3 +360,46 @@ def test_steady_y_ranges_are_round_and_change_only_when_outgrown(plots, qtbot):
     plots.reset_view()
     plots.flush()
     assert plots.plot("loss").getViewBox().viewRange()[1][1] > 5.0
+
+
+@pytest.mark.parametrize("size", [(1400, 330), (900, 600)])  # four plots in a row; two by two
+def test_one_legend_for_the_four_plots_outside_their_data(qtbot, size):
+    """Issue 20: the legends sat over the curves, one per plot. Now one legend, in a row above the plots."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(*size)
+    plots.show()
+    qtbot.waitExposed(plots)
+    plots.begin_run("first", {})
+    plots.add_events(_events())
+    plots.begin_run("second", {})
+    plots.add_events(_events(offset=0.5))
+    plots.flush()
+    qtbot.waitUntil(lambda: plots.legend.isVisible() and plots.legend.height() > 0)
+    assert plots.columns == (4 if size[0] >= 3 * size[1] else 2)
+    assert all(plots.plot(key).legend is None for key in ("loss", "accuracy", "lr", "speed"))
+    texts = [label.text for _, label in plots.legend.items]
+    assert sorted(texts) == sorted(set(texts))  # each entry once for the four plots
+    assert {"first", "train (smoothed)", "validation", "learning rate", "images / s"} <= set(texts)
+    views = [plots.plot(key).getViewBox().sceneBoundingRect() for key in ("loss", "accuracy", "lr", "speed")]
+    view_rect = plots.graphics.viewport().rect()
+    for sample, label in plots.legend.items:
+        for item in (sample, label):
+            rect = item.sceneBoundingRect()
+            assert rect.width() > 0 and not any(rect.intersects(view) for view in views), (label.text, rect, views)
+            assert view_rect.contains(plots.graphics.mapFromScene(rect.center()))  # on screen, not clipped away
+
+
+def test_a_live_run_sets_one_plot_per_frame_in_turn(plots):
+    """Each frame of a live run sets (and so repaints) one plot; an epoch's end or a pause sets them all."""
+    plots.begin_run("live", {})
+    steps = [e for e in _events() if isinstance(e, StepFinished)]
+    plots.add_events(steps[:4])
+    turns = []
+    for _ in range(4):
+        turns.append(plots.flush_in_turn())
+    assert turns == ["loss", "accuracy", "lr", "speed"]
+    assert plots.flush_in_turn() is None  # nothing left
+    plots.add_events(steps[4:6])
+    assert plots.flush_in_turn() == "loss" and not plots._refresh.isActive()  # frames bring the data, no timer
+    assert len(plots.curve(0, "step_loss").xData) == 6

@@ -205,13 +205,14 @@ def _step(step: int) -> StepFinished:
                         learning_rate=0.1, images_per_second=1000.0, elapsed=step * 0.01)
 
 
-def test_frames_are_paced_to_the_gui_budget(qapp, small_data):
+def test_frames_come_at_least_20_times_a_second_however_costly(qapp, small_data):
+    """Issue 20: live curves at ≥ 20 frames a second (the frame timer's interval, not wall-clock timing)."""
     from cnnplayground.ui.training import worker
 
     session = TrainingSession(Trainer(small_net(), small_data, cfg()))  # never started: frames driven by hand
     batches: list[list] = []
     session.updated.connect(batches.append)
-    assert session.frame_interval_ms == FLUSH_INTERVAL_MS  # nothing measured yet: ~30 frames a second
+    assert session.frame_interval_ms == FLUSH_INTERVAL_MS <= 40  # nothing measured yet: ~28 frames a second
 
     def frame(step: int, repaint_ms: float) -> None:
         session.worker.pending.append(_step(step))
@@ -219,18 +220,21 @@ def test_frames_are_paced_to_the_gui_budget(qapp, small_data):
         session.add_frame_cost(repaint_ms)  # what the window reports for the repaint that follows
 
     for step in range(1, 30):
-        frame(step, 4.0)  # a 4 ms repaint a frame: 4 / 0.005 = 800 ms between frames
+        frame(step, 4.0)  # a cheap frame: the next one comes FLUSH_INTERVAL_MS after this one started
+        assert session._timer.interval() <= FLUSH_INTERVAL_MS
     session._on_timer_ticked()  # closes the last frame
     assert 4.0 <= session.frame_cost_ms < 5.0
-    assert session.frame_interval_ms == pytest.approx(session.frame_cost_ms / worker.GUI_BUDGET, abs=1)
-    assert session._timer.interval() == session.frame_interval_ms  # the next frame waits that long
+    assert session.frame_interval_ms == FLUSH_INTERVAL_MS
     assert [len(b) for b in batches] == [1] * 29  # one batch per frame
 
-    for step in range(30, 60):
-        frame(step, 50.0)  # however costly: a frame at least every MAX_FLUSH_INTERVAL_MS
+    for step in range(30, 40):
+        frame(step, 20.0)  # a costly frame: the GUI keeps half its time (2 × cost between frames)
+    session._on_timer_ticked()
+    assert session.frame_interval_ms == pytest.approx(2 * session.frame_cost_ms, abs=1)
+    for step in range(40, 70):
+        frame(step, 200.0)  # however costly: a frame at least every 50 ms, 20 a second
+        assert session._timer.interval() <= worker.MAX_FLUSH_INTERVAL_MS == 50
     assert session.frame_interval_ms == worker.MAX_FLUSH_INTERVAL_MS
-    session._on_timer_ticked()  # closes the last frame
-    assert session._timer.interval() == worker.MAX_FLUSH_INTERVAL_MS
 
     # A repaint after an epoch end (or a pause) is no frame's: it leaves the estimate alone.
     session._on_timer_ticked()

@@ -97,6 +97,7 @@ class TrainingDock(QWidget):
         self.session: TrainingSession | None = None
         self._ended = True  # the current session's end was handled
         self._last_shown = 0.0
+        self._shown_step: int | None = None  # the step the progress line shows
         self.state = RunState.IDLE
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
@@ -353,6 +354,7 @@ class TrainingDock(QWidget):
             self.session.shutdown()
             self.session.deleteLater()
         self._ended = False
+        self._shown_step = None
         self.accuracy_label.setText("Waiting for the first epoch to end…")  # not the previous run's last epoch
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
@@ -363,6 +365,7 @@ class TrainingDock(QWidget):
     def _on_session_updated(self, events: list) -> None:
         end = None
         last_step: StepFinished | None = None
+        paused: Paused | None = None
         for event in events:
             if isinstance(event, StepFinished):
                 self._steps.append(event)
@@ -382,25 +385,35 @@ class TrainingDock(QWidget):
             elif isinstance(event, Paused | Resumed) and self.session.state is RunState.STOPPING:
                 pass  # a pause or resume that crossed Stop on its way: "Stopping…" stays
             elif isinstance(event, Paused):
-                self._set_status(f"Paused at step {event.step}")
+                paused = event  # said after the steps are shown (below): both say the same step
             elif isinstance(event, Resumed):
+                paused = None
                 self._set_status("Training…")
             elif isinstance(event, Finished | Failed):
                 end = event
-        if last_step is not None:  # a frame's batch holds up to a second of steps: the newest is news
-            self._show_step(last_step)
+        if last_step is not None:  # a frame's batch holds many steps: the newest is news
+            self._show_step(last_step, now=paused is not None)
+        if paused is not None:
+            # One source for both texts: the step the progress line shows (shown now, not left to the
+            # 5 Hz throttle, so a pause never reads "Paused at step 665" beside "Step 663").
+            latest = self._steps.last
+            if latest is not None and latest.step != self._shown_step:
+                self._show_step(latest, now=True)
+            self._set_status(f"Paused at step {self._shown_step if self._shown_step is not None else paused.step:,}")
         # Listeners see the batch (its last steps too) before the run ends: run_ended's handlers replace
         # the live curves by the run's record, and a batch handled after that would add its steps twice.
         self.events_arrived.emit(events)
         if end is not None:
             self._finish(end)
 
-    def _show_step(self, e: StepFinished) -> None:
+    def _show_step(self, e: StepFinished, now: bool = False) -> None:
+        """The progress bar and step line for step ``e`` (at most 5 times a second unless ``now``)."""
         # Text nobody can read at 30 Hz costs a relayout and repaint of the dock each time: 5 Hz.
-        now = time.monotonic()
-        if now - self._last_shown < TEXT_INTERVAL_S and e.epoch_step != e.steps_per_epoch:
+        clock = time.monotonic()
+        if not now and clock - self._last_shown < TEXT_INTERVAL_S and e.epoch_step != e.steps_per_epoch:
             return
-        self._last_shown = now
+        self._last_shown = clock
+        self._shown_step = e.step
         total = self.document.project.training.epochs * e.steps_per_epoch
         done = (e.epoch - 1) * e.steps_per_epoch + e.epoch_step
         frac = done / max(total, 1)
@@ -426,6 +439,9 @@ class TrainingDock(QWidget):
             self.progress.setFormat(f"{done} after {end.epochs_completed} epoch"
                                     f"{'s' if end.epochs_completed != 1 else ''} in {took}")
             self._set_status(end.message[:1].upper() + end.message[1:])
+        if not epochs:  # "Waiting for the first epoch to end…" would wait forever
+            ended = "failed" if isinstance(end, Failed) else "stopped"
+            self.accuracy_label.setText(f"No epoch finished: the run {ended} before the end of its first epoch")
         steps = self._steps.entries()
         if steps:
             rate = sum(e.images_per_second for e in steps) / len(steps)

@@ -109,9 +109,25 @@ _DIM_ALPHA = 0.45
 #: The four plots go in one row when at least this wide and this many times as wide as high.
 ROW_MIN_WIDTH = 900
 ROW_MIN_ASPECT = 3
+#: Plots at least this high (px) have an x axis title ("step"); lower ones give the line to the data.
+MIN_LABELLED_HEIGHT = 260
 #: Earlier runs have legend entries while there are at most this many runs (beyond, the runs table
 #: beside the plots is their legend; a focused run always has its entry).
 MAX_LEGEND_RUNS = 3
+#: Legend entries per row, by the number of plot columns (a row above four plots holds them all).
+_LEGEND_COLUMNS = {2: 4, 4: 8}
+#: The newest run's legend entries: one per kind of curve, shared by the plots that draw it.
+LEGEND_LABELS: dict[str, str] = {
+    "step_loss_smooth": "train (smoothed)",
+    "step_accuracy_smooth": "train (smoothed)",
+    "train_loss": "train (epoch)",
+    "train_accuracy": "train (epoch)",
+    "val_loss": "validation",
+    "val_accuracy": "validation",
+    "step_learning_rate": "learning rate",
+    "learning_rate": "learning rate (epoch)",
+    "images_per_second": "images / s",
+}
 _ZERO_BASED = ("lr", "speed")  # y axes that start at 0
 _PERCENT = frozenset({"step_accuracy_smooth", "train_accuracy", "val_accuracy"})
 _EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -227,22 +243,26 @@ class TrainingPlots(QWidget):
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self.flush)
+        self._driven = False  # a live run's frames flush the plots in turn (flush_in_turn), not the timer
+        self._turn = -1  # the plot flushed last by flush_in_turn (its index in PLOTS)
         self._extent: float | None = None  # the live run's planned steps (x range), None when not live
         self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
         self._y_range: dict[str, tuple[float, float]] = {}
         self._graphics = pg.GraphicsLayoutWidget()
         self._plots: dict[str, pg.PlotItem] = {}
         self._columns = 2
+        #: One legend for the four plots, in a row of its own above them (never over the curves).
+        self.legend = pg.LegendItem(labelTextSize="9pt", colCount=_LEGEND_COLUMNS[2])
+        self.legend.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._graphics.addItem(self.legend, row=0, col=0, colspan=2)
         for i, (key, (title, label)) in enumerate(PLOTS.items()):
-            plot = self._graphics.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.setLabel("left", label)
+            plot = self._graphics.addPlot(row=1 + i // 2, col=i % 2, title=title)
+            plot.setLabel("left", label)  # the unit (the titles are the plots' names in exported data)
+            # The x axis says "step" only where the plots are tall (_fit_labels): a low panel needs the line.
             plot.setLabel("bottom", "step")
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.showGrid(x=True, y=True, alpha=0.25)
-            # Loss falls and accuracy rises: each legend sits in the corner its curves leave free.
-            plot.addLegend(offset=(-8, -8) if key == "accuracy" else (-8, 8), labelTextSize="8pt")
-            plot.legend.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.setDownsampling(auto=True, mode="peak")  # the plot's menu shows what the curves do
             plot.setClipToView(True)
             if self._plots:
@@ -264,6 +284,7 @@ class TrainingPlots(QWidget):
         self._reset_button.clicked.connect(self.reset_view)
         self._readout = QLabel()
         self._readout.setTextFormat(Qt.TextFormat.PlainText)
+        self._readout.setToolTip("The x axis of every plot is the optimizer step; hover a plot for its values")
         controls = QHBoxLayout()
         controls.addWidget(self._log_box)
         controls.addWidget(self._reset_button)
@@ -427,6 +448,7 @@ class TrainingPlots(QWidget):
 
         Epoch series go to ``epoch * steps_per_epoch`` (see the module docstring).
         """
+        self._driven = False  # a run's frames (if any) are over: new data waits for the refresh timer again
         with self.model.changing():  # the runs table is rebuilt once, at the end
             self._load_history(runs)
             self.flush()
@@ -486,10 +508,37 @@ class TrainingPlots(QWidget):
                              y * 100.0 if name in _PERCENT else y)
             self.model.set_metrics(run_index, self._metrics(run))
 
-    def flush(self) -> None:
-        """Give every curve its pending data now (the refresh timer does this by itself)."""
+    def flush_in_turn(self) -> str | None:
+        """Give one plot's curves their pending data now: the next plot in turn that has any; its key.
+
+        For a live run's frames (the main window calls this once per frame, ~28 a second): each frame
+        then sets and repaints one plot, not four, so a frame costs the GUI thread about a quarter as
+        much, and each plot still moves ~7 times a second. From the first call until the next
+        :meth:`load_history`, new data no longer starts the refresh timer: the frames bring it.
+        """
+        self._driven = True
         self._refresh.stop()
-        dirty, self._dirty = self._dirty, set()
+        if not self._dirty:
+            return None
+        waiting = {SERIES[name][0] for _, name in self._dirty}
+        keys = list(self._plots)
+        for i in range(1, len(keys) + 1):
+            key = keys[(self._turn + i) % len(keys)]
+            if key in waiting:
+                self._turn = keys.index(key)
+                self.flush(only=key)
+                return key
+        return None
+
+    def flush(self, only: str | None = None) -> None:
+        """Give every curve its pending data now (the refresh timer does this by itself); with ``only``,
+        the curves of that plot (the others keep theirs pending)."""
+        if only is None:
+            self._refresh.stop()
+            dirty, self._dirty = self._dirty, set()
+        else:
+            dirty = {(run_id, name) for run_id, name in self._dirty if SERIES[name][0] == only}
+            self._dirty -= dirty
         by_id = {id(run): run for run in self._runs}
         new_curves: set[int] = set()
         for run_id, name in dirty:
@@ -507,7 +556,7 @@ class TrainingPlots(QWidget):
             if id(run) in new_curves:
                 self._restyle(run)
         if dirty and self._extent is not None:
-            self._steady_y()
+            self._steady_y(only)
 
     def _plan_extent(self, steps: int) -> None:
         """Fix the x axis to ``[0, steps]`` (or the longest earlier run) for the run now starting."""
@@ -521,10 +570,12 @@ class TrainingPlots(QWidget):
                 plot.getViewBox().enableAutoRange(x=False)
             self._plots["loss"].setXRange(0.0, extent, padding=0.02)
 
-    def _steady_y(self) -> None:
-        """Each steady plot's y range: 0 to a round number above its visible data (changed rarely)."""
+    def _steady_y(self, only: str | None = None) -> None:
+        """Each steady plot's y range (``only``: that plot's): 0 to a round number above its visible data
+        (changed rarely)."""
         for key, plot in self._plots.items():
-            if not self._steady.get(key) or (key == "loss" and self.is_log_loss()):
+            if (only is not None and key != only) or not self._steady.get(key) \
+                    or (key == "loss" and self.is_log_loss()):
                 continue
             top = 0.0
             for run in self._runs:
@@ -554,7 +605,8 @@ class TrainingPlots(QWidget):
 
     def _remove_curves(self, run: _Run) -> None:
         for name, curve in run.curves.items():
-            self._plots[SERIES[name][0]].removeItem(curve)  # its legend entry too
+            self._plots[SERIES[name][0]].removeItem(curve)
+            self._legend_entry(curve, None)
 
     def points(self, run_index: int, series: str) -> int:
         """How many points run ``run_index`` holds in ``series`` (0 if none)."""
@@ -626,16 +678,29 @@ class TrainingPlots(QWidget):
         size = event.size()
         self._arrange(4 if size.width() >= ROW_MIN_ASPECT * max(size.height(), 1) and size.width() >= ROW_MIN_WIDTH
                       else 2)
+        self._fit_labels(size.height())
+
+    def _fit_labels(self, height: int) -> None:
+        """The x axes say "step" only where a plot is tall enough to spare the line (≥ MIN_LABELLED_HEIGHT)."""
+        tall = height / (4 // self._columns) >= MIN_LABELLED_HEIGHT
+        for plot in self._plots.values():
+            axis = plot.getAxis("bottom")
+            if axis.label.isVisible() != tall:
+                axis.showLabel(tall)
 
     def _arrange(self, columns: int) -> None:
         if columns == self._columns:
             return
         self._columns = columns
         layout = self._graphics.ci
+        layout.removeItem(self.legend)
         for plot in self._plots.values():
             layout.removeItem(plot)
+        layout.addItem(self.legend, row=0, col=0, colspan=columns)
         for i, plot in enumerate(self._plots.values()):
-            layout.addItem(plot, row=i // columns, col=i % columns)
+            layout.addItem(plot, row=1 + i // columns, col=i % columns)
+        self.legend.setColumnCount(_LEGEND_COLUMNS[columns])
+        self._fit_legend()
         QTimer.singleShot(0, self._sync_x)  # once the new geometry is in place
 
     def _sync_x(self) -> None:
@@ -664,7 +729,7 @@ class TrainingPlots(QWidget):
             buffer = run.buffers[name] = GrowingCurve(self._max_points)
         buffer.extend(x, y)
         self._dirty.add((id(run), name))
-        if not self._refresh.isActive():
+        if not self._refresh.isActive() and not self._driven:
             self._refresh.start()
 
     def _make_curve(self, run: _Run, name: str) -> pg.PlotDataItem:
@@ -689,12 +754,13 @@ class TrainingPlots(QWidget):
     def _restyle(self, run: _Run) -> None:
         """Pens, symbols, stacking and legend entries of ``run``'s curves for its state and the theme."""
         dark = theme.is_dark()
-        first_in_plot: set[str] = set()
+        listed: set[str] = set()  # this run's legend texts so far: each once
         focus = self.model.focus
         focused = run.dimmed and focus is not None and focus < len(self._runs) and self._runs[focus] is run
         faint = run.dimmed and not focused
         legend_name = self._legend_name(run) if run.dimmed else ""
-        for name, curve in run.curves.items():
+        for name in sorted(run.curves, key=list(SERIES).index):  # the legend lists loss curves first
+            curve = run.curves[name]
             plot_key, label, role, style = SERIES[name]
             color = QColor(run.color if run.dimmed else _COLORS[role][1 if dark else 0])
             alpha = 0.35 if style == "raw" else 1.0
@@ -708,29 +774,56 @@ class TrainingPlots(QWidget):
             _set_style(curve, pen, symbol)
             curve.setVisible(run.visible and not (faint and style == "raw"))
             curve.setZValue((-10 if faint else 0) + (0 if style == "raw" else 1))
-            legend = self._plots[plot_key].legend
-            if legend is None:
-                continue
             wanted: str | None = None
             if not run.visible:
                 pass
-            elif run.dimmed:
-                if label and plot_key not in first_in_plot and (focused or len(self._runs) <= MAX_LEGEND_RUNS):
-                    first_in_plot.add(plot_key)
+            elif run.dimmed:  # one entry per earlier run, by its name
+                if label and not listed and (focused or len(self._runs) <= MAX_LEGEND_RUNS):
                     wanted = legend_name
-            elif label:
-                wanted = label
-            # Entries are only added or removed where they change: building one (a text item laid
-            # out in the legend) takes ~1 ms, and a live run restyles at its first epoch end.
-            sample, entry = next(((s, e) for s, e in legend.items if s.item is curve), (None, None))
-            current = None if entry is None else entry.text
-            if current != wanted:
-                if current is not None:
-                    legend.removeItem(curve)
-                if wanted is not None:
-                    legend.addItem(curve, wanted)
-            elif sample is not None:
-                sample.update()  # a kept entry draws the curve's new pen
+            elif name in LEGEND_LABELS and LEGEND_LABELS[name] not in listed:  # the newest run: one entry per
+                wanted = LEGEND_LABELS[name]  # kind of curve, for all four plots
+            if wanted is not None:
+                listed.add(wanted)
+            self._legend_entry(curve, wanted)
+
+    def _legend_entry(self, curve: pg.PlotDataItem, wanted: str | None) -> None:
+        """Give ``curve`` the legend entry ``wanted`` (None: none); nothing happens if it has it.
+
+        Entries are only added or removed where they change: building one (a text item laid out in
+        the legend) takes ~1 ms, and a live run restyles at its first epoch end.
+        """
+        legend = self.legend
+        sample, entry = next(((s, e) for s, e in legend.items if s.item is curve), (None, None))
+        current = None if entry is None else entry.text
+        if current != wanted:
+            if sample is not None:
+                legend.items.remove((sample, entry))
+                legend._removeItemFromLayout(sample, entry)
+            if wanted is not None:
+                legend.addItem(curve, wanted)
+            self._relayout_legend()
+        elif sample is not None:
+            sample.update()  # a kept entry draws the curve's new pen
+
+    def _relayout_legend(self) -> None:
+        """Lay the entries out again in rows (removing one leaves a hole) and fit the legend's row to them."""
+        legend = self.legend
+        for i in range(legend.layout.count() - 1, -1, -1):
+            legend.layout.removeAt(i)
+        for sample, label in legend.items:
+            legend._addItemToLayout(sample, label)
+        legend.rowCount = math.ceil(len(legend.items) / legend.columnCount) if legend.items else 0
+        legend.updateSize()
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """The legend's row is as high as its entries (none: no row), so the plots keep the rest."""
+        legend = self.legend
+        legend.updateSize()
+        height = max((label.height() for _, label in legend.items), default=0.0)
+        rows = math.ceil(len(legend.items) / max(legend.columnCount, 1))
+        legend.setFixedHeight(rows * height + (4 if rows else 0))
+        legend.setVisible(bool(legend.items))
 
     def _legend_name(self, run: _Run) -> str:
         names = short_run_names([r.name for r in self._runs])
@@ -745,15 +838,13 @@ class TrainingPlots(QWidget):
                 plot.getAxis(axis).setPen(foreground)
                 plot.getAxis(axis).setTextPen(foreground)
             plot.setTitle(PLOTS[key][0], color=foreground.name())
-            if plot.legend is not None:
-                plot.legend.setLabelTextColor(foreground)
-                # A translucent plate of the background: the labels stay readable over the curves.
-                plate = QColor(palette.color(QPalette.ColorRole.Base))
-                plate.setAlpha(180)
-                plot.legend.setBrush(pg.mkBrush(plate))
-                frame = QColor(foreground)
-                frame.setAlpha(60)
-                plot.legend.setPen(pg.mkPen(frame))
+
+        self.legend.setLabelTextColor(foreground)
+        self.legend.setBrush(pg.mkBrush(None))
+        self.legend.setPen(pg.mkPen(None))
+        for _, label in self.legend.items:
+            label.setAttr("color", foreground)
+            label.setText(label.text)
         for run in self._runs:
             self._restyle(run)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
-from ...train.events import EpochFinished
+from ...train.events import EpochFinished, StepFinished
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..shell.main_window import MainWindow
@@ -68,7 +68,10 @@ class RunPanels(QObject):
     def _on_training_events(self, events: list) -> None:
         w = self.window
         w.curves.plots.add_events(events)
-        w.curves.plots.flush()  # drawn in this frame: the session paces the frames (and counts their cost)
+        if all(isinstance(e, StepFinished) for e in events):
+            w.curves.plots.flush_in_turn()  # one plot drawn in this frame, the next in the next (~7 a second each)
+        else:  # an epoch's end, a pause, the end: every plot shows it at once
+            w.curves.plots.flush()
         epochs = [e for e in events if isinstance(e, EpochFinished)]
         if epochs:
             w.results_dock.show()

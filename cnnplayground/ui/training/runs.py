@@ -84,6 +84,8 @@ MISSING = "—"
 BASELINE = "baseline"
 #: The widest the "Run" column is made (longer names are elided in the middle, whole in the tool tip).
 MAX_NAME_WIDTH = 260
+#: The widest the "Differs in" column is made (a longer list is elided at its end, whole in the tool tip).
+MAX_DIFFERS_WIDTH = 320
 #: The narrowest the runs table is made beside the plots (until the user drags the splitter).
 MIN_TABLE_WIDTH = 360
 
@@ -245,8 +247,10 @@ class RunsTable(QTreeWidget):
         header.setStretchLastSection(False)
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(RUN, QHeaderView.ResizeMode.Interactive)  # fitted in refresh, at most
-        header.setSectionResizeMode(DIFFERS, QHeaderView.ResizeMode.Stretch)
+        # Every column as wide as its contents; the two text columns at most MAX_*_WIDTH (fitted in refresh),
+        # so a narrow table scrolls sideways instead of cutting values short.
+        header.setSectionResizeMode(RUN, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(DIFFERS, QHeaderView.ResizeMode.Interactive)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the run order until a header is clicked
         self.setSortingEnabled(True)
         self.setToolTip("")
@@ -261,6 +265,7 @@ class RunsTable(QTreeWidget):
         header = self.header()
         widths = [max(self.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(self.columnCount())]
         widths[RUN] = min(widths[RUN], MAX_NAME_WIDTH)
+        widths[DIFFERS] = min(widths[DIFFERS], MAX_DIFFERS_WIDTH)
         return sum(widths) + 2 * self.frameWidth() + self.verticalScrollBar().sizeHint().width()
 
     def run_index(self, item: QTreeWidgetItem) -> int:
@@ -297,7 +302,8 @@ class RunsTable(QTreeWidget):
             for i in range(n):
                 metrics = model.run(i).metrics
                 item = NumberTreeItem()
-                item.setText(RUN, shown_names[i] + ("  (newest)" if i == n - 1 and n > 1 else ""))
+                newest = "  (newest)" if i == n - 1 and n > 1 else ""
+                item.setText(RUN, shown_names[i] + newest)
                 item.setData(RUN, SORT_ROLE, i)
                 item.setText(DIFFERS, diffs[i] or (BASELINE if differing else MISSING if n > 1 else ""))
                 for column, key, shown in (
@@ -320,7 +326,7 @@ class RunsTable(QTreeWidget):
                 tip = "\n".join(f"{k}: {_format(v)}" for k, v in sorted(settings[i].items()))
                 for column in range(len(COLUMNS)):
                     item.setToolTip(column, tip or "No settings recorded")
-                item.setToolTip(RUN, f"{names[i]}\n\n{tip}" if tip else names[i])
+                item.setToolTip(RUN, f"{names[i]}{newest}\n\n{tip}" if tip else names[i] + newest)  # whole name
                 font = item.font(DIFFERS)
                 if diffs[i]:  # what sets this run apart stands out: bold, in the palette's accent colour
                     font.setBold(True)
@@ -329,15 +335,17 @@ class RunsTable(QTreeWidget):
                     font.setItalic(True)
                     item.setForeground(DIFFERS, quiet)
                 item.setFont(DIFFERS, font)
-                if differing:
-                    item.setToolTip(DIFFERS, diff_tips[i])
+                if differing:  # the whole cell first (it may be elided), then every run's values
+                    item.setToolTip(DIFFERS, f"<b>{escape(item.text(DIFFERS))}</b><br><br>{diff_tips[i]}")
                 self.addTopLevelItem(item)
                 if focus == i:
                     item.setSelected(True)
         finally:
             self.setSortingEnabled(True)  # sorts by the header the user clicked; none: the run order stays
             self._filling = False
-        self.setColumnWidth(RUN, min(self.sizeHintForColumn(RUN), MAX_NAME_WIDTH))
+        header = self.header()
+        for column, most in ((RUN, MAX_NAME_WIDTH), (DIFFERS, MAX_DIFFERS_WIDTH)):
+            self.setColumnWidth(column, min(max(self.sizeHintForColumn(column), header.sectionSizeHint(column)), most))
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if self._filling or column != RUN:

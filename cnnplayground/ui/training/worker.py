@@ -16,15 +16,13 @@ thread's event loop is never needed to control it.
 :class:`TrainingSession` lives in the GUI thread. Its frame timer takes the queued
 events and hands them on through ``updated``, then says so once (``handed_on``: the
 window paints the frame then, inside it); an ``arrived`` signal hands them on at once.
-The frame interval is paced to a share of the GUI thread
-(:data:`GUI_BUDGET`): the session times each frame's handlers and, told by the
-window, the repaint that followed (:meth:`TrainingSession.add_frame_cost`), and
-waits ``cost / GUI_BUDGET`` before the next frame, between
-:data:`FLUSH_INTERVAL_MS` (at most ~30 frames a second) and
-:data:`MAX_FLUSH_INTERVAL_MS`. Cheap views get ~30 frames a second; the four live
-plots of the main window (about 10 ms of painting a frame) get one a second, and the
-GUI thread spends about 0.5 % of its time on the run (``benchmarks/bench_gui_latency.py``
-and docs/PERFORMANCE.md give what that leaves of its latency).
+Frames come every :data:`FLUSH_INTERVAL_MS` (about 28 a second), so the curves move
+smoothly; only if a frame costs the GUI thread more than half of that (its handlers plus
+the repaint the window reports, :meth:`TrainingSession.add_frame_cost`) does the next one
+wait ``2 × cost``, never longer than :data:`MAX_FLUSH_INTERVAL_MS` (20 frames a second).
+The views keep a frame cheap (``plots.py``: no antialiased dense curves, cached axes, one
+bin per pixel column); ``benchmarks/bench_gui_latency.py`` and docs/PERFORMANCE.md give
+the frame rate and what it leaves of the GUI's latency.
 It also tracks the run's state for buttons and status text.
 
 Neither class needs a window (DESIGN.md, "Threading rules": workers never touch
@@ -47,13 +45,12 @@ from ...train.run_state import RunState
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer
 
-#: The shortest interval between two frames (ms): the views get step events at most ~30 times a second.
-FLUSH_INTERVAL_MS = 33
-#: The longest (ms): however costly the views' updates, a live run shows progress every second.
-MAX_FLUSH_INTERVAL_MS = 1000
-#: The share of the GUI thread a live run's frames may take (handling a batch plus the repaint it causes):
-#: the next frame waits ``cost / GUI_BUDGET``. At 0.5 % about 1 in 200 of the GUI's events waits behind a frame.
-GUI_BUDGET = 0.005
+#: The interval between two frames (ms): the views get step events about 28 times a second.
+FLUSH_INTERVAL_MS = 36
+#: The longest (ms): however costly the views' updates, a live run has at least 20 frames a second.
+MAX_FLUSH_INTERVAL_MS = 50
+#: A frame may take at most this share of the GUI thread before the next one waits longer (up to the maximum).
+GUI_SHARE = 0.5
 #: Weight of the newest frame in the running cost estimate (an exponential moving average).
 _COST_WEIGHT = 0.3
 
@@ -204,8 +201,8 @@ class TrainingSession(QObject):
     """One training run as the GUI sees it: events in paced batches, a state, the curves so far.
 
     Lives in the GUI thread and owns a :class:`TrainingWorker`. ``updated(events)``
-    carries the events received since the last one, in order, once per frame (paced
-    to :data:`GUI_BUDGET`, every :data:`FLUSH_INTERVAL_MS` to :data:`MAX_FLUSH_INTERVAL_MS`),
+    carries the events received since the last one, in order, once per frame (every
+    :data:`FLUSH_INTERVAL_MS`, up to :data:`MAX_FLUSH_INTERVAL_MS` when frames are costly),
     and at once when one of :data:`WAKING_EVENTS` comes; a batch ends after each event
     that is not a step. ``handed_on()`` follows the last batch of a frame or wake-up.
     ``state_changed(state)`` follows the run (a :class:`RunState`, never ``LOADING``): ``"idle"`` →
@@ -294,8 +291,8 @@ class TrainingSession(QObject):
 
     @property
     def frame_interval_ms(self) -> int:
-        """The wait before the next frame: ``frame_cost_ms / GUI_BUDGET`` within the bounds."""
-        return int(min(MAX_FLUSH_INTERVAL_MS, max(FLUSH_INTERVAL_MS, self.frame_cost_ms / GUI_BUDGET)))
+        """The wait before the next frame: ``frame_cost_ms / GUI_SHARE`` within the bounds (≥ 20 frames a second)."""
+        return int(min(MAX_FLUSH_INTERVAL_MS, max(FLUSH_INTERVAL_MS, self.frame_cost_ms / GUI_SHARE)))
 
     def add_frame_cost(self, ms: float) -> None:
         """GUI time (ms) the latest frame caused outside the session's handlers (a repaint).
@@ -326,10 +323,12 @@ class TrainingSession(QObject):
         self.ticks += 1
         self._close_frame()
         started = time.perf_counter()
+        spent = 0.0
         if self._take():  # a frame: its handlers' time, plus the repaints reported until the next tick
-            self._frame_ms = (time.perf_counter() - started) * 1000.0
-        if not self.ended:
-            self._timer.start(self.frame_interval_ms)
+            spent = (time.perf_counter() - started) * 1000.0
+            self._frame_ms = spent
+        if not self.ended:  # frames start frame_interval_ms apart (the wait: what the frame left of it, ≥ half)
+            self._timer.start(max(FLUSH_INTERVAL_MS // 2, round(self.frame_interval_ms - spent)))
 
     def _close_frame(self) -> None:
         """Fold the open frame's GUI time into :attr:`frame_cost_ms` (a moving average)."""
