@@ -135,9 +135,10 @@ def test_a_diverging_run_ends_failed_with_advice(qtbot, make_session, small_data
 def test_closing_while_paused_returns_promptly(qtbot, make_session, small_data):
     session = make_session(small_net(), small_data, cfg(epochs=200))
     session.start()
-    session.pause()  # takes effect before the first step
+    # Usually before the first step; on a loaded machine the worker may finish a step before the pause
+    # is asked for (a race of this test, not a promise of the session), so the steps are not counted.
+    session.pause()
     qtbot.waitUntil(lambda: session.state is RunState.PAUSED, timeout=30_000)
-    assert session.steps == []
     t0 = time.perf_counter()
     assert session.shutdown(5000)
     assert time.perf_counter() - t0 < 2.0
