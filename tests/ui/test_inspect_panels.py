@@ -325,6 +325,11 @@ def test_a_dataset_that_cannot_load_is_explained(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: "cannot be loaded" in window.feature_maps.caption.text(), timeout=30_000)
     assert str(tmp_path) in window.feature_maps.caption.text()
     assert window.training.data_error is not None and window.training._loading_key is None  # not retried
+    window.training_dock.show()  # the sample preview shown again: it says why, and does not load again
+    window.training.preview.show()
+    window.training.refresh_preview()
+    assert window.training._loading_key is None
+    assert str(tmp_path) in window.training.preview.info.text()
 
 
 def test_opening_another_project_while_train_waits_for_data_calls_it_off(qtbot, window):

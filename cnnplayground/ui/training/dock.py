@@ -253,6 +253,10 @@ class TrainingDock(QWidget):
             if self.preview.data is not self._cache[1]:
                 self.preview.set_data(self._cache[1])
             return
+        error = self.data_error
+        if error is not None:  # failed for these settings: not tried again until they change
+            self.preview.set_message(error, error=True)
+            return
         self.preview.set_message("Loading samples…")
         self._load()
 
