@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.io.project import save_project
-from cnnplayground.project import DatasetChoice, Project, TrainingConfig
+from cnnplayground.project import Project, TrainingConfig
 from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.training.results import EMPTY_CAPTION
 
-SMALL = DatasetChoice(name="synthetic", options={"train_size": 600, "test_size": 100})
+from .test_inspect_panels import SMALL, window  # noqa: F401 - the window fixture
+
 #: The Inspect panels that show a model (the convolution explorer shows its own numbers only).
 MODEL_PANELS = ("kernels", "feature_maps", "receptive", "occlusion", "adversarial", "maximize", "patches",
                 "attribution")
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.training.shutdown()
 
 
 def lenet_project(name: str = "t") -> Project:
@@ -41,13 +29,13 @@ def lenet_project(name: str = "t") -> Project:
     return Project.new(graph=get_preset("lenet5").factory(), name=name, dataset=SMALL, training=config)
 
 
-def settled(window: MainWindow) -> bool:
+def settled(window: MainWindow) -> bool:  # noqa: F811 - the window fixture
     """No Inspect panel is computing and no evaluation is running."""
     return not any(getattr(window.panel(key), "busy", False) or getattr(window.panel(key), "running", False)
                    for key in MODEL_PANELS)
 
 
-def show_everything(qtbot, window: MainWindow) -> None:
+def show_everything(qtbot, window: MainWindow) -> None:  # noqa: F811 - the window fixture
     """Bring each model panel to the front in turn and let it finish its work (results stay when hidden)."""
     for key in MODEL_PANELS:
         getattr(window.acts, f"show_{key}").trigger()
@@ -55,7 +43,7 @@ def show_everything(qtbot, window: MainWindow) -> None:
                         and not getattr(window.panel(k), "running", False), timeout=60_000)
 
 
-def train_and_fill_every_view(qtbot, window: MainWindow, path) -> None:
+def train_and_fill_every_view(qtbot, window: MainWindow, path) -> None:  # noqa: F811 - the window fixture
     """Save the project (for Revert), train one epoch and give each panel a result of the trained model."""
     window.document.new(lenet_project())
     window.files.save_to(path)
@@ -82,7 +70,7 @@ def train_and_fill_every_view(qtbot, window: MainWindow, path) -> None:
     assert len(window.panel("patches").grid.images) > 0
 
 
-def check_results_and_dock_reset(window: MainWindow) -> None:
+def check_results_and_dock_reset(window: MainWindow) -> None:  # noqa: F811 - the window fixture
     results = window.results
     assert results.confusion.class_count() == 0 and results.class_names == ()
     assert results.per_class._bars.values == [] and results.mistakes.captions() == []
@@ -92,7 +80,7 @@ def check_results_and_dock_reset(window: MainWindow) -> None:
     assert dock.progress.value() == 0 and dock.progress.format() == ""
 
 
-def check_panels_show_no_model(qtbot, window: MainWindow) -> None:
+def check_panels_show_no_model(qtbot, window: MainWindow) -> None:  # noqa: F811 - the window fixture
     """An unfinished network (File → New): each panel says why there is nothing and keeps nothing."""
     problem = window.model_source.problem
     assert window.model_source.model is None and problem.startswith("The network is not ready")
@@ -118,7 +106,7 @@ def check_panels_show_no_model(qtbot, window: MainWindow) -> None:
     assert attribution.maps == {} and attribution.original_view.image is None
 
 
-def check_panels_show_the_new_model(qtbot, window: MainWindow, description: str) -> None:
+def check_panels_show_the_new_model(qtbot, window: MainWindow, description: str) -> None:  # noqa: F811 - the window fixture
     """A valid network with other weights: each panel shows the new model, nothing of the trained one."""
     source = window.model_source
     assert source.description == description
@@ -148,7 +136,7 @@ def check_panels_show_the_new_model(qtbot, window: MainWindow, description: str)
 
 
 @pytest.mark.parametrize("how", ["new", "open", "new_from_preset", "revert", "undo_run"])
-def test_every_view_resets_when_the_project_or_its_run_goes(qtbot, window, monkeypatch, tmp_path, how):
+def test_every_view_resets_when_the_project_or_its_run_goes(qtbot, window, monkeypatch, tmp_path, how):  # noqa: F811 - the window fixture
     path = tmp_path / "saved.cnnp"
     train_and_fill_every_view(qtbot, window, path)
     if how == "new":
