@@ -193,3 +193,18 @@ def test_a_field_entirely_in_the_padding_has_no_region():
     assert theoretical_region(result, "conv2d0", 3, 4, (8, 8)) == (0, 1, 0, 1)
     g2 = chain(8, ("Conv2d", {"out_channels": 1, "kernel_size": 5, "padding": 2}))
     assert theoretical_region(infer(g2), "conv2d0", 0, 0, (8, 8)) == (0, 0, 2, 2)  # clipped at the border
+
+
+def test_occlusion_heat_is_the_mean_drop_of_the_covering_patches_and_skips_positions_not_done():
+    """Overlapping patches average; a position still NaN (map in progress) adds nothing."""
+    from cnnplayground.inspect.occlusion import OcclusionMap
+
+    rows = cols = np.array([0, 2])  # 4×4 patches with stride 2 on a 6×6 image: they overlap in the middle
+    probability = np.array([[0.2, 0.6], [np.nan, 1.0]])
+    heat = OcclusionMap(probability, rows, cols, baseline=1.0, patch=4).heat(6, 6)
+    assert heat[0, 0] == pytest.approx(0.8)  # only the top-left patch
+    assert heat[0, 5] == pytest.approx(0.4)  # only the top-right patch
+    assert heat[2, 2] == pytest.approx((0.8 + 0.4 + 0.0) / 3)  # three done patches cover the middle
+    assert heat[5, 0] == pytest.approx(0.0)  # only the bottom-left patch, not computed yet
+    assert heat[5, 5] == pytest.approx(0.0)  # the bottom-right patch: no drop
+    assert not np.isnan(heat).any()
