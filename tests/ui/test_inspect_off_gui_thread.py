@@ -21,6 +21,7 @@ from cnnplayground.ui.inspect import (
     adversarial_panel,
     attribution_panel,
     feature_maps_panel,
+    kernels_panel,
     maximize_panel,
     occlusion_panel,
     patches_panel,
@@ -33,6 +34,7 @@ DATA = DatasetChoice(name="synthetic", options={"train_size": 40, "test_size": 8
 
 #: panel key → (module, names of the analysis functions it calls, is each a generator function)
 ANALYSES = {
+    "kernels": (kernels_panel, {"conv_weights": False, "kernel_images": False}),
     "feature_maps": (feature_maps_panel, {"feature_maps": False, "predict": False, "activation_stats": False}),
     "receptive": (receptive_panel, {"effective_field": False}),
     "occlusion": (occlusion_panel, {"predict": False, "occlusion_steps": True}),
@@ -48,6 +50,7 @@ def done(panel, key: str) -> bool:
     if getattr(panel, "busy", False) or getattr(panel, "running", False):
         return False
     return {
+        "kernels": lambda: panel.kernels is not None and len(panel.grid.images) == 64,
         "feature_maps": lambda: bool(panel.maps) and bool(getattr(panel, "layer_stats", None)),
         "receptive": lambda: panel.erf is not None,
         "occlusion": lambda: panel.result is not None and panel.progress.value() == 100,

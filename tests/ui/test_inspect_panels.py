@@ -49,6 +49,7 @@ def test_kernels_panel_shows_the_projects_weights_and_one_filters_numbers(qtbot,
     window.acts.show_kernels.trigger()
     panel = window.kernels
     assert window.kernels_dock.isVisible()
+    qtbot.waitUntil(lambda: len(panel.grid.images) == 6, timeout=10_000)  # read and drawn in the background
     assert panel.caption.text() == "Filters with trained weights stored in the project"
     assert [panel.layer.itemText(i) for i in range(panel.layer.count())] == ["conv1", "conv2"]
     assert len(panel.grid.images) == 6 and panel.kernels.mode == "channels"
@@ -60,20 +61,21 @@ def test_kernels_panel_shows_the_projects_weights_and_one_filters_numbers(qtbot,
     assert float(shared[2]) == pytest.approx(float(weights["layers.conv1.weight"].abs().max()), rel=1e-2)
 
     panel.layer.setCurrentText("conv2")
-    assert len(panel.grid.images) == 16
+    qtbot.waitUntil(lambda: len(panel.grid.images) == 16, timeout=10_000)
     assert panel.kernels.mode == "sum" and panel.grid.images[0].width() == 5  # automatic: 6 inputs summed
     panel.mode.setCurrentIndex(panel.mode.findData("channels"))
-    assert panel.grid.images[0].width() == 6 * 6 - 1  # six 5×5 input channels side by side, 1 px apart
+    qtbot.waitUntil(lambda: panel.grid.images[0].width() == 6 * 6 - 1, timeout=10_000)  # six 5×5 channels, 1 px gaps
     panel.channel.setValue(5)
     assert np.allclose(panel.table_values(), weights["layers.conv2.weight"][4, 5].numpy(), atol=5e-4)
     panel.scale.setCurrentIndex(panel.scale.findData("per_filter"))
-    assert panel.colorbar.labels() == ("-1", "0", "1")
+    qtbot.waitUntil(lambda: panel.colorbar.labels() == ("-1", "0", "1"), timeout=10_000)
 
 
 def test_kernels_follow_training_snapshots_and_the_canvas(qtbot, window):
     open_project(window, epochs=2)
     window.acts.show_kernels.trigger()
     panel = window.kernels
+    qtbot.waitUntil(lambda: panel.kernels is not None, timeout=10_000)
     assert panel.caption.text() == "Filters with untrained (random weights)"
     before = panel.kernels.weights.copy()
     snapshots: list = []
@@ -81,9 +83,9 @@ def test_kernels_follow_training_snapshots_and_the_canvas(qtbot, window):
     with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
         window.acts.train.trigger()
     assert len(snapshots) == 2  # one per epoch, refreshed live without errors
-    assert panel.caption.text() == "Filters with trained weights stored in the project"
     trained = window.document.project.weights["layers.conv1.weight"].numpy()
-    assert np.allclose(panel.kernels.weights, trained)
+    qtbot.waitUntil(lambda: not panel.busy and np.allclose(panel.kernels.weights, trained), timeout=10_000)
+    assert panel.caption.text() == "Filters with trained weights stored in the project"
     assert not np.allclose(panel.kernels.weights, before)
     # Deleting the first conv layer: the panel follows the canvas.
     window.canvas.select_nodes(["conv1"])

@@ -42,6 +42,13 @@ def filter_image(kernels: KernelImages, index: int):
     return rgb_image(canvas)
 
 
+def _tiles(weight, mode: str, scale: str) -> tuple:
+    """Background part of drawing a layer: the normalized filters, one image per filter, the histogram."""
+    kernels = kernel_images(weight, mode, scale)
+    images = [filter_image(kernels, i) for i in range(len(kernels.values))]
+    return kernels, images, weight_histogram(weight), weight
+
+
 class KernelsPanel(InspectPanel):
     """Filters of the chosen conv layer of :class:`ModelSource`'s snapshot."""
 
@@ -135,9 +142,30 @@ class KernelsPanel(InspectPanel):
         return self.grid
 
     def refresh(self) -> None:
-        """Follow the source: new model or weights (keeps the chosen layer when it still exists)."""
+        """Follow the source: new model or weights (keeps the chosen layer when it still exists).
+
+        The weights are read, and each layer's tiles drawn, in the background (ResNet-18's conv weights
+        are 11 M numbers); the grid keeps its previous filters until the new ones are ready.
+        """
         model = self.source.model
-        self._weights = conv_weights(model) if model is not None else {}
+        if model is None:
+            self.cancel_background()
+            self._on_weights({})
+            return
+        self.run_in_background("weights", conv_weights, model, done=self._on_weights)
+
+    def clear_results(self) -> None:
+        self.kernels = None
+        self._weights = {}
+        self.layer.clear()
+        self.grid.set_images([], [])
+        self.table.clear()
+        if self._bars is not None:
+            self.histogram.removeItem(self._bars)
+            self._bars = None
+
+    def _on_weights(self, weights: dict) -> None:
+        self._weights = weights
         current = self.layer.currentText()
         self.layer.blockSignals(True)
         self.layer.clear()
@@ -149,7 +177,7 @@ class KernelsPanel(InspectPanel):
         if current in self._weights:
             self.layer.setCurrentText(current)
         self.layer.blockSignals(False)
-        if model is None:
+        if self.source.model is None:
             self.caption.setText(self.source.problem or "No network")
         elif not self._weights:
             self.caption.setText("This network has no convolution layer")
@@ -161,14 +189,18 @@ class KernelsPanel(InspectPanel):
         name = self.layer.currentText()
         weight = self._weights.get(name)
         if weight is None:
+            self.cancel_background("tiles")
             self.kernels = None
             self.grid.set_images([], [])
+            self.table.clear()
             return
         mode = self.mode.currentData()
         if mode == "rgb" and weight.shape[1] != 3:
             mode = "auto"
-        self.kernels = kernel_images(weight, mode, self.scale.currentData())
-        images = [filter_image(self.kernels, i) for i in range(len(self.kernels.values))]
+        self.run_in_background("tiles", _tiles, weight, mode, self.scale.currentData(), done=self._on_tiles)
+
+    def _on_tiles(self, tiles: tuple) -> None:
+        self.kernels, images, (counts, edges), weight = tiles
         self.grid.set_images(images, [f"#{i}" for i in range(len(images))])
         self._fit()
         top = float(self.kernels.scale.max(initial=0.0))
@@ -178,7 +210,6 @@ class KernelsPanel(InspectPanel):
             self.colorbar.set_range(-1.0, 1.0)  # each filter's own ±max
         self.colorbar.setToolTip("Weight colours" if self.scale.currentData() == "shared" else
                                  "Each filter scaled to its own largest weight (±1)")
-        counts, edges = weight_histogram(weight)
         if self._bars is not None:
             self.histogram.removeItem(self._bars)
         self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush=(31, 111, 180, 200),
