@@ -340,3 +340,29 @@ def test_a_tall_network_exports_and_goes_into_a_report(qtbot, tmp_path):
     assert image.height() <= 16_384 and _border_is_background(image)
     path = export_report(project, [target], tmp_path / "r.html")
     assert path.read_text(encoding="utf-8").count("data:image/png;base64,") == 1
+
+
+def test_the_kernels_figure_has_no_selection_frame(qtbot, window):  # noqa: F811
+    """The frame around the filter picked in the window is not part of the exported figure."""
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_kernels.trigger()
+    grid = window.kernels.grid
+    qtbot.waitUntil(lambda: len(grid.images) == 6, timeout=10_000)
+    target = FigureTarget("Kernels", grid)
+    grid.selected = None
+    plain = QImage.fromData(png_bytes(target, dpi=96))
+    grid.selected = 4
+    picked = QImage.fromData(png_bytes(target, dpi=96))
+    assert grid.selected == 4  # the window keeps its selection
+    assert _png(picked) == _png(plain)
+    grid.repaint()  # and the window still draws it: a grab differs where the frame is
+    assert grid.grab().toImage() != _grab_without_selection(grid)
+
+
+def _grab_without_selection(grid) -> QImage:
+    selected, grid.selected = grid.selected, None
+    try:
+        return grid.grab().toImage()
+    finally:
+        grid.selected = selected

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsScene, QGrap
 
 from ...core.errors import UserError
 from ...io.atomic import atomic_write_bytes
+from ..inspect.imaging import ImageGrid
 from .svg import plain_strokes
 
 FORMATS = {
@@ -159,6 +160,20 @@ def _plain(scene: QGraphicsScene) -> Iterator[None]:
             item.setSelected(True)
 
 
+@contextmanager
+def _unselected(widget: QWidget) -> Iterator[None]:
+    """A panel as a figure: image grids without the highlight frame of the tile picked in the window."""
+    grids = ([widget] if isinstance(widget, ImageGrid) else []) + widget.findChildren(ImageGrid)
+    saved = [(grid, grid.selected) for grid in grids]
+    for grid, _ in saved:
+        grid.selected = None
+    try:
+        yield
+    finally:
+        for grid, selected in saved:
+            grid.selected = selected
+
+
 def _drawn_rect(scene: QGraphicsScene) -> QRectF:
     """The scene rectangle that holds every drawn pixel: the items' bounding rect, grown where a drawing
     (an edge's shape label, a long name) reaches past it. Measured on a 1:1 probe drawing."""
@@ -195,7 +210,7 @@ def _paint(target: FigureTarget, painter: QPainter, area: QRectF) -> None:
     """Draw ``target`` into ``area`` of ``painter``'s device, scaled to fit, on the window background."""
     widget = target.widget
     painter.fillRect(area, widget.palette().color(QPalette.ColorRole.Window))
-    with _uncached(widget):
+    with _uncached(widget), _unselected(widget):
         if target.scene_view is not None:  # the whole network, without grid dots or the selection
             scene, shown = target.scene_view.scene(), target.scene_rect()
             with _plain(scene):
