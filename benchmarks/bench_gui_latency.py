@@ -35,10 +35,15 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A fresh settings and data folder for each run: the window's saved mode layouts (and those of tests or of
+# the user's own sessions) must not decide what is on screen, e.g. a Train layout with the Curves hidden.
+for _xdg in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    os.environ[_xdg] = tempfile.mkdtemp(prefix=f"bench-{_xdg.lower()}-")
 
 import torch  # noqa: E402
 from PySide6.QtCore import (  # noqa: E402
@@ -46,7 +51,6 @@ from PySide6.QtCore import (  # noqa: E402
     QEvent,
     QEventLoop,
     QObject,
-    QStandardPaths,
     Qt,
     QThreadPool,
     QTimer,
@@ -191,6 +195,8 @@ def window_run(config: TrainingConfig, dataset: DatasetChoice,
         seconds = time.perf_counter() - probe.times[0] if probe.times else float("nan")
         lateness = probe.stop()
         refresh_hz = paints.count / seconds
+        if not paints.count:
+            raise SystemExit("the plots never repainted during the run (is the Curves panel on screen in Train mode?)")
         for signal, slot in slots:
             signal.disconnect(slot)
         if not ends or not isinstance(ends[0], Finished):
@@ -229,7 +235,6 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    QStandardPaths.setTestModeEnabled(True)  # the window must not touch the user's settings
     default_threads = torch.get_num_threads()
     # Set up as the app starts (ui/app.py): names, theme, the GUI thread's garbage collector, torch's
     # thread count; and the imports the app makes in the background once its window is up.

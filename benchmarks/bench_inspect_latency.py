@@ -27,10 +27,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A fresh settings and data folder for each run: the window's saved mode layouts (and those of tests or of
+# the user's own sessions) must not decide what is on screen, e.g. a Train layout with the Curves hidden.
+for _xdg in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    os.environ[_xdg] = tempfile.mkdtemp(prefix=f"bench-{_xdg.lower()}-")
 os.environ.setdefault("CNNPLAYGROUND_AUTOSAVE_DIR", tempfile.mkdtemp(prefix="bench-inspect-"))
 
 import torch  # noqa: E402
-from PySide6.QtCore import QEventLoop, QStandardPaths, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -118,7 +122,6 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    QStandardPaths.setTestModeEnabled(True)  # the window must not touch the user's settings
     app = create_app([])
     from cnnplayground.ui.shell.main_window import MainWindow
 
