@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QFontMetricsF, QImage
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -366,3 +366,26 @@ def _grab_without_selection(grid) -> QImage:
         return grid.grab().toImage()
     finally:
         grid.selected = selected
+
+
+def test_the_adversarial_images_are_a_figure_of_their_own(qtbot, window):  # noqa: F811
+    """Export Figure offers the original, the amplified perturbation and the adversarial image, without
+    the controls around them."""
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_adversarial.trigger()
+    panel = window.panel("adversarial")
+    qtbot.waitUntil(lambda: panel.adversarial is not None and not panel.busy, timeout=60_000)
+    targets = {t.name: t for t in window.figure_targets()}
+    row = targets["Adversarial images"].widget
+    assert row is panel.images_row and not _controls(row)
+    views = (panel.original_view, panel.perturbation_view, panel.adversarial_view)
+    assert all(row.isAncestorOf(view) for view in views)
+    image = QImage.fromData(png_bytes(targets["Adversarial images"]))
+    scale = image.width() / row.width()
+    assert image.height() == round(row.height() * scale)
+    for view in views:  # each of the three images is in the figure, where the panel shows it
+        box = QRect(view.mapTo(row, QPoint(0, 0)) * scale, view.size() * scale)
+        part = _grey(_png(image.copy(box)))
+        assert part.std() > 0.02, view
+    assert "Adversarial" in targets  # the panel's own figure is still offered

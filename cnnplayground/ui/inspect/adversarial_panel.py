@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -72,6 +73,23 @@ def _attack_one(kind: str, epsilon: float, steps: int, target: int | None, model
     return adv, compare(model, x, adv, mean, std)
 
 
+class SquareView(PixelView):
+    """A pixel view as tall as it is wide (its text sits right under it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(120, 120)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt override)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt override)
+        return width
+
+
 class AdversarialPanel(InspectPanel):
     """FGSM / PGD on one image, and accuracy against ε."""
 
@@ -108,12 +126,14 @@ class AdversarialPanel(InspectPanel):
         self.steps.setRange(1, 200)
         self.steps.setValue(10)
         self.steps.setSuffix(" steps")
-        self.original_view, self.perturbation_view, self.adversarial_view = PixelView(self), PixelView(self), \
-            PixelView(self)
+        self.original_view, self.perturbation_view, self.adversarial_view = SquareView(self), SquareView(self), \
+            SquareView(self)
         self.original_label, self.perturbation_label, self.adversarial_label = QLabel(self), QLabel(self), \
             QLabel(self)
         for label in (self.original_label, self.perturbation_label, self.adversarial_label):
             label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            label.setMinimumHeight(4 * label.fontMetrics().lineSpacing())  # its numbers are never cut off
         self.sweep_button = QPushButton("Run ε sweep", self)
         self.sweep_button.setToolTip(f"Accuracy under FGSM and PGD-10 for ε = "
                                      f"{', '.join(f'{e:g}' for e in SWEEP_EPSILONS)} on {SWEEP_IMAGES} images")
@@ -157,14 +177,24 @@ class AdversarialPanel(InspectPanel):
             controls.addWidget(w)
         controls.addStretch(1)
         views = QHBoxLayout()
+        #: The three images with their titles and numbers: a figure of its own (Export Figure offers it).
+        self.images_row = QWidget(self)
+        row = QHBoxLayout(self.images_row)
+        row.setContentsMargins(0, 0, 0, 0)
         for title, view, label in (("Original", self.original_view, self.original_label),
                                    ("Perturbation (amplified)", self.perturbation_view, self.perturbation_label),
                                    ("Adversarial", self.adversarial_view, self.adversarial_label)):
             column = QVBoxLayout()
-            column.addWidget(QLabel(title, self))
-            column.addWidget(view, 1)
+            heading = QLabel(title, self.images_row)
+            heading.setWordWrap(True)  # the three columns stay equally wide
+            column.addWidget(heading)
+            column.addWidget(view)
             column.addWidget(label)
-            views.addLayout(column, 1)
+            row.addLayout(column, 1)
+        images = QVBoxLayout()
+        images.addWidget(self.images_row)
+        images.addStretch(1)  # the figure is as tall as its images and their text, the space below
+        views.addLayout(images, 3)
         sweep_page, gallery_page = QWidget(self), QWidget(self)
         sweep = QVBoxLayout(sweep_page)
         buttons = QHBoxLayout()
@@ -222,6 +252,10 @@ class AdversarialPanel(InspectPanel):
     def figure_widget(self) -> QWidget:
         """What Export Figure draws: the sweep's plot or the fooled images, without the buttons above them."""
         return self.plot if self.tabs.currentIndex() == 0 else self.gallery
+
+    def extra_figures(self) -> list[tuple[str, QWidget]]:
+        """More figures of this panel for Export Figure: (name, widget)."""
+        return [("Adversarial images", self.images_row)]
 
     def refresh(self) -> None:
         self.stop_sweep()
@@ -287,8 +321,9 @@ class AdversarialPanel(InspectPanel):
         names = data.class_names
         self.original_label.setText(f"true: {names[int(y)]}\nsays: {names[int(c.clean_class)]} "
                                     f"({float(c.clean_probability):.1%})")
-        self.perturbation_label.setText(f"largest change {scale:.3f} of the pixel range (shown ×"
-                                        f"{1 / scale if scale else 1:.0f}, blue darker, red brighter)")
+        self.perturbation_label.setText(f"at most ±{scale:.3f} (shown ×{1 / scale if scale else 1:.0f}):\n"
+                                        "blue darker, red brighter")
+        self.perturbation_label.setToolTip(f"The largest change of a pixel is {scale:.3f} of the pixel range (0..1)")
         flipped = bool(c.flipped)
         self.adversarial_label.setText(f"says: {names[int(c.adversarial_class)]} "
                                        f"({float(c.adversarial_probability):.1%})"

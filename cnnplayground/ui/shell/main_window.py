@@ -308,6 +308,8 @@ class MainWindow(QMainWindow):
             widget = self.panel(spec.key)
             part = getattr(widget, "figure_widget", None)
             targets.append(FigureTarget(dock.windowTitle(), part() if part else widget))
+            extra = getattr(widget, "extra_figures", None)
+            targets.extend(FigureTarget(name, figure) for name, figure in (extra() if extra else []))
         return targets
 
     def export_figure(self, current: str | None = None) -> QDialog:
