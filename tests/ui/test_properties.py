@@ -202,11 +202,31 @@ def test_overview_lists_problems_and_clicking_one_names_the_layer(qtbot, documen
     panel.show_selection(["conv1", "input1"])  # several layers: the overview
     errors = panel.overview_errors
     assert errors.isVisible() and errors.count() == 1
-    assert errors.item(0).text() == "relu1: ReLU has no input: draw a wire into it"
+    assert errors.item(0).text() == "Next: Connect relu1: draw a wire into it"  # unfinished, not wrong
+    assert panel.overview_ok_label.isVisible()
     with qtbot.waitSignal(panel.error_activated) as blocker:
         center = errors.visualItemRect(errors.item(0)).center()
         qtbot.mouseClick(errors.viewport(), Qt.MouseButton.LeftButton, pos=center)
     assert blocker.args == ["relu1"]
+
+
+def test_a_fresh_network_has_no_problem_only_a_next_step_and_real_errors_come_first(qtbot):
+    graph = Graph()
+    graph.add_node("Input", id="input1")
+    document = Document(Project.new(graph=graph))
+    panel = _panel(qtbot, document)
+    errors = panel.overview_errors
+    assert panel.overview_ok_label.isVisible() and panel.overview_ok_label.text() == "No problems found"
+    assert [errors.item(i).text() for i in range(errors.count())] == ["Next: Add layers after the Input"]
+    # A shape that does not fit is a problem: listed first, and "No problems found" goes.
+    document.graph.add_node("Flatten", id="flat1")
+    document.graph.connect("input1", "flat1")
+    document.graph.add_node("Conv2d", id="conv1")  # a convolution of a flat vector does not fit
+    document.graph.connect("flat1", "conv1")
+    document.graph.add_node("ReLU", id="relu1")
+    texts = [errors.item(i).text() for i in range(errors.count())]
+    assert texts[0].startswith("conv1: ") and texts[-1] == "Next: Connect relu1: draw a wire into it"
+    assert panel.overview_ok_label.isHidden()
 
 
 def test_a_new_graph_clears_the_panel_and_is_followed(panel, document):

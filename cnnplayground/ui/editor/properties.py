@@ -39,6 +39,7 @@ from ...core.shapes import format_shape
 from ...core.summary import format_bytes
 from ..document.commands import RenameNode, SetAttributes, SetParams
 from ..document.document import Document
+from ..shell.status import next_step
 from .palette import CATEGORY_COLORS
 from .param_editors import PaddingEditor, float_decimals, make_editor, set_editor_value  # noqa: F401
 
@@ -411,14 +412,22 @@ class PropertiesPanel(QWidget):
         memory = result.memory_estimate(batch_size=OVERVIEW_BATCH)["total"]
         self.overview_memory_label.setText(f"~{format_bytes(memory)} at batch {OVERVIEW_BATCH}")
         self.overview_errors.clear()
-        for node_id, message in result.errors:
+        problems = [(node_id, message) for node_id, message in result.errors if next_step(node_id, message) is None]
+        steps = [(node_id, step) for node_id, message in result.errors
+                 if (step := next_step(node_id, message)) is not None]
+        for node_id, message in problems:
             item = QListWidgetItem(f"{node_id}: {message}" if node_id else message)
             item.setData(Qt.ItemDataRole.UserRole, node_id)
             item.setToolTip("Click to select the layer" if node_id else "")
             self.overview_errors.addItem(item)
-        has_errors = bool(result.errors)
-        self.overview_errors.setVisible(has_errors)
-        self.overview_ok_label.setVisible(not has_errors)
+        # An unfinished network is not wrong: what to do next, in the normal colour, after any real problem.
+        for node_id, step in steps:
+            item = QListWidgetItem(f"Next: {step}")
+            item.setData(Qt.ItemDataRole.UserRole, node_id)
+            item.setToolTip("Click to select the layer" if node_id else "The network is not finished yet")
+            self.overview_errors.addItem(item)
+        self.overview_errors.setVisible(bool(problems or steps))
+        self.overview_ok_label.setVisible(not problems)
 
 
 def rename_refusal(graph: Graph, old_id: str, new_id: str) -> str | None:
