@@ -428,6 +428,13 @@ class PropertiesPanel(QWidget):
             self.overview_errors.addItem(item)
         self.overview_errors.setVisible(bool(problems or steps))
         self.overview_ok_label.setVisible(not problems)
+        self._fit_list_height()
+
+    def _fit_list_height(self) -> None:
+        """The list as tall as its items (up to eight lines, then it scrolls): one hint is not a big empty box."""
+        box = self.overview_errors
+        rows = sum(box.sizeHintForRow(i) for i in range(min(box.count(), 8)))
+        box.setFixedHeight(rows + 2 * box.frameWidth() + 4 if box.count() else 0)
 
 
 def rename_refusal(graph: Graph, old_id: str, new_id: str) -> str | None:
