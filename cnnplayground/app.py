@@ -22,6 +22,23 @@ def wants_cli(args: Sequence[str]) -> bool:
     return bool(args) and (args[0] in CLI_COMMANDS or args[0] in CLI_FLAGS)
 
 
+def mistyped_command(args: Sequence[str]) -> str | None:
+    """The sub-command ``args[0]`` was probably meant to be (``sumary`` → ``summary``), or None.
+
+    Only a first argument that is not an existing file, has no project suffix or folder, and is close
+    to a sub-command's name counts: anything else is a project to open in the window.
+    """
+    if not args or args[0].startswith("-") or os.sep in args[0] or "/" in args[0]:
+        return None
+    word = args[0]
+    if os.path.splitext(word)[1].lower() in (".cnnp", ".json") or os.path.lexists(word):
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(word.lower(), sorted(CLI_COMMANDS), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _display_missing() -> bool:
     """On X11/Wayland systems, no display and no explicit Qt platform: the window cannot open."""
     if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
@@ -36,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .cli import main as cli_main
 
         return cli_main(args)
+    meant = mistyped_command(args)
+    if meant is not None:
+        from .core.text import printable
+
+        print(f"cnnplayground: '{printable(args[0])}' is not a command or a project file; did you mean "
+              f"'cnnplayground {meant}'? (cnnplayground --help lists the commands)", file=sys.stderr)
+        return 2
     if _display_missing():
         print(
             "cnnplayground: no display found (DISPLAY / WAYLAND_DISPLAY are not set), so the window "

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
-from .common import CliError, load_target, positive_int
+from ..core.text import printable
+from .common import CliError, discard_output, load_target, positive_int, say
 from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .train import add_evaluate_parser, add_train_parser
@@ -33,7 +34,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     graph, title, _ = load_target(args.target)
     shape = tuple(args.input) if args.input else None
-    print(summarize(graph, shape, batch_size=args.batch_size, title=title))
+    say(summarize(graph, shape, batch_size=args.batch_size, title=title))
     from ..core.inference import infer
 
     return 0 if infer(graph, shape).ok else 1
@@ -50,7 +51,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
         rows.append((p.name, p.title, format_shape(p.input_shape), f"{result.total_params:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}} params")
+        say(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}} params")
     return 0
 
 
@@ -71,7 +72,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         save_project(project, out)
     except (OSError, ProjectError) as exc:
         raise CliError(f"could not save {out}: {exc}") from None
-    print(f"wrote {out}")
+    say(f"wrote {printable(out)}")
     return 0
 
 
@@ -110,16 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         # The launcher (cnnplayground.app) opens the window; here, without a command, say what there is.
-        parser.print_help()
+        say(parser.format_help(), end="")
         return 0
     try:
         return int(args.func(args))
     except CliError as exc:
-        print(f"cnnplayground: {exc}", file=sys.stderr)
+        say(f"cnnplayground: {printable(exc)}", sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("cnnplayground: interrupted", file=sys.stderr)
+        say("cnnplayground: interrupted", sys.stderr)
         return 130
+    except BrokenPipeError:  # output that did not go through say(): the reader has gone, end quietly
+        discard_output(sys.stdout)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..core.errors import UserError
+from ..core.text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import Graph
@@ -14,6 +17,38 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class CliError(UserError):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def say(text: object = "", file: TextIO | None = None, *, end: str = "\n", escape: bool = True) -> None:
+    """Print ``text`` on ``file`` (stdout) and flush: every line the command line writes goes through here.
+
+    Control characters are escaped (:func:`~cnnplayground.core.text.printable`; newlines are kept), so a
+    project, class or file name cannot drive the terminal and a name that is not UTF-8 prints as
+    ``\\xff`` on any stream. ``escape=False`` is for the command's own control sequences (the progress
+    bar). When the reader has gone (``cnnplayground summary | head -1``), the rest of the output is
+    discarded and the command goes on to its end, without a traceback.
+    """
+    stream = sys.stdout if file is None else file
+    text = printable(text, keep_newlines=True) if escape else str(text)
+    try:
+        stream.write(text + end)
+        stream.flush()
+    except BrokenPipeError:
+        discard_output(stream)
+
+
+def discard_output(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at the null device: its reader has gone, and what is still
+    buffered (or printed later, or flushed when Python exits) must not raise ``BrokenPipeError`` again."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing is left to flush there
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def load_target(target: str) -> tuple[Graph, str, Project | None]:
@@ -30,7 +65,7 @@ def load_target(target: str) -> tuple[Graph, str, Project | None]:
             project = load_project(path)
         except ProjectError as exc:
             raise CliError(f"{path}: {exc}") from None
-        return project.graph, f"{project.name} ({path})", project
+        return project.graph, f"{printable(project.name)} ({printable(path)})", project
     try:
         preset = get_preset(target)
     except KeyError:

@@ -18,8 +18,9 @@ import math
 import time
 from pathlib import Path
 
+from ..core.text import printable
 from ..io.atomic import atomic_write_text
-from .common import CliError
+from .common import CliError, say
 
 
 def add_experiment_parser(sub) -> None:
@@ -45,7 +46,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         return _replot(Path(args.out or "."))
     if args.list or not args.keys:
         for e in EXPERIMENTS:
-            print(f"{e.key:<16} {e.title}  (about {e.minutes[0]:g} min quick, {e.minutes[1]:g} min full)")
+            say(f"{e.key:<16} {e.title}  (about {e.minutes[0]:g} min quick, {e.minutes[1]:g} min full)")
         return 0
     try:
         chosen = list(EXPERIMENTS) if args.keys == ["all"] else [get_experiment(k) for k in args.keys]
@@ -68,7 +69,7 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
     from ..experiments.base import ExperimentFinished, ExperimentRun
     from ..train.sweep import VariantFinished
 
-    print(f"== {experiment.title} ({context.scale})", flush=True)
+    say(f"== {experiment.title} ({context.scale})")
     run = ExperimentRun(experiment, context, device=device)
     t0 = time.perf_counter()
     arms: list[dict] = []
@@ -79,16 +80,16 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
             arms.append({"name": name, "outcome": event.outcome, "message": event.message,
                          "seconds": round(event.seconds, 2)})
             note = "" if event.outcome == "completed" else f" ({event.message})"
-            print(f"   {name}: {event.outcome}{note}, {event.seconds:.1f} s", flush=True)
+            say(f"   {name}: {event.outcome}{note}, {event.seconds:.1f} s")
         elif isinstance(event, ExperimentFinished):
             end = event
     seconds = time.perf_counter() - t0
     finding = end.finding if end is not None else None
     if finding is None:
-        print(f"   no result: {end.message if end is not None else 'the run ended early'}", flush=True)
+        say(f"   no result: {end.message if end is not None else 'the run ended early'}")
         return False
     mark = finding.verdict
-    print(f"   {finding.headline}\n   [{mark}] {seconds:.0f} s", flush=True)
+    say(f"   {finding.headline}\n   [{mark}] {seconds:.0f} s")
     if out is not None:
         record = {"key": experiment.key, "title": experiment.title, "scale": context.scale,
                   "headline": finding.headline, "holds": finding.holds, "clear": finding.clear,
@@ -136,4 +137,4 @@ def _write_png(figure, path: Path) -> None:
     from ..ui.experiments.figure import figure_png_headless
 
     figure_png_headless(figure, path)
-    print(f"   wrote {path}", flush=True)
+    say(f"   wrote {printable(path)}")

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import UserError, one_line
+from ..core.text import printable
 from ..export.registry import FORMATS, built_model
-from .common import CliError, load_target
+from .common import CliError, load_target, say
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -80,11 +81,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             continue
         written += [p for p in paths if p not in written]
     for path in written:
-        print(f"wrote {path}")
+        say(f"wrote {printable(path)}")
     if project.weights is None and {"pytorch", "script"} & set(formats):
-        print("note: the project has no trained weights, so no model.safetensors was written", file=sys.stderr)
+        say("note: the project has no trained weights, so no model.safetensors was written", sys.stderr)
     for text in skipped:
-        print(f"skipped {text}", file=sys.stderr)
+        say(f"skipped {text}", sys.stderr)
     return 0
 
 
@@ -107,7 +108,7 @@ def _export(fmt: str, project: Project, out: Path, model: nn.Module | None) -> l
         what = "model card" if fmt == "card" else f"{fmt} export"
         raise CliError(f"{what} failed: {type(exc).__name__}: {one_line(exc)}") from None
     if spec.needs_model and project.weights is None:
-        print(f"note: the project has no trained weights; {spec.files[0]} holds random weights", file=sys.stderr)
+        say(f"note: the project has no trained weights; {spec.files[0]} holds random weights", sys.stderr)
     return paths
 
 

@@ -15,8 +15,9 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from ..core.errors import one_line
+from ..core.text import printable
 from ..io.project_schema import describe_validation_error
-from .common import CliError, load_target, positive_int
+from .common import CliError, load_target, positive_int, say
 
 
 def add_train_parser(sub) -> None:
@@ -144,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..io.project import ProjectError, save_project, weights_from_module
     from ..project import run_record
     from ..train.events import EpochFinished, Failed, Finished, StepFinished
-    from ..train.setup import build_for_data
+    from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.trainer import Trainer, TrainingSetupError
 
     project, graph, data, config, choice, out = _prepare(args)
@@ -152,6 +153,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         model = build_for_data(graph, data)
         if project.weights is not None and args.resume is None:
             model.load_state_dict(project.weights)
+            broken = non_finite_weights(model.state_dict())  # in the order of the layers
+            if broken:  # they would fail as "diverged: lower the learning rate", which is not the cause
+                raise CliError(
+                    f"the starting weights are not finite (NaN or infinite values in {describe_tensors(broken)}): "
+                    "training cannot start from them; train the network from fresh weights "
+                    "(cnnplayground train --preset …, or a project without weights) or from a good checkpoint "
+                    "(--resume)")
         trainer = Trainer(model, data, config, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume)
     except TrainingSetupError as exc:
         raise CliError(str(exc)) from None
@@ -194,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 save_project(project, out)
             except ProjectError as exc:
                 raise CliError(f"training finished but the project could not be saved: {exc}") from None
-            printer.note(f"saved {out}")
+            printer.note(f"saved {printable(out)}")
         elif out is None and not args.json:
             printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
     if crashed is not None:
@@ -208,7 +216,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..data.loader import DeviceLoader
     from ..data.registry import load_dataset
     from ..train.evaluate import evaluate
-    from ..train.setup import build_for_data
+    from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.trainer import TrainingSetupError, resolve_device
 
     graph, _, project = load_target(args.project)
@@ -226,6 +234,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except (DatasetError, TrainingSetupError) as exc:
         raise CliError(str(exc)) from None
     model.load_state_dict(project.weights)
+    broken = non_finite_weights(model.state_dict())  # in the order of the layers
+    if broken:
+        say(f"warning: the weights are not finite (NaN or infinite values in {describe_tensors(broken)}): "
+            "the outputs, accuracy and loss below are meaningless; train the network again", sys.stderr)
     model.to(device)
     split = {"test": data.test, "val": data.val, "train": data.train}[args.split]
     if split is None or len(split) == 0:
@@ -237,7 +249,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     names = data.class_names
     if args.json:
-        print(json.dumps({
+        say(json.dumps({
             "split": args.split, "images": result.count, "loss": result.loss, "accuracy": result.accuracy,
             "per_class_accuracy": dict(zip(names, result.per_class_accuracy)),
             "confusion": result.confusion.tolist(),
@@ -245,23 +257,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         }))
         return 0
     tta = ", flip test-time augmentation" if tta_flip else ""
-    print(f"{project.name} on {data.name} ({args.split}, {result.count:,} images{tta}, {seconds:.1f} s)")
-    print(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}")
+    say(f"{printable(project.name)} on {data.name} ({args.split}, {result.count:,} images{tta}, {seconds:.1f} s)")
+    say(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}")
+    names = [printable(n) for n in names]  # class-folder names are the user's (data/folder.py)
     width = max(len(n) for n in names)
-    print("\nper class:")
+    say("\nper class:")
     for name, acc in zip(names, result.per_class_accuracy):
-        print(f"  {name:<{width}}  {'—' if acc is None else f'{acc:6.1%}'}")
-    print("\nconfusion (rows: true class, columns: predicted):")
+        say(f"  {name:<{width}}  {'—' if acc is None else f'{acc:6.1%}'}")
+    say("\nconfusion (rows: true class, columns: predicted):")
     cells = result.confusion.tolist()
     cw = max(5, len(str(max(max(r) for r in cells))) + 1)
-    print(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(names))))
+    say(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(names))))
     for i, (name, row) in enumerate(zip(names, cells)):
-        print(f"  {name:<{width}}" + "".join(f"{v:>{cw}}" for v in row) + f"   ({i})")
+        say(f"  {name:<{width}}" + "".join(f"{v:>{cw}}" for v in row) + f"   ({i})")
     if result.mistakes:
-        print("\nmost confident mistakes:")
+        say("\nmost confident mistakes:")
         for m in result.mistakes:
-            print(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
-                  f"with {m.confidence:.1%}")
+            say(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
+                f"with {m.confidence:.1%}")
     return 0
 
 
@@ -285,10 +298,10 @@ class _JsonPrinter:
 
         if isinstance(event, WeightsSnapshot):
             return
-        print(json.dumps(_jsonable(to_dict(event)), allow_nan=False), file=self.out, flush=True)
+        say(json.dumps(_jsonable(to_dict(event)), allow_nan=False), self.out)
 
     def note(self, text: str) -> None:
-        print(json.dumps({"event": "Note", "message": text}), file=self.out, flush=True)
+        say(json.dumps({"event": "Note", "message": text}), self.out)
 
 
 def _jsonable(value):
@@ -308,7 +321,7 @@ class _HumanPrinter:
     """Per-epoch lines on stdout, a live progress bar on stderr when it is a terminal."""
 
     def __init__(self, out: TextIO, err: TextIO, name: str, data, extra: str = "") -> None:
-        self.out, self.err, self.name, self.data, self.extra = out, err, name, data, extra
+        self.out, self.err, self.name, self.data, self.extra = out, err, printable(name), data, extra
         self.live = err.isatty()
         self.epochs = 0
         self.steps_per_epoch = 1
@@ -332,11 +345,9 @@ class _HumanPrinter:
             frac = done / max(total, 1)
             eta = event.elapsed / max(frac, 1e-9) * (1 - frac)
             bar = "█" * int(frac * 24) + "░" * (24 - int(frac * 24))
-            self.err.write(
-                f"\r  epoch {event.epoch}/{self.epochs} {bar} {frac:4.0%}  loss {event.loss:.3f}  "
-                f"acc {event.accuracy:5.1%}  {event.images_per_second:,.0f} img/s  ETA {_clock(eta)} "
-            )
-            self.err.flush()
+            say(f"\r  epoch {event.epoch}/{self.epochs} {bar} {frac:4.0%}  loss {event.loss:.3f}  "
+                f"acc {event.accuracy:5.1%}  {event.images_per_second:,.0f} img/s  ETA {_clock(eta)} ",
+                self.err, end="", escape=False)
         elif isinstance(event, ev.EpochFinished):
             val = (f"val loss {event.val_loss:.3f}  val acc {event.val_accuracy:6.1%}"
                    if event.val_accuracy is not None else "no validation split")
@@ -361,8 +372,8 @@ class _HumanPrinter:
 
     def _line(self, text: str, err: bool = False) -> None:
         if self.live:
-            self.err.write("\r\033[K")
-        print(text, file=self.err if err else self.out, flush=True)
+            say("\r\033[K", self.err, end="", escape=False)
+        say(text, self.err if err else self.out)
 
 
 def _clock(seconds: float) -> str:

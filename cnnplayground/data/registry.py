@@ -310,7 +310,9 @@ def synthetic_split(n: int, *, size: int, channels: int, noise: float, stream: i
 
 def _load_torchvision(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
                       generator: torch.Generator) -> Source:
-    return load_torchvision(info.name, root if root is not None else default_data_root(), download=download)
+    root = root if root is not None else default_data_root()
+    _check_not_a_file(root, "the data root", "choose a folder for the datasets")
+    return load_torchvision(info.name, root, download=download)
 
 
 def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
@@ -320,12 +322,23 @@ def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | N
     if root is None:
         raise DatasetError("the image-folder dataset needs a folder: choose the folder that holds one "
                            "sub-folder per class")
+    _check_not_a_file(root, "image folder", "choose a folder with one sub-folder per class")
     full, classes = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]))
     test_fraction = float(opts["test_fraction"])
     if test_fraction <= 0:
         return full, None, classes
     test, train = _split_off(full, test_fraction, generator)
     return train, test, classes
+
+
+def _check_not_a_file(root: Path, what: str, hint: str) -> None:
+    """Refuse a folder that is a file, or lies inside one, before a reader calls it missing."""
+    for path in (root, *root.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "" if path == root else f" is inside {path}, which"
+                raise DatasetError(f"{what} {root}{where} is a file, not a folder: {hint}")
+            return
 
 
 _LOADERS: dict[str, Callable[..., Source]] = {

@@ -10,6 +10,7 @@ and raise before any network access. Missing files give a one-line
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,25 +90,52 @@ def _read(spec: TorchvisionSet, root: Path, *, train: bool, download: bool) -> A
     folder = Path(os.path.abspath(root / spec.folder))
     split_args: dict[str, Any] = {"split": "train" if train else "test"} if spec.class_name == "SVHN" else {
         "train": train}
-    try:
-        return cls(str(root), download=download, **split_args)
+    try:  # the files already there first: a download is tried only for files that are missing
+        return cls(str(root), download=False, **split_args)
     except Exception as exc:  # noqa: BLE001 - torchvision raises RuntimeError, OSError, URLError, pickle errors
-        if download:
-            reason = one_line(exc)
-            raise DatasetError(
-                f"{spec.title} could not be downloaded to {folder} ({reason}): check the internet connection, "
-                f"or copy {spec.files} there (torchvision layout)"
-            ) from None
-        if isinstance(exc, RuntimeError) and "not found" in str(exc).lower():
+        missing = isinstance(exc, RuntimeError) and "not found" in str(exc).lower()
+        if missing and not download:
             raise DatasetError(
                 f"{spec.title} files not found in {folder}: connect to the internet and allow the download, "
                 f"or copy {spec.files} there (torchvision layout)"
             ) from None
-        reason = one_line(exc)
+        if not missing:
+            reason = one_line(exc)
+            raise DatasetError(
+                f"{spec.title} files in {folder} cannot be read ({type(exc).__name__}: {reason}): "
+                f"replace them with fresh copies of {spec.files}"
+            ) from None
+    _check_writable(spec, folder)
+    try:
+        return cls(str(root), download=True, **split_args)
+    except Exception as exc:  # noqa: BLE001 - as above
+        if isinstance(exc, OSError) and exc.errno in _NOT_WRITABLE:
+            raise _not_writable(spec, folder, exc.strerror or one_line(exc)) from None
         raise DatasetError(
-            f"{spec.title} files in {folder} cannot be read ({type(exc).__name__}: {reason}): "
-            f"replace them with fresh copies of {spec.files}"
+            f"{spec.title} could not be downloaded to {folder} ({one_line(exc)}): check the internet connection, "
+            f"or copy {spec.files} there (torchvision layout)"
         ) from None
+
+
+#: ``OSError.errno`` values that mean a folder cannot be written, whatever the network does.
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _check_writable(spec: TorchvisionSet, folder: Path) -> None:
+    """Refuse a download into ``folder`` when it (or the folder it would be created in) cannot be
+    written, before any network access: the connection is not what failed."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise _not_writable(spec, folder, f"{path} is not writable")
+            return
+
+
+def _not_writable(spec: TorchvisionSet, folder: Path, reason: str) -> DatasetError:
+    return DatasetError(
+        f"{spec.title} cannot be downloaded to {folder}: the folder is not writable ({reason}): choose a data "
+        f"folder you can write to, or copy {spec.files} there (torchvision layout)"
+    )
 
 
 def _to_split(ds: Any) -> Split:

@@ -6,6 +6,10 @@ the same words.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import torch
+
 from ..core.builder import BuildError, GraphModule, build
 from ..core.graph import Graph
 from ..core.inference import infer
@@ -48,4 +52,13 @@ def build_for_data(graph: Graph, data: ImageData) -> GraphModule:
         raise TrainingSetupError(str(exc)) from None
 
 
+def non_finite_weights(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` (a ``state_dict``) that hold a NaN or an infinity."""
+    return [name for name, tensor in state.items()
+            if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all())]
 
+
+def describe_tensors(names: list[str], shown: int = 3) -> str:
+    """``"conv1.weight, conv1.bias, fc1.weight and 5 more"``: ``state_dict`` names as the layers are named."""
+    text = ", ".join(name.removeprefix("layers.") for name in names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")

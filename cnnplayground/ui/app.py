@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     else:
         # Qt 6 scales for high-DPI screens by itself; keep fractional factors (150 %) exact.
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        program = sys.argv[0] if sys.argv and sys.argv[0] else "cnnplayground"
-        app = QApplication([program, *(argv or [])])
+        program = sys.argv[0] if sys.argv and sys.argv[0] and _qt_can_take(sys.argv[0]) else "cnnplayground"
+        app = QApplication([program, *(arg for arg in argv or [] if _qt_can_take(arg))])
     set_app_metadata(app)
     if getattr(app, "gc_collector", None) is None:
         from .shell.collector import GuiThreadCollector
@@ -71,6 +72,31 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
+def _qt_can_take(text: str) -> bool:
+    """False for a string holding lone surrogates (a file name that is not UTF-8, as ``sys.argv`` decodes
+    it): QApplication cannot convert those and crashes the process (SIGSEGV)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _qt_arguments(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``argv`` with each argument Qt cannot take replaced by a placeholder, and the placeholders'
+    originals: Qt still removes its own options (``-style``, ``-platform``…) from the rest."""
+    held: dict[str, str] = {}
+    safe = []
+    for i, arg in enumerate(argv):
+        if _qt_can_take(arg):
+            safe.append(arg)
+        else:
+            placeholder = f"cnnplayground-argument-{uuid.uuid4().hex}-{i}"
+            held[placeholder] = arg
+            safe.append(placeholder)
+    return safe, held
+
+
 def _parse(arguments: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cnnplayground", description="Start the CNN Playground window.")
     parser.add_argument("project", nargs="?", type=Path, metavar="PROJECT.cnnp", help="open this project")
@@ -81,9 +107,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Start the GUI; ``argv`` are the arguments after the program name (an optional
     ``PROJECT.cnnp`` to open). Returns the exit code of the event loop."""
     fresh = QApplication.instance() is None
-    app = create_app(argv)
+    safe, held = _qt_arguments(list(argv or []))
+    app = create_app(safe)
     # A new QApplication removed the options Qt understands (-style, -platform...); the rest is ours.
-    args = _parse(app.arguments()[1:] if fresh else list(argv or []))
+    args = _parse([held.get(arg, arg) for arg in (app.arguments()[1:] if fresh else safe)])
 
     from .shell.main_window import MainWindow
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ...core.graph import Graph
 from ...core.inference import InferenceResult, infer
+from ...core.text import printable
 from ...io.project import load_project, save_project
 from ...project import DatasetChoice, Project, RunHistory, TrainingConfig
 
@@ -78,8 +79,9 @@ class Document(QObject):
 
     @property
     def title(self) -> str:
-        """``name — file`` for the window title (Qt's ``[*]`` marks modification)."""
-        return self.path.name if self.path else self.project.name
+        """``name — file`` for the window title (Qt's ``[*]`` marks modification); a file name that is
+        not UTF-8 shows its odd bytes as ``\\xff`` (Qt would drop them)."""
+        return printable(self.path.name) if self.path else self.project.name
 
     def push(self, command: QUndoCommand) -> None:
         """Run ``command`` and put it on the undo stack."""

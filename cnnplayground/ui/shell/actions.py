@@ -362,6 +362,8 @@ class RecentFiles:
 
     def add(self, path: Path) -> None:
         path = Path(path).resolve()
+        if any("\ud800" <= c <= "\udfff" for c in str(path)):
+            return  # not UTF-8: QSettings would keep the name without its odd bytes, an entry that opens nothing
         self._write([path, *(p for p in self.paths() if p != path)])
 
     def remove(self, path: Path) -> None:

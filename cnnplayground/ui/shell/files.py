@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from ...core.graph import Graph
 from ...core.presets import get_preset
+from ...core.text import printable
 from ...data.registry import dataset_info
 from ...io.project import ProjectError
 from ...project import DatasetChoice, Project, TrainingConfig
@@ -97,17 +98,17 @@ class ProjectFiles(QObject):
         if ask and not self.maybe_save():
             return False
         if not path.is_file():
-            self.show_error("Cannot open project", f"{path}: no such file")
+            self.show_error("Cannot open project", f"{printable(path)}: no such file")
             self.recent.remove(path.resolve())  # a vanished recent file leaves the list
             self.update_recent_menu()
             return False
         try:
             self.document.open(path)
         except (ProjectError, OSError) as exc:
-            self.show_error("Cannot open project", f"{path.name}: {exc}")
+            self.show_error("Cannot open project", f"{printable(path.name)}: {exc}")
             return False
         self._remember(path)
-        self._status(f"Opened {path}", 6000)
+        self._status(f"Opened {printable(path)}", 6000)
         return True
 
     def save(self) -> bool:
