@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFontMetrics, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...project import RunHistory
@@ -248,6 +248,7 @@ class TrainingPlots(QWidget):
         self._extent: float | None = None  # the live run's planned steps (x range), None when not live
         self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
         self._y_range: dict[str, tuple[float, float]] = {}
+        self._legend_reserve = 0  # legend entries a live run will have: their rows are there from its start
         self._graphics = pg.GraphicsLayoutWidget()
         self._plots: dict[str, pg.PlotItem] = {}
         self._columns = 2
@@ -449,6 +450,7 @@ class TrainingPlots(QWidget):
         Epoch series go to ``epoch * steps_per_epoch`` (see the module docstring).
         """
         self._driven = False  # a run's frames (if any) are over: new data waits for the refresh timer again
+        self._legend_reserve = 0
         with self.model.changing():  # the runs table is rebuilt once, at the end
             self._load_history(runs)
             self.flush()
@@ -562,6 +564,10 @@ class TrainingPlots(QWidget):
         """Fix the x axis to ``[0, steps]`` (or the longest earlier run) for the run now starting."""
         longest = max((float(b.x[b.n - 1]) for r in self._runs for b in r.buffers.values() if b.n), default=0.0)
         extent = max(float(steps), longest)
+        # The entries the run will add (its epoch curves at the first epoch's end) get their legend rows
+        # now: appearing later, they would move the plots down mid-run, a relayout and repaint of all four.
+        self._legend_reserve = len(self.legend.items) + len(set(LEGEND_LABELS.values()))
+        self._fit_legend()
         if extent > 0:
             self._extent = extent
             self._steady = dict.fromkeys(self._plots, True)
@@ -820,10 +826,16 @@ class TrainingPlots(QWidget):
         """The legend's row is as high as its entries (none: no row), so the plots keep the rest."""
         legend = self.legend
         legend.updateSize()
-        height = max((label.height() for _, label in legend.items), default=0.0)
-        rows = math.ceil(len(legend.items) / max(legend.columnCount, 1))
+        height = max((label.height() for _, label in legend.items), default=0.0) or self._legend_row_height()
+        rows = math.ceil(max(len(legend.items), self._legend_reserve) / max(legend.columnCount, 1))
         legend.setFixedHeight(rows * height + (4 if rows else 0))
-        legend.setVisible(bool(legend.items))
+        legend.setVisible(bool(legend.items) or self._legend_reserve > 0)
+
+    def _legend_row_height(self) -> float:
+        """The height of one legend entry (its text at the legend's size), before any entry exists."""
+        font = QFont(self.font())
+        font.setPointSizeF(9.0)
+        return QFontMetrics(font).height() + 2.0
 
     def _legend_name(self, run: _Run) -> str:
         names = short_run_names([r.name for r in self._runs])

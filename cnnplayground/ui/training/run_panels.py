@@ -62,6 +62,11 @@ class RunPanels(QObject):
         w.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
         w.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
         w.show_bottom_dock(w.curves_dock)
+        if w.results_dock.isHidden() and w.modes.current == "train" and not w.curves_dock.isHidden():
+            # Results' tab is there from the start, behind the Curves: its first epoch then changes no
+            # layout (appearing then, it resized the plots mid-run: a 70 ms repaint of all four).
+            w.results_dock.show()
+            w.curves_dock.raise_()
         if self.training.data is not None:
             w.results.set_class_names(self.training.data.class_names)
 
