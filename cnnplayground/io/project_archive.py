@@ -44,6 +44,9 @@ _ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
 _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes
 _ZIP64_EOCD_SIGNATURE = b"PK\x06\x06"
 
+#: A tensor of a safetensors header: dtype, shape, (begin, end) of its data.
+_Entry = tuple[torch.dtype, list[int], tuple[int, int]]
+
 #: The safetensors dtypes that can be read (as ``safetensors.torch`` maps them); others are refused.
 SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -129,10 +132,12 @@ def read_weights(f: IO[bytes], size: int, expected: Mapping[str, torch.Tensor]) 
     if problems:
         more = len(problems) - 1
         raise ProjectError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
-    order = sorted(entries, key=lambda key: entries[key][2][0])
+    # No problems: every dtype is one torch reads.
+    tensors_of: dict[str, _Entry] = {k: (d, s, o) for k, (d, s, o) in entries.items() if not isinstance(d, str)}
+    order = sorted(tensors_of, key=lambda key: tensors_of[key][2][0])
     total = 0
     for key in order:
-        dtype, shape, (begin, end) = entries[key]
+        dtype, shape, (begin, end) = tensors_of[key]
         nbytes = _numel(shape) * dtype.itemsize
         if begin != total or end - begin != nbytes:
             raise _damaged(f"the offsets of {key} are {begin}..{end}; the data of a {_shape_text(shape)} "
@@ -141,17 +146,17 @@ def read_weights(f: IO[bytes], size: int, expected: Mapping[str, torch.Tensor]) 
     if 8 + length + total != size:
         raise _damaged(f"its header declares {total:,} bytes of tensor data, the file holds {size - 8 - length:,}")
     if sys.byteorder != "little" and order:  # safetensors is little-endian; let it swap the bytes
-        return _swapped(f, entries)
+        return _swapped(f, tensors_of)
     tensors: dict[str, torch.Tensor] = {}
     for key in order:
-        dtype, shape, _ = entries[key]
+        dtype, shape, _ = tensors_of[key]
         tensor = torch.empty(shape, dtype=dtype)
         _fill(f, tensor, key)
         tensors[key] = tensor
     return tensors
 
 
-def _swapped(f: IO[bytes], entries: dict[str, tuple[torch.dtype, list[int], tuple[int, int]]]) -> dict:
+def _swapped(f: IO[bytes], entries: dict[str, _Entry]) -> dict[str, torch.Tensor]:
     """Big-endian machines: the data rebuilt as a safetensors file for ``safetensors.torch`` (two copies)."""
     import safetensors.torch
 
@@ -170,7 +175,7 @@ def _fill(f: IO[bytes], tensor: torch.Tensor, key: str) -> None:
     """Read ``tensor``'s bytes from ``f`` into it, a chunk at a time."""
     if tensor.numel() == 0:
         return
-    view = memoryview(tensor.reshape(-1).view(torch.uint8).numpy())
+    view = tensor.reshape(-1).view(torch.uint8).numpy().data
     pos = 0
     while pos < len(view):
         chunk = f.read(min(_CHUNK, len(view) - pos))

@@ -27,6 +27,7 @@ from test_faults import _bounded_memory, _one_line, _zip, good, small_graph
 from cnnplayground.cli import main
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
+from cnnplayground.io import project as project_io
 from cnnplayground.io.project import ProjectError, load_project, project_from_bytes, project_to_json
 from cnnplayground.project import Project
 
@@ -143,14 +144,29 @@ def wide_bomb(tmp_path_factory) -> Path:
                  zeros)
 
 
+def _never(*args, **kwargs):
+    raise AssertionError("the weights were read")
+
+
 @pytest.mark.slow
-def test_summary_never_inflates_the_weights(wide_bomb, capsys):
-    """``summary`` of a 200 KB project with 205 MB of (valid) weights: under 1 s, nothing inflated."""
+def test_summary_never_inflates_the_weights(wide_bomb, capsys, monkeypatch):
+    """``summary`` of a 200 KB project with 205 MB of (valid) weights: under 1 s, the weights never read."""
     assert main(["summary", "lenet5"]) == 0  # imports done outside the measured block
+    monkeypatch.setattr(project_io, "read_weights", _never)
     with _bounded_memory():
         assert main(["summary", str(wide_bomb)]) == 0
     out = capsys.readouterr().out
     assert "51,445,760" in out, out  # the parameter count: the summary is of the right network
+
+
+@pytest.mark.slow
+def test_the_model_card_never_inflates_the_weights(wide_bomb, tmp_path, monkeypatch):
+    """``export --format card`` needs only the structure: the weights stay unread, as for ``summary``."""
+    assert main(["export", "lenet5", "--format", "card", "--out", str(tmp_path / "warm")]) == 0
+    monkeypatch.setattr(project_io, "read_weights", _never)
+    with _bounded_memory():
+        assert main(["export", str(wide_bomb), "--format", "card", "--out", str(tmp_path / "card")]) == 0
+    assert "Linear" in (tmp_path / "card" / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
