@@ -40,3 +40,17 @@ def test_run_all_tiny_runs_every_benchmark_and_prints_one_table():
         assert model in cases
     mnist = [row for row in rows if row[0] == "time to accuracy" and "mnist" in row[1]]
     assert mnist and (mnist[0][3] == "skipped") == (not (SHARED_DATASETS / "MNIST" / "raw").is_dir())
+
+
+def test_the_project_fuzzer_runs_and_writes_its_counts(tmp_path):
+    """``benchmarks/fuzz_projects.py`` for 2 seconds: it tries cases, none crashes, the JSON has the counts."""
+    import json
+
+    out = tmp_path / "fuzz.json"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "fuzz_projects.py"), "--minutes", "0.035",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["cases"] > 10 and result["cases"] == result["refused"] + result["loaded"] + result["crashed"]
+    assert result["crashed"] == 0 and result["over_bounds"] == 0
+    assert result["max_case_seconds"] < 2 and result["max_case_python_mb"] < 16

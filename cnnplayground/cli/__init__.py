@@ -32,7 +32,7 @@ EXIT_USAGE = 2
 def cmd_summary(args: argparse.Namespace) -> int:
     from ..core.summary import summarize
 
-    graph, title, _ = load_target(args.target)
+    graph, title, _ = load_target(args.target, load_weights=False)  # a summary never needs them
     shape = tuple(args.input) if args.input else None
     say(summarize(graph, shape, batch_size=args.batch_size, title=title))
     from ..core.inference import infer

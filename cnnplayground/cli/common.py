@@ -51,8 +51,11 @@ def discard_output(stream: TextIO) -> None:
         os.close(null)
 
 
-def load_target(target: str) -> tuple[Graph, str, Project | None]:
-    """A preset name or a project file path → ``(graph, title, project or None)``."""
+def load_target(target: str, *, load_weights: bool = True) -> tuple[Graph, str, Project | None]:
+    """A preset name or a project file path → ``(graph, title, project or None)``.
+
+    ``load_weights=False`` leaves a project's weights unread (``project.weights`` is ``None``).
+    """
     from ..core.presets import get_preset, list_presets
 
     path = Path(target)
@@ -62,7 +65,7 @@ def load_target(target: str) -> tuple[Graph, str, Project | None]:
         if not path.exists():
             raise CliError(f"no such project file: {path}")
         try:
-            project = load_project(path)
+            project = load_project(path, load_weights=load_weights)
         except ProjectError as exc:
             raise CliError(f"{path}: {exc}") from None
         return project.graph, f"{printable(project.name)} ({printable(path)})", project

@@ -44,7 +44,8 @@ def add_export_parser(sub) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..project import Project
 
-    graph, title, project = load_target(args.target)
+    # Only the model card can be written without the weights.
+    graph, title, project = load_target(args.target, load_weights=args.format != "card")
     if project is None:
         project = Project.new(graph=graph, name=title)
     from ..core.inference import infer

@@ -19,7 +19,8 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +38,7 @@ from ..core.inference import infer
 from ..project import DatasetChoice, Project
 from ..project.project import now_iso
 from .atomic import AtomicWriteError, atomic_writer
+from .project_archive import check_central_directory, read_weights
 from .project_schema import (
     SCHEMA_VERSION,
     ProjectError,
@@ -253,9 +255,13 @@ def _read_plain(data: bytes) -> Project:
 
 
 def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
-    entries: dict[str, bytes] = {}
-    try:
-        with zipfile.ZipFile(source) as zf:
+    """The project in a ZIP archive; the weights are inflated only once their header fits the network."""
+    with _archive_errors():
+        # Before zipfile parses the whole central directory: it holds a few short records.
+        check_central_directory(source, MAX_ENTRIES)
+        zf = zipfile.ZipFile(source)
+    with zf:
+        with _archive_errors():
             infos = zf.infolist()
             if len(infos) > MAX_ENTRIES:
                 raise ProjectError(
@@ -268,21 +274,38 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
             if PROJECT_ENTRY not in names:
                 raise ProjectError(f"not a CNN Playground project: the archive holds no {PROJECT_ENTRY}")
             unknown = sorted(set(names) - {PROJECT_ENTRY, WEIGHTS_ENTRY})
-            entries[PROJECT_ENTRY] = _read_entry(zf, zf.getinfo(PROJECT_ENTRY), MAX_JSON_BYTES)
-            if load_weights and WEIGHTS_ENTRY in names:
-                entries[WEIGHTS_ENTRY] = _read_entry(zf, zf.getinfo(WEIGHTS_ENTRY), MAX_WEIGHTS_BYTES)
+            raw = _read_entry(zf, zf.getinfo(PROJECT_ENTRY), MAX_JSON_BYTES)
+            weights_info = zf.getinfo(WEIGHTS_ENTRY) if load_weights and WEIGHTS_ENTRY in names else None
+            if weights_info is not None and weights_info.file_size > MAX_WEIGHTS_BYTES:
+                raise ProjectError(f"{WEIGHTS_ENTRY} in the archive is over {_size(MAX_WEIGHTS_BYTES)}, the limit")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ProjectError(f"{PROJECT_ENTRY} is not UTF-8 text (byte {exc.start})") from None
+        doc = check_version(parse_json(text, PROJECT_ENTRY))
+        if unknown:  # after the version check: a newer app may add entries
+            raise ProjectError(f"the project archive holds an unknown file {unknown[0]!r}")
+        if weights_info is None:
+            return _from_document(doc, None)
+        info = weights_info
+
+        def weights_for(graph: Graph) -> dict[str, torch.Tensor]:
+            expected = _expected_weights(graph)
+            with _archive_errors(), zf.open(info) as f:
+                return read_weights(f, info.file_size, expected)
+
+        return _from_document(doc, weights_for)
+
+
+@contextmanager
+def _archive_errors() -> Iterator[None]:
+    """zipfile and zlib raise a wide, undocumented set of errors on corrupt input: one message for all."""
+    try:
+        yield
     except (ProjectError, MemoryError):
         raise
-    except Exception as exc:  # zipfile raises a wide, undocumented set on corrupt input
+    except Exception as exc:
         raise ProjectError(f"the project archive is damaged ({one_line(exc)})") from exc
-    try:
-        text = entries[PROJECT_ENTRY].decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ProjectError(f"{PROJECT_ENTRY} is not UTF-8 text (byte {exc.start})") from None
-    doc = check_version(parse_json(text, PROJECT_ENTRY))
-    if unknown:  # after the version check: a newer app may add entries
-        raise ProjectError(f"the project archive holds an unknown file {unknown[0]!r}")
-    return _from_document(doc, entries.get(WEIGHTS_ENTRY))
 
 
 def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -302,7 +325,8 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes
     return data
 
 
-def _from_document(doc: dict[str, Any], weights_blob: bytes | None) -> Project:
+def _from_document(doc: dict[str, Any], read_weights: Callable[[Graph], dict[str, torch.Tensor]] | None) -> Project:
+    """The project of a checked JSON document; ``read_weights(graph)`` gives weights that fit ``graph``."""
     doc = check_version(doc)
     # Before pydantic copies the curves: a 64 MB file can hold tens of millions of points.
     check_history_size(doc.get("history"))
@@ -320,10 +344,7 @@ def _from_document(doc: dict[str, Any], weights_blob: bytes | None) -> Project:
         raise ProjectError(
             f"graph: the network has {total:,} parameters; projects are limited to {MAX_PARAMS:,}"
         )
-    weights = None
-    if weights_blob is not None:
-        weights = _decode_weights(weights_blob)
-        check_weights(graph, weights)
+    weights = read_weights(graph) if read_weights is not None else None
     return Project(
         graph=graph,
         name=model.name,
@@ -363,13 +384,6 @@ def check_dataset(choice: DatasetChoice) -> None:
         raise ProjectError(f"dataset: {exc}") from None
 
 
-def _decode_weights(blob: bytes) -> dict[str, torch.Tensor]:
-    try:
-        return safetensors.torch.load(blob)
-    except (SafetensorError, ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
-        raise ProjectError(f"{WEIGHTS_ENTRY} is damaged ({one_line(exc)})") from None
-
-
 # --- weights -------------------------------------------------------------------------------
 
 
@@ -385,12 +399,7 @@ def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
     values where the network has them). The network is built on the ``meta``
     device, so the check allocates no parameter memory.
     """
-    try:
-        with torch.device("meta"):
-            module = build(graph)
-    except (BuildError, ValueError, RuntimeError) as exc:
-        raise ProjectError(f"the weights cannot be used: the network is not valid ({exc})") from None
-    expected = module.state_dict()
+    expected = _expected_weights(graph)
     problems: list[str] = []
     for key, ref in expected.items():
         got = weights.get(key)
@@ -406,6 +415,16 @@ def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
     if problems:
         more = len(problems) - 1
         raise ProjectError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+
+
+def _expected_weights(graph: Graph) -> dict[str, torch.Tensor]:
+    """The state dict of ``graph``'s network, built on the ``meta`` device: names, shapes, dtypes, no memory."""
+    try:
+        with torch.device("meta"):
+            module = build(graph)
+    except (BuildError, ValueError, RuntimeError) as exc:
+        raise ProjectError(f"the weights cannot be used: the network is not valid ({exc})") from None
+    return module.state_dict()
 
 
 def _shape(t: torch.Tensor) -> str:
