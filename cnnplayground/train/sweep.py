@@ -611,7 +611,7 @@ class Sweep:
         try:
             data = self._data(variant)
             torch.manual_seed(variant.config.seed)
-            model = build_for_data(variant.graph, data)
+            model = build_for_data(variant.graph, data, variant.config)
             if self.prepare_model is not None:
                 self.prepare_model(variant, model)
             trainer = Trainer(model, data, variant.config, **{**self.trainer_options, **variant.trainer_options})
