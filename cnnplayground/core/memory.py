@@ -136,8 +136,10 @@ def check_memory(graph: Graph, use: Use = "inference", batch_size: int = 1, *,
         where = "this machine" if device == "cpu" else f"the {device.split(':')[0].upper()} device"
         advice = ("use a smaller batch size or smaller layers" if use == "training" and need.activations > need.weights
                   else "make the largest layers smaller")
-        raise NotEnoughMemoryError(
-            f"this network needs {need.describe()}; {where} has {format_bytes(available)} available: {advice}")
+        have = format_bytes(available)
+        if have == format_bytes(need.total):  # "needs 8.6 MB; has 8.6 MB" would say nothing
+            have = f"{available:,} bytes, short of the {need.total:,} needed,"
+        raise NotEnoughMemoryError(f"this network needs {need.describe()}; {where} has {have} available: {advice}")
     return need
 
 
