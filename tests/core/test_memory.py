@@ -138,3 +138,25 @@ def test_training_is_refused_before_the_network_is_built(monkeypatch):
     assert training_memory_problem(get_preset("lenet5").factory(), config) is None
     # A small network still builds, with the same guard in place.
     assert build_for_data(get_preset("lenet5").factory(), data, config) is not None and built == [61_706]
+
+
+def test_on_a_gpu_the_run_must_fit_the_gpu_and_the_weights_the_machine(monkeypatch):
+    # No GPU is needed: the device and both memories are injected (the real CUDA figure is
+    # torch.cuda.mem_get_info's free bytes).
+    import torch
+
+    from cnnplayground.train import setup
+
+    monkeypatch.setattr(setup, "resolve_device", lambda name: torch.device("cuda"))
+    free = {"cpu": 128 * GB, "cuda": 6 * GB}
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": free[device])
+    config = TrainingConfig(batch_size=128)
+    with pytest.raises(TrainingMemoryError, match=r"needs about 28\.9 GB to train at batch size 128 .*; the CUDA "
+                       r"device has 6\.0 GB available"):
+        check_training_memory(huge_graph(), config)
+    free.update(cpu=6 * GB, cuda=80 * GB)  # the network is built on the CPU before it moves to the GPU
+    with pytest.raises(TrainingMemoryError, match=r"needs about 7\.0 GB to run at batch size 1 .*; this machine has "
+                       r"6\.0 GB available"):
+        check_training_memory(huge_graph(), config)
+    free.update(cpu=8 * GB)
+    assert check_training_memory(huge_graph(), config).total == 4 * 4 * HUGE_PARAMS + 2 * 1_051_154 * 128 * 4
