@@ -91,7 +91,7 @@ def test_available_memory_reads_memavailable_then_sysconf(monkeypatch, tmp_path)
     assert available_memory() == 11_744_051 * 1024
     monkeypatch.setattr(memory, "MEMINFO", tmp_path / "missing")  # not Linux: the system's page counts
     pages = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(os, "sysconf", lambda name: pages[name] if name in pages else -1)
+    monkeypatch.setattr(os, "sysconf", lambda name: pages.get(name, -1))
     assert available_memory() == 4_096_000
     monkeypatch.setattr(os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
     assert available_memory() is None
