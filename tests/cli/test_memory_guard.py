@@ -145,3 +145,17 @@ def test_summary_prints_the_huge_network_from_its_shapes_without_building_it(hug
     assert "Total parameters: 1,871,719,170" in out and "Weights: 7.0 GB (float32)" in out
     assert seconds < SECONDS and peak < 16 * 2**20  # Python objects: the file and the table, nothing more
     assert laptop == []
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
+def test_the_exporters_given_the_graph_refuse_it_with_their_one_error(fmt, laptop, tmp_path):
+    from memory_guard import huge_graph
+
+    from cnnplayground.export import formats
+
+    with pytest.raises(formats.ExportError) as info:
+        getattr(formats, f"export_{fmt}")(huge_graph(), tmp_path / f"huge.{fmt}")
+    assert str(info.value) == ("cannot export: this network needs about 7.0 GB to run at batch size 2 (weights 7.0 GB, "
+                               "activations 8.0 MB); this machine has 6.0 GB available: make the largest layers "
+                               "smaller")
+    assert laptop == [] and list(tmp_path.iterdir()) == []
