@@ -15,7 +15,7 @@ import tracemalloc
 
 import pytest
 import torch
-from memory_guard import LAPTOP, forbid_large_builds, write_huge_project
+from memory_guard import LAPTOP, forbid_large_builds, huge_graph, write_huge_project
 
 from cnnplayground.cli import main
 from cnnplayground.core import memory
@@ -149,8 +149,6 @@ def test_summary_prints_the_huge_network_from_its_shapes_without_building_it(hug
 
 @pytest.mark.parametrize("fmt", ["onnx", "pt2"])
 def test_the_exporters_given_the_graph_refuse_it_with_their_one_error(fmt, laptop, tmp_path):
-    from memory_guard import huge_graph
-
     from cnnplayground.export import formats
 
     with pytest.raises(formats.ExportError) as info:
