@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import UserError, one_line
 from ..core.text import printable
-from ..export.registry import FORMATS, built_model
+from ..export.registry import FORMATS, built_model, check_export_memory
 from .common import CliError, load_target, say
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +54,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not result.ok:
         raise CliError(f"the network cannot be exported: {result.first_error()}")
     formats = list(FORMATS) if args.format == "all" else [args.format]
+    skipped: list[str] = []
+    if any(FORMATS[f].needs_model for f in formats):
+        from ..core.memory import NotEnoughMemoryError
+
+        try:  # before the network is built, and before any folder or file is made
+            check_export_memory(project)
+        except NotEnoughMemoryError as exc:
+            if args.format != "all":
+                raise CliError(f"the network cannot be exported as {args.format}: {exc}") from None
+            skipped += [f"{f} (not enough memory: {exc})" for f in formats if FORMATS[f].needs_model]
+            formats = [f for f in formats if not FORMATS[f].needs_model]
     model = None
     out: Path = args.out
     if not args.force:
@@ -69,7 +80,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"cannot create {out}: {exc.strerror or exc}") from None
 
     written: list[Path] = []
-    skipped: list[str] = []
     for fmt in formats:
         try:
             if FORMATS[fmt].needs_model and model is None:

@@ -19,6 +19,22 @@ from ..core.text import printable
 from ..io.project_schema import describe_validation_error
 from .common import CliError, load_target, positive_int, say
 
+#: Images per batch when ``evaluate`` runs the network.
+EVALUATE_BATCH = 512
+
+
+def _check_memory(graph, use, batch_size: int) -> None:
+    """CliError unless ``graph`` fits in memory for ``use`` (checked before any data is loaded or built)."""
+    from ..core.inference import infer
+    from ..core.memory import NotEnoughMemoryError, check_memory
+
+    if not infer(graph).ok:
+        return  # the builder says what is wrong
+    try:
+        check_memory(graph, use, batch_size)
+    except NotEnoughMemoryError as exc:
+        raise CliError(str(exc)) from None
+
 
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a preset or project on a dataset (headless)")
@@ -114,6 +130,8 @@ def _prepare(args: argparse.Namespace):
         choice.name = args.dataset
     if args.data_root:
         choice.root = args.data_root
+    if project is not None:  # a project's network is final: refuse one too big before loading any data
+        _check_training_memory(graph, config)
     try:
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
     except DatasetError as exc:
@@ -126,6 +144,19 @@ def _prepare(args: argparse.Namespace):
         project = Project.new(graph=graph, name=title, dataset=choice, training=config)
     out = args.save or (None if args.no_save or not args.project else Path(args.project))
     return project, graph, data, config, choice, out
+
+
+def _check_training_memory(graph, config) -> None:
+    from ..core.inference import infer
+    from ..train.setup import check_training_memory
+    from ..train.trainer import TrainingSetupError
+
+    if not infer(graph).ok:
+        return  # said with the dataset's shapes in mind once it is loaded (build_for_data)
+    try:
+        check_training_memory(graph, config)
+    except TrainingSetupError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _default_config():
@@ -150,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     project, graph, data, config, choice, out = _prepare(args)
     try:
-        model = build_for_data(graph, data)
+        model = build_for_data(graph, data, config)
         if project.weights is not None and args.resume is None:
             model.load_state_dict(project.weights)
             broken = non_finite_weights(model.state_dict())  # in the order of the layers
@@ -227,6 +258,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     choice = project.dataset.model_copy(deep=True)
     if args.data_root:
         choice.root = args.data_root
+    _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
         model = build_for_data(graph, data)
@@ -242,7 +274,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     split = {"test": data.test, "val": data.val, "train": data.train}[args.split]
     if split is None or len(split) == 0:
         raise CliError(f"{data.name} has no {args.split} split")
-    loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=512, device=device, shuffle=False)
+    loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=EVALUATE_BATCH, device=device, shuffle=False)
     t0 = time.perf_counter()
     tta_flip = project.training.tta_flip if args.tta_flip is None else args.tta_flip
     result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip)

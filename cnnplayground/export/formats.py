@@ -31,6 +31,7 @@ from torch import nn
 from ..core.builder import BuildError, build
 from ..core.errors import one_line
 from ..core.graph import Graph
+from ..core.memory import NotEnoughMemoryError, check_memory
 from ..core.shapes import format_shape
 from ..io.atomic import AtomicWriteError, atomic_write_bytes, atomic_writer
 from .errors import ExportError
@@ -131,9 +132,12 @@ def _exportable(
     """
     if isinstance(model, Graph):
         try:
+            check_memory(model, "inference", 2)  # the example batch: refused before anything is allocated
             model = build(model)
         except BuildError as exc:
             raise ExportError(f"cannot export: the network is not valid ({exc})") from None
+        except NotEnoughMemoryError as exc:
+            raise ExportError(f"cannot export: {exc}") from None
     if not isinstance(model, nn.Module):
         raise ExportError(f"cannot export a {type(model).__name__}: expected a network or a graph")
     shape = _input_shape(model, input_shape)

@@ -41,13 +41,27 @@ class ExportFormat:
     needs_model: bool = False
 
 
+#: Images per batch when an exporter runs the network (``torch.export`` traces at batch 2).
+EXPORT_BATCH = 2
+
+
+def check_export_memory(project: Project) -> None:
+    """Raise :class:`~cnnplayground.core.memory.NotEnoughMemoryError` unless the network can be built and
+    run for export in the memory available (nothing is allocated)."""
+    from ..core.memory import check_memory
+
+    check_memory(project.graph, "inference", EXPORT_BATCH)
+
+
 def built_model(project: Project) -> nn.Module:
     """The project's network with its weights (random weights from seed 0 when it has none), in eval mode;
-    the global random generator is left as it was."""
+    the global random generator is left as it was. A network that does not fit in memory is refused
+    before it is built (:func:`check_export_memory`)."""
     import torch
 
     from ..core.builder import build
 
+    check_export_memory(project)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = build(project.graph)

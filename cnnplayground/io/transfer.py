@@ -21,6 +21,7 @@ from torch import nn
 
 from ..core.builder import BuildError, build
 from ..core.graph import Graph
+from ..core.memory import check_memory
 from ..project import Project
 from .project import ProjectError, load_project
 from .weights_import import WeightsImportError, match_layers
@@ -134,6 +135,7 @@ def _project(other: Project | str | os.PathLike[str]) -> tuple[Project, str]:
 def _fresh_state(graph: Graph, fresh: nn.Module | Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
     if fresh is None:
         try:
+            check_memory(graph, "inference", 1)  # NotEnoughMemoryError before anything is allocated
             fresh = build(graph)
         except (BuildError, ValueError, RuntimeError) as exc:
             raise WeightsImportError(f"the network is not valid ({exc})") from None

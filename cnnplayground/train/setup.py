@@ -12,10 +12,16 @@ import torch
 
 from ..core.builder import BuildError, GraphModule, build
 from ..core.graph import Graph
-from ..core.inference import infer
+from ..core.inference import InferenceResult, infer
+from ..core.memory import MemoryNeed, NotEnoughMemoryError, check_memory
 from ..core.shapes import format_shape
 from ..data.base import ImageData
-from .trainer import TrainingSetupError
+from ..project import TrainingConfig
+from .trainer import TrainingSetupError, resolve_device
+
+
+class TrainingMemoryError(TrainingSetupError, NotEnoughMemoryError):
+    """The run would need more memory than there is; refused before the network is built."""
 
 
 def adapt_input(graph: Graph, data: ImageData) -> Graph:
@@ -30,8 +36,58 @@ def adapt_input(graph: Graph, data: ImageData) -> Graph:
     return g
 
 
-def build_for_data(graph: Graph, data: ImageData) -> GraphModule:
-    """Build ``graph`` after checking it takes ``data``'s images and predicts its classes."""
+def optimizer_values(config: TrainingConfig) -> int:
+    """Values of optimizer state kept per weight: Adam's two moments, a momentum buffer, a square average."""
+    if config.optimizer in ("adam", "adamw"):
+        return 2
+    momentum = 1 if config.momentum > 0 else 0
+    return momentum + (1 if config.optimizer == "rmsprop" else 0)
+
+
+def check_training_memory(graph: Graph, config: TrainingConfig, result: InferenceResult | None = None,
+                          available: int | None = None) -> MemoryNeed:
+    """Raise :class:`TrainingMemoryError` unless training ``graph`` with ``config`` fits in memory.
+
+    On the CPU the whole run (weights, gradients, optimizer state, activations at the batch size) must
+    fit in the memory available; on a CUDA device the run must fit in the GPU's free memory and the
+    weights, which are built on the CPU first, in the machine's. ``available`` (bytes) replaces the
+    figure of the device that holds the run (tests).
+    """
+    device = resolve_device(config.device)
+    values = optimizer_values(config)
+    try:
+        if device.type == "cuda":
+            check_memory(graph, "inference", 1, result=result)
+        return check_memory(graph, "training", config.batch_size, result=result, available=available,
+                            device=str(device) if device.type == "cuda" else "cpu", optimizer_values=values)
+    except NotEnoughMemoryError as exc:
+        raise TrainingMemoryError(str(exc)) from None
+
+
+def training_memory_problem(graph: Graph, config: TrainingConfig,
+                            result: InferenceResult | None = None) -> str | None:
+    """Why training ``graph`` with ``config`` would not fit in memory (:func:`check_training_memory`'s
+    message), or None: when it fits, when the network is not valid yet, or when the device is missing
+    (said when a run starts)."""
+    if result is None:
+        result = infer(graph)
+    if not result.ok:
+        return None
+    try:
+        check_training_memory(graph, config, result)
+    except TrainingMemoryError as exc:
+        return str(exc)
+    except TrainingSetupError:
+        return None
+    return None
+
+
+def build_for_data(graph: Graph, data: ImageData, config: TrainingConfig | None = None) -> GraphModule:
+    """Build ``graph`` after checking it takes ``data``'s images, predicts its classes and fits in memory.
+
+    With ``config``, the memory for training with it (:func:`check_training_memory`); without, for
+    running the network on one image.
+    """
     result = infer(graph)
     if not result.ok:
         raise TrainingSetupError(f"the network is not valid: {result.first_error()}")
@@ -46,6 +102,13 @@ def build_for_data(graph: Graph, data: ImageData) -> GraphModule:
             f"the network outputs {format_shape(out)} values but {data.name} has {data.num_classes} classes: "
             f"end with Linear({data.num_classes})"
         )
+    if config is not None:
+        check_training_memory(graph, config, result)
+    else:
+        try:
+            check_memory(graph, "inference", 1, result=result)
+        except NotEnoughMemoryError as exc:
+            raise TrainingMemoryError(str(exc)) from None
     try:
         return build(graph, result=result)
     except BuildError as exc:  # pragma: no cover - infer().ok already checked

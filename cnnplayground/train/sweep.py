@@ -50,7 +50,7 @@ from ..data.base import DatasetError, ImageData, channel_stats
 from ..io.project_schema import describe_validation_error
 from ..project import DatasetChoice, RunHistory, Series, TrainingConfig, run_record
 from .events import EpochFinished, Event, Failed, Finished, StepFinished
-from .setup import build_for_data
+from .setup import build_for_data, check_training_memory
 from .trainer import Trainer, TrainingSetupError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -609,9 +609,11 @@ class Sweep:
         t0 = time.perf_counter()
         data: ImageData | None = None
         try:
+            if infer(variant.graph).ok:  # a variant too large for the memory: refused before loading its data
+                check_training_memory(variant.graph, variant.config)
             data = self._data(variant)
             torch.manual_seed(variant.config.seed)
-            model = build_for_data(variant.graph, data)
+            model = build_for_data(variant.graph, data, variant.config)
             if self.prepare_model is not None:
                 self.prepare_model(variant, model)
             trainer = Trainer(model, data, variant.config, **{**self.trainer_options, **variant.trainer_options})

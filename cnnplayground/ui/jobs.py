@@ -35,7 +35,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from ..core.errors import one_line
+from ..core.errors import UserError, one_line
 from ..train.fastpath import adopt_thread_count
 
 _POOL: QThreadPool | None = None
@@ -54,6 +54,8 @@ def pool() -> QThreadPool:
 def describe_error(exc: BaseException) -> str:
     """A one-line message for a failure inside a job."""
     text = one_line(exc)
+    if isinstance(exc, UserError):  # said for the user already (a network refused as too large included)
+        return text
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "Out of memory: try fewer images, a smaller gallery or the CPU"
     return text

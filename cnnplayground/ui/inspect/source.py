@@ -18,12 +18,16 @@ from ...core.builder import BuildError, GraphModule, build
 from ...core.errors import UserError
 from ...core.graph import Graph
 from ...core.inference import infer
+from ...core.memory import NotEnoughMemoryError, check_memory
 from ...data.base import ImageData
-from ...inspect.snapshot import snapshot
 from ...train.events import WeightsSnapshot
 from ...train.trainer import resolve_device
 from ..document.document import Document
 from ..training.dock import TrainingDock
+
+#: Images the memory check counts on when the panels' model is built (the panels' analyses of many
+#: images at once run as jobs whose failures are reported in the panel).
+INSPECT_BATCH = 1
 
 
 class ModelSource(QObject):
@@ -125,9 +129,14 @@ class ModelSource(QObject):
             self._set(None, graph, "", f"The network is not ready: {result.first_error()}")
             return
         try:
+            # Refused before anything is allocated: a small file can describe a network of many gigabytes.
+            check_memory(graph, "inspection", INSPECT_BATCH, result=result)
             with torch.random.fork_rng(devices=[]):  # the same random weights each time, global state kept
                 torch.manual_seed(0)
                 model = build(graph, result=result)
+        except NotEnoughMemoryError as exc:
+            self._set(None, graph, "", f"The network cannot be inspected here: {exc}")
+            return
         except BuildError as exc:  # pragma: no cover - infer().ok already checked
             self._set(None, graph, "", str(exc))
             return
@@ -139,7 +148,10 @@ class ModelSource(QObject):
                 description = "trained weights stored in the project"
             except (RuntimeError, KeyError):
                 description = "untrained (the stored weights do not fit this network)"
-        self._set(snapshot(model), graph, description, "")
+        # The model was built here and nobody else holds it: it becomes the snapshot itself (no copy).
+        model.eval()
+        model.requires_grad_(False)
+        self._set(model, graph, description, "")
 
     def _on_project_replaced(self, _graph=None) -> None:
         self.replaced.emit()

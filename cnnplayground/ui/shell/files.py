@@ -2,7 +2,7 @@
 
 Every modal question goes through a public method of :class:`ProjectFiles`
 (``ask_save_changes``, ``ask_stop_training``, ``choose_open_path``, ``choose_save_path``,
-``choose_preset``, ``show_error``) so that tests replace it instead of clicking a dialog.
+``choose_preset``, ``show_error``, ``show_warning``) so that tests replace it instead of clicking a dialog.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ...core.text import printable
 from ...data.registry import dataset_info
 from ...io.project import ProjectError
 from ...project import DatasetChoice, Project, TrainingConfig
+from ...train.setup import training_memory_problem
 from .. import dialogs
 from ..training.dock import TrainingDock
 from .actions import RecentFiles, fill_recent_menu
@@ -109,7 +110,20 @@ class ProjectFiles(QObject):
             return False
         self._remember(path)
         self._status(f"Opened {printable(path)}", 6000)
+        self._warn_if_too_large(path)
         return True
+
+    def _warn_if_too_large(self, path: Path) -> None:
+        """Say so when the network just opened cannot be trained in the memory there is (it was not built:
+        the Inspect panels refuse it too); the project stays open to be edited down."""
+        problem = training_memory_problem(self.document.graph, self.document.project.training,
+                                          self.document.result)
+        if problem:
+            self._status(f"Opened {printable(path)}: the network is too large for this machine's memory", 0)
+            self.show_warning("Network too large", f"{printable(path.name)} is open but its network was not built: "
+                              f"{problem}. "
+                              "Nothing in the file was changed; make the largest layers (or the batch size) "
+                              "smaller to train or inspect it here.")
 
     def save(self) -> bool:
         """Save to the current file, or ask for one. False when nothing was saved."""
@@ -207,3 +221,6 @@ class ProjectFiles(QObject):
 
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.critical(self.window, title, text)
+
+    def show_warning(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.window, title, text)

@@ -33,6 +33,7 @@ from ...core.inference import InferenceResult
 from ...core.summary import summarize
 from ...project import Project
 from ...train.run_state import RunState
+from ...train.setup import training_memory_problem
 from .. import dialogs
 from ..document.document import Document
 from ..editor.canvas.view import CanvasView
@@ -187,7 +188,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.modified)
 
     def _on_inference_updated(self, result: InferenceResult) -> None:
-        self.status.show_inference(result, self.document.project.training.batch_size)
+        self.status.show_inference(result, self.document.project.training.batch_size,
+                                   training_memory_problem(self.document.graph, self.document.project.training,
+                                                           result))
         self.acts.first_error.setEnabled(bool(result.errors))
 
     def _on_theme_changed(self, _dark: bool) -> None:

@@ -10,6 +10,9 @@ from . import theme
 
 #: How many problems the error label's tool tip lists.
 TOOLTIP_ERRORS = 5
+#: The memory label's tool tip while the network fits.
+MEMORY_TIP = ("Rough training memory: weights, gradients, Adam state and the activations of one batch "
+              "(details in Network → Network Summary)")
 
 
 def next_step(node_id: str | None, message: str) -> str | None:
@@ -33,8 +36,7 @@ class StatusBar(QStatusBar):
         self.params_label = QLabel(self)
         self.params_label.setToolTip("Trainable parameters of the whole network")
         self.memory_label = QLabel(self)
-        self.memory_label.setToolTip("Rough training memory: weights, gradients, Adam state and the "
-                                     "activations of one batch (details in Network → Network Summary)")
+        self.memory_label.setToolTip(MEMORY_TIP)
         self.errors_label = QToolButton(self)
         self.errors_label.setAutoRaise(True)
         self.zoom_label = QLabel(self)
@@ -45,11 +47,22 @@ class StatusBar(QStatusBar):
         for widget in (self.params_label, self.memory_label, self.errors_label, self.zoom_label, self.progress):
             self.addPermanentWidget(widget)
 
-    def show_inference(self, result: InferenceResult, batch: int) -> None:
-        """The network's parameter count, training memory for ``batch`` images and its problems."""
+    def show_inference(self, result: InferenceResult, batch: int, memory_problem: str | None = None) -> None:
+        """The network's parameter count, training memory for ``batch`` images and its problems.
+
+        ``memory_problem``: why the network cannot be trained in the memory there is (the memory
+        label turns red and says so; its tool tip has the numbers), or None.
+        """
         memory = result.memory_estimate(batch)["total"]
         self.params_label.setText(f"Parameters: {result.total_params:,}")
-        self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch})")
+        if memory_problem:
+            self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch}): too much for this machine")
+            self.memory_label.setToolTip(memory_problem[0].upper() + memory_problem[1:])
+            self.memory_label.setStyleSheet(f"color: {theme.error_color()};")
+        else:
+            self.memory_label.setText(f"Memory ≈ {format_bytes(memory)} (batch {batch})")
+            self.memory_label.setToolTip(MEMORY_TIP)
+            self.memory_label.setStyleSheet("")
         errors = [(nid, msg) for nid, msg in result.errors if next_step(nid, msg) is None]
         steps = [step for nid, msg in result.errors if (step := next_step(nid, msg)) is not None]
         n = len(errors)

@@ -27,9 +27,11 @@ def current_weights(document: Document) -> dict:
     import torch
 
     from ...core.builder import build
+    from ...core.memory import check_memory
 
     if document.project.weights is not None:
         return dict(document.project.weights)
+    check_memory(document.graph, "inference", 1)  # NotEnoughMemoryError (a UserError) before building
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return weights_from_module(build(document.graph))
@@ -91,10 +93,10 @@ def import_torchvision_weights(window: MainWindow) -> bool:
             return False
     try:
         transfer = import_torchvision(document.graph, name, path)
+        weights = {**current_weights(document), **transfer.weights}
     except (UserError, OSError) as exc:
         QMessageBox.warning(window, "Import torchvision Weights", f"The weights were not imported: {exc}")
         return False
-    weights = {**current_weights(document), **transfer.weights}
     document.push(SetWeights(document, weights, f"Import {name} weights"))
     QMessageBox.information(window, "Import torchvision Weights", transfer.summary())
     return True

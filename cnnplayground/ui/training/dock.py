@@ -42,7 +42,7 @@ from ...train.events import (
     StepFinished,
 )
 from ...train.run_state import RunState
-from ...train.setup import build_for_data
+from ...train.setup import TrainingMemoryError, build_for_data, check_training_memory
 from ...train.steplog import StepLog
 from ...train.trainer import Trainer, TrainingSetupError
 from ..document.commands import RecordRun
@@ -170,6 +170,13 @@ class TrainingDock(QWidget):
         if not result.ok:
             self._report(f"The network is not ready: {result.first_error()}", failed=True)
             return
+        try:  # before any data is loaded or any weight allocated
+            check_training_memory(self.document.graph, self.document.project.training, result)
+        except TrainingMemoryError as exc:
+            self._report(f"Not started: {exc}", failed=True)
+            return
+        except TrainingSetupError:
+            pass  # a missing device: said by _begin, as before
         self._graph_at_start = self.document.graph.to_dict()
         self._run_project = self.document.project
         self._failed = None  # pressing Train tries a failed dataset again
@@ -338,7 +345,7 @@ class TrainingDock(QWidget):
         try:
             with torch.random.fork_rng(devices=[]):  # the run's seed decides its initial weights too
                 torch.manual_seed(project.training.seed)
-                model = build_for_data(graph, data)
+                model = build_for_data(graph, data, project.training)
             # A weights snapshot after each epoch lets the Inspect panels follow the run.
             trainer = Trainer(model, data, project.training, snapshot_every_epoch=True)
         except TrainingSetupError as exc:
