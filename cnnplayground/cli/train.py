@@ -117,6 +117,7 @@ def _prepare(args: argparse.Namespace):
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    _warn_skipped(data)
     if project is None:
         from ..core.presets import get_preset
 
@@ -125,6 +126,12 @@ def _prepare(args: argparse.Namespace):
         project = Project.new(graph=graph, name=title, dataset=choice, training=config)
     out = args.save or (None if args.no_save or not args.project else Path(args.project))
     return project, graph, data, config, choice, out
+
+
+def _warn_skipped(data) -> None:
+    """Say on stderr which files the dataset left out ("warning: skipped 3 unreadable files: first …")."""
+    if data.skipped is not None:
+        print(f"warning: {data.skipped.message()}", file=sys.stderr, flush=True)
 
 
 def _default_config():
@@ -221,6 +228,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         choice.root = args.data_root
     try:
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
+        _warn_skipped(data)
         model = build_for_data(graph, data)
         device = resolve_device(args.device)
     except (DatasetError, TrainingSetupError) as exc:

@@ -121,7 +121,9 @@ def check_memory(root: Path, count: int, size: int, channels: int, available: in
 
 
 def _gb(n: int) -> str:
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 
 def load_folder(
@@ -194,7 +196,7 @@ def read_image(path: Path, *, size: int, channels: int,
     ``IndexError``, …), and every such file is one reason to skip it. The size in the
     header is checked before any pixel is decoded.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     mode = "L" if channels == 1 else "RGB"
     Image.init()  # registers every plugin (once): preinit() leaves out WEBP and TIFF, which are named below
@@ -209,6 +211,8 @@ def read_image(path: Path, *, size: int, channels: int,
             img = ImageOps.exif_transpose(opened).convert(mode)
             img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
             pixels = np.asarray(img, dtype=np.uint8)
+    except UnidentifiedImageError:  # its message repeats the whole path
+        return None, "not a readable PNG, JPEG, BMP, GIF, WebP or TIFF image"
     except Image.DecompressionBombError:
         return None, f"more than the {max_pixels / 1e6:g} megapixels an image may have"
     except MemoryError:

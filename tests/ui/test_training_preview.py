@@ -135,8 +135,7 @@ def test_opening_a_project_with_a_folder_dataset_reads_nothing_until_asked(dock,
     qtbot.waitUntil(lambda: dock.preview.data is not None, timeout=30_000)
     assert loads == ["folder"] and dock.preview.load_button.isHidden()
     assert dock.preview.info.text().endswith("; skipped 1 unreadable file: first cat/broken0.png "
-                                             "(cannot identify image file '" + str(root / "cat" / "broken0.png")
-                                             + "')")
+                                             "(not a readable PNG, JPEG, BMP, GIF, WebP or TIFF image)")
     statuses = []
     dock.message.connect(statuses.append)
     with qtbot.waitSignal(dock.run_ended, timeout=60_000):
