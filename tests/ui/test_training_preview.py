@@ -130,6 +130,12 @@ def test_opening_a_project_with_a_folder_dataset_reads_nothing_until_asked(dock,
     qtbot.waitUntil(lambda: not dock.preview.load_button.isHidden(), timeout=10_000)
     assert "read when you ask" in dock.preview.info.text() and dock.preview.data is None
     assert dock.ensure_data() is None and dock.waits_for_request
+    from cnnplayground.ui.inspect.source import ModelSource
+
+    source = ModelSource(dock.document, dock)  # what the Inspect panels ask before they call ensure_data
+    assert source.data_problem == ("The images of the folder are read when you ask: press Load samples in the "
+                                   "Training dock, or Train")
+    source.ensure_data()
     assert loads == []  # nothing was read: not by the preview, not by an Inspect panel's ensure_data
     dock.preview.load_button.click()
     qtbot.waitUntil(lambda: dock.preview.data is not None, timeout=30_000)
