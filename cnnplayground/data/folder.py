@@ -158,22 +158,24 @@ def load_folder(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, paths in enumerate(files):
-            before = skipped_count
+            first_reason = ""  # of this class, for a class left with no image
+            loaded = 0
             for path in paths:
                 pixels, reason = read_image(path, size=size, channels=channels, max_pixels=max_pixels)
                 if pixels is None:
                     skipped_count += 1
+                    first_reason = first_reason or reason
                     if len(skipped) < SKIPPED_LISTED:
                         skipped.append((_shown(path, root), reason))
                     continue
                 out[i] = pixels
                 labels[i] = label
                 i += 1
-            if skipped_count - before == len(paths):
+                loaded += 1
+            if not loaded:
                 raise DatasetError(
-                    f"class folder {root / classes[label]} has no readable images ({len(paths):,} "
-                    f"skipped: first {paths[0].name} ({skipped[-1][1] if skipped else 'unreadable'})): "
-                    "replace the files or remove the folder"
+                    f"class folder {root / classes[label]} has no readable images ({len(paths):,} skipped: first "
+                    f"{paths[0].name} ({first_reason})): replace the files or remove the folder"
                 )
     images = torch.from_numpy(out[:i] if i < total else out)
     split = Split(images, torch.from_numpy(labels[:i] if i < total else labels))

@@ -121,12 +121,15 @@ def test_skipped_files_name_at_most_five_but_count_all(two_classes):
 
 
 def test_a_class_with_no_readable_image_is_one_line(two_classes):
+    for i in range(6):  # more than are named: the dog folder's own first reason is given
+        (two_classes / "cat" / f"bad{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     for name in ("a.png", "b.png"):
         (two_classes / "dog" / name).write_bytes(b"garbage")
     with pytest.raises(DatasetError) as info:
         folder.load_folder(two_classes, size=8)
     message = str(info.value)
-    assert message.startswith(f"class folder {two_classes / 'dog'} has no readable images (2 skipped: first a.png (")
+    assert message.startswith(f"class folder {two_classes / 'dog'} has no readable images (2 skipped: first a.png "
+                              "(not a readable PNG, JPEG, BMP, GIF, WebP or TIFF image)): ")
     assert message.endswith("replace the files or remove the folder") and "\n" not in message
 
 
