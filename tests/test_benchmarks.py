@@ -7,6 +7,7 @@ cores; the bound below leaves room for a busy machine.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,17 @@ def test_the_project_fuzzer_runs_and_writes_its_counts(tmp_path):
     assert result["cases"] > 10 and result["cases"] == result["refused"] + result["loaded"] + result["crashed"]
     assert result["crashed"] == 0 and result["over_bounds"] == 0
     assert result["max_case_seconds"] < 2 and result["max_case_python_mb"] < 16
+
+
+def test_fuzz_images_runs_for_the_time_given_and_writes_its_counts(tmp_path):
+    """``benchmarks/fuzz_images.py`` for 3 seconds: cases tried, loaded + skipped = tried, no broken promise."""
+    out = tmp_path / "fuzz.json"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "fuzz_images.py"), "--seconds", "3",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["cases"] >= 10 and result["broken_promises"] == 0 and result["failures"] == []
+    assert result["loaded"] + result["skipped"] == result["cases"] and result["skipped"] > 0
+    assert result["largest_decoded_pixels"] <= result["pixel_budget"]
+    assert set(result["by_format"]) == {"PNG", "JPEG", "GIF", "TIFF", "BMP"}
+    assert result["slowest_case"]["seconds"] > 0 and result["largest_peak_memory_growth"]["grown_bytes"] >= 0

@@ -136,6 +136,7 @@ def _prepare(args: argparse.Namespace):
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    _warn_skipped(data)
     if project is None:
         from ..core.presets import get_preset
 
@@ -157,6 +158,12 @@ def _check_training_memory(graph, config) -> None:
         check_training_memory(graph, config)
     except TrainingSetupError as exc:
         raise CliError(str(exc)) from None
+
+
+def _warn_skipped(data) -> None:
+    """Say on stderr which files the dataset left out ("warning: skipped 3 unreadable files: first …")."""
+    if data.skipped is not None:
+        say(f"warning: {data.skipped.message()}", file=sys.stderr)  # file names escaped
 
 
 def _default_config():
@@ -261,6 +268,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
+        _warn_skipped(data)
         model = build_for_data(graph, data)
         device = resolve_device(args.device)
     except (DatasetError, TrainingSetupError) as exc:

@@ -19,6 +19,35 @@ class DatasetError(UserError, RuntimeError):
     """A dataset cannot be loaded; the message says why and what to do (one line)."""
 
 
+class DatasetMemoryError(DatasetError):
+    """A dataset needs more memory than there is; refused before anything is allocated.
+
+    ``needed`` and ``available`` are bytes.
+    """
+
+    def __init__(self, message: str, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.needed, self.available = needed, available
+
+
+@dataclass(frozen=True)
+class SkippedFiles:
+    """Files a dataset left out because they could not be read.
+
+    ``count``: how many; ``first``: ``(file, reason)`` of the first few (file as the user
+    named it, relative to the dataset's folder).
+    """
+
+    count: int
+    first: tuple[tuple[str, str], ...]
+
+    def message(self) -> str:
+        """One line, e.g. ``skipped 3 unreadable files: first cat/x.png (broken PNG file)``."""
+        name, reason = self.first[0]
+        files = "file" if self.count == 1 else "files"
+        return f"skipped {self.count:,} unreadable {files}: first {name} ({reason})"
+
+
 @dataclass(frozen=True)
 class Split:
     """One split of a dataset.
@@ -48,7 +77,8 @@ class ImageData:
 
     ``mean`` and ``std`` are per channel, in units of ``[0, 1]`` pixel values,
     computed from the training split only (so validation/test stay unseen).
-    ``test`` is ``None`` when a source has no test split.
+    ``test`` is ``None`` when a source has no test split. ``skipped``: files of the source
+    that could not be read and were left out (``None``: none).
     """
 
     name: str
@@ -58,6 +88,7 @@ class ImageData:
     test: Split | None
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    skipped: SkippedFiles | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

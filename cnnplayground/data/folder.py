@@ -13,39 +13,67 @@ read with PIL, turned upright by its EXIF orientation, converted to grey
 scaled to ``size`` (bilinear) and the longer side is center-cropped, so the
 aspect ratio is kept (``PIL.ImageOps.fit``).
 
-An image that cannot be read stops loading with a :class:`~.base.DatasetError`
-naming the file (rather than silently skipping it), so the user can remove or
-replace it and the set is always complete.
+Hostile or damaged files never stop the load with a traceback: every image either
+loads or is skipped and counted (:class:`~.base.SkippedFiles`, "skipped 3 unreadable
+files: first cat/x.png (broken PNG file)"), whatever the decoder raises. Only the
+formats the extensions name are decoded (a ``.png`` that is really EPS is not handed
+to Ghostscript), and an image whose header claims more than :data:`MAX_IMAGE_PIXELS`
+is skipped before its pixels are read (a 1.8 KB TIFF can ask for 1.5 GB). The whole
+set is checked against the memory there is before it is allocated
+(:class:`~.base.DatasetMemoryError`). A class folder that cannot be listed is a
+:class:`~.base.DatasetError` (a set without one of its classes would train another task).
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ..core.errors import one_line
-from .base import DatasetError, Split
+from . import memory
+from .base import DatasetError, DatasetMemoryError, SkippedFiles, Split
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Refuse folders with more images than this (a guard against pointing at a whole photo library).
 MAX_IMAGES = 200_000
+#: Pillow's names of the formats the extensions stand for (JPEG includes MPO, which many cameras write).
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+#: Largest image (width × height) that is decoded: 50 megapixels, more than most cameras write. Decoding
+#: takes up to ~12 bytes per pixel (4 for the pixels, 4 more for the colour conversion, 4 for a rotation).
+MAX_IMAGE_PIXELS = 50_000_000
+#: The loaded set is held about twice while it is split into training, validation and test images.
+LOAD_COPIES = 2
+#: How many skipped files a :class:`SkippedFiles` names.
+SKIPPED_LISTED = 5
+#: Used where the system does not say how much memory is available (the synthetic set's limit).
+FALLBACK_MEMORY = 4 * 2**30
+
+
+class FolderImages(NamedTuple):
+    """What :func:`load_folder` read: the images, the class names and what was skipped (None: nothing)."""
+
+    split: Split
+    classes: tuple[str, ...]
+    skipped: SkippedFiles | None
 
 
 def scan_folder(root: Path) -> tuple[tuple[str, ...], list[list[Path]]]:
     """Class names (sorted sub-folder names) and each class's image files (sorted by name).
 
-    Raises :class:`DatasetError` when the folder is missing, has no class
-    sub-folders, fewer than two, or a class without images.
+    Raises :class:`DatasetError` when the folder is missing, cannot be read, has no class
+    sub-folders, fewer than two, or a class that cannot be listed or has no images.
     """
-    if not root.is_dir():
-        raise DatasetError(f"image folder {root} does not exist: choose a folder with one sub-folder per class")
     try:
+        if not root.is_dir():
+            raise DatasetError(f"image folder {root} does not exist: choose a folder with one sub-folder per class")
         classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError as exc:
-        raise DatasetError(f"cannot read image folder {root}: {exc.strerror or exc}") from None
+        raise DatasetError(f"cannot read image folder {root} ({exc.strerror or one_line(exc)}): "
+                           "check that you may open it") from None
     if not classes:
         raise DatasetError(
             f"image folder {root} has no class sub-folders: put the images of each class in its own sub-folder"
@@ -56,10 +84,15 @@ def scan_folder(root: Path) -> tuple[tuple[str, ...], list[list[Path]]]:
         )
     files: list[list[Path]] = []
     for name in classes:
-        found = sorted(
-            p for p in (root / name).iterdir()
-            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-        )
+        try:
+            # is_file() follows links and is False for FIFOs and devices, which would block or never end.
+            found = sorted(
+                p for p in (root / name).iterdir()
+                if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+            )
+        except OSError as exc:
+            raise DatasetError(f"cannot read class folder {root / name} ({exc.strerror or one_line(exc)}): "
+                               "check that you may open it, or remove it") from None
         if not found:
             raise DatasetError(
                 f"class folder {root / name} has no images ({', '.join(sorted(IMAGE_EXTENSIONS))}): "
@@ -69,16 +102,42 @@ def scan_folder(root: Path) -> tuple[tuple[str, ...], list[list[Path]]]:
     return tuple(classes), files
 
 
+def folder_bytes(count: int, size: int, channels: int) -> int:
+    """Memory (bytes) that loading ``count`` images at ``size × size × channels`` takes at its peak:
+    uint8 pixels and int64 labels, :data:`LOAD_COPIES` times."""
+    return LOAD_COPIES * count * (size * size * channels + 8)
+
+
+def check_memory(root: Path, count: int, size: int, channels: int, available: int | None) -> None:
+    """Refuse (:class:`DatasetMemoryError`) a set that needs more than ``available`` bytes
+    (``None``: the system does not say; :data:`FALLBACK_MEMORY` then)."""
+    needed = folder_bytes(count, size, channels)
+    limit = FALLBACK_MEMORY if available is None else available
+    if needed > limit:
+        raise DatasetMemoryError(
+            f"image folder {root} needs {_gb(needed)} of memory ({count:,} images at {size}×{size}×{channels}); "
+            f"{_gb(limit)} {'is' if available is not None else 'is the limit where the system does not say'} "
+            "available: choose a smaller image size or fewer images", needed, limit)
+
+
+def _gb(n: int) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
+
+
 def load_folder(
-    root: Path, *, size: int = 64, channels: int = 3, max_images: int = MAX_IMAGES
-) -> tuple[Split, tuple[str, ...]]:
-    """Read every image below ``root`` into one split and return it with the class names.
+    root: Path, *, size: int = 64, channels: int = 3, max_images: int = MAX_IMAGES,
+    max_pixels: int = MAX_IMAGE_PIXELS, available_memory: int | None = None,
+) -> FolderImages:
+    """Read every image below ``root`` into one split; return it with the class names and what was skipped.
 
     Images: ``(N, channels, size, size)`` uint8; labels: ``(N,)`` int64, the index
     of the class sub-folder in sorted order; images ordered by class, then name.
+    A file that cannot be decoded, or whose header claims more than ``max_pixels``
+    pixels, is left out and counted. ``available_memory``: bytes the set may take
+    (``None``: ask the system, :func:`.memory.available_memory`).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     classes, files = scan_folder(root)
@@ -87,26 +146,81 @@ def load_folder(
         raise DatasetError(
             f"image folder {root} holds {total:,} images; at most {max_images:,} can be loaded: choose a smaller folder"
         )
-    mode = "L" if channels == 1 else "RGB"
-    out = np.empty((total, size, size, channels), dtype=np.uint8)
+    available = memory.available_memory() if available_memory is None else available_memory
+    check_memory(root, total, size, channels, available)
+    out = np.empty((total, channels, size, size), dtype=np.uint8)
     labels = np.empty(total, dtype=np.int64)
     i = 0
+    skipped: list[tuple[str, str]] = []
+    skipped_count = 0
     # PIL warns about things it handles anyway (palette transparency, large images); the
     # pixels are what matter here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, paths in enumerate(files):
+            first_reason = ""  # of this class, for a class left with no image
+            loaded = 0
             for path in paths:
-                try:
-                    with Image.open(path) as opened:
-                        img = ImageOps.exif_transpose(opened).convert(mode)
-                        img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
-                        pixels = np.asarray(img, dtype=np.uint8)
-                except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-                    reason = one_line(exc)
-                    raise DatasetError(f"cannot read image {path} ({reason}): remove or replace the file") from None
-                out[i] = pixels.reshape(size, size, channels)
+                pixels, reason = read_image(path, size=size, channels=channels, max_pixels=max_pixels)
+                if pixels is None:
+                    skipped_count += 1
+                    first_reason = first_reason or reason
+                    if len(skipped) < SKIPPED_LISTED:
+                        skipped.append((_shown(path, root), reason))
+                    continue
+                out[i] = pixels
                 labels[i] = label
                 i += 1
-    images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-    return Split(images, torch.from_numpy(labels)), classes
+                loaded += 1
+            if not loaded:
+                raise DatasetError(
+                    f"class folder {root / classes[label]} has no readable images ({len(paths):,} skipped: first "
+                    f"{paths[0].name} ({first_reason})): replace the files or remove the folder"
+                )
+    images = torch.from_numpy(out[:i] if i < total else out)
+    split = Split(images, torch.from_numpy(labels[:i] if i < total else labels))
+    return FolderImages(split, classes, SkippedFiles(skipped_count, tuple(skipped)) if skipped_count else None)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def read_image(path: Path, *, size: int, channels: int,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[np.ndarray | None, str]:
+    """``((channels, size, size) uint8, "")`` for a readable image; ``(None, reason)`` otherwise.
+
+    Never raises for a file's content: decoders raise far more than ``OSError`` on hostile
+    bytes (``SyntaxError`` from a PNG chunk, ``TypeError`` from a TIFF tag, ``struct.error``,
+    ``IndexError``, …), and every such file is one reason to skip it. The size in the
+    header is checked before any pixel is decoded.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    mode = "L" if channels == 1 else "RGB"
+    Image.init()  # registers every plugin (once): preinit() leaves out WEBP and TIFF, which are named below
+    try:
+        with Image.open(path, formats=IMAGE_FORMATS) as opened:
+            width, height = opened.size
+            if width * height > max_pixels:
+                return None, (f"{width:,}×{height:,} pixels, more than the {max_pixels / 1e6:g} megapixels "
+                              "an image may have")
+            if width < 1 or height < 1:
+                return None, f"{width}×{height} pixels"
+            img = ImageOps.exif_transpose(opened).convert(mode)
+            img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
+            pixels = np.asarray(img, dtype=np.uint8)
+    except UnidentifiedImageError:  # its message repeats the whole path
+        return None, "not a readable PNG, JPEG, BMP, GIF, WebP or TIFF image"
+    except Image.DecompressionBombError:
+        return None, f"more than the {max_pixels / 1e6:g} megapixels an image may have"
+    except MemoryError:
+        return None, "not enough memory to decode it"
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a file to skip (see above)
+        return None, one_line(exc, 120, with_type=not isinstance(exc, OSError | SyntaxError | ValueError))
+    if pixels.shape != ((size, size) if channels == 1 else (size, size, 3)):
+        return None, f"decoded to an unexpected shape {pixels.shape}"
+    return (pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)), ""

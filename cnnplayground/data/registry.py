@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .base import DatasetError, ImageData, Split, channel_stats
+from .base import DatasetError, ImageData, SkippedFiles, Split, channel_stats
 from .corruption import randomize_labels, randomize_pixels
 from .synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from .synthetic import make_synthetic
@@ -248,7 +248,7 @@ def load_dataset(
         raise DatasetError(f"val_fraction must be at least 0 and below 1, got {val_fraction}")
     root = Path(choice.root).expanduser() if choice.root else None
     split_gen = torch.Generator().manual_seed(seed)
-    full, test, classes = _LOADERS[info.name](info, opts, root, download, split_gen)
+    full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen)
     val, train = _split_off(full, val_fraction, split_gen)
     corrupt_gen = torch.Generator().manual_seed(seed + CORRUPTION_SEED_OFFSET)
     if opts["random_labels"]:
@@ -257,7 +257,8 @@ def load_dataset(
     if opts["random_pixels"]:
         train = Split(randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen), train.labels)
     mean, std = channel_stats(train.images)
-    return ImageData(name=info.name, class_names=classes, train=train, val=val, test=test, mean=mean, std=std)
+    return ImageData(name=info.name, class_names=classes, train=train, val=val, test=test, mean=mean, std=std,
+                     skipped=skipped)
 
 
 def _split_off(split: Split, fraction: float, generator: torch.Generator) -> tuple[Split, Split]:
@@ -270,9 +271,9 @@ def _split_off(split: Split, fraction: float, generator: torch.Generator) -> tup
     return split.subset(held), split.subset(rest)
 
 
-# --- sources: each returns (train, test or None, class names) ---------------------------------
+# --- sources: each returns (train, test or None, class names, skipped files or None) ----------
 
-Source = tuple[Split, Split | None, tuple[str, ...]]
+Source = tuple[Split, Split | None, tuple[str, ...], SkippedFiles | None]
 
 
 def _load_synthetic(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
@@ -290,7 +291,7 @@ def _load_synthetic(info: DatasetInfo, opts: dict[str, OptionValue], root: Path 
     # and the seed only changes the validation split and the corruption.
     train = synthetic_split(n_train, size=size, channels=channels, noise=noise, stream=0)
     test = synthetic_split(n_test, size=size, channels=channels, noise=noise, stream=1)
-    return train, test, SYNTHETIC_CLASSES
+    return train, test, SYNTHETIC_CLASSES, None
 
 
 def synthetic_split(n: int, *, size: int, channels: int, noise: float, stream: int) -> Split:
@@ -312,7 +313,7 @@ def _load_torchvision(info: DatasetInfo, opts: dict[str, OptionValue], root: Pat
                       generator: torch.Generator) -> Source:
     root = root if root is not None else default_data_root()
     _check_not_a_file(root, "the data root", "choose a folder for the datasets")
-    return load_torchvision(info.name, root, download=download)
+    return (*load_torchvision(info.name, root, download=download), None)
 
 
 def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
@@ -323,12 +324,12 @@ def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | N
         raise DatasetError("the image-folder dataset needs a folder: choose the folder that holds one "
                            "sub-folder per class")
     _check_not_a_file(root, "image folder", "choose a folder with one sub-folder per class")
-    full, classes = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]))
+    full, classes, skipped = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]))
     test_fraction = float(opts["test_fraction"])
     if test_fraction <= 0:
-        return full, None, classes
+        return full, None, classes, skipped
     test, train = _split_off(full, test_fraction, generator)
-    return train, test, classes
+    return train, test, classes, skipped
 
 
 def _check_not_a_file(root: Path, what: str, hint: str) -> None:

@@ -187,3 +187,41 @@ def test_train_help_names_every_dataset_of_the_registry(capsys):
     text = " ".join(capsys.readouterr().out.split())
     listed = text.rsplit("--dataset DATASET ", 1)[1].split(" --data-root", 1)[0]
     assert [name.strip() for name in listed.split(",")] == list(DATASETS)
+
+
+def _pets(root, broken: int = 1):
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (10, 8), (40 * i, 100, 200)).save(root / cls / f"{i}.png")
+    for i in range(broken):
+        (root / "cat" / f"broken{i}.png").write_bytes(b"not an image")
+    return root
+
+
+def test_train_on_a_folder_says_which_files_were_skipped(tmp_path, capsys):
+    """Issue 21: a damaged image stopped the load (and some decoder errors escaped as tracebacks); now it
+    is skipped, and train and evaluate say so on stderr."""
+    root = _pets(tmp_path / "pets", broken=3)
+    out = tmp_path / "pets.cnnp"
+    assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
+                 "--device", "cpu", "--save", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert ("warning: skipped 3 unreadable files: first cat/broken0.png (not a readable PNG, JPEG, BMP, GIF, WebP "
+            "or TIFF image)") in err
+    assert main(["evaluate", str(out), "--split", "val"]) == 0
+    assert "warning: skipped 3 unreadable files: first cat/broken0.png" in capsys.readouterr().err
+
+
+def test_train_refuses_a_folder_larger_than_memory_in_one_line(tmp_path, capsys, monkeypatch):
+    from cnnplayground.data import memory
+
+    root = _pets(tmp_path / "pets", broken=0)
+    monkeypatch.setattr(memory, "available_memory", lambda: 100 * 2**10)  # injected: 100 KB available
+    assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"cnnplayground: image folder {root} needs 192 KB of memory (8 images at 64×64×3); 100 KB is "
+                   "available: choose a smaller image size or fewer images\n")

@@ -96,3 +96,56 @@ def test_train_reuses_the_previewed_data(dock, qtbot):
     with qtbot.waitSignal(dock.run_ended, timeout=120_000):
         dock.train_button.click()
     assert dock.data is previewed  # no second load
+
+
+def _folder(root, classes=("cat", "dog"), bad: int = 1):
+    from PIL import Image
+
+    for cls in classes:
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (10, 8), (40 * i, 100, 200)).save(root / cls / f"{i}.png")
+    for i in range(bad):
+        (root / "cat" / f"broken{i}.png").write_bytes(b"\x89PNG not really")
+    return root
+
+
+def test_opening_a_project_with_a_folder_dataset_reads_nothing_until_asked(dock, qtbot, tmp_path, monkeypatch):
+    """Issue 21: opening a project whose dataset is an image folder, with the Training dock (and its sample
+    preview) visible, used to start reading the folder in the background. Now it waits for "Load samples"
+    or Train; the skipped files are counted in the preview and in the run's status line."""
+    import cnnplayground.ui.training.dock as dock_module
+
+    loads = []
+    real = dock_module.load_dataset
+    monkeypatch.setattr(dock_module, "load_dataset", lambda *a, **k: loads.append(a[0].name) or real(*a, **k))
+    root = _folder(tmp_path / "pets")
+    choice = DatasetChoice(name="folder", root=str(root), options={"size": 28, "channels": 1})
+    graph = get_preset("lenet5").factory(num_classes=2)
+    from cnnplayground.io.project import save_project
+
+    save_project(Project.new(graph=graph, name="pets", dataset=choice, training=dock.document.project.training),
+                 tmp_path / "pets.cnnp")
+    dock.document.open(tmp_path / "pets.cnnp")
+    qtbot.waitUntil(lambda: not dock.preview.load_button.isHidden(), timeout=10_000)
+    assert "read when you ask" in dock.preview.info.text() and dock.preview.data is None
+    assert dock.ensure_data() is None and dock.waits_for_request
+    from cnnplayground.ui.inspect.source import ModelSource
+
+    source = ModelSource(dock.document, dock)  # what the Inspect panels ask before they call ensure_data
+    assert source.data_problem == ("The images of the folder are read when you ask: press Load samples in the "
+                                   "Training dock, or Train")
+    source.ensure_data()
+    assert loads == []  # nothing was read: not by the preview, not by an Inspect panel's ensure_data
+    dock.preview.load_button.click()
+    qtbot.waitUntil(lambda: dock.preview.data is not None, timeout=30_000)
+    assert loads == ["folder"] and dock.preview.load_button.isHidden()
+    assert dock.preview.info.text().endswith("; skipped 1 unreadable file: first cat/broken0.png "
+                                             "(not a readable PNG, JPEG, BMP, GIF, WebP or TIFF image)")
+    statuses = []
+    dock.message.connect(statuses.append)
+    with qtbot.waitSignal(dock.run_ended, timeout=60_000):
+        dock.train_button.click()
+    assert loads == ["folder"], dock.status.text()  # Train used the loaded data
+    assert any(s.startswith("Training on CPU (") and "skipped 1 unreadable file: first cat/broken0.png" in s
+               for s in statuses), statuses

@@ -92,6 +92,9 @@ class ModelSource(QObject):
         error = self.training.data_error
         if error:
             return f"The dataset cannot be loaded: {error}"
+        if self.training.waits_for_request:
+            return ("The images of the folder are read when you ask: press Load samples in the Training dock, "
+                    "or Train")
         data = self.training.cached_data
         if data is not None and self.graph is not None and data.input_shape != self.input_shape:
             fmt = "×".join

@@ -54,6 +54,9 @@ from .worker import TrainingSession
 
 #: The progress bar and step line change at most this often (seconds).
 TEXT_INTERVAL_S = 0.2
+#: Datasets read only when the user asks for the data (Train, "Load samples"): a user's folder can hold
+#: any number of files of any content, so opening a project or showing a panel never starts reading it.
+LOADED_ON_REQUEST = frozenset({"folder"})
 
 
 def data_key(project) -> str:
@@ -120,6 +123,8 @@ class TrainingDock(QWidget):
         self._preview_timer.setInterval(250)  # settle typing in the form before loading
         self._preview_timer.timeout.connect(self.refresh_preview)
         self.preview.shown.connect(self._preview_timer.start)
+        self.preview.load_requested.connect(self.request_data)
+        self._requested_for = None  # the project whose on-request dataset the user asked to load
         self.form.settings_changed.connect(self._on_settings_changed)
         document.settings_changed.connect(self._on_settings_changed)
         document.graph_replaced.connect(self._on_project_replaced)
@@ -180,6 +185,7 @@ class TrainingDock(QWidget):
         self._graph_at_start = self.document.graph.to_dict()
         self._run_project = self.document.project
         self._failed = None  # pressing Train tries a failed dataset again
+        self._requested_for = self.document.project
         self._update_buttons(RunState.LOADING)
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
@@ -206,9 +212,26 @@ class TrainingDock(QWidget):
         """The project's dataset if loaded; otherwise start loading it (``data_ready`` or ``data_failed``
         follows). A load that failed for the current settings is not tried again until they change."""
         data = self.cached_data
-        if data is None and self.data_error is None:
+        if data is None and self.data_error is None and not self.waits_for_request:
             self._load()
         return data
+
+    @property
+    def waits_for_request(self) -> bool:
+        """The project's dataset is read only when the user asks (:data:`LOADED_ON_REQUEST`) and has
+        not been asked for in this project yet: nothing loads it until Train or "Load samples"."""
+        return (self.document.project.dataset.name in LOADED_ON_REQUEST and self.cached_data is None
+                and self._requested_for is not self.document.project)
+
+    def request_data(self) -> None:
+        """The user asked for the data ("Load samples"): load it (a failed load is tried again)."""
+        self._requested_for = self.document.project
+        self._failed = None
+        if self.cached_data is None:
+            self.preview.set_message("Loading samples…")
+            self._load()
+        else:
+            self.refresh_preview()
 
     @property
     def data_error(self) -> str | None:
@@ -263,6 +286,10 @@ class TrainingDock(QWidget):
         error = self.data_error
         if error is not None:  # failed for these settings: not tried again until they change
             self.preview.set_message(error, error=True)
+            return
+        if self.waits_for_request:
+            self.preview.set_message("The images of the folder are read when you ask: press Load samples, or Train",
+                                     load_button=True)
             return
         self.preview.set_message("Loading samples…")
         self._load()
@@ -382,8 +409,10 @@ class TrainingDock(QWidget):
                 self._steps.append(event)
                 last_step = event
             elif isinstance(event, RunStarted):
+                skipped = self.data.skipped if self.data is not None else None
                 self._set_status(f"Training on {event.device.upper()} ({event.train_images:,} images, "
-                                 f"{event.parameters:,} parameters)…")
+                                 f"{event.parameters:,} parameters"
+                                 f"{'; ' + skipped.message() if skipped is not None else ''})…")
                 if getattr(event, "compiling", False):
                     self._set_status(f"Compiling the network for {event.device.upper()} (torch.compile)…")
             elif isinstance(event, Compiled):

@@ -77,10 +77,12 @@ class _Grid(QWidget):
 class SamplePreview(QGroupBox):
     """Training images with class names; with augmentation on, the same images augmented.
 
-    Signal ``shown()`` when the preview becomes visible (the dock loads the data then).
+    Signal ``shown()`` when the preview becomes visible (the dock loads the data then), and
+    ``load_requested()`` when the user presses "Load samples" (datasets read only on request).
     """
 
     shown = Signal()
+    load_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Samples", parent)
@@ -99,12 +101,17 @@ class SamplePreview(QGroupBox):
         self.again_button.setText("Augment again")
         self.again_button.setToolTip("Draw new random augmentations of the same images")
         self.again_button.clicked.connect(self.augment_again)
+        self.load_button = QToolButton(self)
+        self.load_button.setText("Load samples")
+        self.load_button.setToolTip("Read the dataset's images now to show samples of them")
+        self.load_button.clicked.connect(self.load_requested)
         self.originals = _Grid(self)
         self.augmented_title = QLabel("Augmented, as the network sees them:", self)
         self.augmented = _Grid(self)
         buttons = QHBoxLayout()
         buttons.addWidget(self.shuffle_button)
         buttons.addWidget(self.again_button)
+        buttons.addWidget(self.load_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
@@ -115,22 +122,26 @@ class SamplePreview(QGroupBox):
         self.set_message("Open the Training dock to see samples")
 
     # --- state ---------------------------------------------------------------------------
-    def set_message(self, text: str, error: bool = False) -> None:
-        """No images: just ``text`` (loading, or why the dataset cannot be shown)."""
+    def set_message(self, text: str, error: bool = False, load_button: bool = False) -> None:
+        """No images: just ``text`` (loading, or why the dataset cannot be shown), with the
+        "Load samples" button when ``load_button``."""
         self.data = None
         self.info.setText(text)
         self.info.setStyleSheet("color: #d64545;" if error else "")
         for widget in (self.originals, self.augmented, self.augmented_title, self.shuffle_button,
                        self.again_button):
             widget.hide()
+        self.load_button.setVisible(load_button)
 
     def set_data(self, data: ImageData) -> None:
         """Show samples of ``data``'s training split (labels and pixels as training sees them)."""
         self.data = data
         c, h, w = data.input_shape
         self.info.setStyleSheet("")
+        skipped = f"; {data.skipped.message()}" if data.skipped is not None else ""
         self.info.setText(f"{data.name}: {len(data.train):,} training and {len(data.val):,} validation images, "
-                          f"{data.num_classes} classes, {c}×{h}×{w}")
+                          f"{data.num_classes} classes, {c}×{h}×{w}{skipped}")
+        self.load_button.hide()
         self.originals.show()
         self.shuffle_button.show()
         self._pick()
