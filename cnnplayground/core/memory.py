@@ -32,6 +32,7 @@ line's ``summary`` and the window's status bar call it on every edit.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -100,24 +101,78 @@ def memory_need(graph: Graph, use: Use = "inference", batch_size: int = 1,
 
 
 def available_memory(device: str = "cpu") -> int | None:
-    """Bytes that can be allocated now on ``device`` ("cpu" or "cuda[:N]"), or None when unknown."""
+    """Bytes that can be allocated now on ``device`` ("cpu" or "cuda[:N]"), or None when unknown.
+
+    For the CPU: the kernel's estimate of memory available without swapping (``MemAvailable``),
+    lowered by a container's limit (cgroup v2 ``memory.max`` − ``memory.current``, or v1) and by an
+    address-space limit (``RLIMIT_AS``) when these are smaller; else the system's free page count.
+    Read at each call, never cached. Tests replace this function rather than needing a small machine.
+    """
     if device.startswith("cuda"):
         return _cuda_free(device)
     if device != "cpu":
         return None  # MPS shares the system's memory but says nothing of it
+    found = [v for v in (_meminfo_available(), _cgroup_available(), _rlimit_available()) if v is not None]
+    if not found:
+        for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+            try:
+                count, size = os.sysconf(pages), os.sysconf("SC_PAGE_SIZE")
+            except (AttributeError, ValueError, OSError):
+                continue
+            if count > 0 and size > 0:
+                return count * size
+        return None
+    return max(min(found), 0)
+
+
+def _read(path: str | Path) -> str | None:
     try:
-        for line in MEMINFO.read_text(encoding="ascii", errors="replace").splitlines():
-            if line.startswith("MemAvailable:"):
+        return Path(path).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+
+
+def _meminfo_available() -> int | None:
+    for line in (_read(MEMINFO) or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            try:
                 return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
-        try:
-            count, size = os.sysconf(pages), os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _cgroup_available() -> int | None:
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read(limit_file), _read(usage_file)
+        if limit is None or usage is None:
             continue
-        if count > 0 and size > 0:
-            return count * size
+        try:
+            limit_bytes, usage_bytes = int(limit.strip()), int(usage.strip())
+        except ValueError:  # "max": no limit
+            return None
+        if limit_bytes >= 2**60:  # cgroup v1 writes "no limit" as a huge number
+            return None
+        return limit_bytes - usage_bytes
+    return None
+
+
+def _rlimit_available() -> int | None:
+    if sys.platform == "win32":
+        return None
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    for line in (_read("/proc/self/status") or "").splitlines():
+        if line.startswith("VmSize:"):
+            try:
+                return soft - int(line.split()[1]) * 1024
+            except (IndexError, ValueError):
+                return None
     return None
 
 

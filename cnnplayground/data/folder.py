@@ -33,8 +33,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..core import memory
 from ..core.errors import one_line
-from . import memory
 from .base import DatasetError, DatasetMemoryError, SkippedFiles, Split
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -136,7 +136,7 @@ def load_folder(
     of the class sub-folder in sorted order; images ordered by class, then name.
     A file that cannot be decoded, or whose header claims more than ``max_pixels``
     pixels, is left out and counted. ``available_memory``: bytes the set may take
-    (``None``: ask the system, :func:`.memory.available_memory`).
+    (``None``: ask the system, :func:`..core.memory.available_memory`).
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")

@@ -216,10 +216,10 @@ def test_train_on_a_folder_says_which_files_were_skipped(tmp_path, capsys):
 
 
 def test_train_refuses_a_folder_larger_than_memory_in_one_line(tmp_path, capsys, monkeypatch):
-    from cnnplayground.data import memory
+    from cnnplayground.core import memory
 
     root = _pets(tmp_path / "pets", broken=0)
-    monkeypatch.setattr(memory, "available_memory", lambda: 100 * 2**10)  # injected: 100 KB available
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 100 * 2**10)  # injected: 100 KB available
     assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
                  "--device", "cpu"]) == 2
     err = capsys.readouterr().err

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnplayground.data import folder, memory
+from cnnplayground.core import memory
+from cnnplayground.data import folder
 from cnnplayground.data.base import DatasetError, DatasetMemoryError, SkippedFiles
 from cnnplayground.data.registry import load_dataset
 from cnnplayground.project import DatasetChoice
@@ -221,13 +222,13 @@ def test_a_set_larger_than_the_memory_there_is_is_refused_before_allocating(two_
 def test_the_memory_check_asks_the_system_and_goes_through_load_dataset(two_classes, monkeypatch):
     """The four 8×6 images at 512 px need 6 MB; with 5 MB available (injected) the load is refused."""
     choice = DatasetChoice(name="folder", root=str(two_classes), options={"size": 512})
-    monkeypatch.setattr(memory, "available_memory", lambda: 5 * 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 5 * 2**20)
     with pytest.raises(DatasetMemoryError, match=r"needs 6 MB of memory \(4 images at 512×512×3\); 5 MB is available"):
         load_dataset(choice)
-    monkeypatch.setattr(memory, "available_memory", lambda: 7 * 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 7 * 2**20)
     assert len(load_dataset(choice, val_fraction=0.0).train) == 4
     # Where the system does not say, the synthetic set's 4 GB limit applies.
-    monkeypatch.setattr(memory, "available_memory", lambda: None)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": None)
     with pytest.raises(DatasetMemoryError, match="4.0 GB is the limit where the system does not say"):
         folder.check_memory(two_classes, 3000, 512, 3, None)
 
