@@ -14,7 +14,7 @@ from cnnplayground.project import TrainingConfig
 from cnnplayground.train.events import EpochFinished, Failed, Finished, Paused, RunStarted, StepFinished
 from cnnplayground.train.run_state import RunState
 from cnnplayground.train.trainer import Trainer
-from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, TrainingSession
+from cnnplayground.ui.training.worker import FLUSH_INTERVAL_MS, GUI_SHARE, TrainingSession
 
 STEP_EVERY = 2
 
@@ -248,3 +248,43 @@ def test_frames_come_at_least_20_times_a_second_however_costly(qapp, small_data)
     assert session.frame_cost_ms == cost
     assert isinstance(batches[-1][-1], Paused) and batches[-1][0].step == 60  # the step went with the pause
     session.shutdown()
+
+
+class GatedTrainer(Trainer):
+    """Each step event waits for the test's go: steps slower than frames, without sleeping."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        import threading
+
+        self.gate = threading.Semaphore(0)
+
+    def run(self):
+        for event in super().run():
+            if isinstance(event, StepFinished):
+                self.gate.acquire(timeout=30)
+            yield event
+
+
+def test_a_step_after_an_empty_frame_wakes_the_next_frame_early(qtbot, qapp, small_data):
+    """Steps slower than frames: the frame that finds no step asks the worker to wake it, and the step that
+    comes then is drawn within half a frame interval, not up to a whole interval later."""
+    trainer = GatedTrainer(small_net(), small_data, cfg(epochs=1), step_event_every=1)
+    session = TrainingSession(trainer)
+    received: list = []
+    session.updated.connect(lambda events: received.append([e for e in events if isinstance(e, StepFinished)]))
+    try:
+        session.start()
+        for _ in range(3):
+            qtbot.waitUntil(lambda: session.worker._runner.wake_on_step, timeout=10_000)  # a frame found nothing
+            with qtbot.waitSignal(session.worker.stepped, timeout=10_000):
+                trainer.gate.release()
+            soon = max(FLUSH_INTERVAL_MS // 2, min(50, session.frame_cost_ms / GUI_SHARE))  # half an interval if cheap
+            assert 0 <= session._timer.remainingTime() <= soon  # the frame is due soon
+            delivered = sum(len(steps) for steps in received)
+            qtbot.waitUntil(lambda delivered=delivered: sum(len(s) for s in received) > delivered, timeout=10_000)
+    finally:
+        trainer.stop()
+        for _ in range(100):
+            trainer.gate.release()
+        assert session.shutdown(10_000)
