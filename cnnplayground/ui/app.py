@@ -123,8 +123,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     from ..train.fastpath import warm_up_imports
 
     # Once the window has started (not competing with it for the GIL), before the first Train.
-    QTimer.singleShot(0, lambda: threading.Thread(target=warm_up_imports, name="warm-up imports",
-                                                  daemon=True).start())
+    def warm_up() -> None:
+        warm_up_imports()
+        # Back in the GUI thread (never collect in another one): start-up's objects are frozen.
+        QTimer.singleShot(0, app, app.gc_collector.freeze_startup)
+
+    QTimer.singleShot(0, lambda: threading.Thread(target=warm_up, name="warm-up imports", daemon=True).start())
     code = app.exec()
     uninstall_crash_handler()
     # pyqtgraph widgets still alive when Python exits can crash the interpreter's

@@ -172,3 +172,52 @@ def test_cycles_are_collected_by_the_gui_thread_timer_not_by_any_thread(qtbot):
     assert refs[0]() is not None  # nothing collected it in the worker
     qtbot.waitUntil(lambda: refs[0]() is None, timeout=5_000)  # the GUI-thread timer did
     collector.timer.stop()
+
+
+def test_full_collections_wait_while_a_run_is_live_and_startup_objects_are_frozen(qtbot, monkeypatch):
+    """A full collection (40-80 ms with torch and Qt loaded) waits for the end of a live run, unless garbage
+    piles up ten times past the threshold; start-up's objects are frozen so later full collections skip them."""
+    import gc
+
+    from cnnplayground.ui.shell.collector import GuiThreadCollector
+
+    collector = GuiThreadCollector(interval_ms=60_000)
+    collected: list[int] = []
+    counts = [(800, 20, 11)]
+    monkeypatch.setattr(gc, "get_count", lambda: counts[0])
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    collector.threshold = (700, 10, 10)
+    collector.check()
+    assert collected == [0, 1, 2]  # no run: as the automatic collector would
+    collected.clear()
+    collector.defer_full = True
+    collector.check()
+    assert collected == [0, 1]  # a live run: the full collection waits
+    collected.clear()
+    counts[0] = (800, 20, 101)
+    collector.check()
+    assert collected == [0, 1, 2]  # but not forever
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    collected.clear()
+    collector.freeze_startup()
+    assert collected == [2] and frozen == [True]
+    collector.stop()
+    monkeypatch.undo()
+    gc.disable()  # the session runs as the app does (the fixture's collector)
+
+
+def test_a_live_run_in_the_window_defers_full_collections(qtbot, monkeypatch):
+    from PySide6.QtCore import QCoreApplication
+
+    from cnnplayground.ui.training import run_panels
+
+    class Collector:
+        defer_full = False
+
+    app = QCoreApplication.instance()
+    monkeypatch.setattr(app, "gc_collector", Collector(), raising=False)
+    run_panels._defer_full_collections(True)
+    assert app.gc_collector.defer_full
+    run_panels._defer_full_collections(False)
+    assert not app.gc_collector.defer_full

@@ -8,6 +8,13 @@ PySide6 that can deadlock on the interpreter lock (seen as a test hanging in
 automatic collector is switched off and a timer in the GUI thread collects instead,
 with the same generation thresholds (the approach of pyqtgraph's ``GarbageCollector``).
 Reference counting, which frees almost everything, is not affected.
+
+A full (generation 2) collection walks every object of the process: with torch, Qt and
+pyqtgraph loaded that is 40–80 ms on the GUI thread. Two things keep it out of the way:
+what the app loaded at start-up is frozen (``gc.freeze``: modules, classes and functions
+are never garbage, and full collections then skip them), and while a training run is
+live (``defer_full``) full collections wait for its end, unless garbage piles up ten
+times past the threshold.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ class GuiThreadCollector(QObject):
     def __init__(self, interval_ms: int = 1000, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.threshold = gc.get_threshold()
+        #: True while the window must stay smooth (a live run): full collections wait, up to a point.
+        self.defer_full = False
         self._was_enabled = gc.isenabled()
         gc.disable()
         self.timer = QTimer(self)
@@ -36,8 +45,15 @@ class GuiThreadCollector(QObject):
             gc.collect(0)
             if l1 > self.threshold[1]:
                 gc.collect(1)
-                if l2 > self.threshold[2]:
+                if l2 > self.threshold[2] * (10 if self.defer_full else 1):
                     gc.collect(2)
+
+    @staticmethod
+    def freeze_startup() -> None:
+        """Collect once, then move every object alive now to the permanent generation (``gc.freeze``):
+        full collections from here on skip what start-up loaded."""
+        gc.collect()
+        gc.freeze()
 
     def stop(self) -> None:
         """Back to automatic collection."""

@@ -826,16 +826,20 @@ class TrainingPlots(QWidget):
         """The legend's row is as high as its entries (none: no row), so the plots keep the rest."""
         legend = self.legend
         legend.updateSize()
-        height = max((label.height() for _, label in legend.items), default=0.0) or self._legend_row_height()
+        # A row's natural height (what its sample and text ask for), not its height now: the layout
+        # stretches the rows to the legend's height, and fitting to that grew the legend at every entry.
+        preferred = Qt.SizeHint.PreferredSize
+        height = max((max(sample.effectiveSizeHint(preferred).height(), label.effectiveSizeHint(preferred).height())
+                      for sample, label in legend.items), default=0.0) or self._legend_row_height()
         rows = math.ceil(max(len(legend.items), self._legend_reserve) / max(legend.columnCount, 1))
         legend.setFixedHeight(rows * height + (4 if rows else 0))
         legend.setVisible(bool(legend.items) or self._legend_reserve > 0)
 
     def _legend_row_height(self) -> float:
-        """The height of one legend entry (its text at the legend's size), before any entry exists."""
+        """The height of one legend entry before any exists: a sample (20 px) or its text at 9 pt."""
         font = QFont(self.font())
         font.setPointSizeF(9.0)
-        return QFontMetrics(font).height() + 2.0
+        return max(20.0, QFontMetrics(font).height() + 6.0)
 
     def _legend_name(self, run: _Run) -> str:
         names = short_run_names([r.name for r in self._runs])

@@ -56,6 +56,7 @@ class RunPanels(QObject):
 
     def _on_run_started(self, session) -> None:
         w = self.window
+        _defer_full_collections(True)  # a 40-80 ms full garbage collection would stall the live curves
         session.handed_on.connect(self.paint_now)
         w.training_dock.show()
         w.training_dock.raise_()
@@ -123,7 +124,15 @@ class RunPanels(QObject):
         # The run's record (pushed just before) replaces its live curves; the session may still say
         # "running" here, so this does not go through show_history's guard.
         w = self.window
+        _defer_full_collections(False)
         w.curves.plots.load_history(self.document.project.history)
         model, data = self.training.trained_model, self.training.data
         if model is not None and data is not None:
             w.results.find_mistakes(model, data, tta_flip=self.document.project.training.tta_flip)
+
+
+def _defer_full_collections(live: bool) -> None:
+    """Tell the app's GUI-thread garbage collector (:mod:`..shell.collector`) whether a run is live."""
+    collector = getattr(QCoreApplication.instance(), "gc_collector", None)
+    if collector is not None:
+        collector.defer_full = live
