@@ -240,6 +240,7 @@ def main() -> int:
     # thread count; and the imports the app makes in the background once its window is up.
     app = create_app([])
     warm_up_imports()
+    app.gc_collector.freeze_startup()  # as the app does once its warm-up imports are done
     cores = os.cpu_count() or 1
     worker_threads = max(1, cores - 1) if args.device == "cpu" else default_threads
     torch.set_num_threads(worker_threads)  # as the app does once at start-up (reserve_gui_core)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
@@ -351,7 +353,8 @@ def test_steady_y_ranges_are_round_and_change_only_when_outgrown(plots, qtbot):
     top = max(plots.series_data(0, name)[1].max() for name in ("step_loss", "train_loss", "val_loss"))
     assert top == pytest.approx(1.2)  # the first validation loss
     assert low < 0 and high == pytest.approx(1.5 * 1.02)  # 0 .. round_up(1.2 × 1.05) = 1.5, 2 % padding
-    assert plots.plot("accuracy").getViewBox().viewRange()[1][1] == pytest.approx(60 * 1.02)  # accuracies ≤ 50 %
+    # Accuracy is a percentage: 0-100 whatever the values so far (these are ≤ 50 %), never rescaled mid-run.
+    assert plots.plot("accuracy").getViewBox().viewRange()[1][1] == pytest.approx(100 * 1.02)
     plots.plot("loss").getViewBox().sigRangeChangedManually.emit([False, True])  # the user zooms the loss
     plots.plot("loss").setYRange(0.5, 0.6, padding=0)
     plots.add_events(_events(offset=5.0))  # much larger losses arrive
@@ -403,3 +406,35 @@ def test_a_live_run_sets_one_plot_per_frame_in_turn(plots):
     plots.add_events(steps[4:6])
     assert plots.flush_in_turn() == "loss" and not plots._refresh.isActive()  # frames bring the data, no timer
     assert len(plots.curve(0, "step_loss").xData) == 6
+
+
+def test_a_live_runs_legend_keeps_one_height_from_its_start(qtbot):
+    """The legend's rows are there when the run starts and fit their entries: entries appearing (the step
+    curves at the first frames, the epoch curves at the first epoch's end) never move the plots."""
+    from cnnplayground.train.events import RunStarted
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(1400, 500)
+    plots.show()
+    qtbot.waitExposed(plots)
+    plots.begin_run("run 1")
+    plots.add_events([RunStarted(epochs=2, steps_per_epoch=STEPS_PER_EPOCH, device="cpu", train_images=1,
+                                 val_images=1, parameters=1)])
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # the layout takes the legend's height
+    heights, plot_tops = [plots.legend.height()], [plots.plot("loss").geometry().top()]
+    for event in _events():
+        plots.add_events([event])
+        if isinstance(event, StepFinished):
+            plots.flush_in_turn()
+        else:
+            plots.flush()
+        QApplication.processEvents()
+        heights.append(plots.legend.height())
+        plot_tops.append(plots.plot("loss").geometry().top())
+    assert len(plots.legend.items) == 6  # train (smoothed), learning rate, images / s; epoch: train, val, lr
+    rows = math.ceil(6 / plots.legend.columnCount)
+    assert set(heights) == {heights[0]} and 0 < heights[0] <= rows * 30 + 4, heights
+    assert set(plot_tops) == {plot_tops[0]}  # the plots never moved

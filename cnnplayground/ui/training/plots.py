@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...project import RunHistory
@@ -249,6 +249,7 @@ class TrainingPlots(QWidget):
         self._steady: dict[str, bool] = {}  # plot → its y range is ours (False once the user zooms it)
         self._y_range: dict[str, tuple[float, float]] = {}
         self._legend_reserve = 0  # legend entries a live run will have: their rows are there from its start
+        self._row_height: float | None = None  # a legend entry's natural height (measured once)
         self._graphics = pg.GraphicsLayoutWidget()
         self._plots: dict[str, pg.PlotItem] = {}
         self._columns = 2
@@ -595,7 +596,9 @@ class TrainingPlots(QWidget):
                             top = max(top, float(finite.max()))
             if top <= 0:
                 continue
-            wanted = (0.0, 100.0 if key == "accuracy" and top > 50 else _round_up(top * 1.05))
+            # Accuracy is a percentage: 0-100 from the first step (rescaling it as it climbed redrew the
+            # plot's axes several times early in a run); the others: 0 to a round number above the data.
+            wanted = (0.0, 100.0 if key == "accuracy" else _round_up(top * 1.05))
             if self._y_range.get(key) != wanted:
                 self._y_range[key] = wanted
                 plot.getViewBox().setYRange(*wanted, padding=0.02)
@@ -836,10 +839,11 @@ class TrainingPlots(QWidget):
         legend.setVisible(bool(legend.items) or self._legend_reserve > 0)
 
     def _legend_row_height(self) -> float:
-        """The height of one legend entry before any exists: a sample (20 px) or its text at 9 pt."""
-        font = QFont(self.font())
-        font.setPointSizeF(9.0)
-        return max(20.0, QFontMetrics(font).height() + 6.0)
+        """The natural height of one legend entry before any exists: that of a sample entry's text."""
+        if self._row_height is None:
+            probe = pg.LabelItem("Train (epoch)", size="9pt")
+            self._row_height = max(20.0, probe.effectiveSizeHint(Qt.SizeHint.PreferredSize).height())
+        return self._row_height
 
     def _legend_name(self, run: _Run) -> str:
         names = short_run_names([r.name for r in self._runs])
