@@ -218,8 +218,12 @@ def test_starting_a_run_goes_to_train_and_quitting_asks_before_stopping_it(qtbot
     config = TrainingConfig(epochs=100, batch_size=64, device="cpu", checkpoint_every=0)
     w.document.new(Project.new(graph=get_preset("lenet5").factory(), name="t", dataset=SMALL, training=config))
     assert w.modes.current == "build"
+    w.acts.train.trigger()
+    # The window takes the run's layout at once, while the data loads (before the run starts).
+    assert w.training.session is None and w.modes.current == "train"
+    assert not w.curves_dock.isHidden() and not w.results_dock.isHidden()
     with qtbot.waitSignal(w.training.events_arrived, timeout=120_000):
-        w.acts.train.trigger()
+        pass
     assert w.modes.current == "train" and w.acts.mode_train.isChecked()
     assert w.modes.in_front(w.curves_dock) and w.modes.in_front(w.training_dock)
 

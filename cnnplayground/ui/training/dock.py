@@ -83,6 +83,8 @@ class TrainingDock(QWidget):
     ``run_ended(object)`` (the Finished or Failed event, or None), ``message(str)``.
     """
 
+    #: Train was pressed and the run will start once its data is there (the window lays itself out now).
+    starting = Signal()
     run_started = Signal(object)
     #: The dock's :class:`RunState` (as its text: "idle", "loading", "running", "paused", "stopping", …).
     state_changed = Signal(str)
@@ -187,6 +189,7 @@ class TrainingDock(QWidget):
         self._failed = None  # pressing Train tries a failed dataset again
         self._requested_for = self.document.project
         self._update_buttons(RunState.LOADING)
+        self.starting.emit()
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
             self._begin(self._cache[1])

@@ -38,6 +38,7 @@ class RunPanels(QObject):
 
     def connect_panels(self) -> None:
         w = self.window
+        self.training.starting.connect(self._on_starting)
         self.training.run_started.connect(self._on_run_started)
         self.training.events_arrived.connect(self._on_training_events)
         self.training.run_ended.connect(self._on_run_ended)
@@ -54,6 +55,23 @@ class RunPanels(QObject):
         if history:
             self.window.show_bottom_dock(self.window.curves_dock)
 
+    def _on_starting(self) -> None:
+        """Train pressed: the window takes the run's layout now, while the data loads (laid out when the
+        run has started, it cost the first frames 60 ms and more)."""
+        w = self.window
+        if w.modes.current != "inspect":  # from Inspect, the panels being watched follow the run live
+            w.modes.switch("train")
+        self._show_run_panels()
+
+    def _show_run_panels(self) -> None:
+        w = self.window
+        w.show_bottom_dock(w.curves_dock)
+        if w.results_dock.isHidden() and w.modes.current == "train" and not w.curves_dock.isHidden():
+            # Results' tab is there from the start, behind the Curves: its first epoch then changes no
+            # layout (appearing then, it resized the plots mid-run: a 70 ms repaint of all four).
+            w.results_dock.show()
+            w.curves_dock.raise_()
+
     def _on_run_started(self, session) -> None:
         w = self.window
         _defer_full_collections(True)  # a 40-80 ms full garbage collection would stall the live curves
@@ -62,12 +80,7 @@ class RunPanels(QObject):
         w.training_dock.raise_()
         w.curves.plots.load_history(self.document.project.history)  # drops an unrecorded failed run
         w.curves.plots.begin_run(self.training.run_name, self.training.run_settings)
-        w.show_bottom_dock(w.curves_dock)
-        if w.results_dock.isHidden() and w.modes.current == "train" and not w.curves_dock.isHidden():
-            # Results' tab is there from the start, behind the Curves: its first epoch then changes no
-            # layout (appearing then, it resized the plots mid-run: a 70 ms repaint of all four).
-            w.results_dock.show()
-            w.curves_dock.raise_()
+        self._show_run_panels()
         if self.training.data is not None:
             w.results.set_class_names(self.training.data.class_names)
 
