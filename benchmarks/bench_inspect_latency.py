@@ -123,6 +123,10 @@ def main() -> int:
     args = ap.parse_args()
 
     app = create_app([])
+    from cnnplayground.train.fastpath import warm_up_imports
+
+    warm_up_imports()  # as the app does once its window is up, then freezes what start-up loaded
+    app.gc_collector.freeze_startup()
     from cnnplayground.ui.shell.main_window import MainWindow
 
     window = MainWindow()
