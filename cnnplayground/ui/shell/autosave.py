@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from ...core.graph import Graph
+from ...io import recovery
 from ...io.atomic import atomic_write_text, cleanup_stale_temporaries
 from ...io.project import ProjectError, load_project, save_project
 from ...project import Project, run_record
@@ -41,16 +42,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Quiet time after the last edit before a copy is written.
 AUTOSAVE_DELAY_MS = 3000
-#: Set to use another folder (tests, or several profiles).
-ENV_DIR = "CNNPLAYGROUND_AUTOSAVE_DIR"
 
 
 def autosave_dir() -> Path:
-    """Where the copies live: ``$CNNPLAYGROUND_AUTOSAVE_DIR`` or ``<app data>/autosave``."""
-    override = os.environ.get(ENV_DIR)
-    if override:
-        return Path(override)
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "autosave"
+    """Where the copies live: ``$CNNPLAYGROUND_AUTOSAVE_DIR`` or ``<app data>/autosave``
+    (:func:`cnnplayground.io.recovery.autosave_dir`, with the app data folder Qt names; the
+    command line puts projects it could not save there too)."""
+    app_data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return recovery.autosave_dir(Path(app_data) if app_data else None)
 
 
 def _alive(pid: int) -> bool:
