@@ -192,13 +192,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         for event in trainer.run():
-            printer.show(event)
             if isinstance(event, StepFinished):
                 steps.append(event)
             elif isinstance(event, WeightsSnapshot):
                 epoch_weights = event
-            if isinstance(event, Finished | Failed):
+            elif isinstance(event, Finished | Failed):
                 end = event
+            printer.show(event)
     except KeyboardInterrupt:  # a second Ctrl-C: at once
         interrupted = True
     except Exception as exc:  # noqa: BLE001 - report, then still save what was trained

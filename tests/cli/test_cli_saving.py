@@ -1,0 +1,173 @@
+"""``cnnplayground train`` never throws a finished run away (issue 21): the destination is checked before
+training, a failed final save goes to the recovery folder, Ctrl-C saves the last finished epoch.
+
+Faults are simulated (the tests run as root): ``os.replace`` failing with ENOSPC for the target only,
+a full disk through ``shutil.disk_usage``. Tiny runs: LeNet-5 on 256 synthetic images, batch 64.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from cnnplayground.cli import main
+from cnnplayground.cli import train as cli_train
+from cnnplayground.core.presets import get_preset
+from cnnplayground.io import atomic, destination
+from cnnplayground.io.project import load_project, save_project
+from cnnplayground.project import DatasetChoice, Project, TrainingConfig
+from cnnplayground.train.events import StepFinished, WeightsSnapshot
+
+
+@pytest.fixture(autouse=True)
+def _every_step_an_event(monkeypatch):
+    """A step event for every step (not 20 a second), so an interrupt lands inside an epoch, at step 2."""
+    from cnnplayground.train import trainer
+
+    class EveryStep(trainer.Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs, step_event_every=1)
+
+    monkeypatch.setattr(trainer, "Trainer", EveryStep)
+
+
+@pytest.fixture
+def recovery_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "autosave"
+    monkeypatch.setenv("CNNPLAYGROUND_AUTOSAVE_DIR", str(folder))
+    return folder
+
+
+def _project_file(folder, epochs: int = 2):
+    path = folder / "small.cnnp"
+    project = Project.new(get_preset("lenet5").factory(), name="small",
+                          dataset=DatasetChoice(name="synthetic", options={"train_size": 256, "test_size": 64}),
+                          training=TrainingConfig(epochs=epochs, batch_size=64, device="cpu", val_fraction=0.2))
+    save_project(project, path)
+    return path
+
+
+def _trained(out) -> bool:
+    return out.exists() and load_project(out).weights is not None
+
+
+@pytest.mark.parametrize("case", ["missing folder", "read-only file", "named pipe", "full disk"])
+def test_a_destination_that_cannot_be_saved_is_refused_before_training(case, tmp_path, recovery_dir, capsys,
+                                                                       monkeypatch):
+    """Before: the run trained to its end, then 'the project could not be saved'."""
+    path = _project_file(tmp_path)
+    out = tmp_path / "out.cnnp"
+    if case == "missing folder":
+        out = tmp_path / "missing" / "out.cnnp"
+    elif case == "read-only file":
+        out.write_bytes(b"keep me")
+        out.chmod(0o444)
+    elif case == "named pipe":
+        os.mkfifo(out)
+    else:
+        real = destination.shutil.disk_usage
+        monkeypatch.setattr(destination.shutil, "disk_usage", lambda p: real(p)._replace(free=100_000))
+    code = main(["train", str(path), "--save", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "epoch" not in captured.out and "Training" not in captured.out  # refused before the first step
+    message = captured.err.strip()
+    assert message.count("\n") == 0 and "nothing was trained" in message, message
+    reason = {"missing folder": "does not exist", "read-only file": "read-only", "named pipe": "a named pipe",
+              "full disk": "free, the project needs about"}[case]
+    assert reason in message, message
+    if case == "read-only file":
+        assert out.read_bytes() == b"keep me"
+    assert not recovery_dir.exists()
+
+
+def test_a_failed_final_save_goes_to_the_recovery_folder_and_is_named(tmp_path, recovery_dir, capsys, monkeypatch):
+    """The disk fills during training: the final save fails (ENOSPC at the rename), the project goes to the
+    autosave folder, the message names it, and it holds the trained run and its weights."""
+    path = _project_file(tmp_path)
+    out = tmp_path / "out.cnnp"
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if os.fspath(dst) == os.fspath(out):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    assert main(["train", str(path), "--save", str(out)]) == 2
+    message = capsys.readouterr().err.strip()
+    copies = sorted(recovery_dir.glob("*.cnnp"))
+    assert len(copies) == 1, message
+    assert "\n" not in message and "No space left on device" in message
+    assert f"the trained project was saved to {copies[0]} instead" in message, message
+    saved = load_project(copies[0])
+    assert saved.weights is not None and [r.name for r in saved.history] == ["run 1"]
+    assert len(saved.history[0].series["val_loss"].x) == 2
+    assert json.loads(copies[0].with_suffix(".json").read_text())["original"] == str(out)
+    assert not out.exists()
+
+
+def test_when_the_recovery_copy_fails_too_the_message_says_the_run_is_lost(tmp_path, recovery_dir, capsys,
+                                                                          monkeypatch):
+    path = _project_file(tmp_path, epochs=1)
+    out = tmp_path / "out.cnnp"
+
+    def replace(src, dst, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    assert main(["train", str(path), "--save", str(out)]) == 2
+    message = capsys.readouterr().err.strip()
+    assert "nor could a recovery copy" in message and "the trained network is lost" in message, message
+    assert list(recovery_dir.glob("*.cnnp")) == []
+
+
+@pytest.mark.parametrize("how", ["first Ctrl-C (stop after the step)", "second Ctrl-C (KeyboardInterrupt)"])
+def test_ctrl_c_during_an_epoch_saves_the_last_finished_epoch(how, tmp_path, recovery_dir, capsys, monkeypatch):
+    """Before: the weights of half of epoch 2 were saved with the record of epoch 1 only."""
+    path = _project_file(tmp_path, epochs=3)
+    out = tmp_path / "out.cnnp"
+    seen: dict = {}
+    real_show = cli_train._HumanPrinter.show
+
+    def show(self, event):
+        real_show(self, event)
+        if isinstance(event, WeightsSnapshot):
+            seen["epoch 1"] = {k: v.clone() for k, v in event.state.items()}
+        if isinstance(event, StepFinished) and event.epoch == 2 and event.epoch_step == 2 and "hit" not in seen:
+            seen["hit"] = True
+            if how.startswith("first"):
+                os.kill(os.getpid(), signal.SIGINT)  # the CLI's handler: stop after this step
+            else:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_train._HumanPrinter, "show", show)
+    code = main(["train", str(path), "--save", str(out)])
+    captured = capsys.readouterr()
+    assert code == (0 if how.startswith("first") else 130), captured.err
+    assert ("interrupted during epoch 2: saved " + str(out) + " with the 1 finished epoch and the weights of "
+            "epoch 1 (the steps after it are not kept)") in captured.out
+    saved = load_project(out)
+    assert len(saved.history[0].series["val_loss"].x) == 1
+    assert all(torch.equal(saved.weights[k], v) for k, v in seen["epoch 1"].items())
+
+
+def test_ctrl_c_before_the_first_epoch_ends_saves_nothing_and_says_so(tmp_path, recovery_dir, capsys, monkeypatch):
+    path = _project_file(tmp_path, epochs=2)
+    out = tmp_path / "out.cnnp"
+    real_show = cli_train._HumanPrinter.show
+
+    def show(self, event):
+        real_show(self, event)
+        if isinstance(event, StepFinished) and event.epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_train._HumanPrinter, "show", show)
+    assert main(["train", str(path), "--save", str(out)]) == 130
+    assert "interrupted during epoch 1: nothing was saved (no epoch had finished)" in capsys.readouterr().out
+    assert not out.exists()
