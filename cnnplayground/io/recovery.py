@@ -11,6 +11,7 @@ or ``$CNNPLAYGROUND_AUTOSAVE_DIR``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -73,8 +74,7 @@ def save_recovery_copy(project: Project, original: str | os.PathLike[str] | None
     save_project(project, file)
     meta = {"pid": os.getpid(), "name": project.name, "saved_at": time.time(),
             "original": os.path.abspath(original) if original is not None else None}
-    try:
+    # The copy is whole; without its description the window does not offer it, but the path still opens.
+    with contextlib.suppress(OSError):
         atomic_write_text(folder / f"{token}.json", json.dumps(meta))
-    except OSError:
-        pass  # the copy is whole; without its description the window does not offer it, the path still opens
     return file

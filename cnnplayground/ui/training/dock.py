@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import torch
@@ -107,6 +108,9 @@ class TrainingDock(QWidget):
         #: Name and settings of the current (or last) run, as its record will have them.
         self.run_name = ""
         self.run_settings: dict = {}
+        #: Asked when Train is pressed: a message refuses the run (the window checks that its
+        #: autosave folder can hold the run); None lets it start.
+        self.start_check: Callable[[], str | None] = lambda: None
         self.form = TrainingSettingsForm(document, self)
         self.preview = SamplePreview(self)
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
@@ -169,6 +173,10 @@ class TrainingDock(QWidget):
         result = infer(self.document.graph)
         if not result.ok:
             self._report(f"The network is not ready: {result.first_error()}", failed=True)
+            return
+        problem = self.start_check()
+        if problem:
+            self._report(problem, failed=True)
             return
         self._graph_at_start = self.document.graph.to_dict()
         self._run_project = self.document.project
