@@ -21,19 +21,24 @@ from cnnplayground.core.presets import get_preset
 from cnnplayground.io import atomic, destination
 from cnnplayground.io.project import load_project, save_project
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
-from cnnplayground.train.events import StepFinished, WeightsSnapshot
+from cnnplayground.train.events import EpochFinished, StepFinished
 
 
 @pytest.fixture(autouse=True)
-def _every_step_an_event(monkeypatch):
-    """A step event for every step (not 20 a second), so an interrupt lands inside an epoch, at step 2."""
+def trainers(monkeypatch) -> list:
+    """A step event for every step (not 20 a second), so an interrupt lands inside an epoch, at step 2;
+    the trainers made, for their models."""
     from cnnplayground.train import trainer
+
+    made: list = []
 
     class EveryStep(trainer.Trainer):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs, step_event_every=1)
+            made.append(self)
 
     monkeypatch.setattr(trainer, "Trainer", EveryStep)
+    return made
 
 
 @pytest.fixture
@@ -128,7 +133,8 @@ def test_when_the_recovery_copy_fails_too_the_message_says_the_run_is_lost(tmp_p
 
 
 @pytest.mark.parametrize("how", ["first Ctrl-C (stop after the step)", "second Ctrl-C (KeyboardInterrupt)"])
-def test_ctrl_c_during_an_epoch_saves_the_last_finished_epoch(how, tmp_path, recovery_dir, capsys, monkeypatch):
+def test_ctrl_c_during_an_epoch_saves_the_last_finished_epoch(how, tmp_path, recovery_dir, capsys, monkeypatch,
+                                                             trainers):
     """Before: the weights of half of epoch 2 were saved with the record of epoch 1 only."""
     path = _project_file(tmp_path, epochs=3)
     out = tmp_path / "out.cnnp"
@@ -137,8 +143,8 @@ def test_ctrl_c_during_an_epoch_saves_the_last_finished_epoch(how, tmp_path, rec
 
     def show(self, event):
         real_show(self, event)
-        if isinstance(event, WeightsSnapshot):
-            seen["epoch 1"] = {k: v.clone() for k, v in event.state.items()}
+        if isinstance(event, EpochFinished) and event.epoch == 1:  # the model as epoch 1 left it
+            seen["epoch 1"] = {k: v.detach().clone() for k, v in trainers[0].model.state_dict().items()}
         if isinstance(event, StepFinished) and event.epoch == 2 and event.epoch_step == 2 and "hit" not in seen:
             seen["hit"] = True
             if how.startswith("first"):
@@ -149,12 +155,12 @@ def test_ctrl_c_during_an_epoch_saves_the_last_finished_epoch(how, tmp_path, rec
     monkeypatch.setattr(cli_train._HumanPrinter, "show", show)
     code = main(["train", str(path), "--save", str(out)])
     captured = capsys.readouterr()
+    saved = load_project(out)
+    assert len(saved.history[0].series["val_loss"].x) == 1
+    assert all(torch.equal(saved.weights[k], v) for k, v in seen["epoch 1"].items()), "not epoch 1's weights"
     assert code == (0 if how.startswith("first") else 130), captured.err
     assert ("interrupted during epoch 2: saved " + str(out) + " with the 1 finished epoch and the weights of "
             "epoch 1 (the steps after it are not kept)") in captured.out
-    saved = load_project(out)
-    assert len(saved.history[0].series["val_loss"].x) == 1
-    assert all(torch.equal(saved.weights[k], v) for k, v in seen["epoch 1"].items())
 
 
 def test_ctrl_c_before_the_first_epoch_ends_saves_nothing_and_says_so(tmp_path, recovery_dir, capsys, monkeypatch):
