@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import signal
+import stat
 
 import pytest
 import torch
@@ -177,3 +178,44 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_nothing_and_says_so(tmp_path, 
     assert main(["train", str(path), "--save", str(out)]) == 130
     assert "interrupted during epoch 1: nothing was saved (no epoch had finished)" in capsys.readouterr().out
     assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE")
+def test_a_real_file_size_limit_is_refused_before_training(tmp_path, recovery_dir):
+    """``ulimit -f`` for real, in a child process (Python ignores SIGXFSZ, so a write past it fails with
+    EFBIG): refused before the first step instead of after the run."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = _project_file(tmp_path)
+    out = tmp_path / "out.cnnp"
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "cnnplayground", "train", str(path), "--save", str(out)],
+                          capture_output=True, text=True, timeout=300, preexec_fn=limit_files, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "files are limited to 97.7 KB (ulimit -f)" in proc.stderr and "nothing was trained" in proc.stderr
+    assert "epoch" not in proc.stdout and not out.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="named pipes")
+def test_new_with_force_does_not_replace_a_pipe_or_a_read_only_file(tmp_path, capsys):
+    """``cnnplayground new lenet5 /dev/full --force`` replaced the device node; a named pipe stands for it here.
+    ``--force`` overwrites a regular file, never a read-only one (make it writable first)."""
+    pipe = tmp_path / "pipe.cnnp"
+    os.mkfifo(pipe)
+    assert main(["new", "lenet5", str(pipe), "--force"]) == 2
+    assert "it is a named pipe, not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    kept = tmp_path / "kept.cnnp"
+    kept.write_bytes(b"mine")
+    kept.chmod(0o444)
+    assert main(["new", "lenet5", str(kept), "--force"]) == 2
+    assert "the file is read-only" in capsys.readouterr().err and kept.read_bytes() == b"mine"
+    kept.chmod(0o644)
+    assert main(["new", "lenet5", str(kept), "--force"]) == 0 and load_project(kept).name == "LeNet-5"
