@@ -210,6 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if cut_short and epoch_weights is not None:  # the last finished epoch, not the steps after it
         epochs = [e for e in epochs if e.epoch <= epoch_weights.epoch]
     during = f" during epoch {steps.last.epoch}" if cut_short and steps.last is not None else ""
+    halted = "stopped by an error" if crashed is not None else "interrupted"
     if out is not None and epochs and (not cut_short or epoch_weights is not None):
         project.graph = graph
         project.training = config
@@ -217,18 +218,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         project.weights = dict(epoch_weights.state) if cut_short and epoch_weights else weights_from_module(model)
         project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
                                           dataset=data.name, started=started, network=graph))
-        what = "training finished" if not cut_short else f"training was interrupted{during}"
+        what = "training finished" if not cut_short else f"training was {halted}{during}"
         _save_or_recover(project, out, what)
         if cut_short:
-            printer.note(f"interrupted{during}: saved {out} with the {len(epochs)} finished epoch"
+            printer.note(f"{halted}{during}: saved {out} with the {len(epochs)} finished epoch"
                          f"{'s' * (len(epochs) != 1)} and the weights of epoch {epochs[-1].epoch} "
                          "(the steps after it are not kept)")
         else:
             printer.note(f"saved {out}")
     elif out is not None and cut_short:
-        printer.note(f"interrupted{during}: nothing was saved (no epoch had finished)")
+        printer.note(f"{halted}{during}: nothing was saved (no epoch had finished)")
     elif out is None and not args.json:
-        printer.note(("interrupted: " if cut_short else "") + "not saved (pass --save OUT.cnnp to keep the trained "
+        printer.note((f"{halted}: " if cut_short else "") + "not saved (pass --save OUT.cnnp to keep the trained "
                      "network)")
     if interrupted:
         return 130
