@@ -180,13 +180,29 @@ def _recommended(preset_name: str) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..io.project import ProjectError, save_project, weights_from_module
+    """Train, then save to ``--save`` (or back to the project file).
+
+    The destination is checked before training (:func:`~cnnplayground.io.destination.check_destination`).
+    A run stopped by Ctrl-C (the first stops after the current step, a second at once) saves the
+    epochs that finished, with the weights of the last of them, never those of a half epoch; if no
+    epoch finished, nothing is saved, and the message says which. When the save fails, the project
+    is written to the recovery folder (:mod:`cnnplayground.io.recovery`) and the message names it.
+    """
+    from ..io.atomic import AtomicWriteError
+    from ..io.destination import check_destination
+    from ..io.project import estimate_saved_bytes, weights_from_module
     from ..project import run_record
-    from ..train.events import EpochFinished, Failed, Finished, StepFinished
+    from ..train.events import EpochFinished, Failed, Finished, StepFinished, WeightsSnapshot
     from ..train.setup import build_for_data, describe_tensors, non_finite_weights
+    from ..train.steplog import StepLog
     from ..train.trainer import Trainer, TrainingSetupError
 
     project, graph, data, config, choice, out = _prepare(args)
+    if out is not None:
+        try:
+            check_destination(out, estimate_saved_bytes(project))
+        except AtomicWriteError as exc:
+            raise CliError(f"{exc}; nothing was trained (choose another --save file, or pass --no-save)") from None
     try:
         model = build_for_data(graph, data, config)
         if project.weights is not None and args.resume is None:
@@ -198,7 +214,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "training cannot start from them; train the network from fresh weights "
                     "(cnnplayground train --preset …, or a project without weights) or from a good checkpoint "
                     "(--resume)")
-        trainer = Trainer(model, data, config, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume)
+        trainer = Trainer(model, data, config, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume,
+                          snapshot_every_epoch=out is not None)
     except TrainingSetupError as exc:
         raise CliError(str(exc)) from None
     # Headless, torch keeps its default thread count (every core); only the GUI leaves one free
@@ -206,7 +223,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     printer = _JsonPrinter(sys.stdout) if args.json else _HumanPrinter(sys.stdout, sys.stderr, project.name, data,
                                                                        _adversarial_text(config))
-    steps: list[StepFinished] = []
+    steps = StepLog()  # bounded however long the run (run_record keeps 20,000 points per curve anyway)
+    epoch_weights: WeightsSnapshot | None = None  # the weights at the end of the last finished epoch
     started = datetime.now(UTC)
     end = None
     previous = signal.getsignal(signal.SIGINT)
@@ -217,36 +235,73 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_interrupt)
     crashed: BaseException | None = None
+    interrupted = False
     try:
         for event in trainer.run():
-            printer.show(event)
             if isinstance(event, StepFinished):
                 steps.append(event)
-            if isinstance(event, Finished | Failed):
+            elif isinstance(event, WeightsSnapshot):
+                epoch_weights = event
+            elif isinstance(event, Finished | Failed):
                 end = event
+            printer.show(event)
+    except KeyboardInterrupt:  # a second Ctrl-C: at once
+        interrupted = True
     except Exception as exc:  # noqa: BLE001 - report, then still save what was trained
         crashed = exc
     finally:
         signal.signal(signal.SIGINT, previous)
-        epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
-        if out is not None and epochs:
-            project.graph = graph
-            project.training = config
-            project.dataset = choice
-            project.weights = weights_from_module(model)
-            project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                              dataset=data.name, started=started, network=graph))
-            try:
-                save_project(project, out)
-            except ProjectError as exc:
-                raise CliError(f"training finished but the project could not be saved: {exc}") from None
+    epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
+    cut_short = interrupted or crashed is not None or (isinstance(end, Finished) and end.reason == "stopped")
+    if cut_short and epoch_weights is not None:  # the last finished epoch, not the steps after it
+        epochs = [e for e in epochs if e.epoch <= epoch_weights.epoch]
+    during = f" during epoch {steps.last.epoch}" if cut_short and steps.last is not None else ""
+    halted = "stopped by an error" if crashed is not None else "interrupted"
+    if out is not None and epochs and (not cut_short or epoch_weights is not None):
+        project.graph = graph
+        project.training = config
+        project.dataset = choice
+        project.weights = dict(epoch_weights.state) if cut_short and epoch_weights else weights_from_module(model)
+        project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
+                                          dataset=data.name, started=started, network=graph))
+        what = "training finished" if not cut_short else f"training was {halted}{during}"
+        _save_or_recover(project, out, what)
+        if cut_short:
+            printer.note(f"{halted}{during}: saved {printable(out)} with the {len(epochs)} finished epoch"
+                         f"{'s' * (len(epochs) != 1)} and the weights of epoch {epochs[-1].epoch} "
+                         "(the steps after it are not kept)")
+        else:
             printer.note(f"saved {printable(out)}")
-        elif out is None and not args.json:
-            printer.note("not saved (pass --save OUT.cnnp to keep the trained network)")
+    elif out is not None and cut_short:
+        printer.note(f"{halted}{during}: nothing was saved (no epoch had finished)")
+    elif out is None and not args.json:
+        printer.note((f"{halted}: " if cut_short else "") + "not saved (pass --save OUT.cnnp to keep the trained "
+                     "network)")
+    if interrupted:
+        return 130
     if crashed is not None:
         raise CliError(f"training stopped by an unexpected error: {type(crashed).__name__}: "
                        f"{one_line(crashed, lines=3)}")
     return 1 if isinstance(end, Failed) else 0
+
+
+def _save_or_recover(project, out: Path, what: str) -> None:
+    """Save ``project`` to ``out``; if that fails, to the recovery folder, and say where (a :class:`CliError`)."""
+    from ..io.project import ProjectError, save_project
+    from ..io.recovery import save_recovery_copy
+
+    try:
+        save_project(project, out)
+        return
+    except ProjectError as exc:
+        failure = exc
+    try:
+        copy = save_recovery_copy(project, original=out)
+    except (ProjectError, OSError) as exc:
+        raise CliError(f"{what} but the project could not be saved: {failure}; nor could a recovery copy "
+                       f"({exc}): the trained network is lost") from None
+    raise CliError(f"{what} but the project could not be saved: {failure}; the trained project was saved "
+                   f"to {copy} instead (the window offers it back at its next start)")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -11,6 +11,12 @@ An existing target keeps its permission bits; a new file gets the usual
 A symbolic link as target is followed: the file it points to is replaced and
 the link stays.
 
+Only a regular file, or a path where nothing is yet, is ever replaced: a folder,
+a named pipe, a socket or a device (``/dev/null``, ``/dev/full``; also behind a
+symbolic link) is refused before anything is opened, and so is a read-only file
+(one without any write permission bit: root, to whom permissions do not apply,
+would otherwise replace it silently), unless ``replace_read_only`` is given.
+
 A process killed during a write (``SIGKILL``, a power cut) can leave its
 temporary file behind, never the target half-written. Such leftovers are named
 ``.<target name>.<8 random characters>.tmp``; :func:`cleanup_stale_temporaries`
@@ -22,6 +28,7 @@ still in progress in another process).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -39,6 +46,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_writer",
+    "check_target",
     "cleanup_stale_temporaries",
 ]
 
@@ -57,17 +65,52 @@ class AtomicWriteError(UserError, OSError):
             self.errno = errno
 
 
+def check_target(path: str | os.PathLike[str], *, replace_read_only: bool = False) -> bool:
+    """Raise :class:`AtomicWriteError` unless ``path`` may be written: a regular file or nothing yet.
+
+    Refused: a folder, a named pipe, a socket, a device (after following symbolic links), and,
+    unless ``replace_read_only``, a file that is read-only — no write bit in its mode (checked
+    from the bits, since root may write anyway) or, for other users, not writable for this one.
+    Nothing is opened. Returns whether a file exists there.
+    """
+    target = os.path.realpath(path)
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return False
+    except OSError:  # e.g. a folder that cannot be searched: the write itself will say why
+        return os.path.lexists(target)
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise AtomicWriteError(f"cannot write {target}: it is a folder", errno.EISDIR)
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise AtomicWriteError(f"cannot write {target}: it is {kind}, not a regular file")
+    if not replace_read_only and (
+        not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        or (hasattr(os, "geteuid") and os.geteuid() != 0 and not os.access(target, os.W_OK))
+    ):
+        raise AtomicWriteError(
+            f"cannot write {target}: the file is read-only (make it writable, or save under another name)",
+            errno.EACCES)
+    return True
+
+
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], *, replace_read_only: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary file; on a clean exit it atomically replaces ``path``.
 
+    ``path`` is checked first (:func:`check_target`): anything but a regular file
+    or a new path, and a read-only file unless ``replace_read_only``, is refused
+    with :class:`AtomicWriteError` before anything is opened.
     An ``OSError`` while writing, syncing or renaming becomes
     :class:`AtomicWriteError`. Any other exception raised by the caller inside
     the ``with`` block is re-raised unchanged. In both cases the temporary file
     is removed and ``path`` is left as it was.
     """
     target = Path(os.path.realpath(path))
-    existed = target.exists()
+    existed = check_target(target, replace_read_only=replace_read_only)
     tmp_name: str | None = None
     try:
         mode = _target_mode(target)
@@ -94,9 +137,9 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, replace_read_only: bool = False) -> None:
     """Atomically replace ``path`` with ``data``; raise :class:`AtomicWriteError` on failure."""
-    with atomic_writer(path) as f:
+    with atomic_writer(path, replace_read_only=replace_read_only) as f:
         f.write(data)
 
 

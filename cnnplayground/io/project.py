@@ -35,7 +35,8 @@ from ..core.builder import MAX_BUILD_PARAMS, BuildError, build
 from ..core.errors import one_line
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
-from ..project import DatasetChoice, Project
+from ..project import DatasetChoice, Project, RunHistory
+from ..project.history import MAX_SAVED_POINTS, MAX_STEP_POINTS, bounded_history
 from ..project.project import now_iso
 from .atomic import AtomicWriteError, atomic_writer
 from .project_archive import check_central_directory, read_weights
@@ -53,6 +54,7 @@ __all__ = [
     "ProjectError",
     "check_dataset",
     "check_weights",
+    "estimate_saved_bytes",
     "load_project",
     "project_from_bytes",
     "project_to_json",
@@ -76,34 +78,34 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def project_to_json(project: Project) -> str:
-    """``project.json`` for ``project`` (compact UTF-8 JSON; weights are not included)."""
-    return _encode(project, project.modified)
+    """``project.json`` for ``project`` (compact UTF-8 JSON; weights are not included; the history
+    bounded as :func:`save_project` saves it)."""
+    return _encode(project, project.modified, bounded_history(project.history))
 
 
-def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+def save_project(project: Project, path: str | os.PathLike[str], *, replace_read_only: bool = False) -> None:
     """Write ``project`` to ``path`` atomically and set ``project.modified`` to now.
 
     A ``.cnnp`` path, or a project with weights, gets a ZIP archive; any other
     path gets plain JSON. Weights must fit the network exactly
-    (:func:`check_weights`): drop them when the structure changes. On failure the
-    previous file is untouched and :class:`ProjectError` is raised.
+    (:func:`check_weights`): drop them when the structure changes. The run
+    history is saved within bounds (:func:`~cnnplayground.project.history.bounded_history`:
+    at most 20,000 points a series, 1,000,000 in all, fewer if the JSON would still be
+    over its limit), however long it is in memory; the project in memory keeps it whole.
+    Only a regular file or a new path is written, and a read-only file only with
+    ``replace_read_only`` (:func:`~cnnplayground.io.atomic.check_target`). On failure
+    the previous file is untouched and :class:`ProjectError` is raised.
     """
     path = Path(path)
     modified = now_iso()
-    text = _encode(project, modified)
-    data = text.encode("utf-8")
-    if len(data) > MAX_JSON_BYTES:
-        raise ProjectError(
-            f"project.json would be {_size(len(data))}; at most {_size(MAX_JSON_BYTES)} is allowed "
-            "(delete some run history)"
-        )
+    data = _encode_bounded(project, modified)
     blob = None
     if project.weights is not None:
         check_weights(project.graph, project.weights)
         blob = _encode_weights(project.weights)
     existed = path.exists()
     try:
-        with atomic_writer(path) as f:
+        with atomic_writer(path, replace_read_only=replace_read_only) as f:
             if blob is not None or path.suffix.lower() == ".cnnp":
                 with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                     zf.writestr(PROJECT_ENTRY, data)
@@ -120,7 +122,45 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     project.modified = modified
 
 
-def _encode(project: Project, modified: str) -> str:
+def estimate_saved_bytes(project: Project, *, new_run: bool = True) -> int:
+    """About how many bytes :func:`save_project` writes for ``project`` with trained weights.
+
+    The weights of the network built from ``project.graph`` (on the ``meta`` device: nothing
+    allocated), its JSON, and with ``new_run`` the largest record a run adds (two per-step curves
+    of :data:`~cnnplayground.project.history.MAX_STEP_POINTS` points); an upper estimate, since
+    the archive compresses.
+    """
+    try:
+        with torch.device("meta"):
+            module = build(project.graph)
+        weights = sum(v.numel() * v.element_size() for v in module.state_dict().values())
+    except (BuildError, ValueError, RuntimeError):
+        weights = infer(project.graph).total_params * 4
+    # The JSON from its parts, without encoding the history (Train asks this on the GUI thread): at most
+    # 48 bytes a point (an x and a y of 17 digits with their separators), the saved bound on points.
+    points = sum(len(curve.x) for run in project.history for curve in run.series.values())
+    text = len(json.dumps(project.graph.to_dict())) + 48 * min(points, MAX_SAVED_POINTS) + 1024 * len(project.history)
+    run = 2 * MAX_STEP_POINTS * 48 + 64 * 1024 if new_run else 0
+    return weights + text + run + 64 * 1024
+
+
+def _encode_bounded(project: Project, modified: str) -> bytes:
+    """``project.json`` as UTF-8 with the history bounded; its points halved until it fits the limit."""
+    total = MAX_SAVED_POINTS
+    while True:
+        data = _encode(project, modified, bounded_history(project.history, total=total)).encode("utf-8")
+        if len(data) <= MAX_JSON_BYTES:
+            return data
+        if total <= 1000:  # not the curves: names, settings, a huge graph
+            raise ProjectError(
+                f"project.json would be {_size(len(data))}; at most {_size(MAX_JSON_BYTES)} is allowed "
+                "(delete some run history)"
+            )
+        total //= 2
+
+
+def _encode(project: Project, modified: str, history: list[RunHistory] | None = None) -> str:
+    history = project.history if history is None else history
     doc = {
         "schema_version": SCHEMA_VERSION,
         "app_version": __version__,
@@ -130,7 +170,7 @@ def _encode(project: Project, modified: str) -> str:
         "graph": project.graph.to_dict(),
         "dataset": project.dataset.model_dump(mode="json"),
         "training": project.training.model_dump(mode="json"),
-        "history": [run.model_dump(mode="json") for run in project.history],
+        "history": [run.model_dump(mode="json") for run in history],
     }
     # Refuse to write what could not be read back.
     try:

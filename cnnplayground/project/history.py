@@ -123,6 +123,48 @@ class StepRecord(Protocol):
 
 #: Per-step curves are stored with at most this many points (bucket means beyond it).
 MAX_STEP_POINTS = 20_000
+#: Points a saved history holds at most over all its series (≈ 30 MB of JSON at worst).
+MAX_SAVED_POINTS = 1_000_000
+
+
+def bounded_history(
+    runs: Sequence[RunHistory], per_series: int = MAX_STEP_POINTS, total: int = MAX_SAVED_POINTS
+) -> list[RunHistory]:
+    """``runs`` with every series cut to a common length limit, as saved in a project file.
+
+    No series keeps more than ``per_series`` points, and all series together at most ``total``
+    (when they hold more, the longest ones — the per-step curves of long runs — are shortened to
+    the one limit that fits, shorter series stay whole). Shortening takes bucket means
+    (:func:`~cnnplayground.project.curves.bucket_means`, the app's one decimation rule), so a
+    curve keeps its shape and its last point. Runs that need no change are returned as they are;
+    the others are new objects (``runs`` is not changed).
+    """
+    from .curves import bucket_means  # numpy, only when a history is long
+
+    lengths = [len(curve.x) for run in runs for curve in run.series.values()]
+    limit = max(1, per_series)
+    if sum(min(n, limit) for n in lengths) > total:
+        low, high = 1, limit  # the largest limit whose total fits (1 if none does)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if sum(min(n, middle) for n in lengths) <= total:
+                low = middle
+            else:
+                high = middle - 1
+        limit = low
+    bounded: list[RunHistory] = []
+    for run in runs:
+        if all(len(curve.x) <= limit for curve in run.series.values()):
+            bounded.append(run)
+            continue
+        series = {}
+        for key, curve in run.series.items():
+            if len(curve.x) > limit:
+                xs, ys = bucket_means(list(curve.x), curve.y, limit)
+                curve = Series.model_construct(x=xs, y=ys)  # valid by construction: means of valid points
+            series[key] = curve
+        bounded.append(run.model_copy(update={"series": series}))
+    return bounded
 
 
 def network_description(graph: Graph) -> dict[str, int | float | str]:

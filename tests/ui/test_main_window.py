@@ -274,8 +274,12 @@ def test_save_failure_shows_error_and_stays_modified(window, answers, tmp_path):
     edit(window)
     answers.save_path = tmp_path / "missing" / "net.cnnp"
     assert not window.save_as()
-    assert answers.errors == [("Cannot save project", f"net.cnnp: could not write {answers.save_path}: "
-                                                      "No such file or directory; no file was written")]
+    ((title, text),) = answers.errors
+    reason, recovered = text.split("\n\n")
+    assert (title, reason) == ("Cannot save project", f"net.cnnp: could not write {answers.save_path}: "
+                                                      "No such file or directory; no file was written")
+    assert recovered.startswith(f"A copy of the project, with its runs and weights, was saved to "
+                                f"{window.autosaver.file}") and window.autosaver.file.is_file()
     assert window.document.modified and window.document.path is None
     assert window.recent.paths() == []
 

@@ -28,8 +28,10 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from ...core.graph import Graph
-from ...io.atomic import atomic_write_text, cleanup_stale_temporaries
-from ...io.project import ProjectError, load_project, save_project
+from ...io import recovery as io_recovery
+from ...io.atomic import AtomicWriteError, atomic_write_text, cleanup_stale_temporaries
+from ...io.destination import check_destination
+from ...io.project import ProjectError, estimate_saved_bytes, load_project, save_project
 from ...project import Project, run_record
 from ..document.document import Document
 from ..jobs import GeneratorJob
@@ -41,16 +43,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Quiet time after the last edit before a copy is written.
 AUTOSAVE_DELAY_MS = 3000
-#: Set to use another folder (tests, or several profiles).
-ENV_DIR = "CNNPLAYGROUND_AUTOSAVE_DIR"
 
 
 def autosave_dir() -> Path:
-    """Where the copies live: ``$CNNPLAYGROUND_AUTOSAVE_DIR`` or ``<app data>/autosave``."""
-    override = os.environ.get(ENV_DIR)
-    if override:
-        return Path(override)
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "autosave"
+    """Where the copies live: ``$CNNPLAYGROUND_AUTOSAVE_DIR`` or ``<app data>/autosave``
+    (:func:`cnnplayground.io.recovery.autosave_dir`, with the app data folder Qt names; the
+    command line puts projects it could not save there too)."""
+    app_data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return io_recovery.autosave_dir(Path(app_data) if app_data else None)
 
 
 def _alive(pid: int) -> bool:
@@ -225,6 +225,24 @@ class Autosaver(QObject):
         for path in (self.file, self.meta):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def autosave_problem(autosaver: Autosaver, project: Project) -> str | None:
+    """Why a run of ``project`` could not be autosaved (checked before it starts), or None.
+
+    The window writes a copy of the run after every epoch and, when Save fails, a recovery
+    copy: the folder must exist (it is created), take a new file and have room for the
+    project with its trained weights (:func:`~cnnplayground.io.destination.check_destination`).
+    """
+    try:
+        autosaver.folder.mkdir(parents=True, exist_ok=True)
+        check_destination(autosaver.file, estimate_saved_bytes(project))
+    except OSError as exc:  # AtomicWriteError included
+        reason = str(exc) if isinstance(exc, AtomicWriteError) else f"cannot create {autosaver.folder}: " \
+            f"{exc.strerror or exc}"
+        return (f"Cannot train: the run could not be kept safe ({reason}). Each epoch is autosaved to "
+                f"{autosaver.folder}: free some space there, or set {io_recovery.ENV_DIR} to another folder.")
+    return None
 
 
 # --- what the window autosaves, and what it offers back -------------------------------------

@@ -141,15 +141,30 @@ class ProjectFiles(QObject):
         return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
-        """Save the project as ``path`` (it becomes the document's file); False, with the reason shown, if not."""
+        """Save the project as ``path`` (it becomes the document's file); False, with the reason shown, if not.
+
+        When the save fails, the project (with its runs and weights) is also written to the recovery
+        folder at once, and the message names that copy; it stays open here either way.
+        """
         try:
             self.document.save(path)
         except (ProjectError, OSError) as exc:
-            self.show_error("Cannot save project", f"{path.name}: {exc}")
+            self.show_error("Cannot save project", f"{path.name}: {exc}\n\n{self._recovery_note()}")
             return False
         self._remember(path)
         self._status(f"Saved {path}", 6000)
         return True
+
+    def _recovery_note(self) -> str:
+        """Write the recovery copy now and say where it is (or that it could not be written)."""
+        autosaver = self.window.autosaver
+        kept = "The project is still open here: save it elsewhere with File → Save As."
+        if not self.document.modified:
+            return kept  # nothing that the last saved file lacks
+        if autosaver.save_now(wait=True):
+            return (f"A copy of the project, with its runs and weights, was saved to {autosaver.file} (kept until "
+                    f"the project is saved). {kept}")
+        return f"No recovery copy could be written either ({autosaver.last_error}). {kept}"
 
     def maybe_save(self) -> bool:
         """True when the current project may be replaced (saved, discarded or unmodified).

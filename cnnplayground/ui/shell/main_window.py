@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.document, self._autosave_project, parent=self)
         self.autosaver.failed.connect(lambda message: self.statusBar().showMessage(
             f"Autosave failed: {message}", 10_000))
+        self.training.start_check = lambda: autosave.autosave_problem(self.autosaver, self.document.project)
 
         for spec in self.panel_specs:
             if spec.figure:

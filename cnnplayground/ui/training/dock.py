@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import torch
@@ -112,6 +113,9 @@ class TrainingDock(QWidget):
         #: Name and settings of the current (or last) run, as its record will have them.
         self.run_name = ""
         self.run_settings: dict = {}
+        #: Asked when Train is pressed: a message refuses the run (the window checks that its
+        #: autosave folder can hold the run); None lets it start.
+        self.start_check: Callable[[], str | None] = lambda: None
         self.form = TrainingSettingsForm(document, self)
         self.preview = SamplePreview(self)
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
@@ -184,6 +188,10 @@ class TrainingDock(QWidget):
             return
         except TrainingSetupError:
             pass  # a missing device: said by _begin, as before
+        problem = self.start_check()
+        if problem:
+            self._report(problem, failed=True)
+            return
         self._graph_at_start = self.document.graph.to_dict()
         self._run_project = self.document.project
         self._failed = None  # pressing Train tries a failed dataset again
