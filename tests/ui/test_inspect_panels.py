@@ -358,7 +358,8 @@ def test_a_run_does_not_pull_another_tab_over_the_panel_being_watched(qtbot, win
     with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
         window.acts.train.trigger()
     assert window.kernels.isVisible()
-    assert window.kernels.caption.text() == "Filters with trained weights stored in the project"
+    qtbot.waitUntil(lambda: window.kernels.caption.text() == "Filters with trained weights stored in the project",
+                    timeout=10_000)  # read in the background
 
 
 def test_adversarial_panel_attacks_and_sweeps_with_stop_and_rerun(qtbot, window):
@@ -394,3 +395,26 @@ def test_adversarial_panel_attacks_and_sweeps_with_stop_and_rerun(qtbot, window)
     assert panel.progress.value() == 100
     xs, ys = panel._curves["fgsm"].getData()
     assert list(xs) == sorted(fg) and ys[0] == pytest.approx(fg[0.0] * 100)
+
+
+def test_a_live_runs_snapshots_are_built_only_when_a_panel_asks(qtbot, window, monkeypatch):
+    """In Train mode no Inspect panel looks: an epoch's weights snapshot is kept, not built into a model on
+    the GUI thread; the first panel that asks gets the model, with that epoch's weights."""
+    from cnnplayground.train.events import WeightsSnapshot
+    from cnnplayground.ui.inspect import source as source_module
+
+    open_project(window, epochs=2)
+    source = window.model_source
+    builds: list[bool] = []  # for each build: was it of a live run's snapshot
+    real_build = source_module.build
+    monkeypatch.setattr(source_module, "build", lambda *a, **k: (builds.append(source._live), real_build(*a, **k))[1])
+    snapshots: list = []
+    window.training.events_arrived.connect(lambda ev: snapshots.extend(e for e in ev if isinstance(e, WeightsSnapshot)))
+    with qtbot.waitSignal(window.training.run_ended, timeout=120_000):
+        window.acts.train.trigger()
+    assert window.modes.current == "train" and len(snapshots) == 2
+    assert True not in builds  # no snapshot was built while the run went on (only the end's rebuild, if any)
+    model = source.model  # the run has ended: the project's trained weights, built once
+    assert model is not None and source.model is model
+    trained = window.document.project.weights["layers.conv1.weight"]
+    assert torch.equal(model.state_dict()["layers.conv1.weight"], trained)

@@ -239,7 +239,7 @@ class MaximizePanel(InspectPanel):
         self.channel.setVisible(not output)
         self.target.setVisible(output)
         self.blur_every.setEnabled(not self.fourier.isChecked())
-        has_model = self.source.model is not None and self.layer.count() > 0
+        has_model = self.source.has_model and self.layer.count() > 0
         self.run_button.setEnabled(has_model and not self.running)
         self.gallery_button.setEnabled(has_model and not self.running)
         self.stop_button.setEnabled(self.running)

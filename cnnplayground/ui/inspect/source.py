@@ -46,7 +46,10 @@ class ModelSource(QObject):
     def __init__(self, document: Document, training: TrainingDock, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document, self.training = document, training
-        self.model: GraphModule | None = None
+        self._model: GraphModule | None = None
+        #: A live run's latest weights snapshot, built into a model only when a panel asks (``model``):
+        #: in Train mode no panel looks, and building it at each epoch's end cost the GUI ~10 ms.
+        self._snapshot: tuple[Graph, WeightsSnapshot] | None = None
         self.graph: Graph | None = None
         #: What the weights are, for the panels' captions ("untrained (random weights)", ...).
         self.description = ""
@@ -173,31 +176,58 @@ class ModelSource(QObject):
         graph = self.training.training_graph
         if graph is None:
             return
-        try:
-            # Built on the meta device and filled from the snapshot: no random initialization, so
-            # nothing here draws from the global generator the run's dropout uses meanwhile.
-            with torch.device("meta"):
-                model = build(graph)
-            model = model.to_empty(device="cpu")
-            model.load_state_dict(last.state)
-        except (BuildError, RuntimeError, KeyError):
-            return
         self._live = True
-        # Built here from a copy of the weights, nobody else's: a snapshot as it is (no second copy).
-        model.eval()
-        model.requires_grad_(False)
-        self._set(model, graph, f"training: weights after epoch {last.epoch}", "")
+        # Kept, not built: the model is made from it when a panel asks for it (see ``model``).
+        self._set(None, graph, f"training: weights after epoch {last.epoch}", "", snapshot=last)
+
+    def latest_weights(self) -> dict | None:
+        """The weights of the network looked at (a live run's latest snapshot), without building a model."""
+        if self._snapshot is not None:
+            return dict(self._snapshot[1].state)
+        if self._model is None:
+            return None
+        return {k: v.detach() for k, v in self._model.state_dict().items()}
+
+    @property
+    def has_model(self) -> bool:
+        """There is a network to look at (without building a pending snapshot)."""
+        return self._model is not None or self._snapshot is not None
+
+    @property
+    def model(self) -> GraphModule | None:
+        """The network the panels look at (its weights a snapshot: nobody else holds it); None when there is
+        none (``problem`` says why)."""
+        if self._snapshot is not None:
+            graph, snapshot = self._snapshot
+            self._snapshot = None
+            try:
+                # Built on the meta device and filled from the snapshot: no random initialization, so
+                # nothing here draws from the global generator the run's dropout uses meanwhile.
+                with torch.device("meta"):
+                    model = build(graph)
+                model = model.to_empty(device="cpu")
+                model.load_state_dict(snapshot.state)
+            except (BuildError, RuntimeError, KeyError):
+                return self._model  # the previous snapshot stays
+            # Built here from a copy of the weights, nobody else's: a snapshot as it is (no second copy).
+            model.eval()
+            model.requires_grad_(False)
+            self._model = model
+        return self._model
 
     def _on_run_ended(self, _end) -> None:
         self._live = False
         self.rebuild(after_run=True)
 
-    def _set(self, model, graph, description: str, problem: str) -> None:
+    def _set(self, model, graph, description: str, problem: str, snapshot: WeightsSnapshot | None = None) -> None:
         # The next epoch's snapshot of a run: the same network, the same shapes (not inferred again).
-        same_network = model is not None and self.model is not None and graph is not None and graph is self.graph
-        self.model, self.graph, self.description, self.problem = model, graph, description, problem
+        usable = model is not None or snapshot is not None
+        had = self._model is not None or self._snapshot is not None
+        same_network = usable and had and graph is not None and graph is self.graph
+        self._model, self.graph, self.description, self.problem = model, graph, description, problem
+        self._snapshot = (graph, snapshot) if snapshot is not None and graph is not None else None
         if not same_network:
-            self._shapes = {} if graph is None or model is None else {
+            self._shapes = {} if graph is None or not usable else {
                 nid: tuple(info.shape) for nid, info in infer(graph).infos.items() if info.shape is not None}
         self._on_device = None
         self.changed.emit()

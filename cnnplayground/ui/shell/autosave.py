@@ -258,11 +258,11 @@ def project_to_autosave(document: Document, training: TrainingDock, model_source
     graph = training.training_graph
     record = run_record(f"{training.run_name} (interrupted)", project.training, epochs, None, network=graph)
     project.history.append(record)
-    model = model_source.model
-    if model is not None and graph is not None and graph.structure_key() == document.graph.structure_key():
+    weights = model_source.latest_weights()
+    if weights is not None and graph is not None and graph.structure_key() == document.graph.structure_key():
         # The last epoch's weights, when they fit the canvas. The snapshot is a CPU copy nobody trains
         # (a new one comes each epoch), so its tensors are shared, not copied again on the GUI thread.
-        project.weights = {k: v.detach() for k, v in model.state_dict().items()}
+        project.weights = weights
     return project
 
 

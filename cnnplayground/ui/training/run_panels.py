@@ -120,6 +120,8 @@ class RunPanels(QObject):
 
     def evaluate_stored_weights(self) -> None:
         """An opened project's trained weights: the Results panel shows how they do (once per snapshot)."""
+        if self.training.running and not self._after_run:
+            return  # a live run's snapshots: the run's own epoch results are on show (and no model is built)
         source = self.window.model_source
         model, data = source.model, source.data
         if self._after_run and model is not None:
