@@ -275,6 +275,9 @@ class TrainingPlots(QWidget):
             plot.getAxis("left").setWidth(metrics.horizontalAdvance("00000.0") + metrics.height() + 10)
             for axis in ("left", "bottom"):  # drawn from a pixmap until the axis changes
                 plot.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+                # Major and minor ticks and grid lines, not the third level: an axis then redraws in
+                # about half the time (eight axes: 11 instead of 19 ms when a relayout redraws them all).
+                plot.getAxis(axis).setStyle(maxTickLevel=1)
             if key in _ZERO_BASED:  # a baseline at 0 keeps 0 in the autoscaled range
                 plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen((128, 128, 128, 90))),
                              ignoreBounds=False)
