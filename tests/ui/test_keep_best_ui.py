@@ -29,7 +29,7 @@ def test_the_settings_form_has_a_keep_best_check_box_with_its_help(qtbot, docume
     form = TrainingSettingsForm(document)
     qtbot.addWidget(form)
     assert form.keep_best.isChecked() and document.project.training.restore_best  # on by default
-    assert form.keep_best.text() == "Keep the best epoch's weights"
+    assert form.keep_best.text() == "Keep the best epoch"
     assert form.keep_best.toolTip() == TrainingConfig.model_fields["restore_best"].description
     assert "best validation epoch" in form.keep_best.toolTip()
     form.keep_best.setChecked(False)

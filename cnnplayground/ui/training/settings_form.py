@@ -90,7 +90,7 @@ FIELDS: tuple[FormField, ...] = (
     FormField("grad_clip", "Regularization", "Gradient clip", ("grad_clip",), "float", 0.0, 1e6, 2),
     FormField("early_stopping", "Regularization", "Early stopping", ("early_stopping_patience",), "int", 0, 10_000,
               suffix=" epochs"),
-    FormField("keep_best", "Regularization", "Keep the best epoch's weights", ("restore_best",), "bool"),
+    FormField("keep_best", "Regularization", "Keep the best epoch", ("restore_best",), "bool"),
     FormField("best_metric", "Regularization", "Best epoch by", ("early_stopping_metric",), "choice",
               choices=BEST_METRICS),
     FormField("flip", "Augmentation", "Mirror left-right", ("augment", "hflip"), "bool"),
