@@ -24,6 +24,7 @@ from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
 from .experiment import add_experiment_parser
 from .export import add_export_parser
+from .setting_flags import add_setting_flags
 from .train import add_evaluate_parser, add_train_parser
 
 EXIT_USAGE = 2
@@ -56,9 +57,17 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    """A project from a preset, with the dataset that fits its input (``Preset.recommended_settings``, as
+    the window's New from Preset) and the settings flags applied; the network is fitted to the chosen
+    dataset's image shape and class count (said when it changes)."""
+    from ..core.inference import infer
     from ..core.presets import get_preset
+    from ..core.shapes import format_shape
+    from ..data.base import DatasetError
+    from ..data.registry import dataset_info, input_shape_of
     from ..io.project import ProjectError, save_project
-    from ..project import Project
+    from ..project import DatasetChoice, Project, TrainingConfig
+    from .setting_flags import apply_setting_flags
 
     try:
         preset = get_preset(args.preset)
@@ -67,12 +76,33 @@ def cmd_new(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; pass --force to overwrite it")
-    project = Project.new(graph=preset.factory(), name=preset.title)
+    recommended = preset.recommended_settings()  # always names a dataset that fits the network's input
+    dataset = DatasetChoice.model_validate(recommended["dataset"])
+    training = apply_setting_flags(args, TrainingConfig.model_validate(recommended.get("training", {})), dataset)
+    try:
+        info = dataset_info(dataset.name)
+        shape = input_shape_of(dataset)
+    except DatasetError as exc:
+        raise CliError(str(exc)) from None
+    graph = preset.factory(**({"num_classes": info.num_classes} if info.num_classes else {}),
+                           **({"in_channels": shape[0]} if shape[0] != preset.input_shape[0] else {}))
+    if shape != preset.input_shape:
+        c, h, w = shape
+        for node in graph.input_nodes():
+            graph.set_params(node.id, {"channels": c, "height": h, "width": w})
+        say(f"note: {preset.title} takes {format_shape(preset.input_shape)} images; its input was changed to "
+            f"{format_shape(shape)}, the images of {dataset.name}")
+        result = infer(graph)
+        if not result.ok:
+            say(f"warning: the network does not work on {format_shape(shape)} images: {result.first_error()}",
+                sys.stderr)
+    project = Project.new(graph=graph, name=preset.title, dataset=dataset, training=training)
     try:
         save_project(project, out)
     except (OSError, ProjectError) as exc:
         raise CliError(f"could not save {out}: {exc}") from None
-    say(f"wrote {printable(out)}")
+    classes = f", {info.num_classes} classes" if info.num_classes else ""
+    say(f"wrote {printable(out)}: {preset.title} for {dataset.name} ({format_shape(shape)} images{classes})")
     return 0
 
 
@@ -97,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset")
     p.add_argument("output", metavar="PROJECT.cnnp")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_setting_flags(p)
     p.set_defaults(func=cmd_new)
 
     add_train_parser(sub)

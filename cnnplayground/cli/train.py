@@ -18,6 +18,7 @@ from ..core.errors import one_line
 from ..core.text import printable
 from ..io.project_schema import describe_validation_error
 from .common import CliError, load_target, positive_int, say
+from .setting_flags import add_setting_flags, apply_setting_flags
 
 #: Images per batch when ``evaluate`` runs the network.
 EVALUATE_BATCH = 512
@@ -40,37 +41,14 @@ def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a preset or project on a dataset (headless)")
     p.add_argument("project", nargs="?", metavar="PROJECT.cnnp", help="train this project (else --preset)")
     p.add_argument("--preset", default=None, help="network preset (default lenet5 when no project is given)")
-    p.add_argument("--dataset", default=None, help="synthetic, synthetic-rgb, mnist, fashion-mnist, kmnist, "
-                   "cifar10, cifar100, svhn, folder")
-    p.add_argument("--data-root", default=None, help="folder holding the datasets (or the image folder)")
-    p.add_argument("--download", action="store_true", help="download a missing torchvision dataset")
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--lr", type=float, dest="learning_rate")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle", "plateau"])
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--adversarial", choices=["none", "fgsm", "pgd"],
-                   help="adversarial training: replace part of each batch by FGSM or PGD examples")
-    p.add_argument("--adversarial-epsilon", type=float, metavar="EPS",
-                   help="adversarial training: largest pixel change, in pixel units 0..1 "
-                   "(default: the project's, else 0.1)")
-    p.add_argument("--adversarial-steps", type=int, metavar="N",
-                   help="adversarial training: PGD steps (default: the project's, else 7)")
-    p.add_argument("--adversarial-fraction", type=float, metavar="F",
-                   help="adversarial training: share of each batch made adversarial (default: the project's, else 0.5)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the network first (faster steps on a GPU after a one-time compilation, "
-                   "reported separately; falls back to uncompiled with a warning)")
-    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="evaluate on each image and its mirror image, averaging the outputs")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--checkpoint-dir", type=Path, help="write last.ckpt here after each epoch")
-    p.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint")
-    p.add_argument("--save", type=Path, metavar="OUT.cnnp", help="save the trained project here")
-    p.add_argument("--no-save", action="store_true", help="do not write the trained project back")
-    p.add_argument("--json", action="store_true", help="print every event as one JSON line (for scripts)")
+    groups = add_setting_flags(p)
+    groups["data"].add_argument("--download", action="store_true", help="download a missing torchvision dataset")
+    out = p.add_argument_group("output")
+    out.add_argument("--checkpoint-dir", type=Path, help="write last.ckpt here after each epoch")
+    out.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint")
+    out.add_argument("--save", type=Path, metavar="OUT.cnnp", help="save the trained project here")
+    out.add_argument("--no-save", action="store_true", help="do not write the trained project back")
+    out.add_argument("--json", action="store_true", help="print every event as one JSON line (for scripts)")
     p.set_defaults(func=cmd_train)
 
 
@@ -102,34 +80,18 @@ def _prepare(args: argparse.Namespace):
         raise CliError("give a project file or --preset, not both")
     target = args.project or args.preset or "lenet5"
     graph, title, project = load_target(target)
-    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "optimizer", "schedule",
-                                               "weight_decay", "adversarial", "adversarial_epsilon",
-                                               "adversarial_steps", "adversarial_fraction", "device", "seed",
-                                               "compile", "tta_flip")
-                 if getattr(args, k) is not None}
     recommended = {} if project else _recommended(target)
     try:
         if project:
             config = project.training.model_copy(deep=True)
-        elif "training" in recommended:
-            config = TrainingConfig.model_validate(recommended["training"])
+            choice = project.dataset.model_copy(deep=True)
         else:
-            config = _default_config()
-        for key, value in overrides.items():
-            setattr(config, key, value)
-    except ValidationError as exc:
-        text = describe_validation_error(exc.errors(include_url=False))
-        for name, flag in (("learning_rate", "lr"),):
-            text = text.replace(name, flag, 1) if text.startswith(name) else text
-        raise CliError("--" + text.replace("_", "-")) from None
-    if project:
-        choice = project.dataset.model_copy(deep=True)
-    else:
-        choice = DatasetChoice.model_validate(recommended.get("dataset", {}))
-    if args.dataset:
-        choice.name = args.dataset
-    if args.data_root:
-        choice.root = args.data_root
+            config = (TrainingConfig.model_validate(recommended["training"]) if "training" in recommended
+                      else _default_config())
+            choice = DatasetChoice.model_validate(recommended.get("dataset", {}))
+    except ValidationError as exc:  # pragma: no cover - presets' settings are tested to validate
+        raise CliError(describe_validation_error(exc.errors(include_url=False))) from None
+    config = apply_setting_flags(args, config, choice)
     if project is not None:  # a project's network is final: refuse one too big before loading any data
         _check_training_memory(graph, config)
     try:
@@ -261,14 +223,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         project.graph = graph
         project.training = config
         project.dataset = choice
-        project.weights = dict(epoch_weights.state) if cut_short and epoch_weights else weights_from_module(model)
+        # A run the trainer ended (also when stopped) holds the weights it keeps: the best epoch's with
+        # keep-best on. One ended otherwise (a second Ctrl-C, an error) holds half an epoch: the last
+        # finished epoch's snapshot is saved instead.
+        finished = isinstance(end, Finished)
+        kept_by_trainer = finished and getattr(end, "kept_epoch", None) is not None
+        use_snapshot = cut_short and epoch_weights is not None and not kept_by_trainer
+        project.weights = dict(epoch_weights.state) if use_snapshot else weights_from_module(model)
         project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                          dataset=data.name, started=started, network=graph))
+                                          dataset=data.name, started=started, network=graph,
+                                          end=end if finished else None))
         what = "training finished" if not cut_short else f"training was {halted}{during}"
         _save_or_recover(project, out, what)
         if cut_short:
+            kept = end.kept_epoch if kept_by_trainer else epochs[-1].epoch
             printer.note(f"{halted}{during}: saved {printable(out)} with the {len(epochs)} finished epoch"
-                         f"{'s' * (len(epochs) != 1)} and the weights of epoch {epochs[-1].epoch} "
+                         f"{'s' * (len(epochs) != 1)} and the weights of epoch {kept} "
                          "(the steps after it are not kept)")
         else:
             printer.note(f"saved {printable(out)}")

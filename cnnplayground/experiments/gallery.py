@@ -43,11 +43,12 @@ CHANCE = 1.0 / CLASSES
 
 
 def _config(ctx: Context, **changes: Any) -> TrainingConfig:
-    """The gallery's defaults (Adam 1e-3, batch 128, no checkpoints) with ``changes`` (dotted keys allowed
-    for nested settings: ``augment.rotate_degrees``)."""
+    """The gallery's defaults (Adam 1e-3, batch 128, no checkpoints, the last epoch's weights) with ``changes``
+    (dotted keys allowed for nested settings: ``augment.rotate_degrees``). The experiments compare how runs
+    end, so they keep the last epoch's weights unless an arm asks for the best (``restore_best``)."""
     doc: dict[str, Any] = {"epochs": 3, "batch_size": 128, "optimizer": "adam", "learning_rate": 1e-3,
                            "checkpoint_every": 0, "seed": ctx.seed, "val_fraction": ctx.pick(0.2, 0.1),
-                           "augment": {}}
+                           "restore_best": False, "augment": {}}
     for key, value in changes.items():
         if "." in key:
             head, tail = key.split(".", 1)

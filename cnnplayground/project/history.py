@@ -81,7 +81,12 @@ class RunHistory(BaseModel):
     settings: dict[_Key, Scalar] = Field(default_factory=dict, max_length=256)
     #: Curves by metric name, e.g. ``"train_loss"``, ``"val_accuracy"``.
     series: dict[_Key, Series] = Field(default_factory=dict, max_length=MAX_SERIES_PER_RUN)
-
+    #: The run's best validation epoch by its ``early_stopping_metric`` (None: no validation, or not recorded:
+    #: files written before it was).
+    best_epoch: int | None = Field(None, ge=1, le=1_000_000)
+    #: The best epoch whose weights the run ended with (``restore_best``); None when it ended with its last
+    #: step's weights or was recorded before this was.
+    kept_epoch: int | None = Field(None, ge=1, le=1_000_000)
 
 
 class EpochRecord(Protocol):
@@ -106,6 +111,15 @@ class EpochRecord(Protocol):
     def images_per_second(self) -> float: ...
     @property
     def seconds(self) -> float: ...
+
+
+class EndRecord(Protocol):
+    """What :func:`run_record` reads of a run's end (``train.events.Finished``)."""
+
+    @property
+    def best_epoch(self) -> int | None: ...
+    @property
+    def kept_epoch(self) -> int | None: ...
 
 
 class StepRecord(Protocol):
@@ -196,6 +210,7 @@ def run_record(
     dataset: str = "",
     started: datetime | None = None,
     network: Graph | None = None,
+    end: EndRecord | None = None,
 ) -> RunHistory:
     """A project's record of one run: its settings and per-epoch (and per-step) curves.
 
@@ -203,6 +218,7 @@ def run_record(
     ``steps_per_epoch`` and (given ``network``) :func:`network_description`.
     Per-step loss and accuracy keep at most :data:`MAX_STEP_POINTS` points. ``epoch_seconds``
     holds each epoch's duration (its sum is the run's training time; older project files lack it).
+    ``end`` (the run's ``Finished``) gives the best epoch and the one whose weights were kept.
     """
     from .curves import bucket_means  # numpy, only when a run is recorded
 
@@ -234,4 +250,6 @@ def run_record(
             xs, ys = bucket_means(x_steps, values, MAX_STEP_POINTS)
             series[key] = Series(x=xs, y=ys)
     when = (started or datetime.now(UTC)).isoformat(timespec="seconds")
-    return RunHistory(name=name, started=when, settings=settings, series=series)
+    return RunHistory(name=name, started=when, settings=settings, series=series,
+                      best_epoch=end.best_epoch if end is not None else None,
+                      kept_epoch=end.kept_epoch if end is not None else None)

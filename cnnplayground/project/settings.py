@@ -134,8 +134,11 @@ class TrainingConfig(BaseModel):
     grad_clip: float = Field(0.0, ge=0.0, le=1e6, description="Clip the gradient norm to this value.")
     early_stopping_patience: int = Field(0, ge=0, le=10_000, description="Stop after this many epochs without "
                                          "improvement of the early-stopping metric.")
-    early_stopping_metric: MetricName = Field("val_loss", description="What early stopping watches.")
-    restore_best: bool = Field(True, description="After early stopping, go back to the best epoch's weights.")
+    early_stopping_metric: MetricName = Field("val_loss", description="What makes an epoch the best: the epoch "
+                                              "whose weights are kept, and what early stopping watches.")
+    restore_best: bool = Field(True, description="Keep the best epoch: end the run with the weights of its best "
+                               "validation epoch (lowest validation loss, or highest accuracy, as chosen), not "
+                               "the last epoch's (like Keras' restore_best_weights). Needs a validation split.")
     checkpoint_every: int = Field(1, ge=0, le=10_000, description="Save a checkpoint every N epochs.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="On-device data augmentation.")
     adversarial: AdversarialName = Field("none", description="Adversarial training: replace part of each batch "

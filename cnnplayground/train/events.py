@@ -117,6 +117,9 @@ class Finished:
     best_epoch: int | None
     best_value: float | None
     message: str
+    #: The best epoch whose weights the model holds at the end (``config.restore_best``); None when the
+    #: model holds the last step's weights (keep-best off, no validation split, no epoch finished).
+    kept_epoch: int | None = None
 
 
 @dataclass(frozen=True)

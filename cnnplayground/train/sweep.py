@@ -646,7 +646,7 @@ class Sweep:
         if self._stop:
             return None
         epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
-        record = self._record(variant, epochs, steps, data, started)
+        record = self._record(variant, epochs, steps, data, started, end if isinstance(end, Finished) else None)
         self.records.append(record)
         outcome: Literal["completed", "stopped", "early_stopping", "failed"]
         if isinstance(end, Finished):
@@ -674,10 +674,10 @@ class Sweep:
         return data
 
     def _record(self, variant: Variant, epochs: list[EpochFinished], steps: list[StepFinished],
-                data: ImageData | None, started: datetime) -> RunHistory:
+                data: ImageData | None, started: datetime, end: Finished | None = None) -> RunHistory:
         record = run_record(variant.name, variant.config, epochs, steps,
                             dataset=data.name if data is not None else variant.dataset.name, started=started,
-                            network=variant.graph)
+                            network=variant.graph, end=end)
         settings: dict[str, Value] = {"sweep": variant.sweep}
         settings.update({SETTING_PREFIX + k: v for k, v in variant.settings.items()})
         if variant.train_fraction < 1.0 and data is not None:

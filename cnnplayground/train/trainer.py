@@ -17,6 +17,11 @@ CUDA settings are in :mod:`.fastpath`.
 Failures never lose work: a NaN/Inf loss or out-of-memory ends the run with a
 :class:`~.events.Failed` event and the model holding the last good weights
 (checked at the last step event or epoch end before the failure).
+
+Keep the best epoch (``config.restore_best``, on by default, Keras' ``restore_best_weights``): a
+run that completes, stops early or is stopped ends with the weights of its best validation epoch
+by ``config.early_stopping_metric`` (a CPU copy taken at each new best), and its
+:class:`~.events.Finished` names that epoch (``kept_epoch``, and in its message).
 """
 
 from __future__ import annotations
@@ -349,21 +354,23 @@ class Trainer:
                 if self.snapshot_every_epoch:
                     yield WeightsSnapshot(epoch, run.step, _cpu_state(model))
                 if run.should_stop_early(cfg):
-                    if cfg.restore_best and run.best_state is not None:
-                        model.load_state_dict(run.best_state)
+                    kept = self._keep_best(run)
                     self.state = "finished"  # as the final event is seen, like a stopped run's
                     yield Finished(
                         reason="early_stopping", epochs_completed=epoch, step=run.step, best_epoch=run.best_epoch,
                         best_value=run.best_value,
                         message=f"stopped early: {cfg.early_stopping_metric} did not improve for "
-                        f"{cfg.early_stopping_patience} epochs (best: epoch {run.best_epoch})"
-                        + ("; restored its weights" if cfg.restore_best else ""),
+                        f"{cfg.early_stopping_patience} epochs" + best_epoch_text(cfg, run.best_epoch,
+                                                                                  run.best_value, kept),
+                        kept_epoch=kept,
                     )
                     return
+            kept = self._keep_best(run)
             self.state = "finished"
             yield Finished(
                 reason="completed", epochs_completed=run.epoch, step=run.step, best_epoch=run.best_epoch,
-                best_value=run.best_value, message=f"finished {run.epoch} epochs",
+                best_value=run.best_value, kept_epoch=kept,
+                message=f"finished {run.epoch} epochs" + best_epoch_text(cfg, run.best_epoch, run.best_value, kept),
             )
         except torch.OutOfMemoryError:
             yield self._fail_oom(good, run)
@@ -429,11 +436,22 @@ class Trainer:
         if not math.isfinite(float(loss_sum)):
             yield self._fail_nan(good, epoch, run.step, self.config.learning_rate)
             return
+        kept = self._keep_best(run)
         self.state = "finished"
         yield Finished(
             reason="stopped", epochs_completed=run.epoch, step=run.step, best_epoch=run.best_epoch,
-            best_value=run.best_value, message=f"stopped by the user during epoch {epoch}",
+            best_value=run.best_value, kept_epoch=kept,
+            message=f"stopped by the user during epoch {epoch}"
+            + best_epoch_text(self.config, run.best_epoch, run.best_value, kept),
         )
+
+    def _keep_best(self, run: _RunState) -> int | None:
+        """Set the model back to its best epoch's weights (``config.restore_best``, Keras'
+        ``restore_best_weights``); that epoch, or None when the model keeps the last step's weights."""
+        if not self.config.restore_best or run.best_state is None or run.best_epoch is None:
+            return None
+        self.model.load_state_dict(run.best_state)
+        return run.best_epoch
 
     # --- failures ------------------------------------------------------------------------
     def _fail_nan(self, good: _WeightsCopy, epoch: int, step: int, lr: float, where: str = "") -> Failed:
@@ -596,7 +614,7 @@ class _RunState:
         if better:
             self.best_value, self.best_epoch = value, epoch
             self.epochs_without_improvement = 0
-            if cfg.early_stopping_patience and cfg.restore_best:
+            if cfg.restore_best:  # a CPU copy: the device keeps only the weights it trains
                 self.best_state = _cpu_state(model)
         else:
             self.epochs_without_improvement += 1
@@ -658,6 +676,22 @@ def _autocast_dtype(cfg: TrainingConfig, device: torch.device) -> torch.dtype | 
     if not cfg.mixed_precision or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def best_epoch_text(cfg: TrainingConfig, best_epoch: int | None, best_value: float | None,
+                    kept: int | None) -> str:
+    """``"; kept the weights of epoch 7, the best by validation loss (0.4123)"``, or what the best epoch was
+    when its weights were not kept; ``""`` without a best epoch (no validation split)."""
+    if best_epoch is None or best_value is None:
+        return ""
+    loss = cfg.early_stopping_metric == "val_loss"
+    by = f"the best by {'validation loss' if loss else 'validation accuracy'} " \
+         f"({f'{best_value:.4f}' if loss else f'{best_value:.1%}'})"
+    if kept is not None:
+        return f"; kept the weights of epoch {kept}, {by}"
+    if cfg.restore_best:  # resumed from a checkpoint that did not keep the best weights
+        return f"; epoch {best_epoch} was {by}"
+    return f"; epoch {best_epoch} was {by}; the weights are the last step's (keep-best is off)"
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:

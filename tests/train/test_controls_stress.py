@@ -13,7 +13,8 @@ without waiting, and the run is checked against what every run must satisfy.
 Every wait has a time limit (no sleeps): a deadlock fails the test with the sequence's seed. Checked for
 every run: the events and the trainer's state at each of them; the weights at the end are finite and are
 exactly those of the last optimizer step (nothing half-done, nothing rolled back), or the initial ones when
-no step ran; the checkpoint on disk loads, fits a fresh network, and holds the final weights when the run
+no step ran, or, once an epoch was validated, those of the best epoch (keep-best, on by default: the epoch's
+own snapshot); the checkpoint on disk loads, fits a fresh network, and holds the last weights when the run
 ended on an epoch boundary; each finished epoch is in the history once.
 """
 
@@ -389,11 +390,20 @@ def check(seq: Sequence) -> None:
     assert end.epochs_completed == len(epochs), where
     steps_done = seq.training_forwards
     assert end.step == steps_done, where
-    # The last good weights: finite, and exactly those of the last optimizer step (or the initial ones).
+    # The weights at the end: finite, and exactly those of the last optimizer step (or the initial ones), or
+    # with keep-best (on by default) those of the best epoch, as its end-of-epoch snapshot holds them.
     final = seq.model.state_dict()
     assert all(torch.isfinite(v).all() for v in final.values()), where
-    reference = seq.last_stepped if steps_done else seq.initial
-    assert reference is not None and all(torch.equal(final[k], reference[k]) for k in final), where
+    last = seq.last_stepped if steps_done else seq.initial
+    assert last is not None, where
+    reference = last
+    if end.kept_epoch is not None:
+        assert end.kept_epoch == end.best_epoch, where
+        reference = next(e.state for e in events if isinstance(e, WeightsSnapshot) and e.epoch == end.kept_epoch
+                         and e.step == end.kept_epoch * STEPS_PER_EPOCH)
+    else:  # no epoch was validated
+        assert not epochs, where
+    assert all(torch.equal(final[k], reference[k]) for k in final), where
     for e in events:
         if isinstance(e, WeightsSnapshot):
             assert all(torch.isfinite(v).all() for v in e.state.values()), where
@@ -403,8 +413,8 @@ def check(seq: Sequence) -> None:
         state = load_checkpoint(ckpt)
         assert state["epoch"] == len(epochs) and state["step"] == len(epochs) * STEPS_PER_EPOCH, where
         assert all(math.isfinite(float(v.float().abs().max())) for v in state["model"].values()), where
-        if end.step == state["step"]:
-            assert all(torch.equal(state["model"][k], final[k]) for k in final), where
+        if end.step == state["step"]:  # the checkpoint holds the last weights, to resume from
+            assert all(torch.equal(state["model"][k], last[k]) for k in final), where
         Trainer(tiny_net(), seq.trainer.data, seq.trainer.config, resume_from=ckpt)  # fits: no error
     else:
         assert not ckpt.exists(), where

@@ -246,7 +246,9 @@ def test_early_stopping_restores_the_best_weights(small_data):
     end = events[-1]
     assert isinstance(end, Finished) and end.reason == "early_stopping"
     assert end.epochs_completed == 3 and end.best_epoch == 1
-    assert "did not improve for 2 epochs (best: epoch 1); restored its weights" in end.message
+    assert end.kept_epoch == 1
+    assert ("did not improve for 2 epochs; kept the weights of epoch 1, the best by validation loss "
+            f"({end.best_value:.4f})") in end.message
 
 
 def test_unknown_device_is_a_setup_error(small_data):

@@ -15,8 +15,9 @@ Checked for every run: no wait runs out (no deadlock; all waits are ``waitUntil`
 thread events with limits, no sleeps); the events are exactly those the trainer's rule gives for the
 commands that took effect; the dock's and the session's states only make allowed transitions, agree with
 each other, and the buttons match them at every halt and after the run; ``running`` is false when
-``run_ended`` arrives; the weights kept are finite and those of the last optimizer step; a checkpoint
-written during the run loads and holds them when the run ended on an epoch boundary; each run with a
+``run_ended`` arrives; the weights kept are finite and those of the last optimizer step, or of the best
+validated epoch (keep-best); a checkpoint written during the run loads and holds the last ones when the run
+ended on an epoch boundary; each run with a
 finished epoch is recorded in the project once (one undo step), a run stopped before any is not.
 """
 
@@ -37,7 +38,7 @@ from helpers import install_halting_hooks
 from cnnplayground.io.project import weights_from_module
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 from cnnplayground.train.checkpoint import load_checkpoint
-from cnnplayground.train.events import CheckpointSaved, Failed, Finished, Paused
+from cnnplayground.train.events import CheckpointSaved, Failed, Finished, Paused, WeightsSnapshot
 from cnnplayground.train.run_state import RunState
 from cnnplayground.train.trainer import Trainer
 from cnnplayground.ui.document.document import Document
@@ -490,10 +491,17 @@ class Driver:
             bad = [(a, b) for a, b in zip(chain, chain[1:]) if (a, b) not in allowed]
             assert not bad, f"transitions {bad} in {chain}; {where}"
         assert seq.session_states[-1] == "finished", f"{seq.session_states}; {where}"
-        # Weights: finite, those of the last optimizer step (the initial ones if none ran).
+        # Weights: finite, those of the last optimizer step (the initial ones if none ran), or with keep-best (on
+        # by default) those of the best epoch once one was validated (as its end-of-epoch snapshot holds them).
         assert end.step == seq.training_forwards, where
         weights = at_end["weights"]
-        reference = seq.last_stepped if seq.training_forwards else seq.initial
+        last = seq.last_stepped if seq.training_forwards else seq.initial
+        reference = last
+        if end.kept_epoch is not None:
+            reference = next(e.state for e in seq.received if isinstance(e, WeightsSnapshot)
+                             and e.epoch == end.kept_epoch and e.step == end.kept_epoch * STEPS_PER_EPOCH)
+        else:
+            assert end.epochs_completed == 0, where
         assert all(torch.isfinite(v).all() for v in weights.values()), where
         assert all(torch.equal(weights[k], reference[k]) for k in weights), where
         # The project: one record (and one undo step) per run with a finished epoch, with its weights.
@@ -514,8 +522,8 @@ class Driver:
         if seq.checkpoint and end.epochs_completed:
             state = load_checkpoint(ckpt)
             assert state["epoch"] == end.epochs_completed, where
-            if end.step == state["step"]:
-                assert all(torch.equal(state["model"][k], weights[k]) for k in weights), where
+            if end.step == state["step"]:  # the checkpoint holds the last weights, to resume from
+                assert all(torch.equal(state["model"][k], last[k]) for k in weights), where
         else:
             assert not ckpt.exists(), where
 

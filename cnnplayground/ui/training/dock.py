@@ -504,7 +504,8 @@ class TrainingDock(QWidget):
             same = network.structure_key() == self.document.graph.structure_key()
             record = run_record(self.run_name, self.document.project.training,
                                 epochs, steps, dataset=self.data.name if self.data else "",
-                                started=self._started, network=network)
+                                started=self._started, network=network,
+                                end=end if isinstance(end, Finished) else None)
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self._recorded = record
             self.document.push(RecordRun(self.document, weights, record))

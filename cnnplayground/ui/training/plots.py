@@ -46,6 +46,12 @@ appear in the legends by their short names (:func:`short_run_names`), and only w
 most :data:`MAX_LEGEND_RUNS` runs (else only a focused one): the runs table beside the plots is
 their legend. :meth:`TrainingPlots.run_metrics` gives each run's numbers, its training time too.
 The learning-rate and throughput axes start at zero, so a constant value reads as such.
+
+The best validation epoch is marked (:meth:`TrainingPlots.best_mark`): a star on each shown run's
+validation loss and accuracy at that epoch, for the run drawn strong a dotted vertical line there, and for the
+newest run a legend entry "best epoch N" (", weights kept" when the run ended with that epoch's weights,
+``RunHistory.kept_epoch``).
+A live run's marks follow its best epoch so far (``EpochFinished.best``).
 """
 
 from __future__ import annotations
@@ -131,6 +137,8 @@ LEGEND_LABELS: dict[str, str] = {
 _ZERO_BASED = ("lr", "speed")  # y axes that start at 0
 _PERCENT = frozenset({"step_accuracy_smooth", "train_accuracy", "val_accuracy"})
 _EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: The curves that mark a run's best validation epoch (a star at that epoch; see ``TrainingPlots.best_mark``).
+_BEST_SERIES = ("val_loss", "val_accuracy")
 
 
 def short_run_names(names: Sequence[str]) -> list[str]:
@@ -164,6 +172,10 @@ class _Run:
     ema: dict[str, tuple[float, float]] = field(default_factory=dict)  # series → (last x, last value)
     dimmed: bool = False  # an earlier run (not the newest)
     seconds: float | None = None  # training time: the sum of the epochs' durations (None: not recorded)
+    best_epoch: int | None = None  # the best validation epoch (live: the best so far)
+    best_x: float | None = None  # its step on the x axis
+    kept: bool = False  # the run ended with that epoch's weights (keep-best)
+    marks: list[Any] = field(default_factory=list)  # the best epoch's marks: stars on the validation curves, lines
 
     @property
     def name(self) -> str:
@@ -437,6 +449,9 @@ class TrainingPlots(QWidget):
                 values = [getattr(e, name) for e in epoch_events]
                 y = np.array([math.nan if v is None else v for v in values], dtype=float)
                 self._append(run, name, x, y * 100.0 if name in _PERCENT else y)
+            best = [e for e in epoch_events if e.best]
+            if best:  # the best epoch so far (by the run's early-stopping metric) moves its marks at the next flush
+                run.best_epoch, run.best_x, run.kept = best[-1].epoch, float(best[-1].step), False
             self.model.set_metrics(len(self._runs) - 1, self._metrics(run))
 
     def add_step_arrays(self, steps: np.ndarray, loss: np.ndarray, accuracy: np.ndarray,
@@ -512,6 +527,9 @@ class TrainingPlots(QWidget):
                 y = np.array([math.nan if v is None else v for v in saved.y], dtype=float)
                 self._append(run, name, np.asarray(saved.x, dtype=float) * scale,
                              y * 100.0 if name in _PERCENT else y)
+            if history.best_epoch is not None:
+                run.best_epoch, run.best_x = history.best_epoch, history.best_epoch * scale
+                run.kept = history.kept_epoch == history.best_epoch
             self.model.set_metrics(run_index, self._metrics(run))
 
     def flush_in_turn(self) -> str | None:
@@ -558,9 +576,12 @@ class TrainingPlots(QWidget):
             curve.setData(*run.buffers[name].data())
         # Styled (pens, legend entries) once per run with new curves, not once per curve: a project's
         # saved runs load as ~10 curves each, and every restyle rebuilds the run's legend entries.
+        moved = {run_id for run_id, name in dirty if name in _BEST_SERIES}
         for run in self._runs:
             if id(run) in new_curves:
-                self._restyle(run)
+                self._restyle(run)  # places the best epoch's marks too
+            elif id(run) in moved:
+                self._mark_best(run)
         if dirty and self._extent is not None:
             self._steady_y(only)
 
@@ -619,6 +640,7 @@ class TrainingPlots(QWidget):
         for name, curve in run.curves.items():
             self._plots[SERIES[name][0]].removeItem(curve)
             self._legend_entry(curve, None)
+        self._unmark_best(run)
 
     def points(self, run_index: int, series: str) -> int:
         """How many points run ``run_index`` holds in ``series`` (0 if none)."""
@@ -642,6 +664,8 @@ class TrainingPlots(QWidget):
         self._plots["loss"].setLogMode(y=enabled)
         if self._log_box.isChecked() != enabled:
             self._log_box.setChecked(enabled)
+        for run in self._runs:  # the marks sit in the view box: its y is log10(loss) now
+            self._mark_best(run)
 
     def is_log_loss(self) -> bool:
         """Whether the loss plot has a logarithmic y axis."""
@@ -797,8 +821,68 @@ class TrainingPlots(QWidget):
             if wanted is not None:
                 listed.add(wanted)
             self._legend_entry(curve, wanted)
+        self._mark_best(run)
 
-    def _legend_entry(self, curve: pg.PlotDataItem, wanted: str | None) -> None:
+    def best_mark(self, run_index: int) -> tuple[int, float, bool] | None:
+        """Run ``run_index``'s best validation epoch as marked: ``(epoch, step, weights kept)``; None if unknown."""
+        run = self._runs[run_index]
+        if run.best_epoch is None or run.best_x is None:
+            return None
+        return run.best_epoch, run.best_x, run.kept
+
+    def best_mark_items(self, run_index: int) -> list[Any]:
+        """The items that mark run ``run_index``'s best epoch (stars on its validation curves, lines)."""
+        return list(self._runs[run_index].marks)
+
+    def _unmark_best(self, run: _Run) -> None:
+        for item in run.marks:
+            self._legend_entry(item, None)
+            view = item.getViewBox()
+            if view is not None:
+                view.removeItem(item)
+        run.marks.clear()
+
+    def _mark_best(self, run: _Run) -> None:
+        """Mark ``run``'s best epoch: a star on each validation curve at that epoch (every shown run); for the
+        run drawn strong (the newest or the focused one) a dotted vertical line through the loss and accuracy
+        plots, and for the newest a legend entry ("best epoch 6, weights kept": the plots may be too narrow
+        for a label beside the line)."""
+        self._unmark_best(run)
+        if run.best_x is None or not run.visible or not run.curves:
+            return
+        focus = self.model.focus
+        strong = not run.dimmed or (focus is not None and focus < len(self._runs) and self._runs[focus] is run)
+        color = QColor(run.color if run.dimmed else _COLORS["val"][1 if theme.is_dark() else 0])
+        if not strong:
+            color.setAlphaF(_DIM_ALPHA)
+        text = f"best epoch {run.best_epoch}" + (", weights kept" if run.kept else "")
+        for name in _BEST_SERIES:
+            buffer, plot = run.buffers.get(name), self._plots[SERIES[name][0]]
+            if buffer is None or not buffer.n:
+                continue
+            xs, ys = buffer.data()
+            y = float(ys[int(np.argmin(np.abs(xs - run.best_x)))])
+            if name == "val_loss" and self.is_log_loss():
+                y = math.log10(y) if y > 0 else math.nan
+            if not math.isfinite(y):
+                continue
+            star = pg.ScatterPlotItem([run.best_x], [y], symbol="star", size=18 if strong else 11,
+                                      pen=pg.mkPen(color.darker(130), width=1), brush=pg.mkBrush(color))
+            star.setToolTip(f"{run.name}: {text}")
+            star.setZValue(5 if strong else -5)
+            # In the view box, not the plot: the plot's data items are its curves (exported data, legends).
+            plot.getViewBox().addItem(star, ignoreBounds=True)
+            if not run.marks and not run.dimmed:
+                self._legend_entry(star, text)
+            run.marks.append(star)
+            if strong:
+                line = pg.InfiniteLine(pos=run.best_x, angle=90, movable=False,
+                                       pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine))
+                line.setToolTip(f"{run.name}: {text}")
+                plot.getViewBox().addItem(line, ignoreBounds=True)
+                run.marks.append(line)
+
+    def _legend_entry(self, curve: pg.GraphicsObject, wanted: str | None) -> None:
         """Give ``curve`` the legend entry ``wanted`` (None: none); nothing happens if it has it.
 
         Entries are only added or removed where they change: building one (a text item laid out in

@@ -42,6 +42,7 @@ OPTIMIZERS = (("Adam", "adam"), ("AdamW", "adamw"), ("SGD (momentum)", "sgd"), (
 SCHEDULES = (("Constant", "constant"), ("Cosine", "cosine"), ("One-cycle", "onecycle"), ("Step", "step"),
              ("On plateau", "plateau"))
 ADVERSARIAL = (("Off", "none"), ("FGSM", "fgsm"), ("PGD (L∞)", "pgd"))
+BEST_METRICS = (("Validation loss", "val_loss"), ("Validation accuracy", "val_accuracy"))
 DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple MPS", "mps"))
 
 
@@ -89,6 +90,9 @@ FIELDS: tuple[FormField, ...] = (
     FormField("grad_clip", "Regularization", "Gradient clip", ("grad_clip",), "float", 0.0, 1e6, 2),
     FormField("early_stopping", "Regularization", "Early stopping", ("early_stopping_patience",), "int", 0, 10_000,
               suffix=" epochs"),
+    FormField("keep_best", "Regularization", "Keep the best epoch", ("restore_best",), "bool"),
+    FormField("best_metric", "Regularization", "Best epoch by", ("early_stopping_metric",), "choice",
+              choices=BEST_METRICS),
     FormField("flip", "Augmentation", "Mirror left-right", ("augment", "hflip"), "bool"),
     FormField("vflip", "Augmentation", "Mirror top-bottom", ("augment", "vflip"), "bool"),
     FormField("crop", "Augmentation", "Crop padding", ("augment", "crop_padding"), "int", 0, 16, suffix=" px"),
