@@ -425,7 +425,11 @@ def test_a_live_runs_legend_keeps_one_height_from_its_start(qtbot):
 
     QApplication.processEvents()  # the layout takes the legend's height
     heights, plot_tops = [plots.legend.height()], [plots.plot("loss").geometry().top()]
+    from dataclasses import replace
+
     for event in _events():
+        if isinstance(event, EpochFinished):
+            event = replace(event, best=True)  # each epoch the best so far: its mark and legend entry move
         plots.add_events([event])
         if isinstance(event, StepFinished):
             plots.flush_in_turn()
@@ -434,7 +438,8 @@ def test_a_live_runs_legend_keeps_one_height_from_its_start(qtbot):
         QApplication.processEvents()
         heights.append(plots.legend.height())
         plot_tops.append(plots.plot("loss").geometry().top())
-    assert len(plots.legend.items) == 6  # train (smoothed), learning rate, images / s; epoch: train, val, lr
-    rows = math.ceil(6 / plots.legend.columnCount)
+    # train (smoothed), learning rate, images / s; epoch: train, val, lr; "best epoch 2"
+    assert len(plots.legend.items) == 7
+    rows = math.ceil(7 / plots.legend.columnCount)
     assert set(heights) == {heights[0]} and 0 < heights[0] <= rows * 30 + 4, heights
     assert set(plot_tops) == {plot_tops[0]}  # the plots never moved

@@ -591,7 +591,7 @@ class TrainingPlots(QWidget):
         extent = max(float(steps), longest)
         # The entries the run will add (its epoch curves at the first epoch's end) get their legend rows
         # now: appearing later, they would move the plots down mid-run, a relayout and repaint of all four.
-        self._legend_reserve = len(self.legend.items) + len(set(LEGEND_LABELS.values()))
+        self._legend_reserve = len(self.legend.items) + len(set(LEGEND_LABELS.values())) + 1  # + "best epoch N"
         self._fit_legend()
         if extent > 0:
             self._extent = extent
