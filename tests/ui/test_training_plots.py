@@ -443,3 +443,33 @@ def test_a_live_runs_legend_keeps_one_height_from_its_start(qtbot):
     rows = math.ceil(7 / plots.legend.columnCount)
     assert set(heights) == {heights[0]} and 0 < heights[0] <= rows * 30 + 4, heights
     assert set(plot_tops) == {plot_tops[0]}  # the plots never moved
+
+
+
+def test_the_plots_fill_the_curves_panel_while_a_runs_data_loads(qtbot, monkeypatch):
+    """Train pressed in a large window: the Curves panel appears (four plots in a row) while the data loads.
+    Re-arranging the plots had shrunk their layout to its preferred size, a strip at the top left of the
+    panel (117×70 px plots in a 1338×418 view), until the next resize."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from cnnplayground.ui.shell.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    monkeypatch.setattr(window.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    window.resize(1728, 972)
+    window.show()
+    qtbot.waitExposed(window)
+    monkeypatch.setattr(window.files, "choose_preset", lambda: "resnet20_cifar")
+    window.files.new_from_preset()
+    try:
+        window.acts.train.trigger()
+        plots = window.curves.plots
+        qtbot.waitUntil(lambda: plots.isVisible() and plots.columns == 4, timeout=10_000)
+        QApplication.processEvents()
+        view = plots.graphics.size()
+        lowest = max(plots.plot(k).geometry().bottom() for k in ("loss", "accuracy", "lr", "speed"))
+        rightmost = max(plots.plot(k).geometry().right() for k in ("loss", "accuracy", "lr", "speed"))
+        assert lowest > 0.9 * view.height() and rightmost > 0.95 * view.width(), (lowest, rightmost, view)
+    finally:
+        window.training.shutdown()

@@ -737,6 +737,9 @@ class TrainingPlots(QWidget):
             layout.addItem(plot, row=1 + i // columns, col=i % columns)
         self.legend.setColumnCount(_LEGEND_COLUMNS[columns])
         self._fit_legend()
+        # Re-adding the plots shrank the layout to its preferred size (660×88 px in a 1338×418 view: the
+        # plots sat in a strip until the next resize, seen in Train mode while a dataset loaded).
+        self._graphics.ci.setGeometry(self._graphics.range)
         QTimer.singleShot(0, self._sync_x)  # once the new geometry is in place
 
     def _sync_x(self) -> None:
