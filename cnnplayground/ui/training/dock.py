@@ -405,6 +405,7 @@ class TrainingDock(QWidget):
         self._ended = False
         self._shown_step = None
         self.accuracy_label.setText("Waiting for the first epoch to end…")  # not the previous run's last epoch
+        self._set_status(f"Starting {self.run_name}…")  # the data is loaded (not "Loading the dataset…" still)
         self.session = TrainingSession(trainer, self)
         self.session.updated.connect(self._on_session_updated)
         self.session.state_changed.connect(self._on_session_state)
