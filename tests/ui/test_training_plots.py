@@ -452,6 +452,7 @@ def test_the_plots_fill_the_curves_panel_while_a_runs_data_loads(qtbot, monkeypa
     panel (117×70 px plots in a 1338×418 view), until the next resize."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from cnnplayground.project import DatasetChoice
     from cnnplayground.ui.shell.main_window import MainWindow
 
     window = MainWindow()
@@ -462,6 +463,9 @@ def test_the_plots_fill_the_curves_panel_while_a_runs_data_loads(qtbot, monkeypa
     qtbot.waitExposed(window)
     monkeypatch.setattr(window.files, "choose_preset", lambda: "resnet20_cifar")
     window.files.new_from_preset()
+    window.document.set_dataset(DatasetChoice(name="synthetic-rgb", options={"train_size": 64, "test_size": 16}))
+    begun: list[object] = []
+    monkeypatch.setattr(window.training, "_begin", begun.append)  # the data loads; no run starts after it
     try:
         window.acts.train.trigger()
         plots = window.curves.plots
@@ -472,4 +476,5 @@ def test_the_plots_fill_the_curves_panel_while_a_runs_data_loads(qtbot, monkeypa
         rightmost = max(plots.plot(k).geometry().right() for k in ("loss", "accuracy", "lr", "speed"))
         assert lowest > 0.9 * view.height() and rightmost > 0.95 * view.width(), (lowest, rightmost, view)
     finally:
-        window.training.shutdown()
+        # The data loads in the thread pool: let it end before the window goes.
+        qtbot.waitUntil(lambda: bool(begun), timeout=60_000)
