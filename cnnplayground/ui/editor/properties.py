@@ -412,9 +412,11 @@ class PropertiesPanel(QWidget):
         memory = result.memory_estimate(batch_size=OVERVIEW_BATCH)["total"]
         self.overview_memory_label.setText(f"~{format_bytes(memory)} at batch {OVERVIEW_BATCH}")
         self.overview_errors.clear()
-        problems = [(node_id, message) for node_id, message in result.errors if next_step(node_id, message) is None]
-        steps = [(node_id, step) for node_id, message in result.errors
-                 if (step := next_step(node_id, message)) is not None]
+        problems: list[tuple[str | None, str]] = []
+        steps: list[tuple[str | None, str]] = []
+        for node_id, message in result.errors:
+            step = next_step(node_id, message)
+            (problems if step is None else steps).append((node_id, message if step is None else step))
         for node_id, message in problems:
             item = QListWidgetItem(f"{node_id}: {message}" if node_id else message)
             item.setData(Qt.ItemDataRole.UserRole, node_id)
