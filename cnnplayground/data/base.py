@@ -53,22 +53,34 @@ class Split:
     """One split of a dataset.
 
     ``images``: ``(N, C, H, W)`` ``uint8`` on the CPU (0..255); ``labels``: ``(N,)`` ``int64``.
+    ``files``: where each image came from, for sources read from files (an image folder: the path
+    relative to the folder the user chose, with ``/``, e.g. ``train/cat/001.jpg``); ``None`` for
+    sources without files of their own (the synthetic and torchvision sets), which name images by
+    their position in the split.
     """
 
     images: torch.Tensor
     labels: torch.Tensor
+    files: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(f"images must be (N, C, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
         if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"labels must be ({self.images.shape[0]},) int64, got {tuple(self.labels.shape)}")
+        if self.files is not None and len(self.files) != self.images.shape[0]:
+            raise ValueError(f"files must name {self.images.shape[0]} images, got {len(self.files)}")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def subset(self, index: torch.Tensor) -> Split:
-        return Split(self.images[index], self.labels[index])
+        files = None if self.files is None else tuple(self.files[int(i)] for i in index.tolist())
+        return Split(self.images[index], self.labels[index], files)
+
+    def file_of(self, i: int) -> str:
+        """How a user finds image ``i``: its file (relative path) where the source has files, else ``#i``."""
+        return self.files[i] if self.files is not None else f"#{i}"
 
 
 @dataclass(frozen=True)

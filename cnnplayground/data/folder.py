@@ -153,6 +153,7 @@ def load_folder(
     i = 0
     skipped: list[tuple[str, str]] = []
     skipped_count = 0
+    names: list[str] = []
     # PIL warns about things it handles anyway (palette transparency, large images); the
     # pixels are what matter here.
     with warnings.catch_warnings():
@@ -170,6 +171,7 @@ def load_folder(
                     continue
                 out[i] = pixels
                 labels[i] = label
+                names.append(_shown(path, root))
                 i += 1
                 loaded += 1
             if not loaded:
@@ -178,13 +180,13 @@ def load_folder(
                     f"{paths[0].name} ({first_reason})): replace the files or remove the folder"
                 )
     images = torch.from_numpy(out[:i] if i < total else out)
-    split = Split(images, torch.from_numpy(labels[:i] if i < total else labels))
+    split = Split(images, torch.from_numpy(labels[:i] if i < total else labels), tuple(names))
     return FolderImages(split, classes, SkippedFiles(skipped_count, tuple(skipped)) if skipped_count else None)
 
 
 def _shown(path: Path, root: Path) -> str:
     try:
-        return str(path.relative_to(root))
+        return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
 

@@ -253,9 +253,10 @@ def load_dataset(
     corrupt_gen = torch.Generator().manual_seed(seed + CORRUPTION_SEED_OFFSET)
     if opts["random_labels"]:
         labels = randomize_labels(train.labels, float(opts["random_labels"]), len(classes), corrupt_gen)
-        train = Split(train.images, labels)
+        train = Split(train.images, labels, train.files)
     if opts["random_pixels"]:
-        train = Split(randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen), train.labels)
+        train = Split(randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen), train.labels,
+                      train.files)
     mean, std = channel_stats(train.images)
     return ImageData(name=info.name, class_names=classes, train=train, val=val, test=test, mean=mean, std=std,
                      skipped=skipped)

@@ -96,6 +96,19 @@ def test_load_dataset_splits_test_then_val(image_folder):
     assert no_test.input_shape == (1, 8, 8)
 
 
+def test_every_split_names_the_file_of_each_image(image_folder):
+    data = load_dataset(DatasetChoice(name="folder", root=str(image_folder), options={"size": 8, "test_fraction": 0.2}),
+                        val_fraction=0.25, seed=3)
+    seen = []
+    for split in (data.train, data.val, data.test):
+        assert split.files is not None and len(split.files) == len(split)
+        for i, (name, label) in enumerate(zip(split.files, split.labels.tolist(), strict=True)):
+            assert name.split("/")[0] == data.class_names[label]  # the class folder of the image's own label
+            assert split.file_of(i) == name
+        seen += split.files
+    assert sorted(seen) == sorted(f"{c}/{n}" for c in COLOURS for n, _, _ in IMAGES)
+
+
 def test_missing_folder(tmp_path):
     with pytest.raises(DatasetError, match=f"image folder {tmp_path / 'nope'} does not exist"):
         load_folder(tmp_path / "nope")
