@@ -9,6 +9,8 @@ from cnnplayground.data.base import ImageData, Split
 from cnnplayground.train.evaluate import Evaluation, Mistake
 from cnnplayground.ui.training.results import EMPTY_CAPTION, ResultsPanel
 
+from .test_inspect_panels import window  # noqa: F401 - the window fixture
+
 
 def _data(n: int) -> ImageData:
     images = torch.zeros((n, 1, 4, 4), dtype=torch.uint8)
@@ -41,7 +43,7 @@ def test_the_misclassified_tab_says_24_of_206_and_clear_empties_every_view(qtbot
 
 
 # Issue 22: the misclassified images of an image folder name their file (tooltip, Show in Folder, Copy File Path).
-#: Grey level of each image written, by file: 8 right in each class, 5 mistakes (dark images in bright/, bright in dark/).
+#: Grey level of each image, by file: 8 right in each class, 5 mistakes (dark images in bright/, bright in dark/).
 LEVELS = {
     **{f"bright/{i:02d}.png": 255 for i in range(8)},
     **{f"dark/{i:02d}.png": 0 for i in range(8)},
@@ -52,13 +54,25 @@ PLANTED = {"bright/shadow_5.png", "bright/shadow_60.png", "dark/glare_200.png", 
            "dark/glare_250.png"}
 
 
+def _lights_graph():
+    """Input 1×8×8 → Flatten → Linear(2)."""
+    from cnnplayground.core.graph import Graph
+
+    graph = Graph()
+    graph.add_node("Input", {"channels": 1, "height": 8, "width": 8}, id="input")
+    graph.add_node("Flatten", id="flat")
+    graph.add_node("Linear", {"out_features": 2}, id="fc")
+    graph.connect("input", "flat")
+    graph.connect("flat", "fc")
+    return graph
+
+
 def _lights(tmp_path):
     """(model, data, root): an image folder of uniform 8×8 grey images and a network that calls an image
     "bright" (class 0) when it is brighter than the training mean, else "dark"; half the images validate."""
     from PIL import Image
 
     from cnnplayground.core.builder import build
-    from cnnplayground.core.graph import Graph
     from cnnplayground.data.registry import load_dataset
     from cnnplayground.project import DatasetChoice
 
@@ -66,13 +80,7 @@ def _lights(tmp_path):
     for name, level in LEVELS.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("L", (8, 8), level).save(root / name)
-    graph = Graph()
-    graph.add_node("Input", {"channels": 1, "height": 8, "width": 8}, id="input")
-    graph.add_node("Flatten", id="flat")
-    graph.add_node("Linear", {"out_features": 2}, id="fc")
-    graph.connect("input", "flat")
-    graph.connect("flat", "fc")
-    model = build(graph)
+    model = build(_lights_graph())
     with torch.no_grad():
         model.layers.fc.weight.copy_(torch.tensor([[0.02] * 64, [-0.02] * 64]))
         model.layers.fc.bias.zero_()
@@ -158,3 +166,36 @@ def test_hover_and_right_click_on_a_tile_name_its_file_and_a_set_without_files_h
     grid.set_mistakes(images, [0, 1], [1, 0], [0.9, 0.8], ("cat", "dog"), files=["cat/a.png", "dog/b.png"],
                       root=tmp_path)
     assert right_click(QPoint(3, 3)) == []  # between the tiles: no menu
+
+
+def test_after_a_run_on_a_folder_the_window_shows_the_files_of_its_mistakes(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+    """The whole path: a run on an image folder, its mistakes in Results, Show in Folder under the project's
+    folder (DatasetChoice.root)."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    from cnnplayground.project import DatasetChoice, Project, TrainingConfig
+
+    model, data, root = _lights(tmp_path)
+    config = TrainingConfig(epochs=1, batch_size=8, device="cpu", checkpoint_every=0, val_fraction=0.5, seed=1)
+    project = Project.new(graph=_lights_graph(), name="lights",
+                          dataset=DatasetChoice(name="folder", root=str(root), options={"size": 8, "channels": 1}),
+                          training=config)
+    window.document.new(project)
+    window.acts.show_results.trigger()
+    with qtbot.waitSignal(window.results.mistakes_shown, timeout=60_000) as shown, \
+            qtbot.waitSignal(window.training.run_ended, timeout=60_000):
+        window.acts.train.trigger()
+    assert shown.args[0] > 0  # an untrained-for-long network on 10 images: some are wrong
+    grid = window.results.mistakes
+    files = [tip.split("<b>", 1)[1].split("</b>", 1)[0] for tip in grid.tooltips()]
+    assert set(files) <= set(data.val.files)  # validation images, named by their path in the folder
+    for file, tip in zip(files, grid.tooltips()):
+        assert f"true: {file.split('/')[0]} → predicted: " in tip
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    menu = grid.tile_menu(0)
+    assert [a.text() for a in menu.actions() if not a.isSeparator()] == ["Show in Folder", "Copy File Path",
+                                                                         "Export Figure…"]
+    menu.actions()[0].trigger()
+    assert opened == [QUrl.fromLocalFile(str(root / files[0].split("/")[0]))]
