@@ -199,3 +199,30 @@ def test_after_a_run_on_a_folder_the_window_shows_the_files_of_its_mistakes(qtbo
                                                                          "Export Figure…"]
     menu.actions()[0].trigger()
     assert opened == [QUrl.fromLocalFile(str(root / files[0].split("/")[0]))]
+
+
+def test_export_figure_of_the_misclassified_tab_writes_a_csv_with_each_images_file(qtbot, tmp_path):
+    import csv
+    import io
+
+    from cnnplayground.ui.export.figures import FigureError, FigureTarget, csv_text, export_figure
+
+    model, data, root = _lights(tmp_path)
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.mistakes_shown, timeout=10_000):
+        panel.find_mistakes(model, data, root=str(root))
+    panel.tabs.setCurrentIndex(1)
+    path = export_figure(FigureTarget("Results", panel.figure_widget()), tmp_path / "mistakes.csv")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert list(rows[0]) == ["index", "file", "true", "predicted", "confidence"]
+    assert sorted(r["file"] for r in rows) == sorted(PLANTED & set(data.val.files))
+    for row in rows:
+        assert data.val.files[int(row["index"])] == row["file"]  # the index is the image's place in the split
+        assert row["true"] == row["file"].split("/")[0] != row["predicted"]
+    confidence = [float(r["confidence"]) for r in rows]
+    assert confidence == sorted(confidence, reverse=True) and all(0.5 < c < 1 for c in confidence)
+
+    panel.clear()
+    with pytest.raises(FigureError, match="Results has no images to write as CSV"):
+        csv_text(FigureTarget("Results", panel.figure_widget()))

@@ -41,6 +41,8 @@ class _Tile:
     predicted: str
     confidence: str
     file: str | None = None  # relative to the image folder, with "/"
+    probability: float = 0.0  # the confidence as a number, 0..1
+    index: int | None = None  # the image's position in its split
 
     @property
     def caption(self) -> str:
@@ -63,6 +65,7 @@ class _Tiles(QWidget):
         super().__init__(parent)
         self.tiles: list[_Tile] = []
         self.root: Path | None = None  # the image folder the tiles' files are relative to
+        self.files = False  # whether the tiles' images have files
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -195,10 +198,12 @@ class MistakesGrid(QWidget):
 
     def set_mistakes(self, images: np.ndarray | Any, true: Sequence[int], predicted: Sequence[int],
                      confidence: Sequence[float], class_names: Sequence[str],
-                     files: Sequence[str] | None = None, root: str | Path | None = None) -> None:
+                     files: Sequence[str] | None = None, root: str | Path | None = None,
+                     indices: Sequence[int] | None = None) -> None:
         """Show ``images`` (N, C, H, W) uint8 (NumPy or a torch tensor) with their classes and confidence (0..1).
 
-        ``files``: each image's path relative to the image folder ``root`` (``None``: a set without files).
+        ``files``: each image's path relative to the image folder ``root`` (``None``: a set without files);
+        ``indices``: each image's position in its split (for :meth:`table_rows`).
         """
         if hasattr(images, "detach"):  # a torch tensor, without importing torch here
             images = images.detach().cpu().numpy()
@@ -208,10 +213,13 @@ class MistakesGrid(QWidget):
             return str(class_names[i]) if 0 <= i < len(class_names) else str(i)
 
         names = list(files) if files is not None else [None] * len(true)
+        where = list(indices) if indices is not None else [None] * len(true)
         self._tiles.root = Path(root).expanduser().absolute() if files is not None and root else None
+        self._tiles.files = files is not None
         self._tiles.tiles = [
-            _Tile(image_pixmap(array[i]), name(int(t)), name(int(pr)), f"{round(float(c) * 100)} %", file)
-            for i, (t, pr, c, file) in enumerate(zip(true, predicted, confidence, names))
+            _Tile(image_pixmap(array[i]), name(int(t)), name(int(pr)), f"{round(float(c) * 100)} %", file,
+                  float(c), index)
+            for i, (t, pr, c, file, index) in enumerate(zip(true, predicted, confidence, names, where))
         ]
         self._stack.setCurrentWidget(self._scroll if self._tiles.tiles else self.empty_label)
         self._tiles.updateGeometry()
@@ -224,6 +232,13 @@ class MistakesGrid(QWidget):
     def tooltips(self) -> list[str]:
         """Each tile's tooltip, in the order shown: its file (where there is one), classes and confidence."""
         return [t.tooltip for t in self._tiles.tiles]
+
+    def table_rows(self) -> list[dict[str, object]]:
+        """The images shown, most confident first, for Export Figure's CSV: ``index`` (in the split),
+        ``file`` (only where the images have files), ``true``, ``predicted``, ``confidence`` (0..1)."""
+        return [{"index": "" if t.index is None else t.index, **({"file": t.file} if self._tiles.files else {}),
+                 "true": t.true, "predicted": t.predicted, "confidence": round(t.probability, 6)}
+                for t in self._tiles.tiles]
 
     def tile_center(self, i: int) -> QPointF:
         """The middle of tile ``i`` in this widget's coordinates (for tests and screenshots)."""

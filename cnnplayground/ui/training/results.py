@@ -148,7 +148,8 @@ class ResultsPanel(QWidget):
         images = data.val.images[index] if index else data.val.images[:0]
         files = None if data.val.files is None else [data.val.file_of(i) for i in index]
         self.mistakes.set_mistakes(images, [x.true for x in m], [x.predicted for x in m],
-                                   [x.confidence for x in m], data.class_names, files=files, root=self._root)
+                                   [x.confidence for x in m], data.class_names, files=files, root=self._root,
+                                   indices=index)
         self.mistakes.empty_label.setText("No mistakes")
         wrong = int(result.confusion.sum() - result.confusion.diagonal().sum())  # every mistake, not just those shown
         self.tabs.setTabText(1, f"Misclassified ({len(m)} of {wrong:,})" if len(m) < wrong
