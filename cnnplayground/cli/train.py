@@ -57,7 +57,10 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("project", metavar="PROJECT.cnnp")
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--top", type=positive_int, default=5, help="show the N most confident mistakes")
+    p.add_argument("--top", type=positive_int, default=5,
+                   help="show the N most confident mistakes (by file for an image folder, else by position #i)")
+    p.add_argument("--csv", type=Path, metavar="FILE", default=None,
+                   help="write one row per image: index, file (image folders), true, predicted, confidence")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average the outputs for each image and its mirror image (default: the project's setting)")
@@ -278,7 +281,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..data.base import DatasetError
     from ..data.loader import DeviceLoader
     from ..data.registry import load_dataset
-    from ..train.evaluate import evaluate
+    from ..io.atomic import AtomicWriteError, atomic_write_text, check_target
+    from ..train.evaluate import evaluate, per_image_csv
     from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.trainer import TrainingSetupError, resolve_device
 
@@ -290,6 +294,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     choice = project.dataset.model_copy(deep=True)
     if args.data_root:
         choice.root = args.data_root
+    if args.csv is not None:
+        try:  # a folder, a device or a read-only file as --csv: refused before any work
+            check_target(args.csv)
+        except AtomicWriteError as exc:
+            raise CliError(f"{exc}; choose another --csv file") from None
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
@@ -310,15 +319,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=EVALUATE_BATCH, device=device, shuffle=False)
     t0 = time.perf_counter()
     tta_flip = project.training.tta_flip if args.tta_flip is None else args.tta_flip
-    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip)
+    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip,
+                      per_image=args.csv is not None)
     seconds = time.perf_counter() - t0
     names = data.class_names
+    if args.csv is not None:
+        try:
+            atomic_write_text(args.csv, per_image_csv(result, split.labels, names, split.files))
+        except AtomicWriteError as exc:
+            raise CliError(f"{exc}; choose another --csv file") from None
     if args.json:
         say(json.dumps({
             "split": args.split, "images": result.count, "loss": result.loss, "accuracy": result.accuracy,
             "per_class_accuracy": dict(zip(names, result.per_class_accuracy)),
             "confusion": result.confusion.tolist(),
-            "mistakes": [m.__dict__ for m in result.mistakes], "seconds": seconds, "tta_flip": tta_flip,
+            "mistakes": [{**m.__dict__, "file": None if split.files is None else split.files[m.index]}
+                         for m in result.mistakes],
+            "seconds": seconds, "tta_flip": tta_flip,
         }))
         return 0
     tta = ", flip test-time augmentation" if tta_flip else ""
@@ -337,10 +354,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         say(f"  {name:<{width}}" + "".join(f"{v:>{cw}}" for v in row) + f"   ({i})")
     if result.mistakes:
         say("\nmost confident mistakes:")
-        for m in result.mistakes:
-            say(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
-                f"with {m.confidence:.1%}")
+        for line in _mistake_lines(result.mistakes, names, split):
+            say(line)
+    if args.csv is not None:
+        say(f"\nper-image results ({result.count:,} rows) written to {printable(str(args.csv))}")
     return 0
+
+
+def _mistake_lines(mistakes, names: list[str], split) -> list[str]:
+    """``  cat/0042.png  true cat  → predicted dog  (93.0%)``, one per mistake, in aligned columns; an
+    image is named by its file (relative to the image folder) where the split has files, else ``#63``."""
+    where = [printable(split.file_of(m.index)) for m in mistakes]
+    true = [names[m.true] for m in mistakes]
+    predicted = [names[m.predicted] for m in mistakes]
+    ww, tw, pw = (max(len(s) for s in column) for column in (where, true, predicted))
+    return [f"  {w:<{ww}}  true {t:<{tw}}  → predicted {p:<{pw}}  ({m.confidence:.1%})"
+            for w, t, p, m in zip(where, true, predicted, mistakes)]
 
 
 def _adversarial_text(config) -> str:
