@@ -266,8 +266,8 @@ def _stats_tip(data: ImageData, counts: ClassCounts) -> str:
         tuple(f"channel {i + 1}" for i in range(len(data.mean)))
     rows = "".join(f"<tr><td>{name}</td><td align=right>{m:.4f}</td><td align=right>{s:.4f}</td></tr>"
                    for name, m, s in zip(channels, data.mean, data.std))
-    head = "<tr><th align=left>class</th><th>train</th><th>validation</th>" + \
-        ("<th>test</th>" if counts.test is not None else "") + "</tr>"
+    head = "<tr><th align=left>class</th><th align=right>train</th><th align=right>validation</th>" + \
+        ("<th align=right>test</th>" if counts.test is not None else "") + "</tr>"
     order = list(range(len(counts.class_names)))
     if len(order) > TIP_CLASSES:  # the largest and the smallest classes, so the tip stays on the screen
         order.sort(key=lambda i: -counts.train[i])
@@ -280,7 +280,8 @@ def _stats_tip(data: ImageData, counts: ClassCounts) -> str:
         cells = [counts.train[i], counts.val[i]] + ([counts.test[i]] if counts.test is not None else [])
         body += (f"<tr><td>{html.escape(counts.class_names[i])}</td>"
                  + "".join(f"<td align=right>{c:,}</td>" for c in cells) + "</tr>")
-    return (f"<p>Every image is normalized per channel, (pixel − mean) / std, with statistics of the "
-            f"{len(data.train):,} training images only (validation and test stay unseen):</p>"
-            f"<table><tr><th align=left>channel</th><th>mean</th><th>std</th></tr>{rows}</table>"
-            f"<p>Images per class:</p><table>{head}{body}</table>")
+    return (f"<p>Each channel is normalized, (pixel − mean) / std,<br>with the statistics of the "
+            f"{len(data.train):,} training images only<br>(validation and test images stay unseen):</p>"
+            f"<table cellpadding=2><tr><th align=left>channel</th><th align=right>mean</th>"
+            f"<th align=right>std</th></tr>{rows}</table>"
+            f"<p>Images per class:</p><table cellpadding=2>{head}{body}</table>")
