@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.data.balance import class_counts
@@ -79,6 +80,14 @@ def test_the_preview_shows_mean_std_and_warns_about_unbalanced_classes(make_dock
     dock.document.undo_stack.undo()
     assert dock.document.project.training.class_weights == "none" and preview.balance.text().startswith("⚠")
     assert form.class_weights.toolTip() == TrainingConfig.model_fields["class_weights"].description
+
+
+def test_class_names_in_the_warning_are_shown_as_written(make_dock, tmp_path):
+    root = _folder(tmp_path / "pets", {"<u>cat": 40, "dog": 6})
+    dock = make_dock(DatasetChoice(name="folder", root=str(root), options={"size": 28}), 2)
+    balance = dock.preview.balance
+    assert balance.isVisible() and balance.text().startswith("⚠ Unbalanced classes: <u>cat ")
+    assert balance.textFormat() == Qt.TextFormat.PlainText  # not underlined: the folder's name, character for character
 
 
 @pytest.mark.parametrize("counts", [{"cat": 20, "dog": 20, "emu": 20}, {"cat": 29, "dog": 10, "emu": 20}])

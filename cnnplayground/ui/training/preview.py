@@ -111,6 +111,7 @@ class SamplePreview(QGroupBox):
         #: "Unbalanced classes: …" when the training split's largest class has ≥ 3 × the smallest's images.
         self.balance = QLabel("", self)
         self.balance.setWordWrap(True)
+        self.balance.setTextFormat(Qt.TextFormat.PlainText)  # class names are the user's folder names
         self.shuffle_button = QToolButton(self)
         self.shuffle_button.setText("New samples")
         self.shuffle_button.setToolTip("Show other images of the training set")
