@@ -110,6 +110,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--l1", ("training", "l1"), "regularization", "L1 penalty on the weights, added to the loss"),
     Flag("--label-smoothing", ("training", "label_smoothing"), "regularization", "cross-entropy label "
          "smoothing, 0-0.99"),
+    Flag("--class-weights", ("training", "class_weights"), "regularization", "weight the training loss by "
+         "class: 'balanced' gives each class n / (classes × its images), as scikit-learn's, for unbalanced data; "
+         "the validation loss stays unweighted (default: none)", kind=None, choices=("none", "balanced")),
     Flag("--grad-clip", ("training", "grad_clip"), "regularization", "clip the gradient norm to this value "
          "(0: off)", metavar="NORM"),
     Flag("--early-stopping", ("training", "early_stopping_patience"), "regularization", "stop after this many "

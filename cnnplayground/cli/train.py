@@ -131,6 +131,24 @@ def _warn_skipped(data) -> None:
         say(f"warning: {data.skipped.message()}", file=sys.stderr)  # file names escaped
 
 
+def _describe_data(data, config, lines: bool) -> None:
+    """Say (when ``lines``: not with ``--json``, whose first event stays ``RunStarted``) what the images are
+    normalized with and how many there are per class in the training split; warn on stderr when the classes
+    are unbalanced (``data/balance.py``: the largest at least 3 × the smallest) and the loss is not weighted."""
+    from ..data.balance import class_counts, normalization_text
+
+    counts = class_counts(data)
+    if lines:
+        say(f"normalization (from the {len(data.train):,} training images): {normalization_text(data)}")
+        say(f"classes (training images): {counts.listing()}")
+    if counts.unbalanced and config.class_weights == "none":
+        say(f"warning: classes are unbalanced: {counts.extremes()}; consider --class-weights balanced",
+            file=sys.stderr)
+    elif counts.unbalanced and lines:
+        say(f"classes are unbalanced: {counts.extremes()}; the training loss is weighted by class "
+            f"(--class-weights {config.class_weights})")
+
+
 def _default_config():
     from ..project import TrainingConfig
 
@@ -188,6 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     printer = _JsonPrinter(sys.stdout) if args.json else _HumanPrinter(sys.stdout, sys.stderr, project.name, data,
                                                                        _adversarial_text(config))
+    _describe_data(data, config, lines=not args.json)
     steps = StepLog()  # bounded however long the run (run_record keeps 20,000 points per curve anyway)
     epoch_weights: WeightsSnapshot | None = None  # the weights at the end of the last finished epoch
     started = datetime.now(UTC)

@@ -41,6 +41,7 @@ VALUES: dict[str, tuple[list[str], Any]] = {
     "--weight-decay": (["0.0005"], 0.0005),
     "--l1": (["1e-05"], 1e-05),
     "--label-smoothing": (["0.1"], 0.1),
+    "--class-weights": (["balanced"], "balanced"),
     "--grad-clip": (["2.5"], 2.5),
     "--early-stopping": (["4"], 4),
     "--best-metric": (["val_accuracy"], "val_accuracy"),

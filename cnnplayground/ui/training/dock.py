@@ -279,6 +279,7 @@ class TrainingDock(QWidget):
     # --- the sample preview ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
         self.preview.set_augment(self.document.project.training.augment)
+        self.preview.set_class_weights(self.document.project.training.class_weights)
         if self._cache is None or self._cache[0] != data_key(self.document.project):
             if self._train_when_loaded:
                 self._load()  # Train was pressed: it goes on with the new settings
@@ -289,6 +290,7 @@ class TrainingDock(QWidget):
         if not self.preview.isVisible():
             return
         self.preview.set_augment(self.document.project.training.augment)
+        self.preview.set_class_weights(self.document.project.training.class_weights)
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
             if self.preview.data is not self._cache[1]:
