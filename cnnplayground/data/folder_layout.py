@@ -1,0 +1,384 @@
+"""How an image folder is split and at what size its images are read: from the folder itself.
+
+Two layouts are understood (torchvision's ``ImageFolder``, Keras' ``image_dataset_from_directory``
+and fastai keep data like this)::
+
+    root/                               root/
+      train/ cat/ dog/                    cat/ 001.jpg ...
+      val/   cat/ dog/   (or valid/,      dog/ ...
+             validation/; optional)
+      test/  cat/ dog/   (optional)
+
+With a ``train/`` sub-folder, the split folders are the splits: class names are the union of their
+class folders, sorted, the same list for every split; a class may be missing from ``val/`` or
+``test/`` (said in the notes), not from ``train/``. A split the layout does not give (validation,
+test) is drawn from ``train/`` by its share. Without ``train/``, every sub-folder is a class and the
+validation and test shares are drawn from it. Shares are drawn **per class** (stratified): each class
+gives ``round(share · its images)`` of them, chosen by a permutation from the seed; test first, then
+validation from what is left, and at least one image of each class stays in training.
+
+The image size: the folder's ``size`` option is ``"auto"`` by default (:data:`AUTO`): the
+``(height, width)`` most images have, read from the files' headers (no pixel is decoded). When every
+image has that size, nothing is resampled. Non-square sizes are kept as they are (64×48 frames train
+at 64×48): a square would crop a quarter of every such frame. Images of another size are scaled to
+cover it and center-cropped. A number (``--image-size``) fits every image to that square instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..core.errors import one_line
+from .base import DatasetError, SkippedFiles, Split
+from .folder import IMAGE_FORMATS, MAX_IMAGE_PIXELS, images_in, read_splits, scan_folder
+
+#: The ``size`` option's value that reads the images at their own (most common) size.
+AUTO = "auto"
+#: The names a split folder may have, per split (the first is how the split is named in messages).
+SPLIT_FOLDERS: dict[str, tuple[str, ...]] = {
+    "train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",),
+}
+#: Smallest and largest side the automatic size gives (the ``size`` option's range).
+AUTO_LIMITS = (8, 512)
+#: Folders whose image sizes are remembered (by their listing's modification times).
+SIZE_CACHE_ENTRIES = 16
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """What a folder holds, from its listing alone.
+
+    ``folders``: split → the sub-folder that gives it (``{}``: one folder of class sub-folders).
+    ``files``: split → the files of each class (``files[split][label]``); one folder: ``{"all": …}``.
+    ``notes``: what a user should know (a class missing from ``test/``, a folder left out).
+    """
+
+    root: Path
+    classes: tuple[str, ...]
+    folders: dict[str, str]
+    files: dict[str, list[list[Path]]]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def from_layout(self) -> bool:
+        return bool(self.folders)
+
+    def all_files(self) -> list[Path]:
+        return [p for per_class in self.files.values() for paths in per_class for p in paths]
+
+
+def scan_layout(root: Path) -> FolderLayout:
+    """The layout of ``root`` (see the module's text); :class:`DatasetError` when it cannot be used."""
+    try:
+        if not root.is_dir():
+            raise DatasetError(f"image folder {root} does not exist: choose a folder with one sub-folder per class")
+        subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise DatasetError(f"cannot read image folder {root} ({exc.strerror or one_line(exc)}): "
+                           "check that you may open it") from None
+    if "train" not in subs:
+        classes, files = scan_folder(root)
+        return FolderLayout(root, classes, {}, {"all": files})
+    folders: dict[str, str] = {}
+    for split, names in SPLIT_FOLDERS.items():
+        present = [n for n in names if n in subs]
+        if len(present) > 1:
+            raise DatasetError(f"image folder {root} has {' and '.join(f'{n}/' for n in present)}: keep one "
+                               "validation folder (merge or rename the others)")
+        if present:
+            folders[split] = present[0]
+    notes: list[str] = []
+    others = [n for n in subs if n not in folders.values()]
+    if others:
+        notes.append(f"left out: {', '.join(f'{n}/' for n in others)} (not train/, val/ or test/)")
+    found: dict[str, dict[str, list[Path]]] = {}
+    for split, name in folders.items():
+        found[split] = {c: images_in(root / name / c) for c in _class_folders(root / name)}
+    train = {c: f for c, f in found["train"].items() if f}
+    if len(train) < 2:
+        raise DatasetError(f"image folder {root / 'train'} has {len(train)} class sub-folder"
+                           f"{'' if len(train) == 1 else 's'} with images: at least 2 classes are needed "
+                           "(train/ holds one sub-folder of images per class)")
+    classes = tuple(sorted(set().union(*found.values())))
+    for c in classes:
+        if not train.get(c):
+            where = ", ".join(f"{folders[s]}/" for s in found if found[s].get(c))
+            raise DatasetError(f"class '{c}' has images in {where} but none in train/: add its training images "
+                               f"to {root / 'train' / c}, or remove it from {where}")
+    for split in ("val", "test"):
+        if split not in found:
+            continue
+        if not any(found[split].values()):
+            notes.append(f"{folders[split]}/ has no images: left out")
+            del folders[split]
+            continue
+        missing = [c for c in classes if not found[split].get(c)]
+        if missing:
+            notes.append(f"{folders[split]}/ has no images of {_names(missing)}")
+    files = {split: [found[split].get(c, []) for c in classes] for split in folders}
+    return FolderLayout(root, classes, folders, files, tuple(notes))
+
+
+def _class_folders(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise DatasetError(f"cannot read image folder {folder} ({exc.strerror or one_line(exc)}): "
+                           "check that you may open it") from None
+
+
+def _names(classes: list[str], shown: int = 3) -> str:
+    quoted = [f"'{c}'" for c in classes[:shown]]
+    more = f" and {len(classes) - shown} more" if len(classes) > shown else ""
+    return ", ".join(quoted) + more
+
+
+# --- splits ----------------------------------------------------------------------------------------
+
+SPLITS = ("train", "val", "test")
+SPLIT_TITLES = {"train": "train", "val": "validation", "test": "test"}
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Which files make each split, and where each split comes from (printable: :meth:`describe`).
+
+    ``files[split][label]``: the files of class ``label`` in ``split`` (``"train"``, ``"val"``,
+    ``"test"``; every split is there, maybe empty). ``sources[split]``: ``"test/"`` (a folder of the
+    layout), ``"10 % of train/"`` or ``"20 % of the images"`` (drawn per class), or ``""`` (none).
+    """
+
+    root: Path
+    classes: tuple[str, ...]
+    from_layout: bool
+    files: dict[str, list[list[Path]]]
+    sources: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    def counts(self, split: str) -> list[int]:
+        """Images of each class in ``split``."""
+        return [len(paths) for paths in self.files[split]]
+
+    def size(self, split: str) -> int:
+        return sum(self.counts(split))
+
+    def describe(self) -> str:
+        """One line: ``splits from the folder's layout: train 3,600 (train/) · validation 400 (10 % of train/,
+        stratified by class) · test 1,000 (test/)``."""
+        parts = []
+        for split in SPLITS:
+            source = self.sources[split]
+            if not source:
+                parts.append(f"{SPLIT_TITLES[split]} none")
+                continue
+            per_class = ", stratified by class" if "%" in source else ""
+            parts.append(f"{SPLIT_TITLES[split]} {self.size(split):,} ({source}{per_class})")
+        how = "splits from the folder's layout" if self.from_layout else "splits drawn from the class folders"
+        return f"{how}: {' · '.join(parts)}"
+
+    def table(self, limit: int = 20) -> list[str]:
+        """The images per class and split, one line per class (at most ``limit``, then how many more)."""
+        width = max(5, *(len(c) for c in self.classes[:limit]))
+        heads = [SPLIT_TITLES[s] for s in SPLITS]
+        lines = [f"{'class':<{width}}  " + "  ".join(f"{h:>10}" for h in heads)]
+        columns = [self.counts(s) for s in SPLITS]
+        for i, name in enumerate(self.classes[:limit]):
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{col[i]:>10,}" for col in columns))
+        if len(self.classes) > limit:
+            lines.append(f"… and {len(self.classes) - limit:,} more classes")
+        return lines
+
+
+def plan_splits(layout: FolderLayout, *, val_share: float, test_share: float, seed: int) -> SplitPlan:
+    """Assign every file of ``layout`` to a split: the layout's folders, else shares drawn per class.
+
+    The draw is seeded (``seed``): test first (``round(test_share · n)`` of each class's ``n``
+    images), then validation (``round(val_share · rest)``); each class keeps at least one training
+    image. Each split keeps its files in name order.
+    """
+    notes = list(layout.notes)
+    generator = torch.Generator().manual_seed(seed)
+    pool = layout.files["train" if layout.from_layout else "all"]
+    pool_name = "train/" if layout.from_layout else "the images"
+    files: dict[str, list[list[Path]]] = {s: [[] for _ in layout.classes] for s in SPLITS}
+    sources = {s: "" for s in SPLITS}
+    shares = {"test": test_share, "val": val_share}
+    for split, flag in (("val", "--val-share"), ("test", "--test-share")):
+        if split in layout.folders:
+            files[split] = layout.files[split]
+            sources[split] = f"{layout.folders[split]}/"
+            if shares[split] > 0:
+                notes.append(f"{flag} is not applied: the folder has {layout.folders[split]}/")
+            shares[split] = 0.0
+    for label, paths in enumerate(pool):
+        n = len(paths)
+        order = torch.randperm(n, generator=generator).tolist()
+        n_test = min(round(shares["test"] * n), max(n - 1, 0))
+        n_val = min(round(shares["val"] * (n - n_test)), max(n - n_test - 1, 0))
+        picked = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+        for split, index in picked.items():
+            if split == "train" or split not in layout.folders:
+                files[split][label] = [paths[i] for i in sorted(index)]
+    sources["train"] = pool_name if layout.from_layout else "the class folders"
+    for split in ("test", "val"):
+        if not sources[split] and shares[split] > 0:
+            sources[split] = f"{shares[split]:.0%} of {pool_name}".replace("%", " %")
+    return SplitPlan(layout.root, layout.classes, layout.from_layout, files, sources, tuple(notes))
+
+
+def plan_folder(root: Path, *, val_share: float, test_share: float, seed: int) -> SplitPlan:
+    """:func:`plan_splits` of :func:`scan_layout` of ``root``: what :func:`load_splits` will read."""
+    return plan_splits(scan_layout(root), val_share=val_share, test_share=test_share, seed=seed)
+
+
+def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int,
+                available_memory: int | None = None) -> tuple[Split, Split, Split | None, SkippedFiles | None]:
+    """``(train, val, test or None, skipped)``: the images of ``plan`` at ``size`` ``(height, width)``."""
+    splits, skipped = read_splits(plan.root, plan.classes, plan.files, size=size, channels=channels,
+                                  available_memory=available_memory)
+    test = splits["test"] if plan.sources["test"] else None
+    return splits["train"], splits["val"], test, skipped
+
+
+# --- the image size ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageSize:
+    """The size images are read at: ``(height, width)``, and why (:meth:`describe`).
+
+    ``count``: images that have that size; ``total``: images whose size was read (``0`` when the
+    size was set, not read); ``largest``: the size most images have, when it was scaled to fit
+    :data:`AUTO_LIMITS`.
+    """
+
+    height: int
+    width: int
+    count: int = 0
+    total: int = 0
+    largest: tuple[int, int] | None = None
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    def describe(self) -> str:
+        """``image size 32×32 (the size of all 1,000 images)``, ``… most common size 32×32 (812 of 1,000 images)``."""
+        shown = f"{self.height}×{self.width}"
+        if not self.total:
+            return f"image size {shown} (set; each image is scaled and center-cropped to it)"
+        if self.largest is not None:
+            h, w = self.largest
+            return (f"image size {shown}: the most common size {h}×{w} ({self.count:,} of {self.total:,} images) "
+                    f"scaled to fit {AUTO_LIMITS[1]} pixels")
+        if self.count == self.total:
+            return f"image size {shown}, the size of all {self.total:,} images"
+        return (f"image size {shown}: the most common size ({self.count:,} of {self.total:,} images; the other "
+                f"{self.total - self.count:,} are scaled and center-cropped)")
+
+
+_cache: dict[tuple, Counter] = {}
+_cache_lock = threading.Lock()
+
+
+def header_sizes(layout: FolderLayout) -> Counter:
+    """How many images of ``layout`` have each ``(height, width)`` (upright, after the EXIF orientation
+    of JPEG and TIFF files), read from the headers alone; unreadable files are not counted.
+
+    Remembered per folder by the modification times of the folders listed (adding, removing or
+    renaming a file changes them; a file rewritten in place under the same name does not).
+    """
+    key = _cache_key(layout)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    sizes: Counter = Counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in layout.all_files():
+            hw = _header_size(path)
+            if hw is not None:
+                sizes[hw] += 1
+    with _cache_lock:
+        while len(_cache) >= SIZE_CACHE_ENTRIES:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = sizes
+    return sizes
+
+
+def _cache_key(layout: FolderLayout) -> tuple:
+    folders = {layout.root} | {p.parent for p in layout.all_files()}
+    stamps = []
+    for folder in sorted(folders):
+        try:
+            stamps.append((str(folder), os.stat(folder).st_mtime_ns))
+        except OSError:
+            stamps.append((str(folder), -1))
+    return (str(layout.root.resolve()), tuple(stamps), len(layout.all_files()))
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    Image.init()
+    try:
+        with Image.open(path, formats=IMAGE_FORMATS) as opened:
+            width, height = opened.size
+            if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
+                return None
+            # JPEG and TIFF keep the EXIF block in the header; other formats would decode to find it.
+            if opened.format in ("JPEG", "MPO", "TIFF") and opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return height, width
+    except Exception:  # noqa: BLE001 - a file that cannot be read is skipped (and said) when it is loaded
+        return None
+
+
+def choose_size(sizes: Counter) -> ImageSize:
+    """The automatic size: the ``(height, width)`` most images have (ties: the larger), scaled down to fit
+    :data:`AUTO_LIMITS` (keeping its aspect) when a side is larger, and up to 8 pixels when smaller."""
+    if not sizes:
+        raise DatasetError("no image of the folder could be read: add PNG, JPEG, BMP, GIF, WebP or TIFF images")
+    (h, w), count = max(sizes.items(), key=lambda item: (item[1], item[0][0] * item[0][1], item[0]))
+    total = sum(sizes.values())
+    low, high = AUTO_LIMITS
+    if max(h, w) <= high and min(h, w) >= low:
+        return ImageSize(h, w, count, total)
+    scale = high / max(h, w) if max(h, w) > high else low / min(h, w)
+    fitted = (min(max(round(h * scale), low), high), min(max(round(w * scale), low), high))
+    return ImageSize(*fitted, count, total, largest=(h, w))
+
+
+def image_size(layout: FolderLayout, size: object) -> ImageSize:
+    """The size the images of ``layout`` are read at: ``size`` (the option: :data:`AUTO` or one side)."""
+    if size == AUTO:
+        return choose_size(header_sizes(layout))
+    side = int(size)  # type: ignore[call-overload]
+    return ImageSize(side, side)
+
+
+@dataclass(frozen=True)
+class FolderSummary:
+    """What a folder gives before anything is decoded: the split plan and the image size."""
+
+    plan: SplitPlan
+    size: ImageSize
+    channels: int = 3
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.channels, self.size.height, self.size.width
+
+
+def summarize_folder(root: Path, options: dict, *, val_share: float, seed: int) -> FolderSummary:
+    """The split plan and image size of the image folder ``root`` with the folder dataset's ``options``
+    (resolved: ``size``, ``channels``, ``test_fraction``), listing files and reading headers only."""
+    layout = scan_layout(root)
+    plan = plan_splits(layout, val_share=val_share, test_share=float(options["test_fraction"]), seed=seed)
+    return FolderSummary(plan, image_size(layout, options["size"]), int(options["channels"]))
