@@ -37,7 +37,7 @@ import torch
 
 from ..core.errors import one_line
 from .base import DatasetError, SkippedFiles, Split
-from .folder import IMAGE_FORMATS, MAX_IMAGE_PIXELS, images_in, read_splits, scan_folder
+from .folder import IMAGE_FORMATS, MAX_IMAGE_PIXELS, MAX_IMAGES, images_in, read_splits, scan_folder
 
 #: The ``size`` option's value that reads the images at their own (most common) size.
 AUTO = "auto"
@@ -380,5 +380,10 @@ def summarize_folder(root: Path, options: dict, *, val_share: float, seed: int) 
     """The split plan and image size of the image folder ``root`` with the folder dataset's ``options``
     (resolved: ``size``, ``channels``, ``test_fraction``), listing files and reading headers only."""
     layout = scan_layout(root)
+    total = len(layout.all_files())
+    if total > MAX_IMAGES:  # refused before any header is read, as the load refuses it
+        raise DatasetError(
+            f"image folder {root} holds {total:,} images; at most {MAX_IMAGES:,} can be loaded: choose a smaller folder"
+        )
     plan = plan_splits(layout, val_share=val_share, test_share=float(options["test_fraction"]), seed=seed)
     return FolderSummary(plan, image_size(layout, options["size"]), int(options["channels"]))
