@@ -30,6 +30,7 @@ import os
 import threading
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,8 +123,8 @@ def scan_layout(root: Path) -> FolderLayout:
         missing = [c for c in classes if not found[split].get(c)]
         if missing:
             notes.append(f"{folders[split]}/ has no images of {_names(missing)}")
-    files = {split: [found[split].get(c, []) for c in classes] for split in folders}
-    return FolderLayout(root, classes, folders, files, tuple(notes))
+    per_split = {split: [found[split].get(c, []) for c in classes] for split in folders}
+    return FolderLayout(root, classes, folders, per_split, tuple(notes))
 
 
 def _class_folders(folder: Path) -> list[str]:
@@ -283,11 +284,12 @@ class ImageSize:
                 f"{self.total - self.count:,} are scaled and center-cropped)")
 
 
-_cache: dict[tuple, Counter] = {}
+Sizes = Counter[tuple[int, int]]  # (height, width) → images
+_cache: dict[tuple[object, ...], Sizes] = {}
 _cache_lock = threading.Lock()
 
 
-def header_sizes(layout: FolderLayout) -> Counter:
+def header_sizes(layout: FolderLayout) -> Sizes:
     """How many images of ``layout`` have each ``(height, width)`` (upright, after the EXIF orientation
     of JPEG and TIFF files), read from the headers alone; unreadable files are not counted.
 
@@ -298,7 +300,7 @@ def header_sizes(layout: FolderLayout) -> Counter:
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    sizes: Counter = Counter()
+    sizes: Sizes = Counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for path in layout.all_files():
@@ -312,7 +314,7 @@ def header_sizes(layout: FolderLayout) -> Counter:
     return sizes
 
 
-def _cache_key(layout: FolderLayout) -> tuple:
+def _cache_key(layout: FolderLayout) -> tuple[object, ...]:
     folders = {layout.root} | {p.parent for p in layout.all_files()}
     stamps = []
     for folder in sorted(folders):
@@ -340,7 +342,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def choose_size(sizes: Counter) -> ImageSize:
+def choose_size(sizes: Sizes) -> ImageSize:
     """The automatic size: the ``(height, width)`` most images have (ties: the larger), scaled down to fit
     :data:`AUTO_LIMITS` (keeping its aspect) when a side is larger, and up to 8 pixels when smaller."""
     if not sizes:
@@ -376,7 +378,8 @@ class FolderSummary:
         return self.channels, self.size.height, self.size.width
 
 
-def summarize_folder(root: Path, options: dict, *, val_share: float, seed: int) -> FolderSummary:
+def summarize_folder(root: Path, options: Mapping[str, int | float | bool | str], *, val_share: float,
+                     seed: int) -> FolderSummary:
     """The split plan and image size of the image folder ``root`` with the folder dataset's ``options``
     (resolved: ``size``, ``channels``, ``test_fraction``), listing files and reading headers only."""
     layout = scan_layout(root)
