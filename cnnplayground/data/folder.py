@@ -188,7 +188,8 @@ def read_splits(
         for name, files in splits.items():
             out[name] = _read_split(root, classes, files, _hw(size), channels, max_pixels, skipped, counted,
                                     name in every_class)
-    return out, (SkippedFiles(counted[0], tuple(skipped)) if counted[0] else None)
+    # Named in file order whichever split each file went to (``cat/broken0.png`` before ``cat/broken1.png``).
+    return out, (SkippedFiles(counted[0], tuple(sorted(skipped)[:SKIPPED_LISTED])) if counted[0] else None)
 
 
 def _read_split(root: Path, classes: tuple[str, ...], files: list[list[Path]], size: tuple[int, int],
@@ -207,8 +208,7 @@ def _read_split(root: Path, classes: tuple[str, ...], files: list[list[Path]], s
             if pixels is None:
                 counted[0] += 1
                 first_reason = first_reason or reason
-                if len(skipped) < SKIPPED_LISTED:
-                    skipped.append((_shown(path, root), reason))
+                skipped.append((_shown(path, root), reason))  # at most MAX_IMAGES
                 continue
             out[i] = pixels
             labels[i] = label

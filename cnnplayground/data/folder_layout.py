@@ -26,12 +26,13 @@ cover it and center-cropped. A number (``--image-size``) fits every image to tha
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import warnings
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -162,6 +163,10 @@ class SplitPlan:
     files: dict[str, list[list[Path]]]
     sources: dict[str, str]
     notes: tuple[str, ...] = ()
+    #: The files the shares are drawn from (train/, or every class folder), the shares and the seed.
+    pool: list[list[Path]] = field(default_factory=list)
+    shares: dict[str, float] = field(default_factory=lambda: {"val": 0.0, "test": 0.0})
+    seed: int = 0
 
     def counts(self, split: str) -> list[int]:
         """Images of each class in ``split``."""
@@ -198,14 +203,9 @@ class SplitPlan:
 
 
 def plan_splits(layout: FolderLayout, *, val_share: float, test_share: float, seed: int) -> SplitPlan:
-    """Assign every file of ``layout`` to a split: the layout's folders, else shares drawn per class.
-
-    The draw is seeded (``seed``): test first (``round(test_share · n)`` of each class's ``n``
-    images), then validation (``round(val_share · rest)``); each class keeps at least one training
-    image. Each split keeps its files in name order.
-    """
+    """Assign every file of ``layout`` to a split: the layout's folders, else shares drawn per class
+    (:func:`draw_per_class`). Each split keeps its files in name order."""
     notes = list(layout.notes)
-    generator = torch.Generator().manual_seed(seed)
     pool = layout.files["train" if layout.from_layout else "all"]
     pool_name = "train/" if layout.from_layout else "the images"
     files: dict[str, list[list[Path]]] = {s: [[] for _ in layout.classes] for s in SPLITS}
@@ -218,20 +218,49 @@ def plan_splits(layout: FolderLayout, *, val_share: float, test_share: float, se
             if shares[split] > 0:
                 notes.append(f"{flag} is not applied: the folder has {layout.folders[split]}/")
             shares[split] = 0.0
-    for label, paths in enumerate(pool):
-        n = len(paths)
-        order = torch.randperm(n, generator=generator).tolist()
-        n_test = min(round(shares["test"] * n), max(n - 1, 0))
-        n_val = min(round(shares["val"] * (n - n_test)), max(n - n_test - 1, 0))
-        picked = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    drawn = draw_per_class([len(paths) for paths in pool], shares, seed)
+    for label, (paths, picked) in enumerate(zip(pool, drawn, strict=True)):
         for split, index in picked.items():
             if split == "train" or split not in layout.folders:
-                files[split][label] = [paths[i] for i in sorted(index)]
+                files[split][label] = [paths[i] for i in index]
     sources["train"] = pool_name if layout.from_layout else "the class folders"
     for split in ("test", "val"):
         if not sources[split] and shares[split] > 0:
             sources[split] = f"{shares[split]:.0%} of {pool_name}".replace("%", " %")
-    return SplitPlan(layout.root, layout.classes, layout.from_layout, files, sources, tuple(notes))
+    return SplitPlan(layout.root, layout.classes, layout.from_layout, files, sources, tuple(notes), pool, shares,
+                     seed)
+
+
+def draw_per_class(counts: list[int], shares: dict[str, float], seed: int) -> list[dict[str, list[int]]]:
+    """For each class of ``counts[label]`` images: the positions (sorted) of its test, validation and
+    training images, drawn by a permutation seeded with ``seed``.
+
+    Test first: ``shares["test"]`` of the images of all classes, shared out so that each class gives its
+    share up to less than one image (largest remainders: 10 % of classes of 100 and 60 images is exactly
+    10 and 6; of 4 and 4 it is 1 and 0, as 10 % of 8 is 1); then validation, ``shares["val"]`` of what is
+    left, the same way. Each class keeps at least one training image.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n_test = [min(q, max(n - 1, 0)) for q, n in zip(_quotas(counts, shares["test"]), counts, strict=True)]
+    rest = [n - t for n, t in zip(counts, n_test, strict=True)]
+    n_val = [min(q, max(n - 1, 0)) for q, n in zip(_quotas(rest, shares["val"]), rest, strict=True)]
+    out = []
+    for n, t, v in zip(counts, n_test, n_val, strict=True):
+        order = torch.randperm(n, generator=generator).tolist()
+        out.append({"test": sorted(order[:t]), "val": sorted(order[t:t + v]), "train": sorted(order[t + v:])})
+    return out
+
+
+def _quotas(counts: list[int], share: float) -> list[int]:
+    """``share`` of each count, whole numbers that add up to ``round(share · total)`` (largest remainders;
+    ties go to the class first in order)."""
+    exact = [share * n for n in counts]
+    quotas = [int(x) for x in exact]
+    left = round(share * sum(counts)) - sum(quotas)
+    by_remainder = sorted(range(len(counts)), key=lambda i: (-(exact[i] - quotas[i]), i))
+    for i in by_remainder[:max(left, 0)]:
+        quotas[i] += 1
+    return quotas
 
 
 def plan_folder(root: Path, *, val_share: float, test_share: float, seed: int) -> SplitPlan:
@@ -241,9 +270,24 @@ def plan_folder(root: Path, *, val_share: float, test_share: float, seed: int) -
 
 def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int,
                 available_memory: int | None = None) -> tuple[Split, Split, Split | None, SkippedFiles | None]:
-    """``(train, val, test or None, skipped)``: the images of ``plan`` at ``size`` ``(height, width)``."""
-    splits, skipped = read_splits(plan.root, plan.classes, plan.files, size=size, channels=channels,
-                                  available_memory=available_memory)
+    """``(train, val, test or None, skipped)``: the images of ``plan`` at ``size`` ``(height, width)``.
+
+    The shares are drawn again from the images that could be read (:func:`draw_per_class`, the same seed:
+    the same split as the plan when every file reads), so that a file that cannot be read never leaves
+    a drawn split short.
+    """
+    groups = {"train": plan.pool, **{s: plan.files[s] for s in ("val", "test") if plan.shares[s] == 0}}
+    read, skipped = read_splits(plan.root, plan.classes, groups, size=size, channels=channels,
+                                available_memory=available_memory)
+    pool = read["train"]
+    starts = torch.searchsorted(pool.labels, torch.arange(len(plan.classes) + 1)).tolist()  # ordered by class
+    drawn = draw_per_class([b - a for a, b in itertools.pairwise(starts)], plan.shares, plan.seed)
+    picked: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for start, per_class in zip(starts, drawn, strict=False):
+        for split, index in per_class.items():
+            picked[split] += [start + i for i in index]
+    splits = {s: pool.subset(torch.tensor(picked[s], dtype=torch.int64)) for s in SPLITS}
+    splits.update({s: read[s] for s in ("val", "test") if s in read})
     test = splits["test"] if plan.sources["test"] else None
     return splits["train"], splits["val"], test, skipped
 

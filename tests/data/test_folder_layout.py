@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from cnnplayground.data import folder_layout
 from cnnplayground.data.base import DatasetError
-from cnnplayground.data.folder_layout import choose_size, plan_folder
+from cnnplayground.data.folder_layout import _quotas, choose_size, plan_folder
 from cnnplayground.data.registry import folder_summary, input_shape_of, load_dataset
 from cnnplayground.project import DatasetChoice
 
@@ -161,3 +163,21 @@ def test_the_size_option_takes_auto_or_a_side():
         resolve_options(info, {"size": "big"})
     with pytest.raises(DatasetError, match="must be from 8 to 512, got 600"):
         resolve_options(info, {"size": 600})
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.lists(st.integers(0, 500), min_size=1, max_size=12), st.floats(0, 0.9))
+def test_each_class_gives_its_share_up_to_less_than_one_image(counts, share):
+    quotas = _quotas(counts, share)
+    assert sum(quotas) == round(share * sum(counts))
+    assert all(abs(q - share * n) < 1 for q, n in zip(quotas, counts, strict=True))
+
+
+def test_small_classes_still_give_the_whole_share_and_unreadable_files_do_not_shrink_it(tmp_path):
+    assert _quotas([4, 4], 0.1) == [1, 0] and _quotas([100, 60, 40], 0.1) == [10, 6, 4]
+    write_images(tmp_path, {"ant": 10, "bee": 10})
+    for i in range(5):  # drawn from the files, half of the validation share would be these
+        (tmp_path / "ant" / f"broken{i}.png").write_bytes(b"not an image")
+    data = load_dataset(folder(tmp_path), val_fraction=0.2, seed=0)
+    assert per_class(data.val)[:2] == [2, 2] and per_class(data.train)[:2] == [8, 8]
+    assert data.skipped.count == 5 and data.skipped.first[0][0] == "ant/broken0.png"
