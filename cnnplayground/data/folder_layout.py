@@ -13,24 +13,16 @@ With a ``train/`` sub-folder, the split folders are the splits: class names are 
 class folders, sorted, the same list for every split; a class may be missing from ``val/`` or
 ``test/`` (said in the notes), not from ``train/``. A split the layout does not give (validation,
 test) is drawn from ``train/`` by its share. Without ``train/``, every sub-folder is a class and the
-validation and test shares are drawn from it. Shares are drawn **per class** (stratified): each class
-gives ``round(share · its images)`` of them, chosen by a permutation from the seed; test first, then
-validation from what is left, and at least one image of each class stays in training.
+validation and test shares are drawn from it. Shares are drawn **per class** (stratified,
+:func:`draw_per_class`): each class gives its share up to less than one image, chosen by a permutation
+from the seed; test first, then validation from what is left; each class keeps a training image.
 
-The image size: the folder's ``size`` option is ``"auto"`` by default (:data:`AUTO`): the
-``(height, width)`` most images have, read from the files' headers (no pixel is decoded). When every
-image has that size, nothing is resampled. Non-square sizes are kept as they are (64×48 frames train
-at 64×48): a square would crop a quarter of every such frame. Images of another size are scaled to
-cover it and center-cropped. A number (``--image-size``) fits every image to that square instead.
+The size the images are read at comes from their headers: :mod:`.image_size`.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import threading
-import warnings
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,18 +31,13 @@ import torch
 
 from ..core.errors import one_line
 from .base import DatasetError, SkippedFiles, Split
-from .folder import IMAGE_FORMATS, MAX_IMAGE_PIXELS, MAX_IMAGES, images_in, read_splits, scan_folder
+from .folder import MAX_IMAGES, images_in, read_splits, scan_folder
+from .image_size import ImageSize, image_size
 
-#: The ``size`` option's value that reads the images at their own (most common) size.
-AUTO = "auto"
 #: The names a split folder may have, per split (the first is how the split is named in messages).
 SPLIT_FOLDERS: dict[str, tuple[str, ...]] = {
     "train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",),
 }
-#: Smallest and largest side the automatic size gives (the ``size`` option's range).
-AUTO_LIMITS = (8, 512)
-#: Folders whose image sizes are remembered (by their listing's modification times).
-SIZE_CACHE_ENTRIES = 16
 
 
 @dataclass(frozen=True)
@@ -292,123 +279,6 @@ def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int,
     return splits["train"], splits["val"], test, skipped
 
 
-# --- the image size ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ImageSize:
-    """The size images are read at: ``(height, width)``, and why (:meth:`describe`).
-
-    ``count``: images that have that size; ``total``: images whose size was read (``0`` when the
-    size was set, not read); ``largest``: the size most images have, when it was scaled to fit
-    :data:`AUTO_LIMITS`.
-    """
-
-    height: int
-    width: int
-    count: int = 0
-    total: int = 0
-    largest: tuple[int, int] | None = None
-
-    @property
-    def hw(self) -> tuple[int, int]:
-        return self.height, self.width
-
-    def describe(self) -> str:
-        """``image size 32×32 (the size of all 1,000 images)``, ``… most common size 32×32 (812 of 1,000 images)``."""
-        shown = f"{self.height}×{self.width}"
-        if not self.total:
-            return f"image size {shown} (set; each image is scaled and center-cropped to it)"
-        if self.largest is not None:
-            h, w = self.largest
-            return (f"image size {shown}: the most common size {h}×{w} ({self.count:,} of {self.total:,} images) "
-                    f"scaled to fit {AUTO_LIMITS[1]} pixels")
-        if self.count == self.total:
-            return f"image size {shown}, the size of all {self.total:,} images"
-        return (f"image size {shown}: the most common size ({self.count:,} of {self.total:,} images; the other "
-                f"{self.total - self.count:,} are scaled and center-cropped)")
-
-
-Sizes = Counter[tuple[int, int]]  # (height, width) → images
-_cache: dict[tuple[object, ...], Sizes] = {}
-_cache_lock = threading.Lock()
-
-
-def header_sizes(layout: FolderLayout) -> Sizes:
-    """How many images of ``layout`` have each ``(height, width)`` (upright, after the EXIF orientation
-    of JPEG and TIFF files), read from the headers alone; unreadable files are not counted.
-
-    Remembered per folder by the modification times of the folders listed (adding, removing or
-    renaming a file changes them; a file rewritten in place under the same name does not).
-    """
-    key = _cache_key(layout)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    sizes: Sizes = Counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for path in layout.all_files():
-            hw = _header_size(path)
-            if hw is not None:
-                sizes[hw] += 1
-    with _cache_lock:
-        while len(_cache) >= SIZE_CACHE_ENTRIES:
-            _cache.pop(next(iter(_cache)))
-        _cache[key] = sizes
-    return sizes
-
-
-def _cache_key(layout: FolderLayout) -> tuple[object, ...]:
-    folders = {layout.root} | {p.parent for p in layout.all_files()}
-    stamps = []
-    for folder in sorted(folders):
-        try:
-            stamps.append((str(folder), os.stat(folder).st_mtime_ns))
-        except OSError:
-            stamps.append((str(folder), -1))
-    return (str(layout.root.resolve()), tuple(stamps), len(layout.all_files()))
-
-
-def _header_size(path: Path) -> tuple[int, int] | None:
-    from PIL import Image
-
-    Image.init()
-    try:
-        with Image.open(path, formats=IMAGE_FORMATS) as opened:
-            width, height = opened.size
-            if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
-                return None
-            # JPEG and TIFF keep the EXIF block in the header; other formats would decode to find it.
-            if opened.format in ("JPEG", "MPO", "TIFF") and opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                width, height = height, width
-            return height, width
-    except Exception:  # noqa: BLE001 - a file that cannot be read is skipped (and said) when it is loaded
-        return None
-
-
-def choose_size(sizes: Sizes) -> ImageSize:
-    """The automatic size: the ``(height, width)`` most images have (ties: the larger), scaled down to fit
-    :data:`AUTO_LIMITS` (keeping its aspect) when a side is larger, and up to 8 pixels when smaller."""
-    if not sizes:
-        raise DatasetError("no image of the folder could be read: add PNG, JPEG, BMP, GIF, WebP or TIFF images")
-    (h, w), count = max(sizes.items(), key=lambda item: (item[1], item[0][0] * item[0][1], item[0]))
-    total = sum(sizes.values())
-    low, high = AUTO_LIMITS
-    if max(h, w) <= high and min(h, w) >= low:
-        return ImageSize(h, w, count, total)
-    scale = high / max(h, w) if max(h, w) > high else low / min(h, w)
-    fitted = (min(max(round(h * scale), low), high), min(max(round(w * scale), low), high))
-    return ImageSize(*fitted, count, total, largest=(h, w))
-
-
-def image_size(layout: FolderLayout, size: object) -> ImageSize:
-    """The size the images of ``layout`` are read at: ``size`` (the option: :data:`AUTO` or one side)."""
-    if size == AUTO:
-        return choose_size(header_sizes(layout))
-    side = int(size)  # type: ignore[call-overload]
-    return ImageSize(side, side)
-
-
 @dataclass(frozen=True)
 class FolderSummary:
     """What a folder gives before anything is decoded: the split plan and the image size."""
@@ -433,4 +303,4 @@ def summarize_folder(root: Path, options: Mapping[str, int | float | bool | str]
             f"image folder {root} holds {total:,} images; at most {MAX_IMAGES:,} can be loaded: choose a smaller folder"
         )
     plan = plan_splits(layout, val_share=val_share, test_share=float(options["test_fraction"]), seed=seed)
-    return FolderSummary(plan, image_size(layout, options["size"]), int(options["channels"]))
+    return FolderSummary(plan, image_size(root, layout.all_files(), options["size"]), int(options["channels"]))

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cnnplayground.data import folder_layout
+from cnnplayground.data import image_size
 from cnnplayground.data.base import DatasetError
-from cnnplayground.data.folder_layout import _quotas, choose_size, plan_folder
+from cnnplayground.data.folder_layout import _quotas, plan_folder
+from cnnplayground.data.image_size import choose_size
 from cnnplayground.data.registry import folder_summary, input_shape_of, load_dataset
 from cnnplayground.project import DatasetChoice
 
@@ -125,8 +126,8 @@ def test_images_are_read_at_their_own_or_most_common_size(tmp_path, sizes, expec
 def test_header_sizes_are_read_once_per_folder_state(tmp_path, monkeypatch):
     write_images(tmp_path, {"ant": 3, "bee": 3}, size=(12, 9))
     opened = []
-    read = folder_layout._header_size
-    monkeypatch.setattr(folder_layout, "_header_size", lambda p: opened.append(p) or read(p))
+    read = image_size._header_size
+    monkeypatch.setattr(image_size, "_header_size", lambda p: opened.append(p) or read(p))
     assert input_shape_of(folder(tmp_path)) == (3, 9, 12)
     assert input_shape_of(folder(tmp_path)) == (3, 9, 12) and len(opened) == 6  # remembered
     Image.new("RGB", (12, 9)).save(tmp_path / "ant" / "new.png")
