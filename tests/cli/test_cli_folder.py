@@ -102,3 +102,14 @@ def test_help_says_how_the_splits_are_chosen(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "An image folder with train/ (and val/, valid/ or validation/, and test/) sub-folders" in text
     assert "from each class (stratified, with --seed)" in text
+
+
+def test_new_fits_a_preset_to_the_folders_images_and_classes_and_the_project_trains(layout, tmp_path, capsys):
+    out = tmp_path / "vgg.cnnp"
+    assert main(["new", "vgg_small", str(out), "--dataset", "folder", "--data-root", str(layout)]) == 0
+    said = capsys.readouterr().out
+    assert "note: Small VGG takes 3×32×32 images; its input was changed to 3×16×16, the images of folder" in said
+    assert said.endswith("Small VGG for folder (3×16×16 images, 3 classes)\n")
+    result = infer(load_project(out).graph)
+    assert result.input_shape == (3, 16, 16) and result.output_shape == (3,)
+    assert main(["train", str(out), *TRAIN, "--no-save"]) == 0
