@@ -141,7 +141,8 @@ class SplitPlan:
 
     ``files[split][label]``: the files of class ``label`` in ``split`` (``"train"``, ``"val"``,
     ``"test"``; every split is there, maybe empty). ``sources[split]``: ``"test/"`` (a folder of the
-    layout), ``"10 % of train/"`` or ``"20 % of the images"`` (drawn per class), or ``""`` (none).
+    layout), ``"10 % of train/"``, ``"20 % of the images"`` or ``"10 % of the rest"`` (drawn per class,
+    the validation share after the test share), ``"the rest"`` (training), or ``""`` (none).
     """
 
     root: Path
@@ -210,10 +211,14 @@ def plan_splits(layout: FolderLayout, *, val_share: float, test_share: float, se
         for split, index in picked.items():
             if split == "train" or split not in layout.folders:
                 files[split][label] = [paths[i] for i in index]
-    sources["train"] = pool_name if layout.from_layout else "the class folders"
+    drawn_from = pool_name
     for split in ("test", "val"):
         if not sources[split] and shares[split] > 0:
-            sources[split] = f"{shares[split]:.0%} of {pool_name}".replace("%", " %")
+            sources[split] = f"{shares[split]:.0%} of {drawn_from}".replace("%", " %")
+            drawn_from = "the rest"
+    sources["train"] = "the rest" if drawn_from == "the rest" else pool_name
+    if layout.from_layout and drawn_from == "the rest":
+        sources["train"] = "the rest of train/"
     return SplitPlan(layout.root, layout.classes, layout.from_layout, files, sources, tuple(notes), pool, shares,
                      seed)
 

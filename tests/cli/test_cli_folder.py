@@ -38,8 +38,8 @@ def test_train_prints_the_splits_of_the_folders_layout_and_reads_the_images_at_t
     assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(layout),
                  "--test-share", "0.2", *TRAIN, "--save", str(out)]) == 0
     said = capsys.readouterr().out
-    assert ("splits from the folder's layout: train 54 (train/) · validation 6 (10 % of train/, stratified by "
-            "class) · test 20 (test/)") in said
+    assert ("splits from the folder's layout: train 54 (the rest of train/) · validation 6 (10 % of train/, "
+            "stratified by class) · test 20 (test/)") in said
     assert "note: test/ has no images of 'owl'" in said
     assert "note: --test-share is not applied: the folder has test/" in said
     assert "image size 16×16: the most common size (64 of 80 images; the other 16 are scaled and " \
@@ -63,7 +63,7 @@ def test_json_output_gives_the_splits_as_notes(layout, capsys):
                  "--json", "--no-save"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     notes = [e["message"] for e in lines if e["event"] == "Note"]
-    assert notes[0].startswith("splits from the folder's layout: train 54 (train/)")
+    assert notes[0].startswith("splits from the folder's layout: train 54 (the rest of train/)")
     assert notes[2].startswith("image size 16×16")
 
 

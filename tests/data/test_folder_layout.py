@@ -52,8 +52,8 @@ def test_train_and_test_folders_are_the_splits_and_validation_is_a_share_of_trai
     for split in (data.train, data.val, data.test):  # every file is in its own class's folder
         assert all(f.split("/")[1] == data.class_names[y] for f, y in zip(split.files, split.labels.tolist()))
     plan = plan_folder(tmp_path, val_share=0.1, test_share=0.3, seed=4)
-    assert plan.describe() == ("splits from the folder's layout: train 180 (train/) · validation 20 (10 % of train/, "
-                               "stratified by class) · test 50 (test/)")
+    assert plan.describe() == ("splits from the folder's layout: train 180 (the rest of train/) · validation 20 "
+                               "(10 % of train/, stratified by class) · test 50 (test/)")
     assert plan.notes == ("--test-share is not applied: the folder has test/",)
     assert plan.table() == ["class       train  validation        test",
                             "ant            90          10          20",
@@ -87,8 +87,12 @@ def test_one_folder_draws_test_then_validation_per_class(tmp_path):
     other = load_dataset(folder(tmp_path, test_fraction=0.25), val_fraction=0.2, seed=8)
     assert other.test.files != data.test.files and per_class(other.test) == [25, 15, 10]
     plan = plan_folder(tmp_path, val_share=0.2, test_share=0.0, seed=7)
-    assert plan.describe() == ("splits drawn from the class folders: train 160 (the class folders) · validation 40 "
+    assert plan.describe() == ("splits drawn from the class folders: train 160 (the rest) · validation 40 "
                                "(20 % of the images, stratified by class) · test none")
+    both = plan_folder(tmp_path, val_share=0.2, test_share=0.25, seed=7)
+    assert both.describe() == ("splits drawn from the class folders: train 120 (the rest) · validation 30 (20 % of "
+                               "the rest, stratified by class) · test 50 (25 % of the images, stratified by class)")
+    assert [both.counts(s) for s in ("train", "val", "test")] == [[60, 36, 24], [15, 9, 6], [25, 15, 10]]
 
 
 def test_layout_mistakes_are_said(tmp_path):

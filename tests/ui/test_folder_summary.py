@@ -41,8 +41,8 @@ def test_the_splits_per_class_and_the_image_size_are_shown_before_training(dock,
     view = dock.folder_summary
     qtbot.waitUntil(lambda: view.summary is not None, timeout=30_000)
     assert view.isVisible() and dock.data is None  # nothing was decoded
-    assert view.splits.text() == ("<b>Splits</b> From the folder's layout: train 45 (train/), validation 5 "
-                                  "(10 % of train/), test 20 (test/)")
+    assert view.splits.text() == ("<b>Splits</b> From the folder's layout: train 45 (the rest of train/), "
+                                  "validation 5 (10 % of train/), test 20 (test/)")
     table = view.table.text()
     assert "<td>cat</td><td align='right'>27</td><td align='right'>3</td><td align='right'>10</td>" in table
     assert "<td>dog</td><td align='right'>18</td><td align='right'>2</td><td align='right'>10</td>" in table
