@@ -83,7 +83,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         info = dataset_info(dataset.name)
         shape = input_shape_of(dataset)
         classes = info.num_classes
-        if classes is None and dataset.name == "folder":  # its class folders (listed, nothing read)
+        if classes is None and dataset.name == "folder" and dataset.root:  # its class folders (listed only)
             classes = len(folder_summary(dataset, training.val_fraction, training.seed).plan.classes)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
