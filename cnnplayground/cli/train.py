@@ -98,6 +98,7 @@ def _prepare(args: argparse.Namespace):
     if project is not None:  # a project's network is final: refuse one too big before loading any data
         _check_training_memory(graph, config)
     try:
+        summary = _show_folder(choice, config, args.json)
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
@@ -105,11 +106,51 @@ def _prepare(args: argparse.Namespace):
     if project is None:
         from ..core.presets import get_preset
 
-        graph = adapt_input(get_preset(target).factory(num_classes=data.num_classes,
-                                                       in_channels=data.input_shape[0]), data)
+        preset = get_preset(target)
+        graph = adapt_input(preset.factory(num_classes=data.num_classes, in_channels=data.input_shape[0]), data)
+        if preset.input_shape != data.input_shape and not args.json:
+            from ..core.shapes import format_shape
+
+            say(f"note: {preset.title} takes {format_shape(preset.input_shape)} images; its input was changed to "
+                f"{format_shape(data.input_shape)}, the images of {data.name}")
         project = Project.new(graph=graph, name=title, dataset=choice, training=config)
+    elif summary is not None:
+        _check_folder_input(graph, data, choice)
     out = args.save or (None if args.no_save or not args.project else Path(args.project))
     return project, graph, data, config, choice, out
+
+
+def _show_folder(choice, config, as_json: bool):
+    """For an image folder: print how its splits are chosen, their sizes per class, and the image size
+    (as ``Note`` events with ``--json``); the :class:`~..data.folder_layout.FolderSummary`, else None."""
+    from ..data.registry import folder_summary
+
+    if choice.name != "folder":
+        return None
+    summary = folder_summary(choice, config.val_fraction, config.seed)
+    lines = [summary.plan.describe(), *(f"note: {n}" for n in summary.plan.notes), summary.size.describe()]
+    for line in lines:
+        say(json.dumps({"event": "Note", "message": line}) if as_json else line)
+    if not as_json:
+        for row in summary.plan.table():
+            say(f"  {row}")
+    return summary
+
+
+def _check_folder_input(graph, data, choice) -> None:
+    """A project's network that takes another size than its folder's images at their own size: say how to
+    read them at the network's size (projects from before issue 22 read folders at 64×64)."""
+    from ..core.inference import infer
+    from ..core.shapes import format_shape
+    from ..data.registry import DATASETS, resolve_options
+
+    takes = infer(graph).input_shape
+    if takes is None or takes == data.input_shape:
+        return
+    if resolve_options(DATASETS["folder"], choice.options)["size"] == "auto" and takes[1] == takes[2]:
+        raise CliError(f"the network takes {format_shape(takes)} images but the folder's images are "
+                       f"{format_shape(data.input_shape)} at their own size: pass --image-size {takes[1]} to read "
+                       f"them at {takes[1]}×{takes[2]}, or change the Input layer")
 
 
 def _check_training_memory(graph, config) -> None:
@@ -320,6 +361,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise CliError(f"{exc}; choose another --csv file") from None
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
+        _fit_folder_to_network(choice, graph, project.training)
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
         _warn_skipped(data)
         model = build_for_data(graph, data)
@@ -389,6 +431,22 @@ def _mistake_lines(mistakes, names: list[str], split) -> list[str]:
     ww, tw, pw = (max(len(s) for s in column) for column in (where, true, predicted))
     return [f"  {w:<{ww}}  true {t:<{tw}}  → predicted {p:<{pw}}  ({m.confidence:.1%})"
             for w, t, p, m in zip(where, true, predicted, mistakes)]
+
+
+def _fit_folder_to_network(choice, graph, config) -> None:
+    """An image folder read at its own size for a network that takes another square size (a project from
+    before issue 22, when folders were read at 64×64 by default): read it at the network's size, and say so."""
+    from ..core.inference import infer
+    from ..data.registry import DATASETS, folder_summary, resolve_options
+
+    if choice.name != "folder" or resolve_options(DATASETS["folder"], choice.options)["size"] != "auto":
+        return
+    takes = infer(graph).input_shape
+    if takes is None or takes[1] != takes[2] or folder_summary(choice, config.val_fraction, config.seed).size.hw \
+            == takes[1:]:
+        return
+    choice.options = {**choice.options, "size": takes[1]}
+    say(f"note: the images are read at {takes[1]}×{takes[2]}, the network's input size", sys.stderr)
 
 
 def _adversarial_text(config) -> str:

@@ -209,7 +209,7 @@ def test_train_on_a_folder_says_which_files_were_skipped(tmp_path, capsys):
     root = _pets(tmp_path / "pets", broken=3)
     out = tmp_path / "pets.cnnp"
     assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
-                 "--device", "cpu", "--save", str(out)]) == 0
+                 "--image-size", "64", "--device", "cpu", "--save", str(out)]) == 0  # 10×8 is too small for LeNet-5
     err = capsys.readouterr().err.splitlines()
     assert ("warning: skipped 3 unreadable files: first cat/broken0.png (not a readable PNG, JPEG, BMP, GIF, WebP "
             "or TIFF image)") in err
@@ -223,7 +223,7 @@ def test_train_refuses_a_folder_larger_than_memory_in_one_line(tmp_path, capsys,
     root = _pets(tmp_path / "pets", broken=0)
     monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 100 * 2**10)  # injected: 100 KB available
     assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
-                 "--device", "cpu"]) == 2
+                 "--image-size", "64", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err == (f"cnnplayground: image folder {root} needs 192 KB of memory (8 images at 64×64×3); 100 KB is "
                    "available: choose a smaller image size or fewer images\n")

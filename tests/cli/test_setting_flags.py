@@ -219,7 +219,7 @@ def test_help_groups_the_flags_and_says_how_the_splits_are_chosen(capsys):
     headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert headings[-len(GROUPS) - 1:] == [*GROUPS, "output"]
     flat = " ".join(text.split())
-    assert "How the splits are chosen: the test split is the dataset's own" in flat
+    assert "How the splits are chosen: the torchvision sets and the synthetic sets have their own test split" in flat
     assert "--hflip, --no-hflip" in flat and "--keep-best, --no-keep-best" in flat
     with pytest.raises(SystemExit):
         main(["new", "--help"])

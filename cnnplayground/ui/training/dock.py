@@ -49,6 +49,7 @@ from ...train.trainer import Trainer, TrainingSetupError
 from ..document.commands import RecordRun
 from ..document.document import Document
 from ..jobs import FunctionJob
+from .folder_summary import FolderSummaryView
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession
@@ -119,6 +120,8 @@ class TrainingDock(QWidget):
         self.form = TrainingSettingsForm(document, self)
         self.preview = SamplePreview(self)
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
+        self.folder_summary = FolderSummaryView(document, self)  # an image folder's splits and image size
+        self.form.layout().insertWidget(1, self.folder_summary)
         self._cache: tuple[str, ImageData] | None = None  # the last dataset loaded, by data_key
         self._loading_key: str | None = None
         self._failed: tuple[str, str] | None = None  # (data key, message) of the last failed load
