@@ -65,7 +65,9 @@ def test_an_unbalanced_folder_is_warned_about_once(tmp_path, capsys):
     assert _train(root, "--no-save", "--json") == 0  # JSON on stdout: the warning still goes to stderr
     out, err = capsys.readouterr()
     assert warning in err.splitlines()
-    assert json.loads(out.splitlines()[0])["event"] == "RunStarted"
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert "RunStarted" in events and warning not in out
+    assert all(event == "Note" for event in events[:events.index("RunStarted")])  # only notes come before the run
 
 
 def test_class_weights_balanced_weighs_the_loss_and_is_saved(tmp_path, capsys, monkeypatch):
