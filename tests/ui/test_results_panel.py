@@ -177,7 +177,7 @@ def test_after_a_run_on_a_folder_the_window_shows_the_files_of_its_mistakes(qtbo
     from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 
     model, data, root = _lights(tmp_path)
-    config = TrainingConfig(epochs=1, batch_size=8, device="cpu", checkpoint_every=0, val_fraction=0.5, seed=1)
+    config = TrainingConfig(epochs=1, batch_size=8, device="cpu", checkpoint_every=0, val_fraction=0.5, seed=2)
     project = Project.new(graph=_lights_graph(), name="lights",
                           dataset=DatasetChoice(name="folder", root=str(root), options={"size": 8, "channels": 1}),
                           training=config)
