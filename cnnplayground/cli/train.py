@@ -150,6 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     epoch finished, nothing is saved, and the message says which. When the save fails, the project
     is written to the recovery folder (:mod:`cnnplayground.io.recovery`) and the message names it.
     """
+    import torch
+
     from ..io.atomic import AtomicWriteError
     from ..io.destination import check_destination
     from ..io.project import estimate_saved_bytes, weights_from_module
@@ -167,7 +169,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         except AtomicWriteError as exc:
             raise CliError(f"{exc}; nothing was trained (choose another --save file, or pass --no-save)") from None
     try:
-        model = build_for_data(graph, data, config)
+        with torch.random.fork_rng(devices=[]):  # the run's seed decides its initial weights, as in the window
+            torch.manual_seed(config.seed)
+            model = build_for_data(graph, data, config)
         if project.weights is not None and args.resume is None:
             model.load_state_dict(project.weights)
             broken = non_finite_weights(model.state_dict())  # in the order of the layers

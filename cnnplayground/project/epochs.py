@@ -6,10 +6,9 @@ for ``TrainingConfig.snapshot_budget_mb`` of them, all runs together; small netw
 When they do not fit, each run keeps evenly spaced epochs, and always its essential ones: epoch 0, its
 last epoch and the epoch whose weights it ended with (``kept_epoch``, else ``best_epoch``).
 
-*Evenly spaced* is :func:`spaced`: starting from the essential epochs, each further epoch kept is the
-stored one farthest from every epoch already kept (ties: the earlier), so the kept epochs halve the
-gaps between them (0, 10, 5, 3 and 8, …). Even spacing, not logarithmic: the epoch slider moves
-through training time evenly, and epoch 0 is always there to compare with.
+*Evenly spaced* is :func:`spaced`: besides the essential epochs, those nearest evenly spaced points
+between the first and the last epoch (6 of 0…10: 0, 2, 4, 6, 8, 10). Even spacing, not logarithmic: the
+epoch slider moves through training time evenly, and epoch 0 is always there to compare with.
 
 A run being trained keeps at most its budget in memory (:class:`EpochCollector`): the epochs of that
 spacing over the planned epochs, plus the newest and the best so far. Saving fits all runs into the
@@ -93,21 +92,25 @@ def essential_epochs(stored: Sequence[int], kept: int | None) -> set[int]:
 
 def spaced(stored: Iterable[int], essential: Iterable[int], count: int) -> list[int]:
     """At most ``count`` of the ``stored`` epochs, evenly spaced: the ``essential`` ones (always, even beyond
-    ``count``), then each time the stored epoch farthest from those already chosen (ties: the earlier)."""
+    ``count``), then the stored epoch nearest each of ``count`` evenly spaced points from the first stored
+    epoch to the last (ties: the earlier), more points while some are taken already."""
     pool = sorted(set(stored))
     chosen = {e for e in essential if e in pool}
     if count >= len(pool):
         return pool
-    if not chosen and pool and count > 0:
-        chosen.add(pool[0])
+    low, high = (pool[0], pool[-1]) if pool else (0, 0)
+    points = count
     while len(chosen) < count:
-        ordered = sorted(chosen)
-
-        def gap(e: int) -> int:
-            return min(abs(e - c) for c in ordered)
-
-        best = max((e for e in pool if e not in chosen), key=lambda e: (gap(e), -e))
-        chosen.add(best)
+        for i in range(points):
+            t = low + (high - low) * i / max(points - 1, 1)
+            nearest = min(pool, key=lambda e: (abs(e - t), e))
+            if nearest not in chosen:
+                chosen.add(nearest)
+                if len(chosen) >= count:
+                    break
+        points += 1
+        if points > 4 * len(pool) + 2:  # a sparse pool: take the rest in order
+            chosen.update([e for e in pool if e not in chosen][:count - len(chosen)])
     return sorted(chosen)
 
 
