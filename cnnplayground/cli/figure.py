@@ -128,10 +128,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         raise CliError(f"cannot open {printable(args.project)}: {exc}") from None
     sources = _choose(project, args)
-    if args.panel == "kernels":
-        frames = _kernel_frames(sources, args)
-    else:
-        frames = _confusion_frames(project, sources)
+    frames = _kernel_frames(sources, args) if args.panel == "kernels" else _confusion_frames(project, sources)
     return _write(frames, sources, args)
 
 

@@ -36,8 +36,8 @@ from ..core.errors import one_line
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
 from ..project import DatasetChoice, Project, RunHistory
-from ..project.history import MAX_SAVED_POINTS, MAX_STEP_POINTS, bounded_history
 from ..project.epochs import MAX_SNAPSHOTS, MB
+from ..project.history import MAX_SAVED_POINTS, MAX_STEP_POINTS, bounded_history
 from ..project.project import now_iso
 from .atomic import AtomicWriteError, atomic_writer
 from .project_archive import check_central_directory, read_weights
@@ -336,14 +336,13 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
         doc = check_version(parse_json(text, PROJECT_ENTRY))
         if unknown:  # after the version check: a newer app may add entries
             raise ProjectError(f"the project archive holds an unknown file {unknown[0]!r}")
-        info = weights_info
-
         def weights_for(graph: Graph) -> dict[str, torch.Tensor]:
+            assert weights_info is not None  # only passed when there are weights
             expected = _expected_weights(graph)
-            with _archive_errors(), zf.open(info) as f:
-                return read_weights(f, info.file_size, expected)
+            with _archive_errors(), zf.open(weights_info) as f:
+                return read_weights(f, weights_info.file_size, expected)
 
-        project = _from_document(doc, weights_for if info is not None else None)
+        project = _from_document(doc, weights_for if weights_info is not None else None)
         if load_weights:  # each run's epochs, checked against the run's own network
             with _archive_errors():
                 read_epochs(zf, project, lambda i: _read_entry(zf, i, MAX_JSON_BYTES), _expected_weights,

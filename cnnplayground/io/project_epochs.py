@@ -106,7 +106,11 @@ def epoch_entries(project: Project, check: Callable[[Graph, dict[str, torch.Tens
         if run is None:
             continue
         network = json.dumps(run.graph.to_dict(), separators=(",", ":")).encode("utf-8")
-        yield NETWORK_ENTRY.format(run=n), lambda network=network: network
+
+        def network_bytes(network: bytes = network) -> bytes:
+            return network
+
+        yield NETWORK_ENTRY.format(run=n), network_bytes
         for epoch, state in run.weights.items():
             def encode(state: dict[str, torch.Tensor] = state) -> bytes:
                 tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}

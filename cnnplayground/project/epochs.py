@@ -6,8 +6,8 @@ for ``TrainingConfig.snapshot_budget_mb`` of them, all runs together; small netw
 When they do not fit, each run keeps evenly spaced epochs, and always its essential ones: epoch 0, its
 last epoch and the epoch whose weights it ended with (``kept_epoch``, else ``best_epoch``).
 
-*Evenly spaced* is :func:`spaced`: besides the essential epochs, those nearest evenly spaced points
-between the first and the last epoch (6 of 0…10: 0, 2, 4, 6, 8, 10). Even spacing, not logarithmic: the
+*Evenly spaced* is :func:`spaced`: the essential epochs, and the others spread over the gaps between them
+in proportion to their lengths (6 of 0…10: 0, 2, 4, 6, 8, 10; 4 of 0…20 keeping 9: 0, 9, 14, 20). Even spacing, not logarithmic: the
 epoch slider moves through training time evenly, and epoch 0 is always there to compare with.
 
 A run being trained keeps at most its budget in memory (:class:`EpochCollector`): the epochs of that
@@ -91,26 +91,39 @@ def essential_epochs(stored: Sequence[int], kept: int | None) -> set[int]:
 
 
 def spaced(stored: Iterable[int], essential: Iterable[int], count: int) -> list[int]:
-    """At most ``count`` of the ``stored`` epochs, evenly spaced: the ``essential`` ones (always, even beyond
-    ``count``), then the stored epoch nearest each of ``count`` evenly spaced points from the first stored
-    epoch to the last (ties: the earlier), more points while some are taken already."""
+    """At most ``count`` of the ``stored`` epochs, evenly spaced around the ``essential`` ones (kept always,
+    even beyond ``count``).
+
+    The first and the last stored epoch are kept too while there is room; the other places go to the gaps
+    between kept epochs in proportion to their lengths (one at a time to the gap whose share per place is
+    largest, as seats by the D'Hondt rule), and in each gap to the stored epochs nearest its evenly spaced
+    points (ties: the earlier). 6 of 0…10: 0, 2, 4, 6, 8, 10; 4 of 0…20 with 9 essential: 0, 9, 14, 20.
+    """
     pool = sorted(set(stored))
-    chosen = {e for e in essential if e in pool}
     if count >= len(pool):
         return pool
-    low, high = (pool[0], pool[-1]) if pool else (0, 0)
-    points = count
+    chosen = {e for e in essential if e in pool}
+    for end in (pool[0], pool[-1]) if pool else ():
+        if len(chosen) < count:
+            chosen.add(end)
     while len(chosen) < count:
-        for i in range(points):
-            t = low + (high - low) * i / max(points - 1, 1)
-            nearest = min(pool, key=lambda e: (abs(e - t), e))
-            if nearest not in chosen:
+        ordered = sorted(chosen)
+        gaps = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if any(a < e < b for e in pool)]
+        if not gaps:
+            break
+        places = dict.fromkeys(gaps, 0)
+        for _ in range(count - len(chosen)):
+            gap = max(gaps, key=lambda g: ((g[1] - g[0]) / (places[g] + 1), -g[0]))
+            places[gap] += 1
+        for (a, b), n in places.items():
+            inside = [e for e in pool if a < e < b]
+            for j in range(1, n + 1):
+                if not inside:
+                    break  # fewer stored epochs than places here: the next round gives them elsewhere
+                point = a + (b - a) * j / (n + 1)
+                nearest = min(inside, key=lambda e: (abs(e - point), e))
+                inside.remove(nearest)
                 chosen.add(nearest)
-                if len(chosen) >= count:
-                    break
-        points += 1
-        if points > 4 * len(pool) + 2:  # a sparse pool: take the rest in order
-            chosen.update([e for e in pool if e not in chosen][:count - len(chosen)])
     return sorted(chosen)
 
 

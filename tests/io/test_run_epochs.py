@@ -12,6 +12,8 @@ import zipfile
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnnplayground.cli import main
 from cnnplayground.core.presets import get_preset
@@ -102,8 +104,9 @@ def _rewritten(path, change) -> bytes:
 def _other_weights(entries):  # epoch 2 holds a network with 8 filters in conv1
     graph = get_preset("lenet5").factory()
     graph.set_params("conv1", {"out_channels": 8})
-    from cnnplayground.core.builder import build
     import safetensors.torch
+
+    from cnnplayground.core.builder import build
     entries["runs/1/epoch_2.safetensors"] = safetensors.torch.save(build(graph).state_dict())
 
 
@@ -168,6 +171,17 @@ def test_thinning_keeps_evenly_spaced_epochs_and_never_drops_0_the_last_or_the_k
             assert {0, 17, 30} <= set(kept) and len(kept) == min(budget, 31), (budget, kept)
 
 
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.sets(st.integers(0, 60), min_size=1, max_size=40), st.integers(0, 45), st.data())
+def test_thinning_keeps_the_count_and_the_essential_epochs_of_any_run(stored, count, data):
+    essential = data.draw(st.sets(st.sampled_from(sorted(stored)), max_size=3))
+    kept = spaced(stored, essential, count)
+    assert set(kept) <= stored and essential <= set(kept)
+    assert len(kept) == min(len(stored), max(count, len(essential)))
+    if count >= len(essential) + 2:
+        assert min(stored) in kept and max(stored) in kept
+
+
 def test_the_project_budget_is_shared_by_the_runs_and_the_oldest_give_way():
     old, new = _run(range(21)), _run(range(11))
     # 12 MB: each run keeps up to 6 epochs (6 + 6), evenly spaced, with its kept epoch
@@ -216,5 +230,5 @@ def test_saving_writes_the_epochs_within_the_projects_budget(tmp_path):
     project.training = project.training.model_copy(update={"snapshot_budget_mb": 1})  # 4 of LeNet-5's epochs
     save_project(project, tmp_path / "p.cnnp")
     assert size * 4 <= MB < size * 5
-    assert stored_epochs(load_project(tmp_path / "p.cnnp"), 0) == [0, 7, 9, 20]
+    assert stored_epochs(load_project(tmp_path / "p.cnnp"), 0) == [0, 9, 14, 20]
     assert stored_epochs(project, 0) == list(range(21))  # memory keeps the run whole
