@@ -116,8 +116,8 @@ def save_project(project: Project, path: str | os.PathLike[str], *, replace_read
                     zf.writestr(PROJECT_ENTRY, data)
                     if blob is not None:
                         zf.writestr(WEIGHTS_ENTRY, blob, compresslevel=1)
-                    for name, make in epochs:
-                        zf.writestr(name, make(), compresslevel=1)
+                    for name, make in epochs:  # stored: deflate saves ~8 % of float weights at ~10 MB/s
+                        zf.writestr(name, make(), compress_type=zipfile.ZIP_STORED)
             else:
                 f.write(data)
     except AtomicWriteError as exc:

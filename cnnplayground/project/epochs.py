@@ -7,8 +7,9 @@ When they do not fit, each run keeps evenly spaced epochs, and always its essent
 last epoch and the epoch whose weights it ended with (``kept_epoch``, else ``best_epoch``).
 
 *Evenly spaced* is :func:`spaced`: the essential epochs, and the others spread over the gaps between them
-in proportion to their lengths (6 of 0…10: 0, 2, 4, 6, 8, 10; 4 of 0…20 keeping 9: 0, 9, 14, 20). Even spacing, not logarithmic: the
-epoch slider moves through training time evenly, and epoch 0 is always there to compare with.
+in proportion to their lengths (6 of 0…10: 0, 2, 4, 6, 8, 10; 4 of 0…20 keeping 9: 0, 9, 14, 20). Even
+spacing, not logarithmic: the epoch slider moves through training time evenly, and epoch 0 is always there
+to compare with.
 
 A run being trained keeps at most its budget in memory (:class:`EpochCollector`): the epochs of that
 spacing over the planned epochs, plus the newest and the best so far. Saving fits all runs into the
