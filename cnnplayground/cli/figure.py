@@ -22,7 +22,7 @@ from typing import Any
 from ..core.text import printable
 from .common import CliError, positive_int, say
 
-PANELS = ("kernels", "confusion")
+PANELS = ("kernels", "feature-maps", "confusion")
 
 
 def _epoch_number(text: str) -> int:
@@ -36,13 +36,17 @@ def _epoch_number(text: str) -> int:
 
 
 def add_figure_parser(sub) -> None:
-    p = sub.add_parser("figure", help="draw a panel's figure (kernels, confusion) at a stored epoch, headless",
+    p = sub.add_parser("figure", help="draw a panel's figure (kernels, feature maps, confusion) at a stored "
+                       "epoch, headless",
                        description="Draw an Inspect panel's figure from a project's weights at any epoch a run "
                        "keeps, as the window's Export Figure draws it; --animate writes one frame per stored "
                        "epoch.")
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("--panel", required=True, choices=PANELS, help="which panel's figure")
-    p.add_argument("--layer", help="kernels: the convolution layer (node id; default: the first)")
+    p.add_argument("--layer", help="kernels: the convolution layer (node id; default: the first); feature-maps: "
+                   "the layer whose maps are drawn (default: the first after the input)")
+    p.add_argument("--image", type=_epoch_number, default=0, metavar="I",
+                   help="feature-maps: which validation image goes in (its index; default 0)")
     p.add_argument("--run", type=positive_int, metavar="R",
                    help="run number, as in 'run 2' (default: the last run that keeps its epochs)")
     p.add_argument("--epoch", type=_epoch_number, metavar="E",
@@ -128,7 +132,12 @@ def cmd_figure(args: argparse.Namespace) -> int:
     except ProjectError as exc:
         raise CliError(f"cannot open {printable(args.project)}: {exc}") from None
     sources = _choose(project, args)
-    frames = _kernel_frames(sources, args) if args.panel == "kernels" else _confusion_frames(project, sources)
+    if args.panel == "kernels":
+        frames = _kernel_frames(sources, args)
+    elif args.panel == "feature-maps":
+        frames = _feature_map_frames(project, sources, args)
+    else:
+        frames = _confusion_frames(project, sources)
     return _write(frames, sources, args)
 
 
@@ -148,19 +157,55 @@ def _kernel_frames(sources: list[_Weights], args: argparse.Namespace) -> list[tu
     return out
 
 
-def _confusion_frames(project, sources: list[_Weights]) -> list[tuple[Any, str]]:
+def _validation_data(project, what: str):
+    """The project's dataset, loaded as its runs saw it (their hold-out and seed), with validation images."""
     from ..data.base import DatasetError
-    from ..data.loader import DeviceLoader
     from ..data.registry import load_dataset
-    from ..train.evaluate import evaluate
 
     try:
         data = load_dataset(project.dataset, val_fraction=project.training.val_fraction, seed=project.training.seed)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
     if len(data.val) == 0:
-        raise CliError("the project holds out no validation images (val_fraction 0): there is no confusion "
-                       "matrix to draw")
+        raise CliError(f"the project holds out no validation images (val_fraction 0): there is no {what} to draw")
+    return data
+
+
+def _feature_map_frames(project, sources: list[_Weights], args: argparse.Namespace) -> list[tuple[Any, str]]:
+    from ..inspect.activations import feature_maps
+    from ..inspect.snapshot import prepare
+
+    data = _validation_data(project, "input image")
+    if args.image >= len(data.val):
+        raise CliError(f"there is no validation image {args.image}: there are {len(data.val):,} (0 to "
+                       f"{len(data.val) - 1:,})")
+    image = data.val.images[args.image]
+    label = data.class_names[int(data.val.labels[args.image])]
+    out = []
+    for source in sources:
+        model = _model(source.graph, source.state)
+        try:
+            maps = feature_maps(model, prepare(image, data.mean, data.std))
+        except RuntimeError as exc:  # a network whose input does not fit the dataset's images
+            raise CliError(f"the network cannot run on {project.dataset.name}'s images: "
+                           f"{' '.join(str(exc).split())[:200]}") from None
+        spatial = [nid for nid, v in maps.items() if v.ndim == 3 and nid != model.input_id]
+        if not spatial:
+            raise CliError("this network has no layer with feature maps")
+        name = args.layer if args.layer is not None else spatial[0]
+        if name not in spatial:
+            raise CliError(f"no layer with feature maps {printable(name)!r}; the network has {', '.join(spatial)}")
+        m = maps[name]
+        out.append(((m, image.float().numpy() / 255.0), f"{source.label} · {name}: {m.shape[0]} maps of "
+                    f"{m.shape[1]}×{m.shape[2]} for validation image {args.image} ({label})"))
+    return out
+
+
+def _confusion_frames(project, sources: list[_Weights]) -> list[tuple[Any, str]]:
+    from ..data.loader import DeviceLoader
+    from ..train.evaluate import evaluate
+
+    data = _validation_data(project, "confusion matrix")
     out = []
     for source in sources:
         model = _model(source.graph, source.state)
@@ -177,13 +222,23 @@ def _confusion_frames(project, sources: list[_Weights]) -> list[tuple[Any, str]]
 
 def _write(frames: list[tuple[Any, str]], sources: list[_Weights], args: argparse.Namespace) -> int:
     from ..core.errors import UserError
-    from ..ui.export.headless import application, confusion_figure, kernels_figure, write_animation, write_figure
+    from ..ui.export.headless import (
+        application,
+        confusion_figure,
+        feature_maps_figure,
+        kernels_figure,
+        write_animation,
+        write_figure,
+    )
 
     app = application()
 
     def draw(content: Any, title: str):
         if args.panel == "kernels":
             return kernels_figure(content, title, args.mode, args.scale)
+        if args.panel == "feature-maps":
+            maps, image = content
+            return feature_maps_figure(maps, title, image)
         confusion, per_class, names, epoch = content
         return confusion_figure(confusion, per_class, names, epoch, title)
 

@@ -57,6 +57,17 @@ def test_figure_writes_the_panel_at_the_chosen_epoch(trained, tmp_path, capsys):
     assert svg.startswith("<?xml") and "true class" in svg and "epoch 1" in svg
 
 
+def test_feature_maps_at_an_epoch_come_from_its_weights(trained, tmp_path, capsys):
+    out = {k: tmp_path / f"maps_{k}.png" for k in (0, 3)}
+    for epoch, path in out.items():
+        assert main(["figure", str(trained), "--panel", "feature-maps", "--layer", "conv1", "--image", "2",
+                     "--epoch", str(epoch), "--out", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"wrote {out[3]}: LeNet-5 · run 1 · epoch 3 · conv1: 6 maps of 28×28 for validation "
+                               "image 2 (")
+    assert Image.open(out[0]).tobytes() != Image.open(out[3]).tobytes()
+
+
 def test_an_animation_has_one_frame_per_stored_epoch(trained, tmp_path, capsys):
     gif = tmp_path / "kernels.gif"
     assert main(["figure", str(trained), "--panel", "kernels", "--layer", "conv1", "--animate", str(gif)]) == 0

@@ -2,10 +2,11 @@
 
 The figure is made by the window's own widgets and drawn by the window's Export Figure code
 (:mod:`.figures`): the Kernels panel's tiles (``kernels_panel.layer_tiles`` in an :class:`ImageGrid`, the
-panel's ``figure_widget()``) and the Results panel itself (``ResultsPanel.show_epoch``, its
-``figure_widget()``: matrix and per-class accuracy), each under a one-line title that names the run and
-the epoch. No second copy of the drawing: a change to a panel's look changes its command-line figure too.
-The widgets are never shown; only a :class:`QApplication` is needed (offscreen without a display).
+panel's ``figure_widget()``), the Feature Maps panel's (``feature_maps_panel.map_tiles``), and the Results
+panel itself (``ResultsPanel.show_epoch``, its ``figure_widget()``: matrix and per-class accuracy), each
+under a one-line title that names the run and the epoch. No second copy of the drawing: a change to a
+panel's look changes its command-line figure too. The widgets are never shown; only a
+:class:`QApplication` is needed (offscreen without a display).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from ...io.atomic import atomic_write_bytes
 from ...train.events import EpochFinished
-from ..inspect.imaging import ColorBar, ImageGrid
+from ..inspect.feature_maps_panel import map_tiles
+from ..inspect.imaging import ColorBar, ImageGrid, grey_image
 from ..inspect.kernels_panel import layer_tiles
 from ..training.results import ResultsPanel
 from .figures import FigureError, FigureTarget, export_figure, png_bytes
@@ -73,6 +76,20 @@ def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared"
     top = float(kernels.scale.max(initial=0.0))
     bar.set_range(-top, top) if scale == "shared" else bar.set_range(-1.0, 1.0)
     return _laid_out(_titled(title, grid, bar), width)
+
+
+def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int = FIGURE_WIDTH) -> QWidget:
+    """The Feature Maps panel's tiles of one layer's maps ``(C, H, W)`` (each channel on its own scale, as the
+    panel shows them by default), titled, with the input ``image`` (``(C, H, W)`` in [0, 1]) beside the title."""
+    _channels, images, captions = map_tiles(maps)
+    grid = ImageGrid(tile)
+    grid.set_images(images, captions)
+    frame = _titled(title, grid)
+    if image is not None:  # the input, as the panel shows it beside its maps
+        picture = QLabel(frame)
+        picture.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(2 * tile, 2 * tile))
+        frame.layout().insertWidget(1, picture)
+    return _laid_out(frame, width)
 
 
 def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[float | None],
