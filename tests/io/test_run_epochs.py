@@ -136,6 +136,26 @@ def test_a_hostile_archive_with_bad_epoch_entries_is_refused(trained, change, me
         assert len(project_from_bytes(data, load_weights=False).history) == 1
 
 
+def test_too_many_or_too_large_epochs_are_refused_before_any_is_inflated(trained, monkeypatch):
+    """The limits (2,000 epochs, 2 GiB) are checked from the archive's directory; lowered here to the
+    file's own 4 epochs of 247,656 bytes, nothing is read (read_weights is never called)."""
+    import cnnplayground.io.project_epochs as epochs_module
+
+    data = trained.read_bytes()
+    calls = []
+    monkeypatch.setattr(epochs_module, "read_weights", lambda *a: calls.append(a))
+    monkeypatch.setattr(epochs_module, "MAX_SNAPSHOTS", 3)
+    with pytest.raises(ProjectError, match=r"^the project archive holds the weights of 4 epochs; at most 3 are "
+                                           r"allowed$"):
+        project_from_bytes(data)
+    monkeypatch.setattr(epochs_module, "MAX_SNAPSHOTS", 4)
+    monkeypatch.setattr("cnnplayground.io.project.MAX_WEIGHTS_BYTES", 4 * 247_656 - 1)
+    with pytest.raises(ProjectError, match=r"^the weights of the runs' epochs in the archive are 990,624 bytes; "
+                                           r"at most 990,623 are allowed$"):
+        project_from_bytes(data)
+    assert calls == []
+
+
 def test_autosave_and_recovery_keep_the_epochs(trained, tmp_path):
     project = load_project(trained)
     copy = save_recovery_copy(project, trained, folder=tmp_path)
