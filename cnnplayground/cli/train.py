@@ -246,10 +246,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         project.weights = dict(epoch_weights.state) if use_snapshot else weights_from_module(model)
         record = run_record(f"run {len(project.history) + 1}", config, epochs, steps, dataset=data.name,
                             started=started, network=graph, end=end if finished else None)
-        if collector is not None:
-            last = epochs[-1].epoch
-            collector.weights = {k: v for k, v in collector.weights.items() if k <= last}
-            record.keep_epochs(collector.result(record.kept_epoch if kept_by_trainer else None))
+        if collector is not None:  # the epochs of the record (a run cut short keeps none after its last)
+            record.keep_epochs(collector.result(record.kept_epoch if kept_by_trainer else None, epochs[-1].epoch))
         project.history.append(record)
         what = "training finished" if not cut_short else f"training was {halted}{during}"
         _save_or_recover(project, out, what)

@@ -233,12 +233,14 @@ class EpochCollector:
             if k not in self._targets and k != newest and k != self.best:
                 del self.weights[k]  # neither planned, nor the newest, nor the best so far
 
-    def result(self, kept_epoch: int | None = None) -> RunEpochs | None:
+    def result(self, kept_epoch: int | None = None, last_epoch: int | None = None) -> RunEpochs | None:
         """The run's epochs at its end, thinned to the budget (``kept_epoch``: the weights it ended with,
-        else the best epoch seen, is kept); None when nothing was stored."""
-        if not self.weights:
+        else the best epoch seen, is kept; ``last_epoch``: the last epoch the run's record keeps, none after
+        it); None when nothing was stored."""
+        weights = {k: v for k, v in self.weights.items() if last_epoch is None or k <= last_epoch}
+        if not weights:
             return None
-        run = RunEpochs(self.graph, dict(self.weights))
+        run = RunEpochs(self.graph, weights)
         kept = kept_epoch if kept_epoch is not None else self.best
         thinned = run.only(within_budget([(run, kept)], self.budget)[0])
         return thinned if thinned.weights else None
