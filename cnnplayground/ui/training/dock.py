@@ -528,6 +528,7 @@ class TrainingDock(QWidget):
             if not same:
                 self.message.emit("The network was edited during training: the curves were kept, the weights "
                                   "were not stored (they belong to the network as it was)")
+        self.epochs = None  # the record holds the epochs it keeps; the others go
         if self.session is not None:
             self.session.shutdown()  # the run is over: let its thread finish before anything else
         self._ended = True
