@@ -175,6 +175,9 @@ FLAGS: tuple[Flag, ...] = (
          "splits)", kind=int),
     Flag("--checkpoint-every", ("training", "checkpoint_every"), "hardware", "with --checkpoint-dir: write "
          "last.ckpt every N epochs (0: never)", kind=int, metavar="N"),
+    Flag("--snapshot-budget", ("training", "snapshot_budget_mb"), "hardware", "room in the project file for "
+         "the weights of each run's epochs, all runs together (default 200 MB; 0: keep none)", kind=int,
+         metavar="MB"),
 )
 
 

@@ -212,10 +212,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     epoch finished, nothing is saved, and the message says which. When the save fails, the project
     is written to the recovery folder (:mod:`cnnplayground.io.recovery`) and the message names it.
     """
+    import torch
+
     from ..io.atomic import AtomicWriteError
     from ..io.destination import check_destination
     from ..io.project import estimate_saved_bytes, weights_from_module
     from ..project import run_record
+    from ..project.epochs import MB, EpochCollector
     from ..train.events import EpochFinished, Failed, Finished, StepFinished, WeightsSnapshot
     from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.steplog import StepLog
@@ -228,7 +231,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         except AtomicWriteError as exc:
             raise CliError(f"{exc}; nothing was trained (choose another --save file, or pass --no-save)") from None
     try:
-        model = build_for_data(graph, data, config)
+        with torch.random.fork_rng(devices=[]):  # the run's seed decides its initial weights, as in the window
+            torch.manual_seed(config.seed)
+            model = build_for_data(graph, data, config)
         if project.weights is not None and args.resume is None:
             model.load_state_dict(project.weights)
             broken = non_finite_weights(model.state_dict())  # in the order of the layers
@@ -249,6 +254,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                                        _adversarial_text(config))
     _describe_data(data, config, lines=not args.json)
     steps = StepLog()  # bounded however long the run (run_record keeps 20,000 points per curve anyway)
+    # The run keeps its epochs in the project: the weights at its start (a fresh run's epoch 0, before the
+    # trainer's first step) and after each epoch (the trainer's snapshots: references, no further copy).
+    collector = EpochCollector(graph, config.epochs, config.snapshot_budget_mb * MB) if out is not None else None
+    if collector is not None and args.resume is None:
+        collector.start(weights_from_module(model))
     epoch_weights: WeightsSnapshot | None = None  # the weights at the end of the last finished epoch
     started = datetime.now(UTC)
     end = None
@@ -267,6 +277,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 steps.append(event)
             elif isinstance(event, WeightsSnapshot):
                 epoch_weights = event
+                if collector is not None:
+                    collector.snapshot(event)
+            elif isinstance(event, EpochFinished) and collector is not None:
+                collector.epoch_finished(event)
             elif isinstance(event, Finished | Failed):
                 end = event
             printer.show(event)
@@ -293,9 +307,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         kept_by_trainer = finished and getattr(end, "kept_epoch", None) is not None
         use_snapshot = cut_short and epoch_weights is not None and not kept_by_trainer
         project.weights = dict(epoch_weights.state) if use_snapshot else weights_from_module(model)
-        project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                          dataset=data.name, started=started, network=graph,
-                                          end=end if finished else None))
+        record = run_record(f"run {len(project.history) + 1}", config, epochs, steps, dataset=data.name,
+                            started=started, network=graph, end=end if finished else None)
+        if collector is not None:  # the epochs of the record (a run cut short keeps none after its last)
+            record.keep_epochs(collector.result(record.kept_epoch if kept_by_trainer else None, epochs[-1].epoch))
+        project.history.append(record)
         what = "training finished" if not cut_short else f"training was {halted}{during}"
         _save_or_recover(project, out, what)
         if cut_short:

@@ -146,6 +146,11 @@ class TrainingConfig(BaseModel):
                                "validation epoch (lowest validation loss, or highest accuracy, as chosen), not "
                                "the last epoch's (like Keras' restore_best_weights). Needs a validation split.")
     checkpoint_every: int = Field(1, ge=0, le=10_000, description="Save a checkpoint every N epochs.")
+    snapshot_budget_mb: int = Field(200, ge=0, le=2_000, description="Room in the project file for the "
+                                    "weights of each run's epochs (its start, epoch 0, and the end of every "
+                                    "epoch), in MB for all runs together: small networks keep every epoch, "
+                                    "larger ones evenly spaced epochs, always the first, the last and the kept "
+                                    "one. 0 keeps none.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="On-device data augmentation.")
     adversarial: AdversarialName = Field("none", description="Adversarial training: replace part of each batch "
                                          "by FGSM or PGD examples crafted against the current weights (the "

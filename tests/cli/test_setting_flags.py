@@ -66,6 +66,7 @@ VALUES: dict[str, tuple[list[str], Any]] = {
     "--compile": (["--no-compile"], False),  # on the CPU, compiling would take long: the default is off
     "--seed": (["7"], 7),
     "--checkpoint-every": (["2"], 2),
+    "--snapshot-budget": (["50"], 50),
 }
 FOLDER_VALUES: dict[str, tuple[list[str], Any]] = {
     "--dataset": (["folder"], "folder"),

@@ -32,6 +32,7 @@ from ...data.base import DatasetError, ImageData
 from ...data.registry import load_dataset
 from ...io.project import weights_from_module
 from ...project import run_record
+from ...project.epochs import MB, EpochCollector
 from ...train.events import (
     Compiled,
     EpochFinished,
@@ -41,6 +42,7 @@ from ...train.events import (
     Resumed,
     RunStarted,
     StepFinished,
+    WeightsSnapshot,
 )
 from ...train.run_state import RunState
 from ...train.setup import TrainingMemoryError, build_for_data, check_training_memory
@@ -108,6 +110,8 @@ class TrainingDock(QWidget):
         self.state = RunState.IDLE
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
+        #: The weights of the run's epochs as they come (kept with its record; autosaved with a live run).
+        self.epochs: EpochCollector | None = None
         self._model = None
         self._steps = StepLog()  # the run's step events, bounded (merged in equal groups on long runs)
         self._started: datetime | None = None
@@ -396,6 +400,10 @@ class TrainingDock(QWidget):
             self._report(str(exc), failed=True)
             return
         self.data, self._model, self._steps = data, model, StepLog()
+        # Epoch 0: the weights before the first step (one copy, as the run starts; the trainer's own
+        # snapshots after each epoch are kept by reference).
+        self.epochs = EpochCollector(graph, project.training.epochs, project.training.snapshot_budget_mb * MB)
+        self.epochs.start(weights_from_module(model))
         self._started = datetime.now(UTC)
         self.run_name = f"run {len(project.history) + 1}"
         self.run_settings = run_record(self.run_name, project.training, [], dataset=data.name,
@@ -435,7 +443,12 @@ class TrainingDock(QWidget):
             elif isinstance(event, Compiled):
                 self._set_status(f"Compiled in {event.compile_seconds:.1f} s; training…" if event.compiled
                                  else f"Not compiled ({event.message}); training without it…")
+            elif isinstance(event, WeightsSnapshot):
+                if self.epochs is not None:
+                    self.epochs.snapshot(event)
             elif isinstance(event, EpochFinished):
+                if self.epochs is not None:
+                    self.epochs.epoch_finished(event)
                 val = "—" if event.val_accuracy is None else f"{event.val_accuracy:.1%}"
                 self.accuracy_label.setText(
                     f"Epoch {event.epoch}: train accuracy {event.train_accuracy:.1%}, validation {val}")
@@ -512,12 +525,15 @@ class TrainingDock(QWidget):
                                 epochs, steps, dataset=self.data.name if self.data else "",
                                 started=self._started, network=network,
                                 end=end if isinstance(end, Finished) else None)
+            if self.epochs is not None:
+                record.keep_epochs(self.epochs.result(record.kept_epoch))
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self._recorded = record
             self.document.push(RecordRun(self.document, weights, record))
             if not same:
                 self.message.emit("The network was edited during training: the curves were kept, the weights "
                                   "were not stored (they belong to the network as it was)")
+        self.epochs = None  # the record holds the epochs it keeps; the others go
         if self.session is not None:
             self.session.shutdown()  # the run is over: let its thread finish before anything else
         self._ended = True
