@@ -611,7 +611,7 @@ class _Mapper:
             bound = {}
         handler = _FUNCTIONS.get(key)
         if handler is None:
-            raise _Unsupported(_REASONS.get(key, f"{shown} has no layer on the canvas"))
+            raise _Unsupported(_REASONS.get(key, "no layer on the canvas computes it"))
         out = handler(self, bound)
         if name in _TUPLE_RESULTS and isinstance(out, _Emit):
             return _Multi(self._emit(out), _TUPLE_RESULTS[name])
