@@ -32,7 +32,6 @@ import contextlib
 import importlib.util
 import inspect
 import math
-import operator
 import os
 import re
 import sys
@@ -240,7 +239,7 @@ def _export(module: nn.Module, shape: Shape) -> fx.GraphModule:
     with _quiet():
         batch = torch.export.Dim("batch", min=1)
         program = torch.export.export(module, (torch.zeros((2, *shape)),), dynamic_shapes=({0: batch},))
-        return program.module()  # type: ignore[return-value]
+        return program.module()
 
 
 def import_module(module: nn.Module, input_shape: Shape | tuple[int, ...], *, name: str | None = None) -> ImportResult:
@@ -290,7 +289,7 @@ def import_program(program: torch.export.ExportedProgram, input_shape: Shape | t
     """
     with _quiet():
         module = program.module()
-    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]  # type: ignore[union-attr]
+    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
     if input_shape is None:
         val = placeholders[0].meta.get("val") if placeholders else None
         try:
@@ -298,7 +297,7 @@ def import_program(program: torch.export.ExportedProgram, input_shape: Shape | t
         except (AttributeError, TypeError, ValueError, RuntimeError):
             raise ModelImportError("the program's input size is not fixed: give the input shape (C,H,W)") from None
     shape = _check_shape(input_shape)
-    return _Mapper(module, shape, name or "Exported program", "torch.export", None).run()  # type: ignore[arg-type]
+    return _Mapper(module, shape, name or "Exported program", "torch.export", None).run()
 
 
 def _check_shape(shape: tuple[int, ...] | Shape) -> Shape:
@@ -403,7 +402,8 @@ _INPLACE_ALIASES = {"relu_": "relu", "add_": "add", "mul_": "mul", "hardtanh_": 
                     "leaky_relu_": "leaky_relu", "elu_": "elu", "silu_": "silu", "hardswish_": "hardswish",
                     "hardsigmoid_": "hardsigmoid", "sigmoid_": "sigmoid", "tanh_": "tanh", "concat": "cat",
                     "concatenate": "cat", "multiply": "mul", "iadd": "add", "imul": "mul", "dropout_": "dropout",
-                    "max_pool2d_with_indices": "max_pool2d", "_max_pool2d": "max_pool2d", "_native_batch_norm_legit_no_training": "batch_norm"}
+                    "max_pool2d_with_indices": "max_pool2d", "_max_pool2d": "max_pool2d",
+                    "_native_batch_norm_legit_no_training": "batch_norm"}
 #: ATen operators that return a tuple whose first element is the layer's output, and what the rest is.
 _TUPLE_RESULTS = {"max_pool2d_with_indices": "indices of a max pool",
                   "_native_batch_norm_legit_no_training": "batch statistics of a batch norm"}
@@ -436,9 +436,7 @@ def _op_name(node: fx.Node) -> tuple[str, str]:
 def _ints(value: Any, what: str) -> int:
     """A square size: ``3``, ``(3, 3)`` or ``[3, 3]`` → 3; ``(1, 3)`` refused."""
     if isinstance(value, (list, tuple)):
-        if len(value) == 1:
-            value = value[0]
-        elif len(value) == 2 and value[0] == value[1]:
+        if len(value) == 1 or len(value) == 2 and value[0] == value[1]:
             value = value[0]
         else:
             raise _Unsupported(f"{what} {tuple(value)} is not square; the canvas has square {what}s only")
@@ -581,13 +579,13 @@ class _Mapper:
             if str(node.target) == "_guards_fn":
                 return None
             module = self.traced.get_submodule(str(node.target))
-            handler = _MODULES.get(type(module))
-            if handler is None:
+            module_handler = _MODULES.get(type(module))
+            if module_handler is None:
                 raise _Unsupported(_module_reason(module))
             inputs = [a for a in args if isinstance(a, _Tensor)]
             if len(inputs) != 1 or len(args) != 1 or kwargs:
                 raise _Unsupported("a layer module called with other than one tensor")
-            out = handler(module, inputs[0])
+            out = module_handler(module, inputs[0])
             if out is None or isinstance(out, _Tensor):
                 return inputs[0] if out is None else out
             return self._emit(out, module_path=str(node.target), module=module)
@@ -597,8 +595,6 @@ class _Mapper:
             bound = _bind(_SIGNATURES[f"aten.{name}"], args, kwargs, shown)
         elif isinstance(node.target, torch._ops.OpOverload) and f"aten.{key}" in _SIGNATURES:
             bound = _bind(_SIGNATURES[f"aten.{key}"], args, kwargs, shown)
-        elif key in ("view", "reshape", "_unsafe_view") and node.op == "call_method":
-            bound = {"input": args[0], "shape": _flat_args(args[1:], kwargs.get("shape"))}
         elif key in ("view", "reshape", "_unsafe_view"):
             bound = {"input": args[0], "shape": _flat_args(args[1:], kwargs.get("shape"))}
         elif key in _SIGNATURES:
@@ -1149,8 +1145,9 @@ def _f_view(mp: _Mapper, a: dict[str, Any]) -> Any:
     t = _tensor_in(a["input"])
     dims = list(a["shape"])
     n = math.prod(t.shape)
-    batch_ok = dims and (dims[0] is BATCH or (dims[0] == -1 and len(dims) == 2 and dims[1] == n)
-                         or (mp.traced_batch is not None and dims[0] == mp.traced_batch and mp.method == "torch.export"))
+    # torch.export writes a fixed batch as a number: that of the traced example.
+    fixed_batch = mp.traced_batch is not None and mp.method == "torch.export" and dims[:1] == [mp.traced_batch]
+    batch_ok = dims and (dims[0] is BATCH or (dims[0] == -1 and len(dims) == 2 and dims[1] == n) or fixed_batch)
     if len(dims) == 2 and batch_ok and dims[1] in (-1, n):
         return t if len(t.shape) == 1 else _Emit("Flatten", {}, [t])
     shown = ", ".join("batch" if d is BATCH else str(d) for d in dims)
