@@ -98,4 +98,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"input {format_shape(result.input_shape)} (traced with {result.method})")
     for warning in result.warnings:
         say(f"note: {warning}")
+    dataset_note = result.dataset_note()
+    say(f"note: {dataset_note}" if dataset_note else f"dataset: {project.dataset.name} at "
+        f"{format_shape(result.input_shape)} (change it before training on your own images)")
     return 0

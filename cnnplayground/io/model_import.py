@@ -139,20 +139,51 @@ class ImportResult:
             f"{'have' if count != 1 else 'has'} no layer on the canvas: {shown}{tail}", self.problems)
 
     def project(self) -> Project:
-        """A new project holding the imported network and its weights."""
+        """A new project holding the imported network and its weights, on the synthetic set at the network's
+        input size when that is small enough to generate (at most :data:`MAX_SYNTHETIC_SIDE`), else the default
+        dataset (:meth:`dataset_note` says so)."""
         from ..project import Project
 
         self.require()
         assert self.graph is not None
-        project = Project.new(self.graph, name=self.name)
+        project = Project.new(self.graph, name=self.name, dataset=fitting_dataset(self.input_shape))
         project.weights = self.weights
         return project
+
+    def dataset_note(self) -> str | None:
+        """What to do before training when no built-in dataset gives the network's input, else ``None``."""
+        if fitting_dataset(self.input_shape) is not None:
+            return None
+        return (f"no built-in dataset gives {format_shape(self.input_shape)} images: choose one (an image "
+                "folder at that size) before training")
 
     def summary(self) -> str:
         """``"ResNet: 126 layers, 25,557,032 parameters (torch.fx)"`` or the problem count."""
         if not self.ok:
             return f"{self.name}: {len(self.problems)} operation(s) cannot be imported"
         return f"{self.name}: {self.layers} layers, {self.params:,} parameters (traced with {self.method})"
+
+
+#: The largest side of images the imported project's synthetic set is generated at (24,000 images of 3×64×64
+#: are 295 MB; at 224×224 they would be 3.6 GB).
+MAX_SYNTHETIC_SIDE = 64
+
+
+def fitting_dataset(shape: Shape) -> Any:
+    """A ``DatasetChoice`` of the built-in synthetic set that gives ``shape`` (C, H, W) images, or ``None``."""
+    from ..data.base import DatasetError
+    from ..data.registry import input_shape_of
+    from ..project import DatasetChoice
+
+    c, h, w = shape
+    if h != w or h > MAX_SYNTHETIC_SIDE or c not in (1, 3):
+        return None
+    choice = (DatasetChoice(name="synthetic-rgb", options={"size": h}) if c == 3
+              else DatasetChoice(name="synthetic", options={"size": h}))
+    try:
+        return choice if input_shape_of(choice) == tuple(shape) else None
+    except DatasetError:
+        return None
 
 
 # --- values flowing through the traced graph ----------------------------------------------------

@@ -51,7 +51,10 @@ def test_importing_a_class_writes_a_project_with_its_weights(tmp_path, model_fil
     assert code == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"wrote {out}: Net, 5 layers, 1,911 parameters, input 3×16×16 (traced with torch.fx)")
+    # The synthetic set at the network's input size: the project trains as it is.
+    assert "dataset: synthetic-rgb at 3×16×16" in printed
     project = load_project(out)
+    assert project.dataset.name == "synthetic-rgb" and project.dataset.options == {"size": 16}
     assert project.name == "Net" and [n.kind for n in project.graph.nodes.values()] == [
         "Input", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
     net = build(project.graph)

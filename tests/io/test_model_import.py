@@ -18,6 +18,7 @@ from cnnplayground.core.presets import PRESETS
 from cnnplayground.io.model_import import (
     ImportResult,
     ModelImportError,
+    fitting_dataset,
     import_module,
     import_program,
     import_source,
@@ -342,6 +343,21 @@ def test_a_bad_input_shape_is_one_message():
     result = import_module(FunctionalLeNet(), (1, 8, 8))  # too small for conv2: named on the layer
     assert [p.what for p in result.problems] == ["nn.Conv2d 'conv2'"]
     assert result.problems[0].reason == "Conv2d: kernel 5 is larger than the input height 4"
+
+
+def test_the_project_gets_the_synthetic_set_at_the_input_size_when_it_can_be_generated():
+    from cnnplayground.data.registry import input_shape_of
+
+    for shape, name in [((1, 28, 28), "synthetic"), ((3, 32, 32), "synthetic-rgb"), ((3, 64, 64), "synthetic-rgb")]:
+        assert input_shape_of(fitting_dataset(shape)) == shape and fitting_dataset(shape).name == name
+    for shape in [(3, 224, 224), (3, 32, 48), (2, 32, 32)]:  # too large to generate, not square, 2 channels
+        assert fitting_dataset(shape) is None
+    result = import_module(FunctionalLeNet(), (1, 28, 28)).require()
+    assert result.project().dataset.options == {"size": 28} and result.dataset_note() is None
+    big = import_module(torchvision.models.alexnet(weights=None), (3, 224, 224)).require()
+    assert big.project().dataset.name == "synthetic"  # the default: the note says what to do
+    assert big.dataset_note() == ("no built-in dataset gives 3×224×224 images: choose one (an image folder at "
+                                  "that size) before training")
 
 
 # --- sources ----------------------------------------------------------------------------------------------
