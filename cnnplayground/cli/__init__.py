@@ -11,6 +11,7 @@
     cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
     cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
     cnnplayground figure my.cnnp --panel kernels --epoch 0 --out init.png   # a panel at a stored epoch
+    cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .common import CliError, discard_output, load_target, positive_int, say
 from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .figure import add_figure_parser
+from .import_model import add_import_parser
 from .setting_flags import add_setting_flags
 from .train import add_evaluate_parser, add_train_parser
 
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_experiment_parser(sub)
     add_figure_parser(sub)
+    add_import_parser(sub)
     return parser
 
 
