@@ -61,6 +61,11 @@ ONNX_OPERATORS: dict[str, str] = {
 }
 
 
+def _decimal(value: Any) -> float:
+    """An ONNX float attribute (a float32) as the shortest decimal of that float32: 0.001, not 0.0010000000474."""
+    return float(str(np.float32(value)))
+
+
 # --- convolution and pooling -------------------------------------------------------------------
 
 
@@ -222,8 +227,8 @@ def _batch_norm(c: Converter, node: Any, a: dict[str, Any]) -> None:
     for what, value in zip(names, (scale, bias, mean, var)):
         if value.size != channels:
             raise Unsupported(f"its {what} has {value.size} values for {channels} channels")
-    eps = float(a.get("epsilon", 1e-5))
-    momentum = 1.0 - float(a.get("momentum", 0.9))
+    eps = _decimal(a.get("epsilon", 1e-5))
+    momentum = _decimal(1.0 - float(a.get("momentum", 0.9)))
     kind = nn.BatchNorm2d if rank == 4 else nn.BatchNorm1d
     weights = {"weight": scale, "bias": bias, "running_mean": mean, "running_var": var}
     c.call_module(node, lambda: kind(channels, eps=eps, momentum=momentum), [x], weights, weight_name=node.input[1])
@@ -381,6 +386,9 @@ def _matmul(c: Converter, node: Any, a: dict[str, Any]) -> None:
 def _binary(function: Callable[[Any, Any], Any], verb: str) -> Handler:
     def handler(c: Converter, node: Any, a: dict[str, Any]) -> None:
         for name in node.input[:2]:
+            if name not in c.values and name not in c.initializers:
+                raise _Blocked(name)
+        for name in node.input[:2]:
             value = c.values.get(name)
             if (value is not None and value.node is None) or (value is None and name in c.initializers):
                 raise Unsupported(f"it {verb} the constant {name!r}; only two computed tensors can be merged")
@@ -452,13 +460,13 @@ HANDLERS: dict[str, Handler] = {
     "BatchNormalization": _batch_norm,
     "Relu": _activation(lambda a: nn.ReLU()),
     "Clip": _clip,
-    "LeakyRelu": _activation(lambda a: nn.LeakyReLU(float(a.get("alpha", 0.01)))),
+    "LeakyRelu": _activation(lambda a: nn.LeakyReLU(_decimal(a.get("alpha", 0.01)))),
     "PRelu": _prelu,
     "Sigmoid": _activation(lambda a: nn.Sigmoid()),
     "HardSigmoid": _activation(_hard_sigmoid),
     "HardSwish": _activation(lambda a: nn.Hardswish()),
     "Tanh": _activation(lambda a: nn.Tanh()),
-    "Elu": _activation(lambda a: nn.ELU(float(a.get("alpha", 1.0)))),
+    "Elu": _activation(lambda a: nn.ELU(_decimal(a.get("alpha", 1.0)))),
     "Gelu": _activation(_gelu),
     "MaxPool": _max_pool,
     "AveragePool": _average_pool,
