@@ -42,7 +42,7 @@ ONNX_OPERATORS: dict[str, str] = {
     "Elu": "nn.ELU(alpha)",
     "Gelu": "nn.GELU (approximate none or tanh)",
     "MaxPool": "nn.MaxPool2d (ceil_mode, dilations, symmetric pads)",
-    "AveragePool": "nn.AvgPool2d (ceil_mode, count_include_pad, symmetric pads)",
+    "AveragePool": "nn.AvgPool2d (ceil_mode, count_include_pad, symmetric pads; no dilations)",
     "GlobalAveragePool": "nn.AdaptiveAvgPool2d(1)",
     "ReduceMean": "nn.AdaptiveAvgPool2d(1) over axes 2, 3 (then torch.flatten(x, 1) when keepdims=0)",
     "Flatten": "torch.flatten(x, 1) (axis 1)",
@@ -188,7 +188,9 @@ def _average_pool(c: Converter, node: Any, a: dict[str, Any]) -> None:
     x = _spatial(c, node)
     kernel, stride, padding, _ = _pool_geometry(x, a, dilated=False)
     ceil = bool(a.get("ceil_mode", 0))
-    include = bool(a.get("count_include_pad", 0))
+    # Without padding both counts are the windows' own pixels (also at ceil_mode's clipped last window):
+    # PyTorch's default then, the form the canvas's average pool has.
+    include = bool(a.get("count_include_pad", 0)) or padding == (0, 0)
     c.call_module(node, lambda: nn.AvgPool2d(kernel, stride, padding, ceil_mode=ceil, count_include_pad=include), [x])
 
 

@@ -151,9 +151,15 @@ class Converter:
     def _output(self) -> fx.Node:
         if len(self.outputs) != 1:
             raise OnnxImportError(f"{self.file_name} has {len(self.outputs)} outputs; CNN Playground networks have one")
-        value = self.values.get(self.outputs[0])
-        if value is None or value.node is None:
-            raise OnnxImportError(f"{self.file_name}'s output {self.outputs[0]!r} is a constant, not computed")
+        name = self.outputs[0]
+        value = self.values.get(name)
+        if value is None:
+            raise OnnxImportError(
+                f"{self.file_name}'s output {name!r} is not computed from its input (the graph uses values it "
+                "does not define, or is out of order): the file is damaged"
+            )
+        if value.node is None:
+            raise OnnxImportError(f"{self.file_name}'s output {name!r} is a constant, not computed from its input")
         return value.node
 
     def _refusal(self) -> OnnxImportError:
@@ -201,6 +207,8 @@ class Converter:
         from onnx import numpy_helper
 
         label = tensor.name or "a constant"
+        if tensor.data_location == 1 or len(tensor.external_data):  # EXTERNAL: refused by the survey already
+            raise OnnxImportError(f"{self.file_name} keeps tensor {label!r} in a separate data file, which is not read")
         dims = [int(d) for d in tensor.dims]
         if any(d < 0 for d in dims):
             raise OnnxImportError(f"{self.file_name} is damaged: tensor {label!r} has a negative dimension {dims}")
@@ -283,13 +291,16 @@ class Converter:
     def _name(self, node: Any, weight_name: str | None) -> str:
         """A module name after the original network's attribute names where the file keeps them.
 
-        ``layer1.0.conv1.weight`` (a weight's name) → ``layer1.0.conv1``;
+        ``layer1.0.conv1.weight`` (a weight's name) → ``layer1.0.conv1``; ``layers.conv1.weight`` (the
+        app's own export) → ``conv1``;
         ``/layer1/layer1.0/conv1/Conv`` (PyTorch's node names) → ``layer1.0.conv1``;
         otherwise the node's name, or the operator's.
         """
         candidate = ""
         if weight_name and weight_name.endswith(".weight") and _DOTTED.fullmatch(weight_name):
             candidate = weight_name.removesuffix(".weight")
+            if _APP_LAYER.fullmatch(candidate):  # CNN Playground's own export: layers.<node id>
+                candidate = candidate.removeprefix("layers.")
         elif node.name.startswith("/"):
             parts: list[str] = []
             for segment in node.name.strip("/").split("/")[:-1]:
@@ -320,6 +331,7 @@ class Converter:
 
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+_APP_LAYER = re.compile(r"layers\.[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _attributes(node: Any) -> dict[str, Any]:

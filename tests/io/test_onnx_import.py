@@ -64,8 +64,10 @@ def test_the_lenet5_preset_built_by_the_app_imports_with_equal_logits(tmp_path):
     assert _parameters(module) == _parameters(network) == 61_706
     x = torch.randn(5, 1, 28, 28)  # another batch size than the export's example: the batch stays free
     assert _max_difference(module, network, x) <= TOLERANCE
-    kinds = [type(m).__name__ for m in module.modules() if not list(m.children())]
-    assert kinds.count("Conv2d") == 2 and kinds.count("Linear") == 3 and "Tanh" not in kinds
+    # The modules are named after the preset's node ids (the file's weights are layers.<id>.weight).
+    modules = dict(module.named_children())
+    assert list(modules) == [n for n in lenet5().nodes if n not in ("input", "flatten")]
+    assert isinstance(modules["conv2"], nn.Conv2d) and isinstance(modules["fc3"], nn.Linear)
 
 
 @pytest.mark.slow
@@ -211,6 +213,11 @@ def _case_average_pool_default_excludes_padding_ceil_mode():
                              pads=[1, 1, 1, 1], ceil_mode=1)], []
 
 
+def _case_average_pool_unpadded_ceil_mode():
+    return [helper.make_node("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2],
+                             ceil_mode=1)], []
+
+
 def _head(x="flat", out="y", features=4 * 9 * 9, trans_b=1, **attrs):
     w = _random(5, features) if trans_b else _random(features, 5)
     return ([helper.make_node("Gemm", [x, "fc.weight", "fc.bias"], [out], name="fc", transB=trans_b, **attrs)],
@@ -269,6 +276,7 @@ CASES = [
     _case_clip_0_6_by_inputs, _case_clip_0_by_a_constant_node, _case_prelu_per_channel,
     _case_max_pool_ceil_mode_padded_strided, _case_max_pool_dilated_default_stride,
     _case_average_pool_counting_padding, _case_average_pool_default_excludes_padding_ceil_mode,
+    _case_average_pool_unpadded_ceil_mode,
     _case_global_pool_flatten_gemm_with_alpha_beta_and_untransposed_weight, _case_reduce_mean_then_matmul_add,
     _case_reshape_by_a_constant_node_dropout_identity, _case_reshape_to_the_feature_count_then_batch_norm_1d,
     _case_residual_concat_and_squeeze_excitation, _case_final_softmax_is_left_out,
