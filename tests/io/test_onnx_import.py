@@ -195,7 +195,8 @@ def _case_prelu_per_channel():
 
 
 def _case_max_pool_ceil_mode_padded_strided():
-    return [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
+    # 9 pixels, padded to 11: 3 windows rounding down, 4 rounding up (the 4th starts on the last pixel).
+    return [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 3], strides=[3, 3],
                              pads=[1, 1, 1, 1], ceil_mode=1)], []
 
 
