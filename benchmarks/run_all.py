@@ -13,7 +13,9 @@ prints Markdown tables, whose rows are taken over as they are.
 - **GUI overhead**: ``bench_gui_latency.py`` (offscreen Qt): timer lateness and throughput while
   training in a session and in the whole window;
 - **analysis speed**: ``bench_inspect.py`` (feature maps, effective field, occlusion) and
-  ``bench_attacks.py`` (PGD, activation maximization).
+  ``bench_attacks.py`` (PGD, activation maximization);
+- **import**: ``bench_import.py``: importing torchvision's ResNet-50 and DenseNet-121 onto the canvas
+  (trace, mapping, weights, layout), first and median time.
 
 Usage::
 
@@ -84,6 +86,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
                                                          else args.device]),
             Job("inspect", "bench_inspect.py", ["--repeats", "1"]),
             Job("attacks", "bench_attacks.py", ["--repeats", "1", "--steps", "2", *dev], inline=TINY_ATTACKS),
+            Job("import", "bench_import.py", ["--models", "resnet18", "--side", "64", "--repeats", "1"]),
         ]
     if args.device == "cuda":
         return [
@@ -95,6 +98,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("GUI overhead", "bench_gui_latency.py", dev),
             Job("inspect", "bench_inspect.py", []),
             Job("attacks", "bench_attacks.py", dev),
+            Job("import", "bench_import.py", []),
         ]
     return [
         Job("trainer", "bench_trainer.py", ["--model", "lenet5", *dev, *peak]),
@@ -103,6 +107,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("GUI overhead", "bench_gui_latency.py", ["--device", "cpu" if args.device == "auto" else args.device]),
         Job("inspect", "bench_inspect.py", []),
         Job("attacks", "bench_attacks.py", dev),
+        Job("import", "bench_import.py", []),
     ]
 
 
@@ -140,7 +145,7 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
-                "inspect": inspect_rows}[r["bench"]](job.name, r)
+                "inspect": inspect_rows, "import": import_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -190,6 +195,14 @@ def gui_rows(name: str, r: dict) -> list[tuple[str, ...]]:
 def inspect_rows(name: str, r: dict) -> list[tuple[str, ...]]:
     return [(name, "vgg_small, CPU", row["analysis"], f"{row['ms']:.1f} ms",
              f"{row['baseline']}: {row['baseline_ms']:.1f} ms ({row['ms'] / row['baseline_ms']:.2f}×)")
+            for row in r["rows"]]
+
+
+def import_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    return [(name, f"torchvision {row['model']}, 3×{r['side']}×{r['side']}, CPU", "import: first / median",
+             f"{row['cold_s']:.2f} s / {row['median_s']:.2f} s",
+             f"{row['layers']} layers, {row['params']:,} parameters"
+             + (f"; target < {row['target_s']:g} s" if row.get("target_s") else ""))
             for row in r["rows"]]
 
 

@@ -10,6 +10,7 @@
     cnnplayground evaluate my.cnnp               # test accuracy, per class, confusion, mistakes
     cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
     cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
+    cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
 from .experiment import add_experiment_parser
 from .export import add_export_parser
+from .import_model import add_import_parser
 from .setting_flags import add_setting_flags
 from .train import add_evaluate_parser, add_train_parser
 
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_export_parser(sub)
     add_experiment_parser(sub)
+    add_import_parser(sub)
     return parser
 
 
