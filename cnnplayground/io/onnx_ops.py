@@ -37,6 +37,9 @@ _DTYPES: dict[int, tuple[int, str]] = {
     11: (8, "double_data"), 16: (2, "int32_data"),
 }
 _MAX_TENSOR_VALUES = 2**31
+#: Axes of a tensor, and values of a list attribute, read at most (an ONNX model needs a handful).
+_MAX_AXES = 8
+_MAX_LIST = 1024
 
 
 class Unsupported(Exception):
@@ -128,11 +131,12 @@ class Converter:
         tensor_type = entry.type.tensor_type
         if not entry.type.HasField("tensor_type") or tensor_type.elem_type != 1:
             raise OnnxImportError(f"{self.file_name}'s input {entry.name!r} is not a float32 tensor")
-        dims = list(tensor_type.shape.dim)
-        if len(dims) != 4:
+        if len(tensor_type.shape.dim) != 4:
             raise OnnxImportError(
-                f"{self.file_name}'s input has {len(dims)} axes; CNN Playground networks take images (N, C, H, W)"
+                f"{self.file_name}'s input has {len(tensor_type.shape.dim):,} axes; CNN Playground networks take "
+                "images (N, C, H, W)"
             )
+        dims = list(tensor_type.shape.dim)
         shape: list[int] = []
         for axis, dim in zip(("channels", "height", "width"), dims[1:]):
             if not dim.HasField("dim_value") or dim.dim_value <= 0:
@@ -207,6 +211,9 @@ class Converter:
         from onnx import numpy_helper
 
         label = tensor.name or "a constant"
+        if len(tensor.dims) > _MAX_AXES:  # checked before the dimensions become Python numbers
+            raise OnnxImportError(f"{self.file_name} declares tensor {label!r} with {len(tensor.dims):,} axes; "
+                                  f"at most {_MAX_AXES} are read")
         if tensor.data_location == 1 or len(tensor.external_data):  # EXTERNAL: refused by the survey already
             raise OnnxImportError(f"{self.file_name} keeps tensor {label!r} in a separate data file, which is not read")
         dims = [int(d) for d in tensor.dims]
@@ -339,6 +346,9 @@ def _attributes(node: Any) -> dict[str, Any]:
 
     values: dict[str, Any] = {}
     for attribute in node.attribute:
+        count = sum(len(getattr(attribute, f)) for f in ("floats", "ints", "strings", "tensors", "graphs"))
+        if count > _MAX_LIST:  # checked before the list becomes Python objects
+            raise Unsupported(f"its attribute {attribute.name!r} holds {count:,} values")
         value = helper.get_attribute_value(attribute)
         values[attribute.name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return values

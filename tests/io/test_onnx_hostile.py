@@ -178,6 +178,20 @@ def test_a_tensor_larger_than_its_data_is_refused_before_allocation(dims, expect
         assert expected in _refused(path)
 
 
+def test_a_million_axes_or_list_values_are_refused_before_they_become_python_numbers(tmp_path):
+    tensor = _declared("w", [1] * 1_000_000)
+    path = _write(tmp_path, _model_with_weight(tensor))
+    with _bounded_memory(seconds=5.0):
+        assert "declares tensor 'w' with 1,000,000 axes; at most 8 are read" in _refused(path)
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[1] * 1_000_000)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = _write(tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                              ir_version=8).SerializeToString())
+    with _bounded_memory(seconds=5.0):
+        assert "MaxPool 'pool' (its attribute 'kernel_shape' holds 1,000,000 values)" in _refused(path)
+
+
 @pytest.mark.parametrize("where", ["initializer", "constant"])
 def test_external_data_is_refused_without_opening_the_path_it_names(where, tmp_path, monkeypatch):
     secret = tmp_path.parent / "secret.bin"
