@@ -200,8 +200,9 @@ class _Multi:
     what: str
 
 
-class _Unsupported(Exception):
-    """Raised by a handler: this operation cannot be imported, for ``reason``."""
+class _Unsupported(UserError, ValueError):
+    """Raised by a handler: this operation cannot be imported, for ``reason`` (collected as an
+    :class:`ImportProblem`, never seen by the caller)."""
 
     def __init__(self, reason: str, what: str | None = None) -> None:
         super().__init__(reason)
