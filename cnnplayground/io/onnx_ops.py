@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from ..core.errors import one_line
+from ..core.errors import UserError, one_line
 from .onnx_wire import OnnxImportError
 
 __all__ = ["Converter", "Unsupported"]
@@ -42,12 +42,12 @@ _MAX_AXES = 8
 _MAX_LIST = 1024
 
 
-class Unsupported(Exception):
-    """This node cannot be mapped; the message says why (a clause, no full stop)."""
+class Unsupported(UserError, ValueError):
+    """This node cannot be mapped; the message says why (a clause, no full stop). Collected as a problem."""
 
 
-class _Blocked(Exception):
-    """An input of this node comes from a node that was refused (reported there)."""
+class _Blocked(UserError, LookupError):
+    """An input of this node comes from a node that was refused (reported there; never seen by callers)."""
 
 
 class _Value:

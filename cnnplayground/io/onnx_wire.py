@@ -56,8 +56,8 @@ class OnnxImportError(UserError, ValueError):
         self.problems = list(problems or [])
 
 
-class _Damaged(Exception):
-    """The bytes are not a protobuf message (caught and reported by :func:`survey`)."""
+class _Damaged(UserError, ValueError):
+    """The bytes are not a protobuf message (caught and reported by :func:`survey`, never seen by callers)."""
 
 
 @dataclass
