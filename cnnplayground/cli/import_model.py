@@ -3,6 +3,7 @@
     cnnplayground import torchvision:resnet18 resnet18.cnnp            # architecture and initial weights
     cnnplayground import models.py:Net net.cnnp --args '{"num_classes": 10}' --input-shape 3,32,32
     cnnplayground import lenet.pt2 lenet.cnnp                           # an exported program
+    cnnplayground import resnet18.onnx resnet18.cnnp                    # an ONNX model
 
 The mapping lives in ``cnnplayground.io.model_import``; nothing is written when part of the
 model has no layer on the canvas (each such part is listed with its source line).
@@ -24,13 +25,14 @@ EXIT_REFUSED = 1
 _SOURCE_HELP = (
     "path/to/file.py:ClassName (the file is executed as Python: import only code you trust; the class is "
     "constructed with its defaults and --args), torchvision:NAME (torchvision's classifier with its initial "
-    "weights; nothing is downloaded), or FILE.pt2 (a torch.export program)"
+    "weights; nothing is downloaded), FILE.pt2 (a torch.export program) or FILE.onnx (an ONNX model of "
+    "standard operators)"
 )
 
 
 def add_import_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "import", help="put a PyTorch model (file.py:Class, torchvision:NAME, .pt2) on the canvas as a project",
+        "import", help="put a PyTorch model (file.py:Class, torchvision:NAME, .pt2, .onnx) on the canvas as a project",
         description="Trace a PyTorch model and write it as a project file with its weights. SOURCE: "
         + _SOURCE_HELP + ". Parts that have no layer on the canvas are listed with their source line, and then "
         "nothing is written.")
@@ -40,7 +42,7 @@ def add_import_parser(sub: Any) -> None:
                    help='keyword arguments for the class or torchvision model, e.g. \'{"num_classes": 10}\'')
     p.add_argument("--input-shape", metavar="C,H,W", default=None,
                    help="the image size the model takes (default: the file's INPUT_SHAPE, 3,224,224 for "
-                   "torchvision, the program's own for .pt2)")
+                   "torchvision, the program's own for .pt2, the model's own for .onnx)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_import)
 

@@ -22,8 +22,9 @@ nothing is approximated. Node ids follow the module's attribute names (``layer1.
 statistics included) are copied under the app's keys, and the graph is laid out with
 :func:`~cnnplayground.core.layout.layered_layout`.
 
-:func:`load_source` turns the command line's SOURCE (``file.py:Class``, ``torchvision:NAME``, ``FILE.pt2``)
-into a module or program; the ONNX importer converts its file to a module and calls :func:`import_module`.
+:func:`load_source` turns the command line's SOURCE (``file.py:Class``, ``torchvision:NAME``, ``FILE.pt2``,
+``FILE.onnx``) into a module or program; an ONNX file becomes a module through
+:func:`~cnnplayground.io.onnx_import.load_onnx`, which this mapping then imports like any other.
 """
 
 from __future__ import annotations
@@ -1290,12 +1291,16 @@ class LoadedSource:
     program: torch.export.ExportedProgram | None = None
     #: The input shape the source declares (``INPUT_SHAPE`` of a file, 3×224×224 for torchvision), if any.
     input_shape: Shape | None = None
+    #: What the user should know about reading the source (an ONNX file's final Softmax left out).
+    notes: list[str] = field(default_factory=list)
 
 
 def load_source(source: str, args: Mapping[str, Any] | None = None) -> LoadedSource:
     """``path/to/file.py:Class`` (the file is executed; the class constructed with ``args``),
     ``torchvision:NAME`` (torchvision's architecture with its initial weights; nothing is downloaded), or
-    ``FILE.pt2`` (``torch.export.load``). Raises :class:`ModelImportError` with what to do."""
+    ``FILE.pt2`` (``torch.export.load``) or ``FILE.onnx`` (:func:`~cnnplayground.io.onnx_import.load_onnx`).
+    Raises :class:`ModelImportError` with what to do (for an ONNX file with operators that cannot be
+    mapped, with one :class:`ImportProblem` per node)."""
     kwargs = dict(args or {})
     if source.startswith("torchvision:"):
         return _torchvision(source.split(":", 1)[1], kwargs)
@@ -1303,24 +1308,36 @@ def load_source(source: str, args: Mapping[str, Any] | None = None) -> LoadedSou
         if kwargs:
             raise ModelImportError("--args does not apply to an exported program (.pt2)")
         return _pt2(Path(source))
+    if source.lower().endswith(".onnx"):
+        if kwargs:
+            raise ModelImportError("--args does not apply to an ONNX file")
+        return _onnx(Path(source))
     path_text, sep, cls_name = source.rpartition(":")
     if not sep or not path_text.lower().endswith(".py") or not cls_name.isidentifier():
-        raise ModelImportError(f"cannot read {source!r}: name path/to/file.py:ClassName, torchvision:NAME or a "
-                               ".pt2 file")
+        raise ModelImportError(f"cannot read {source!r}: name path/to/file.py:ClassName, torchvision:NAME, a "
+                               ".pt2 file or an .onnx file")
     return _python_file(Path(path_text), cls_name, kwargs)
 
 
 def import_source(source: str, args: Mapping[str, Any] | None = None,
                   input_shape: Shape | tuple[int, ...] | None = None) -> ImportResult:
     """:func:`load_source` then :func:`import_module` / :func:`import_program`."""
-    loaded = load_source(source, args)
+    try:
+        loaded = load_source(source, args)
+    except ModelImportError as exc:
+        if not exc.problems:
+            raise
+        # An ONNX file's nodes that cannot be mapped: listed as the mapping lists a module's operations.
+        return ImportResult(Path(source).stem, tuple(input_shape or ()), None, None, exc.problems)
     shape = input_shape or loaded.input_shape
     if loaded.program is not None:
         return import_program(loaded.program, shape, name=loaded.name)
     assert loaded.module is not None
     if shape is None:
         raise ModelImportError(f"{loaded.name} does not say what size of image it takes: give --input-shape C,H,W")
-    return import_module(loaded.module, shape, name=loaded.name)
+    result = import_module(loaded.module, shape, name=loaded.name)
+    result.warnings.extend(loaded.notes)
+    return result
 
 
 def _torchvision(name: str, kwargs: dict[str, Any]) -> LoadedSource:
@@ -1354,6 +1371,17 @@ def _pt2(path: Path) -> LoadedSource:
     except Exception as exc:  # a damaged or foreign archive: torch raises many kinds
         raise ModelImportError(f"cannot read {path.name} as an exported program: {one_line(exc, 200)}") from None
     return LoadedSource(path.stem, program=program)
+
+
+def _onnx(path: Path) -> LoadedSource:
+    from .onnx_import import OnnxImportError, load_onnx
+
+    try:
+        module, shape = load_onnx(path)
+    except OnnxImportError as exc:
+        problems = [ImportProblem(f"ONNX {op} {name!r}", reason) for op, name, reason in exc.problems]
+        raise ModelImportError(str(exc), problems) from None
+    return LoadedSource(path.stem, module=module, input_shape=shape, notes=list(module.meta.get("onnx_notes", [])))
 
 
 def _python_file(path: Path, cls_name: str, kwargs: dict[str, Any]) -> LoadedSource:

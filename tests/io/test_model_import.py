@@ -390,7 +390,8 @@ def test_a_python_file_source_is_constructed_with_args_and_its_input_shape(tmp_p
     for source, message in [(f"{path}:Nope", "tiny.py has no Nope \\(it defines Tiny\\)"),
                             (f"{tmp_path}/missing.py:Tiny", "is not a file"),
                             ("torchvision:resnet19", "no classification model 'resnet19'; did you mean"),
-                            ("model.onnx", "name path/to/file.py:ClassName, torchvision:NAME or a .pt2 file")]:
+                            ("model.h5", "name path/to/file.py:ClassName, torchvision:NAME, a .pt2 file or an "
+                                         ".onnx file")]:
         with pytest.raises(ModelImportError, match=message):
             load_source(source)
     with pytest.raises(ModelImportError, match="cannot be built with"):

@@ -1,9 +1,9 @@
 """File → Import Model…: an existing PyTorch network on the canvas, with its weights, as one undo step.
 
-The dialog takes the command line's SOURCE (``file.py:Class``, ``torchvision:NAME``, ``FILE.pt2``), the
-class's keyword arguments and the input shape, and previews what the import gives (layers, parameters,
-warnings) or what cannot be imported (each operation with its source line); Import is enabled only when
-the whole model maps. The mapping is ``io.model_import``; the network replaces the canvas's through
+The dialog takes the command line's SOURCE (``file.py:Class``, ``torchvision:NAME``, ``FILE.pt2``,
+``FILE.onnx``), the class's keyword arguments and the input shape, and previews what the import gives
+(layers, parameters, warnings) or what cannot be imported (each operation with its source line); Import is
+enabled only when the whole model maps. The mapping is ``io.model_import``; the network replaces the canvas's through
 :func:`replace_network`, one undoable command (undo puts the previous network and weights back).
 """
 
@@ -51,9 +51,11 @@ class ImportModelDialog(QDialog):
         self.setWindowTitle("Import Model")
         self.imported: ImportResult | None = None
         self.source = QLineEdit()
-        self.source.setPlaceholderText("path/to/model.py:ClassName, torchvision:resnet18 or model.pt2")
+        self.source.setPlaceholderText(
+            "path/to/model.py:ClassName, torchvision:resnet18, model.pt2 or model.onnx")
         self.source.setToolTip("A Python file and class (the file is run: import only code you trust), "
-                               "torchvision:NAME (its initial weights, nothing is downloaded) or a .pt2 program")
+                               "torchvision:NAME (its initial weights, nothing is downloaded), a .pt2 program "
+                               "or an .onnx model")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -89,9 +91,9 @@ class ImportModelDialog(QDialog):
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import Model", "",
-                                              "Python files or exported programs (*.py *.pt2)")
+                                              "Python files, exported programs, ONNX models (*.py *.pt2 *.onnx)")
         if path:
-            self.source.setText(path if path.endswith(".pt2") else f"{path}:")
+            self.source.setText(path if path.endswith((".pt2", ".onnx")) else f"{path}:")
             self.source.setFocus()
 
     def _invalidate(self) -> None:
