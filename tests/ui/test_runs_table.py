@@ -20,6 +20,7 @@ from cnnplayground.ui.training.runs import (
     EPOCHS,
     FINAL,
     LOSS,
+    MIN_TABLE_WIDTH,
     RUN,
     TIME,
     CurvesPanel,
@@ -271,7 +272,7 @@ def test_the_table_gets_room_for_its_columns_but_leaves_a_low_panel_its_row_of_p
     assert 500 < natural < 900
     assert panel.table_width(1600, 640) == natural  # a tall panel: 2×2 plots whatever the table takes
     assert panel.table_width(1400, 260) == 1400 - ROW_MIN_WIDTH  # low and wide: the four plots in a row
-    assert panel.table_width(1000, 260) == min(natural, 500)  # no room for the row: half at most
+    assert panel.table_width(1000, 260) == MIN_TABLE_WIDTH  # too low for 2×2 plots: the row gets the rest
     panel.resize(1400, 260)
     qtbot.waitUntil(lambda: panel.plots.columns == 4)
     assert panel.splitter.sizes()[0] == panel.table_width(panel.splitter.width() - panel.splitter.handleWidth(),
@@ -282,6 +283,20 @@ def test_the_table_gets_room_for_its_columns_but_leaves_a_low_panel_its_row_of_p
     panel.resize(1600, 640)
     qtbot.waitUntil(lambda: panel.plots.columns == 2)
     assert panel.splitter.sizes()[0] == 300
+
+
+def test_a_low_curves_panel_shows_the_plots_in_a_row_tall_enough_to_read(qtbot, panel):
+    """The Curves dock of a 1280×720 window (about 1150×230): the runs table took half the width and the
+    plots stood 2×2, 60 px of data each, with the legend cut off at the right edge."""
+    panel.resize(1150, 230)
+    qtbot.waitUntil(lambda: panel.plots.columns == 4)
+    assert panel.splitter.sizes()[0] <= MIN_TABLE_WIDTH
+    heights = [panel.plots.plot(k).getViewBox().sceneBoundingRect().height() for k in ("loss", "accuracy", "lr",
+                                                                                         "speed")]
+    assert min(heights) > 90, heights
+    legend = panel.plots.legend
+    right = max(label.mapRectToScene(label.boundingRect()).right() for _, label in legend.items)
+    assert right <= panel.plots.graphics.viewport().width() + 1  # every legend entry whole
 
 
 def test_the_table_and_the_plots_follow_one_runs_model(qtbot):

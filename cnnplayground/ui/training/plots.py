@@ -115,6 +115,10 @@ _DIM_ALPHA = 0.45
 #: The four plots go in one row when at least this wide and this many times as wide as high.
 ROW_MIN_WIDTH = 900
 ROW_MIN_ASPECT = 3
+#: Below this height two rows of plots are too low to read (a 1280×720 window's Curves dock gave 2×2 plots
+#: with 60 px of data each): the four go in one row wherever the panel is at least ROW_NARROW_WIDTH wide.
+MIN_GRID_HEIGHT = 340
+ROW_NARROW_WIDTH = 560
 #: Plots at least this high (px) have an x axis title ("step"); lower ones give the line to the data.
 MIN_LABELLED_HEIGHT = 260
 #: Earlier runs have legend entries while there are at most this many runs (beyond, the runs table
@@ -122,6 +126,16 @@ MIN_LABELLED_HEIGHT = 260
 MAX_LEGEND_RUNS = 3
 #: Legend entries per row, by the number of plot columns (a row above four plots holds them all).
 _LEGEND_COLUMNS = {2: 4, 4: 8}
+#: The width of a legend entry (sample and text) before any exists.
+LEGEND_ENTRY_WIDTH = 150.0
+
+
+def row_of_plots(width: int, height: int) -> bool:
+    """Whether a panel ``width`` × ``height`` shows the four plots in one row (else 2×2): a wide, low panel
+    (at least ROW_MIN_WIDTH and ROW_MIN_ASPECT times as wide as high), or one too low for two rows of plots."""
+    if width >= ROW_MIN_ASPECT * max(height, 1) and width >= ROW_MIN_WIDTH:
+        return True
+    return height < MIN_GRID_HEIGHT and width >= ROW_NARROW_WIDTH
 #: The newest run's legend entries: one per kind of curve, shared by the plots that draw it.
 LEGEND_LABELS: dict[str, str] = {
     "step_loss_smooth": "train (smoothed)",
@@ -712,9 +726,20 @@ class TrainingPlots(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         size = event.size()
-        self._arrange(4 if size.width() >= ROW_MIN_ASPECT * max(size.height(), 1) and size.width() >= ROW_MIN_WIDTH
-                      else 2)
+        self._arrange(4 if row_of_plots(size.width(), size.height()) else 2)
+        self._fit_legend_columns(size.width())
         self._fit_labels(size.height())
+
+    def _fit_legend_columns(self, width: int) -> None:
+        """As many legend entries side by side as the width holds whole (at most one row above four plots:
+        entries cut off at the right edge, "learning rate (ep", were seen at 1280×720)."""
+        preferred = Qt.SizeHint.PreferredSize
+        entry = max((sample.effectiveSizeHint(preferred).width() + label.effectiveSizeHint(preferred).width() + 12
+                     for sample, label in self.legend.items), default=LEGEND_ENTRY_WIDTH)
+        columns = max(1, min(_LEGEND_COLUMNS[self._columns], int(width // max(entry, 1.0))))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+            self._relayout_legend()
 
     def _fit_labels(self, height: int) -> None:
         """The x axes say "step" only where a plot is tall enough to spare the line (≥ MIN_LABELLED_HEIGHT)."""
@@ -736,6 +761,7 @@ class TrainingPlots(QWidget):
         for i, plot in enumerate(self._plots.values()):
             layout.addItem(plot, row=1 + i // columns, col=i % columns)
         self.legend.setColumnCount(_LEGEND_COLUMNS[columns])
+        self._fit_legend_columns(self.width())
         self._fit_legend()
         # Re-adding the plots shrank the layout to its preferred size (660×88 px in a 1338×418 view: the
         # plots sat in a strip until the next resize, seen in Train mode while a dataset loaded).

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from ..shell import theme
 from ..sorting import SORT_ROLE, NumberTreeItem, format_seconds, is_number
-from .plots import ROW_MIN_ASPECT, ROW_MIN_WIDTH, TrainingPlots, short_run_names
+from .plots import MIN_GRID_HEIGHT, ROW_MIN_ASPECT, ROW_MIN_WIDTH, TrainingPlots, short_run_names
 from .runs_model import RunsModel
 
 #: Setting key → short label in the "Differs in" column (keys not listed are shown as they are).
@@ -379,7 +379,9 @@ class CurvesPanel(QWidget):
     Until the user drags the splitter, the table gets the width that shows its columns whole,
     except where that would keep a low, wide panel from putting the four plots in one row
     (:data:`~.plots.ROW_MIN_WIDTH`): there the plots get their row and the table the rest
-    (at least :data:`MIN_TABLE_WIDTH`). A table is never made wider than half the panel.
+    (at least :data:`MIN_TABLE_WIDTH`), and except in a panel too low for two rows of plots
+    (:data:`~.plots.MIN_GRID_HEIGHT`, the Curves dock of a 1280×720 window), where the table gets at most
+    :data:`MIN_TABLE_WIDTH` unless the row has its width anyway. A table is never made wider than half the panel.
     """
 
     def figure_widget(self) -> QWidget:
@@ -409,6 +411,8 @@ class CurvesPanel(QWidget):
     def table_width(self, width: int, height: int) -> int:
         """The runs table's width in a panel ``width`` × ``height`` (see the class docstring)."""
         natural = min(self.runs.ideal_width(), width // 2)
+        if height < MIN_GRID_HEIGHT:  # too low for 2×2 plots: the row of four needs the width more than the table
+            return min(natural, max(MIN_TABLE_WIDTH, width - ROW_MIN_WIDTH))
         row = max(ROW_MIN_WIDTH, ROW_MIN_ASPECT * height)  # the plots' width for one row of four
         if width - row < MIN_TABLE_WIDTH:  # no room for the row anyway
             return max(natural, min(MIN_TABLE_WIDTH, width // 2))
