@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ import torch
 from ..core import memory
 from ..core.errors import one_line
 from .base import DatasetError, DatasetMemoryError, SkippedFiles, Split
+
+if TYPE_CHECKING:
+    from .stream import Progress
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Refuse folders with more images than this (a guard against pointing at a whole photo library).
@@ -129,6 +132,7 @@ def _gb(n: int) -> str:
 def load_folder(
     root: Path, *, size: int = 64, channels: int = 3, max_images: int = MAX_IMAGES,
     max_pixels: int = MAX_IMAGE_PIXELS, available_memory: int | None = None,
+    cache_dir: Path | None = None, workers: int | None = None, progress: Progress | None = None,
 ) -> FolderImages:
     """Read every image below ``root`` into one split; return it with the class names and what was skipped.
 
@@ -137,6 +141,10 @@ def load_folder(
     A file that cannot be decoded, or whose header claims more than ``max_pixels``
     pixels, is left out and counted. ``available_memory``: bytes the set may take
     (``None``: ask the system, :func:`..core.memory.available_memory`).
+
+    A set that needs more memory than that is streamed from disk instead (:mod:`.stream`: a
+    :class:`~.stream.StreamedSplit` read from a cache of the decoded images in ``cache_dir``, decoded by
+    ``workers`` processes, ``progress`` told how far it is); refused when the disk lacks room as well.
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
@@ -147,7 +155,15 @@ def load_folder(
             f"image folder {root} holds {total:,} images; at most {max_images:,} can be loaded: choose a smaller folder"
         )
     available = memory.available_memory() if available_memory is None else available_memory
-    check_memory(root, total, size, channels, available)
+    try:
+        check_memory(root, total, size, channels, available)
+    except DatasetMemoryError as refused:
+        from .stream import load_streamed
+
+        streamed, skipped_files = load_streamed(root, classes, files, size=size, channels=channels,
+                                                max_pixels=max_pixels, refused=refused, cache_dir=cache_dir,
+                                                workers=workers, progress=progress)
+        return FolderImages(streamed, classes, skipped_files)
     out = np.empty((total, channels, size, size), dtype=np.uint8)
     labels = np.empty(total, dtype=np.int64)
     i = 0

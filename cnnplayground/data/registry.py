@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from .torchvision_sets import SETS, load_torchvision
 
 if TYPE_CHECKING:
     from ..project import DatasetChoice
+    from .stream import Progress
 
 OptionValue = int | float | bool | str
 #: Images generated per call of :func:`make_synthetic` at most (element count), to bound float memory.
@@ -233,14 +234,16 @@ def _channels(info: DatasetInfo, opts: dict[str, OptionValue]) -> int:
 
 
 def load_dataset(
-    choice: DatasetChoice, *, val_fraction: float = 0.1, seed: int = 0, download: bool = False
+    choice: DatasetChoice, *, val_fraction: float = 0.1, seed: int = 0, download: bool = False,
+    progress: Progress | None = None,
 ) -> ImageData:
     """Load ``choice`` as an :class:`ImageData` (images ``(N, C, H, W)`` uint8 on the CPU).
 
     ``val_fraction`` (0 ≤ f < 1) of the training images, chosen by a permutation
     from ``seed``, become the validation split (``0``: an empty one). The same
     seed always gives the same split and corruption. ``download`` lets torchvision
-    fetch missing files. Every problem is a one-line :class:`DatasetError`.
+    fetch missing files. Every problem is a one-line :class:`DatasetError`. ``progress`` hears how far
+    an image folder larger than memory is in being cached on disk (:mod:`.stream`).
     """
     info = dataset_info(choice.name)
     opts = resolve_options(info, choice.options)
@@ -248,15 +251,16 @@ def load_dataset(
         raise DatasetError(f"val_fraction must be at least 0 and below 1, got {val_fraction}")
     root = Path(choice.root).expanduser() if choice.root else None
     split_gen = torch.Generator().manual_seed(seed)
-    full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen)
+    full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen, progress)
     val, train = _split_off(full, val_fraction, split_gen)
     corrupt_gen = torch.Generator().manual_seed(seed + CORRUPTION_SEED_OFFSET)
     if opts["random_labels"]:
         labels = randomize_labels(train.labels, float(opts["random_labels"]), len(classes), corrupt_gen)
-        train = Split(train.images, labels, train.files)
+        train = replace(train, labels=labels)  # keeps a streamed split streamed
     if opts["random_pixels"]:
-        train = Split(randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen), train.labels,
-                      train.files)
+        train = train.subset(torch.arange(len(train)))  # a copy (on disk for a streamed folder), changed in place
+        train = replace(train, images=randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen,
+                                                       in_place=True))
     mean, std = channel_stats(train.images)
     return ImageData(name=info.name, class_names=classes, train=train, val=val, test=test, mean=mean, std=std,
                      skipped=skipped)
@@ -278,7 +282,7 @@ Source = tuple[Split, Split | None, tuple[str, ...], SkippedFiles | None]
 
 
 def _load_synthetic(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                    generator: torch.Generator) -> Source:
+                    generator: torch.Generator, progress: Progress | None) -> Source:
     size, noise = int(opts["size"]), float(opts["noise"])
     channels = _channels(info, opts)
     n_train, n_test = int(opts["train_size"]), int(opts["test_size"])
@@ -311,21 +315,22 @@ def synthetic_split(n: int, *, size: int, channels: int, noise: float, stream: i
 
 
 def _load_torchvision(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                      generator: torch.Generator) -> Source:
+                      generator: torch.Generator, progress: Progress | None) -> Source:
     root = root if root is not None else default_data_root()
     _check_not_a_file(root, "the data root", "choose a folder for the datasets")
     return (*load_torchvision(info.name, root, download=download), None)
 
 
 def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                 generator: torch.Generator) -> Source:
+                 generator: torch.Generator, progress: Progress | None) -> Source:
     from .folder import load_folder
 
     if root is None:
         raise DatasetError("the image-folder dataset needs a folder: choose the folder that holds one "
                            "sub-folder per class")
     _check_not_a_file(root, "image folder", "choose a folder with one sub-folder per class")
-    full, classes, skipped = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]))
+    full, classes, skipped = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]),
+                                         progress=progress)
     test_fraction = float(opts["test_fraction"])
     if test_fraction <= 0:
         return full, None, classes, skipped
