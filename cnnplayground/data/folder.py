@@ -19,8 +19,9 @@ files: first cat/x.png (broken PNG file)"), whatever the decoder raises. Only th
 formats the extensions name are decoded (a ``.png`` that is really EPS is not handed
 to Ghostscript), and an image whose header claims more than :data:`MAX_IMAGE_PIXELS`
 is skipped before its pixels are read (a 1.8 KB TIFF can ask for 1.5 GB). The whole
-set is checked against the memory there is before it is allocated
-(:class:`~.base.DatasetMemoryError`). A class folder that cannot be listed is a
+set is checked against the memory there is before it is allocated; a set that does not fit
+is streamed from a cache of its decoded images on disk instead (:mod:`.stream`), and refused
+(:class:`~.base.DatasetMemoryError`) only when the disk lacks room as well. A class folder that cannot be listed is a
 :class:`~.base.DatasetError` (a set without one of its classes would train another task).
 """
 

@@ -65,6 +65,8 @@ DISK_COPIES = 2
 MAX_WORKERS = 8
 #: Decoding tasks queued or waiting to be written per worker.
 IN_FLIGHT = 3
+#: Seconds after which a partial cache file nobody writes to is removed.
+ABANDONED_AFTER = 3600
 #: Seconds between two progress reports of one stage (its first and last are always reported).
 PROGRESS_INTERVAL = 0.2
 
@@ -263,6 +265,7 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
     except OSError as exc:
         raise DatasetError(f"cannot make the image cache folder {where} ({exc.strerror or exc}): set "
                            "CNNPLAYGROUND_CACHE to a folder you may write") from None
+    _remove_abandoned(where)
     row = channels * size * size
     total = sum(len(f) for f in files)
     labels: list[int] = []
@@ -327,6 +330,16 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
         images = np.memmap(images_file, dtype=np.uint8, mode="c", shape=(len(labels), channels, size, size))
     split = StreamedSplit(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), tuple(names), where)
     return split, SkippedFiles(skipped_count, tuple(skipped)) if skipped_count else None
+
+
+def _remove_abandoned(where: Path) -> None:
+    """Remove the partial files of builds that ended without cleaning up (a killed process): those untouched
+    for :data:`ABANDONED_AFTER` seconds (a build in progress writes to its own all the time)."""
+    now = time.time()
+    for part in where.glob("*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > ABANDONED_AFTER:
+                part.unlink()
 
 
 def _write_text(path: Path, text: str) -> None:

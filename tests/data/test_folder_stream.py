@@ -267,3 +267,17 @@ def test_progress_counts_every_file_while_scanning_and_decoding(animals, cache):
         "decoding", 301, 301)
     assert progress[0] == LoadProgress("scanning", 0, 301)
     assert LoadProgress("decoding", 150, 301).message() == "decoding images into the cache: 150 of 301 (50%)"
+
+
+def test_a_build_killed_midway_leaves_nothing_that_lasts(animals, cache):
+    """A partial file of a killed build (no manifest names it) is removed by the next build once an hour old."""
+    _streamed(animals)
+    (where,) = (cache / "folders").iterdir()
+    abandoned, fresh = where / "images.abc.part", where / "images.def.part"
+    abandoned.write_bytes(b"\0" * 1000)
+    fresh.write_bytes(b"\0" * 1000)  # perhaps another process's build in progress
+    os.utime(abandoned, (0, os.path.getmtime(abandoned) - 3601))
+    (where / "manifest.json").unlink()
+    _streamed(animals)
+    assert not abandoned.exists() and fresh.exists()
+    assert sorted(p.name for p in where.iterdir()) == ["images.def.part", "images.u8", "manifest.json"]
