@@ -281,3 +281,29 @@ def test_a_build_killed_midway_leaves_nothing_that_lasts(animals, cache):
     _streamed(animals)
     assert not abandoned.exists() and fresh.exists()
     assert sorted(p.name for p in where.iterdir()) == ["images.def.part", "images.u8", "manifest.json"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_streamed_split_too_large_for_the_gpu_is_never_pinned_whole(animals, cache, monkeypatch):
+    """Pinning copies the whole split into page-locked memory: for a split streamed because it does not fit in
+    memory, each batch is pinned instead. The batches match the in-memory split's."""
+    from cnnplayground.data.loader import DeviceLoader
+
+    in_memory = load_folder(animals, size=SIZE).split
+    streamed = _streamed(animals).split
+    pinned: list[int] = []
+    real = torch.Tensor.pin_memory
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self, *a: pinned.append(self.shape[0]) or real(self, *a))
+    kwargs = {"mean": (0.5,) * 3, "std": (0.25,) * 3, "batch_size": 32, "device": "cuda", "max_device_bytes": 1}
+    batches = [(x.cpu(), y.cpu()) for x, y in DeviceLoader(streamed, **kwargs)]
+    assert pinned and max(pinned) == 32
+    for (xa, ya), (xb, yb) in zip(DeviceLoader(in_memory, **kwargs), batches, strict=True):
+        assert torch.equal(xa.cpu(), xb) and torch.equal(ya.cpu(), yb)
+
+
+def test_a_subset_of_a_streamed_split_is_streamed_and_equal_to_the_in_memory_subset(animals, cache):
+    in_memory, streamed = load_folder(animals, size=SIZE).split, _streamed(animals).split
+    for index in (torch.tensor([5, 3, 299, 3]), torch.arange(0, 300, 7), torch.tensor([], dtype=torch.int64)):
+        part = streamed.subset(index)
+        assert isinstance(part, StreamedSplit)
+        _same(in_memory.subset(index), part)
