@@ -158,8 +158,13 @@ def copy_rows(split: StreamedSplit, index: torch.Tensor, progress: Progress | No
     row = int(np.prod(shape[1:]))
     _check_disk(split.scratch, shape[0] * row, None)
     source = split.images.numpy()
-    with tempfile.TemporaryFile(dir=split.scratch) as handle:  # unnamed: gone with the last reference
-        out = np.memmap(handle, dtype=np.uint8, mode="w+", shape=shape)
+    try:
+        with tempfile.TemporaryFile(dir=split.scratch) as handle:  # unnamed: gone with the last reference
+            _allocate(handle.fileno(), shape[0] * row)
+            out = np.memmap(handle, dtype=np.uint8, mode="r+", shape=shape)
+    except OSError as exc:
+        raise DatasetError(f"cannot copy images for a split into {split.scratch} ({exc.strerror or exc}): free "
+                           "disk space or set CNNPLAYGROUND_CACHE to another folder") from None
     step = max(1, COPY_BYTES // row)
     order = index.numpy()
     report = _Reporter(progress, "copying", shape[0])
@@ -280,7 +285,9 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
     with tempfile.NamedTemporaryFile(dir=where, prefix="images.", suffix=".part", delete=False) as handle:
         part = Path(handle.name)  # a name of its own: two loads of one folder at once do not mix their rows
     try:
-        out = np.memmap(part, dtype=np.uint8, mode="w+", shape=(total, row))
+        with open(part, "r+b") as handle:
+            _allocate(handle.fileno(), total * row)
+        out = np.memmap(part, dtype=np.uint8, mode="r+", shape=(total, row))
         tasks = list(_chunks(files, root, row))
         decoded = contextlib.closing(_decoded(tasks, root, size, channels, max_pixels, workers))
         with decoded as results:
@@ -330,6 +337,15 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
         images = np.memmap(images_file, dtype=np.uint8, mode="c", shape=(len(labels), channels, size, size))
     split = StreamedSplit(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), tuple(names), where)
     return split, SkippedFiles(skipped_count, tuple(skipped)) if skipped_count else None
+
+
+def _allocate(fd: int, nbytes: int) -> None:
+    """Give the file ``nbytes`` of disk now (``OSError`` when there is no room): a write through a memory map
+    into a sparse file on a full disk is not an error but a SIGBUS that ends the process."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, nbytes)
+    else:  # macOS, Windows: sparse, but the disk was checked for room just before
+        os.ftruncate(fd, nbytes)
 
 
 def _remove_abandoned(where: Path) -> None:

@@ -307,3 +307,25 @@ def test_a_subset_of_a_streamed_split_is_streamed_and_equal_to_the_in_memory_sub
         part = streamed.subset(index)
         assert isinstance(part, StreamedSplit)
         _same(in_memory.subset(index), part)
+
+
+def test_a_disk_that_fills_up_before_the_cache_is_written_is_a_message_not_a_crash(animals, cache, monkeypatch):
+    """Writing through a memory map into a sparse file on a full disk is a SIGBUS that ends the process; the
+    files are given their disk first. A full disk is simulated (``posix_fallocate`` raises ENOSPC)."""
+    import errno
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(stream.os, "posix_fallocate", full)
+    with pytest.raises(base.DatasetError, match=r"^cannot write the image cache in .* \(No space left on device\): "
+                       "free disk space or set CNNPLAYGROUND_CACHE to another folder$"):
+        _streamed(animals)
+    (where,) = (cache / "folders").iterdir()
+    assert list(where.iterdir()) == []  # no partial file left
+    monkeypatch.undo()
+    monkeypatch.setenv("CNNPLAYGROUND_CACHE", str(cache))
+    split = _streamed(animals).split
+    monkeypatch.setattr(stream.os, "posix_fallocate", full)
+    with pytest.raises(base.DatasetError, match=r"^cannot copy images for a split into .* \(No space left on device\)"):
+        split.subset(torch.arange(10))
