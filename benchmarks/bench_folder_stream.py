@@ -5,7 +5,9 @@ directory first (not timed). Then, in ``--rounds`` interleaved rounds, each case
 
 - **in memory, load**: ``load_folder`` with memory to spare: every image decoded in this process;
 - **streamed, first pass**: ``load_folder`` with a tiny memory budget and an empty cache: the files
-  are listed and fingerprinted, decoded in ``--workers`` processes and written to the cache file;
+  are listed and fingerprinted, decoded in ``--workers`` processes and written to the cache file (the
+  worker processes' fork server starts in the first round only, as in a session of the app); and the
+  same decoded in this process (``workers=0``), which isolates the cost of the cache;
 - **streamed, later load**: the same with the cache in place: list, fingerprint, read the cache back
   to its checksum (the file is in the page cache here: a folder larger than memory reads from the disk);
 - **epoch, in memory / memmap**: one shuffled pass of the trainer's ``DeviceLoader`` (batch 256, CPU:
@@ -34,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from cnnplayground.data.folder import load_folder  # noqa: E402
 from cnnplayground.data.loader import DeviceLoader  # noqa: E402
-from cnnplayground.data.stream import StreamedSplit, worker_count  # noqa: E402
+from cnnplayground.data.stream import MIN_POOL_FILES, StreamedSplit, worker_count  # noqa: E402
 
 CLASSES = 10
 PLENTY = 2**40
@@ -81,9 +83,10 @@ def main() -> int:
         t = time.perf_counter()
         write_folder(root, args.images, args.size)
         written = time.perf_counter() - t
-        workers = worker_count(args.workers, args.images)
-        times: dict[str, list[float]] = {k: [] for k in ("memory_load", "stream_first", "stream_later",
-                                                          "epoch_memory", "epoch_memmap")}
+        few = args.workers is None and args.images < MIN_POOL_FILES  # decoded in this process then
+        workers = 0 if few else worker_count(args.workers, args.images)
+        times: dict[str, list[float]] = {k: [] for k in ("memory_load", "stream_first", "stream_first_here",
+                                                          "stream_later", "epoch_memory", "epoch_memmap")}
         count = 0
         for _ in range(args.rounds):
             t = time.perf_counter()
@@ -94,6 +97,10 @@ def main() -> int:
             first = load_folder(root, size=args.size, available_memory=TINY, cache_dir=cache, workers=args.workers)
             times["stream_first"].append(time.perf_counter() - t)
             del first
+            shutil.rmtree(cache, ignore_errors=True)
+            t = time.perf_counter()
+            load_folder(root, size=args.size, available_memory=TINY, cache_dir=cache, workers=0)
+            times["stream_first_here"].append(time.perf_counter() - t)
             t = time.perf_counter()
             later = load_folder(root, size=args.size, available_memory=TINY, cache_dir=cache, workers=args.workers)
             times["stream_later"].append(time.perf_counter() - t)
@@ -110,11 +117,14 @@ def main() -> int:
           f"{args.rounds} rounds, {os.cpu_count()} cores, load {load:.1f}, {workers} decoding workers")
     labels = {"memory_load": "in memory, load (decode here)",
               "stream_first": f"streamed, first pass (decode in {workers} workers + write cache)",
+              "stream_first_here": "streamed, first pass (decode here + write cache)",
               "stream_later": "streamed, later load (scan + checksum of the cache)",
               "epoch_memory": "epoch from memory (DeviceLoader, CPU)",
               "epoch_memmap": "epoch from the memmap (DeviceLoader, CPU)"}
     for key, text in labels.items():
-        print(f"  {text:62s} {ips[key]:>10,.0f} images/s   ({statistics.median(times[key]):.2f} s)")
+        rounds = ", ".join(f"{s:.2f}" for s in times[key])
+        print(f"  {text:62s} {ips[key]:>10,.0f} images/s   (median {statistics.median(times[key]):.2f} s of "
+              f"{rounds})")
     if args.json:
         print("RESULT " + json.dumps({"bench": "folder_stream", "images": count, "size": args.size,
                                       "rounds": args.rounds, "workers": workers, "load": load,

@@ -63,6 +63,9 @@ COPY_BYTES = 16 * 2**20
 DISK_COPIES = 2
 #: Most worker processes that decode at once.
 MAX_WORKERS = 8
+#: Fewer files than this are decoded in this process unless workers are asked for: starting the workers
+#: (a fork server that imports torch) takes 1-3 s, more than decoding 2,000 small images.
+MIN_POOL_FILES = 2000
 #: Decoding tasks queued or waiting to be written per worker.
 IN_FLIGHT = 3
 #: Seconds after which a partial cache file nobody writes to is removed.
@@ -406,7 +409,8 @@ def _decoded(tasks: list[tuple[list[str], list[int]]], root: Path, size: int, ch
     """Each task decoded (:func:`decode_chunk`), in order: in worker processes, or in this one for ``workers``
     of 0 or 1, a single core or a single task."""
     jobs = [(paths, labels, str(root), size, channels, max_pixels) for paths, labels in tasks]
-    count = worker_count(workers, len(jobs))
+    few = workers is None and sum(len(paths) for paths, _ in tasks) < MIN_POOL_FILES
+    count = 0 if few else worker_count(workers, len(jobs))
     done = 0
     if count > 1:
         pool = ProcessPoolExecutor(count, mp_context=_context())
