@@ -17,6 +17,8 @@ prints Markdown tables, whose rows are taken over as they are.
 - **folder stream**: ``bench_folder_stream.py``: images/s of an image folder of 20,000 small JPEGs
   loaded in memory, streamed from disk (first pass: decode and cache; later: the cache), and of an
   epoch of batches from memory and from the memory-mapped cache.
+- **import**: ``bench_import.py``: importing torchvision's ResNet-50 and DenseNet-121 onto the canvas
+  (trace, mapping, weights, layout), first and median time.
 
 Usage::
 
@@ -88,6 +90,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("inspect", "bench_inspect.py", ["--repeats", "1"]),
             Job("attacks", "bench_attacks.py", ["--repeats", "1", "--steps", "2", *dev], inline=TINY_ATTACKS),
             Job("folder stream", "bench_folder_stream.py", ["--images", "300", "--rounds", "1"]),
+            Job("import", "bench_import.py", ["--models", "resnet18", "--side", "64", "--repeats", "1"]),
         ]
     if args.device == "cuda":
         return [
@@ -100,6 +103,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("inspect", "bench_inspect.py", []),
             Job("attacks", "bench_attacks.py", dev),
             Job("folder stream", "bench_folder_stream.py", []),
+            Job("import", "bench_import.py", []),
         ]
     return [
         Job("trainer", "bench_trainer.py", ["--model", "lenet5", *dev, *peak]),
@@ -109,6 +113,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("inspect", "bench_inspect.py", []),
         Job("attacks", "bench_attacks.py", dev),
         Job("folder stream", "bench_folder_stream.py", []),
+        Job("import", "bench_import.py", []),
     ]
 
 
@@ -146,7 +151,7 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
-                "inspect": inspect_rows, "folder_stream": folder_rows}[r["bench"]](job.name, r)
+                "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -209,6 +214,14 @@ def folder_rows(name: str, r: dict) -> list[tuple[str, ...]]:
         (name, case, "images/s of an epoch (DeviceLoader, CPU): memory / memmap",
          f"{ips['epoch_memory']:,.0f} / {ips['epoch_memmap']:,.0f}", "the cache file is in the page cache"),
     ]
+
+
+def import_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    return [(name, f"torchvision {row['model']}, 3×{r['side']}×{r['side']}, CPU", "import: first / median",
+             f"{row['cold_s']:.2f} s / {row['median_s']:.2f} s",
+             f"{row['layers']} layers, {row['params']:,} parameters"
+             + (f"; target < {row['target_s']:g} s" if row.get("target_s") else ""))
+            for row in r["rows"]]
 
 
 def markdown_rows(name: str, stdout: str) -> list[tuple[str, ...]]:

@@ -1,7 +1,7 @@
 """The ``cnnplayground`` command: the desktop app, or a headless sub-command.
 
 ``cnnplayground [PROJECT.cnnp]`` opens the window (optionally with a project);
-``cnnplayground summary|presets|new|train|evaluate|export ...``, ``--help`` and
+``cnnplayground summary|presets|new|train|evaluate|export|import ...``, ``--help`` and
 ``--version`` run the command line without loading Qt. Qt is imported only when
 the window starts, so the sub-commands work on machines without a display.
 """
@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 #: First arguments that select the command line instead of the window.
-CLI_COMMANDS = frozenset({"summary", "presets", "new", "train", "evaluate", "export", "experiment"})
+CLI_COMMANDS = frozenset({"summary", "presets", "new", "train", "evaluate", "export", "experiment", "figure",
+                          "import"})
 CLI_FLAGS = frozenset({"-h", "--help", "--version"})
 
 

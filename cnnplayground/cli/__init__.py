@@ -10,6 +10,8 @@
     cnnplayground evaluate my.cnnp               # test accuracy, per class, confusion, mistakes
     cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
     cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
+    cnnplayground figure my.cnnp --panel kernels --epoch 0 --out init.png   # a panel at a stored epoch
+    cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
 from .experiment import add_experiment_parser
 from .export import add_export_parser
+from .figure import add_figure_parser
+from .import_model import add_import_parser
 from .setting_flags import add_setting_flags
 from .train import add_evaluate_parser, add_train_parser
 
@@ -64,7 +68,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from ..core.presets import get_preset
     from ..core.shapes import format_shape
     from ..data.base import DatasetError
-    from ..data.registry import dataset_info, input_shape_of
+    from ..data.registry import dataset_info, folder_summary, input_shape_of
     from ..io.project import ProjectError, save_project
     from ..project import DatasetChoice, Project, TrainingConfig
     from .setting_flags import apply_setting_flags
@@ -82,9 +86,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     try:
         info = dataset_info(dataset.name)
         shape = input_shape_of(dataset)
+        classes = info.num_classes
+        if classes is None and dataset.name == "folder" and dataset.root:  # its class folders (listed only)
+            classes = len(folder_summary(dataset, training.val_fraction, training.seed).plan.classes)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
-    graph = preset.factory(**({"num_classes": info.num_classes} if info.num_classes else {}),
+    graph = preset.factory(**({"num_classes": classes} if classes else {}),
                            **({"in_channels": shape[0]} if shape[0] != preset.input_shape[0] else {}))
     if shape != preset.input_shape:
         c, h, w = shape
@@ -101,8 +108,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         save_project(project, out)
     except (OSError, ProjectError) as exc:
         raise CliError(f"could not save {out}: {exc}") from None
-    classes = f", {info.num_classes} classes" if info.num_classes else ""
-    say(f"wrote {printable(out)}: {preset.title} for {dataset.name} ({format_shape(shape)} images{classes})")
+    counted = f", {classes} classes" if classes else ""
+    say(f"wrote {printable(out)}: {preset.title} for {dataset.name} ({format_shape(shape)} images{counted})")
     return 0
 
 
@@ -134,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_export_parser(sub)
     add_experiment_parser(sub)
+    add_figure_parser(sub)
+    add_import_parser(sub)
     return parser
 
 

@@ -24,16 +24,20 @@ if TYPE_CHECKING:  # pragma: no cover
 CORRUPTION_OPTIONS = ("random_labels", "random_pixels")
 
 SPLITS_HELP = (
-    "How the splits are chosen: the test split is the dataset's own (the torchvision sets' test files, the "
-    "synthetic sets' separate test images); an image folder has none unless --test-share holds out that share "
-    "of its images. The validation split is --val-share of the remaining training images. Both are drawn at "
-    "random with --seed (the same seed gives the same split), not per class; the rest trains."
+    "How the splits are chosen: the torchvision sets and the synthetic sets have their own test split; "
+    "--val-share of their training images (drawn at random with --seed) is held out for validation. An image "
+    "folder with train/ (and val/, valid/ or validation/, and test/) sub-folders, each holding one sub-folder "
+    "per class, uses them as those splits: --val-share then only applies without a validation folder, "
+    "--test-share only without test/, and both are drawn from train/. A folder of class sub-folders alone "
+    "holds out --test-share, then --val-share of the rest, from each class (stratified, with --seed). "
+    "train prints the splits and their sizes per class."
 )
 
 #: Group title → description shown in ``--help`` (in this order).
 GROUPS: dict[str, str | None] = {
     "data": "What to train on (default: the project's dataset, else the synthetic set that fits the preset's "
-            "input). The image folder holds one sub-folder of images per class.",
+            "input). The image folder holds one sub-folder of images per class, or train/ (val/, test/) "
+            "folders of them.",
     "splits": SPLITS_HELP,
     "optimization": None,
     "regularization": None,
@@ -42,6 +46,11 @@ GROUPS: dict[str, str | None] = {
     "corruption experiments": "Damage part of the training data on purpose (validation and test stay clean).",
     "hardware": None,
 }
+
+
+def size_or_auto(text: str) -> int | str:
+    """argparse type of ``--image-size``: ``auto`` or a whole number of at least 1."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--data-root", ("dataset", "root"), "data", "folder holding the datasets (or the image folder)",
          kind=str, metavar="DIR"),
     Flag("--image-size", ("option", "size"), "data", "image width and height in pixels: the synthetic sets "
-         "(8-256) and the image folder (8-512, default 64)", kind=positive_int, metavar="PX"),
+         "(8-256) and the image folder (8-512; default 'auto': the size most of its images have)",
+         kind=size_or_auto, metavar="PX"),
     Flag("--channels", ("option", "channels"), "data", "1 for grey, 3 for colour images (synthetic, folder)",
          kind=int, choices=("1", "3")),
     Flag("--train-size", ("option", "train_size"), "data", "synthetic sets: training images generated "
@@ -82,8 +92,8 @@ FLAGS: tuple[Flag, ...] = (
     # splits
     Flag("--val-share", ("training", "val_fraction"), "splits", "share of the training images held out for "
          "validation, 0-0.5 (default 0.1)", metavar="F"),
-    Flag("--test-share", ("option", "test_fraction"), "splits", "image folder: share of its images held out "
-         "as the test split, 0-0.9 (default 0: no test split)", metavar="F"),
+    Flag("--test-share", ("option", "test_fraction"), "splits", "image folder without test/: share of each "
+         "class held out as the test split, 0-0.9 (default 0: no test split)", metavar="F"),
     # optimization
     Flag("--epochs", ("training", "epochs"), "optimization", "passes over the training set", kind=positive_int),
     Flag("--batch-size", ("training", "batch_size"), "optimization", "images per optimizer step",
@@ -110,6 +120,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--l1", ("training", "l1"), "regularization", "L1 penalty on the weights, added to the loss"),
     Flag("--label-smoothing", ("training", "label_smoothing"), "regularization", "cross-entropy label "
          "smoothing, 0-0.99"),
+    Flag("--class-weights", ("training", "class_weights"), "regularization", "weight the training loss by "
+         "class: 'balanced' gives each class n / (classes × its images), as scikit-learn's, for unbalanced data; "
+         "the validation loss stays unweighted (default: none)", kind=None, choices=("none", "balanced")),
     Flag("--grad-clip", ("training", "grad_clip"), "regularization", "clip the gradient norm to this value "
          "(0: off)", metavar="NORM"),
     Flag("--early-stopping", ("training", "early_stopping_patience"), "regularization", "stop after this many "
@@ -162,6 +175,9 @@ FLAGS: tuple[Flag, ...] = (
          "splits)", kind=int),
     Flag("--checkpoint-every", ("training", "checkpoint_every"), "hardware", "with --checkpoint-dir: write "
          "last.ckpt every N epochs (0: never)", kind=int, metavar="N"),
+    Flag("--snapshot-budget", ("training", "snapshot_budget_mb"), "hardware", "room in the project file for "
+         "the weights of each run's epochs, all runs together (default 200 MB; 0: keep none)", kind=int,
+         metavar="MB"),
 )
 
 

@@ -57,7 +57,10 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("project", metavar="PROJECT.cnnp")
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--top", type=positive_int, default=5, help="show the N most confident mistakes")
+    p.add_argument("--top", type=positive_int, default=5,
+                   help="show the N most confident mistakes (by file for an image folder, else by position #i)")
+    p.add_argument("--csv", type=Path, metavar="FILE", default=None,
+                   help="write one row per image: index, file (image folders), true, predicted, confidence")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average the outputs for each image and its mirror image (default: the project's setting)")
@@ -95,6 +98,7 @@ def _prepare(args: argparse.Namespace):
     if project is not None:  # a project's network is final: refuse one too big before loading any data
         _check_training_memory(graph, config)
     try:
+        summary = _show_folder(choice, config, args.json)
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download,
                             progress=_LoadProgressPrinter(sys.stderr))
     except DatasetError as exc:
@@ -103,11 +107,51 @@ def _prepare(args: argparse.Namespace):
     if project is None:
         from ..core.presets import get_preset
 
-        graph = adapt_input(get_preset(target).factory(num_classes=data.num_classes,
-                                                       in_channels=data.input_shape[0]), data)
+        preset = get_preset(target)
+        graph = adapt_input(preset.factory(num_classes=data.num_classes, in_channels=data.input_shape[0]), data)
+        if preset.input_shape != data.input_shape and not args.json:
+            from ..core.shapes import format_shape
+
+            say(f"note: {preset.title} takes {format_shape(preset.input_shape)} images; its input was changed to "
+                f"{format_shape(data.input_shape)}, the images of {data.name}")
         project = Project.new(graph=graph, name=title, dataset=choice, training=config)
+    elif summary is not None:
+        _check_folder_input(graph, data, choice)
     out = args.save or (None if args.no_save or not args.project else Path(args.project))
     return project, graph, data, config, choice, out
+
+
+def _show_folder(choice, config, as_json: bool):
+    """For an image folder: print how its splits are chosen, their sizes per class, and the image size
+    (as ``Note`` events with ``--json``); the :class:`~..data.folder_layout.FolderSummary`, else None."""
+    from ..data.registry import folder_summary
+
+    if choice.name != "folder":
+        return None
+    summary = folder_summary(choice, config.val_fraction, config.seed)
+    lines = [summary.plan.describe(), *(f"note: {n}" for n in summary.plan.notes), summary.size.describe()]
+    for line in lines:
+        say(json.dumps({"event": "Note", "message": line}) if as_json else line)
+    if not as_json:
+        for row in summary.plan.table():
+            say(f"  {row}")
+    return summary
+
+
+def _check_folder_input(graph, data, choice) -> None:
+    """A project's network that takes another size than its folder's images at their own size: say how to
+    read them at the network's size (projects from before issue 22 read folders at 64×64)."""
+    from ..core.inference import infer
+    from ..core.shapes import format_shape
+    from ..data.registry import DATASETS, resolve_options
+
+    takes = infer(graph).input_shape
+    if takes is None or takes == data.input_shape:
+        return
+    if resolve_options(DATASETS["folder"], choice.options)["size"] == "auto" and takes[1] == takes[2]:
+        raise CliError(f"the network takes {format_shape(takes)} images but the folder's images are "
+                       f"{format_shape(data.input_shape)} at their own size: pass --image-size {takes[1]} to read "
+                       f"them at {takes[1]}×{takes[2]}, or change the Input layer")
 
 
 def _check_training_memory(graph, config) -> None:
@@ -147,6 +191,24 @@ def _warn_skipped(data) -> None:
         say(f"warning: {data.skipped.message()}", file=sys.stderr)  # file names escaped
 
 
+def _describe_data(data, config, lines: bool) -> None:
+    """Say (when ``lines``: not with ``--json``, whose first event stays ``RunStarted``) what the images are
+    normalized with and how many there are per class in the training split; warn on stderr when the classes
+    are unbalanced (``data/balance.py``: the largest at least 3 × the smallest) and the loss is not weighted."""
+    from ..data.balance import class_counts, normalization_text
+
+    counts = class_counts(data)
+    if lines:
+        say(f"normalization (from the {len(data.train):,} training images): {normalization_text(data)}")
+        say(f"classes (training images): {counts.listing()}")
+    if counts.unbalanced and config.class_weights == "none":
+        say(f"warning: classes are unbalanced: {counts.extremes()}; consider --class-weights balanced",
+            file=sys.stderr)
+    elif counts.unbalanced and lines:
+        say(f"classes are unbalanced: {counts.extremes()}; the training loss is weighted by class "
+            f"(--class-weights {config.class_weights})")
+
+
 def _default_config():
     from ..project import TrainingConfig
 
@@ -169,10 +231,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     epoch finished, nothing is saved, and the message says which. When the save fails, the project
     is written to the recovery folder (:mod:`cnnplayground.io.recovery`) and the message names it.
     """
+    import torch
+
     from ..io.atomic import AtomicWriteError
     from ..io.destination import check_destination
     from ..io.project import estimate_saved_bytes, weights_from_module
     from ..project import run_record
+    from ..project.epochs import MB, EpochCollector
     from ..train.events import EpochFinished, Failed, Finished, StepFinished, WeightsSnapshot
     from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.steplog import StepLog
@@ -185,7 +250,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         except AtomicWriteError as exc:
             raise CliError(f"{exc}; nothing was trained (choose another --save file, or pass --no-save)") from None
     try:
-        model = build_for_data(graph, data, config)
+        with torch.random.fork_rng(devices=[]):  # the run's seed decides its initial weights, as in the window
+            torch.manual_seed(config.seed)
+            model = build_for_data(graph, data, config)
         if project.weights is not None and args.resume is None:
             model.load_state_dict(project.weights)
             broken = non_finite_weights(model.state_dict())  # in the order of the layers
@@ -204,7 +271,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     printer = _JsonPrinter(sys.stdout) if args.json else _HumanPrinter(sys.stdout, sys.stderr, project.name, data,
                                                                        _adversarial_text(config))
+    _describe_data(data, config, lines=not args.json)
     steps = StepLog()  # bounded however long the run (run_record keeps 20,000 points per curve anyway)
+    # The run keeps its epochs in the project: the weights at its start (a fresh run's epoch 0, before the
+    # trainer's first step) and after each epoch (the trainer's snapshots: references, no further copy).
+    collector = EpochCollector(graph, config.epochs, config.snapshot_budget_mb * MB) if out is not None else None
+    if collector is not None and args.resume is None:
+        collector.start(weights_from_module(model))
     epoch_weights: WeightsSnapshot | None = None  # the weights at the end of the last finished epoch
     started = datetime.now(UTC)
     end = None
@@ -223,6 +296,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 steps.append(event)
             elif isinstance(event, WeightsSnapshot):
                 epoch_weights = event
+                if collector is not None:
+                    collector.snapshot(event)
+            elif isinstance(event, EpochFinished) and collector is not None:
+                collector.epoch_finished(event)
             elif isinstance(event, Finished | Failed):
                 end = event
             printer.show(event)
@@ -249,9 +326,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         kept_by_trainer = finished and getattr(end, "kept_epoch", None) is not None
         use_snapshot = cut_short and epoch_weights is not None and not kept_by_trainer
         project.weights = dict(epoch_weights.state) if use_snapshot else weights_from_module(model)
-        project.history.append(run_record(f"run {len(project.history) + 1}", config, epochs, steps,
-                                          dataset=data.name, started=started, network=graph,
-                                          end=end if finished else None))
+        record = run_record(f"run {len(project.history) + 1}", config, epochs, steps, dataset=data.name,
+                            started=started, network=graph, end=end if finished else None)
+        if collector is not None:  # the epochs of the record (a run cut short keeps none after its last)
+            record.keep_epochs(collector.result(record.kept_epoch if kept_by_trainer else None, epochs[-1].epoch))
+        project.history.append(record)
         what = "training finished" if not cut_short else f"training was {halted}{during}"
         _save_or_recover(project, out, what)
         if cut_short:
@@ -297,7 +376,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..data.base import DatasetError
     from ..data.loader import DeviceLoader
     from ..data.registry import load_dataset
-    from ..train.evaluate import evaluate
+    from ..io.atomic import AtomicWriteError, atomic_write_text, check_target
+    from ..train.evaluate import evaluate, per_image_csv
     from ..train.setup import build_for_data, describe_tensors, non_finite_weights
     from ..train.trainer import TrainingSetupError, resolve_device
 
@@ -309,8 +389,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     choice = project.dataset.model_copy(deep=True)
     if args.data_root:
         choice.root = args.data_root
+    if args.csv is not None:
+        try:  # a folder, a device or a read-only file as --csv: refused before any work
+            check_target(args.csv)
+        except AtomicWriteError as exc:
+            raise CliError(f"{exc}; choose another --csv file") from None
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
+        _fit_folder_to_network(choice, graph, project.training)
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed,
                             progress=_LoadProgressPrinter(sys.stderr))
         _warn_skipped(data)
@@ -330,15 +416,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     loader = DeviceLoader(split, mean=data.mean, std=data.std, batch_size=EVALUATE_BATCH, device=device, shuffle=False)
     t0 = time.perf_counter()
     tta_flip = project.training.tta_flip if args.tta_flip is None else args.tta_flip
-    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip)
+    result = evaluate(model, loader, data.num_classes, top_mistakes=args.top, tta_flip=tta_flip,
+                      per_image=args.csv is not None)
     seconds = time.perf_counter() - t0
     names = data.class_names
+    if args.csv is not None:
+        try:
+            atomic_write_text(args.csv, per_image_csv(result, split.labels, names, split.files))
+        except AtomicWriteError as exc:
+            raise CliError(f"{exc}; choose another --csv file") from None
     if args.json:
         say(json.dumps({
             "split": args.split, "images": result.count, "loss": result.loss, "accuracy": result.accuracy,
             "per_class_accuracy": dict(zip(names, result.per_class_accuracy)),
             "confusion": result.confusion.tolist(),
-            "mistakes": [m.__dict__ for m in result.mistakes], "seconds": seconds, "tta_flip": tta_flip,
+            "mistakes": [{**m.__dict__, "file": None if split.files is None else split.files[m.index]}
+                         for m in result.mistakes],
+            "seconds": seconds, "tta_flip": tta_flip,
         }))
         return 0
     tta = ", flip test-time augmentation" if tta_flip else ""
@@ -357,10 +451,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         say(f"  {name:<{width}}" + "".join(f"{v:>{cw}}" for v in row) + f"   ({i})")
     if result.mistakes:
         say("\nmost confident mistakes:")
-        for m in result.mistakes:
-            say(f"  #{m.index:<6} true {names[m.true]!r:<14} predicted {names[m.predicted]!r:<14} "
-                f"with {m.confidence:.1%}")
+        for line in _mistake_lines(result.mistakes, names, split):
+            say(line)
+    if args.csv is not None:
+        say(f"\nper-image results ({result.count:,} rows) written to {printable(str(args.csv))}")
     return 0
+
+
+def _mistake_lines(mistakes, names: list[str], split) -> list[str]:
+    """``  cat/0042.png  true cat  → predicted dog  (93.0%)``, one per mistake, in aligned columns; an
+    image is named by its file (relative to the image folder) where the split has files, else ``#63``."""
+    where = [printable(split.file_of(m.index)) for m in mistakes]
+    true = [names[m.true] for m in mistakes]
+    predicted = [names[m.predicted] for m in mistakes]
+    ww, tw, pw = (max(len(s) for s in column) for column in (where, true, predicted))
+    return [f"  {w:<{ww}}  true {t:<{tw}}  → predicted {p:<{pw}}  ({m.confidence:.1%})"
+            for w, t, p, m in zip(where, true, predicted, mistakes)]
+
+
+def _fit_folder_to_network(choice, graph, config) -> None:
+    """An image folder read at its own size for a network that takes another square size (a project from
+    before issue 22, when folders were read at 64×64 by default): read it at the network's size, and say so."""
+    from ..core.inference import infer
+    from ..data.registry import DATASETS, folder_summary, resolve_options
+
+    if choice.name != "folder" or resolve_options(DATASETS["folder"], choice.options)["size"] != "auto":
+        return
+    takes = infer(graph).input_shape
+    if takes is None or takes[1] != takes[2] or folder_summary(choice, config.val_fraction, config.seed).size.hw \
+            == takes[1:]:
+        return
+    choice.options = {**choice.options, "size": takes[1]}
+    say(f"note: the images are read at {takes[1]}×{takes[2]}, the network's input size", sys.stderr)
 
 
 def _adversarial_text(config) -> str:

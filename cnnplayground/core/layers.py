@@ -526,6 +526,27 @@ class SiLU(_Activation):
 
 
 @register
+class ReLU6(_Activation):
+    name = "ReLU6"
+    summary = "min(max(0, x), 6): a ReLU capped at 6, robust in low precision (MobileNet)."
+    id_prefix = "relu"
+
+
+@register
+class Hardswish(_Activation):
+    name = "Hardswish"
+    summary = "x·ReLU6(x + 3)/6: a cheap piecewise approximation of SiLU (MobileNetV3)."
+    id_prefix = "hswish"
+
+
+@register
+class Hardsigmoid(_Activation):
+    name = "Hardsigmoid"
+    summary = "ReLU6(x + 3)/6: a cheap piecewise sigmoid, used to gate channels in MobileNetV3."
+    id_prefix = "hsigmoid"
+
+
+@register
 class Sigmoid(_Activation):
     name = "Sigmoid"
     summary = "Squashes to (0, 1); saturates, so deep sigmoid nets learn slowly (vanishing gradients)."
@@ -700,3 +721,29 @@ class Concat(_Merge):
         from .modules import Concat as ConcatModule
 
         return ConcatModule(dim=1)
+
+
+@register
+class Multiply(_Merge):
+    name = "Multiply"
+    summary = (
+        "Multiplies its inputs element-wise; a C×1×1 input scales each channel of a C×H×W one "
+        "(squeeze-and-excitation gating)."
+    )
+    id_prefix = "mul"
+
+    def output_shape(self, p: Params, inputs: list[Shape]) -> Shape:
+        ranks = {len(s) for s in inputs}
+        shapes = " and ".join(format_shape(s) for s in inputs)
+        if len(ranks) != 1:
+            raise ShapeError(f"Multiply cannot join a flat vector with a feature map, got {shapes}")
+        out = tuple(max(dims) for dims in zip(*inputs))
+        for s in inputs:
+            if any(d not in (1, o) for d, o in zip(s, out)):
+                raise ShapeError(f"Multiply needs inputs of equal shape, or of size 1 where they differ, got {shapes}")
+        return out
+
+    def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
+        from .modules import Multiply as MultiplyModule
+
+        return MultiplyModule()

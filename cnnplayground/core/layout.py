@@ -52,6 +52,8 @@ class _Levels:
     level: dict[str, int]
     lane: dict[str, int]
     rows: list[list[str]]
+    #: The smallest and largest lane of each level (a column's width is read from these).
+    row_lanes: list[tuple[int, int]]
 
 
 def _levels(graph: Graph) -> _Levels:
@@ -88,7 +90,8 @@ def _levels(graph: Graph) -> _Levels:
         rows.append(members)
     # Levels renumbered 0, 1, 2... (no gaps).
     level = {nid: i for i, members in enumerate(rows) for nid in members}
-    return _Levels(level, lane, rows)
+    row_lanes = [(min(lane[n] for n in row), max(lane[n] for n in row)) for row in rows]
+    return _Levels(level, lane, rows, row_lanes)
 
 
 def _cut_costs(graph: Graph, levels: _Levels) -> list[int]:
@@ -140,8 +143,10 @@ def fit_zoom(size: tuple[float, float], view: tuple[float, float]) -> float:
     return min(view[0] / (width + 2 * FIT_MARGIN), view[1] / (height + 2 * FIT_MARGIN))
 
 
-def _arrange(levels: _Levels, spans: list[tuple[int, int]], per_band: int) -> _Arrangement:
-    widths = [_lane_range(levels, span) for span in spans]
+def _arrange(levels: _Levels, spans: list[tuple[int, int]], per_band: int,
+             widths: list[tuple[int, int]] | None = None) -> _Arrangement:
+    if widths is None:
+        widths = [_lane_range(levels, span) for span in spans]
     bands = [list(range(i, min(i + per_band, len(spans)))) for i in range(0, len(spans), per_band)]
     band_widths = [sum((hi - lo + 1) * COLUMN_WIDTH - (COLUMN_WIDTH - NODE_WIDTH) for lo, hi in
                        (widths[c] for c in band)) + COLUMN_GAP * (len(band) - 1) for band in bands]
@@ -151,8 +156,8 @@ def _arrange(levels: _Levels, spans: list[tuple[int, int]], per_band: int) -> _A
 
 
 def _lane_range(levels: _Levels, span: tuple[int, int]) -> tuple[int, int]:
-    lanes = [levels.lane[nid] for row in levels.rows[span[0]:span[1] + 1] for nid in row]
-    return min(lanes), max(lanes)
+    rows = levels.row_lanes[span[0]:span[1] + 1]
+    return min(lo for lo, _ in rows), max(hi for _, hi in rows)
 
 
 def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) -> _Arrangement:
@@ -169,8 +174,9 @@ def _best_arrangement(graph: Graph, levels: _Levels, view: tuple[float, float]) 
             continue
         seen.add(tuple(spans))
         split_blocks = sum(costs[last] > 1 for _, last in spans[:-1])
+        widths = [_lane_range(levels, span) for span in spans]
         for per_band in range(len(spans), 0, -1):
-            arrangement = _arrange(levels, spans, per_band)
+            arrangement = _arrange(levels, spans, per_band, widths)
             # Above the readable zoom more does not help: then fewer columns and bands win.
             zoom = fit_zoom(arrangement.size, view)
             # Last, the shortest columns: the same columns balanced (no column of one layer at the end).

@@ -18,6 +18,16 @@ class Add(nn.Module):
         return out
 
 
+class Multiply(nn.Module):
+    """Element-wise product of all inputs, broadcasting ``(N, C, 1, 1)`` over ``(N, C, H, W)`` (channel gating)."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out * x
+        return out
+
+
 class Concat(nn.Module):
     """Concatenation of all inputs along ``dim`` (1 = channels for ``(N, C, H, W)``)."""
 

@@ -6,7 +6,8 @@ for users, input shape, class count, options with defaults and help) in
 :class:`~cnnplayground.project.settings.DatasetChoice` into an :class:`ImageData`:
 
 1. read the source (generated, torchvision files, or the user's folder);
-2. hold out ``val_fraction`` of the training images (a seeded permutation);
+2. hold out ``val_fraction`` of the training images (a seeded permutation; a user's folder
+   gives its splits by its layout, or draws its shares per class: :mod:`.folder_layout`);
 3. corrupt the remaining training images if asked (``random_labels``,
    ``random_pixels``; validation and test stay clean);
 4. compute per-channel mean/std from that training part only.
@@ -36,6 +37,7 @@ from .torchvision_sets import SETS, load_torchvision
 
 if TYPE_CHECKING:
     from ..project import DatasetChoice
+    from .folder_layout import FolderSummary
     from .stream import Progress
 
 OptionValue = int | float | bool | str
@@ -134,11 +136,12 @@ DATASETS: dict[str, DatasetInfo] = {
     },
     "folder": _info(
         "folder", "Image folder",
-        "Your own images: a folder with one sub-folder per class. Each image is scaled and center-cropped "
-        "to a square.",
+        "Your own images: a folder with one sub-folder per class, or with train/ (val/, test/) folders "
+        "that each hold one sub-folder per class. Images are read at the size most of them have.",
         None, None, True,
         {
-            "size": (64, "Image width and height in pixels.", (8, 512)),
+            "size": ("auto", "Image size: 'auto' (the size most images have, read from the files) or the width "
+                     "and height of a square in pixels (8..512).", (8, 512)),
             "channels": (3, "1 for grey, 3 for colour images.", frozenset({1, 3})),
             "test_fraction": (0.0, "Share of the images (0..0.9) held out as a test split.", (0.0, 0.9)),
         },
@@ -194,6 +197,14 @@ def resolve_options(info: DatasetInfo, options: Mapping[str, OptionValue]) -> di
 def _check_option(info: DatasetInfo, key: str, value: OptionValue) -> OptionValue:
     default = info.options[key][0]
     where = f"option '{key}' of dataset '{info.name}'"
+    if default == "auto":  # 'auto' or a whole number in the option's range (the folder's image size)
+        if value == "auto":
+            return value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DatasetError(f"{where} must be 'auto' or a whole number, got {value!r}")
+        default = 0
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise DatasetError(f"{where} must be true or false, got {value!r}")
@@ -219,14 +230,35 @@ def _check_option(info: DatasetInfo, key: str, value: OptionValue) -> OptionValu
 
 
 def input_shape_of(choice: DatasetChoice) -> tuple[int, int, int]:
-    """``(C, H, W)`` of the images ``choice`` gives, from its options alone (nothing is loaded)."""
+    """``(C, H, W)`` of the images ``choice`` gives, from its options alone (nothing is loaded; an image
+    folder at its own size, the default, has the headers of its files read)."""
     info = dataset_info(choice.name)
     if info.input_shape is not None:
         resolve_options(info, choice.options)
         return info.input_shape
     opts = resolve_options(info, choice.options)
+    if opts["size"] == "auto":  # the folder's images decide: their headers are read (remembered per folder)
+        return folder_summary(choice, 0.0, 0).input_shape
     size = int(opts["size"])
     return _channels(info, opts), size, size
+
+
+def folder_summary(choice: DatasetChoice, val_fraction: float, seed: int) -> FolderSummary:
+    """How the image folder of ``choice`` is split and at what size it is read (files listed, headers read,
+    no pixel decoded; the sizes are remembered per folder): :class:`~.folder_layout.FolderSummary`."""
+    from .folder_layout import summarize_folder
+
+    opts = resolve_options(dataset_info("folder"), choice.options)
+    return summarize_folder(_folder_root(choice), opts, val_share=val_fraction, seed=seed)
+
+
+def _folder_root(choice: DatasetChoice) -> Path:
+    if not choice.root:
+        raise DatasetError("the image-folder dataset needs a folder: choose the folder that holds one "
+                           "sub-folder per class")
+    root = Path(choice.root).expanduser()
+    _check_not_a_file(root, "image folder", "choose a folder with one sub-folder per class")
+    return root
 
 
 def _channels(info: DatasetInfo, opts: dict[str, OptionValue]) -> int:
@@ -251,8 +283,11 @@ def load_dataset(
         raise DatasetError(f"val_fraction must be at least 0 and below 1, got {val_fraction}")
     root = Path(choice.root).expanduser() if choice.root else None
     split_gen = torch.Generator().manual_seed(seed)
-    full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen, progress)
-    val, train = _split_off(full, val_fraction, split_gen)
+    if info.name == "folder":  # its splits may come from its layout; shares are drawn per class
+        train, val, test, classes, skipped = _load_folder(choice, val_fraction, seed, progress)
+    else:
+        full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen)
+        val, train = _split_off(full, val_fraction, split_gen)
     corrupt_gen = torch.Generator().manual_seed(seed + CORRUPTION_SEED_OFFSET)
     if opts["random_labels"]:
         labels = randomize_labels(train.labels, float(opts["random_labels"]), len(classes), corrupt_gen)
@@ -282,7 +317,7 @@ Source = tuple[Split, Split | None, tuple[str, ...], SkippedFiles | None]
 
 
 def _load_synthetic(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                    generator: torch.Generator, progress: Progress | None) -> Source:
+                    generator: torch.Generator) -> Source:
     size, noise = int(opts["size"]), float(opts["noise"])
     channels = _channels(info, opts)
     n_train, n_test = int(opts["train_size"]), int(opts["test_size"])
@@ -315,27 +350,20 @@ def synthetic_split(n: int, *, size: int, channels: int, noise: float, stream: i
 
 
 def _load_torchvision(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                      generator: torch.Generator, progress: Progress | None) -> Source:
+                      generator: torch.Generator) -> Source:
     root = root if root is not None else default_data_root()
     _check_not_a_file(root, "the data root", "choose a folder for the datasets")
     return (*load_torchvision(info.name, root, download=download), None)
 
 
-def _load_folder(info: DatasetInfo, opts: dict[str, OptionValue], root: Path | None, download: bool,
-                 generator: torch.Generator, progress: Progress | None) -> Source:
-    from .folder import load_folder
+def _load_folder(choice: DatasetChoice, val_fraction: float, seed: int,
+                 progress: Progress | None) -> tuple[Split, Split, Split | None, tuple[str, ...], SkippedFiles | None]:
+    from .folder_layout import load_splits
 
-    if root is None:
-        raise DatasetError("the image-folder dataset needs a folder: choose the folder that holds one "
-                           "sub-folder per class")
-    _check_not_a_file(root, "image folder", "choose a folder with one sub-folder per class")
-    full, classes, skipped = load_folder(root, size=int(opts["size"]), channels=int(opts["channels"]),
-                                         progress=progress)
-    test_fraction = float(opts["test_fraction"])
-    if test_fraction <= 0:
-        return full, None, classes, skipped
-    test, train = _split_off(full, test_fraction, generator)
-    return train, test, classes, skipped
+    summary = folder_summary(choice, val_fraction, seed)
+    train, val, test, skipped = load_splits(summary.plan, size=summary.size.hw, channels=summary.channels,
+                                            progress=progress)
+    return train, val, test, summary.plan.classes, skipped
 
 
 def _check_not_a_file(root: Path, what: str, hint: str) -> None:
@@ -352,5 +380,4 @@ _LOADERS: dict[str, Callable[..., Source]] = {
     "synthetic": _load_synthetic,
     "synthetic-rgb": _load_synthetic,
     **{key: _load_torchvision for key in SETS},
-    "folder": _load_folder,
 }

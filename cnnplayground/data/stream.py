@@ -1,7 +1,7 @@
 """Image folders larger than memory: decoded once into a cache on disk, then read through a memory map.
 
-:func:`~.folder.load_folder` hands a folder here when its decoded images would not fit in the
-memory there is (:func:`~.folder.check_memory`). Then:
+:func:`~.folder.read_splits` hands a folder's splits here when their decoded images would not fit in
+the memory there is (:func:`~.folder.check_memory`). Then, for each split (its files):
 
 1. every file is listed with its size and modification time (``scanning``); together with the
    image size and channels they make the folder's *fingerprint*;
@@ -10,7 +10,7 @@ memory there is (:func:`~.folder.check_memory`). Then:
    truncated or damaged is rebuilt, never trusted;
 3. to build it, the images are decoded in worker processes (the same
    :func:`~.folder.read_image`: same pixels, same skipped files) and written, in class-then-name
-   order, to one ``uint8`` file of ``(N, C, size, size)`` rows (``decoding``).
+   order, to one ``uint8`` file of ``(N, C, height, width)`` rows (``decoding``).
 
 The split is a :class:`StreamedSplit`: a :class:`~.base.Split` whose ``images`` tensor is
 backed by the memory-mapped file (``torch.from_numpy(np.memmap(...))``), so slicing a batch
@@ -19,8 +19,9 @@ reads only its rows and the trainer's loader needs no other path. Its :meth:`~St
 beside the cache instead of into memory; the file goes with the process.
 
 The cache lives in ``$CNNPLAYGROUND_CACHE`` (else ``$XDG_CACHE_HOME/cnnplayground``, else
-``~/.cache/cnnplayground``), ``folders/<key>/`` with ``key`` from the folder's path, the image
-size and channels: a changed folder replaces its cache instead of adding one. Progress is reported
+``~/.cache/cnnplayground``), ``folders/<key>/`` with ``key`` from the folder's path, the split
+(``train``, ``val``, ``test`` or ``all``: each split of a folder has a cache of its own), the image size
+``(height, width)`` and channels: a changed folder replaces its cache instead of adding one. Progress is reported
 as :class:`LoadProgress` to a callback, at most every :data:`PROGRESS_INTERVAL` seconds per stage.
 """
 
@@ -53,7 +54,7 @@ from .base import DatasetError, DatasetMemoryError, SkippedFiles, Split
 log = logging.getLogger(__name__)
 
 #: Bumped when the cache's layout or the decoding changes: older caches are then rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Decoded bytes handed back by one worker task (a few hundred small images, fewer large ones).
 CHUNK_BYTES = 4 * 2**20
 #: Bytes read at a time when a cache is checked or rows are copied.
@@ -84,16 +85,19 @@ STAGES = {
 @dataclass(frozen=True)
 class LoadProgress:
     """Where loading a streamed folder stands: ``stage`` (a key of :data:`STAGES`), ``done`` of ``total``
-    (files for scanning and decoding, images for checking and copying)."""
+    (files for scanning and decoding, images for checking and copying); ``split``: which split's cache, where
+    several are streamed (``""``: not said)."""
 
     stage: str
     done: int
     total: int
+    split: str = ""
 
     def message(self) -> str:
-        """One line, e.g. ``decoding images into the cache: 1,200 of 20,000 (6 %)``."""
+        """One line, e.g. ``decoding images into the cache (test): 1,200 of 20,000 (6 %)``."""
         share = f" ({self.done / self.total:.0%})" if self.total else ""
-        return f"{STAGES.get(self.stage, self.stage)}: {self.done:,} of {self.total:,}{share}"
+        which = f" ({self.split})" if self.split else ""
+        return f"{STAGES.get(self.stage, self.stage)}{which}: {self.done:,} of {self.total:,}{share}"
 
 
 Progress = Callable[[LoadProgress], None]
@@ -126,29 +130,33 @@ def default_cache_dir() -> Path:
 
 
 def load_streamed(
-    root: Path, classes: Sequence[str], files: Sequence[Sequence[Path]], *, size: int, channels: int,
-    max_pixels: int, refused: DatasetMemoryError, cache_dir: Path | None = None, workers: int | None = None,
-    progress: Progress | None = None,
+    root: Path, classes: Sequence[str], files: Sequence[Sequence[Path]], *, size: int | tuple[int, int],
+    channels: int, max_pixels: int, refused: DatasetMemoryError, split: str = "all", every_class: bool = True,
+    cache_dir: Path | None = None, workers: int | None = None, progress: Progress | None = None,
 ) -> tuple[StreamedSplit, SkippedFiles | None]:
-    """The folder's images as a :class:`StreamedSplit`, from its cache (built now if needed), and what was
-    skipped; images in class-then-name order, like :func:`~.folder.load_folder`'s.
+    """The images of one split of the folder as a :class:`StreamedSplit`, from its cache (built now if
+    needed), and what was skipped (the first in file order); images in class-then-name order, like
+    :func:`~.folder.read_splits`'.
 
-    ``files``: each class's image files (:func:`~.folder.scan_folder`); ``refused``: why the images do
-    not fit in memory, extended and raised when the disk lacks room as well. ``cache_dir``: the cache's
+    ``files``: each class's image files of the split ``split`` (which names its cache); ``size``: one side
+    or ``(height, width)``; ``every_class``: a class left with no readable image is a :class:`DatasetError`
+    (else, for validation and test, it is not). ``refused``: why the images do not fit in memory, extended
+    and raised when the disk lacks room as well. ``cache_dir``: the cache's
     top folder (``None``: :func:`default_cache_dir`). ``workers``: decoding processes (``None``: one
     per core, at most :data:`MAX_WORKERS`; 0 or 1: in this process).
     """
+    hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     top = (cache_dir if cache_dir is not None else default_cache_dir()) / "folders"
-    where = top / _key(root, size, channels)
-    fingerprint = _fingerprint(root, classes, files, size, channels, max_pixels, progress)
-    row = channels * size * size
+    where = top / _key(root, split, hw, channels)
+    fingerprint = _fingerprint(root, classes, files, hw, channels, max_pixels, every_class, progress)
+    row = channels * hw[0] * hw[1]
     cached = _open_cache(where, fingerprint, row, len(classes), progress)
     if cached is not None:
         return cached
     count = sum(len(f) for f in files)
     _check_disk(top, DISK_COPIES * count * row, refused)
-    return _build_cache(where, fingerprint, root, classes, files, size=size, channels=channels,
-                        max_pixels=max_pixels, workers=workers, progress=progress)
+    return _build_cache(where, fingerprint, root, classes, files, size=hw, channels=channels,
+                        max_pixels=max_pixels, every_class=every_class, workers=workers, progress=progress)
 
 
 def copy_rows(split: StreamedSplit, index: torch.Tensor, progress: Progress | None = None) -> StreamedSplit:
@@ -180,16 +188,17 @@ def copy_rows(split: StreamedSplit, index: torch.Tensor, progress: Progress | No
 # --- the cache -------------------------------------------------------------------------------------
 
 
-def _key(root: Path, size: int, channels: int) -> str:
+def _key(root: Path, split: str, size: tuple[int, int], channels: int) -> str:
     where = str(root.expanduser().resolve())
-    return hashlib.sha256(f"{where}\0{size}\0{channels}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{where}\0{split}\0{size[0]}x{size[1]}\0{channels}".encode()).hexdigest()[:24]
 
 
-def _fingerprint(root: Path, classes: Sequence[str], files: Sequence[Sequence[Path]], size: int, channels: int,
-                 max_pixels: int, progress: Progress | None) -> str:
+def _fingerprint(root: Path, classes: Sequence[str], files: Sequence[Sequence[Path]], size: tuple[int, int],
+                 channels: int, max_pixels: int, every_class: bool, progress: Progress | None) -> str:
     """A digest of everything the cached images depend on: each file's name, class, size and modification
-    time, the image size, channels, pixel limit and :data:`CACHE_VERSION`."""
-    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, channels, max_pixels, list(classes)]).encode())
+    time, the image size, channels, pixel limit, whether every class must read and :data:`CACHE_VERSION`."""
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, list(size), channels, max_pixels, every_class,
+                                        list(classes)]).encode())
     total = sum(len(f) for f in files)
     report = _Reporter(progress, "scanning", total)
     done = 0
@@ -216,7 +225,7 @@ def _open_cache(where: Path, fingerprint: str, row: int, num_classes: int,
         if manifest.get("version") != CACHE_VERSION or manifest.get("fingerprint") != fingerprint:
             log.info("rebuilding the image cache in %s: the folder changed", where)
             return None
-        if not (isinstance(count, int) and count > 0 and len(labels) == count and len(names) == count
+        if not (isinstance(count, int) and count >= 0 and len(labels) == count and len(names) == count
                 and all(isinstance(x, int) and 0 <= x < num_classes for x in labels)):
             raise ValueError("manifest does not describe the images")
         with open(where / "images.u8", "rb") as handle:
@@ -224,8 +233,9 @@ def _open_cache(where: Path, fingerprint: str, row: int, num_classes: int,
                 raise ValueError("images file has the wrong size")
             if _checksum(handle, count * row, row, progress) != manifest["crc32"]:
                 raise ValueError("images do not match their checksum")
-            # Copy-on-write: a write to the tensor never reaches the file.
-            images = np.memmap(handle, dtype=np.uint8, mode="c", shape=(count, row))
+            # Copy-on-write: a write to the tensor never reaches the file (an empty file cannot be mapped).
+            images: np.ndarray = (np.memmap(handle, dtype=np.uint8, mode="c", shape=(count, row)) if count
+                                  else np.empty((0, row), dtype=np.uint8))
         skipped = manifest["skipped"]
         skipped_files = (SkippedFiles(int(skipped["count"]), tuple((str(a), str(b)) for a, b in skipped["first"]))
                          if skipped else None)
@@ -262,8 +272,9 @@ def _checksum(handle: Any, nbytes: int, row: int, progress: Progress | None) -> 
 
 
 def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[str],
-                 files: Sequence[Sequence[Path]], *, size: int, channels: int, max_pixels: int,
-                 workers: int | None, progress: Progress | None) -> tuple[StreamedSplit, SkippedFiles | None]:
+                 files: Sequence[Sequence[Path]], *, size: tuple[int, int], channels: int, max_pixels: int,
+                 every_class: bool, workers: int | None,
+                 progress: Progress | None) -> tuple[StreamedSplit, SkippedFiles | None]:
     """Decode every file into ``where/images.u8`` (written under a temporary name, renamed when complete) and
     describe it in ``manifest.json``; the split read from it."""
     from .folder import SKIPPED_LISTED
@@ -274,7 +285,7 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
         raise DatasetError(f"cannot make the image cache folder {where} ({exc.strerror or exc}): set "
                            "CNNPLAYGROUND_CACHE to a folder you may write") from None
     _remove_abandoned(where)
-    row = channels * size * size
+    row = channels * size[0] * size[1]
     total = sum(len(f) for f in files)
     labels: list[int] = []
     names: list[str] = []
@@ -304,8 +315,7 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
                     if reason:
                         skipped_count += 1
                         first_reason[label] = first_reason[label] or reason
-                        if len(skipped) < SKIPPED_LISTED:
-                            skipped.append((paths[i], reason))
+                        skipped.append((paths[i], reason))  # at most MAX_IMAGES
                     else:
                         labels.append(label)
                         names.append(paths[i])
@@ -315,16 +325,17 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
         out.flush()
         del out
         for label, n in enumerate(loaded):
-            if not n:
+            if not n and files[label] and every_class:
                 first = files[label][0]
                 raise DatasetError(
-                    f"class folder {root / classes[label]} has no readable images ({len(files[label]):,} skipped: "
+                    f"class folder {first.parent} has no readable images ({len(files[label]):,} skipped: "
                     f"first {first.name} ({first_reason[label]})): replace the files or remove the folder")
         os.truncate(part, len(labels) * row)
         manifest = {
             "version": CACHE_VERSION, "fingerprint": fingerprint, "root": str(root), "count": len(labels),
-            "shape": [channels, size, size], "crc32": crc, "labels": labels, "files": names,
-            "skipped": {"count": skipped_count, "first": skipped} if skipped_count else None,
+            "shape": [channels, *size], "crc32": crc, "labels": labels, "files": names,
+            # The first in file order, as read_splits names them (sorted by name, whichever class).
+            "skipped": {"count": skipped_count, "first": sorted(skipped)[:SKIPPED_LISTED]} if skipped_count else None,
         }
         # The images first, then the manifest that names their checksum: a cache interrupted between
         # the two fails its check and is rebuilt.
@@ -336,10 +347,16 @@ def _build_cache(where: Path, fingerprint: str, root: Path, classes: Sequence[st
     finally:
         with contextlib.suppress(OSError):
             part.unlink()
-    with open(where / "images.u8", "rb") as images_file:
-        images = np.memmap(images_file, dtype=np.uint8, mode="c", shape=(len(labels), channels, size, size))
+    shape = (len(labels), channels, *size)
+    images: np.ndarray
+    if labels:
+        with open(where / "images.u8", "rb") as images_file:
+            images = np.memmap(images_file, dtype=np.uint8, mode="c", shape=shape)
+    else:  # every file of a validation or test split skipped: an empty file cannot be mapped
+        images = np.empty(shape, dtype=np.uint8)
     split = StreamedSplit(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), tuple(names), where)
-    return split, SkippedFiles(skipped_count, tuple(skipped)) if skipped_count else None
+    listed = tuple((a, b) for a, b in sorted(skipped)[:SKIPPED_LISTED])
+    return split, SkippedFiles(skipped_count, listed) if skipped_count else None
 
 
 def _allocate(fd: int, nbytes: int) -> None:
@@ -392,7 +409,7 @@ def _check_disk(folder: Path, needed: int, refused: DatasetMemoryError | None) -
 
 # --- decoding ----------------------------------------------------------------------------------------
 
-Task = tuple[list[str], list[int], str, int, int, int]
+Task = tuple[list[str], list[int], str, tuple[int, int], int, int]
 
 
 def _chunks(files: Sequence[Sequence[Path]], root: Path, row: int) -> Iterator[tuple[list[str], list[int]]]:
@@ -404,7 +421,8 @@ def _chunks(files: Sequence[Sequence[Path]], root: Path, row: int) -> Iterator[t
         yield [p for p, _ in part], [label for _, label in part]
 
 
-def _decoded(tasks: list[tuple[list[str], list[int]]], root: Path, size: int, channels: int, max_pixels: int,
+def _decoded(tasks: list[tuple[list[str], list[int]]], root: Path, size: tuple[int, int], channels: int,
+             max_pixels: int,
              workers: int | None) -> Generator[tuple[np.ndarray, list[str]], None, None]:
     """Each task decoded (:func:`decode_chunk`), in order: in worker processes, or in this one for ``workers``
     of 0 or 1, a single core or a single task."""
@@ -459,12 +477,12 @@ def _context() -> Any:
 
 
 def decode_chunk(task: Task) -> tuple[np.ndarray, list[str]]:
-    """``((n, C, size, size) uint8, reasons)`` for the task's files; ``reasons[i]`` is ``""`` for a decoded file
+    """``((n, C, height, width) uint8, reasons)`` for the task's files; ``reasons[i]`` is ``""`` for a decoded file
     (its row is then the image) and says why a skipped one was skipped. Runs in a worker process."""
     from .folder import read_image
 
     paths, _labels, root, size, channels, max_pixels = task
-    out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
+    out = np.zeros((len(paths), channels, *size), dtype=np.uint8)
     reasons = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PIL warns about what it handles anyway (see folder.py)

@@ -4,8 +4,8 @@
 attribute per layer, named after the canvas node id (made a valid, non-clashing
 identifier: :func:`attribute_names`), explicit constructor arguments (input
 channels and features come from shape inference), and a ``forward`` in
-topological order with the output shape of every line as a comment. Add and
-Concat merges are written inline (``a + b``, ``torch.cat([a, b], dim=1)``); a
+topological order with the output shape of every line as a comment. Add, Multiply and
+Concat merges are written inline (``a + b``, ``a * b``, ``torch.cat([a, b], dim=1)``); a
 value used by several layers, or not by the very next line, gets a variable named
 after its node, everything else flows through ``x``. The file imports only torch
 (safetensors inside ``load()``); the one custom module the app uses,
@@ -146,7 +146,7 @@ def _constructor(kind: str, p: Mapping[str, Any], in_shape: Shape) -> tuple[str,
 
 
 #: Layer kinds written as expressions in ``forward`` (no attribute, no weights).
-MERGES = ("Add", "Concat")
+MERGES = ("Add", "Concat", "Multiply")
 
 
 def _assignment(target: str, func: str, args: list[str], indent: str = _INDENT) -> list[str]:
@@ -284,6 +284,8 @@ def module_code(
         shape = format_shape(result[nid].shape)
         if node.kind == "Add":
             code, comment = f"{_INDENT}{target} = {' + '.join(sources)}", f"{nid} -> {shape}"
+        elif node.kind == "Multiply":
+            code, comment = f"{_INDENT}{target} = {' * '.join(sources)}", f"{nid} -> {shape}"
         elif node.kind == "Concat":
             code, comment = f"{_INDENT}{target} = torch.cat([{', '.join(sources)}], dim=1)", f"{nid} -> {shape}"
         else:

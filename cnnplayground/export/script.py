@@ -71,6 +71,8 @@ def training_config(project: Project) -> dict[str, Any]:
         not_reproduced.append(f"adversarial training ({cfg.adversarial})")
     if cfg.early_stopping_patience:
         not_reproduced.append("early stopping")
+    if cfg.class_weights != "none":
+        not_reproduced.append(f"class weights ({cfg.class_weights}; the script's loss weighs every image the same)")
     if cfg.device not in ("auto", "cpu", "cuda"):
         not_reproduced.append(f"device {cfg.device} (the script uses CUDA when present, else the CPU)")
     held = [n.id for n in project.graph.iter_nodes() if n.frozen or n.lr_scale != 1.0]

@@ -36,10 +36,12 @@ from ..core.errors import one_line
 from ..core.graph import Graph, GraphError
 from ..core.inference import infer
 from ..project import DatasetChoice, Project, RunHistory
+from ..project.epochs import MAX_SNAPSHOTS, MB
 from ..project.history import MAX_SAVED_POINTS, MAX_STEP_POINTS, bounded_history
 from ..project.project import now_iso
 from .atomic import AtomicWriteError, atomic_writer
 from .project_archive import check_central_directory, read_weights
+from .project_epochs import epoch_entries, is_epoch_entry, read_epochs
 from .project_schema import (
     SCHEMA_VERSION,
     ProjectError,
@@ -68,7 +70,8 @@ WEIGHTS_ENTRY = "weights.safetensors"
 MAX_FILE_BYTES = 2 * 2**30
 MAX_JSON_BYTES = 64 * 2**20
 MAX_WEIGHTS_BYTES = 2 * 2**30
-MAX_ENTRIES = 16
+#: ``project.json``, ``weights.safetensors`` and room to spare, plus each run's network and stored epochs.
+MAX_ENTRIES = 16 + 2 * MAX_SNAPSHOTS
 #: Parameters a project's network may describe (counted by shape inference).
 MAX_PARAMS = MAX_BUILD_PARAMS
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -103,14 +106,18 @@ def save_project(project: Project, path: str | os.PathLike[str], *, replace_read
     if project.weights is not None:
         check_weights(project.graph, project.weights)
         blob = _encode_weights(project.weights)
+    # Each run's epochs within the project's budget (checked here, encoded one at a time while writing).
+    epochs = list(epoch_entries(project, _check_fits(_expected_weights)))
     existed = path.exists()
     try:
         with atomic_writer(path, replace_read_only=replace_read_only) as f:
-            if blob is not None or path.suffix.lower() == ".cnnp":
+            if blob is not None or epochs or path.suffix.lower() == ".cnnp":
                 with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                     zf.writestr(PROJECT_ENTRY, data)
                     if blob is not None:
                         zf.writestr(WEIGHTS_ENTRY, blob, compresslevel=1)
+                    for name, make in epochs:  # stored: deflate saves ~8 % of float weights at ~10 MB/s
+                        zf.writestr(name, make(), compress_type=zipfile.ZIP_STORED)
             else:
                 f.write(data)
     except AtomicWriteError as exc:
@@ -141,7 +148,11 @@ def estimate_saved_bytes(project: Project, *, new_run: bool = True) -> int:
     points = sum(len(curve.x) for run in project.history for curve in run.series.values())
     text = len(json.dumps(project.graph.to_dict())) + 48 * min(points, MAX_SAVED_POINTS) + 1024 * len(project.history)
     run = 2 * MAX_STEP_POINTS * 48 + 64 * 1024 if new_run else 0
-    return weights + text + run + 64 * 1024
+    # The runs' epochs, within the budget: those stored, and a new run's start and every epoch.
+    stored = sum(r.epochs.nbytes() for r in project.history if r.epochs is not None)
+    epochs = min(project.training.snapshot_budget_mb * MB,
+                 stored + (weights * (project.training.epochs + 1) if new_run else 0))
+    return weights + text + run + epochs + 64 * 1024
 
 
 def _encode_bounded(project: Project, modified: str) -> bytes:
@@ -313,7 +324,7 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
                 raise ProjectError(f"the project archive is damaged: it holds {twice!r} twice")
             if PROJECT_ENTRY not in names:
                 raise ProjectError(f"not a CNN Playground project: the archive holds no {PROJECT_ENTRY}")
-            unknown = sorted(set(names) - {PROJECT_ENTRY, WEIGHTS_ENTRY})
+            unknown = sorted(n for n in set(names) - {PROJECT_ENTRY, WEIGHTS_ENTRY} if not is_epoch_entry(n))
             raw = _read_entry(zf, zf.getinfo(PROJECT_ENTRY), MAX_JSON_BYTES)
             weights_info = zf.getinfo(WEIGHTS_ENTRY) if load_weights and WEIGHTS_ENTRY in names else None
             if weights_info is not None and weights_info.file_size > MAX_WEIGHTS_BYTES:
@@ -325,16 +336,18 @@ def _read_archive(source: IO[bytes], load_weights: bool) -> Project:
         doc = check_version(parse_json(text, PROJECT_ENTRY))
         if unknown:  # after the version check: a newer app may add entries
             raise ProjectError(f"the project archive holds an unknown file {unknown[0]!r}")
-        if weights_info is None:
-            return _from_document(doc, None)
-        info = weights_info
-
         def weights_for(graph: Graph) -> dict[str, torch.Tensor]:
+            assert weights_info is not None  # only passed when there are weights
             expected = _expected_weights(graph)
-            with _archive_errors(), zf.open(info) as f:
-                return read_weights(f, info.file_size, expected)
+            with _archive_errors(), zf.open(weights_info) as f:
+                return read_weights(f, weights_info.file_size, expected)
 
-        return _from_document(doc, weights_for)
+        project = _from_document(doc, weights_for if weights_info is not None else None)
+        if load_weights:  # each run's epochs, checked against the run's own network
+            with _archive_errors():
+                read_epochs(zf, project, lambda i: _read_entry(zf, i, MAX_JSON_BYTES), _expected_weights,
+                            MAX_WEIGHTS_BYTES, MAX_PARAMS)
+        return project
 
 
 @contextmanager
@@ -439,7 +452,13 @@ def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
     values where the network has them). The network is built on the ``meta``
     device, so the check allocates no parameter memory.
     """
-    expected = _expected_weights(graph)
+    problems = _weight_problems(_expected_weights(graph), weights)
+    if problems:
+        more = len(problems) - 1
+        raise ProjectError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+
+
+def _weight_problems(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> list[str]:
     problems: list[str] = []
     for key, ref in expected.items():
         got = weights.get(key)
@@ -452,9 +471,22 @@ def check_weights(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
         elif got.is_floating_point() != ref.is_floating_point() or got.is_complex():
             problems.append(f"weights for {key} are {got.dtype}, the network needs {ref.dtype}")
     problems += [f"unexpected weight {key}" for key in weights if key not in expected]
-    if problems:
-        more = len(problems) - 1
-        raise ProjectError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+    return problems
+
+
+def _check_fits(expected_of: Callable[[Graph], dict[str, torch.Tensor]]) -> \
+        Callable[[Graph, dict[str, torch.Tensor]], None]:
+    """:func:`check_weights` that builds each network once (a run's epochs share it)."""
+    built: dict[int, tuple[Graph, dict[str, torch.Tensor]]] = {}
+
+    def check(graph: Graph, weights: dict[str, torch.Tensor]) -> None:
+        if id(graph) not in built:
+            built[id(graph)] = (graph, expected_of(graph))
+        problems = _weight_problems(built[id(graph)][1], weights)
+        if problems:
+            raise ProjectError("cannot save the weights of a run's epoch: " + problems[0])
+
+    return check
 
 
 def _expected_weights(graph: Graph) -> dict[str, torch.Tensor]:

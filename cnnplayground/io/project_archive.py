@@ -32,8 +32,9 @@ from .project_schema import ProjectError
 __all__ = ["check_central_directory", "header_limit", "read_weights"]
 
 WEIGHTS_ENTRY = "weights.safetensors"
-#: Bytes of the central directory a project archive may have (a few entries of ~100 bytes each).
-MAX_DIRECTORY_BYTES = 256 * 2**10
+#: Bytes of the central directory a project archive may have (entries of ~100 bytes each: a few, and the
+#: runs' stored epochs, at most 2,000).
+MAX_DIRECTORY_BYTES = 1 * 2**20
 #: Inflated bytes read at a time while filling a tensor.
 _CHUNK = 4 * 2**20
 

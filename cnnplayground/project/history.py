@@ -12,13 +12,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+)
 
 from ..core.inference import infer
 from .settings import Scalar, TrainingConfig
 
 if TYPE_CHECKING:
     from ..core.graph import Graph
+    from .epochs import RunEpochs
 
 MAX_NAME = 200
 #: Points per metric series (x and y each).
@@ -87,6 +97,19 @@ class RunHistory(BaseModel):
     #: The best epoch whose weights the run ended with (``restore_best``); None when it ended with its last
     #: step's weights or was recorded before this was.
     kept_epoch: int | None = Field(None, ge=1, le=1_000_000)
+    #: The weights of the run's epochs (:mod:`.epochs`), stored beside ``project.json`` in the project file.
+    _epochs: RunEpochs | None = PrivateAttr(None)
+
+    @property
+    def epochs(self) -> RunEpochs | None:
+        """The stored weights of the run's epochs, or None (none stored, or an older file)."""
+        return self._epochs
+
+    def keep_epochs(self, epochs: RunEpochs | None) -> RunHistory:
+        """Attach the weights of the run's epochs (before the record enters a project: records are not
+        changed once they are in one); returns the record."""
+        self._epochs = epochs
+        return self
 
 
 class EpochRecord(Protocol):

@@ -66,6 +66,7 @@ ScheduleName = Literal["constant", "step", "cosine", "onecycle", "plateau"]
 MetricName = Literal["val_loss", "val_accuracy"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 AdversarialName = Literal["none", "fgsm", "pgd"]
+ClassWeightsName = Literal["none", "balanced"]
 
 _Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -131,6 +132,11 @@ class TrainingConfig(BaseModel):
     plateau_patience: int = Field(3, ge=1, le=1000, description="'plateau': epochs without progress before decay.")
     plateau_factor: float = Field(0.1, gt=0.0, lt=1.0, description="'plateau': factor at each decay.")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Cross-entropy label smoothing.")
+    class_weights: ClassWeightsName = Field("none", description="Weight the training loss by class: 'balanced' "
+                                            "gives each class the weight n / (classes × its images), as "
+                                            "scikit-learn's 'balanced', so small classes count as much as large "
+                                            "ones; 'none' counts every image the same. The validation loss stays "
+                                            "unweighted, so runs remain comparable.")
     grad_clip: float = Field(0.0, ge=0.0, le=1e6, description="Clip the gradient norm to this value.")
     early_stopping_patience: int = Field(0, ge=0, le=10_000, description="Stop after this many epochs without "
                                          "improvement of the early-stopping metric.")
@@ -140,6 +146,11 @@ class TrainingConfig(BaseModel):
                                "validation epoch (lowest validation loss, or highest accuracy, as chosen), not "
                                "the last epoch's (like Keras' restore_best_weights). Needs a validation split.")
     checkpoint_every: int = Field(1, ge=0, le=10_000, description="Save a checkpoint every N epochs.")
+    snapshot_budget_mb: int = Field(200, ge=0, le=2_000, description="Room in the project file for the "
+                                    "weights of each run's epochs (its start, epoch 0, and the end of every "
+                                    "epoch), in MB for all runs together: small networks keep every epoch, "
+                                    "larger ones evenly spaced epochs, always the first, the last and the kept "
+                                    "one. 0 keeps none.")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="On-device data augmentation.")
     adversarial: AdversarialName = Field("none", description="Adversarial training: replace part of each batch "
                                          "by FGSM or PGD examples crafted against the current weights (the "

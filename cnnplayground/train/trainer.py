@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from ..core.errors import UserError, one_line
+from ..data.balance import loss_weights
 from ..data.base import ImageData
 from ..data.loader import DeviceLoader
 from ..project import TrainingConfig
@@ -212,7 +213,10 @@ class Trainer:
         opt = self.optimizer = make_optimizer(model, cfg, dev)
         amp_dtype = _autocast_dtype(cfg, dev)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-        criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        # Both the compiled full batches and the eager ones step on this loss; validation stays unweighted.
+        weight = loss_weights(cfg.class_weights, data.train.labels, data.num_classes)
+        criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(dev),
+                                        label_smoothing=cfg.label_smoothing)
         teacher = self.teacher
         if teacher is not None:
             teacher.to(dev).eval().requires_grad_(False)

@@ -117,6 +117,8 @@ def test_evaluate_prints_hostile_class_folder_names_escaped(tmp_path, capsys):
     captured = capsys.readouterr()
     assert _controls(captured.out + captured.err) == []
     assert "  cat\\x1b]0;pwned\\x07 " in captured.out and "  dog\\x1b[2J " in captured.out
+    assert "most confident mistakes:\n  cat\\x1b]0;pwned\\x07/" in captured.out \
+        or "most confident mistakes:\n  dog\\x1b[2J/" in captured.out  # the files of the mistakes, escaped too
 
 
 def test_a_hostile_name_in_an_error_is_escaped(tmp_path, capsys):

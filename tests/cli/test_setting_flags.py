@@ -41,6 +41,7 @@ VALUES: dict[str, tuple[list[str], Any]] = {
     "--weight-decay": (["0.0005"], 0.0005),
     "--l1": (["1e-05"], 1e-05),
     "--label-smoothing": (["0.1"], 0.1),
+    "--class-weights": (["balanced"], "balanced"),
     "--grad-clip": (["2.5"], 2.5),
     "--early-stopping": (["4"], 4),
     "--best-metric": (["val_accuracy"], "val_accuracy"),
@@ -65,6 +66,7 @@ VALUES: dict[str, tuple[list[str], Any]] = {
     "--compile": (["--no-compile"], False),  # on the CPU, compiling would take long: the default is off
     "--seed": (["7"], 7),
     "--checkpoint-every": (["2"], 2),
+    "--snapshot-budget": (["50"], 50),
 }
 FOLDER_VALUES: dict[str, tuple[list[str], Any]] = {
     "--dataset": (["folder"], "folder"),
@@ -218,7 +220,7 @@ def test_help_groups_the_flags_and_says_how_the_splits_are_chosen(capsys):
     headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert headings[-len(GROUPS) - 1:] == [*GROUPS, "output"]
     flat = " ".join(text.split())
-    assert "How the splits are chosen: the test split is the dataset's own" in flat
+    assert "How the splits are chosen: the torchvision sets and the synthetic sets have their own test split" in flat
     assert "--hflip, --no-hflip" in flat and "--keep-best, --no-keep-best" in flat
     with pytest.raises(SystemExit):
         main(["new", "--help"])

@@ -329,3 +329,48 @@ def test_a_disk_that_fills_up_before_the_cache_is_written_is_a_message_not_a_cra
     monkeypatch.setattr(stream.os, "posix_fallocate", full)
     with pytest.raises(base.DatasetError, match=r"^cannot copy images for a split into .* \(No space left on device\)"):
         split.subset(torch.arange(10))
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    """train/ and test/ (no cow in test/), images 8 wide and 12 high (a few 10×16, fitted), a broken file in each."""
+    rng = np.random.default_rng(11)
+    root = tmp_path / "layout"
+    for split, count, classes in (("train", 40, CLASSES), ("test", 10, CLASSES[:2])):
+        for label, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                w, h = (10, 16) if i % 9 == 0 else (8, 12)
+                pixels = rng.integers(0, 200, (h, w, 3), dtype=np.uint8)
+                pixels[:, :, label] = 255
+                Image.fromarray(pixels).save(root / split / name / f"{i:03}.png")
+    (root / "train" / "cow" / "broken.png").write_bytes(b"\x89PNG not really")
+    (root / "test" / "ant" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+def test_a_train_test_layout_at_a_non_square_own_size_streams_each_split_from_its_own_cache(
+        layout, cache, decodes, monkeypatch):
+    """Issue 22's folder layouts and own image sizes, streamed: train/ and test/ each get a cache of their own
+    (neither overwrites the other), at 12×8, and every split equals the in-memory load."""
+    choice = DatasetChoice(name="folder", root=str(layout))  # size "auto": the images' own 12×8
+    in_memory = load_dataset(choice, val_fraction=0.25, seed=4)
+    assert in_memory.input_shape == (3, 12, 8)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 10 * 2**10)  # injected: 10 KB
+    progress: list[LoadProgress] = []
+    streamed = load_dataset(choice, val_fraction=0.25, seed=4, progress=progress.append)
+    assert all(isinstance(s, StreamedSplit) for s in (streamed.train, streamed.val, streamed.test))
+    assert (len(streamed.train), len(streamed.val), len(streamed.test)) == (90, 30, 20)
+    for a, b in ((in_memory.train, streamed.train), (in_memory.val, streamed.val), (in_memory.test, streamed.test)):
+        _same(a, b)
+    assert streamed.input_shape == (3, 12, 8) and streamed.test.files[0] == "test/ant/000.png"
+    assert streamed.mean == in_memory.mean and streamed.std == in_memory.std
+    assert streamed.skipped == in_memory.skipped and streamed.skipped.count == 2
+    assert [p for p in progress if p.stage == "decoding" and p.done == p.total] == [
+        LoadProgress("decoding", 121, 121, "train"), LoadProgress("decoding", 21, 21, "test")]
+    assert len(list((cache / "folders").iterdir())) == 2  # one cache per split
+    decodes.clear()
+    again = load_dataset(choice, val_fraction=0.25, seed=4)  # both caches still valid: nothing decoded
+    assert decodes == []
+    for a, b in ((in_memory.train, again.train), (in_memory.val, again.val), (in_memory.test, again.test)):
+        _same(a, b)

@@ -43,7 +43,7 @@ def test_registry_lists_every_dataset_with_user_facing_text():
     assert DATASETS["synthetic"].offline and not DATASETS["cifar10"].offline
     assert DATASETS["synthetic"].options["train_size"][0] == 20_000
     assert DATASETS["synthetic"].options["noise"][0] == 0.08
-    assert DATASETS["folder"].options["size"][0] == 64
+    assert DATASETS["folder"].options["size"][0] == "auto"  # the images' own size (issue 22)
 
 
 def test_synthetic_split_sizes_shapes_and_stats():

@@ -135,7 +135,8 @@ def test_lenet_source_reads_like_hand_written_code(tmp_path):
 
 
 def _dag() -> Graph:
-    """Awkward ids, a 3-way Add, a channel Concat, a flat Concat, the input used twice, BN and Dropout."""
+    """Awkward ids, a 3-way Add, a channel Concat, a flat Concat, the input used twice, BN and Dropout, a
+    squeeze-and-excitation gate (Multiply of C×H×W by C×1×1)."""
     g = Graph()
     g.add_node("Input", {"channels": 2, "height": 12, "width": 12}, id="input")
     for nid, kind, params in (
@@ -148,6 +149,9 @@ def _dag() -> Graph:
         ("skip", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "same", "bias": False}),
         ("add", "Add", {}),
         ("pool", "MaxPool2d", {"kernel_size": 2, "stride": 2}),
+        ("squeeze", "AdaptiveAvgPool2d", {"output_size": 1}),
+        ("gate", "Hardsigmoid", {}),
+        ("mul", "Multiply", {}),
         ("flatten", "Flatten", {}),
         ("def", "Linear", {"out_features": 16}),  # a keyword
         ("fc_b", "Linear", {"out_features": 8}),
@@ -158,7 +162,8 @@ def _dag() -> Graph:
         g.add_node(kind, params, id=nid)
     for a, b in (("input", "class"), ("class", "self"), ("self", "x"), ("x", "torch"), ("x", "hidden"),
                  ("torch", "cat"), ("hidden", "cat"), ("input", "skip"), ("cat", "add"), ("x", "add"),
-                 ("skip", "add"), ("add", "pool"), ("pool", "flatten"), ("flatten", "def"),
+                 ("skip", "add"), ("add", "pool"), ("pool", "squeeze"), ("squeeze", "gate"),
+                 ("gate", "mul"), ("pool", "mul"), ("mul", "flatten"), ("flatten", "def"),
                  ("flatten", "fc_b"), ("def", "flat_cat"), ("fc_b", "flat_cat"), ("flat_cat", "drop"),
                  ("drop", "out")):
         g.connect(a, b)
@@ -255,6 +260,9 @@ def _every_kind() -> Graph:
         ("PReLU", {}),
         ("Dropout", {"p": 0.1}),
         ("ReLU", {}),
+        ("ReLU6", {}),
+        ("Hardswish", {}),
+        ("Hardsigmoid", {}),
         ("Linear", {"out_features": 3}),
     ]
     ids = ["input"] + [g.add_node(kind, params).id for kind, params in chain]
@@ -265,7 +273,7 @@ def _every_kind() -> Graph:
 
 def test_every_layer_kind_is_supported_and_round_trips(tmp_path):
     graph = _every_kind()
-    used = {n.kind for n in graph.nodes.values()} | {"Add", "Concat"}  # merges: the DAG test
+    used = {n.kind for n in graph.nodes.values()} | {"Add", "Concat", "Multiply"}  # merges: the DAG test
     assert used == {k.name for k in all_kinds()}
     expected, got, _, _, source, _ = _round_trip(graph, tmp_path, torch.randn(2, 3, 17, 15))
     torch.testing.assert_close(got, expected)

@@ -18,6 +18,7 @@ from cnnplayground.core.inference import infer
 from cnnplayground.io import project as project_mod
 from cnnplayground.io import project_schema
 from cnnplayground.io.project import (
+    MAX_ENTRIES,
     DatasetChoice,
     ProjectError,
     check_weights,
@@ -537,8 +538,8 @@ MALFORMED: dict[str, tuple[Callable[[Project, object], bytes], tuple[str, ...]]]
         ("the project archive holds an unknown file 'notes.txt'",),
     ),
     "too many entries": (
-        lambda p, t: zip_bytes({f"f{i}": b"" for i in range(17)}),
-        ("holds 17 files; at most 16",),
+        lambda p, t: zip_bytes({f"f{i}": b"" for i in range(MAX_ENTRIES + 1)}),
+        (f"holds {MAX_ENTRIES + 1:,} files; at most {MAX_ENTRIES}",),
     ),
     "lying entry size": (_lying_size, ("the project archive is damaged",)),
     "deeply nested json": (_text("[" * 100_000), ("nested too deeply",)),

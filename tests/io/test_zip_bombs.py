@@ -28,7 +28,14 @@ from cnnplayground.cli import main
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.io import project as project_io
-from cnnplayground.io.project import ProjectError, load_project, project_from_bytes, project_to_json
+from cnnplayground.io.project import (
+    MAX_ENTRIES,
+    ProjectError,
+    load_project,
+    project_from_bytes,
+    project_to_json,
+)
+from cnnplayground.io.project_archive import MAX_DIRECTORY_BYTES
 from cnnplayground.project import Project
 
 BOMB_BYTES = 200 * 2**20  # what each bomb's weights entry inflates to
@@ -228,13 +235,14 @@ def test_the_helper_makes_archives_zipfile_reads():
 
 
 @pytest.mark.parametrize(("entries", "zip64", "comment"), [
-    (2_000_000, True, b""), (2_000_000, True, b"PK comment"), (65_535, False, b""), (17, False, b"x" * 1000)],
-    ids=["2M entries (ZIP64)", "2M entries behind a comment", "65,535 entries", "17 entries"])
+    (2_000_000, True, b""), (2_000_000, True, b"PK comment"), (65_535, False, b""),
+    (MAX_ENTRIES + 1, False, b"x" * 1000)],
+    ids=["2M entries (ZIP64)", "2M entries behind a comment", "65,535 entries", "one entry too many"])
 def test_an_end_record_claiming_many_entries_is_refused_before_parsing(entries, zip64, comment):
     data = _claiming(good().cnnp, entries, zip64=zip64, comment=comment)
     with _bounded_memory(), pytest.raises(ProjectError) as info:
         project_from_bytes(data)
-    assert _one_line(info.value) == f"the project archive holds {entries:,} files; at most 16 are allowed"
+    assert _one_line(info.value) == f"the project archive holds {entries:,} files; at most {MAX_ENTRIES} are allowed"
 
 
 def test_a_central_directory_of_100_mb_is_refused_before_it_is_read(tmp_path):
@@ -255,10 +263,10 @@ def test_a_central_directory_of_100_mb_is_refused_before_it_is_read(tmp_path):
     write()
     with _bounded_memory(), pytest.raises(ProjectError) as info:
         load_project(path)
-    assert _one_line(info.value) == "the project archive holds 2,000,000 files; at most 16 are allowed"
+    assert _one_line(info.value) == f"the project archive holds 2,000,000 files; at most {MAX_ENTRIES} are allowed"
     struct.pack_into("<2Q", tail, 24, 2, 2)  # two entries, as the archive really has: the size alone is refused
     write()
     with _bounded_memory(), pytest.raises(ProjectError) as info:
         load_project(path)
-    assert _one_line(info.value) == ("the project archive's directory is 104,857,600 bytes; at most 262,144 are "
-                                     "allowed (it is not a CNN Playground project)")
+    assert _one_line(info.value) == ("the project archive's directory is 104,857,600 bytes; at most "
+                                     f"{MAX_DIRECTORY_BYTES:,} are allowed (it is not a CNN Playground project)")

@@ -9,7 +9,8 @@ from PySide6.QtCore import QEvent, QPointF
 from PySide6.QtGui import QColor, QHelpEvent, QPalette
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from cnnplayground.ui.training.epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
+from cnnplayground.ui.training.epoch_views import ConfusionMatrixView, PerClassAccuracyView
+from cnnplayground.ui.training.mistakes_grid import MistakesGrid
 
 CONFUSION = ((5, 0, 0), (2, 7, 1), (0, 3, 9))
 NAMES = ("ring", "pear", "cat")

@@ -126,7 +126,8 @@ def test_enter_activates_the_current_layer_and_not_a_group(palette, qtbot):
 
 def test_enter_in_the_search_box_adds_the_first_match(palette, qtbot):
     qtbot.keyClicks(palette.search, "relu")
-    assert palette.visible_kinds() == ["ReLU", "LeakyReLU", "PReLU", "GELU"]  # GELU: "a smooth ReLU"
+    # GELU: "a smooth ReLU"; ReLU6, Hardswish ("x·ReLU6(x + 3)/6") and Hardsigmoid by their summaries
+    assert palette.visible_kinds() == ["ReLU", "LeakyReLU", "PReLU", "GELU", "ReLU6", "Hardswish", "Hardsigmoid"]
     with qtbot.waitSignal(palette.layer_activated) as blocker:
         qtbot.keyClick(palette.search, Qt.Key.Key_Return)
     assert blocker.args == ["ReLU"]

@@ -335,7 +335,7 @@ def _plural(verb: str, n: int, noun: str, m: int = 0, noun2: str = "") -> str:
 __all__ = [
     "Compound", "AddNode", "Connect", "Disconnect", "RemoveNode", "remove_selection", "SetParams", "SetAttributes",
     "MoveNodes", "SetSettings",
-    "RenameNode", "paste_fragment", "fragment_of", "GraphError", "SetWeights", "RecordRun",
+    "RenameNode", "paste_fragment", "fragment_of", "GraphError", "SetWeights", "RecordRun", "ReplaceNetwork",
 ]
 
 
@@ -352,6 +352,40 @@ class SetWeights(QUndoCommand):
 
     def undo(self) -> None:
         self.document.set_weights(self.old)
+
+
+class ReplaceNetwork(QUndoCommand):
+    """Put another network (``Graph.to_dict`` form) and its weights in place of the document's, in the same
+    graph object (the canvas follows its signals); undo restores the previous nodes in their order, their
+    wires and the weights. The weights are cleared before the nodes change and set after, so they never
+    meet the other network."""
+
+    def __init__(self, document: Document, network: dict[str, Any], weights: dict[str, torch.Tensor] | None,
+                 text: str) -> None:
+        super().__init__(text)
+        self.document, self.network, self.weights = document, network, weights
+        self.old_network = document.graph.to_dict()
+        self.old_weights = document.project.weights
+
+    def _put(self, network: dict[str, Any], weights: dict[str, torch.Tensor] | None) -> None:
+        graph = self.document.graph
+        self.document.set_weights(None)
+        for edge in graph.edges:
+            graph.disconnect(edge)
+        for nid in list(graph.nodes):
+            graph.remove_node(nid)
+        for n in network["nodes"]:
+            graph.add_node(n["kind"], n.get("params", {}), id=n["id"], position=tuple(n.get("position", (0, 0))),
+                           attributes=n.get("attributes"))
+        for e in network["edges"]:
+            graph.connect(e["source"], e["target"], e.get("port", 0))
+        self.document.set_weights(weights)
+
+    def redo(self) -> None:
+        self._put(self.network, self.weights)
+
+    def undo(self) -> None:
+        self._put(self.old_network, self.old_weights)
 
 
 class RecordRun(QUndoCommand):

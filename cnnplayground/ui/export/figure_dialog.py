@@ -106,6 +106,7 @@ class ExportFigureDialog(QDialog):
         self.width_px.setValue(size.width())
         self.width_px.blockSignals(False)
         self.height_px.setValue(size.height())
+        self._on_format()  # the CSV note depends on the target
 
     def _on_width(self, width: int) -> None:
         natural = self.current.size()
@@ -122,7 +123,9 @@ class ExportFigureDialog(QDialog):
                    f"{MAX_SIDE:,} px); the resolution only sets its printed size.",
             "svg": f"Vector drawing at {natural.width()}×{natural.height()} px; images inside stay bitmaps.",
             "pdf": "One page the size of the figure, vector curves and text.",
-            "csv": "The numbers behind the plots: one row per point (plot, series, x, y).",
+            "csv": "One row per image shown (index, file for an image folder, true, predicted, confidence)."
+                   if callable(getattr(self.current.widget, "table_rows", None)) else
+                   "The numbers behind the plots: one row per point (plot, series, x, y).",
         }[fmt])
 
     def choose_path(self, suggested: str, file_filter: str) -> str:

@@ -350,7 +350,21 @@ def pdf_bytes(target: FigureTarget, title: str = "") -> bytes:
 
 
 def csv_text(target: FigureTarget) -> str:
-    """The plotted data: one row per point, ``plot, series, x, y`` (long format, any number of curves)."""
+    """The plotted data: one row per point, ``plot, series, x, y`` (long format, any number of curves).
+
+    A widget with a ``table_rows()`` method (the Results panel's misclassified images) writes those
+    rows instead, one column per key.
+    """
+    table = getattr(target.widget, "table_rows", None)
+    if callable(table):
+        records = table()
+        if not records:
+            raise FigureError(f"{target.name} has no images to write as CSV: choose PNG, SVG or PDF")
+        out = io.StringIO()
+        dict_writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+        dict_writer.writeheader()
+        dict_writer.writerows(records)
+        return out.getvalue()
     rows = []
     for plot in target.plots():
         title = plot.titleLabel.text or ""

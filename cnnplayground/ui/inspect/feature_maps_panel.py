@@ -136,6 +136,19 @@ def _stats(model, images: torch.Tensor, mean, std):
     return activation_stats(model, prepare(images, mean, std))
 
 
+def map_tiles(maps: np.ndarray, hide_dead: bool = False, shared_scale: bool = False) -> tuple[list, list, list]:
+    """A layer's maps ``(C, H, W)`` as tiles: ``(channels shown, images, captions)``; a dead channel (no
+    positive value) is left out with ``hide_dead``; each channel on its own scale unless ``shared_scale``."""
+    dead = dead_channels(maps)
+    channels = [c for c in range(len(maps)) if not (hide_dead and dead[c])]
+    low, high = float(maps.min()), float(maps.max())
+    images = []
+    for c in channels:
+        lo, hi = (low, high) if shared_scale else (float(maps[c].min()), float(maps[c].max()))
+        images.append(rgb_image(sequential(maps[c], lo, hi)))
+    return channels, images, [f"#{c}" + (" dead" if dead[c] else "") for c in channels]
+
+
 class FeatureMapsPanel(InspectPanel):
     """Every channel of a layer for one input, with the prediction and per-layer statistics."""
 
@@ -379,14 +392,9 @@ class FeatureMapsPanel(InspectPanel):
             self.shown_channels: list[int] = []
             return
         dead = dead_channels(maps)
-        channels = [c for c in range(len(maps)) if not (self.hide_dead.isChecked() and dead[c])]
-        low, high = float(maps.min()), float(maps.max())
-        images = []
-        for c in channels:
-            lo, hi = (low, high) if self.shared_scale.isChecked() else (float(maps[c].min()), float(maps[c].max()))
-            images.append(rgb_image(sequential(maps[c], lo, hi)))
+        channels, images, captions = map_tiles(maps, self.hide_dead.isChecked(), self.shared_scale.isChecked())
         self.shown_channels = channels
-        self.grid.set_images(images, [f"#{c}" + (" dead" if dead[c] else "") for c in channels])
+        self.grid.set_images(images, captions)
         self._fit()
         self.grid.setToolTip(f"{len(channels)} of {len(maps)} channels; {int(dead.sum())} without a positive "
                              "value for this input. Bright = strong activation (each channel on its own scale "

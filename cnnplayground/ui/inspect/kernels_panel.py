@@ -42,7 +42,7 @@ def filter_image(kernels: KernelImages, index: int):
     return rgb_image(canvas)
 
 
-def _tiles(weight, mode: str, scale: str) -> tuple:
+def layer_tiles(weight, mode: str, scale: str) -> tuple:
     """Background part of drawing a layer: the normalized filters, one image per filter, the histogram."""
     kernels = kernel_images(weight, mode, scale)
     images = [filter_image(kernels, i) for i in range(len(kernels.values))]
@@ -197,7 +197,7 @@ class KernelsPanel(InspectPanel):
         mode = self.mode.currentData()
         if mode == "rgb" and weight.shape[1] != 3:
             mode = "auto"
-        self.run_in_background("tiles", _tiles, weight, mode, self.scale.currentData(), done=self._on_tiles)
+        self.run_in_background("tiles", layer_tiles, weight, mode, self.scale.currentData(), done=self._on_tiles)
 
     def _on_tiles(self, tiles: tuple) -> None:
         self.kernels, images, (counts, edges), weight = tiles

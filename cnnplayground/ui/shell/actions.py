@@ -56,6 +56,7 @@ class WindowActions:
 
     new: QAction
     new_from_preset: QAction
+    import_model: QAction
     open: QAction
     clear_recent: QAction
     save: QAction
@@ -171,6 +172,8 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.new = make("&New", w.new_project, key_sequences(Key.New), "Start a new network with just an Input layer")
     a.new_from_preset = make("New from &Preset…", w.new_from_preset, key_sequences("Ctrl+Shift+N"),
                              "Start from a classic network: LeNet-5, AlexNet, VGG, ResNet…")
+    a.import_model = make("Import Mo&del…", w.import_model, (),
+                          "Put a PyTorch network on the canvas with its weights: a file.py:Class, torchvision or .pt2")
     a.open = make("&Open…", w.open_project, key_sequences(Key.Open))
     a.clear_recent = make("&Clear Recent", w.clear_recent_files)
     a.save = make("&Save", w.save, key_sequences(Key.Save))
@@ -283,8 +286,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.setObjectName("recentMenu")
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
-    menu("&File", a.new, a.new_from_preset, a.open, recent, None, a.save, a.save_as, None, a.export_model,
-         a.export_figure, a.export_report, None, a.import_weights, a.init_from_project,
+    menu("&File", a.new, a.new_from_preset, a.import_model, a.open, recent, None, a.save, a.save_as, None,
+         a.export_model, a.export_figure, a.export_report, None, a.import_weights, a.init_from_project,
          a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)

@@ -257,6 +257,8 @@ def project_to_autosave(document: Document, training: TrainingDock, model_source
     project = copy_project(document.project)
     graph = training.training_graph
     record = run_record(f"{training.run_name} (interrupted)", project.training, epochs, None, network=graph)
+    if training.epochs is not None:  # the weights of its epochs so far (shared tensors, thinned to the budget)
+        record.keep_epochs(training.epochs.result())
     project.history.append(record)
     weights = model_source.latest_weights()
     if weights is not None and graph is not None and graph.structure_key() == document.graph.structure_key():

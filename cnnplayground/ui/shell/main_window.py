@@ -362,6 +362,11 @@ class MainWindow(QMainWindow):
     def import_weights(self) -> bool:
         return weights.import_weights(self)
 
+    def import_model(self) -> bool:
+        from .import_model import import_model
+
+        return import_model(self)
+
     def init_from_project(self) -> bool:
         return weights.init_from_project(self)
 

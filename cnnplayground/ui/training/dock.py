@@ -33,6 +33,7 @@ from ...data.base import DatasetError, ImageData
 from ...data.registry import load_dataset
 from ...io.project import weights_from_module
 from ...project import run_record
+from ...project.epochs import MB, EpochCollector
 from ...train.events import (
     Compiled,
     EpochFinished,
@@ -42,6 +43,7 @@ from ...train.events import (
     Resumed,
     RunStarted,
     StepFinished,
+    WeightsSnapshot,
 )
 from ...train.run_state import RunState
 from ...train.setup import TrainingMemoryError, build_for_data, check_training_memory
@@ -50,6 +52,7 @@ from ...train.trainer import Trainer, TrainingSetupError
 from ..document.commands import RecordRun
 from ..document.document import Document
 from ..jobs import FunctionJob
+from .folder_summary import FolderSummaryView
 from .preview import SamplePreview
 from .settings_form import TrainingSettingsForm
 from .worker import TrainingSession
@@ -111,6 +114,8 @@ class TrainingDock(QWidget):
         self.state = RunState.IDLE
         self.data: ImageData | None = None
         self._graph_at_start: dict | None = None
+        #: The weights of the run's epochs as they come (kept with its record; autosaved with a live run).
+        self.epochs: EpochCollector | None = None
         self._model = None
         self._steps = StepLog()  # the run's step events, bounded (merged in equal groups on long runs)
         self._started: datetime | None = None
@@ -123,6 +128,8 @@ class TrainingDock(QWidget):
         self.form = TrainingSettingsForm(document, self)
         self.preview = SamplePreview(self)
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
+        self.folder_summary = FolderSummaryView(document, self)  # an image folder's splits and image size
+        self.form.layout().insertWidget(1, self.folder_summary)
         self._cache: tuple[str, ImageData] | None = None  # the last dataset loaded, by data_key
         self._loading_key: str | None = None
         self._failed: tuple[str, str] | None = None  # (data key, message) of the last failed load
@@ -289,6 +296,7 @@ class TrainingDock(QWidget):
     # --- the sample preview ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
         self.preview.set_augment(self.document.project.training.augment)
+        self.preview.set_class_weights(self.document.project.training.class_weights)
         if self._cache is None or self._cache[0] != data_key(self.document.project):
             if self._train_when_loaded:
                 self._load()  # Train was pressed: it goes on with the new settings
@@ -299,6 +307,7 @@ class TrainingDock(QWidget):
         if not self.preview.isVisible():
             return
         self.preview.set_augment(self.document.project.training.augment)
+        self.preview.set_class_weights(self.document.project.training.class_weights)
         key = data_key(self.document.project)
         if self._cache is not None and self._cache[0] == key:
             if self.preview.data is not self._cache[1]:
@@ -410,6 +419,10 @@ class TrainingDock(QWidget):
             self._report(str(exc), failed=True)
             return
         self.data, self._model, self._steps = data, model, StepLog()
+        # Epoch 0: the weights before the first step (one copy, as the run starts; the trainer's own
+        # snapshots after each epoch are kept by reference).
+        self.epochs = EpochCollector(graph, project.training.epochs, project.training.snapshot_budget_mb * MB)
+        self.epochs.start(weights_from_module(model))
         self._started = datetime.now(UTC)
         self.run_name = f"run {len(project.history) + 1}"
         self.run_settings = run_record(self.run_name, project.training, [], dataset=data.name,
@@ -449,7 +462,12 @@ class TrainingDock(QWidget):
             elif isinstance(event, Compiled):
                 self._set_status(f"Compiled in {event.compile_seconds:.1f} s; training…" if event.compiled
                                  else f"Not compiled ({event.message}); training without it…")
+            elif isinstance(event, WeightsSnapshot):
+                if self.epochs is not None:
+                    self.epochs.snapshot(event)
             elif isinstance(event, EpochFinished):
+                if self.epochs is not None:
+                    self.epochs.epoch_finished(event)
                 val = "—" if event.val_accuracy is None else f"{event.val_accuracy:.1%}"
                 self.accuracy_label.setText(
                     f"Epoch {event.epoch}: train accuracy {event.train_accuracy:.1%}, validation {val}")
@@ -526,12 +544,15 @@ class TrainingDock(QWidget):
                                 epochs, steps, dataset=self.data.name if self.data else "",
                                 started=self._started, network=network,
                                 end=end if isinstance(end, Finished) else None)
+            if self.epochs is not None:
+                record.keep_epochs(self.epochs.result(record.kept_epoch))
             weights = weights_from_module(self._model) if same else self.document.project.weights
             self._recorded = record
             self.document.push(RecordRun(self.document, weights, record))
             if not same:
                 self.message.emit("The network was edited during training: the curves were kept, the weights "
                                   "were not stored (they belong to the network as it was)")
+        self.epochs = None  # the record holds the epochs it keeps; the others go
         if self.session is not None:
             self.session.shutdown()  # the run is over: let its thread finish before anything else
         self._ended = True

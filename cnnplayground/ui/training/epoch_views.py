@@ -1,6 +1,6 @@
-"""After-epoch views: confusion matrix, per-class accuracy bars, the most confident mistakes.
+"""After-epoch views: confusion matrix, per-class accuracy bars (the mistakes: :mod:`.mistakes_grid`).
 
-All three paint from data cached by their ``set_*`` method, with colours taken from the
+Both paint from data cached by their ``set_*`` method, with colours taken from the
 widget palette at paint time, so they follow the light and dark themes without rebuilding.
 """
 
@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QImage, QPainter, QPaintEvent, QPalette, QPixmap
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStackedLayout, QToolTip, QWidget
-
-from ..shell import theme
+from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolTip, QWidget
 
 #: Colour stops (fraction → colour) of the sequential map, from the background to a strong blue.
 _LIGHT_STOPS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
@@ -325,133 +323,3 @@ def image_pixmap(image: np.ndarray, target: int = 84) -> QPixmap:
                                                Qt.TransformationMode.SmoothTransformation))
     return QPixmap.fromImage(qimage.scaled(w * factor, h * factor, Qt.AspectRatioMode.IgnoreAspectRatio,
                                            Qt.TransformationMode.FastTransformation))
-
-
-@dataclass(frozen=True)
-class _Tile:
-    pixmap: QPixmap
-    true: str
-    predicted: str
-    confidence: str
-
-    @property
-    def caption(self) -> str:
-        return f"{self.true} → {self.predicted} ({self.confidence})"
-
-
-class _Tiles(QWidget):
-    """The painted thumbnails of :class:`MistakesGrid`, wrapping to the width."""
-
-    GAP = 8
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tiles: list[_Tile] = []
-        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(True)
-        self.setSizePolicy(policy)
-
-    def tile_size(self) -> QSize:
-        side = max((max(t.pixmap.width(), t.pixmap.height()) for t in self.tiles), default=84)
-        return QSize(max(side, 112), side + 2 * self.fontMetrics().height() + _PAD)
-
-    def columns(self, width: int) -> int:
-        return max(1, (width - self.GAP) // (self.tile_size().width() + self.GAP))
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        rows = math.ceil(len(self.tiles) / self.columns(width))
-        return rows * (self.tile_size().height() + self.GAP) + self.GAP
-
-    def sizeHint(self) -> QSize:
-        width = 4 * (self.tile_size().width() + self.GAP) + self.GAP
-        return QSize(width, self.heightForWidth(width))
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self.tile_size().width() + 2 * self.GAP, 0)
-
-    def tile_rect(self, i: int) -> QRectF:
-        size, cols = self.tile_size(), self.columns(self.width())
-        row, col = divmod(i, cols)
-        return QRectF(self.GAP + col * (size.width() + self.GAP), self.GAP + row * (size.height() + self.GAP),
-                      size.width(), size.height())
-
-    def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.Type.ToolTip and isinstance(e, QHelpEvent):
-            hits = [t.caption for i, t in enumerate(self.tiles) if self.tile_rect(i).contains(QPointF(e.pos()))]
-            return _tooltip(self, e, hits[0] if hits else None)
-        return super().event(e)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        pal, fm = self.palette(), self.fontMetrics()
-        line = fm.height()
-        red = QColor(theme.error_color())
-        p = QPainter(self)
-        try:
-            for i, tile in enumerate(self.tiles):
-                rect = self.tile_rect(i)
-                pm = tile.pixmap
-                x = rect.x() + (rect.width() - pm.width()) / 2
-                p.drawPixmap(QPointF(x, rect.y()), pm)
-                y = rect.y() + max(pm.width(), pm.height()) + _PAD / 2
-                first = fm.elidedText(tile.true, Qt.TextElideMode.ElideRight,
-                                      int(rect.width()) - fm.horizontalAdvance(" →")) + " →"
-                p.setPen(pal.color(QPalette.ColorRole.WindowText))
-                p.drawText(QRectF(rect.x(), y, rect.width(), line), Qt.AlignmentFlag.AlignCenter, first)
-                conf = f" ({tile.confidence})"
-                pred = fm.elidedText(tile.predicted, Qt.TextElideMode.ElideRight,
-                                     int(rect.width()) - fm.horizontalAdvance(conf))
-                x0 = rect.x() + (rect.width() - fm.horizontalAdvance(pred + conf)) / 2
-                p.setPen(red)
-                p.drawText(QRectF(x0, y + line, rect.width(), line), Qt.AlignmentFlag.AlignLeft, pred)
-                p.setPen(pal.color(QPalette.ColorRole.WindowText))
-                p.drawText(QRectF(x0 + fm.horizontalAdvance(pred), y + line, rect.width(), line),
-                           Qt.AlignmentFlag.AlignLeft, conf)
-        finally:
-            p.end()
-
-
-class MistakesGrid(QWidget):
-    """Thumbnails of misclassified images, captioned "true → predicted (93 %)" (predicted in red)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.empty_label = QLabel("No mistakes", self)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setEnabled(False)  # the palette's muted (disabled) text colour
-        self._tiles = _Tiles()
-        self._scroll = QScrollArea(self)
-        self._scroll.setWidget(self._tiles)
-        self._scroll.setWidgetResizable(True)
-        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._stack = QStackedLayout(self)
-        self._stack.addWidget(self.empty_label)
-        self._stack.addWidget(self._scroll)
-
-    def set_mistakes(self, images: np.ndarray | Any, true: Sequence[int], predicted: Sequence[int],
-                     confidence: Sequence[float], class_names: Sequence[str]) -> None:
-        """Show ``images`` (N, C, H, W) uint8 (NumPy or a torch tensor) with their classes and confidence (0..1)."""
-        if hasattr(images, "detach"):  # a torch tensor, without importing torch here
-            images = images.detach().cpu().numpy()
-        array = np.asarray(images)
-
-        def name(i: int) -> str:
-            return str(class_names[i]) if 0 <= i < len(class_names) else str(i)
-
-        self._tiles.tiles = [
-            _Tile(image_pixmap(array[i]), name(int(t)), name(int(pr)), f"{round(float(c) * 100)} %")
-            for i, (t, pr, c) in enumerate(zip(true, predicted, confidence))
-        ]
-        self._stack.setCurrentWidget(self._scroll if self._tiles.tiles else self.empty_label)
-        self._tiles.updateGeometry()
-        self._tiles.update()
-
-    def captions(self) -> list[str]:
-        """``["cat → dog (93 %)", ...]`` in the order shown."""
-        return [t.caption for t in self._tiles.tiles]
-
-    def sizeHint(self) -> QSize:
-        return self._tiles.sizeHint()

@@ -3,9 +3,14 @@
 The preview shows what the network will be trained on: labels and pixels after the
 corruption experiments (random labels, random pixels), and a second row of the same
 images passed through the current augmentation settings, redrawn whenever they change.
+Under the dataset's description, the per-channel mean/std the images are normalized with and
+the images per class (details in the tool tip), with a warning line when the classes are
+unbalanced (the rule of ``data/balance.py``).
 """
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import torch
@@ -13,6 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ...data.augment import augment_batch
+from ...data.balance import UNBALANCED_RATIO, ClassCounts, class_counts, normalization_text
 from ...data.base import ImageData
 from ...project import AugmentConfig
 from .epoch_views import image_pixmap
@@ -21,6 +27,10 @@ from .epoch_views import image_pixmap
 SAMPLES = 8
 COLUMNS = 4
 THUMB = 52
+#: The colour of the unbalanced-classes warning (as the canvas' warnings).
+WARNING_COLOUR = "#b07d00"
+#: At most this many classes in the tool tip's table (the largest and smallest halves beyond).
+TIP_CLASSES = 24
 
 
 def pick_samples(labels: torch.Tensor, count: int, seed: int) -> list[int]:
@@ -93,6 +103,15 @@ class SamplePreview(QGroupBox):
         self._augment_seed = 0
         self.info = QLabel("", self)
         self.info.setWordWrap(True)
+        self.class_weights = "none"
+        self.counts: ClassCounts | None = None
+        #: Normalization and images per class, compact; the details in its tool tip.
+        self.stats = QLabel("", self)
+        self.stats.setWordWrap(True)
+        #: "Unbalanced classes: …" when the training split's largest class has ≥ 3 × the smallest's images.
+        self.balance = QLabel("", self)
+        self.balance.setWordWrap(True)
+        self.balance.setTextFormat(Qt.TextFormat.PlainText)  # class names are the user's folder names
         self.shuffle_button = QToolButton(self)
         self.shuffle_button.setText("New samples")
         self.shuffle_button.setToolTip("Show other images of the training set")
@@ -115,6 +134,8 @@ class SamplePreview(QGroupBox):
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
+        layout.addWidget(self.stats)
+        layout.addWidget(self.balance)
         layout.addWidget(self.originals)
         layout.addWidget(self.augmented_title)
         layout.addWidget(self.augmented)
@@ -126,10 +147,11 @@ class SamplePreview(QGroupBox):
         """No images: just ``text`` (loading, or why the dataset cannot be shown), with the
         "Load samples" button when ``load_button``."""
         self.data = None
+        self.counts = None
         self.info.setText(text)
         self.info.setStyleSheet("color: #d64545;" if error else "")
         for widget in (self.originals, self.augmented, self.augmented_title, self.shuffle_button,
-                       self.again_button):
+                       self.again_button, self.stats, self.balance):
             widget.hide()
         self.load_button.setVisible(load_button)
 
@@ -142,9 +164,16 @@ class SamplePreview(QGroupBox):
         self.info.setText(f"{data.name}: {len(data.train):,} training and {len(data.val):,} validation images, "
                           f"{data.num_classes} classes, {c}×{h}×{w}{skipped}")
         self.load_button.hide()
+        self._show_stats(data)
         self.originals.show()
         self.shuffle_button.show()
         self._pick()
+
+    def set_class_weights(self, mode: str) -> None:
+        """The project's ``class_weights`` setting: the balance line advises it, or says it is on."""
+        if mode != self.class_weights:
+            self.class_weights = mode
+            self._show_balance()
 
     def set_augment(self, config: AugmentConfig) -> None:
         """Redraw the augmented row for new settings."""
@@ -169,6 +198,35 @@ class SamplePreview(QGroupBox):
         return getattr(self, "_augmented_images", None) if not self.augmented.isHidden() else None
 
     # --- internals -----------------------------------------------------------------------
+    def _show_stats(self, data: ImageData) -> None:
+        counts = self.counts = class_counts(data)
+        low, high = min(counts.train, default=0), max(counts.train, default=0)
+        per_class = f"{low:,}" if low == high else f"{low:,}–{high:,}"
+        self.stats.setText(f"Normalized with {normalization_text(data)}; {per_class} training images per class")
+        self.stats.setToolTip(_stats_tip(data, counts))
+        self.stats.show()
+        self._show_balance()
+
+    def _show_balance(self) -> None:
+        counts = self.counts
+        if counts is None or not counts.unbalanced:
+            self.balance.hide()
+            self.balance.clear()
+            return
+        if self.class_weights == "none":
+            self.balance.setText(f"⚠ Unbalanced classes: {counts.extremes()}. Consider Class weights: Balanced "
+                                 "(in Data above).")
+            self.balance.setStyleSheet(f"color: {WARNING_COLOUR};")
+        else:
+            self.balance.setText(f"Unbalanced classes: {counts.extremes()}; the training loss is weighted by "
+                                 "class.")
+            self.balance.setStyleSheet("")
+        self.balance.setToolTip(f"A dataset is called unbalanced when its largest class has at least "
+                                f"{UNBALANCED_RATIO:g} times the training images of its smallest: a network can "
+                                "then score well by favouring the large classes. Class weights: Balanced gives "
+                                "each class the weight n / (classes × its images) in the training loss.")
+        self.balance.show()
+
     def _pick(self) -> None:
         data = self.data
         if data is None:
@@ -201,3 +259,30 @@ class SamplePreview(QGroupBox):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         self.shown.emit()
+
+
+def _stats_tip(data: ImageData, counts: ClassCounts) -> str:
+    """The tool tip of the statistics line: mean/std per channel (4 decimals) and images per class per split."""
+    channels = ("grey",) if len(data.mean) == 1 else ("red", "green", "blue") if len(data.mean) == 3 else \
+        tuple(f"channel {i + 1}" for i in range(len(data.mean)))
+    rows = "".join(f"<tr><td>{name}</td><td align=right>{m:.4f}</td><td align=right>{s:.4f}</td></tr>"
+                   for name, m, s in zip(channels, data.mean, data.std))
+    head = "<tr><th align=left>class</th><th align=right>train</th><th align=right>validation</th>" + \
+        ("<th align=right>test</th>" if counts.test is not None else "") + "</tr>"
+    order = list(range(len(counts.class_names)))
+    if len(order) > TIP_CLASSES:  # the largest and the smallest classes, so the tip stays on the screen
+        order.sort(key=lambda i: -counts.train[i])
+        order = order[: TIP_CLASSES // 2] + [-1] + order[-(TIP_CLASSES // 2):]
+    body = ""
+    for i in order:
+        if i < 0:
+            body += f"<tr><td>… {len(counts.class_names) - TIP_CLASSES // 2 * 2} more</td></tr>"
+            continue
+        cells = [counts.train[i], counts.val[i]] + ([counts.test[i]] if counts.test is not None else [])
+        body += (f"<tr><td>{html.escape(counts.class_names[i])}</td>"
+                 + "".join(f"<td align=right>{c:,}</td>" for c in cells) + "</tr>")
+    return (f"<p>Each channel is normalized, (pixel − mean) / std,<br>with the statistics of the "
+            f"{len(data.train):,} training images only<br>(validation and test images stay unseen):</p>"
+            f"<table cellpadding=2><tr><th align=left>channel</th><th align=right>mean</th>"
+            f"<th align=right>std</th></tr>{rows}</table>"
+            f"<p>Images per class:</p><table cellpadding=2>{head}{body}</table>")

@@ -1,5 +1,6 @@
 """The Results panel: confusion matrix and per-class accuracy after each epoch,
-the most confidently misclassified validation images after a run.
+the most confidently misclassified validation images after a run (for an image folder,
+each image's tooltip and context menu name its file).
 
 The mistakes are found by evaluating the trained network in the thread pool,
 never on the GUI thread. :meth:`ResultsPanel.clear` empties every view (another
@@ -19,7 +20,8 @@ from ...data.loader import DeviceLoader
 from ...train.evaluate import evaluate
 from ...train.events import EpochFinished
 from ..jobs import FunctionJob, describe_error
-from .epoch_views import ConfusionMatrixView, MistakesGrid, PerClassAccuracyView
+from .epoch_views import ConfusionMatrixView, PerClassAccuracyView
+from .mistakes_grid import MistakesGrid
 
 #: How many misclassified images the grid shows.
 MISTAKES_SHOWN = 24
@@ -67,6 +69,7 @@ class ResultsPanel(QWidget):
         self._evaluated_caption = ""  # set: the evaluation also fills the matrix (no run's epoch to show)
         self.class_names: tuple[str, ...] = ()
         self._job: FunctionJob | None = None  # the evaluation running for the grid, if any
+        self._root: str | None = None  # the image folder of the data evaluated (its files are relative to it)
         self.clear()
 
     def clear(self) -> None:
@@ -104,13 +107,18 @@ class ResultsPanel(QWidget):
                                  f"classified correctly ({correct / total:.1%}). Rows: true class; columns: "
                                  f"predicted class.")
 
-    def evaluate(self, model, data: ImageData, what: str, tta_flip: bool = False) -> None:
+    def evaluate(self, model, data: ImageData, what: str, tta_flip: bool = False, root: str | None = None) -> None:
         """Evaluate weights that no run of this session produced (an opened project): matrix and mistakes."""
         self._evaluated_caption = what
-        self.find_mistakes(model, data, keep_caption=True, tta_flip=tta_flip)
+        self.find_mistakes(model, data, keep_caption=True, tta_flip=tta_flip, root=root)
 
-    def find_mistakes(self, model, data: ImageData, keep_caption: bool = False, tta_flip: bool = False) -> None:
-        """Evaluate ``model`` on the validation split in the thread pool, then fill the grid."""
+    def find_mistakes(self, model, data: ImageData, keep_caption: bool = False, tta_flip: bool = False,
+                      root: str | None = None) -> None:
+        """Evaluate ``model`` on the validation split in the thread pool, then fill the grid.
+
+        ``root``: the folder ``data`` was read from (``DatasetChoice.root``), where the split's files are.
+        """
+        self._root = root
         if not keep_caption:
             self._evaluated_caption = ""
         if len(data.val) == 0:
@@ -138,12 +146,15 @@ class ResultsPanel(QWidget):
         m = result.mistakes
         index = [x.index for x in m]
         images = data.val.images[index] if index else data.val.images[:0]
+        files = None if data.val.files is None else [data.val.file_of(i) for i in index]
         self.mistakes.set_mistakes(images, [x.true for x in m], [x.predicted for x in m],
-                                   [x.confidence for x in m], data.class_names)
+                                   [x.confidence for x in m], data.class_names, files=files, root=self._root,
+                                   indices=index)
         self.mistakes.empty_label.setText("No mistakes")
         wrong = int(result.confusion.sum() - result.confusion.diagonal().sum())  # every mistake, not just those shown
         self.tabs.setTabText(1, f"Misclassified ({len(m)} of {wrong:,})" if len(m) < wrong
                              else f"Misclassified ({wrong:,})")
         self.tabs.setTabToolTip(1, f"The {len(m)} most confident of the {wrong:,} mistakes on the {len(data.val):,} "
-                                   "validation images: true class → predicted class (confidence)")
+                                   "validation images: true class → predicted class (confidence)"
+                                   + ("; right-click an image to show its file" if files is not None else ""))
         self.mistakes_shown.emit(len(m))

@@ -133,7 +133,8 @@ class RunPanels(QObject):
             return
         self._evaluated_model = id(model)
         self.window.results.evaluate(model, data, "the weights stored in the project",
-                                     tta_flip=self.document.project.training.tta_flip)
+                                     tta_flip=self.document.project.training.tta_flip,
+                                     root=self.document.project.dataset.root)
 
     def _on_run_ended(self, _end) -> None:
         # The run's record (pushed just before) replaces its live curves; the session may still say
@@ -143,7 +144,8 @@ class RunPanels(QObject):
         w.curves.plots.load_history(self.document.project.history)
         model, data = self.training.trained_model, self.training.data
         if model is not None and data is not None:
-            w.results.find_mistakes(model, data, tta_flip=self.document.project.training.tta_flip)
+            w.results.find_mistakes(model, data, tta_flip=self.document.project.training.tta_flip,
+                                    root=self.document.project.dataset.root)
 
 
 def _defer_full_collections(live: bool) -> None:

@@ -43,6 +43,7 @@ SCHEDULES = (("Constant", "constant"), ("Cosine", "cosine"), ("One-cycle", "onec
              ("On plateau", "plateau"))
 ADVERSARIAL = (("Off", "none"), ("FGSM", "fgsm"), ("PGD (L∞)", "pgd"))
 BEST_METRICS = (("Validation loss", "val_loss"), ("Validation accuracy", "val_accuracy"))
+CLASS_WEIGHTS = (("None (every image counts the same)", "none"), ("Balanced (n / (classes × count))", "balanced"))
 DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple MPS", "mps"))
 
 
@@ -77,6 +78,7 @@ SECTIONS = ("Data", "Optimization", "Regularization", "Augmentation", "Adversari
 
 FIELDS: tuple[FormField, ...] = (
     FormField("val_fraction", "Data", "Validation share", ("val_fraction",), "float", 0.0, 0.5, 2),
+    FormField("class_weights", "Data", "Class weights", ("class_weights",), "choice", choices=CLASS_WEIGHTS),
     FormField("epochs", "Optimization", "Epochs", ("epochs",), "int", 1, 10_000),
     FormField("batch_size", "Optimization", "Batch size", ("batch_size",), "int", 1, 65_536),
     FormField("optimizer", "Optimization", "Optimizer", ("optimizer",), "choice", choices=OPTIMIZERS),
