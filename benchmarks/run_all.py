@@ -14,6 +14,9 @@ prints Markdown tables, whose rows are taken over as they are.
   training in a session and in the whole window;
 - **analysis speed**: ``bench_inspect.py`` (feature maps, effective field, occlusion) and
   ``bench_attacks.py`` (PGD, activation maximization);
+- **folder stream**: ``bench_folder_stream.py``: images/s of an image folder of 20,000 small JPEGs
+  loaded in memory, streamed from disk (first pass: decode and cache; later: the cache), and of an
+  epoch of batches from memory and from the memory-mapped cache.
 - **import**: ``bench_import.py``: importing torchvision's ResNet-50 and DenseNet-121 onto the canvas
   (trace, mapping, weights, layout), first and median time.
 
@@ -86,6 +89,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
                                                          else args.device]),
             Job("inspect", "bench_inspect.py", ["--repeats", "1"]),
             Job("attacks", "bench_attacks.py", ["--repeats", "1", "--steps", "2", *dev], inline=TINY_ATTACKS),
+            Job("folder stream", "bench_folder_stream.py", ["--images", "300", "--rounds", "1"]),
             Job("import", "bench_import.py", ["--models", "resnet18", "--side", "64", "--repeats", "1"]),
         ]
     if args.device == "cuda":
@@ -98,6 +102,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("GUI overhead", "bench_gui_latency.py", dev),
             Job("inspect", "bench_inspect.py", []),
             Job("attacks", "bench_attacks.py", dev),
+            Job("folder stream", "bench_folder_stream.py", []),
             Job("import", "bench_import.py", []),
         ]
     return [
@@ -107,6 +112,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("GUI overhead", "bench_gui_latency.py", ["--device", "cpu" if args.device == "auto" else args.device]),
         Job("inspect", "bench_inspect.py", []),
         Job("attacks", "bench_attacks.py", dev),
+        Job("folder stream", "bench_folder_stream.py", []),
         Job("import", "bench_import.py", []),
     ]
 
@@ -145,7 +151,7 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
-                "inspect": inspect_rows, "import": import_rows}[r["bench"]](job.name, r)
+                "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -196,6 +202,18 @@ def inspect_rows(name: str, r: dict) -> list[tuple[str, ...]]:
     return [(name, "vgg_small, CPU", row["analysis"], f"{row['ms']:.1f} ms",
              f"{row['baseline']}: {row['baseline_ms']:.1f} ms ({row['ms'] / row['baseline_ms']:.2f}×)")
             for row in r["rows"]]
+
+
+def folder_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    case = f"{r['images']:,} JPEGs {r['size']}×{r['size']}, {r['workers']} workers, load {r['load']:.1f}"
+    ips = r["ips"]
+    return [
+        (name, case, "images/s loading: in memory / streamed first pass (workers, here) / streamed later",
+         f"{ips['memory_load']:,.0f} / {ips['stream_first']:,.0f}, {ips['stream_first_here']:,.0f} / "
+         f"{ips['stream_later']:,.0f}", f"median of {r['rounds']}; first pass = decode + write the cache"),
+        (name, case, "images/s of an epoch (DeviceLoader, CPU): memory / memmap",
+         f"{ips['epoch_memory']:,.0f} / {ips['epoch_memmap']:,.0f}", "the cache file is in the page cache"),
+    ]
 
 
 def import_rows(name: str, r: dict) -> list[tuple[str, ...]]:

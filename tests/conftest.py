@@ -27,6 +27,12 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _image_cache_outside_home(tmp_path_factory):
+    """Image folders streamed from disk (``data/stream.py``) cache their images here, not in ~/.cache."""
+    os.environ.setdefault("CNNPLAYGROUND_CACHE", str(tmp_path_factory.mktemp("image-cache")))
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     import random

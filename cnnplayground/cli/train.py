@@ -99,7 +99,8 @@ def _prepare(args: argparse.Namespace):
         _check_training_memory(graph, config)
     try:
         summary = _show_folder(choice, config, args.json)
-        data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download)
+        data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download,
+                            progress=_LoadProgressPrinter(sys.stderr))
     except DatasetError as exc:
         raise CliError(str(exc)) from None
     _warn_skipped(data)
@@ -164,6 +165,24 @@ def _check_training_memory(graph, config) -> None:
         check_training_memory(graph, config)
     except TrainingSetupError as exc:
         raise CliError(str(exc)) from None
+
+
+class _LoadProgressPrinter:
+    """How far a folder larger than memory is in being cached on disk, on stderr: a live line on a terminal,
+    else each stage's last report (``decoding images into the cache: 20,000 of 20,000 (100%)``)."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err, self.live, self.started = err, err.isatty(), False
+
+    def __call__(self, progress) -> None:
+        if not self.started:
+            self.started = True
+            say("note: the images do not fit in memory; they are streamed from a cache on disk", self.err)
+        if self.live:
+            say(f"\r\033[K  {progress.message()}", self.err, end="\n" if progress.done >= progress.total else "",
+                escape=False)
+        elif progress.done >= progress.total:
+            say(f"  {progress.message()}", self.err)
 
 
 def _warn_skipped(data) -> None:
@@ -378,7 +397,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
         _fit_folder_to_network(choice, graph, project.training)
-        data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed)
+        data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed,
+                            progress=_LoadProgressPrinter(sys.stderr))
         _warn_skipped(data)
         model = build_for_data(graph, data)
         device = resolve_device(args.device)

@@ -14,6 +14,9 @@ import torch
 
 from ..core.errors import UserError
 
+#: Images :func:`channel_stats` reads at a time (bytes).
+STATS_CHUNK_BYTES = 64 * 2**20
+
 
 class DatasetError(UserError, RuntimeError):
     """A dataset cannot be loaded; the message says why and what to do (one line)."""
@@ -116,15 +119,23 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     """Per-channel mean and std of ``(N, C, H, W)`` uint8 images, in ``[0, 1]`` units.
 
     Exact and fast: a 256-bin histogram per channel (no float copy of the set),
-    then mean and variance from the histogram in float64.
+    then mean and variance from the histogram in float64. The images are read
+    :data:`STATS_CHUNK_BYTES` at a time, so a set streamed from disk is never
+    copied into memory whole.
     """
-    c = images.shape[1]
-    if images.shape[0] == 0:
+    n, c = images.shape[0], images.shape[1]
+    if n == 0:
         return tuple([0.0] * c), tuple([1.0] * c)
     values = torch.arange(256, dtype=torch.float64) / 255.0
+    hists = torch.zeros((c, 256), dtype=torch.int64)
+    step = max(1, STATS_CHUNK_BYTES // max(images[0].nelement(), 1))
+    for start in range(0, n, step):
+        chunk = images[start : start + step]
+        for ch in range(c):
+            hists[ch] += torch.bincount(chunk[:, ch].reshape(-1), minlength=256)
     means, stds = [], []
     for ch in range(c):
-        hist = torch.bincount(images[:, ch].reshape(-1), minlength=256).to(torch.float64)
+        hist = hists[ch].to(torch.float64)
         count = hist.sum()
         mean = (hist * values).sum() / count
         var = (hist * (values - mean) ** 2).sum() / count

@@ -41,14 +41,16 @@ def randomize_labels(
     return out
 
 
-def randomize_pixels(images: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+def randomize_pixels(images: torch.Tensor, fraction: float, generator: torch.Generator, *,
+                     in_place: bool = False) -> torch.Tensor:
     """Replace ``round(fraction · N)`` randomly chosen images by uniform random noise.
 
     ``images``: ``(N, C, H, W)`` uint8 on the CPU; returns a new tensor whose chosen
-    images have independent pixel values uniform in ``0..255``.
+    images have independent pixel values uniform in ``0..255`` (``in_place``: ``images``
+    itself, changed; the same values either way).
     """
     index = _chosen(images.shape[0], fraction, generator)
-    out = images.clone()
+    out = images if in_place else images.clone()
     noise_shape = (index.shape[0], *images.shape[1:])
     out[index] = torch.randint(0, 256, noise_shape, generator=generator, dtype=torch.uint8)
     return out

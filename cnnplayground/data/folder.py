@@ -19,16 +19,19 @@ files: first cat/x.png (broken PNG file)"), whatever the decoder raises. Only th
 formats the extensions name are decoded (a ``.png`` that is really EPS is not handed
 to Ghostscript), and an image whose header claims more than :data:`MAX_IMAGE_PIXELS`
 is skipped before its pixels are read (a 1.8 KB TIFF can ask for 1.5 GB). The whole
-set is checked against the memory there is before it is allocated
-(:class:`~.base.DatasetMemoryError`). A class folder that cannot be listed is a
+set is checked against the memory there is before it is allocated; a set that does not fit
+is streamed from a cache of its decoded images on disk instead (:mod:`.stream`), and refused
+(:class:`~.base.DatasetMemoryError`) only when the disk lacks room as well. A class folder that cannot be listed is a
 :class:`~.base.DatasetError` (a set without one of its classes would train another task).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +39,9 @@ import torch
 from ..core import memory
 from ..core.errors import one_line
 from .base import DatasetError, DatasetMemoryError, SkippedFiles, Split
+
+if TYPE_CHECKING:
+    from .stream import LoadProgress, Progress
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 #: Refuse folders with more images than this (a guard against pointing at a whole photo library).
@@ -141,6 +147,7 @@ def _gb(n: int) -> str:
 def load_folder(
     root: Path, *, size: int | tuple[int, int] = 64, channels: int = 3, max_images: int = MAX_IMAGES,
     max_pixels: int = MAX_IMAGE_PIXELS, available_memory: int | None = None,
+    cache_dir: Path | None = None, workers: int | None = None, progress: Progress | None = None,
 ) -> FolderImages:
     """Read every image below ``root`` into one split; return it with the class names and what was skipped.
 
@@ -149,10 +156,15 @@ def load_folder(
     A file that cannot be decoded, or whose header claims more than ``max_pixels``
     pixels, is left out and counted. ``available_memory``: bytes the set may take
     (``None``: ask the system, :func:`..core.memory.available_memory`).
+
+    A set that needs more memory than that is streamed from disk instead (:mod:`.stream`: a
+    :class:`~.stream.StreamedSplit` read from a cache of the decoded images in ``cache_dir``, decoded by
+    ``workers`` processes, ``progress`` told how far it is); refused when the disk lacks room as well.
     """
     classes, files = scan_folder(root)
     splits, skipped = read_splits(root, classes, {"all": files}, size=size, channels=channels,
-                                  max_images=max_images, max_pixels=max_pixels, available_memory=available_memory)
+                                  max_images=max_images, max_pixels=max_pixels, available_memory=available_memory,
+                                  cache_dir=cache_dir, workers=workers, progress=progress)
     return FolderImages(splits["all"], classes, skipped)
 
 
@@ -160,6 +172,7 @@ def read_splits(
     root: Path, classes: tuple[str, ...], splits: dict[str, list[list[Path]]], *, size: int | tuple[int, int],
     channels: int = 3, max_images: int = MAX_IMAGES, max_pixels: int = MAX_IMAGE_PIXELS,
     available_memory: int | None = None, every_class: tuple[str, ...] = ("all", "train"),
+    cache_dir: Path | None = None, workers: int | None = None, progress: Progress | None = None,
 ) -> tuple[dict[str, Split], SkippedFiles | None]:
     """Read the image files of each split (``splits[name][label]``: the files of class ``label``).
 
@@ -168,6 +181,11 @@ def read_splits(
     count and the memory of all splits together are checked before any pixel is read. A class left
     with no readable image in a split named in ``every_class`` is a :class:`DatasetError` (a set
     without one of its classes would train another task); in other splits (validation, test) it is not.
+
+    Splits that need more memory together than there is are streamed from disk instead (:mod:`.stream`:
+    each split a :class:`~.stream.StreamedSplit` read from its own cache of the decoded images in
+    ``cache_dir``, decoded by ``workers`` processes, ``progress`` told how far it is); refused when the
+    disk lacks room as well.
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
@@ -177,7 +195,12 @@ def read_splits(
             f"image folder {root} holds {total:,} images; at most {max_images:,} can be loaded: choose a smaller folder"
         )
     available = memory.available_memory() if available_memory is None else available_memory
-    check_memory(root, total, size, channels, available)
+    try:
+        check_memory(root, total, size, channels, available)
+    except DatasetMemoryError as refused:
+        return _stream_splits(root, classes, splits, size=_hw(size), channels=channels, max_pixels=max_pixels,
+                              refused=refused, every_class=every_class, cache_dir=cache_dir, workers=workers,
+                              progress=progress)
     skipped: list[tuple[str, str]] = []
     counted = [0]
     out: dict[str, Split] = {}
@@ -190,6 +213,38 @@ def read_splits(
                                     name in every_class)
     # Named in file order whichever split each file went to (``cat/broken0.png`` before ``cat/broken1.png``).
     return out, (SkippedFiles(counted[0], tuple(sorted(skipped)[:SKIPPED_LISTED])) if counted[0] else None)
+
+
+def _stream_splits(root: Path, classes: tuple[str, ...], splits: dict[str, list[list[Path]]], *,
+                   size: tuple[int, int], channels: int, max_pixels: int, refused: DatasetMemoryError,
+                   every_class: tuple[str, ...], cache_dir: Path | None, workers: int | None,
+                   progress: Progress | None) -> tuple[dict[str, Split], SkippedFiles | None]:
+    """:func:`read_splits` from disk: each split that has files streamed from a cache of its own."""
+    from .stream import load_streamed
+
+    out: dict[str, Split] = {}
+    count = 0
+    listed: list[tuple[str, str]] = []
+    streamed = [name for name, files in splits.items() if any(files)]
+    for name, files in splits.items():
+        if name not in streamed:  # nothing to cache (a split the layout does not give)
+            out[name] = _read_split(root, classes, files, size, channels, max_pixels, [], [0], False)
+            continue
+        told = progress
+        if progress is not None and len(streamed) > 1:  # say which split's cache it is
+            told = functools.partial(_tell_split, progress, name)
+        out[name], skipped = load_streamed(root, classes, files, size=size, channels=channels, max_pixels=max_pixels,
+                                           refused=refused, split=name, every_class=name in every_class,
+                                           cache_dir=cache_dir, workers=workers, progress=told)
+        if skipped is not None:
+            count += skipped.count
+            listed += skipped.first
+    # Each split names its first files in file order, so the first of all of them are among these.
+    return out, (SkippedFiles(count, tuple(sorted(listed)[:SKIPPED_LISTED])) if count else None)
+
+
+def _tell_split(progress: Progress, split: str, report: LoadProgress) -> None:
+    progress(dataclasses.replace(report, split=split))
 
 
 def _read_split(root: Path, classes: tuple[str, ...], files: list[list[Path]], size: tuple[int, int],

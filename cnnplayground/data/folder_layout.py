@@ -26,6 +26,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -33,6 +34,9 @@ from ..core.errors import one_line
 from .base import DatasetError, SkippedFiles, Split
 from .folder import MAX_IMAGES, images_in, read_splits, scan_folder
 from .image_size import ImageSize, image_size
+
+if TYPE_CHECKING:
+    from .stream import Progress
 
 #: The names a split folder may have, per split (the first is how the split is named in messages).
 SPLIT_FOLDERS: dict[str, tuple[str, ...]] = {
@@ -260,17 +264,18 @@ def plan_folder(root: Path, *, val_share: float, test_share: float, seed: int) -
     return plan_splits(scan_layout(root), val_share=val_share, test_share=test_share, seed=seed)
 
 
-def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int,
-                available_memory: int | None = None) -> tuple[Split, Split, Split | None, SkippedFiles | None]:
+def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int, available_memory: int | None = None,
+                progress: Progress | None = None) -> tuple[Split, Split, Split | None, SkippedFiles | None]:
     """``(train, val, test or None, skipped)``: the images of ``plan`` at ``size`` ``(height, width)``.
 
     The shares are drawn again from the images that could be read (:func:`draw_per_class`, the same seed:
     the same split as the plan when every file reads), so that a file that cannot be read never leaves
-    a drawn split short.
+    a drawn split short. Splits larger than memory are streamed from disk (:func:`~.folder.read_splits`,
+    ``progress`` told how far caching them is); the shares drawn from such a split are copies on disk.
     """
     groups = {"train": plan.pool, **{s: plan.files[s] for s in ("val", "test") if plan.shares[s] == 0}}
     read, skipped = read_splits(plan.root, plan.classes, groups, size=size, channels=channels,
-                                available_memory=available_memory)
+                                available_memory=available_memory, progress=progress)
     pool = read["train"]
     starts = torch.searchsorted(pool.labels, torch.arange(len(plan.classes) + 1)).tolist()  # ordered by class
     drawn = draw_per_class([b - a for a, b in itertools.pairwise(starts)], plan.shares, plan.seed)

@@ -21,6 +21,7 @@ import torch
 from ..project import AugmentConfig
 from .augment import augment_batch
 from .base import Split
+from .stream import StreamedSplit
 
 #: The augmentation generator is seeded with ``seed + AUGMENT_SEED_OFFSET`` so it does not
 #: replay the order generator's stream when both live on the CPU.
@@ -73,7 +74,9 @@ class DeviceLoader:
         if self.on_device:
             self._images = split.images.to(self.device)
         else:
-            pin = self.device.type == "cuda"
+            # Pinned whole only when it is in memory already: a split streamed from disk is read (and each
+            # batch pinned) a batch at a time.
+            pin = self.device.type == "cuda" and not isinstance(split, StreamedSplit)
             self._images = split.images.pin_memory() if pin else split.images
         self._labels = split.labels.to(self.device)
         # Normalization folded into one multiply-add on the 0..255 values. Scale and shift are stored

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from .torchvision_sets import SETS, load_torchvision
 if TYPE_CHECKING:
     from ..project import DatasetChoice
     from .folder_layout import FolderSummary
+    from .stream import Progress
 
 OptionValue = int | float | bool | str
 #: Images generated per call of :func:`make_synthetic` at most (element count), to bound float memory.
@@ -265,14 +266,16 @@ def _channels(info: DatasetInfo, opts: dict[str, OptionValue]) -> int:
 
 
 def load_dataset(
-    choice: DatasetChoice, *, val_fraction: float = 0.1, seed: int = 0, download: bool = False
+    choice: DatasetChoice, *, val_fraction: float = 0.1, seed: int = 0, download: bool = False,
+    progress: Progress | None = None,
 ) -> ImageData:
     """Load ``choice`` as an :class:`ImageData` (images ``(N, C, H, W)`` uint8 on the CPU).
 
     ``val_fraction`` (0 ≤ f < 1) of the training images, chosen by a permutation
     from ``seed``, become the validation split (``0``: an empty one). The same
     seed always gives the same split and corruption. ``download`` lets torchvision
-    fetch missing files. Every problem is a one-line :class:`DatasetError`.
+    fetch missing files. Every problem is a one-line :class:`DatasetError`. ``progress`` hears how far
+    an image folder larger than memory is in being cached on disk (:mod:`.stream`).
     """
     info = dataset_info(choice.name)
     opts = resolve_options(info, choice.options)
@@ -281,17 +284,18 @@ def load_dataset(
     root = Path(choice.root).expanduser() if choice.root else None
     split_gen = torch.Generator().manual_seed(seed)
     if info.name == "folder":  # its splits may come from its layout; shares are drawn per class
-        train, val, test, classes, skipped = _load_folder(choice, val_fraction, seed)
+        train, val, test, classes, skipped = _load_folder(choice, val_fraction, seed, progress)
     else:
         full, test, classes, skipped = _LOADERS[info.name](info, opts, root, download, split_gen)
         val, train = _split_off(full, val_fraction, split_gen)
     corrupt_gen = torch.Generator().manual_seed(seed + CORRUPTION_SEED_OFFSET)
     if opts["random_labels"]:
         labels = randomize_labels(train.labels, float(opts["random_labels"]), len(classes), corrupt_gen)
-        train = Split(train.images, labels, train.files)
+        train = replace(train, labels=labels)  # keeps a streamed split streamed
     if opts["random_pixels"]:
-        train = Split(randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen), train.labels,
-                      train.files)
+        train = train.subset(torch.arange(len(train)))  # a copy (on disk for a streamed folder), changed in place
+        train = replace(train, images=randomize_pixels(train.images, float(opts["random_pixels"]), corrupt_gen,
+                                                       in_place=True))
     mean, std = channel_stats(train.images)
     return ImageData(name=info.name, class_names=classes, train=train, val=val, test=test, mean=mean, std=std,
                      skipped=skipped)
@@ -352,12 +356,13 @@ def _load_torchvision(info: DatasetInfo, opts: dict[str, OptionValue], root: Pat
     return (*load_torchvision(info.name, root, download=download), None)
 
 
-def _load_folder(choice: DatasetChoice, val_fraction: float,
-                 seed: int) -> tuple[Split, Split, Split | None, tuple[str, ...], SkippedFiles | None]:
+def _load_folder(choice: DatasetChoice, val_fraction: float, seed: int,
+                 progress: Progress | None) -> tuple[Split, Split, Split | None, tuple[str, ...], SkippedFiles | None]:
     from .folder_layout import load_splits
 
     summary = folder_summary(choice, val_fraction, seed)
-    train, val, test, skipped = load_splits(summary.plan, size=summary.size.hw, channels=summary.channels)
+    train, val, test, skipped = load_splits(summary.plan, size=summary.size.hw, channels=summary.channels,
+                                            progress=progress)
     return train, val, test, summary.plan.classes, skipped
 
 

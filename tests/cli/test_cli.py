@@ -217,13 +217,31 @@ def test_train_on_a_folder_says_which_files_were_skipped(tmp_path, capsys):
     assert "warning: skipped 3 unreadable files: first cat/broken0.png" in capsys.readouterr().err
 
 
-def test_train_refuses_a_folder_larger_than_memory_in_one_line(tmp_path, capsys, monkeypatch):
-    from cnnplayground.core import memory
+def test_train_streams_a_folder_larger_than_memory_and_refuses_it_in_one_line_without_disk_room(
+        tmp_path, capsys, monkeypatch):
+    import shutil
+    from types import SimpleNamespace
 
-    root = _pets(tmp_path / "pets", broken=0)
-    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 100 * 2**10)  # injected: 100 KB available
-    assert main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
-                 "--image-size", "64", "--device", "cpu"]) == 2
+    from cnnplayground.data import folder, stream
+
+    # Injected: 100 KB available to the image folder (the network's own check sees the machine's memory).
+    monkeypatch.setattr(folder, "memory", SimpleNamespace(available_memory=lambda device="cpu": 100 * 2**10))
+    monkeypatch.setenv("CNNPLAYGROUND_CACHE", str(tmp_path / "cache"))
+
+    def train(root) -> int:
+        return main(["train", "--preset", "lenet5", "--dataset", "folder", "--data-root", str(root), "--epochs", "1",
+                     "--image-size", "64", "--device", "cpu", "--no-save"])  # 10×8 is too small for LeNet-5
+
+    assert train(_pets(tmp_path / "pets", broken=0)) == 0
     err = capsys.readouterr().err
-    assert err == (f"cnnplayground: image folder {root} needs 192 KB of memory (8 images at 64×64×3); 100 KB is "
-                   "available: choose a smaller image size or fewer images\n")
+    assert err.startswith("note: the images do not fit in memory; they are streamed from a cache on disk\n"
+                          "  scanning the image folder: 8 of 8 (100%)\n"
+                          "  decoding images into the cache: 8 of 8 (100%)\n"), err
+    monkeypatch.setattr(stream.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(2**30, 2**30, 10 * 2**10))
+    root = _pets(tmp_path / "more", broken=0)
+    assert train(root) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"cnnplayground: image folder {root} needs 192 KB of memory (8 images at 64×64×3); 100 KB is available, and "
+        f"streaming it from disk fails: its cache needs 192 KB of disk in {tmp_path / 'cache' / 'folders'}, where "
+        "10 KB is free: free disk space, set CNNPLAYGROUND_CACHE to a larger disk, or choose a smaller image size or "
+        "fewer images")

@@ -18,7 +18,7 @@ def tiny_rgb(monkeypatch):
     """Stand in for CIFAR-10 (not available offline): 48 + 16 random 3×32×32 images; records the choice."""
     asked: list = []
 
-    def fake_load_dataset(choice, *, val_fraction=0.1, seed=0, download=False):
+    def fake_load_dataset(choice, *, val_fraction=0.1, seed=0, download=False, progress=None):
         asked.append((choice.model_copy(deep=True), val_fraction))
         gen = torch.Generator().manual_seed(0)
         images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=gen)

@@ -4,6 +4,7 @@ decodes beyond the pixel budget, and a set too large for memory is refused befor
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -199,8 +200,18 @@ def test_a_folder_that_cannot_be_read_is_one_line(two_classes, monkeypatch):
         folder.load_folder(two_classes, size=8)
 
 
-def test_a_set_larger_than_the_memory_there_is_is_refused_before_allocating(two_classes, monkeypatch):
-    """Was: 12,000 images at 512 px went to np.empty (9 GB, MemoryError). Available memory is injected."""
+def _disk_free(monkeypatch, free: int) -> None:
+    """Inject the free disk space the cache of a streamed folder sees."""
+    from cnnplayground.data import stream
+
+    monkeypatch.setattr(stream.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(2**40, 2**40 - free, free))
+
+
+def test_a_set_larger_than_the_memory_and_the_disk_there_is_is_refused_before_allocating(two_classes, monkeypatch,
+                                                                                         tmp_path):
+    """Was: 12,000 images at 512 px went to np.empty (9 GB, MemoryError). Available memory and disk are injected;
+    a set that does not fit in memory streams from disk (tests/data/test_folder_stream.py), unless the disk is
+    short too."""
     allocated: list[tuple] = []
     empty = np.empty
 
@@ -209,24 +220,34 @@ def test_a_set_larger_than_the_memory_there_is_is_refused_before_allocating(two_
         return empty(shape, *args, **kwargs)
 
     monkeypatch.setattr(folder.np, "empty", spy)
+    _disk_free(monkeypatch, 5 * 2**30)
     files = [[two_classes / "cat" / f"{i}.png" for i in range(6000)], [two_classes / "dog" / "a.png"] * 6000]
     monkeypatch.setattr(folder, "scan_folder", lambda root: (("cat", "dog"), files))
     with pytest.raises(DatasetMemoryError) as info:
-        folder.load_folder(two_classes, size=512, available_memory=8 * 2**30)
+        folder.load_folder(two_classes, size=512, available_memory=8 * 2**30, cache_dir=tmp_path / "cache")
     assert str(info.value) == (f"image folder {two_classes} needs 17.6 GB of memory (12,000 images at 512×512×3); "
-                               "8.0 GB is available: choose a smaller image size or fewer images")
+                               "8.0 GB is available, and streaming it from disk fails: its cache needs 17.6 GB of "
+                               f"disk in {tmp_path / 'cache' / 'folders'}, where 5.0 GB is free: free disk space, set "
+                               "CNNPLAYGROUND_CACHE to a larger disk, or choose a smaller image size or fewer images")
     assert info.value.needed == 2 * 12_000 * (512 * 512 * 3 + 8) and info.value.available == 8 * 2**30
-    assert allocated == []
+    assert allocated == [] and not (tmp_path / "cache").exists()
 
 
 def test_the_memory_check_asks_the_system_and_goes_through_load_dataset(two_classes, monkeypatch):
-    """The four 8×6 images at 512 px need 6 MB; with 5 MB available (injected) the load is refused."""
+    """The four 8×6 images at 512 px need 6 MB; with 5 MB available (injected) they stream from disk, and
+    without room there either the load is refused."""
+    from cnnplayground.data.stream import StreamedSplit
+
     choice = DatasetChoice(name="folder", root=str(two_classes), options={"size": 512})
     monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 5 * 2**20)
-    with pytest.raises(DatasetMemoryError, match=r"needs 6 MB of memory \(4 images at 512×512×3\); 5 MB is available"):
-        load_dataset(choice)
+    assert isinstance(load_dataset(choice, val_fraction=0.0).train, StreamedSplit)
+    _disk_free(monkeypatch, 2**20)
+    with pytest.raises(DatasetMemoryError, match=r"needs 6 MB of memory \(4 images at 500×500×3\); 5 MB is available, "
+                       "and streaming it from disk fails"):
+        load_dataset(choice.model_copy(update={"options": {"size": 500}}))
     monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 7 * 2**20)
-    assert len(load_dataset(choice, val_fraction=0.0).train) == 4
+    data = load_dataset(choice, val_fraction=0.0)
+    assert len(data.train) == 4 and not isinstance(data.train, StreamedSplit)
     # Where the system does not say, the synthetic set's 4 GB limit applies.
     monkeypatch.setattr(memory, "available_memory", lambda device="cpu": None)
     with pytest.raises(DatasetMemoryError, match="4.0 GB is the limit where the system does not say"):

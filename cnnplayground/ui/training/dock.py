@@ -10,6 +10,7 @@ the project as one undoable step (only if the network was not edited since).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -68,8 +69,8 @@ def data_key(project) -> str:
     return f"{project.dataset.model_dump_json()}|{project.training.val_fraction}|{project.training.seed}"
 
 
-def _load_dataset(choice, val_fraction: float, seed: int) -> ImageData:
-    return load_dataset(choice, val_fraction=val_fraction, seed=seed)
+def _load_dataset(choice, val_fraction: float, seed: int, progress=None) -> ImageData:
+    return load_dataset(choice, val_fraction=val_fraction, seed=seed, progress=progress)
 
 
 def _describe_load_error(exc: BaseException) -> str:
@@ -98,6 +99,9 @@ class TrainingDock(QWidget):
     data_ready = Signal(object)
     #: The project's dataset could not be loaded: the message.
     data_failed = Signal(str)
+    #: How far a load is (an image folder larger than memory, cached on disk): data key, one line. Emitted
+    #: from the loading thread, delivered queued.
+    dataset_progressed = Signal(str, str)
     message = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -137,6 +141,7 @@ class TrainingDock(QWidget):
         self._preview_timer.timeout.connect(self.refresh_preview)
         self.preview.shown.connect(self._preview_timer.start)
         self.preview.load_requested.connect(self.request_data)
+        self.dataset_progressed.connect(self._on_dataset_progressed)
         self._requested_for = None  # the project whose on-request dataset the user asked to load
         self.form.settings_changed.connect(self._on_settings_changed)
         document.settings_changed.connect(self._on_settings_changed)
@@ -220,8 +225,13 @@ class TrainingDock(QWidget):
             return
         self._loading_key = key
         project = self.document.project
+
+        def progress(p, key=key) -> None:  # in the loading thread
+            with contextlib.suppress(RuntimeError):  # the dock is gone: nobody to tell
+                self.dataset_progressed.emit(key, p.message())
+
         job = FunctionJob(_load_dataset, project.dataset.model_copy(deep=True), project.training.val_fraction,
-                          project.training.seed, describe=_describe_load_error, parent=self)
+                          project.training.seed, progress, describe=_describe_load_error, parent=self)
         job.returned.connect(lambda data, key=key: self._on_dataset_loaded(key, data))
         job.failed.connect(lambda message, key=key: self._on_dataset_failed(key, message))
         job.start()
@@ -360,6 +370,15 @@ class TrainingDock(QWidget):
                 and self.session.state.busy)
 
     # --- run lifecycle -------------------------------------------------------------------
+    def _on_dataset_progressed(self, key: str, text: str) -> None:
+        """A folder is being cached on disk: how far, on the status line while a Train waits and in the preview."""
+        if key != self._loading_key:
+            return
+        if self._train_when_loaded:
+            self._set_status(f"Loading the dataset: {text}")
+        if self.preview.isVisible():
+            self.preview.set_message(f"Loading samples: {text}")
+
     def _on_dataset_failed(self, key: str, message: str) -> None:
         if key == self._loading_key:
             self._loading_key = None
