@@ -187,13 +187,18 @@ GREY_MODES = ("1", "L", "LA", "La", "I", "F")
 
 
 def _is_grey(opened: Image.Image) -> bool:
-    """Whether the opened (not decoded) image is grey: by its mode, or by its palette for ``P``/``PA``."""
+    """Whether the opened (not decoded) image is grey: by its mode, or by its palette for ``P``/``PA``
+    (a palette that cannot be read counts as colour)."""
     mode = opened.mode
     if mode in GREY_MODES or mode.startswith("I;"):
         return True
-    if mode not in ("P", "PA") or opened.palette is None:
+    palette = opened.palette
+    if mode not in ("P", "PA") or palette is None:
         return False
-    return _palette_is_grey(bytes(opened.palette.palette), getattr(opened.palette, "rawmode", None))
+    try:
+        return _palette_is_grey(bytes(palette.palette), getattr(palette, "rawmode", None))
+    except Exception:  # noqa: BLE001 - a palette the header does not give whole: colour, the safe reading
+        return False
 
 
 def _palette_is_grey(raw: bytes, rawmode: str | None) -> bool:
