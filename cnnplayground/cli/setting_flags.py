@@ -49,7 +49,7 @@ GROUPS: dict[str, str | None] = {
 
 
 def size_or_auto(text: str) -> int | str:
-    """argparse type of ``--image-size``: ``auto`` or a whole number of at least 1."""
+    """argparse type of ``--image-size`` and ``--channels``: ``auto`` or a whole number of at least 1."""
     return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
@@ -81,8 +81,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--image-size", ("option", "size"), "data", "image width and height in pixels: the synthetic sets "
          "(8-256) and the image folder (8-512; default 'auto': the size most of its images have)",
          kind=size_or_auto, metavar="PX"),
-    Flag("--channels", ("option", "channels"), "data", "1 for grey, 3 for colour images (synthetic, folder)",
-         kind=int, choices=("1", "3")),
+    Flag("--channels", ("option", "channels"), "data", "1 for grey, 3 for colour images (synthetic, folder); "
+         "the image folder's default 'auto' is 1 when every image is grey, else 3", kind=size_or_auto,
+         choices=("auto", "1", "3")),
     Flag("--train-size", ("option", "train_size"), "data", "synthetic sets: training images generated "
          "(before the validation hold-out; default 20,000)", kind=positive_int, metavar="N"),
     Flag("--test-size", ("option", "test_size"), "data", "synthetic sets: test images generated (default 4,000)",

@@ -98,6 +98,8 @@ def _prepare(args: argparse.Namespace):
     if project is not None:  # a project's network is final: refuse one too big before loading any data
         _check_training_memory(graph, config)
     try:
+        if project is not None:
+            _fit_folder_channels(choice, graph, config)
         summary = _show_folder(choice, config, args.json)
         data = load_dataset(choice, val_fraction=config.val_fraction, seed=config.seed, download=args.download,
                             progress=_LoadProgressPrinter(sys.stderr))
@@ -122,14 +124,15 @@ def _prepare(args: argparse.Namespace):
 
 
 def _show_folder(choice, config, as_json: bool):
-    """For an image folder: print how its splits are chosen, their sizes per class, and the image size
-    (as ``Note`` events with ``--json``); the :class:`~..data.folder_layout.FolderSummary`, else None."""
+    """For an image folder: print how its splits are chosen, their sizes per class, the image size and
+    channels (as ``Note`` events with ``--json``); the :class:`~..data.folder_layout.FolderSummary`, else None."""
     from ..data.registry import folder_summary
 
     if choice.name != "folder":
         return None
     summary = folder_summary(choice, config.val_fraction, config.seed)
-    lines = [summary.plan.describe(), *(f"note: {n}" for n in summary.plan.notes), summary.size.describe()]
+    lines = [summary.plan.describe(), *(f"note: {n}" for n in summary.plan.notes),
+             f"{summary.size.describe()}; {summary.colour.describe()}"]
     for line in lines:
         say(json.dumps({"event": "Note", "message": line}) if as_json else line)
     if not as_json:
@@ -396,6 +399,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise CliError(f"{exc}; choose another --csv file") from None
     _check_memory(graph, "inference", EVALUATE_BATCH)
     try:
+        _fit_folder_channels(choice, graph, project.training)
         _fit_folder_to_network(choice, graph, project.training)
         data = load_dataset(choice, val_fraction=project.training.val_fraction, seed=project.training.seed,
                             progress=_LoadProgressPrinter(sys.stderr))
@@ -483,6 +487,22 @@ def _fit_folder_to_network(choice, graph, config) -> None:
         return
     choice.options = {**choice.options, "size": takes[1]}
     say(f"note: the images are read at {takes[1]}×{takes[2]}, the network's input size", sys.stderr)
+
+
+def _fit_folder_channels(choice, graph, config) -> None:
+    """A project's network that takes 3 channels and its image folder of grey images read with "auto"
+    channels (a project from before the channels were read from the images, when folders were read as
+    colour): read the images as 3 channels, the network's, and say so."""
+    from ..core.inference import infer
+    from ..data.registry import DATASETS, folder_summary, resolve_options
+
+    if choice.name != "folder" or resolve_options(DATASETS["folder"], choice.options)["channels"] != "auto":
+        return
+    takes = infer(graph).input_shape
+    if takes is None or takes[0] != 3 or folder_summary(choice, config.val_fraction, config.seed).channels == 3:
+        return
+    choice.options = {**choice.options, "channels": 3}
+    say("note: the images are all grey; they are read as 3 channels, the network's input", sys.stderr)
 
 
 def _adversarial_text(config) -> str:

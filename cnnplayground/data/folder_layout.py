@@ -17,7 +17,7 @@ validation and test shares are drawn from it. Shares are drawn **per class** (st
 :func:`draw_per_class`): each class gives its share up to less than one image, chosen by a permutation
 from the seed; test first, then validation from what is left; each class keeps a training image.
 
-The size the images are read at comes from their headers: :mod:`.image_size`.
+The size and channels the images are read at come from their headers: :mod:`.image_size`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import torch
 from ..core.errors import one_line
 from .base import DatasetError, SkippedFiles, Split
 from .folder import MAX_IMAGES, images_in, read_splits, scan_folder
-from .image_size import ImageSize, image_size
+from .image_size import AUTO, ImageChannels, ImageSize, choose_size, image_channels, image_size, read_headers
 
 if TYPE_CHECKING:
     from .stream import Progress
@@ -159,6 +159,8 @@ class SplitPlan:
     pool: list[list[Path]] = field(default_factory=list)
     shares: dict[str, float] = field(default_factory=lambda: {"val": 0.0, "test": 0.0})
     seed: int = 0
+    #: split → the layout's folder that gives it (``{"train": "train", "test": "test"}``; ``{}``: none).
+    folders: dict[str, str] = field(default_factory=dict)
 
     def counts(self, split: str) -> list[int]:
         """Images of each class in ``split``."""
@@ -224,7 +226,7 @@ def plan_splits(layout: FolderLayout, *, val_share: float, test_share: float, se
     if layout.from_layout and drawn_from == "the rest":
         sources["train"] = "the rest of train/"
     return SplitPlan(layout.root, layout.classes, layout.from_layout, files, sources, tuple(notes), pool, shares,
-                     seed)
+                     seed, dict(layout.folders))
 
 
 def draw_per_class(counts: list[int], shares: dict[str, float], seed: int) -> list[dict[str, list[int]]]:
@@ -291,11 +293,20 @@ def load_splits(plan: SplitPlan, *, size: tuple[int, int], channels: int, availa
 
 @dataclass(frozen=True)
 class FolderSummary:
-    """What a folder gives before anything is decoded: the split plan and the image size."""
+    """What a folder gives before anything is decoded: the split plan, the image size and channels.
+
+    ``auto_size``: the size ``"auto"`` gives, when the headers were read (``size`` or ``channels`` is
+    ``"auto"``), else ``None``.
+    """
 
     plan: SplitPlan
     size: ImageSize
-    channels: int = 3
+    colour: ImageChannels = ImageChannels(3)
+    auto_size: ImageSize | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.colour.channels
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -304,8 +315,9 @@ class FolderSummary:
 
 def summarize_folder(root: Path, options: Mapping[str, int | float | bool | str], *, val_share: float,
                      seed: int) -> FolderSummary:
-    """The split plan and image size of the image folder ``root`` with the folder dataset's ``options``
-    (resolved: ``size``, ``channels``, ``test_fraction``), listing files and reading headers only."""
+    """The split plan, image size and channels of the image folder ``root`` with the folder dataset's
+    ``options`` (resolved: ``size``, ``channels``, ``test_fraction``), listing files and reading headers
+    only (when ``size`` or ``channels`` is ``"auto"``)."""
     layout = scan_layout(root)
     total = len(layout.all_files())
     if total > MAX_IMAGES:  # refused before any header is read, as the load refuses it
@@ -313,4 +325,8 @@ def summarize_folder(root: Path, options: Mapping[str, int | float | bool | str]
             f"image folder {root} holds {total:,} images; at most {MAX_IMAGES:,} can be loaded: choose a smaller folder"
         )
     plan = plan_splits(layout, val_share=val_share, test_share=float(options["test_fraction"]), seed=seed)
-    return FolderSummary(plan, image_size(root, layout.all_files(), options["size"]), int(options["channels"]))
+    files = layout.all_files()
+    auto_size = choose_size(read_headers(root, files).sizes) if AUTO in (options["size"], options["channels"]) \
+        else None
+    return FolderSummary(plan, image_size(root, files, options["size"]),
+                         image_channels(root, files, options["channels"]), auto_size)

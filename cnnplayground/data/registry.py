@@ -137,12 +137,14 @@ DATASETS: dict[str, DatasetInfo] = {
     "folder": _info(
         "folder", "Image folder",
         "Your own images: a folder with one sub-folder per class, or with train/ (val/, test/) folders "
-        "that each hold one sub-folder per class. Images are read at the size most of them have.",
+        "that each hold one sub-folder per class. Images are read at the size most of them have, in grey when "
+        "all of them are grey.",
         None, None, True,
         {
             "size": ("auto", "Image size: 'auto' (the size most images have, read from the files) or the width "
                      "and height of a square in pixels (8..512).", (8, 512)),
-            "channels": (3, "1 for grey, 3 for colour images.", frozenset({1, 3})),
+            "channels": ("auto", "Channels: 'auto' (1 when every image is grey, else 3, read from the files), "
+                         "1 for grey or 3 for colour images.", frozenset({1, 3})),
             "test_fraction": (0.0, "Share of the images (0..0.9) held out as a test split.", (0.0, 0.9)),
         },
     ),
@@ -197,7 +199,7 @@ def resolve_options(info: DatasetInfo, options: Mapping[str, OptionValue]) -> di
 def _check_option(info: DatasetInfo, key: str, value: OptionValue) -> OptionValue:
     default = info.options[key][0]
     where = f"option '{key}' of dataset '{info.name}'"
-    if default == "auto":  # 'auto' or a whole number in the option's range (the folder's image size)
+    if default == "auto":  # 'auto' or a whole number (the folder's image size and channels)
         if value == "auto":
             return value
         if isinstance(value, float) and value.is_integer():
@@ -237,8 +239,8 @@ def input_shape_of(choice: DatasetChoice) -> tuple[int, int, int]:
         resolve_options(info, choice.options)
         return info.input_shape
     opts = resolve_options(info, choice.options)
-    if opts["size"] == "auto":  # the folder's images decide: their headers are read (remembered per folder)
-        return folder_summary(choice, 0.0, 0).input_shape
+    if opts["size"] == "auto" or (opts.get("channels") == "auto" and choice.root):
+        return folder_summary(choice, 0.0, 0).input_shape  # the images decide: headers read, remembered per folder
     size = int(opts["size"])
     return _channels(info, opts), size, size
 
@@ -262,7 +264,9 @@ def _folder_root(choice: DatasetChoice) -> Path:
 
 
 def _channels(info: DatasetInfo, opts: dict[str, OptionValue]) -> int:
-    return int(opts.get("channels", 3 if info.name == "synthetic-rgb" else 1))
+    """The channels of a dataset whose options say them (an image folder not yet named: 3 for ``"auto"``)."""
+    channels = opts.get("channels", 3 if info.name == "synthetic-rgb" else 1)
+    return 3 if channels == "auto" else int(channels)
 
 
 def load_dataset(

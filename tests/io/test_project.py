@@ -698,7 +698,7 @@ def test_dataset_choice_is_checked_against_the_registry_on_load():
     )
     _exact(
         _with_dataset("folder", {"channels": "rgb"}),
-        "dataset: option 'channels' of dataset 'folder' must be a whole number, got 'rgb'",
+        "dataset: option 'channels' of dataset 'folder' must be 'auto' or a whole number, got 'rgb'",
     )
     # A float option given an int beyond float range used to raise OverflowError in the registry.
     for huge in (10**400, -(10**400)):

@@ -46,7 +46,7 @@ def test_the_splits_per_class_and_the_image_size_are_shown_before_training(dock,
     table = view.table.text()
     assert "<td>cat</td><td align='right'>27</td><td align='right'>3</td><td align='right'>10</td>" in table
     assert "<td>dog</td><td align='right'>18</td><td align='right'>2</td><td align='right'>10</td>" in table
-    assert view.size.text() == "<b>Image size</b> 12×16, the size of all 70 images; colour"
+    assert view.size.text() == "<b>Image size</b> 12×16, the size of all 70 images; 3 channels (the images are colour)"
     assert not view.notes.isVisible()
     with qtbot.waitSignal(view.updated, timeout=30_000):
         dock.form.val_fraction.setValue(0.2)  # 20 % of each class of train/

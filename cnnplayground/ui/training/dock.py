@@ -130,6 +130,7 @@ class TrainingDock(QWidget):
         self.form.layout().insertWidget(1, self.preview)  # under the Data section
         self.folder_summary = FolderSummaryView(document, self)  # an image folder's splits and image size
         self.form.layout().insertWidget(1, self.folder_summary)
+        self.folder_summary.updated.connect(lambda: self.form.show_folder_summary(self.folder_summary.summary))
         self._cache: tuple[str, ImageData] | None = None  # the last dataset loaded, by data_key
         self._loading_key: str | None = None
         self._failed: tuple[str, str] | None = None  # (data key, message) of the last failed load

@@ -1,4 +1,4 @@
-"""Before training on an image folder: how it will be split, the images per class, and their size.
+"""Before training on an image folder: how it will be split, the images per class, their size and channels.
 
 The folder is listed and the headers of its images are read in the background
 (:func:`~cnnplayground.data.registry.folder_summary`; no pixel is decoded, and the sizes are
@@ -137,7 +137,7 @@ class FolderSummaryView(QGroupBox):
         for label in (self.splits, self.table):
             label.setToolTip(tip)
         shown = summary.size.describe().removeprefix("image size ")
-        self.size.setText(f"<b>Image size</b> {escape(shown)}; {_channels(summary.channels)}")
+        self.size.setText(f"<b>Image size</b> {escape(shown)}; {escape(summary.colour.describe())}")
         self.notes.setText("<br>".join(escape(n) for n in plan.notes))
         self.notes.setVisible(bool(plan.notes))
         self._update_shape_button()
@@ -174,7 +174,3 @@ class FolderSummaryView(QGroupBox):
         for node in graph.input_nodes():
             step.add(SetParams(graph, node.id, {"channels": c, "height": h, "width": w}))
         self.document.push(step)
-
-
-def _channels(channels: int) -> str:
-    return "grey" if channels == 1 else "colour"

@@ -5,7 +5,10 @@ The form is declared as a table (:data:`FIELDS`): each row names a setting of
 options (``("options", "random_pixels")``), its widget and range. Tool tips come from
 the settings' own descriptions. A row may depend on a choice (``enabled_when``): the
 adversarial-training rows are greyed out while adversarial training is off, PGD steps
-unless the attack is PGD. Edits go straight into the document's project as one
+unless the attack is PGD. A row may belong to some datasets only (``datasets``): the image folder's
+size, channels and test share are shown (and written) for the folder dataset alone, and a share whose
+split the folder's layout gives (``test/``, ``val/``) is greyed out with a tool tip saying so
+(:meth:`TrainingSettingsForm.show_folder_summary`). Edits go straight into the document's project as one
 undoable :class:`~..commands.SetSettings` each and mark the project modified; values the
 models refuse are shown inline.
 """
@@ -33,6 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...data.folder_layout import FolderSummary
+from ...data.image_size import ImageSize
 from ...data.registry import dataset_info, list_datasets
 from ...project import AugmentConfig, TrainingConfig
 from ..document.commands import SetSettings
@@ -45,6 +50,23 @@ ADVERSARIAL = (("Off", "none"), ("FGSM", "fgsm"), ("PGD (L∞)", "pgd"))
 BEST_METRICS = (("Validation loss", "val_loss"), ("Validation accuracy", "val_accuracy"))
 CLASS_WEIGHTS = (("None (every image counts the same)", "none"), ("Balanced (n / (classes × count))", "balanced"))
 DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple MPS", "mps"))
+#: The image folder's channels; the first entry's text is replaced by what the images give.
+CHANNELS = (("Auto (1 when all images are grey, else 3)", "auto"), ("1 (grey)", 1), ("3 (colour)", 3))
+#: The image-size spin box's value that stands for "auto" (one below the smallest side).
+AUTO_SIZE = 7
+AUTO_SIZE_TEXT = "Auto (the size most images have)"
+FOLDER_TIPS = {
+    "size": "The size the images are read at. Auto: the size most images have, read from the files "
+            "(non-square sizes are kept). A number: every image is scaled and center-cropped to that square.",
+    "channels": "Auto: 1 channel when every image is grey (read from the files), else 3. "
+                "1 reads every image as grey, 3 as colour.",
+    "test_fraction": "Share of each class held out as the test split (0: no test split), drawn before the "
+                     "validation share.",
+}
+#: Tool tips of the shares the folder's layout gives instead (split → text; ``{}`` is the folder's name).
+LAYOUT_TIPS = {"test": "The folder has {}/: its images are the test split, so no test share is drawn.",
+               "val": "The folder has {}/: its images are the validation split, so no validation share is "
+                      "drawn."}
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,9 @@ class FormField:
     ``choice``. For ``bool``, ``label`` is the check box's text and the row has none.
     ``step``: the spin box's arrow step (0: from the range and decimals). ``enabled_when``:
     ``(name of a choice field, values)``; the row is enabled only while that field holds one
-    of the values.
+    of the values. ``datasets``: the datasets whose form shows the row (``()``: every one);
+    ``default``: the value that leaves a dataset option out of the project. Kind ``size``: a spin
+    box whose lowest value (:data:`AUTO_SIZE`) is ``"auto"``.
     """
 
     name: str
@@ -67,17 +91,25 @@ class FormField:
     low: float = 0
     high: float = 1
     decimals: int = 3
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, Any], ...] = ()
     suffix: str = ""
     step: float = 0
     enabled_when: tuple[str, tuple[str, ...]] | None = None
+    datasets: tuple[str, ...] = ()
+    default: Any = 0
 
 
 SECTIONS = ("Data", "Optimization", "Regularization", "Augmentation", "Adversarial training",
             "Corruption experiments", "Hardware")
 
 FIELDS: tuple[FormField, ...] = (
+    FormField("image_size", "Data", "Image size", ("options", "size"), "size", AUTO_SIZE, 512, suffix=" px",
+              datasets=("folder",), default="auto"),
+    FormField("channels", "Data", "Channels", ("options", "channels"), "choice", choices=CHANNELS,
+              datasets=("folder",), default="auto"),
     FormField("val_fraction", "Data", "Validation share", ("val_fraction",), "float", 0.0, 0.5, 2),
+    FormField("test_share", "Data", "Test share", ("options", "test_fraction"), "float", 0.0, 0.9, 2,
+              datasets=("folder",), default=0.0),
     FormField("class_weights", "Data", "Class weights", ("class_weights",), "choice", choices=CLASS_WEIGHTS),
     FormField("epochs", "Optimization", "Epochs", ("epochs",), "int", 1, 10_000),
     FormField("batch_size", "Optimization", "Batch size", ("batch_size",), "int", 1, 65_536),
@@ -125,7 +157,7 @@ FIELDS: tuple[FormField, ...] = (
 
 def _description(path: tuple[str, ...]) -> str:
     if path[0] == "options":
-        return dataset_info("synthetic").options[path[1]][1]
+        return FOLDER_TIPS.get(path[1]) or dataset_info("synthetic").options[path[1]][1]
     model: Any = AugmentConfig if path[0] == "augment" else TrainingConfig
     return model.model_fields[path[-1]].description or ""
 
@@ -144,9 +176,11 @@ class TrainingSettingsForm(QWidget):
         self.document = document
         self._loading = False
         self.widgets: dict[str, QWidget] = {}
+        self._folders: dict[str, str] = {}  # split → the folder of the layout that gives it (last summary)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         forms: dict[str, QFormLayout] = {}
+        self._forms: dict[str, QFormLayout] = {}  # field → the form of its section
         self._labels: dict[str, QWidget] = {}
         for title in SECTIONS:
             box = QGroupBox(title, self)
@@ -178,6 +212,7 @@ class TrainingSettingsForm(QWidget):
             widget = self._make_widget(spec)
             self.widgets[spec.name] = widget
             setattr(self, spec.name, widget)
+            self._forms[spec.name] = forms[spec.section]
             if spec.kind == "bool":
                 forms[spec.section].addRow("", widget)
             else:
@@ -195,7 +230,7 @@ class TrainingSettingsForm(QWidget):
         self.root.editingFinished.connect(self._on_edit)
         for spec in FIELDS:
             widget = self.widgets[spec.name]
-            signal = {"int": "valueChanged", "float": "valueChanged", "bool": "toggled",
+            signal = {"int": "valueChanged", "size": "valueChanged", "float": "valueChanged", "bool": "toggled",
                       "choice": "currentIndexChanged"}[spec.kind]
             getattr(widget, signal).connect(self._on_edit)
         document.graph_replaced.connect(self._on_graph_replaced)
@@ -204,10 +239,12 @@ class TrainingSettingsForm(QWidget):
     def _make_widget(self, spec: FormField) -> QWidget:
         tip = _description(spec.path)
         widget: QWidget
-        if spec.kind == "int":
+        if spec.kind in ("int", "size"):
             widget = QSpinBox(self)
             widget.setRange(int(spec.low), int(spec.high))
             widget.setSuffix(spec.suffix)
+            if spec.kind == "size":
+                widget.setSpecialValueText(AUTO_SIZE_TEXT)
         elif spec.kind == "float":
             widget = QDoubleSpinBox(self)
             widget.setRange(spec.low, spec.high)
@@ -227,10 +264,12 @@ class TrainingSettingsForm(QWidget):
         return widget
 
     # --- model → widgets -----------------------------------------------------------------
-    def _value(self, path: tuple[str, ...]) -> Any:
-        p = self.document.project
+    def _value(self, spec: FormField) -> Any:
+        p, path = self.document.project, spec.path
         if path[0] == "options":
-            return p.dataset.options.get(path[1], 0.0)
+            if spec.datasets and p.dataset.name not in spec.datasets:
+                return spec.default
+            return p.dataset.options.get(path[1], spec.default)
         value: Any = p.training
         for key in path:
             value = getattr(value, key)
@@ -243,13 +282,15 @@ class TrainingSettingsForm(QWidget):
             self.dataset.setCurrentIndex(max(self.dataset.findData(p.dataset.name), 0))
             self.root.setText(p.dataset.root or "")
             for spec in FIELDS:
-                widget, value = self.widgets[spec.name], self._value(spec.path)
+                widget, value = self.widgets[spec.name], self._value(spec)
                 if spec.kind == "bool":
                     widget.setChecked(bool(value))
                 elif spec.kind == "choice":
                     widget.setCurrentIndex(max(widget.findData(value), 0))
                 elif spec.kind == "int":
                     widget.setValue(int(value))
+                elif spec.kind == "size":
+                    widget.setValue(AUTO_SIZE if value == "auto" else int(value))
                 else:
                     widget.setValue(float(value))
         finally:
@@ -257,15 +298,39 @@ class TrainingSettingsForm(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        """Grey out the rows whose ``enabled_when`` choice does not hold (their values are kept)."""
+        """Show the rows of the chosen dataset; grey out the rows whose ``enabled_when`` choice does not
+        hold, and the shares whose split the image folder's layout gives (their values are kept)."""
+        dataset = self.dataset.currentData()
+        folders = self._folders if dataset == "folder" else {}
         for spec in FIELDS:
-            if spec.enabled_when is None:
+            if spec.datasets:
+                self._forms[spec.name].setRowVisible(self.widgets[spec.name], dataset in spec.datasets)
+            on = True
+            if spec.enabled_when is not None:
+                name, values = spec.enabled_when
+                on = self.widgets[name].currentData() in values
+            split = {"val_fraction": "val", "test_share": "test"}.get(spec.name)
+            if split is not None:
+                tip = _description(spec.path)
+                if split in folders:
+                    on, tip = False, LAYOUT_TIPS[split].format(folders[split])
+                self.widgets[spec.name].setToolTip(tip)
+            elif spec.enabled_when is None:
                 continue
-            name, values = spec.enabled_when
-            on = self.widgets[name].currentData() in values
             self.widgets[spec.name].setEnabled(on)
             if spec.name in self._labels:
                 self._labels[spec.name].setEnabled(on)
+
+    def show_folder_summary(self, summary: FolderSummary | None) -> None:
+        """Say what "auto" gives for the image folder of ``summary`` (its size and channels), and grey out
+        the shares whose split its layout gives (``None``: nothing is known about the folder)."""
+        self._folders = dict(summary.plan.folders) if summary is not None else {}
+        size = summary.auto_size if summary is not None else None
+        self.image_size.setSpecialValueText(_auto_size_text(size) if size is not None else AUTO_SIZE_TEXT)
+        colour = summary.colour if summary is not None and summary.colour.total else None
+        self.channels.setItemText(0, f"Auto: {colour.channels} ({colour.reason})" if colour is not None
+                                  else CHANNELS[0][0])
+        self._update_enabled()
 
     def _on_graph_replaced(self, _graph) -> None:
         self.load_from_project()
@@ -279,6 +344,8 @@ class TrainingSettingsForm(QWidget):
             return widget.currentData()
         if spec.kind == "float":
             return round(widget.value(), spec.decimals)
+        if spec.kind == "size":
+            return "auto" if widget.value() == AUTO_SIZE else widget.value()
         return widget.value()
 
     def _on_edit(self, *_args) -> None:
@@ -298,8 +365,10 @@ class TrainingSettingsForm(QWidget):
             for spec in FIELDS:
                 value = self._widget_value(spec)
                 if spec.path[0] == "options":
+                    if spec.datasets and dataset.name not in spec.datasets:
+                        continue
                     options.pop(spec.path[1], None)
-                    if value:
+                    if value != spec.default:
                         options[spec.path[1]] = value
                 elif spec.path[0] == "augment":
                     augment[spec.path[1]] = value
@@ -322,3 +391,10 @@ class TrainingSettingsForm(QWidget):
         if folder:
             self.root.setText(folder)
             self._on_edit()
+
+
+def _auto_size_text(size: ImageSize) -> str:
+    """``Auto (32×32, the size of all images)``: what the image-size spin box's "auto" gives."""
+    why = ("the size of all images" if size.count == size.total else
+           "the most common size, scaled" if size.largest is not None else "the most common size")
+    return f"Auto ({size.height}×{size.width}, {why})"
