@@ -106,10 +106,21 @@ def test_a_share_the_layout_gives_is_greyed_out_with_a_tool_tip(qtbot, tmp_path,
 def test_auto_says_what_the_images_give_and_the_summary_says_grey(qtbot, tmp_path):
     dock = make_dock(qtbot, folder_document(write(tmp_path / "grey", ("",), mode="L")))
     form, view = dock.form, dock.folder_summary
-    assert form.image_size.text() == "Auto (12×16, the size of all images)"
+    assert form.image_size.text() == "Auto (12×16)"
+    assert "Auto gives 12×16, the size of all images." in form.image_size.toolTip()
     assert form.channels.itemText(0) == "Auto: 1 (all images are grey)"
     assert view.size.text().endswith("; 1 channel (all images are grey)")
     assert view.summary.input_shape == (1, 12, 16)
     with qtbot.waitSignal(view.updated, timeout=30_000):
         form.channels.setCurrentIndex(form.channels.findData(3))
     assert view.summary.input_shape == (3, 12, 16) and view.size.text().endswith("; 3 channels (set)")
+
+
+def test_the_folder_rows_fit_a_narrow_dock(qtbot, tmp_path):
+    """At 1280×720 the Training dock is about 400 px wide: the long "Auto (…)" image size and the class-weights
+    choice ("None (every image counts the same)") had made the form 404 px at least, cutting off the dock's
+    buttons and fields at its right edge."""
+    dock = make_dock(qtbot, folder_document(write(tmp_path / "grey", ("train", "test"), mode="L")))
+    assert dock.form.image_size.isVisible() and dock.form.channels.isVisible()
+    assert dock.form.minimumSizeHint().width() <= 320, dock.form.minimumSizeHint()
+    assert dock.minimumSizeHint().width() <= 340, dock.minimumSizeHint()

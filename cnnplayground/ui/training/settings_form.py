@@ -54,6 +54,17 @@ DEVICES = (("Automatic (GPU if present)", "auto"), ("CPU", "cpu"), ("CUDA GPU", 
 CHANNELS = (("Auto (1 when all images are grey, else 3)", "auto"), ("1 (grey)", 1), ("3 (colour)", 3))
 #: The image-size spin box's value that stands for "auto" (one below the smallest side).
 AUTO_SIZE = 7
+#: The narrowest a field with a long text (a choice, the "Auto (…)" image size) is made in a narrow dock.
+NARROW_FIELD_WIDTH = 110
+
+
+def _narrow(combo: QComboBox) -> None:
+    """A choice list as wide as the form gives it, not as its longest item ("None (every image counts the
+    same)" had widened the form past the dock, cutting off its right edge); the list itself shows items whole."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
+
+
 AUTO_SIZE_TEXT = "Auto (the size most images have)"
 FOLDER_TIPS = {
     "size": "The size the images are read at. Auto: the size most images have, read from the files "
@@ -195,6 +206,7 @@ class TrainingSettingsForm(QWidget):
             self.dataset.addItem(info.title, info.name)
             self.dataset.setItemData(self.dataset.count() - 1, info.description, 3)  # ToolTipRole
         self.dataset.setToolTip("What to train on: the built-in synthetic shapes work offline")
+        _narrow(self.dataset)
         data.addRow("Dataset", self.dataset)
         root_row = QHBoxLayout()
         self.root = QLineEdit(self)
@@ -245,6 +257,9 @@ class TrainingSettingsForm(QWidget):
             widget.setSuffix(spec.suffix)
             if spec.kind == "size":
                 widget.setSpecialValueText(AUTO_SIZE_TEXT)
+                # Its long "Auto (…)" text must not widen the form past a narrow dock (the dock's buttons and
+                # fields were cut off at its right edge at 1280×720): the text shows in the width there is.
+                widget.setMinimumWidth(NARROW_FIELD_WIDTH)
         elif spec.kind == "float":
             widget = QDoubleSpinBox(self)
             widget.setRange(spec.low, spec.high)
@@ -257,6 +272,7 @@ class TrainingSettingsForm(QWidget):
             widget = QComboBox(self)
             for text, value in spec.choices:
                 widget.addItem(text, value)
+            _narrow(widget)
         if spec.kind in ("int", "float") and spec.low == 0:
             widget.setSpecialValueText("off" if spec.section in ("Augmentation", "Regularization",
                                                                   "Corruption experiments") else "")
@@ -327,6 +343,8 @@ class TrainingSettingsForm(QWidget):
         self._folders = dict(summary.plan.folders) if summary is not None else {}
         size = summary.auto_size if summary is not None else None
         self.image_size.setSpecialValueText(_auto_size_text(size) if size is not None else AUTO_SIZE_TEXT)
+        tip = _description(("options", "size"))
+        self.image_size.setToolTip(f"{tip}\n{_auto_size_reason(size)}" if size is not None else tip)
         colour = summary.colour if summary is not None and summary.colour.total else None
         self.channels.setItemText(0, f"Auto: {colour.channels} ({colour.reason})" if colour is not None
                                   else CHANNELS[0][0])
@@ -394,7 +412,13 @@ class TrainingSettingsForm(QWidget):
 
 
 def _auto_size_text(size: ImageSize) -> str:
-    """``Auto (32×32, the size of all images)``: what the image-size spin box's "auto" gives."""
+    """``Auto (32×32)``: what the image-size spin box's "auto" gives (why: :func:`_auto_size_reason`, in its
+    tool tip; the whole sentence did not fit a 360 px dock and showed as "28×28, the size of all images)")."""
+    return f"Auto ({size.height}×{size.width})"
+
+
+def _auto_size_reason(size: ImageSize) -> str:
+    """``Auto gives 32×32, the size of all images.``"""
     why = ("the size of all images" if size.count == size.total else
            "the most common size, scaled" if size.largest is not None else "the most common size")
-    return f"Auto ({size.height}×{size.width}, {why})"
+    return f"Auto gives {size.height}×{size.width}, {why}."
