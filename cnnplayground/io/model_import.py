@@ -1298,7 +1298,8 @@ class LoadedSource:
 def load_source(source: str, args: Mapping[str, Any] | None = None) -> LoadedSource:
     """``path/to/file.py:Class`` (the file is executed; the class constructed with ``args``),
     ``torchvision:NAME`` (torchvision's architecture with its initial weights; nothing is downloaded), or
-    ``FILE.pt2`` (``torch.export.load``) or ``FILE.onnx`` (:func:`~cnnplayground.io.onnx_import.load_onnx`).
+    ``FILE.pt2`` (:func:`~cnnplayground.io.pt2_import.load_program`, which runs nothing in the file) or
+    ``FILE.onnx`` (:func:`~cnnplayground.io.onnx_import.load_onnx`).
     Raises :class:`ModelImportError` with what to do (for an ONNX file with operators that cannot be
     mapped, with one :class:`ImportProblem` per node)."""
     kwargs = dict(args or {})
@@ -1363,13 +1364,12 @@ def _torchvision(name: str, kwargs: dict[str, Any]) -> LoadedSource:
 
 
 def _pt2(path: Path) -> LoadedSource:
-    if not path.is_file():
-        raise ModelImportError(f"{path} is not a file")
+    from .pt2_import import Pt2ImportError, load_program
+
     try:
-        with _quiet():
-            program = torch.export.load(str(path))
-    except Exception as exc:  # a damaged or foreign archive: torch raises many kinds
-        raise ModelImportError(f"cannot read {path.name} as an exported program: {one_line(exc, 200)}") from None
+        program = load_program(path)  # checked first: nothing in the file is unpickled or evaluated
+    except Pt2ImportError as exc:
+        raise ModelImportError(str(exc)) from None
     return LoadedSource(path.stem, program=program)
 
 

@@ -462,5 +462,5 @@ def test_an_exported_resnet18_program_imports_with_equal_logits(tmp_path):
 def test_a_file_that_is_no_program_is_one_message(tmp_path):
     path = tmp_path / "broken.pt2"
     path.write_bytes(b"not a zip")
-    with pytest.raises(ModelImportError, match="cannot read broken.pt2 as an exported program"):
+    with pytest.raises(ModelImportError, match=r"broken.pt2 is not an exported program \(.pt2\), or it is damaged"):
         load_source(str(path))
