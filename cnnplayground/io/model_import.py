@@ -259,7 +259,7 @@ def _fx_trace(module: nn.Module, *, stack_traces: bool = False) -> fx.GraphModul
 
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-            return type(m) in _MODULES or super().is_leaf_module(m, module_qualified_name)
+            return _module_handler(m) is not None or super().is_leaf_module(m, module_qualified_name)
 
     tracer = Tracer()
     tracer.record_stack_traces = stack_traces
@@ -612,7 +612,7 @@ class _Mapper:
             if str(node.target) == "_guards_fn":
                 return None
             module = self.traced.get_submodule(str(node.target))
-            module_handler = _MODULES.get(type(module))
+            module_handler = _module_handler(module)
             if module_handler is None:
                 raise _Unsupported(_module_reason(module))
             inputs = [a for a in args if isinstance(a, _Tensor)]
@@ -882,6 +882,41 @@ def _m_conv(m: nn.Conv2d, t: _Tensor) -> _Emit:
                                         m.dilation, m.groups, m.bias is not None), [t])
 
 
+def _is_same_pad_conv(m: nn.Module) -> bool:
+    """The app's ``SamePadConv2d`` (core/modules.py, an ONNX file's 'same' padding with an even kernel) or the
+    copy of it that exported code defines: a ``Conv2d`` whose ``forward`` is that class's, byte for byte."""
+    from ..core.modules import SamePadConv2d
+
+    if type(m) is SamePadConv2d:
+        return True
+    forward = getattr(type(m), "forward", None)
+    code, ours = getattr(forward, "__code__", None), SamePadConv2d.forward.__code__
+    return (isinstance(m, nn.Conv2d) and type(m).__name__ == "SamePadConv2d" and code is not None
+            and code.co_code == ours.co_code and code.co_names == ours.co_names)
+
+
+def _m_same_pad_conv(m: nn.Conv2d, t: _Tensor) -> _Emit:
+    """Explicit padding then a convolution: the Conv2d kind's padding 'same' where PyTorch's 'same' pads exactly
+    so (stride 1, the extra pixel of an even kernel at the bottom and right), its padding in pixels where the
+    pad is the same on every side; else refused."""
+    pad = tuple(int(p) for p in getattr(m, "pad", ()))
+    emit = _m_conv(m, t)
+    k, d = emit.params["kernel_size"], emit.params["dilation"]
+    total = d * (k - 1)
+    same = (total // 2, total - total // 2) * 2
+    if len(pad) != 4 or emit.params["padding"] != 0:
+        raise _Unsupported(f"explicit padding {pad} on top of the convolution's own padding")
+    if len(set(pad)) == 1:
+        emit.params["padding"] = pad[0]
+    elif pad == same and emit.params["stride"] == 1:
+        emit.params["padding"] = "same"
+    else:
+        left, right, top, bottom = pad
+        raise _Unsupported(f"padding left {left}, right {right}, top {top}, bottom {bottom} is neither the same on "
+                           f"every side nor PyTorch's 'same' at stride 1 ({same}); the canvas has no layer for it")
+    return emit
+
+
 def _bn_params(t: _Tensor, num_features: int, eps: float, momentum: float | None, affine: bool) -> dict[str, Any]:
     if len(t.shape) != 3:
         raise _Unsupported(f"batch norm of a flat {format_shape(t.shape)} input (BatchNorm1d) has no layer kind")
@@ -1004,6 +1039,15 @@ _MODULES: dict[type, Callable[[Any, _Tensor], _Emit | _Tensor | None]] = {
     nn.PReLU: _m_prelu,
     nn.Identity: lambda m, t: t,
 }
+
+
+
+
+def _module_handler(m: nn.Module) -> Callable[[Any, _Tensor], _Emit | _Tensor | None] | None:
+    handler = _MODULES.get(type(m))
+    if handler is None and _is_same_pad_conv(m):
+        return _m_same_pad_conv
+    return handler
 
 
 # --- function, method and ATen handlers: (mapper, bound arguments) → value --------------------------
