@@ -948,11 +948,12 @@ def _m_maxpool(m: nn.MaxPool2d, t: _Tensor) -> _Emit:
 
 def _avg_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
                 divisor_override: Any) -> dict[str, Any]:
-    if not count_include_pad:
-        raise _Unsupported("count_include_pad=False: the canvas's average pool counts the padding")
     if divisor_override is not None:
         raise _Unsupported("divisor_override has no counterpart on the canvas")
-    return {**_pool_params(kernel, stride, padding), "ceil_mode": bool(ceil_mode)}
+    params = _pool_params(kernel, stride, padding)
+    # Without padding both counts are the window's own pixels (ceil_mode's clipped last window too): the default.
+    include = bool(count_include_pad) or params["padding"] == 0
+    return {**params, "ceil_mode": bool(ceil_mode), "count_include_pad": include}
 
 
 def _m_avgpool(m: nn.AvgPool2d, t: _Tensor) -> _Emit:

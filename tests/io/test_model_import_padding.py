@@ -98,3 +98,34 @@ def test_a_symmetric_explicit_padding_is_the_convolutions_padding():
     result = import_module(module, (1, 8, 8)).require()
     assert _paddings(result) == {"layer_0": 1}
     assert _same_logits(result, module, (1, 8, 8)) <= 1e-6
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_an_average_pool_that_leaves_out_the_padding_imports_exactly(tmp_path, ceil_mode):
+    from cnnplayground.export.code import export_pytorch
+    from cnnplayground.io.project import weights_from_module
+
+    module = nn.Sequential(nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=ceil_mode, count_include_pad=False),
+                           nn.Flatten())
+    result = import_module(module, (2, 8, 8)).require()
+    pool = result.graph.nodes["layer_0"]
+    assert pool.kind == "AvgPool2d" and pool.params["count_include_pad"] is False
+    assert _same_logits(result, module, (2, 8, 8)) == 0.0
+    net = build(result.graph)
+    assert net.layers["layer_0"].count_include_pad is False
+    export_pytorch(result.graph, weights_from_module(net), tmp_path)
+    assert "count_include_pad=False" in (tmp_path / "model.py").read_text()
+    exported = load_source(f"{tmp_path / 'model.py'}:Net").module
+    x = torch.rand(2, 2, 8, 8)
+    assert torch.equal(exported.eval()(x), module.eval()(x))
+
+
+def test_the_onnx_average_pool_without_the_padding_imports(tmp_path):
+    """ONNX's AveragePool counts no padding by default: with pads it imports now, exactly."""
+    from cnnplayground.export.formats import export_onnx
+
+    module = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), nn.Flatten()).eval()
+    path = export_onnx(module, tmp_path / "pool.onnx", input_shape=(1, 5, 5))
+    result = import_source(str(path)).require()
+    assert [n.params.get("count_include_pad") for n in result.graph.nodes.values() if n.kind == "AvgPool2d"] == [False]
+    assert _same_logits(result, module, (1, 5, 5)) <= 1e-6
