@@ -369,7 +369,7 @@ def _where_from_stack(stack: str | None) -> str:
     if not stack:
         return ""
     frames = [m for m in _FRAME_RE.finditer(stack)]
-    mine = [m for m in frames if not _is_library(m["file"])] or frames
+    mine = [m for m in frames if not _is_library(m["file"])]  # never PyTorch's own line (fx's proxy.py)
     if not mine:
         return ""
     m = mine[-1]
@@ -507,6 +507,10 @@ class _Mapper:
         self.traced_batch: int | None = None
         self.node: fx.Node | None = None
         self.converted_dtype = False
+        # A module made from a file (an ONNX model): fx node name → where in the file (its generated code has no
+        # source line of its own). Tracing it again keeps the node names.
+        meta = getattr(source, "meta", None)
+        self.origins: dict[str, str] = dict(meta.get("onnx_nodes", {})) if isinstance(meta, dict) else {}
 
     # --- driving ---
     def run(self) -> ImportResult:
@@ -547,7 +551,7 @@ class _Mapper:
                 what = f"tensor attribute '{node.target}'"
             else:
                 what = _op_name(node)[1]
-        where = _where_from_stack(node.stack_trace or node.meta.get("stack_trace"))
+        where = self.origins.get(node.name) or _where_from_stack(node.stack_trace or node.meta.get("stack_trace"))
         self.problems.append(ImportProblem(what, reason, where))
 
     def _result(self) -> ImportResult:
