@@ -305,6 +305,8 @@ def import_module(module: nn.Module, input_shape: Shape | tuple[int, ...], *, na
                 return ImportResult(title, shape, None, None, [problem], source_params=_count(module),
                                     method="torch.fx")
         result = _Mapper(traced, shape, title, method, module).run()
+        if result.graph is not None:
+            _restore_merge_ids(result.graph, module)
         if result.problems and method == "torch.fx":
             # Name the source lines: trace again, recording where each operation comes from (slower).
             with contextlib.suppress(Exception):
@@ -312,6 +314,58 @@ def import_module(module: nn.Module, input_shape: Shape | tuple[int, ...], *, na
         return result
     finally:
         module.train(was_training)
+
+
+_MERGE_COMMENT = re.compile(r"\s*(?P<id>[A-Za-z_][A-Za-z0-9_]*) -> ")
+_MERGE_CODE = {"Add": re.compile(r"[A-Za-z_]\w* = [A-Za-z_]\w*(?: \+ [A-Za-z_]\w*)+"),
+               "Multiply": re.compile(r"[A-Za-z_]\w* = [A-Za-z_]\w*(?: \* [A-Za-z_]\w*)+"),
+               "Concat": re.compile(r"[A-Za-z_]\w* = torch\.cat\(\[[\w, ]+\], dim=1\)")}
+
+
+def _merge_ids_in_source(module: nn.Module) -> list[tuple[str, str]]:
+    """``(kind, id)`` of each merge line of code exported by CNN Playground (``x = a + b  # add1 -> 16×8×8``, the
+    comment on its own line above a long one), in the order of ``forward``; empty for other code."""
+    try:
+        lines = inspect.getsource(type(module).forward).splitlines()
+    except (OSError, TypeError):
+        return []
+    found: list[tuple[str, str]] = []
+    above: str | None = None
+    for line in lines:
+        code, _, comment = line.partition("#")
+        named = _MERGE_COMMENT.match(comment) if comment else None
+        code = code.strip()
+        if not code:
+            above = named["id"] if named else None
+            continue
+        nid = named["id"] if named else above
+        above = None
+        kind = next((k for k, pattern in _MERGE_CODE.items() if pattern.fullmatch(code)), None)
+        if kind is not None and nid is not None:
+            found.append((kind, nid))
+    return found
+
+
+def _restore_merge_ids(graph: Graph, module: nn.Module) -> None:
+    """Give merges back the ids that exported code names in its comments (a traced ``+`` is only ``add``), when
+    the merges of the graph are exactly those of the code, in the same order and kinds."""
+    merges = [nid for nid, node in graph.nodes.items() if node.kind in ("Add", "Concat", "Multiply")]
+    if not merges:
+        return
+    named = _merge_ids_in_source(module)
+    wanted = [nid for _, nid in named]
+    others = set(graph.nodes) - set(merges)
+    if ([graph.nodes[m].kind for m in merges] != [k for k, _ in named] or len(set(wanted)) != len(wanted)
+            or others & set(wanted) or set(wanted) & (RESERVED_IDS | {"input"})):
+        return
+    try:
+        temporary = [f"merge_{i}_{nid}" for i, nid in enumerate(merges)]
+        for old, tmp in zip(merges, temporary):
+            graph.rename_node(old, tmp)
+        for tmp, new in zip(temporary, wanted):
+            graph.rename_node(tmp, new)
+    except GraphError:  # pragma: no cover - ids checked above; a graph with other rules keeps the traced ids
+        return
 
 
 def import_program(program: torch.export.ExportedProgram, input_shape: Shape | tuple[int, ...] | None = None, *,
