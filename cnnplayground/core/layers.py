@@ -304,16 +304,20 @@ class MaxPool2d(_Pool):
 class AvgPool2d(_Pool):
     name = "AvgPool2d"
     summary = "Averages each window: shrinks the map smoothly (LeNet's 'subsampling')."
-    params = ParamSet(_POOL_COMMON + (_bool("ceil_mode", False, "Round the output size up instead of down."),))
+    params = ParamSet(_POOL_COMMON + (
+        _bool("ceil_mode", False, "Round the output size up instead of down."),
+        _bool("count_include_pad", True, "Count the zero border in each window's average (off: average the "
+              "window's pixels of the map only; the same without padding)."),
+    ))
 
     def build(self, p: Params, inputs: list[Shape]) -> nn.Module:
         return _nn().AvgPool2d(int(p["kernel_size"]), stride=int(p["stride"]), padding=int(p["padding"]),
-                               ceil_mode=bool(p["ceil_mode"]))
+                               ceil_mode=bool(p["ceil_mode"]), count_include_pad=bool(p["count_include_pad"]))
 
     def code(self, p: Params, inputs: list[Shape]) -> tuple[str, list[str]]:
         return "nn.AvgPool2d", [f"kernel_size={int(p['kernel_size'])}"] + code_args([
             ("stride", int(p["stride"]), ALWAYS), ("padding", int(p["padding"]), 0),
-            ("ceil_mode", bool(p["ceil_mode"]), False)])
+            ("ceil_mode", bool(p["ceil_mode"]), False), ("count_include_pad", bool(p["count_include_pad"]), True)])
 
 
 @register

@@ -259,7 +259,7 @@ def _fx_trace(module: nn.Module, *, stack_traces: bool = False) -> fx.GraphModul
 
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-            return type(m) in _MODULES or super().is_leaf_module(m, module_qualified_name)
+            return _module_handler(m) is not None or super().is_leaf_module(m, module_qualified_name)
 
     tracer = Tracer()
     tracer.record_stack_traces = stack_traces
@@ -305,6 +305,8 @@ def import_module(module: nn.Module, input_shape: Shape | tuple[int, ...], *, na
                 return ImportResult(title, shape, None, None, [problem], source_params=_count(module),
                                     method="torch.fx")
         result = _Mapper(traced, shape, title, method, module).run()
+        if result.graph is not None:
+            _restore_merge_ids(result.graph, module)
         if result.problems and method == "torch.fx":
             # Name the source lines: trace again, recording where each operation comes from (slower).
             with contextlib.suppress(Exception):
@@ -312,6 +314,58 @@ def import_module(module: nn.Module, input_shape: Shape | tuple[int, ...], *, na
         return result
     finally:
         module.train(was_training)
+
+
+_MERGE_COMMENT = re.compile(r"\s*(?P<id>[A-Za-z_][A-Za-z0-9_]*) -> ")
+_MERGE_CODE = {"Add": re.compile(r"[A-Za-z_]\w* = [A-Za-z_]\w*(?: \+ [A-Za-z_]\w*)+"),
+               "Multiply": re.compile(r"[A-Za-z_]\w* = [A-Za-z_]\w*(?: \* [A-Za-z_]\w*)+"),
+               "Concat": re.compile(r"[A-Za-z_]\w* = torch\.cat\(\[[\w, ]+\], dim=1\)")}
+
+
+def _merge_ids_in_source(module: nn.Module) -> list[tuple[str, str]]:
+    """``(kind, id)`` of each merge line of code exported by CNN Playground (``x = a + b  # add1 -> 16×8×8``, the
+    comment on its own line above a long one), in the order of ``forward``; empty for other code."""
+    try:
+        lines = inspect.getsource(type(module).forward).splitlines()
+    except (OSError, TypeError):
+        return []
+    found: list[tuple[str, str]] = []
+    above: str | None = None
+    for line in lines:
+        code, _, comment = line.partition("#")
+        named = _MERGE_COMMENT.match(comment) if comment else None
+        code = code.strip()
+        if not code:
+            above = named["id"] if named else None
+            continue
+        nid = named["id"] if named else above
+        above = None
+        kind = next((k for k, pattern in _MERGE_CODE.items() if pattern.fullmatch(code)), None)
+        if kind is not None and nid is not None:
+            found.append((kind, nid))
+    return found
+
+
+def _restore_merge_ids(graph: Graph, module: nn.Module) -> None:
+    """Give merges back the ids that exported code names in its comments (a traced ``+`` is only ``add``), when
+    the merges of the graph are exactly those of the code, in the same order and kinds."""
+    merges = [nid for nid, node in graph.nodes.items() if node.kind in ("Add", "Concat", "Multiply")]
+    if not merges:
+        return
+    named = _merge_ids_in_source(module)
+    wanted = [nid for _, nid in named]
+    others = set(graph.nodes) - set(merges)
+    if ([graph.nodes[m].kind for m in merges] != [k for k, _ in named] or len(set(wanted)) != len(wanted)
+            or others & set(wanted) or set(wanted) & (RESERVED_IDS | {"input"})):
+        return
+    try:
+        temporary = [f"merge_{i}_{nid}" for i, nid in enumerate(merges)]
+        for old, tmp in zip(merges, temporary):
+            graph.rename_node(old, tmp)
+        for tmp, new in zip(temporary, wanted):
+            graph.rename_node(tmp, new)
+    except GraphError:  # pragma: no cover - ids checked above; a graph with other rules keeps the traced ids
+        return
 
 
 def import_program(program: torch.export.ExportedProgram, input_shape: Shape | tuple[int, ...] | None = None, *,
@@ -369,7 +423,7 @@ def _where_from_stack(stack: str | None) -> str:
     if not stack:
         return ""
     frames = [m for m in _FRAME_RE.finditer(stack)]
-    mine = [m for m in frames if not _is_library(m["file"])] or frames
+    mine = [m for m in frames if not _is_library(m["file"])]  # never PyTorch's own line (fx's proxy.py)
     if not mine:
         return ""
     m = mine[-1]
@@ -507,6 +561,10 @@ class _Mapper:
         self.traced_batch: int | None = None
         self.node: fx.Node | None = None
         self.converted_dtype = False
+        # A module made from a file (an ONNX model): fx node name → where in the file (its generated code has no
+        # source line of its own). Tracing it again keeps the node names.
+        meta = getattr(source, "meta", None)
+        self.origins: dict[str, str] = dict(meta.get("onnx_nodes", {})) if isinstance(meta, dict) else {}
 
     # --- driving ---
     def run(self) -> ImportResult:
@@ -547,7 +605,7 @@ class _Mapper:
                 what = f"tensor attribute '{node.target}'"
             else:
                 what = _op_name(node)[1]
-        where = _where_from_stack(node.stack_trace or node.meta.get("stack_trace"))
+        where = self.origins.get(node.name) or _where_from_stack(node.stack_trace or node.meta.get("stack_trace"))
         self.problems.append(ImportProblem(what, reason, where))
 
     def _result(self) -> ImportResult:
@@ -612,7 +670,7 @@ class _Mapper:
             if str(node.target) == "_guards_fn":
                 return None
             module = self.traced.get_submodule(str(node.target))
-            module_handler = _MODULES.get(type(module))
+            module_handler = _module_handler(module)
             if module_handler is None:
                 raise _Unsupported(_module_reason(module))
             inputs = [a for a in args if isinstance(a, _Tensor)]
@@ -882,6 +940,41 @@ def _m_conv(m: nn.Conv2d, t: _Tensor) -> _Emit:
                                         m.dilation, m.groups, m.bias is not None), [t])
 
 
+def _is_same_pad_conv(m: nn.Module) -> bool:
+    """The app's ``SamePadConv2d`` (core/modules.py, an ONNX file's 'same' padding with an even kernel) or the
+    copy of it that exported code defines: a ``Conv2d`` whose ``forward`` is that class's, byte for byte."""
+    from ..core.modules import SamePadConv2d
+
+    if type(m) is SamePadConv2d:
+        return True
+    forward = getattr(type(m), "forward", None)
+    code, ours = getattr(forward, "__code__", None), SamePadConv2d.forward.__code__
+    return (isinstance(m, nn.Conv2d) and type(m).__name__ == "SamePadConv2d" and code is not None
+            and code.co_code == ours.co_code and code.co_names == ours.co_names)
+
+
+def _m_same_pad_conv(m: nn.Conv2d, t: _Tensor) -> _Emit:
+    """Explicit padding then a convolution: the Conv2d kind's padding 'same' where PyTorch's 'same' pads exactly
+    so (stride 1, the extra pixel of an even kernel at the bottom and right), its padding in pixels where the
+    pad is the same on every side; else refused."""
+    pad = tuple(int(p) for p in getattr(m, "pad", ()))
+    emit = _m_conv(m, t)
+    k, d = emit.params["kernel_size"], emit.params["dilation"]
+    total = d * (k - 1)
+    same = (total // 2, total - total // 2) * 2
+    if len(pad) != 4 or emit.params["padding"] != 0:
+        raise _Unsupported(f"explicit padding {pad} on top of the convolution's own padding")
+    if len(set(pad)) == 1:
+        emit.params["padding"] = pad[0]
+    elif pad == same and emit.params["stride"] == 1:
+        emit.params["padding"] = "same"
+    else:
+        left, right, top, bottom = pad
+        raise _Unsupported(f"padding left {left}, right {right}, top {top}, bottom {bottom} is neither the same on "
+                           f"every side nor PyTorch's 'same' at stride 1 ({same}); the canvas has no layer for it")
+    return emit
+
+
 def _bn_params(t: _Tensor, num_features: int, eps: float, momentum: float | None, affine: bool) -> dict[str, Any]:
     if len(t.shape) != 3:
         raise _Unsupported(f"batch norm of a flat {format_shape(t.shape)} input (BatchNorm1d) has no layer kind")
@@ -913,11 +1006,12 @@ def _m_maxpool(m: nn.MaxPool2d, t: _Tensor) -> _Emit:
 
 def _avg_params(kernel: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
                 divisor_override: Any) -> dict[str, Any]:
-    if not count_include_pad:
-        raise _Unsupported("count_include_pad=False: the canvas's average pool counts the padding")
     if divisor_override is not None:
         raise _Unsupported("divisor_override has no counterpart on the canvas")
-    return {**_pool_params(kernel, stride, padding), "ceil_mode": bool(ceil_mode)}
+    params = _pool_params(kernel, stride, padding)
+    # Without padding both counts are the window's own pixels (ceil_mode's clipped last window too): the default.
+    include = bool(count_include_pad) or params["padding"] == 0
+    return {**params, "ceil_mode": bool(ceil_mode), "count_include_pad": include}
 
 
 def _m_avgpool(m: nn.AvgPool2d, t: _Tensor) -> _Emit:
@@ -1004,6 +1098,15 @@ _MODULES: dict[type, Callable[[Any, _Tensor], _Emit | _Tensor | None]] = {
     nn.PReLU: _m_prelu,
     nn.Identity: lambda m, t: t,
 }
+
+
+
+
+def _module_handler(m: nn.Module) -> Callable[[Any, _Tensor], _Emit | _Tensor | None] | None:
+    handler = _MODULES.get(type(m))
+    if handler is None and _is_same_pad_conv(m):
+        return _m_same_pad_conv
+    return handler
 
 
 # --- function, method and ATen handlers: (mapper, bound arguments) → value --------------------------
@@ -1298,7 +1401,8 @@ class LoadedSource:
 def load_source(source: str, args: Mapping[str, Any] | None = None) -> LoadedSource:
     """``path/to/file.py:Class`` (the file is executed; the class constructed with ``args``),
     ``torchvision:NAME`` (torchvision's architecture with its initial weights; nothing is downloaded), or
-    ``FILE.pt2`` (``torch.export.load``) or ``FILE.onnx`` (:func:`~cnnplayground.io.onnx_import.load_onnx`).
+    ``FILE.pt2`` (:func:`~cnnplayground.io.pt2_import.load_program`, which runs nothing in the file) or
+    ``FILE.onnx`` (:func:`~cnnplayground.io.onnx_import.load_onnx`).
     Raises :class:`ModelImportError` with what to do (for an ONNX file with operators that cannot be
     mapped, with one :class:`ImportProblem` per node)."""
     kwargs = dict(args or {})
@@ -1363,13 +1467,12 @@ def _torchvision(name: str, kwargs: dict[str, Any]) -> LoadedSource:
 
 
 def _pt2(path: Path) -> LoadedSource:
-    if not path.is_file():
-        raise ModelImportError(f"{path} is not a file")
+    from .pt2_import import Pt2ImportError, load_program
+
     try:
-        with _quiet():
-            program = torch.export.load(str(path))
-    except Exception as exc:  # a damaged or foreign archive: torch raises many kinds
-        raise ModelImportError(f"cannot read {path.name} as an exported program: {one_line(exc, 200)}") from None
+        program = load_program(path)  # checked first: nothing in the file is unpickled or evaluated
+    except Pt2ImportError as exc:
+        raise ModelImportError(str(exc)) from None
     return LoadedSource(path.stem, program=program)
 
 

@@ -84,6 +84,7 @@ class Converter:
         self.fused: set[int] = set()  # id() of nodes folded into an earlier one (MatMul + Add)
         self._used_names: set[str] = set()
         self.declared_batch: int | None = None  # the input's batch size when the file fixes it
+        self.origins: dict[str, str] = {}  # fx node name → the ONNX node it comes from
 
     # --- the whole graph -----------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class Converter:
         self.fx_graph.output(output)
         module = fx.GraphModule(self.modules, self.fx_graph, class_name="OnnxModel")
         module.meta["onnx_notes"] = list(self.notes)
+        module.meta["onnx_nodes"] = dict(self.origins)  # the importer names these in its problems
         return module.eval(), input_shape
 
     def _input(self) -> tuple[int, ...]:
@@ -267,6 +269,7 @@ class Converter:
         target = self._name(node, weight_name)
         self.modules[target] = module
         fx_node = self.fx_graph.call_module(target, tuple(v.node for v in inputs))
+        self._origin(fx_node, node)
         value = _Value(fx_node, meta)
         self.set(output or node.output[0], value)
         return value
@@ -291,9 +294,14 @@ class Converter:
 
         meta = function(*[as_meta(a) for a in args])
         fx_node = self.fx_graph.call_function(function, tuple(as_node(a) for a in args))
+        self._origin(fx_node, node)
         value = _Value(fx_node, meta)
         self.set(output or node.output[0], value)
         return value
+
+    def _origin(self, fx_node: fx.Node, node: Any) -> None:
+        """Where an fx node comes from, for the import's problems: ``file.onnx: node 'fc' (Gemm)``."""
+        self.origins[fx_node.name] = f"{self.file_name}: node {node.name or '(unnamed)'!r} ({node.op_type})"
 
     def _name(self, node: Any, weight_name: str | None) -> str:
         """A module name after the original network's attribute names where the file keeps them.

@@ -62,13 +62,14 @@ SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
 # --- the central directory -----------------------------------------------------------------
 
 
-def check_central_directory(f: IO[bytes], max_entries: int) -> None:
+def check_central_directory(f: IO[bytes], max_entries: int, name: str = "the project archive") -> None:
     """Refuse an archive whose end record declares over ``max_entries`` entries or a large directory.
 
     Finds the end record as ``zipfile`` does (at the very end, else the last
     one within 64 KB of comment) and, when present, the ZIP64 record just before
     it, whose counts ``zipfile`` uses instead. Reads at most 64 KB. A file with
-    no end record is left to ``zipfile`` to refuse.
+    no end record is left to ``zipfile`` to refuse. ``name`` is the archive as
+    the messages call it.
     """
     f.seek(0, 2)
     size = f.tell()
@@ -97,11 +98,11 @@ def check_central_directory(f: IO[bytes], max_entries: int) -> None:
     f.seek(0)
     most = max(entries_here, entries)
     if most > max_entries:
-        raise ProjectError(f"the project archive holds {most:,} files; at most {max_entries} are allowed")
+        raise ProjectError(f"{name} holds {most:,} files; at most {max_entries} are allowed")
     if directory_bytes > MAX_DIRECTORY_BYTES:
         raise ProjectError(
-            f"the project archive's directory is {directory_bytes:,} bytes; "
-            f"at most {MAX_DIRECTORY_BYTES:,} are allowed (it is not a CNN Playground project)"
+            f"{name}'s directory is {directory_bytes:,} bytes; at most {MAX_DIRECTORY_BYTES:,} are allowed"
+            + (" (it is not a CNN Playground project)" if name == "the project archive" else "")
         )
 
 

@@ -424,9 +424,11 @@ def test_exported_code_imports_as_the_same_graph_with_the_same_weights(tmp_path,
     loaded.module.load_state_dict(__import__("safetensors.torch").torch.load_file(str(tmp_path / "model.safetensors")))
     result = import_module(loaded.module, loaded.input_shape).require()
     assert _structure(result.graph) == _structure(graph)
-    merges = {nid for nid, n in graph.nodes.items() if n.kind in MERGE_KINDS}
-    assert set(result.graph.nodes) - {n for n, node in result.graph.nodes.items() if node.kind in MERGE_KINDS} \
-        == set(graph.nodes) - merges
+    assert set(result.graph.nodes) == set(graph.nodes)  # merges too: their ids are in the code's comments
+    def wires(g: Graph) -> list[tuple[str, str, int]]:
+        return sorted((e.source, e.target, e.port) for e in g.edges)
+
+    assert wires(result.graph) == wires(graph)
     assert result.weights.keys() == project.weights.keys()
     for key, value in project.weights.items():
         assert torch.equal(result.weights[key], value), key
@@ -462,5 +464,33 @@ def test_an_exported_resnet18_program_imports_with_equal_logits(tmp_path):
 def test_a_file_that_is_no_program_is_one_message(tmp_path):
     path = tmp_path / "broken.pt2"
     path.write_bytes(b"not a zip")
-    with pytest.raises(ModelImportError, match="cannot read broken.pt2 as an exported program"):
+    with pytest.raises(ModelImportError, match=r"broken.pt2 is not an exported program \(.pt2\), or it is damaged"):
         load_source(str(path))
+
+
+def test_merge_ids_come_back_from_exported_code_also_when_the_comment_is_above_a_long_line(tmp_path):
+    from cnnplayground.export.code import export_pytorch
+
+    g = Graph()
+    g.add_node("Input", {"channels": 2, "height": 6, "width": 6}, id="input")
+    branches = [f"a_rather_long_branch_name_number_{i}" for i in range(4)]
+    for b in branches:
+        g.add_node("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, id=b)
+        g.connect("input", b)
+    g.add_node("Concat", {}, id="joined_branches")
+    for port, b in enumerate(branches):
+        g.connect(b, "joined_branches", port)
+    g.add_node("Conv2d", {"out_channels": 2, "kernel_size": 1}, id="squeeze")
+    g.connect("joined_branches", "squeeze")
+    g.add_node("Multiply", {}, id="gate")
+    g.connect("squeeze", "gate", 0)
+    g.connect(branches[0], "gate", 1)
+    g.add_node("Add", {}, id="skip")
+    g.connect("gate", "skip", 0)
+    g.connect(branches[1], "skip", 1)
+    export_pytorch(g, None, tmp_path)
+    source = (tmp_path / "model.py").read_text()
+    assert "    # joined_branches -> 8×6×6\n" in source  # the long concat line has its comment above it
+    result = import_module(load_source(f"{tmp_path / 'model.py'}:Net").module, (2, 6, 6)).require()
+    assert set(result.graph.nodes) == set(g.nodes)
+    assert [result.graph.nodes[n].kind for n in ("joined_branches", "gate", "skip")] == ["Concat", "Multiply", "Add"]

@@ -105,3 +105,23 @@ def test_an_onnx_input_is_read_from_the_file(tmp_path):
                      .SerializeToString())
     result = import_source(str(path))
     assert result.ok and result.input_shape == (2, 5, 7)
+
+
+def test_the_imports_problems_name_the_onnx_node_not_pytorchs_lines(tmp_path):
+    """The module of an ONNX file is generated code: its problems say which node of the file they come from."""
+    from test_onnx_import import _random, _tensor
+
+    merge = [helper.make_node("GlobalAveragePool", ["x"], ["p"], name="squeeze"),
+             helper.make_node("Add", ["x", "p"], ["y"], name="broadcast_add")]
+    head = [helper.make_node("Flatten", ["x"], ["f"], name="flatten"),
+            helper.make_node("Gemm", ["f", "fc.weight"], ["g"], name="fc", transB=1),
+            helper.make_node("BatchNormalization", ["g", "s", "b", "m", "v"], ["y"], name="head_bn")]
+    inits = [_tensor("fc.weight", _random(3, 4 * 9 * 9)), _tensor("s", _random(3)), _tensor("b", _random(3)),
+             _tensor("m", _random(3)), _tensor("v", _random(3, positive=True))]
+    found = []
+    for name, nodes, weights in (("merge", merge, []), ("head", head, inits)):
+        path = tmp_path / f"{name}.onnx"
+        path.write_bytes(_model(nodes, weights).SerializeToString())
+        found += [(p.where, p.what) for p in import_source(str(path)).problems]
+    assert found == [("merge.onnx: node 'broadcast_add' (Add)", "operator.add"),
+                     ("head.onnx: node 'head_bn' (BatchNormalization)", "nn.BatchNorm1d 'head_bn'")]
