@@ -139,13 +139,13 @@ def test_a_folder_a_pipe_and_a_missing_file_are_refused_without_reading(tmp_path
     assert "there is no such file" in _refused(tmp_path / "missing.onnx")
     pipe = tmp_path / "pipe.onnx"
     os.mkfifo(pipe)
-    with _bounded_memory(seconds=1.0):  # opening a pipe for reading would block for ever
+    with _bounded_memory(seconds=10.0):  # opening a pipe for reading would block for ever
         assert "not a regular file" in _refused(pipe)
 
 
 def test_a_file_over_the_limit_is_refused_from_its_size(tmp_path):
     path = _sparse(tmp_path / "big.onnx", 2 * 2**30 + 1)
-    with _bounded_memory(seconds=1.0):
+    with _bounded_memory(seconds=10.0):
         assert _refused(path) == "big.onnx is 2.0 GB; ONNX files are limited to 2 GB (larger models keep their " \
                                  "weights in external data, which is not read)"
 
@@ -174,21 +174,21 @@ def test_a_tensor_larger_than_its_data_is_refused_before_allocation(dims, expect
     tensor = _declared("w", dims)
     tensor.raw_data = bytes(16)
     path = _write(tmp_path, _model_with_weight(tensor))
-    with _bounded_memory(seconds=2.0):
+    with _bounded_memory(seconds=20.0):
         assert expected in _refused(path)
 
 
 def test_a_million_axes_or_list_values_are_refused_before_they_become_python_numbers(tmp_path):
     tensor = _declared("w", [1] * 1_000_000)
     path = _write(tmp_path, _model_with_weight(tensor))
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         assert "declares tensor 'w' with 1,000,000 axes; at most 8 are read" in _refused(path)
     node = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[1] * 1_000_000)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     path = _write(tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                                               ir_version=8).SerializeToString())
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         assert "MaxPool 'pool' (its attribute 'kernel_shape' holds 1,000,000 values)" in _refused(path)
 
 
@@ -224,7 +224,7 @@ def test_a_million_nodes_are_refused_before_they_are_parsed(tmp_path):
     node = _ld(1, helper.make_node("Relu", ["x"], ["x"]).SerializeToString())
     path = _write(tmp_path, _ld(7, node * 1_000_000 + _INPUT) + _OPSET)
     assert path.stat().st_size > 13 * 2**20
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         message = _refused(path)
     assert message == (f"m.onnx has over {MAX_NODES:,} nodes; CNN Playground imports networks of up to "
                        f"{MAX_NODES:,} operators")
@@ -232,14 +232,14 @@ def test_a_million_nodes_are_refused_before_they_are_parsed(tmp_path):
 
 def test_a_graph_of_two_hundred_thousand_empty_entries_is_refused(tmp_path):
     path = _write(tmp_path, _ld(7, _INPUT + b"\x6a\x00" * 200_000) + _OPSET)  # value_info entries of 2 bytes
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         assert "has over 100,000 graph entries" in _refused(path)
 
 
 def test_a_description_over_8_mb_is_refused_before_it_is_parsed(tmp_path):
     node = helper.make_node("Relu", ["x"], ["y"], doc_string="a" * (9 * 2**20))
     path = _write(tmp_path, _ld(7, _ld(1, node.SerializeToString()) + _INPUT) + _OPSET)
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         assert "describes its graph in over 8 MB" in _refused(path)
 
 
@@ -249,7 +249,7 @@ def test_subgraphs_nested_two_thousand_deep_are_refused(tmp_path):
         attribute = _ld(1, b"then_branch") + _ld(6, graph) + b"\xa0\x01\x05"  # type = GRAPH (5)
         graph = _ld(1, _ld(4, b"If") + _ld(5, attribute))
     path = _write(tmp_path, _ld(7, graph + _INPUT) + _OPSET)
-    with _bounded_memory(seconds=5.0):
+    with _bounded_memory(seconds=30.0):  # unbounded work takes minutes; 5 s failed on a loaded machine
         message = _refused(path)
     assert message.startswith("m.onnx is not an ONNX model, or it is damaged (")  # protobuf's depth limit
 
