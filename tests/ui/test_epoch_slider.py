@@ -79,8 +79,10 @@ def test_the_slider_shows_each_stored_epochs_kernels_and_keeps_the_layer(qtbot, 
         assert panel.caption.text().startswith("Filters with run 1: ")
     qtbot.keyClick(bar.slider, Qt.Key.Key_Left)  # arrow keys move it: back to epoch 2
     kernels_at(qtbot, panel, snapshot_weights(project, 0, 2)["layers.conv2.weight"])
-    # every bar shows the one choice
+    # every bar shows the one choice (a hidden one when it is shown)
+    window.acts.show_feature_maps.trigger()
     assert window.feature_maps.epoch_bar.slider.value() == 2
+    window.acts.show_results.trigger()
     assert window.results.epoch_bar.label.text().startswith("epoch 2 of 4")
 
 

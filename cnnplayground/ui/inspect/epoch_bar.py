@@ -69,6 +69,9 @@ class EpochBar(QWidget):
         layout.addWidget(self.play)
         layout.addWidget(self.label, 3)
         self._epochs: list[int] = []
+        self._runs: list[tuple[int, str, list[int]]] | None = None  # what the run box lists
+        self._stale = False  # hidden: synced when shown (a window has a bar per panel)
+        self._enabled: bool | None = None
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.run.activated.connect(self._on_run_chosen)
         self.play.clicked.connect(lambda _checked=False: source.player.toggle())
@@ -80,18 +83,29 @@ class EpochBar(QWidget):
     def at_latest(self) -> bool:
         return self.slider.value() == len(self._epochs)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self._stale:
+            self.sync()
+
     def sync(self) -> None:
-        """Show the source's runs and chosen epoch (without sending the choice back)."""
+        """Show the source's runs and chosen epoch (without sending the choice back); when hidden, on show."""
+        if not self.isVisible() and self._runs is not None:
+            self._stale = True
+            return
+        self._stale = False
         runs = self.source.stored_runs()
         chosen = self.source.chosen_run
         self.run.blockSignals(True)
-        self.run.clear()
-        for index, name, _epochs in runs:
-            self.run.addItem(name, index)
+        if runs != self._runs:
+            self.run.clear()
+            for index, name, _epochs in runs:
+                self.run.addItem(name, index)
+            self.run.setVisible(len(runs) > 1)
+            self._runs = runs
         if chosen is not None:
             self.run.setCurrentIndex(self.run.findData(chosen))
         self.run.blockSignals(False)
-        self.run.setVisible(len(runs) > 1)
         self._epochs = next((e for i, _n, e in runs if i == chosen), [])
         selected = self.source.selected_epoch
         position = self._epochs.index(selected[1]) if selected is not None else len(self._epochs)
@@ -100,6 +114,13 @@ class EpochBar(QWidget):
         self.slider.setValue(position)
         self.slider.blockSignals(False)
         enabled = bool(self._epochs)
+        if enabled != self._enabled:
+            self._enable(enabled)
+        self._on_playing_changed(self.source.player.playing)
+        self.label.setText(self.text())
+
+    def _enable(self, enabled: bool) -> None:
+        self._enabled = enabled
         for widget in (self.slider, self.play, self.title, self.label):
             widget.setEnabled(enabled)
             widget.setToolTip("" if enabled else NO_EPOCHS_TIP)
@@ -107,8 +128,6 @@ class EpochBar(QWidget):
             self.play.setToolTip("Step through the stored epochs (Space on the slider)")
             self.slider.setToolTip("The weights the panels show: a stored epoch, or the latest (right end); "
                                    "arrow keys move, Space plays")
-        self._on_playing_changed(self.source.player.playing)
-        self.label.setText(self.text())
 
     def text(self) -> str:
         """``"epoch 3 of 10 (stored: 0, 1, 2, …)"``, or what "latest" is."""

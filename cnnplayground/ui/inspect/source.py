@@ -36,9 +36,9 @@ from .epoch_player import EpochPlayer
 #: Images the memory check counts on when the panels' model is built (the panels' analyses of many
 #: images at once run as jobs whose failures are reported in the panel).
 INSPECT_BATCH = 1
-#: Models built from stored epochs kept for going back and forth with the slider (a few: ResNet-18's is 45 MB,
-#: but its tensors are the stored ones, shared, so each costs little beyond its modules).
-EPOCH_MODELS_CACHED = 4
+#: Models built from stored epochs kept for going back and forth with the slider: their tensors are the stored
+#: ones (shared, not copied), so each costs only its modules (~100 KB for ResNet-18).
+EPOCH_MODELS_CACHED = 16
 
 
 class ModelSource(QObject):
@@ -77,6 +77,8 @@ class ModelSource(QObject):
         #: The stored epoch looked at: (run index, epoch, that run's RunEpochs); None: the latest weights.
         self._epoch: tuple[int, int, RunEpochs] | None = None
         self._epoch_models: OrderedDict[tuple[int, int], GraphModule] = OrderedDict()
+        #: Per run's RunEpochs: its network built on the meta device, copied for each epoch.
+        self._templates: dict[int, tuple[RunEpochs, GraphModule]] = {}
         self._chosen_run: int | None = None  # the run whose epochs the slider offers (None: the newest)
         #: Play: steps through the stored epochs (one control for all the panels' epoch bars).
         self.player = EpochPlayer(self)
@@ -190,6 +192,7 @@ class ModelSource(QObject):
             self._forget_epochs()
         else:
             self._epoch_models.clear()
+            self._templates.clear()
             self.epoch_changed.emit()  # a run recorded or undone: other runs to choose from
         if not self.training.running:  # a run's record arrives while it still counts as running
             self.replaced.emit()
@@ -334,12 +337,16 @@ class ModelSource(QObject):
         key = (run, epoch)
         model = self._epoch_models.get(key)
         if model is None:
-            with torch.device("meta"):  # no random initialization: the stored tensors replace it
-                model = build(epochs.graph)
+            template = self._templates.get(id(epochs))
+            if template is None or template[0] is not epochs:
+                with torch.device("meta"):  # no random initialization: the stored tensors replace it
+                    blank = build(epochs.graph)
+                blank.eval()
+                blank.requires_grad_(False)
+                template = self._templates[id(epochs)] = (epochs, blank)
+            model = copy.deepcopy(template[1])  # of meta tensors: half the time of building it again
             # assign: the model's tensors are the stored ones (nobody changes them in place), no copy
             model.load_state_dict(epochs.weights[epoch], assign=True)
-            model.eval()
-            model.requires_grad_(False)
             self._epoch_models[key] = model
             while len(self._epoch_models) > EPOCH_MODELS_CACHED:
                 self._epoch_models.popitem(last=False)
@@ -357,6 +364,7 @@ class ModelSource(QObject):
         """Another project, or the run looked at is gone: back to the latest weights (shown by the caller)."""
         self.player.stop()
         self._epoch_models.clear()
+        self._templates.clear()
         self._chosen_run = None
         if self._epoch is not None:
             self._epoch = None
