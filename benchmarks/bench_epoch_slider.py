@@ -50,8 +50,8 @@ def network(name: str):
     """``(graph, synthetic options)``: LeNet-5 at 1×28×28, ResNet-18 (10 classes) at 3×32×32."""
     if name == "lenet5":
         graph = lenet5()
-        _, c, h = (None, *[graph.input_nodes()[0].params[k] for k in ("channels", "height")])
-        return graph, {"size": int(h), "channels": int(c)}
+        params = graph.input_nodes()[0].params
+        return graph, {"size": int(params["height"]), "channels": int(params["channels"])}
     graph = resnet18(num_classes=10)
     graph.input_nodes()[0].params.update(height=32, width=32)
     return graph, {"size": 32, "channels": 3}
@@ -147,9 +147,8 @@ def main() -> int:
         run.keep_epochs(RunEpochs(graph.copy(), weights))
         project.history = [run]
         window.document.new(project)
-        source = window.model_source
-        source.ensure_data()
-        if not run_until(lambda: source.data is not None, 300):
+        window.model_source.ensure_data()
+        if not run_until(lambda: window.model_source.data is not None, 300):
             print("the dataset did not load", file=sys.stderr)
             return 1
         for key, handler in (("kernels", "_on_tiles"), ("feature_maps", "_on_maps")):

@@ -15,8 +15,8 @@ from cnnplayground.io.project_epochs import snapshot_weights
 from cnnplayground.project import DatasetChoice, Project, RunHistory, TrainingConfig
 from cnnplayground.project.epochs import RunEpochs
 from cnnplayground.ui.inspect.epoch_bar import NO_EPOCHS_TIP
-from cnnplayground.ui.training.results import _find_mistakes
 from cnnplayground.ui.shell.main_window import MainWindow
+from cnnplayground.ui.training.results import _find_mistakes
 
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 300, "test_size": 60})
 EPOCHS = [0, 1, 2, 4]  # as a budget thins them: epoch 3 not kept
