@@ -11,10 +11,11 @@ from PySide6.QtWidgets import QMessageBox
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
 from cnnplayground.io.project import weights_from_module
-from cnnplayground.io.project_epochs import snapshot_weights
+from cnnplayground.io.project_epochs import snapshot_model, snapshot_weights
 from cnnplayground.project import DatasetChoice, Project, RunHistory, TrainingConfig
 from cnnplayground.project.epochs import RunEpochs
 from cnnplayground.ui.inspect.epoch_bar import NO_EPOCHS_TIP
+from cnnplayground.ui.inspect.feature_maps_panel import _maps_and_prediction
 from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.training.results import _find_mistakes
 
@@ -145,3 +146,23 @@ def test_feature_maps_and_results_follow_the_epoch(qtbot, window):
     assert np.array_equal(results.confusion._counts, expected.confusion)
     assert source.model is not None and all(
         torch.equal(t, snapshot_weights(project, 0, 1)[k]) for k, t in source.model.state_dict().items())
+
+
+def test_feature_maps_keep_their_image_and_layer_at_another_epoch(qtbot, window):
+    project = open_project(window)
+    window.acts.show_feature_maps.trigger()
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None and bool(panel.maps) and not panel.busy,
+                    timeout=20_000)
+    panel.index.setValue(7)
+    assert panel.index.value() == 7
+    panel.layer.setCurrentText("conv2")
+    qtbot.waitUntil(lambda: not panel.busy, timeout=20_000)
+    x = panel.input_tensor()
+    for epoch, position in ((1, 1), (4, 3)):
+        panel.epoch_bar.slider.setValue(position)
+        expected, _prediction = _maps_and_prediction(snapshot_model(project, 0, epoch), x)
+        qtbot.waitUntil(lambda e=expected: not panel.busy and "conv2" in panel.maps  # noqa: B023
+                        and np.array_equal(panel.maps["conv2"], e["conv2"]), timeout=20_000)
+        assert panel.index.value() == 7 and panel.layer.currentText() == "conv2"
+        assert torch.equal(panel.input_tensor(), x)  # the same image
