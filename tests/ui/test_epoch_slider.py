@@ -40,17 +40,19 @@ def lenet_weights(seed: int) -> dict[str, torch.Tensor]:
     return weights_from_module(build(get_preset("lenet5").factory()))
 
 
-def open_project(window: MainWindow, stored: list[int] | None = EPOCHS) -> Project:
+def open_project(window: MainWindow, stored: list[int] | None = EPOCHS, runs: int = 1) -> Project:
     """LeNet-5 with one run whose epochs are distinct (seeded) weights; its latest weights another seed."""
     graph = get_preset("lenet5").factory()
     config = TrainingConfig(epochs=4, batch_size=64, device="cpu", checkpoint_every=0)
     project = Project.new(graph=graph, name="t", dataset=SMALL, training=config)
     project.weights = lenet_weights(99)
-    run = RunHistory(name="run 1")
-    if stored:
-        run.keep_epochs(RunEpochs(graph.copy(),
-                                  {k: lenet_weights(10 + k) for k in stored}))
-    project.history = [run]
+    project.history = []
+    for n in range(1, runs + 1):
+        run = RunHistory(name=f"run {n}")
+        if stored:
+            kept = stored[:len(stored) - n + 1]  # the second run keeps one epoch fewer
+            run.keep_epochs(RunEpochs(graph.copy(), {k: lenet_weights(10 * n + k) for k in kept}))
+        project.history.append(run)
     window.document.new(project)
     return project
 
@@ -166,3 +168,20 @@ def test_feature_maps_keep_their_image_and_layer_at_another_epoch(qtbot, window)
                         and np.array_equal(panel.maps["conv2"], e["conv2"]), timeout=20_000)
         assert panel.index.value() == 7 and panel.layer.currentText() == "conv2"
         assert torch.equal(panel.input_tensor(), x)  # the same image
+
+
+def test_another_run_and_another_project(qtbot, window):
+    project = open_project(window, runs=2)  # run 1 keeps epochs 0, 1, 2, 4; run 2 keeps 0, 1, 2
+    window.acts.show_kernels.trigger()
+    panel, bar, source = window.kernels, window.kernels.epoch_bar, window.model_source
+    assert bar.run.isVisible() and [bar.run.itemText(i) for i in range(bar.run.count())] == ["run 1", "run 2"]
+    assert bar.run.currentText() == "run 2" and bar.slider.maximum() == 3  # the newest run's epochs, then latest
+    bar.slider.setValue(2)
+    kernels_at(qtbot, panel, snapshot_weights(project, 1, 2)["layers.conv1.weight"])
+    bar.run.setCurrentIndex(0)
+    bar.run.activated.emit(0)  # the user picks run 1: its epoch 2
+    assert source.selected_epoch == (0, 2) and bar.slider.maximum() == 4
+    kernels_at(qtbot, panel, snapshot_weights(project, 0, 2)["layers.conv1.weight"])
+    open_project(window, stored=None)  # another project: its latest weights, nothing to choose
+    assert source.selected_epoch is None and not bar.slider.isEnabled() and not bar.run.isVisible()
+    kernels_at(qtbot, panel, window.document.project.weights["layers.conv1.weight"])

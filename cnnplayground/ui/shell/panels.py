@@ -88,7 +88,7 @@ def _inspect(panel: type[QWidget]) -> Callable[[MainWindow], QWidget]:
 def _results(window: MainWindow) -> QWidget:
     """The Results panel, with the epoch bar: its confusion matrix is evaluated at the epoch chosen."""
     widget = ResultsPanel(window)
-    add_epoch_bar(widget, window.model_source)
+    add_epoch_bar(widget, window.model_source).setContentsMargins(6, 2, 6, 0)  # as the panel's caption
     return widget
 
 
