@@ -113,10 +113,12 @@ def test_play_steps_through_every_stored_epoch(qtbot, window):
     source.player.timer.setInterval(20)
     shown: list[tuple[int, int] | None] = []
     source.epoch_changed.connect(lambda: shown.append(source.selected_epoch))
+    buttons: list[tuple[bool, str]] = []  # (playing, the Play button's text) at each start and stop
+    source.player.playing_changed.connect(lambda playing: buttons.append((playing, bar.play.text())))
     bar.slider.setFocus()
     qtbot.keyClick(bar.slider, Qt.Key.Key_Space)  # Space on the slider plays
-    assert source.player.playing and bar.play.text() == "Pause"
     qtbot.waitUntil(lambda: not source.player.playing, timeout=10_000)
+    assert buttons == [(True, "Pause"), (False, "Play")]
     assert shown == [(0, e) for e in EPOCHS]  # from epoch 0 to the last, each once, then it stops
     assert bar.play.text() == "Play" and bar.slider.value() == len(EPOCHS) - 1
     kernels_at(qtbot, window.kernels, snapshot_weights(project, 0, 4)["layers.conv1.weight"])
