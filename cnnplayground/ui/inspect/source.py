@@ -73,7 +73,8 @@ class ModelSource(QObject):
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._on_device: tuple[torch.device, object] | None = None
         #: What the latest weights are (``_set``'s arguments): shown again when "latest" is chosen.
-        self._latest: tuple = (None, None, "", "", None)
+        self._latest: tuple[GraphModule | None, Graph | None, str, str, WeightsSnapshot | None] = (
+            None, None, "", "", None)
         #: The stored epoch looked at: (run index, epoch, that run's RunEpochs); None: the latest weights.
         self._epoch: tuple[int, int, RunEpochs] | None = None
         self._epoch_models: OrderedDict[tuple[int, int], GraphModule] = OrderedDict()
@@ -376,8 +377,8 @@ class ModelSource(QObject):
     def weights_label(self) -> str:
         """A short name for the weights, to tell results of two models apart ("run 2, FGSM-trained ε 0.1")."""
         if self._epoch is not None:
-            run, epoch, _epochs = self._epoch
-            return f"{self.document.project.history[run].name}, epoch {epoch}"
+            index, epoch, _epochs = self._epoch
+            return f"{self.document.project.history[index].name}, epoch {epoch}"
         if self._live:
             return f"{self.training.run_name or 'this run'} ({self.description.split(': ')[-1]})"
         history = self.document.project.history
