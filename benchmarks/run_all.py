@@ -17,6 +17,8 @@ prints Markdown tables, whose rows are taken over as they are.
 - **folder stream**: ``bench_folder_stream.py``: images/s of an image folder of 20,000 small JPEGs
   loaded in memory, streamed from disk (first pass: decode and cache; later: the cache), and of an
   epoch of batches from memory and from the memory-mapped cache.
+- **epoch slider**: ``bench_epoch_slider.py`` (offscreen Qt): Kernels and Feature Maps redrawn after a move
+  of the epoch slider, LeNet-5 and ResNet-18 at 32×32;
 - **import**: ``bench_import.py``: importing torchvision's ResNet-50 and DenseNet-121 onto the canvas
   (trace, mapping, weights, layout), first and median time.
 
@@ -91,6 +93,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("attacks", "bench_attacks.py", ["--repeats", "1", "--steps", "2", *dev], inline=TINY_ATTACKS),
             Job("folder stream", "bench_folder_stream.py", ["--images", "300", "--rounds", "1"]),
             Job("import", "bench_import.py", ["--models", "resnet18", "--side", "64", "--repeats", "1"]),
+            Job("epoch slider", "bench_epoch_slider.py", ["--models", "lenet5", "--epochs", "3"]),
         ]
     if args.device == "cuda":
         return [
@@ -114,6 +117,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("attacks", "bench_attacks.py", dev),
         Job("folder stream", "bench_folder_stream.py", []),
         Job("import", "bench_import.py", []),
+        Job("epoch slider", "bench_epoch_slider.py", []),
     ]
 
 
@@ -151,7 +155,8 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
-                "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows}[r["bench"]](job.name, r)
+                "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows,
+                "epoch_slider": epoch_slider_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -221,6 +226,14 @@ def import_rows(name: str, r: dict) -> list[tuple[str, ...]]:
              f"{row['cold_s']:.2f} s / {row['median_s']:.2f} s",
              f"{row['layers']} layers, {row['params']:,} parameters"
              + (f"; target < {row['target_s']:g} s" if row.get("target_s") else ""))
+            for row in r["rows"]]
+
+
+def epoch_slider_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    return [(name, f"{row['network']}, {row['panel']}, CPU", "redraw after a slider move: first visit / cached (max)",
+             f"{row['first_max_ms']:.0f} ms / {row['cached_max_ms']:.0f} ms",
+             f"median {row['first_median_ms']:.0f} / {row['cached_median_ms']:.0f} ms; "
+             f"target ≤ {row['target_ms']:.0f} ms")
             for row in r["rows"]]
 
 

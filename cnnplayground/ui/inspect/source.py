@@ -5,11 +5,17 @@ being trained): after each epoch of a run, the weights the trainer sends
 (``WeightsSnapshot``); otherwise the project's stored weights when they fit the
 network on the canvas; otherwise the network with fresh random weights (seed 0), so
 the panels always have something to show and say which it is.
+
+Those are the *latest* weights. The epoch slider (:mod:`.epoch_bar`) may instead choose a stored
+epoch of a run (:meth:`ModelSource.select_epoch`): the panels then see that run's network with the
+weights it kept of that epoch (``RunHistory.epochs``), until "latest" is chosen again. The latest
+weights go on following the project and a live run meanwhile, out of sight.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -20,14 +26,19 @@ from ...core.graph import Graph
 from ...core.inference import infer
 from ...core.memory import NotEnoughMemoryError, check_memory
 from ...data.base import ImageData
+from ...project.epochs import RunEpochs
 from ...train.events import WeightsSnapshot
 from ...train.trainer import resolve_device
 from ..document.document import Document
 from ..training.dock import TrainingDock
+from .epoch_player import EpochPlayer
 
 #: Images the memory check counts on when the panels' model is built (the panels' analyses of many
 #: images at once run as jobs whose failures are reported in the panel).
 INSPECT_BATCH = 1
+#: Models built from stored epochs kept for going back and forth with the slider: their tensors are the stored
+#: ones (shared, not copied), so each costs only its modules (~100 KB for ResNet-18).
+EPOCH_MODELS_CACHED = 16
 
 
 class ModelSource(QObject):
@@ -42,6 +53,8 @@ class ModelSource(QObject):
 
     changed = Signal()
     replaced = Signal()
+    #: The epoch looked at changed (:attr:`selected_epoch`), or the runs' stored epochs did (:meth:`stored_runs`).
+    epoch_changed = Signal()
 
     def __init__(self, document: Document, training: TrainingDock, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +72,17 @@ class ModelSource(QObject):
         self._signature: tuple | None = None  # what the current model was built from
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._on_device: tuple[torch.device, object] | None = None
+        #: What the latest weights are (``_set``'s arguments): shown again when "latest" is chosen.
+        self._latest: tuple[GraphModule | None, Graph | None, str, str, WeightsSnapshot | None] = (
+            None, None, "", "", None)
+        #: The stored epoch looked at: (run index, epoch, that run's RunEpochs); None: the latest weights.
+        self._epoch: tuple[int, int, RunEpochs] | None = None
+        self._epoch_models: OrderedDict[tuple[int, int], GraphModule] = OrderedDict()
+        #: Per run's RunEpochs: its network built on the meta device, copied for each epoch.
+        self._templates: dict[int, tuple[RunEpochs, GraphModule]] = {}
+        self._chosen_run: int | None = None  # the run whose epochs the slider offers (None: the newest)
+        #: Play: steps through the stored epochs (one control for all the panels' epoch bars).
+        self.player = EpochPlayer(self)
         self._rebuild_timer = QTimer(self)
         self._rebuild_timer.setSingleShot(True)
         self._rebuild_timer.setInterval(300)  # typing a kernel size rebuilds once
@@ -160,10 +184,17 @@ class ModelSource(QObject):
         self._set(model, graph, description, "")
 
     def _on_project_replaced(self, _graph=None) -> None:
+        self._forget_epochs()
         self.replaced.emit()
         self.rebuild()
 
     def _on_history_changed(self) -> None:
+        if self._epoch is not None and not self._epoch_still_stored():
+            self._forget_epochs()
+        else:
+            self._epoch_models.clear()
+            self._templates.clear()
+            self.epoch_changed.emit()  # a run recorded or undone: other runs to choose from
         if not self.training.running:  # a run's record arrives while it still counts as running
             self.replaced.emit()
         self.rebuild()
@@ -181,12 +212,14 @@ class ModelSource(QObject):
         self._set(None, graph, f"training: weights after epoch {last.epoch}", "", snapshot=last)
 
     def latest_weights(self) -> dict | None:
-        """The weights of the network looked at (a live run's latest snapshot), without building a model."""
-        if self._snapshot is not None:
-            return dict(self._snapshot[1].state)
-        if self._model is None:
+        """The latest weights (a live run's latest snapshot), without building a model; never a stored
+        epoch's that the slider shows."""
+        model, _graph, _description, _problem, snapshot = self._latest
+        if snapshot is not None:
+            return dict(snapshot.state)
+        if model is None:
             return None
-        return {k: v.detach() for k, v in self._model.state_dict().items()}
+        return {k: v.detach() for k, v in model.state_dict().items()}
 
     @property
     def has_model(self) -> bool:
@@ -213,6 +246,7 @@ class ModelSource(QObject):
             model.eval()
             model.requires_grad_(False)
             self._model = model
+            self._latest = (model, graph, self.description, self.problem, None)
         return self._model
 
     def _on_run_ended(self, _end) -> None:
@@ -220,6 +254,12 @@ class ModelSource(QObject):
         self.rebuild(after_run=True)
 
     def _set(self, model, graph, description: str, problem: str, snapshot: WeightsSnapshot | None = None) -> None:
+        self._latest = (model, graph, description, problem, snapshot)
+        if self._epoch is None:
+            self._show(model, graph, description, problem, snapshot)
+        # else: a stored epoch is on show; these weights are shown when "latest" is chosen again
+
+    def _show(self, model, graph, description: str, problem: str, snapshot: WeightsSnapshot | None = None) -> None:
         # The next epoch's snapshot of a run: the same network, the same shapes (not inferred again).
         usable = model is not None or snapshot is not None
         had = self._model is not None or self._snapshot is not None
@@ -232,10 +272,113 @@ class ModelSource(QObject):
         self._on_device = None
         self.changed.emit()
 
+    # --- the epoch looked at ------------------------------------------------------------------
+    def stored_runs(self) -> list[tuple[int, str, list[int]]]:
+        """``(run index, run name, stored epochs)`` of each run of the project's history that keeps epochs."""
+        return [(i, run.name, run.epochs.epochs()) for i, run in enumerate(self.document.project.history)
+                if run.epochs is not None and run.epochs.weights]
+
+    @property
+    def chosen_run(self) -> int | None:
+        """The run (index into the history) whose epochs the slider offers: the one on show, else the one
+        chosen, else the newest that keeps epochs; None when no run keeps any."""
+        if self._epoch is not None:
+            return self._epoch[0]
+        runs = [i for i, _name, _epochs in self.stored_runs()]
+        if not runs:
+            return None
+        return self._chosen_run if self._chosen_run in runs else runs[-1]
+
+    def choose_run(self, run: int) -> None:
+        """Offer run ``run``'s epochs; on show: its same epoch if it keeps it, else its latest stored one."""
+        runs = dict((i, e) for i, _name, e in self.stored_runs())
+        if run not in runs or run == self.chosen_run:
+            return
+        self._chosen_run = run
+        if self._epoch is None:
+            self.epoch_changed.emit()
+            return
+        epoch = self._epoch[1]
+        self.select_epoch(run, epoch if epoch in runs[run] else runs[run][-1])
+
+    @property
+    def selected_epoch(self) -> tuple[int, int] | None:
+        """``(run index, epoch)`` of the stored weights on show; None: the latest weights."""
+        return None if self._epoch is None else self._epoch[:2]
+
+    def select_epoch(self, run: int | None, epoch: int | None = None) -> None:
+        """Show run ``run``'s weights of ``epoch`` (a stored one) in every panel; ``run=None``: the latest.
+
+        The run's network is built on the ``meta`` device and given the stored tensors (~10 ms for
+        ResNet-18, so on the GUI thread); the last few are cached for going back and forth.
+        """
+        if run is None or epoch is None:
+            if self._epoch is None:
+                return
+            self.player.stop()
+            self._epoch = None
+            self._show(*self._latest)
+            self.epoch_changed.emit()
+            return
+        history = self.document.project.history
+        epochs = history[run].epochs if 0 <= run < len(history) else None
+        if epochs is None or epoch not in epochs.weights:
+            raise ValueError(f"run index {run} keeps no epoch {epoch}")
+        if self._epoch is not None and self._epoch[:2] == (run, epoch) and self._epoch[2] is epochs:
+            return
+        self._epoch = (run, epoch, epochs)
+        self._chosen_run = run
+        model = self._epoch_model(run, epoch, epochs)
+        name = history[run].name
+        what = "its initial weights (epoch 0)" if epoch == 0 else f"weights after epoch {epoch}"
+        self._show(model, epochs.graph, f"{name}: {what}", "")
+        self.epoch_changed.emit()
+
+    def _epoch_model(self, run: int, epoch: int, epochs: RunEpochs) -> GraphModule:
+        key = (run, epoch)
+        model = self._epoch_models.get(key)
+        if model is None:
+            template = self._templates.get(id(epochs))
+            if template is None or template[0] is not epochs:
+                with torch.device("meta"):  # no random initialization: the stored tensors replace it
+                    blank = build(epochs.graph)
+                blank.eval()
+                blank.requires_grad_(False)
+                template = self._templates[id(epochs)] = (epochs, blank)
+            model = copy.deepcopy(template[1])  # of meta tensors: half the time of building it again
+            # assign: the model's tensors are the stored ones (nobody changes them in place), no copy
+            model.load_state_dict(epochs.weights[epoch], assign=True)
+            self._epoch_models[key] = model
+            while len(self._epoch_models) > EPOCH_MODELS_CACHED:
+                self._epoch_models.popitem(last=False)
+        else:
+            self._epoch_models.move_to_end(key)
+        return model
+
+    def _epoch_still_stored(self) -> bool:
+        assert self._epoch is not None
+        run, epoch, epochs = self._epoch
+        history = self.document.project.history
+        return 0 <= run < len(history) and history[run].epochs is epochs and epoch in epochs.weights
+
+    def _forget_epochs(self) -> None:
+        """Another project, or the run looked at is gone: back to the latest weights (shown by the caller)."""
+        self.player.stop()
+        self._epoch_models.clear()
+        self._templates.clear()
+        self._chosen_run = None
+        if self._epoch is not None:
+            self._epoch = None
+            self._show(*self._latest)
+        self.epoch_changed.emit()
+
     # --- what the panels ask of the model ---------------------------------------------------
     @property
     def weights_label(self) -> str:
         """A short name for the weights, to tell results of two models apart ("run 2, FGSM-trained ε 0.1")."""
+        if self._epoch is not None:
+            index, epoch, _epochs = self._epoch
+            return f"{self.document.project.history[index].name}, epoch {epoch}"
         if self._live:
             return f"{self.training.run_name or 'this run'} ({self.description.split(': ')[-1]})"
         history = self.document.project.history

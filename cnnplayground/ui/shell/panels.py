@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QScrollArea, QWidget
 
 from ..inspect.adversarial_panel import AdversarialPanel
 from ..inspect.attribution_panel import AttributionPanel
+from ..inspect.epoch_bar import add_epoch_bar
 from ..inspect.explorer_panel import ExplorerPanel
 from ..inspect.feature_maps_panel import FeatureMapsPanel
 from ..inspect.kernels_panel import KernelsPanel
@@ -76,15 +77,26 @@ class PanelSpec:
 
 
 def _inspect(panel: type[QWidget]) -> Callable[[MainWindow], QWidget]:
-    """The factory of an Inspect panel: it looks at the window's model source."""
-    return lambda window: panel(window.model_source, window)
+    """The factory of an Inspect panel: it looks at the window's model source, at the epoch its bar shows."""
+    def make(window: MainWindow) -> QWidget:
+        widget = panel(window.model_source, window)
+        add_epoch_bar(widget, window.model_source)
+        return widget
+    return make
+
+
+def _results(window: MainWindow) -> QWidget:
+    """The Results panel, with the epoch bar: its confusion matrix is evaluated at the epoch chosen."""
+    widget = ResultsPanel(window)
+    add_epoch_bar(widget, window.model_source).setContentsMargins(6, 2, 6, 0)  # as the panel's caption
+    return widget
 
 
 #: Every panel, in the order their docks are made (and tabbed).
 PANELS: list[PanelSpec] = [
     PanelSpec("curves", "Curves", "curvesDock", CurvesPanel, "Ctrl+Shift+C",
               "Loss, accuracy, learning rate and throughput of each run", menus=("View", "Train"), mode="train"),
-    PanelSpec("results", "Results", "resultsDock", ResultsPanel, "Ctrl+Shift+R",
+    PanelSpec("results", "Results", "resultsDock", _results, "Ctrl+Shift+R",
               "Confusion matrix, per-class accuracy, misclassified images", beside="curves", menus=("View", "Train"),
               mode="train"),
     PanelSpec("kernels", "Kernels", "kernelsDock", _inspect(KernelsPanel), "Ctrl+Shift+K",

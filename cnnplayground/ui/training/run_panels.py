@@ -120,7 +120,7 @@ class RunPanels(QObject):
 
     def evaluate_stored_weights(self) -> None:
         """An opened project's trained weights: the Results panel shows how they do (once per snapshot)."""
-        if self.training.running and not self._after_run:
+        if self.training.running and not self._after_run and self.window.model_source.selected_epoch is None:
             return  # a live run's snapshots: the run's own epoch results are on show (and no model is built)
         source = self.window.model_source
         model, data = source.model, source.data
@@ -128,11 +128,18 @@ class RunPanels(QObject):
             self._after_run = False
             self._evaluated_model = id(model)  # the run's own epoch results are on show
             return
-        if self.training.running or model is None or data is None or self.window.results_dock.isHidden() \
-                or not source.description.startswith("trained") or id(model) == self._evaluated_model:
+        at_epoch = source.selected_epoch is not None  # the epoch slider: that epoch's stored weights
+        if self.training.running and not at_epoch or model is None or data is None \
+                or self.window.results_dock.isHidden() or id(model) == self._evaluated_model:
+            return
+        if not at_epoch and not source.description.startswith("trained"):
+            if self._evaluated_model is not None:  # back from a stored epoch to untrained weights
+                self._evaluated_model = None
+                self.window.results.clear()
             return
         self._evaluated_model = id(model)
-        self.window.results.evaluate(model, data, "the weights stored in the project",
+        self.window.results.evaluate(model, data, source.description if at_epoch else
+                                     "the weights stored in the project",
                                      tta_flip=self.document.project.training.tta_flip,
                                      root=self.document.project.dataset.root)
 
