@@ -17,7 +17,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"  # where the benchmarks look (no override)
 
-BENCHMARKS = ("trainer", "time to accuracy", "GUI overhead", "inspect", "attacks", "import")
+BENCHMARKS = ("trainer", "time to accuracy", "GUI overhead", "inspect", "attacks", "import", "layer health")
 
 
 @pytest.mark.slow

@@ -84,8 +84,11 @@ def dead_relus(run: RunHistory) -> list[Finding]:
 def vanishing_gradients(run: RunHistory) -> list[Finding]:
     if run.health is None or not run.health.epochs:
         return []
-    norms = [(layer.name, layer.grad_norm[-1]) for layer in run.health.layers if layer.grad_norm]
-    norms = [(name, g) for name, g in norms if g is not None and g > 0]
+    norms: list[tuple[str, float]] = []
+    for layer in run.health.layers:
+        g = layer.grad_norm[-1] if layer.grad_norm else None
+        if g is not None and g > 0:
+            norms.append((layer.name, g))
     if len(norms) < 2:
         return []
     (first, g_first), (last, g_last) = norms[0], norms[-1]
