@@ -156,3 +156,13 @@ def test_a_healthy_lenet5_run_on_mnist_raises_no_finding(shared_datasets):
     record, _ = train(lenet(), data, every=10, epochs=2, batch_size=64, learning_rate=2e-3)
     assert record.series["val_accuracy"].y[-1] >= 0.95
     assert diagnose(record) == []
+
+
+def test_layer_health_counts_towards_the_history_size_limit_of_a_project_file():
+    from cnnplayground.io.project_schema import count_history_points
+
+    layer = {"name": "relu1", "kind": "ReLU", "activation_mean": [0.1] * 7, "activation_std": [0.2] * 7,
+             "dead_share": [0.0] * 7, "grad_norm": None, "update_ratio": None}
+    history = [{"name": "run 1", "series": {"train_loss": {"x": [1.0, 2.0], "y": [0.5, 0.4]}},
+                "health": {"epochs": list(range(1, 8)), "layers": [layer, layer]}}]
+    assert count_history_points(history) == 2 + 2 * 3 * 7
