@@ -24,16 +24,19 @@ class HealthPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.caption = QLabel(EMPTY_CAPTION, self)
-        self.caption.setWordWrap(True)
+        self.caption.setMinimumWidth(1)  # long captions are cut, not a reason for a wider window
         self.caption.setContentsMargins(6, 2, 6, 2)
         self.findings = QTreeWidget(self)
         self.findings.setHeaderLabels(["What is wrong", "What to do"])
         self.findings.setRootIsDecorated(False)
         self.findings.setWordWrap(True)
+        for tree in (self.findings,):
+            tree.setMinimumSize(1, 1)
         self.layers = QTreeWidget(self)
         self.layers.setHeaderLabels(["Layer", "Kind", "Activation mean ± std", "Never fire", "Gradient norm",
                                      "Update / weight"])
         self.layers.setRootIsDecorated(False)
+        self.layers.setMinimumSize(1, 1)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.findings)
         split.addWidget(self.layers)
