@@ -21,6 +21,8 @@ prints Markdown tables, whose rows are taken over as they are.
   of the epoch slider, LeNet-5 and ResNet-18 at 32×32;
 - **import**: ``bench_import.py``: importing torchvision's ResNet-50 and DenseNet-121 onto the canvas
   (trace, mapping, weights, layout), first and median time.
+- **layer health**: ``bench_health.py``: training throughput with layer health recorded and without
+  (the overhead; target ≤ 3 %);
 
 Usage::
 
@@ -94,6 +96,8 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("folder stream", "bench_folder_stream.py", ["--images", "300", "--rounds", "1"]),
             Job("import", "bench_import.py", ["--models", "resnet18", "--side", "64", "--repeats", "1"]),
             Job("epoch slider", "bench_epoch_slider.py", ["--models", "lenet5", "--epochs", "3"]),
+            Job("layer health", "bench_health.py", ["--model", "lenet5", "--train-size", "256", "--steps", "3",
+                                                    "--device", "cpu"]),
         ]
     if args.device == "cuda":
         return [
@@ -107,6 +111,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("attacks", "bench_attacks.py", dev),
             Job("folder stream", "bench_folder_stream.py", []),
             Job("import", "bench_import.py", []),
+            Job("layer health", "bench_health.py", ["--model", f"lenet5,{CIFAR_NETS}", "--repeats", "3", *dev]),
         ]
     return [
         Job("trainer", "bench_trainer.py", ["--model", "lenet5", *dev, *peak]),
@@ -118,6 +123,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("folder stream", "bench_folder_stream.py", []),
         Job("import", "bench_import.py", []),
         Job("epoch slider", "bench_epoch_slider.py", []),
+        Job("layer health", "bench_health.py", ["--device", "cpu" if args.device == "auto" else args.device]),
     ]
 
 
@@ -156,7 +162,7 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
                 "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows,
-                "epoch_slider": epoch_slider_rows}[r["bench"]](job.name, r)
+                "epoch_slider": epoch_slider_rows, "health": health_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -235,6 +241,18 @@ def epoch_slider_rows(name: str, r: dict) -> list[tuple[str, ...]]:
              f"median {row['first_median_ms']:.0f} / {row['cached_median_ms']:.0f} ms; "
              f"target ≤ {row['target_ms']:.0f} ms")
             for row in r["rows"]]
+
+
+def health_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    case = f"{r['model']} on {r['dataset']} ({r['images']:,} img, {r['steps_per_epoch']} steps/epoch, {r['device']})"
+    rows = [(name, case, "step: plain / sampled; epoch bookkeeping",
+             f"{r['plain_step_s'] * 1e3:.2f} / {r['sampled_step_s'] * 1e3:.2f} ms; {r['bookkeeping_s'] * 1e3:.2f} ms",
+             f"overhead {r['overhead']:.2%} of this epoch, {r['overhead_60k']:.3%} of a 60,000-image one "
+             "(target ≤ 3 %)")]
+    if r.get("off_ips"):
+        rows.append((name, case, "images/s: health off / on", f"{r['off_ips']:,.0f} / {r['on_ips']:,.0f}",
+                     f"end to end {r['end_to_end_overhead']:+.1%}, median of {r['repeats']}"))
+    return rows
 
 
 def markdown_rows(name: str, stdout: str) -> list[tuple[str, ...]]:

@@ -12,6 +12,7 @@
     cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
     cnnplayground figure my.cnnp --panel kernels --epoch 0 --out init.png   # a panel at a stored epoch
     cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
+    cnnplayground diagnose my.cnnp --json     # what is wrong with the last run, and the fix
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
+from .diagnose import add_diagnose_parser
 from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .figure import add_figure_parser
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_parser(sub)
     add_figure_parser(sub)
     add_import_parser(sub)
+    add_diagnose_parser(sub)
     return parser
 
 

@@ -330,7 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         use_snapshot = cut_short and epoch_weights is not None and not kept_by_trainer
         project.weights = dict(epoch_weights.state) if use_snapshot else weights_from_module(model)
         record = run_record(f"run {len(project.history) + 1}", config, epochs, steps, dataset=data.name,
-                            started=started, network=graph, end=end if finished else None)
+                            started=started, network=graph, end=end)
         if collector is not None:  # the epochs of the record (a run cut short keeps none after its last)
             record.keep_epochs(collector.result(record.kept_epoch if kept_by_trainer else None, epochs[-1].epoch))
         project.history.append(record)

@@ -146,7 +146,8 @@ def check_version(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_history_points(history: Any) -> int:
-    """Points (``max(len(x), len(y))`` per series) over every run of a decoded ``history``.
+    """Points (``max(len(x), len(y))`` per series, and each layer-health value) over every run of a decoded
+    ``history``.
 
     Works on the raw JSON (anything that is not the expected shape counts 0), so
     it can run before validation copies the curves.
@@ -156,11 +157,16 @@ def count_history_points(history: Any) -> int:
         return 0
     for run in history:
         series = run.get("series") if isinstance(run, dict) else None
-        if not isinstance(series, dict):
-            continue
-        for curve in series.values():
-            if isinstance(curve, dict):
-                total += max((len(v) for v in (curve.get("x"), curve.get("y")) if isinstance(v, list)), default=0)
+        if isinstance(series, dict):
+            for curve in series.values():
+                if isinstance(curve, dict):
+                    total += max((len(v) for v in (curve.get("x"), curve.get("y")) if isinstance(v, list)),
+                                 default=0)
+        health = run.get("health") if isinstance(run, dict) else None
+        layers = health.get("layers") if isinstance(health, dict) else None
+        if isinstance(layers, list):  # layer health: every value of every measure counts as a point
+            total += sum(len(v) for layer in layers if isinstance(layer, dict) for v in layer.values()
+                         if isinstance(v, list))
     return total
 
 

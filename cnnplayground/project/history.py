@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ..core.inference import infer
+from .health import RunHealth, run_health
 from .settings import Scalar, TrainingConfig
 
 if TYPE_CHECKING:
@@ -97,6 +98,11 @@ class RunHistory(BaseModel):
     #: The best epoch whose weights the run ended with (``restore_best``); None when it ended with its last
     #: step's weights or was recorded before this was.
     kept_epoch: int | None = Field(None, ge=1, le=1_000_000)
+    #: The step at which the loss diverged (became NaN, infinite or exploded) and the run failed; None when it
+    #: did not (or was recorded before this was).
+    diverged_step: int | None = Field(None, ge=0)
+    #: Layer health over the epochs (:mod:`.health`); None when not recorded (older files, or turned off).
+    health: RunHealth | None = None
     #: The weights of the run's epochs (:mod:`.epochs`), stored beside ``project.json`` in the project file.
     _epochs: RunEpochs | None = PrivateAttr(None)
 
@@ -134,6 +140,7 @@ class EpochRecord(Protocol):
     def images_per_second(self) -> float: ...
     @property
     def seconds(self) -> float: ...
+    # Optional: ``health`` (a sequence of ``health.LayerRecord``), read with getattr.
 
 
 class EndRecord(Protocol):
@@ -143,6 +150,15 @@ class EndRecord(Protocol):
     def best_epoch(self) -> int | None: ...
     @property
     def kept_epoch(self) -> int | None: ...
+
+
+class FailureRecord(Protocol):
+    """What :func:`run_record` reads of a failed run's end (``train.events.Failed``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def step(self) -> int: ...
 
 
 class StepRecord(Protocol):
@@ -233,7 +249,7 @@ def run_record(
     dataset: str = "",
     started: datetime | None = None,
     network: Graph | None = None,
-    end: EndRecord | None = None,
+    end: EndRecord | FailureRecord | None = None,
 ) -> RunHistory:
     """A project's record of one run: its settings and per-epoch (and per-step) curves.
 
@@ -241,7 +257,8 @@ def run_record(
     ``steps_per_epoch`` and (given ``network``) :func:`network_description`.
     Per-step loss and accuracy keep at most :data:`MAX_STEP_POINTS` points. ``epoch_seconds``
     holds each epoch's duration (its sum is the run's training time; older project files lack it).
-    ``end`` (the run's ``Finished``) gives the best epoch and the one whose weights were kept.
+    ``end`` (the run's ``Finished``) gives the best epoch and the one whose weights were kept; a ``Failed``
+    end of kind ``"nan"`` gives ``diverged_step``. The epochs' ``health`` (when they have it) becomes ``health``.
     """
     from .curves import bucket_means  # numpy, only when a run is recorded
 
@@ -274,5 +291,6 @@ def run_record(
             series[key] = Series(x=xs, y=ys)
     when = (started or datetime.now(UTC)).isoformat(timespec="seconds")
     return RunHistory(name=name, started=when, settings=settings, series=series,
-                      best_epoch=end.best_epoch if end is not None else None,
-                      kept_epoch=end.kept_epoch if end is not None else None)
+                      best_epoch=getattr(end, "best_epoch", None), kept_epoch=getattr(end, "kept_epoch", None),
+                      diverged_step=end.step if getattr(end, "kind", None) == "nan" else None,  # type: ignore[union-attr]
+                      health=run_health([(e.epoch, getattr(e, "health", ())) for e in epochs]))

@@ -56,6 +56,27 @@ class StepFinished:
 
 
 @dataclass(frozen=True)
+class LayerHealth:
+    """One layer's health on the epoch's sampled batch (:mod:`.health`).
+
+    ``activation_mean`` / ``activation_std``: of the layer's output on the sampled batch.
+    ``dead_share``: share of units (channels of a conv output) of a ReLU-like layer that never
+    fired (output > 0) on any image of the sample; None for other layers. ``grad_norm``: L2 norm
+    of the layer's parameter gradients at the sampled step; ``update_ratio``: ``‖w_end − w_start‖ /
+    ‖w_start‖`` over the epoch; both None for layers without trainable parameters. Any value may be
+    NaN when the run diverged.
+    """
+
+    name: str
+    kind: str
+    activation_mean: float
+    activation_std: float
+    dead_share: float | None = None
+    grad_norm: float | None = None
+    update_ratio: float | None = None
+
+
+@dataclass(frozen=True)
 class EpochFinished:
     epoch: int
     step: int
@@ -71,6 +92,8 @@ class EpochFinished:
     images_per_second: float
     #: True when this epoch is the best so far by the early-stopping metric.
     best: bool = False
+    #: Layer health on the epoch's sampled batch (empty when not recorded).
+    health: tuple[LayerHealth, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,4 +164,6 @@ Event = (
 def to_dict(event: Event) -> dict[str, Any]:
     """``{"event": "EpochFinished", ...fields}``, with weight tensors left out."""
     data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "state"}
+    if "health" in data:
+        data["health"] = [dataclasses.asdict(layer) for layer in data["health"]]
     return {"event": type(event).__name__, **data}

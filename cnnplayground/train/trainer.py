@@ -55,6 +55,7 @@ from .events import (
     Event,
     Failed,
     Finished,
+    LayerHealth,
     Paused,
     Resumed,
     RunStarted,
@@ -62,6 +63,7 @@ from .events import (
     WeightsSnapshot,
 )
 from .fastpath import compile_for_training, cudnn_autotune, mark_graph_step
+from .health import HealthRecorder
 from .optim import base_learning_rate, l1_penalty, lr_factor, make_optimizer, param_groups, set_learning_rate
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,8 @@ class Trainer:
     (knowledge distillation, see :meth:`_distilled`; ``distill_alpha`` weighs that
     term, ``distill_temperature`` softens both); it is never trained, and is taken over for the run:
     moved to the device, put in eval mode, its parameters' gradients switched off.
+    ``record_health``: measure layer health (:mod:`.health`) on one step per epoch, the last with a full
+    batch; each :class:`EpochFinished` carries it in ``health``.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class Trainer:
         teacher: nn.Module | None = None,
         distill_alpha: float = 0.9,
         distill_temperature: float = 4.0,
+        record_health: bool = True,
     ) -> None:
         if teacher is not None and not (0.0 <= distill_alpha <= 1.0 and distill_temperature > 0):
             raise TrainingSetupError(f"distillation needs 0 <= alpha <= 1 and a positive temperature, got "
@@ -135,6 +140,7 @@ class Trainer:
         self.step_event_every = step_event_every
         self.event_interval = 1.0 / events_per_second if events_per_second > 0 else 0.0
         self.snapshot_every_epoch = snapshot_every_epoch
+        self.record_health = record_health
         self.history: list[EpochFinished] = []
         self.state = "idle"
         self._cond = threading.Condition()
@@ -244,6 +250,9 @@ class Trainer:
             fast, compiled = self._compile(amp_dtype, channels_last)
             yield compiled
         t_run = time.perf_counter()
+        health = HealthRecorder(model) if self.record_health else None
+        # The last step with a full batch (a short last batch would make "never fired" too easy).
+        sample_step = min(max(len(data.train) // cfg.batch_size, 1), steps_per_epoch)
         try:
             for epoch in range(run.epoch + 1, cfg.epochs + 1):
                 model.train()
@@ -252,6 +261,8 @@ class Trainer:
                 correct = torch.zeros((), device=dev, dtype=torch.int64)
                 window = _Window(time.perf_counter(), 0, 0.0, 0.0)
                 seen = 0
+                if health is not None:
+                    health.start_epoch()
                 for epoch_step, (x, y) in enumerate(train_loader, 1):
                     stop = yield from self._control_point(epoch, run.step)
                     if stop:
@@ -274,8 +285,9 @@ class Trainer:
                                 steps=cfg.adversarial_steps, fraction=cfg.adversarial_fraction, mean=pixel_mean,
                                 std=pixel_std,
                             )
-                    with ctx:
-                        if fast is not None and len(y) == cfg.batch_size:
+                    sampled = health is not None and epoch_step == sample_step
+                    with ctx, health.sampling() if health is not None and sampled else contextlib.nullcontext():
+                        if fast is not None and len(y) == cfg.batch_size and not sampled:
                             mark_graph_step(dev)
                             logits = fast(x)
                         else:
@@ -288,6 +300,8 @@ class Trainer:
                     opt.zero_grad(set_to_none=True)
                     if scaler is not None:
                         scaler.scale(loss).backward()
+                        if health is not None and sampled:
+                            health.after_backward(float(scaler.get_scale()))
                         if cfg.grad_clip > 0:
                             scaler.unscale_(opt)
                             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -295,6 +309,8 @@ class Trainer:
                         scaler.update()
                     else:
                         loss.backward()
+                        if health is not None and sampled:
+                            health.after_backward()
                         if cfg.grad_clip > 0:
                             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                         opt.step()
@@ -340,7 +356,8 @@ class Trainer:
                 best = run.update_best(cfg, epoch, val, model)
                 run.update_plateau(cfg, val)
                 event = _epoch_event(epoch, run.step, loss_v / max(seen, 1), correct_v / max(seen, 1), val,
-                                     data.num_classes, lr_now, seconds, seen, best)
+                                     data.num_classes, lr_now, seconds, seen, best,
+                                     health.end_epoch() if health is not None else ())
                 self.history.append(event)
                 run.epoch = epoch
                 if val is not None or good.healthy(loss_v / max(seen, 1)):
@@ -704,7 +721,7 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def _epoch_event(
     epoch: int, step: int, train_loss: float, train_acc: float, val: Evaluation | None, k: int, lr: float,
-    seconds: float, seen: int, best: bool,
+    seconds: float, seen: int, best: bool, health: tuple[LayerHealth, ...] = (),
 ) -> EpochFinished:
     if val is None:
         per_class: tuple[float | None, ...] = (None,) * k
@@ -716,7 +733,7 @@ def _epoch_event(
         epoch=epoch, step=step, train_loss=train_loss, train_accuracy=train_acc,
         val_loss=val.loss if val else None, val_accuracy=val.accuracy if val else None,
         per_class_accuracy=per_class, confusion=confusion, learning_rate=lr, seconds=seconds,
-        images_per_second=seen / max(seconds, 1e-9), best=best,
+        images_per_second=seen / max(seconds, 1e-9), best=best, health=health,
     )
 
 
@@ -724,4 +741,5 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     out = dict(d)
     out["per_class_accuracy"] = tuple(out["per_class_accuracy"])
     out["confusion"] = tuple(tuple(r) for r in out["confusion"])
+    out["health"] = tuple(LayerHealth(**layer) for layer in out.get("health", ()))
     return out

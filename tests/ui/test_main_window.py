@@ -129,7 +129,7 @@ def test_menus_in_order(window):
                           "Save &As…", "Export &Model…", "Export &Figure…", "Export &Report…", "&Import Weights…",
                           "Initialize from &Project…", "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
-    assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Training", "Curves", "Results",
+    assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Training", "Curves", "Results", "Health",
                            "Train in the &Terminal…"]
     assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),
             window.acts.stop.shortcut().toString()] == ["Ctrl+Return", "Ctrl+P", "Ctrl+."]

@@ -32,6 +32,7 @@ from ..inspect.maximize_panel import MaximizePanel
 from ..inspect.occlusion_panel import OcclusionPanel
 from ..inspect.patches_panel import PatchesPanel
 from ..inspect.receptive_panel import ReceptiveFieldPanel
+from ..training.health_panel import HealthPanel
 from ..training.results import ResultsPanel
 from ..training.runs import CurvesPanel
 
@@ -99,6 +100,9 @@ PANELS: list[PanelSpec] = [
     PanelSpec("results", "Results", "resultsDock", _results, "Ctrl+Shift+R",
               "Confusion matrix, per-class accuracy, misclassified images", beside="curves", menus=("View", "Train"),
               mode="train"),
+    PanelSpec("health", "Health", "healthDock", lambda window: HealthPanel(window.document, window), "",
+              "What is wrong with the last run, and its layers' health", beside="results", menus=("View", "Train"),
+              figure=False, mode="train"),
     PanelSpec("kernels", "Kernels", "kernelsDock", _inspect(KernelsPanel), "Ctrl+Shift+K",
               "The filters of each convolution layer, their numbers and weight histogram", beside="results",
               menu_rank=10),

@@ -544,7 +544,7 @@ class TrainingDock(QWidget):
             record = run_record(self.run_name, self.document.project.training,
                                 epochs, steps, dataset=self.data.name if self.data else "",
                                 started=self._started, network=network,
-                                end=end if isinstance(end, Finished) else None)
+                                end=end)
             if self.epochs is not None:
                 record.keep_epochs(self.epochs.result(record.kept_epoch))
             weights = weights_from_module(self._model) if same else self.document.project.weights
