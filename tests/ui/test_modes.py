@@ -115,14 +115,15 @@ def test_each_mode_keeps_the_users_layout(qtbot, monkeypatch, window):
     w = window
     # Build: the user closes the palette and widens Properties.
     w.layers_dock.hide()
-    qtbot.waitUntil(lambda: w.properties_dock.width() == 342)  # the default, once the palette has gone
+    qtbot.waitUntil(lambda: w.properties_dock.width() >= 340)  # the default (340), once the palette has gone
     w.resizeDocks([w.properties_dock], [420], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: abs(w.properties_dock.width() - 420) <= 2)
     build = shown(w)
-    # Train: the user closes Results and gives the Curves more height.
+    # Train: the user closes Results and Health and gives the Curves more height.
     w.acts.mode_train.trigger()
-    assert {"curvesDock", "resultsDock", "trainingDock"} <= shown(w) and "layersDock" not in shown(w)
+    assert {"curvesDock", "resultsDock", "healthDock", "trainingDock"} <= shown(w) and "layersDock" not in shown(w)
     w.results_dock.hide()
+    w.panel_dock("health").hide()
     w.resizeDocks([w.curves_dock], [200], Qt.Orientation.Vertical)
     qtbot.waitUntil(lambda: abs(w.curves_dock.height() - 200) <= 2)
     curves_height = w.curves_dock.height()
@@ -134,7 +135,7 @@ def test_each_mode_keeps_the_users_layout(qtbot, monkeypatch, window):
     assert shown(w) == build and w.layers_dock.isHidden()
     qtbot.waitUntil(lambda: abs(w.properties_dock.width() - 420) <= 2)
     w.acts.mode_train.trigger()
-    assert shown(w) == train and w.results_dock.isHidden()
+    assert shown(w) == train and w.results_dock.isHidden() and w.panel_dock("health").isHidden()
     qtbot.waitUntil(lambda: abs(w.curves_dock.height() - curves_height) <= 2)
 
     # The next session starts in the mode left, and each mode has its layout back.
