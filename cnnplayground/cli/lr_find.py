@@ -83,7 +83,12 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         saved: Project = project
         if not args.from_weights:  # read without its weights: load them now, the file is written whole
             saved = _load_full(target)
-        saved.training = saved.training.model_copy(update={"learning_rate": result.suggested_lr})
+        try:
+            saved.training = TrainingConfig.model_validate({**saved.training.model_dump(),
+                                                            "learning_rate": result.suggested_lr})
+        except ValueError:  # pydantic's ValidationError: above the most a project's rate may be (10)
+            raise CliError(f"the suggested rate {result.suggested_lr:.2g} is above 10, the most a project may use: "
+                           "nothing was written; try a lower --end-lr") from None
         try:
             save_project(saved, target)
         except (OSError, ProjectError) as exc:

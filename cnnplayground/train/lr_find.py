@@ -234,8 +234,8 @@ def make_result(rates: list[float], losses: list[float], smoothed: list[float], 
 
 def suggest(rates: list[float], smoothed: list[float]) -> tuple[float, float]:
     """``(steepest, minimum)``: the rate where the smoothed loss falls fastest per decade (before its lowest
-    value), and the rate of its lowest value, on the curve without its first tenth and last :data:`SKIP_END` points (fewer when
-    the curve is short). Non-finite points (a blow-up) and everything after them are left out."""
+    value), and the rate of its lowest value, on the curve without its first tenth and last :data:`SKIP_END`
+    points (fewer when the curve is short). Non-finite points (a blow-up) and all after them are left out."""
     n = next((i for i, s in enumerate(smoothed) if not math.isfinite(s)), len(smoothed))
     lo = len(rates) // 10 if n - len(rates) // 10 - SKIP_END >= 3 else 0
     hi = n - SKIP_END if n - SKIP_END - lo >= 3 else n

@@ -38,27 +38,23 @@ def _config(**changes) -> TrainingConfig:
 
 
 def _final_train_loss(graph, data, config: TrainingConfig) -> float:
-    """The training loss of the last epoch of a real short run (5 epochs of 38 steps: 190 steps)."""
+    """The training loss of the last epoch of a real short run (5 epochs of 38 steps: 190 steps); infinite when
+    the run diverged (ended with ``Failed`` before its last epoch)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_for_data(graph, data, config)
     epochs = [e for e in Trainer(model, data, config).run() if isinstance(e, EpochFinished)]
-    assert len(epochs) == config.epochs
-    return epochs[-1].train_loss
+    return epochs[-1].train_loss if len(epochs) == config.epochs else math.inf
 
 
-# Five rates a factor 2.15 apart around each optimizer's usual range. Measured (seed 0): Adam's best was
-# 4.6e-3 and the finder suggests 5.5e-3 (its steepest descent 2.2e-2, 4.8× off); SGD's best was 2.2e-2
-# and the finder suggests 1.4e-2 (its steepest descent 1.1e-1, 5× off: why the suggestion is a tenth of
-# the minimum, see train/lr_find.py).
-@pytest.mark.parametrize(("optimizer", "rates"), [
-    ("adam", (1e-3, 2.2e-3, 4.6e-3, 1e-2, 2.2e-2)),
-    ("sgd", (4.6e-3, 1e-2, 2.2e-2, 4.6e-2, 1e-1)),
-])
-def test_the_suggestion_is_within_3x_of_the_best_rate_of_short_real_runs(data, optimizer, rates):
+# Measured on this set (5 epochs of 38 steps, final-epoch training loss, seeds 0, 1 and 2), SGD with momentum:
+# the best of 4.6e-3 … 1e-1 was 2.2e-2 for every seed; the finder suggested 1.4e-2, 1.7e-2, 1.7e-2 (its steepest
+# descent 0.11-0.14, 5-6x too high: why the suggestion is a tenth of the minimum, see train/lr_find.py).
+def test_the_suggestion_is_within_3x_of_the_best_rate_of_short_real_runs(data):
     graph = get_preset("lenet5").factory()
-    config = _config(optimizer=optimizer)
+    config = _config(optimizer="sgd", momentum=0.9)
     result = run_to_end(find_for_project(graph, data, config))
+    rates = (4.6e-3, 1e-2, 2.2e-2, 4.6e-2, 1e-1)  # a factor 2.15 apart
     losses = {lr: _final_train_loss(graph, data, config.model_copy(update={"learning_rate": lr})) for lr in rates}
     best = min(losses, key=losses.__getitem__)
     assert best not in (rates[0], rates[-1]), losses  # the sweep brackets the best rate (else it proves little)
@@ -66,6 +62,23 @@ def test_the_suggestion_is_within_3x_of_the_best_rate_of_short_real_runs(data, o
     assert ratio <= 3.0, (result.describe(), losses)
     assert result.suggested_lr == pytest.approx(result.minimum_lr / 10, rel=0.06)
     assert result.tenth_of_minimum_lr == result.suggested_lr and result.steepest_lr > 0
+
+
+# With Adam (the default optimizer) the short runs' losses are flat from 2.2e-3 to 1e-2 and which of them is
+# lowest depends on the seed: the best was 1e-2 for seed 0 and 4.6e-3 for seeds 1 and 2 (the mean over the three:
+# 4.6e-3), the finder suggested 2.6e-3, 2.6e-3 and 3.8e-3: 3.85x off the best for seed 0, 1.8x and 1.2x for the
+# others. What holds for every seed is that the suggested rate trains as well as the best of the sweep, within 15 %.
+def test_with_adam_the_suggested_rate_trains_about_as_well_as_the_best_of_a_sweep(data):
+    graph = get_preset("lenet5").factory()
+    config = _config(optimizer="adam")
+    result = run_to_end(find_for_project(graph, data, config))
+    rates = (1e-3, 2.2e-3, 4.6e-3, 1e-2, 2.2e-2)
+    losses = {lr: _final_train_loss(graph, data, config.model_copy(update={"learning_rate": lr})) for lr in rates}
+    best = min(losses, key=losses.__getitem__)
+    assert best not in (rates[0], rates[-1]), losses
+    suggested = _final_train_loss(graph, data, config.model_copy(update={"learning_rate": result.suggested_lr}))
+    assert suggested <= 1.15 * losses[best], (result.describe(), suggested, losses)
+    assert suggested < losses[rates[0]] and suggested < losses[rates[-1]]
 
 
 def test_the_projects_weights_are_unchanged_by_a_find(data):
