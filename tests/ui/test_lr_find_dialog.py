@@ -65,3 +65,15 @@ def test_stop_cancels_the_sweep_and_suggests_nothing(qtbot, window):  # noqa: F8
     assert dialog.job.wait(30) and dialog.result is None
     assert "Stopped" in dialog.status.text()
     dialog.close()
+
+
+def test_opening_another_project_withdraws_the_suggestion(qtbot, window):  # noqa: F811
+    _open(window)
+    dialog = window.show_lr_find()
+    dialog.steps.setValue(20)
+    dialog.find_button.click()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=120_000)
+    assert dialog.use_button.isEnabled()
+    _open(window)  # a new project: the suggestion was for the old one
+    assert not dialog.use_button.isEnabled() and dialog.result is None
+    dialog.close()

@@ -134,6 +134,7 @@ class LrFindDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.use_button.clicked.connect(self.use_suggestion)
         self.close_button.clicked.connect(self.close)
+        document.graph_replaced.connect(self._on_project_replaced)
         theme.theme_changed().connect(self._apply_theme)
         self._apply_theme()
 
@@ -195,6 +196,16 @@ class LrFindDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         self._idle()
         self.status.setText(f"The sweep failed: {message}")
+
+    def _on_project_replaced(self, _graph: object) -> None:
+        """Another project was opened (or a new one started): the sweep and its suggestion were for the old one."""
+        if self.running:
+            self.job.cancel()
+        self._idle()
+        self.result = None
+        self.use_button.setEnabled(False)
+        self.use_button.setText("Use suggested rate")
+        self.status.setText("Another project was opened: press Find to run the sweep for it.")
 
     def _idle(self) -> None:
         self.find_button.setEnabled(True)
