@@ -21,14 +21,14 @@ blow-up):
   minimum;
 - ``minimum_lr / 10``: a tenth of the rate at the lowest smoothed loss (``tenth_of_minimum_lr``).
 
-``suggested_lr`` is a tenth of the rate at the minimum. fast.ai's default since version 2.4 is
+``suggested_lr`` is a tenth of the rate at the minimum. fast.ai's current default is
 "valley" (``suggest_funcs=(SuggestionMethod.Valley)`` in ``fastai/callback/schedule.py``), a
 steepest-slope rule, and the steepest descent is what Smith's paper reads off the curve. Measured
-here against short real runs of LeNet-5 on the synthetic set (tests/train/test_lr_find.py; MNIST in
-docs/EXPERIMENTS.md), the steepest descent of the smoothed curve lands near the minimum, because the
-smoothing lags a rate that grows 1.2× per step: with Adam both rules were within 2× of the best
-rate, with SGD the steepest descent was 3.7× above it (a rate whose runs were 2× worse) and a tenth
-of the minimum 2.1× below. So the cautious rule is the suggestion; the steepest descent is in the
+against real runs of LeNet-5 (docs/EXPERIMENTS.md; tests/train/test_lr_find.py), the steepest
+descent of the smoothed curve lands near the minimum, because the smoothing lags a rate that grows
+1.2× per step: on MNIST it was 6× above the best rate of one-epoch runs with Adam and with SGD,
+next to rates that diverged, while a tenth of the minimum was within 2.2× of it (on the synthetic
+set, SGD: 5-6× against 1.6×). So the cautious rule is the suggestion; the steepest descent is in the
 result (``steepest_lr``) for those who want the bolder rate.
 
 Seeded (``config.seed``: the initial weights of a fresh copy, the batch order, augmentation), so

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterator
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -170,10 +170,18 @@ class LrFindDialog(QDialog):
 
     def stop(self) -> None:
         """Cancel the sweep (the copy of the network is dropped; the curve so far stays)."""
-        if self.job is not None and self.running:
-            self.job.cancel()
+        if self.running:
+            self._cancel_job()
             self.status.setText(f"Stopped after {len(self._rates)} steps: no rate suggested")
         self._idle()
+
+    def _cancel_job(self) -> None:
+        """Cancel the running job and hand it to the application: its worker may still be about to report its
+        end, and a job deleted with this dialog meanwhile would crash that report (it emits on a deleted
+        object); the cancelled job reports nothing to the dialog."""
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.job.setParent(QCoreApplication.instance())
 
     def _on_items(self, items: list) -> None:
         for item in items:
@@ -199,8 +207,7 @@ class LrFindDialog(QDialog):
 
     def _on_project_replaced(self, _graph: object) -> None:
         """Another project was opened (or a new one started): the sweep and its suggestion were for the old one."""
-        if self.running:
-            self.job.cancel()
+        self._cancel_job()
         self._idle()
         self.result = None
         self.use_button.setEnabled(False)
@@ -261,13 +268,11 @@ class LrFindDialog(QDialog):
         self.status.setText(f"The learning rate is now {_short(self.result.suggested_lr)} (Edit → Undo takes it back)")
 
     def reject(self) -> None:
-        if self.running:
-            self.job.cancel()  # closing the dialog stops the sweep; the project was never touched
+        self._cancel_job()  # closing the dialog stops the sweep; the project was never touched
         super().reject()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if self.running:
-            self.job.cancel()
+        self._cancel_job()
         super().closeEvent(event)
 
 
