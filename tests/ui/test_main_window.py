@@ -129,8 +129,8 @@ def test_menus_in_order(window):
                           "Save &As…", "Export &Model…", "Export &Figure…", "Export &Report…", "&Import Weights…",
                           "Initialize from &Project…", "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
-    assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Training", "Curves", "Results", "Health",
-                           "Train in the &Terminal…"]
+    assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Find &Learning Rate…", "Training", "Curves",
+                           "Results", "Health", "Train in the &Terminal…"]
     assert [window.acts.train.shortcut().toString(), window.acts.pause.shortcut().toString(),
             window.acts.stop.shortcut().toString()] == ["Ctrl+Return", "Ctrl+P", "Ctrl+."]
     assert not window.acts.pause.isEnabled() and not window.acts.stop.isEnabled()  # nothing to pause yet

@@ -266,6 +266,20 @@ class SetSettings(QUndoCommand):
         self.document.set_settings(*self.old)
 
 
+class SetLearningRate(SetSettings):
+    """Set the learning rate (Train → Find Learning Rate's "Use" button): one undo step of its own, which never
+    merges with the settings edits before or after it."""
+
+    def __init__(self, document: Document, learning_rate: float) -> None:
+        training = TrainingConfig.model_validate({**document.project.training.model_dump(),
+                                                  "learning_rate": learning_rate})
+        super().__init__(document, training, document.project.dataset)
+        self.setText(f"Set learning rate to {learning_rate:.2g}")
+
+    def id(self) -> int:
+        return -1  # Qt never merges a command whose id is -1
+
+
 class RenameNode(QUndoCommand):
     def __init__(self, graph: Graph, old_id: str, new_id: str) -> None:
         super().__init__(f"Rename {old_id} to {new_id}")

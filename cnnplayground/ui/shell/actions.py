@@ -106,6 +106,7 @@ class WindowActions:
     show_attribution: QAction
     train_terminal: QAction
     sweep: QAction
+    lr_find: QAction
     experiments: QAction
     about: QAction
     layer_reference: QAction
@@ -252,6 +253,8 @@ def build_actions(w: MainWindow) -> WindowActions:
         setattr(a, f"mode_{name}", act)
     a.sweep = make("S&weep…", w.show_sweep, key_sequences("Ctrl+Shift+W"),
                    "Train variants that differ in one or two settings (grid or random search) and compare them")
+    a.lr_find = make("Find &Learning Rate…", w.show_lr_find, (),
+                     "Train a copy of the network while the rate grows, and suggest a rate (Smith's range test)")
     a.experiments = make("&Experiments…", w.show_experiments, key_sequences("Ctrl+Shift+L"),
                          "Ready-made experiments from the literature, run with one click and compared in Curves")
     a.train_terminal = make("Train in the &Terminal…", w.show_train_command, (),
@@ -300,7 +303,7 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
          a.show_properties,
          a.show_training, *panels("View"), a.history, a.show_toolbar, None, a.full_screen)
     menu("&Network", a.add_layer, a.auto_layout, None, a.summary, a.first_error)
-    menu("&Train", a.train, a.pause, a.stop, None, a.sweep, None, a.show_training, *panels("Train"),
+    menu("&Train", a.train, a.pause, a.stop, None, a.sweep, a.lr_find, None, a.show_training, *panels("Train"),
          None, a.train_terminal)
     menu("&Inspect", a.summary, None, *panels("Inspect"))
     menu("&Help", a.experiments, None, a.layer_reference, a.shortcuts, None, a.about)

@@ -46,6 +46,7 @@ from ..export.model_dialog import ExportModelDialog
 from ..export.report import export_report
 from ..inspect.source import ModelSource
 from ..training.dock import TrainingDock
+from ..training.lr_find_dialog import LrFindDialog
 from ..training.run_panels import RunPanels
 from ..training.sweep_dialog import SweepDialog
 from . import autosave, theme, weights
@@ -265,6 +266,21 @@ class MainWindow(QMainWindow):
             return None
         self.modes.show_panel("curves")
         return self.open_dialogs.show("sweep", SweepDialog(self.document, self))
+
+    def show_lr_find(self) -> QDialog | None:
+        """Train → Find Learning Rate: a short sweep of rates on a copy of the network, its suggestion set in one
+        click (undoable)."""
+        dialog = self.open_dialogs.front("lr_find", keep=lambda d: d.running)  # replacing it would stop the sweep
+        if dialog is not None:
+            return dialog
+        if self.training.running:
+            QMessageBox.information(self, "Find Learning Rate", "A run is training: stop it before finding a rate.")
+            return None
+        if not self.document.result.ok:
+            QMessageBox.information(self, "Find Learning Rate",
+                                    f"The network cannot train yet: {self.document.result.first_error()}")
+            return None
+        return self.open_dialogs.show("lr_find", LrFindDialog(self.document, lambda: self.training.cached_data, self))
 
     def show_experiments(self) -> QDialog | None:
         """Help → Experiments: ready-made comparisons run with one click; their runs fill the Curves panel."""
