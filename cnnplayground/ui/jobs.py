@@ -112,7 +112,9 @@ class GeneratorJob(QObject):
         self._ended = threading.Event()
         self._active = False
         self.outcome = ""
-        self._relay = _GeneratorRelay(self)
+        # No parent: the relay outlives the job while its worker may still emit (a job deleted with its
+        # panel or dialog took a child relay with it, and a worker emitting at that moment crashed).
+        self._relay = _GeneratorRelay()
         self._relay.item.connect(self._deliver)
         self._relay.ended.connect(self._on_ended)
 
@@ -139,6 +141,7 @@ class GeneratorJob(QObject):
 
     # --- worker thread --------------------------------------------------------------------
     def _work(self) -> None:
+        relay = self._relay  # held until the worker is done, whatever happens to the job
         outcome, message = "done", ""
         last_emit = 0.0
         try:
@@ -151,7 +154,7 @@ class GeneratorJob(QObject):
                 now = time.perf_counter()
                 if now - last_emit >= self._interval:
                     last_emit = now
-                    if not _emit(self._relay.item):
+                    if not _emit(relay.item):
                         self._cancel.set()
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             outcome, message = "failed", describe_error(exc)
@@ -161,7 +164,7 @@ class GeneratorJob(QObject):
                 with contextlib.suppress(Exception):  # its own cleanup failing must not hide the outcome
                     close()
             self._ended.set()
-            _emit(self._relay.ended, outcome, message)
+            _emit(relay.ended, outcome, message)
 
     # --- GUI thread ------------------------------------------------------------------------
     @Slot()
@@ -223,7 +226,7 @@ class FunctionJob(QObject):
         self._ended = threading.Event()
         self._active = False
         self.outcome = ""
-        self._relay = _FunctionRelay(self)
+        self._relay = _FunctionRelay()  # no parent: see GeneratorJob
         self._relay.returned.connect(self._on_returned)
         self._relay.failed.connect(self._on_failed)
 
@@ -250,15 +253,16 @@ class FunctionJob(QObject):
 
     # --- worker thread --------------------------------------------------------------------
     def _work(self) -> None:
+        relay = self._relay  # held until the worker is done, whatever happens to the job
         try:
             result = self._function(*self._args)
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             message = self._describe(exc)
             self._ended.set()
-            _emit(self._relay.failed, message)
+            _emit(relay.failed, message)
         else:
             self._ended.set()
-            _emit(self._relay.returned, result)
+            _emit(relay.returned, result)
 
     # --- GUI thread ------------------------------------------------------------------------
     @Slot(object)

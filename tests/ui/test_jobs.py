@@ -53,6 +53,38 @@ def test_cancel_stops_the_generator_at_its_next_item_and_silences_the_job(qtbot)
     assert "done" not in seen and all(i <= 3 for i in seen)
 
 
+@pytest.mark.parametrize("kind", ["generator", "function"])
+def test_a_job_deleted_with_its_panel_leaves_its_worker_a_live_relay(qtbot, kind):
+    """A dialog closed while its job ran took the job's relay (a child) with it, and the worker emitting on
+    it at that moment crashed the app (a segfault seen twice in the learning-rate finder's tests). The relay
+    now has no parent: it stays valid until the worker is done, and nothing reaches the deleted job."""
+    import shiboken6
+    from PySide6.QtWidgets import QWidget
+
+    gate = threading.Event()
+    panel = QWidget()
+
+    def items():
+        gate.wait(10)
+        yield 1
+
+    def call():
+        gate.wait(10)
+        return 1
+
+    job = (GeneratorJob(items(), interval_ms=0, parent=panel) if kind == "generator"
+           else FunctionJob(call, parent=panel))
+    relay = job._relay
+    job.start()
+    panel.deleteLater()  # the panel goes, and its job with it, while the worker waits
+    qtbot.waitUntil(lambda: not shiboken6.isValid(job), timeout=5_000)
+    assert shiboken6.isValid(relay)
+    gate.set()
+    assert job.wait(10)
+    QApplication.processEvents()  # what the worker queued goes nowhere
+    assert shiboken6.isValid(relay)
+
+
 def test_a_failure_is_reported_as_one_line(qtbot):
     def work():
         yield 1
