@@ -74,6 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from ..core.shapes import format_shape
     from ..io.model_import import ModelImportError, import_source
     from ..io.project import ProjectError, save_project
+    from ..project import TrainingConfig
 
     kwargs = parse_args_json(args.args)
     shape = parse_shape(args.input_shape) if args.input_shape else None
@@ -100,6 +101,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"input {format_shape(result.input_shape)} (traced with {result.method})")
     for warning in result.warnings:
         say(f"note: {warning}")
+    if project.training.batch_size != TrainingConfig().batch_size:
+        say(f"note: batch size {project.training.batch_size}, so that training fits this machine's memory "
+            f"(batch {TrainingConfig().batch_size} would not)")
     dataset_note = result.dataset_note()
     say(f"note: {dataset_note}" if dataset_note else f"dataset: {project.dataset.name} at "
         f"{format_shape(result.input_shape)} (change it before training on your own images)")

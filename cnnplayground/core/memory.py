@@ -125,6 +125,20 @@ def available_memory(device: str = "cpu") -> int | None:
     return max(min(found), 0)
 
 
+def fitting_batch_size(graph: Graph, batch_size: int, available: int | None, *, share: float = 0.5,
+                       result: InferenceResult | None = None) -> int:
+    """The largest of ``batch_size``, its half, its quarter, … (at least 1) whose training need is at most
+    ``share`` of ``available`` bytes (``None``: unknown, ``batch_size`` is kept); 1 when none fits."""
+    if available is None:
+        return batch_size
+    if result is None:
+        result = infer(graph)
+    size = batch_size
+    while size > 1 and memory_need(graph, "training", size, result).total > share * available:
+        size //= 2
+    return max(size, 1)
+
+
 def _read(path: str | Path) -> str | None:
     try:
         return Path(path).read_text(encoding="ascii", errors="replace")

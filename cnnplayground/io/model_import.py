@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ..core import memory
 from ..core.errors import UserError, one_line
 from ..core.graph import RESERVED_IDS, Graph, GraphError
 from ..core.inference import infer
@@ -149,6 +150,12 @@ class ImportResult:
         assert self.graph is not None
         project = Project.new(self.graph, name=self.name, dataset=fitting_dataset(self.input_shape))
         project.weights = self.weights
+        # A network imported at 224×224 (ResNet-50: 36 GB to train at batch 128) opened in the window
+        # with "its network was not built", and no panel could look inside it: the batch size is chosen so
+        # that training needs at most half the memory there is now.
+        fitting = memory.fitting_batch_size(self.graph, project.training.batch_size, memory.available_memory())
+        if fitting != project.training.batch_size:
+            project.training = project.training.model_copy(update={"batch_size": fitting})
         return project
 
     def dataset_note(self) -> str | None:

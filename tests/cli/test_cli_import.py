@@ -72,6 +72,23 @@ def test_a_torchvision_model_comes_with_its_initial_weights(tmp_path, capsys):
     assert sum(t.numel() for t in project.weights.values()) == sum(t.numel() for t in reference.state_dict().values())
 
 
+def test_a_large_import_gets_a_batch_size_that_fits_the_memory(tmp_path, capsys, monkeypatch):
+    """ResNet-18 at 3×224×224 needs several GB to train at batch 128: on a machine with 4 GB available (injected)
+    the project gets the largest power-of-two batch whose training needs at most half of it, and says so
+    (an imported ResNet-50 opened in the window as 'its network was not built' on an 18.6 GB machine)."""
+    from cnnplayground.core import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 4 * 2**30)
+    out = tmp_path / "r18.cnnp"
+    assert main(["import", "torchvision:resnet18", str(out), "--input-shape", "3,224,224"]) == 0
+    printed = capsys.readouterr().out
+    project = load_project(out, load_weights=False)
+    size = project.training.batch_size
+    assert size < 128 and f"note: batch size {size}, so that training fits this machine's memory" in printed
+    need = memory.memory_need(project.graph, "training", size).total
+    assert need <= 2 * 2**30 < memory.memory_need(project.graph, "training", 2 * size).total
+
+
 def test_what_cannot_be_imported_is_listed_with_its_line_and_nothing_is_written(tmp_path, model_file, capsys):
     out = tmp_path / "sine.cnnp"
     code = main(["import", f"{model_file}:Sine", str(out), "--input-shape", "3,8,8"])
