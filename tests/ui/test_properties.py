@@ -194,6 +194,9 @@ def test_overview_of_lenet5(qtbot):
     assert 2**20 <= total < 2**30  # so the label is in MB
     assert panel.overview_memory_label.text() == f"~{total / 2**20:.1f} MB at batch 128"
     assert panel.overview_ok_label.isVisible() and panel.overview_errors.isHidden()
+    document.set_training(document.project.training.model_copy(update={"batch_size": 32}))
+    total = document.result.memory_estimate(batch_size=32)["total"]
+    assert panel.overview_memory_label.text() == f"~{total / 2**20:.1f} MB at batch 32"  # the project's batch size
 
 
 def test_overview_lists_problems_and_clicking_one_names_the_layer(qtbot, document):

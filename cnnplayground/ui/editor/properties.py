@@ -43,7 +43,6 @@ from ..shell.status import next_step
 from .palette import CATEGORY_COLORS
 from .param_editors import PaddingEditor, float_decimals, make_editor, set_editor_value  # noqa: F401
 
-OVERVIEW_BATCH = 128
 _ERROR_STYLE = "color: #e53935; background: rgba(229, 57, 53, 0.10); border: 1px solid #e53935; padding: 4px;"
 _WAIT_STYLE = "padding: 4px; border: 1px dashed palette(mid);"
 _NONE = "—"
@@ -92,6 +91,7 @@ class PropertiesPanel(QWidget):
         self.destroyed.connect(partial(_disconnect_all, self._links))
         document.inference_updated.connect(self._on_inference_updated)
         document.graph_replaced.connect(self._on_graph_replaced)
+        document.settings_changed.connect(self._on_settings_changed)
         self._attach_graph(document.graph)
         self.show_node(None)
 
@@ -196,7 +196,7 @@ class PropertiesPanel(QWidget):
         self.overview_params_label = QLabel(page)
         self.overview_memory_label = QLabel(page)
         self.overview_memory_label.setToolTip(
-            f"Weights, gradients, Adam state and activations for a batch of {OVERVIEW_BATCH}, float32: "
+            "Weights, gradients, Adam state and activations for a batch of the project's batch size, float32: "
             "an order of magnitude, not a promise"
         )
         self.overview_ok_label = _muted(QLabel("No problems found", page))
@@ -354,6 +354,10 @@ class PropertiesPanel(QWidget):
         else:
             self._refresh_info(result)
 
+    def _on_settings_changed(self, *_: object) -> None:
+        if self._node_id is None:  # the overview's memory is at the project's batch size
+            self._refresh_overview(self._document.result)
+
     def _on_graph_replaced(self, graph: Graph) -> None:
         self._attach_graph(graph)
         self._kind = None  # the next layer shown gets fresh editors
@@ -409,8 +413,11 @@ class PropertiesPanel(QWidget):
                 f"{format_shape(result.input_shape)} → {format_shape(result.output_shape)}"
             )
         self.overview_params_label.setText(f"{result.total_params:,}")
-        memory = result.memory_estimate(batch_size=OVERVIEW_BATCH)["total"]
-        self.overview_memory_label.setText(f"~{format_bytes(memory)} at batch {OVERVIEW_BATCH}")
+        # At the project's batch size, as the status bar says it (a fixed 128 said "36.3 GB at batch 128" for an
+        # imported ResNet-50 set to train at batch 32).
+        batch = self._document.project.training.batch_size
+        memory = result.memory_estimate(batch_size=batch)["total"]
+        self.overview_memory_label.setText(f"~{format_bytes(memory)} at batch {batch}")
         self.overview_errors.clear()
         problems: list[tuple[str | None, str]] = []
         steps: list[tuple[str | None, str]] = []
