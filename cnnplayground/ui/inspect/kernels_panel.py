@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.errors import UserError
 from ...inspect.kernels import KernelImages, conv_weights, kernel_images, weight_histogram
+from ...io.project_epochs import snapshot_weights
 from .imaging import ColorBar, ImageGrid, diverging, rgb_image, theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
@@ -47,6 +49,23 @@ def layer_tiles(weight, mode: str, scale: str) -> tuple:
     kernels = kernel_images(weight, mode, scale)
     images = [filter_image(kernels, i) for i in range(len(kernels.values))]
     return kernels, images, weight_histogram(weight), weight
+
+
+def compare_tiles(current, other, mode: str, scale: str) -> tuple:
+    """Background part of "Compare with…": the other weights' tiles and, where the shapes match, those of
+    the difference ``other − current`` (one symmetric scale: ±its largest magnitude) or why there are none.
+
+    Returns ``(kernels, images, difference kernels or None, their images, reason)``.
+    """
+    if mode == "rgb" and other.shape[1] != 3:
+        mode = "auto"
+    kernels = kernel_images(other, mode, scale)
+    images = [filter_image(kernels, i) for i in range(len(kernels.values))]
+    if tuple(other.shape) != tuple(current.shape):
+        shape = "×".join(map(str, current.shape)), "×".join(map(str, other.shape))
+        return kernels, images, None, [], f"No difference: the layer's weights are {shape[0]} here, {shape[1]} there"
+    difference = kernel_images(other - current, mode if mode != "rgb" else "auto", "shared")
+    return kernels, images, difference, [filter_image(difference, i) for i in range(len(difference.values))], ""
 
 
 class KernelsPanel(InspectPanel):
@@ -84,6 +103,37 @@ class KernelsPanel(InspectPanel):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.colorbar = ColorBar(self)
+        self.compare = QComboBox(self)
+        self.compare.addItem("none", None)
+        self.compare.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.compare.setToolTip("Show the same layer of a stored epoch of a run beside these filters, and the "
+                                "difference (that epoch − these)")
+        self.compare_kernels: KernelImages | None = None
+        self.difference: KernelImages | None = None
+        self.compare_title = QLabel(self)
+        self.compare_title.setWordWrap(True)
+        self.compare_grid = ImageGrid(56, self)
+        self.difference_title = QLabel(self)
+        self.difference_title.setWordWrap(True)
+        self.difference_grid = ImageGrid(56, self)
+        self.difference_reason = QLabel(self)
+        self.difference_reason.setWordWrap(True)
+        self.compare_columns: list[QWidget] = []
+        for title, grid, extra in ((self.compare_title, self.compare_grid, None),
+                                   (self.difference_title, self.difference_grid, self.difference_reason)):
+            column = QWidget(self)
+            column_layout = QVBoxLayout(column)
+            column_layout.setContentsMargins(0, 0, 0, 0)
+            column_layout.addWidget(title)
+            if extra is not None:
+                column_layout.addWidget(extra)
+            area = QScrollArea(column)
+            area.setWidget(grid)
+            area.setWidgetResizable(True)
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            column_layout.addWidget(area, 1)
+            column.setVisible(False)
+            self.compare_columns.append(column)
         self.detail_title = QLabel("Click a filter to see its weights", self)
         self.channel = QSpinBox(self)
         self.channel.setPrefix("input channel ")
@@ -107,11 +157,21 @@ class KernelsPanel(InspectPanel):
             controls.addWidget(QLabel(label, self))
             controls.addWidget(widget)
         controls.addStretch(1)
+        compare_row = QHBoxLayout()
+        compare_row.addWidget(QLabel("Compare with", self))
+        compare_row.addWidget(self.compare)
+        compare_row.addStretch(1)
+        current = QWidget(self)
+        current_layout = QVBoxLayout(current)
+        current_layout.setContentsMargins(0, 0, 0, 0)
+        current_layout.addWidget(scroll, 1)
+        current_layout.addWidget(self.colorbar)
         left = QWidget(self)
-        left_layout = QVBoxLayout(left)
+        left_layout = QHBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addWidget(self.colorbar)
+        left_layout.addWidget(current, 1)
+        for column in self.compare_columns:
+            left_layout.addWidget(column, 1)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -127,6 +187,7 @@ class KernelsPanel(InspectPanel):
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(splitter, 1)
 
         self._weights: dict = {}
@@ -134,6 +195,7 @@ class KernelsPanel(InspectPanel):
         self.mode.currentIndexChanged.connect(self._show)
         self.scale.currentIndexChanged.connect(self._show)
         self.zoom.valueChanged.connect(lambda _v: self._fit())
+        self.compare.currentIndexChanged.connect(lambda _i: self._show_compare())
         self.grid.clicked.connect(self.show_filter)
         self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
 
@@ -160,6 +222,7 @@ class KernelsPanel(InspectPanel):
         self.layer.clear()
         self.grid.set_images([], [])
         self.table.clear()
+        self._clear_compare()
         if self._bars is not None:
             self.histogram.removeItem(self._bars)
             self._bars = None
@@ -177,6 +240,7 @@ class KernelsPanel(InspectPanel):
         if current in self._weights:
             self.layer.setCurrentText(current)
         self.layer.blockSignals(False)
+        self._list_epochs()
         if self.source.model is None:
             self.caption.setText(self.source.problem or "No network")
         elif not self._weights:
@@ -193,6 +257,7 @@ class KernelsPanel(InspectPanel):
             self.kernels = None
             self.grid.set_images([], [])
             self.table.clear()
+            self._show_compare()
             return
         mode = self.mode.currentData()
         if mode == "rgb" and weight.shape[1] != 3:
@@ -218,6 +283,82 @@ class KernelsPanel(InspectPanel):
         self.channel.setRange(0, int(weight.shape[1]) - 1)
         self.channel.setVisible(weight.shape[1] > 1)
         self.show_filter(self.grid.selected if self.grid.selected is not None else 0)
+        self._show_compare()
+
+    # --- "Compare with…" ----------------------------------------------------------------------
+    def _list_epochs(self) -> None:
+        """Offer every stored epoch of every run (keeping the choice while it is still stored)."""
+        chosen = self.compare.currentData()
+        self.compare.blockSignals(True)
+        self.compare.clear()
+        self.compare.addItem("none", None)
+        for run, name, epochs in self.source.stored_runs():
+            for epoch in epochs:
+                self.compare.addItem(f"{name}, epoch {epoch}", f"{run}:{epoch}")
+        index = self.compare.findData(chosen) if chosen is not None else 0
+        self.compare.setCurrentIndex(max(index, 0))
+        self.compare.blockSignals(False)
+
+    def compared(self) -> tuple[int, int] | None:
+        """``(run index, epoch)`` chosen in "Compare with…"; None: no comparison."""
+        data = self.compare.currentData()
+        if not data:
+            return None
+        run, epoch = str(data).split(":")
+        return int(run), int(epoch)
+
+    def _clear_compare(self) -> None:
+        self.cancel_background("compare")
+        self.compare_kernels = self.difference = None
+        self.compare_grid.set_images([], [])
+        self.difference_grid.set_images([], [])
+        for column in self.compare_columns:
+            column.setVisible(False)
+
+    def _show_compare(self) -> None:
+        chosen = self.compared()
+        name = self.layer.currentText()
+        weight = self._weights.get(name)
+        if chosen is None or weight is None:
+            self._clear_compare()
+            return
+        run, epoch = chosen
+        label = self.compare.currentText()
+        try:
+            other = snapshot_weights(self.source.document.project, run, epoch).get(f"layers.{name}.weight")
+        except UserError as exc:
+            other, problem = None, str(exc)
+        else:
+            problem = f"{label} has no layer {name}"
+        for column in self.compare_columns:
+            column.setVisible(True)
+        self.difference_reason.setVisible(other is None)
+        if other is None:
+            self.cancel_background("compare")
+            self.compare_kernels = self.difference = None
+            self.compare_grid.set_images([], [])
+            self.difference_grid.set_images([], [])
+            self.compare_title.setText(label)
+            self.difference_title.setText("Difference")
+            self.difference_reason.setText(f"No difference: {problem}")
+            return
+        self.compare_title.setText(f"{label}")
+        self.run_in_background("compare", compare_tiles, weight, other.detach().to("cpu", weight.dtype),
+                               self.mode.currentData(), self.scale.currentData(), done=self._on_compare)
+
+    def _on_compare(self, tiles: tuple) -> None:
+        self.compare_kernels, images, self.difference, difference_images, reason = tiles
+        self.compare_grid.set_images(images, [f"#{i}" for i in range(len(images))])
+        self.difference_grid.set_images(difference_images, [f"#{i}" for i in range(len(difference_images))])
+        if self.difference is not None:
+            top = float(self.difference.scale.max(initial=0.0))
+            self.difference_title.setText(f"Difference ({self.compare.currentText()} − these), "
+                                          f"colours ±{top:.3g}")
+        else:
+            self.difference_title.setText("Difference")
+        self.difference_reason.setText(reason)
+        self.difference_reason.setVisible(bool(reason))
+        self._fit()
 
     def _fit(self) -> None:
         if self.zoom.value() == self.zoom.minimum():
@@ -225,6 +366,8 @@ class KernelsPanel(InspectPanel):
             self.grid.fit(viewport.width(), viewport.height())
         else:
             self.grid.set_tile(self.zoom.value())
+        for grid in (self.compare_grid, self.difference_grid):
+            grid.set_tile(self.grid.tile)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
         if event.type() == QEvent.Type.Resize:
