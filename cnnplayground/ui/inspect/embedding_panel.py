@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from ...inspect.embedding import MAX_IMAGES, Embedding, default_layer, embedding_steps
@@ -60,7 +61,11 @@ class EmbeddingPanel(InspectPanel):
         self.plot.setMinimumHeight(160)
         self.plot.getPlotItem().setLabel("bottom", "PC 1")
         self.plot.getPlotItem().setLabel("left", "PC 2")
-        self.legend = self.plot.getPlotItem().addLegend(offset=(-10, 10))
+        palette = self.plot.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        base.setAlpha(210)  # the points behind the legend show through a little
+        self.legend = self.plot.getPlotItem().addLegend(
+            offset=(-10, 10), labelTextColor=palette.color(QPalette.ColorRole.Text), brush=pg.mkBrush(base))
         self.scatters: list[pg.ScatterPlotItem] = []
         self.hover = QLabel(self)
         self.summary = QLabel(self)
