@@ -97,12 +97,12 @@ def test_the_registry_keeps_every_docks_name_menu_place_and_tab(qtbot, window):
     names = [s.object_name for s in panels.panel_specs() if s.key != "dummy"]
     assert names == ["curvesDock", "resultsDock", "healthDock", "kernelsDock", "featureMapsDock", "receptiveDock",
                      "occlusionDock", "adversarialDock", "maximizeDock", "patchesDock", "attributionDock",
-                     "explorerDock"]
+                     "embeddingDock", "explorerDock"]
     figures = [name for name in names if name != "healthDock"]  # a list of findings: no figure to export
     assert [d.objectName() for d in window.figure_docks()] == figures + ["dummyDock"]
     assert _texts(window.menus["Inspect"]) == [
         "Network &Summary…", "|", "Kernels", "Feature Maps", "Receptive Fields", "Occlusion", "Max Activation",
-        "Top Patches", "Attribution", "Adversarial", "Dummy Panel", "|", "Convolution Explorer"]
+        "Top Patches", "Attribution", "Feature Space", "Adversarial", "Dummy Panel", "|", "Convolution Explorer"]
     assert [s and s.key for s in in_menu(panels.panel_specs(), "Train")] == ["curves", "results", "health"]
     assert window.kernels is window.panel("kernels") and window.curves_dock is window.panel_dock("curves")
     for spec in panels.panel_specs():

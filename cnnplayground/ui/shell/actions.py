@@ -104,6 +104,7 @@ class WindowActions:
     show_maximize: QAction
     show_patches: QAction
     show_attribution: QAction
+    show_embedding: QAction
     train_terminal: QAction
     sweep: QAction
     lr_find: QAction

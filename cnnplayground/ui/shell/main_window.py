@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
     maximize, maximize_dock = PanelAttribute("maximize"), PanelAttribute("maximize", dock=True)
     patches, patches_dock = PanelAttribute("patches"), PanelAttribute("patches", dock=True)
     attribution, attribution_dock = PanelAttribute("attribution"), PanelAttribute("attribution", dock=True)
+    embedding, embedding_dock = PanelAttribute("embedding"), PanelAttribute("embedding", dock=True)
     explorer, explorer_dock = PanelAttribute("explorer"), PanelAttribute("explorer", dock=True)
 
     def __init__(self, parent: QWidget | None = None) -> None:

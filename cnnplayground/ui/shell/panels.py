@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QScrollArea, QWidget
 
 from ..inspect.adversarial_panel import AdversarialPanel
 from ..inspect.attribution_panel import AttributionPanel
+from ..inspect.embedding_panel import EmbeddingPanel
 from ..inspect.epoch_bar import add_epoch_bar
 from ..inspect.explorer_panel import ExplorerPanel
 from ..inspect.feature_maps_panel import FeatureMapsPanel
@@ -127,6 +128,9 @@ PANELS: list[PanelSpec] = [
     PanelSpec("attribution", "Attribution", "attributionDock", _inspect(AttributionPanel), "Ctrl+Shift+G",
               "Saliency, Grad-CAM and integrated gradients: which pixels the answer depends on", beside="patches",
               menu_rank=70),
+    PanelSpec("embedding", "Feature Space", "embeddingDock", _inspect(EmbeddingPanel), "",
+              "Up to 2,000 validation images as points: a layer's features projected by PCA, by class",
+              beside="attribution", menu_rank=75),
     PanelSpec("explorer", "Convolution Explorer", "explorerDock", ExplorerPanel, "Ctrl+Shift+E",
               "Step a kernel along a 1-D or 2-D input: products, sums, pooling", beside="feature_maps",
               menu_section=1),
