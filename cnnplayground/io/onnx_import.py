@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import mmap
 import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import one_line
+from .input_file import regular_file
 from .onnx_wire import OnnxImportError, survey
 from .project import _size
 
@@ -73,16 +73,7 @@ def load_onnx(path: str | os.PathLike[str]) -> tuple[fx.GraphModule, tuple[int, 
 
 def _read(path: Path) -> bytes:
     """The file's bytes, after :func:`~.onnx_wire.survey` has checked its encoding in place (memory-mapped)."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise OnnxImportError(f"cannot read {path}: there is no such file") from None
-    except OSError as exc:
-        raise OnnxImportError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise OnnxImportError(f"cannot read {path}: it is a folder, not an ONNX file")
-    if not stat.S_ISREG(info.st_mode):
-        raise OnnxImportError(f"cannot read {path}: it is not a regular file (a pipe, socket or device)")
+    info = regular_file(path, "an ONNX file", OnnxImportError)
     if info.st_size == 0:
         raise OnnxImportError(f"{path.name} is empty, not an ONNX model")
     if info.st_size > MAX_ONNX_BYTES:

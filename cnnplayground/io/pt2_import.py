@@ -27,7 +27,6 @@ import logging
 import math
 import os
 import re
-import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import torch
 
 from ..core.errors import UserError, one_line
+from .input_file import regular_file
 from .project_archive import check_central_directory
 from .project_schema import ProjectError
 
@@ -106,16 +106,7 @@ def _quiet() -> Iterator[None]:
 def safe_archive(path: Path) -> io.BytesIO:
     """The checked entries of the ``.pt2`` file ``path`` as a new archive in memory (see the module's text)."""
     name = path.name
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise Pt2ImportError(f"cannot read {path}: there is no such file") from None
-    except OSError as exc:
-        raise Pt2ImportError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise Pt2ImportError(f"cannot read {path}: it is a folder, not an exported program")
-    if not stat.S_ISREG(info.st_mode):
-        raise Pt2ImportError(f"cannot read {path}: it is not a regular file (a pipe, socket or device)")
+    info = regular_file(path, "an exported program", Pt2ImportError)
     if info.st_size == 0:
         raise Pt2ImportError(f"{name} is empty, not an exported program")
     if info.st_size > MAX_PT2_BYTES:

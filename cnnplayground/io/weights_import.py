@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from torch import nn
 from ..core.builder import BuildError, build
 from ..core.errors import UserError, one_line
 from ..core.graph import Graph
+from .input_file import regular_file
 from .project import MAX_WEIGHTS_BYTES, _size
 
 __all__ = [
@@ -382,17 +382,7 @@ def _convert(tensor: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor | No
 
 def _check_size(path: Path) -> None:
     """Refuse a missing file, a folder, a pipe or device (reading one could block), and a file over the limit."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise WeightsImportError(f"cannot read {path}: there is no such file") from None
-    except OSError as exc:
-        raise WeightsImportError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise WeightsImportError(f"cannot read {path}: it is a folder, not a weights file")
-    if not stat.S_ISREG(info.st_mode):
-        raise WeightsImportError(f"cannot read {path}: it is not a regular file (a pipe, socket or device)")
-    size = info.st_size
+    size = regular_file(path, "a weights file", WeightsImportError).st_size
     if size > MAX_WEIGHTS_BYTES:
         raise WeightsImportError(
             f"{path.name} is {_size(size)}; weights files are limited to {_size(MAX_WEIGHTS_BYTES)}, "
