@@ -1,0 +1,1 @@
+"""Architecture diagrams of a network: layouts (flow, block) into a :class:`~.scene.Scene`, and writers."""
