@@ -104,3 +104,25 @@ class Scene:
     title: str = ""
     #: The font family writers name (DejaVu Sans first: the metrics of :func:`text_width`).
     font: str = "DejaVu Sans, Helvetica, Arial, sans-serif"
+
+
+Orientation = Literal["horizontal", "vertical"]
+
+
+@dataclass(frozen=True)
+class DiagramOptions:
+    """What a diagram shows and how (shared by the flow and block layouts, the CLI and the window).
+
+    ``labels``: any of ``"names"`` (layer ids), ``"shapes"`` (output shapes ``C×H×W``), ``"kernels"``
+    (kernel size and stride of convolutions and pools), ``"params"`` (parameter counts).
+    ``grey``: grey scale instead of colour (for print). ``blocks``: the flow style draws a residual or
+    dense block as one box (per layer when False).
+    """
+
+    orientation: Orientation = "horizontal"
+    labels: frozenset[str] = frozenset({"names", "shapes", "kernels"})
+    grey: bool = False
+    blocks: bool = False
+
+
+LABELS = ("names", "shapes", "kernels", "params")
