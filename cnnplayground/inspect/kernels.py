@@ -49,10 +49,12 @@ class KernelImages:
 
 
 def kernel_images(weight: torch.Tensor, mode: Mode | Literal["auto"] = "auto",
-                  scale: Scale = "shared") -> KernelImages:
+                  scale: Scale = "shared", magnitude: float | None = None) -> KernelImages:
     """Normalize a conv weight for display (see the module docstring).
 
-    ``auto`` is ``rgb`` for three input channels, ``channels`` for one, else ``sum``.
+    ``auto`` is ``rgb`` for three input channels, ``channels`` for one, else ``sum``. ``magnitude``: a
+    fixed weight that maps to ±1 for every filter (one scale for several layers or epochs), instead of
+    ``scale``'s choice.
     """
     w = weight.detach().to("cpu", torch.float64).numpy()
     if w.ndim != 4:
@@ -62,16 +64,18 @@ def kernel_images(weight: torch.Tensor, mode: Mode | Literal["auto"] = "auto",
     if mode == "rgb" and w.shape[1] != 3:
         raise ValueError(f"colour display needs 3 input channels, this layer has {w.shape[1]}")
     shown = w.sum(axis=1, keepdims=True) if mode == "sum" else w
-    magnitude = np.abs(shown).reshape(len(shown), -1).max(axis=1) if len(shown) else np.zeros(0)
-    if scale == "shared":
-        magnitude = np.full_like(magnitude, magnitude.max(initial=0.0))
-    safe = np.where(magnitude > 0, magnitude, 1.0)
+    largest = np.abs(shown).reshape(len(shown), -1).max(axis=1) if len(shown) else np.zeros(0)
+    if magnitude is not None:
+        largest = np.full_like(largest, magnitude)
+    elif scale == "shared":
+        largest = np.full_like(largest, largest.max(initial=0.0))
+    safe = np.where(largest > 0, largest, 1.0)
     normalized = shown / safe[:, None, None, None]
     if mode == "rgb":
         values = np.clip(normalized.transpose(0, 2, 3, 1) * 0.5 + 0.5, 0.0, 1.0)
     else:
         values = np.clip(normalized, -1.0, 1.0)
-    return KernelImages(mode, values, magnitude, w)
+    return KernelImages(mode, values, largest, w)
 
 
 def weight_histogram(weight: torch.Tensor, bins: int = 41) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 from ...io.atomic import atomic_write_bytes
 from ...train.events import EpochFinished
 from ..inspect.feature_maps_panel import map_tiles
-from ..inspect.imaging import ColorBar, ImageGrid, grey_image
+from ..inspect.imaging import SEQUENTIAL_LUT, ColorBar, ImageGrid, grey_image
 from ..inspect.kernels_panel import layer_tiles
 from ..training.results import ResultsPanel
 from .figures import FigureError, FigureTarget, export_figure, png_bytes
@@ -65,26 +68,34 @@ def _laid_out(frame: QWidget, width: int, height: int | None = None) -> QWidget:
 
 
 def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared", tile: int = 48,
-                   width: int = FIGURE_WIDTH) -> QWidget:
-    """The Kernels panel's tiles of one conv ``weight`` ``(out, in, kh, kw)`` with its colour bar, titled."""
+                   width: int = FIGURE_WIDTH, magnitude: float | None = None) -> QWidget:
+    """The Kernels panel's tiles of one conv ``weight`` ``(out, in, kh, kw)`` with its colour bar, titled
+    (``magnitude``: the weight drawn as ±1, fixed, e.g. for every frame of an animation)."""
     if mode == "rgb" and weight.shape[1] != 3:
         raise FigureError(f"colour display needs 3 input channels, this layer has {weight.shape[1]}")
-    kernels, images, _histogram, _ = layer_tiles(weight, mode, scale)
+    kernels, images, _histogram, _ = layer_tiles(weight, mode, scale, magnitude)
     grid = ImageGrid(tile)
     grid.set_images(images, [f"#{i}" for i in range(len(images))])
     bar = ColorBar()
     top = float(kernels.scale.max(initial=0.0))
-    bar.set_range(-top, top) if scale == "shared" else bar.set_range(-1.0, 1.0)
+    bar.set_range(-top, top) if scale == "shared" or magnitude is not None else bar.set_range(-1.0, 1.0)
     return _laid_out(_titled(title, grid, bar), width)
 
 
-def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int = FIGURE_WIDTH) -> QWidget:
+def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int = FIGURE_WIDTH,
+                        value_range: tuple[float, float] | None = None) -> QWidget:
     """The Feature Maps panel's tiles of one layer's maps ``(C, H, W)`` (each channel on its own scale, as the
-    panel shows them by default), titled, with the input ``image`` (``(C, H, W)`` in [0, 1]) beside the title."""
-    _channels, images, captions = map_tiles(maps)
+    panel shows them by default, or all on ``value_range`` with its colour bar), titled, with the input
+    ``image`` (``(C, H, W)`` in [0, 1]) beside the title."""
+    _channels, images, captions = map_tiles(maps, value_range=value_range)
     grid = ImageGrid(tile)
     grid.set_images(images, captions)
-    frame = _titled(title, grid)
+    extra = []
+    if value_range is not None:
+        bar = ColorBar()
+        bar.set_range(*value_range, SEQUENTIAL_LUT)
+        extra.append(bar)
+    frame = _titled(title, grid, *extra)
     if image is not None:  # the input, as the panel shows it beside its maps
         picture = QLabel(frame)
         picture.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(2 * tile, 2 * tile))
@@ -117,20 +128,76 @@ def write_figure(widget: QWidget, path: str | Path) -> Path:
     return export_figure(FigureTarget(Path(path).stem, widget), path, suffix)
 
 
+#: What ``--animate`` writes, by suffix.
+ANIMATION_FORMATS = (".gif", ".apng", ".mp4")
+
+
+def ffmpeg_program() -> str | None:
+    """The ffmpeg program for MP4: ``ffmpeg`` on PATH, else imageio-ffmpeg's own; None when neither is there."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (RuntimeError, OSError):
+        return None
+
+
 def write_animation(frames: Sequence[QWidget], path: str | Path, frame_ms: int = 700) -> Path:
-    """One frame per widget (all drawn at the first one's size) as an animated GIF, looping."""
+    """One frame per widget (all drawn at the first one's size), looping: an animated GIF, an APNG (both by
+    Pillow) or an MP4 (H.264, by ffmpeg), by ``path``'s suffix."""
     from PIL import Image
 
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ANIMATION_FORMATS:
+        raise FigureError(f"an animation is written as .gif, .apng or .mp4, not {path.name!r}")
+    program = ffmpeg_program() if suffix == ".mp4" else None
+    if suffix == ".mp4" and program is None:
+        raise FigureError("writing .mp4 needs ffmpeg: install it (apt install ffmpeg, or pip install "
+                          "imageio-ffmpeg), or write .gif or .apng")
     if not frames:
         raise FigureError("there is no frame to animate")
     size = frames[0].size()
-    images = []
+    pngs = []
     for widget in frames:
         widget.resize(size)
-        png = png_bytes(FigureTarget("frame", widget), size.width() * 2, size.height() * 2)
-        images.append(Image.open(io.BytesIO(png)).convert("RGB"))
+        pngs.append(png_bytes(FigureTarget("frame", widget), size.width() * 2, size.height() * 2))
+    if suffix == ".mp4":
+        assert program is not None
+        atomic_write_bytes(path, _mp4_bytes(program, pngs, frame_ms))
+        return path
+    images = [Image.open(io.BytesIO(png)).convert("RGB") for png in pngs]
     out = io.BytesIO()
-    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
-                   optimize=False, disposal=1)
-    atomic_write_bytes(Path(path), out.getvalue())
-    return Path(path)
+    if suffix == ".gif":
+        images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
+                       optimize=False, disposal=1)
+    else:
+        images[0].save(out, format="PNG", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
+                       default_image=False)
+    atomic_write_bytes(path, out.getvalue())
+    return path
+
+
+def _mp4_bytes(program: str, pngs: Sequence[bytes], frame_ms: int) -> bytes:
+    """The frames (PNG bytes) as an H.264 MP4 by ``program`` (ffmpeg), in a scratch folder."""
+    with tempfile.TemporaryDirectory(prefix="cnnplayground-mp4-") as scratch:
+        folder = Path(scratch)
+        for k, png in enumerate(pngs):
+            (folder / f"frame_{k:05d}.png").write_bytes(png)
+        out = folder / "animation.mp4"
+        command = [program, "-v", "error", "-y", "-framerate", f"{1000 / frame_ms:.6g}", "-i",
+                   str(folder / "frame_%05d.png"), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white",
+                   "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FigureError(f"ffmpeg did not run: {exc}") from None
+        if done.returncode != 0 or not out.is_file():
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise FigureError(f"ffmpeg failed (exit {done.returncode}): {last[:200]}")
+        return out.read_bytes()

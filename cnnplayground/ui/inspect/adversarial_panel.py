@@ -96,6 +96,11 @@ class AdversarialPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.adversarial: torch.Tensor | None = None
+        #: The change of a pixel the strongest perturbation colour means; None: the image's own largest.
+        #: A fixed value gives several attacks (the frames of an animation) one colour scale.
+        self.perturbation_scale: float | None = None
+        #: The attack on show: ``_show_attack``'s arguments (to draw it again on another scale).
+        self.shown_attack: tuple | None = None
         self.sweep: dict[str, list[tuple[float, float]]] = {}  # the current model's, by attack
         self.sweep_label = ""  # which weights it was run on
         self._sweep_model: int | None = None
@@ -271,7 +276,7 @@ class AdversarialPanel(InspectPanel):
         self.gallery.set_images([], [])
         self.gallery_status.setText("")
         self.cancel_background()  # an attack on the previous model must not arrive after this
-        self.adversarial = None
+        self.adversarial, self.shown_attack = None, None
         for view in (self.original_view, self.perturbation_view, self.adversarial_view):
             view.image, view.overlay = None, None
             view.update()
@@ -310,20 +315,22 @@ class AdversarialPanel(InspectPanel):
         if data is None or split is None:
             return
         adv, c = found
-        self.adversarial = adv
+        self.adversarial, self.shown_attack = adv, (found, x, y, i)
         delta = (adv - x)[0].numpy()
-        scale = float(np.abs(delta).max())
+        largest = float(np.abs(delta).max())
+        scale = self.perturbation_scale if self.perturbation_scale is not None else largest
         _, h, w = data.input_shape
         self.original_view.set_image(grey_image(split.images[i].numpy()), (h, w))
-        shown = delta.mean(axis=0) / scale if scale > 0 else delta.mean(axis=0)
+        shown = np.clip(delta.mean(axis=0) / scale, -1.0, 1.0) if scale > 0 else delta.mean(axis=0)
         self.perturbation_view.set_image(rgb_image(diverging(shown)), (h, w))
         self.adversarial_view.set_image(grey_image(adv[0].numpy()), (h, w))
         names = data.class_names
         self.original_label.setText(f"true: {names[int(y)]}\nsays: {names[int(c.clean_class)]} "
                                     f"({float(c.clean_probability):.1%})")
-        self.perturbation_label.setText(f"at most ±{scale:.3f} (shown ×{1 / scale if scale else 1:.0f}):\n"
+        self.perturbation_label.setText(f"at most ±{largest:.3f} (shown ×{1 / scale if scale else 1:.0f}):\n"
                                         "blue darker, red brighter")
-        self.perturbation_label.setToolTip(f"The largest change of a pixel is {scale:.3f} of the pixel range (0..1)")
+        self.perturbation_label.setToolTip(f"The largest change of a pixel is {largest:.3f} of the pixel range "
+                                           "(0..1)")
         flipped = bool(c.flipped)
         self.adversarial_label.setText(f"says: {names[int(c.adversarial_class)]} "
                                        f"({float(c.adversarial_probability):.1%})"

@@ -72,10 +72,11 @@ def _work(model, x01, chosen, mean, std, layer, steps, baseline) -> Iterator[tup
         yield "ig", (attributions[0].numpy(), float(gap[0]), total)
 
 
-def _unit(values: np.ndarray) -> np.ndarray:
-    """Scale a non-negative map to [0, 1] by its maximum (a flat map stays 0)."""
-    peak = float(values.max()) if values.size else 0.0
-    return values / peak if peak > 0 else np.zeros_like(values)
+def _unit(values: np.ndarray, peak: float | None = None) -> np.ndarray:
+    """Scale a non-negative map to [0, 1] by ``peak`` (by default its maximum; a flat map stays 0)."""
+    if peak is None:
+        peak = float(values.max()) if values.size else 0.0
+    return np.clip(values / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(values)
 
 
 class AttributionPanel(InspectPanel):
@@ -84,7 +85,11 @@ class AttributionPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.job: GeneratorJob | None = None
-        self.maps: dict[str, np.ndarray] = {}  # method → map in [0, 1], (H, W)
+        self.maps: dict[str, np.ndarray] = {}  # method → map as shown, in [0, 1], (H, W)
+        self.raw_maps: dict[str, np.ndarray] = {}  # method → map before scaling, non-negative, (H, W)
+        #: Per method, the value the brightest heat means; a method not in it: its map's own maximum.
+        #: Fixed values give several images (the frames of an animation) one colour scale.
+        self.peaks: dict[str, float] = {}
         self.ig_gap: tuple[float, float] | None = None  # (completeness gap, sum of attributions)
         self.target_class = 0
         self.caption = QLabel(self)
@@ -187,7 +192,7 @@ class AttributionPanel(InspectPanel):
 
     def refresh(self) -> None:
         self._cancel()
-        self.maps, self.ig_gap = {}, None  # of the previous model: nothing of it stays on show
+        self.maps, self.raw_maps, self.ig_gap = {}, {}, None  # of the previous model: nothing of it stays on show
         for view in (self.original_view, *self.views.values()):
             view.image, view.overlay = None, None
             view.update()
@@ -242,7 +247,7 @@ class AttributionPanel(InspectPanel):
         self.prediction.setText("…")
         _, h, w = data.input_shape
         self.original_view.set_image(grey_image(image.numpy()), (h, w))
-        self.maps, self.ig_gap = {}, None
+        self.maps, self.raw_maps, self.ig_gap = {}, {}, None
         dimmed = grey_image((image.numpy() * 0.4).astype(np.uint8))  # the heat stands out over a dark image
         for key, view in self.views.items():
             view.set_image(dimmed, (h, w))
@@ -265,19 +270,19 @@ class AttributionPanel(InspectPanel):
                 true, says, explained = (names[c] if c < len(names) else str(c)
                                          for c in (self._true_class, predicted, self.target_class))
                 self.prediction.setText(f"true: {true}\nsays: {says} ({probability:.1%})\nexplaining: {explained}")
-                self.maps["saliency"] = _unit(value)
+                self.raw_maps["saliency"] = value
                 self.labels["saliency"].setText(f"largest |gradient| {float(value.max()):.3g} per pixel unit")
             elif key == "progress":
                 self.progress.setValue(round(100 * value))
             elif key == "gradcam":
-                self.maps["gradcam"] = value
+                self.raw_maps["gradcam"] = value
                 layer = self.layer.currentData()
                 size = "×".join(map(str, (self.source.layer_shape(layer) or (0, 0, 0))[1:]))
                 self.labels["gradcam"].setText(f"on {layer} ({size} map, upsampled)" if value.max() > 0
                                                else f"no positive evidence for the class in {layer}")
             elif key == "ig":
                 attributions, gap, total = value
-                self.maps["ig"] = _unit(np.abs(attributions).sum(axis=0))
+                self.raw_maps["ig"] = np.abs(attributions).sum(axis=0)
                 self.ig_gap = (gap, total)
                 change = total - gap
                 relative = abs(gap) / max(abs(change), 1e-12)
@@ -288,6 +293,9 @@ class AttributionPanel(InspectPanel):
 
     def _show_maps(self) -> None:
         for key, view in self.views.items():
+            raw = self.raw_maps.get(key)
+            if raw is not None:
+                self.maps[key] = _unit(raw, self.peaks.get(key))
             values = self.maps.get(key)
             view.overlay = heat_overlay(values) if values is not None else None
             view.overlay_opacity = self.opacity.value() / 100

@@ -136,12 +136,16 @@ def _stats(model, images: torch.Tensor, mean, std):
     return activation_stats(model, prepare(images, mean, std))
 
 
-def map_tiles(maps: np.ndarray, hide_dead: bool = False, shared_scale: bool = False) -> tuple[list, list, list]:
+def map_tiles(maps: np.ndarray, hide_dead: bool = False, shared_scale: bool = False,
+              value_range: tuple[float, float] | None = None) -> tuple[list, list, list]:
     """A layer's maps ``(C, H, W)`` as tiles: ``(channels shown, images, captions)``; a dead channel (no
-    positive value) is left out with ``hide_dead``; each channel on its own scale unless ``shared_scale``."""
+    positive value) is left out with ``hide_dead``; each channel on its own scale unless ``shared_scale``
+    (one scale for the layer) or ``value_range`` (one given scale ``(low, high)``, e.g. for every frame of
+    an animation)."""
     dead = dead_channels(maps)
     channels = [c for c in range(len(maps)) if not (hide_dead and dead[c])]
-    low, high = float(maps.min()), float(maps.max())
+    low, high = value_range if value_range is not None else (float(maps.min()), float(maps.max()))
+    shared_scale = shared_scale or value_range is not None
     images = []
     for c in channels:
         lo, hi = (low, high) if shared_scale else (float(maps[c].min()), float(maps[c].max()))

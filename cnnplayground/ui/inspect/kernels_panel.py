@@ -44,9 +44,10 @@ def filter_image(kernels: KernelImages, index: int):
     return rgb_image(canvas)
 
 
-def layer_tiles(weight, mode: str, scale: str) -> tuple:
-    """Background part of drawing a layer: the normalized filters, one image per filter, the histogram."""
-    kernels = kernel_images(weight, mode, scale)
+def layer_tiles(weight, mode: str, scale: str, magnitude: float | None = None) -> tuple:
+    """Background part of drawing a layer: the normalized filters, one image per filter, the histogram
+    (``magnitude``: a fixed weight for ±1, as :func:`kernel_images` takes it)."""
+    kernels = kernel_images(weight, mode, scale, magnitude)
     images = [filter_image(kernels, i) for i in range(len(kernels.values))]
     return kernels, images, weight_histogram(weight), weight
 

@@ -40,6 +40,9 @@ class OcclusionPanel(InspectPanel):
         self.result: OcclusionMap | None = None
         self.job: GeneratorJob | None = None
         self._prediction: tuple[int, float] | None = None
+        #: The drop in probability the brightest heat means; None: the map's own largest drop.
+        #: A fixed value gives several maps (the frames of an animation) one colour scale.
+        self.drop_scale: float | None = None
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.index = QSpinBox(self)
@@ -190,10 +193,11 @@ class OcclusionPanel(InspectPanel):
             return
         _, h, w = self._data.input_shape
         drop = r.heat(h, w)
-        scale = float(drop.max()) if drop.max() > 0 else 1.0
+        top = float(drop.max()) if self.drop_scale is None else self.drop_scale
+        scale = top if top > 0 else 1.0
         self.image_view.set_image(grey_image(self._image), (h, w))
-        self.image_view.overlay = heat_overlay(drop / scale)  # only where hiding lowers the probability
-        self.drop_bar.set_range(0.0, scale if drop.max() > 0 else 0.0, HEAT_LUT)
+        self.image_view.overlay = heat_overlay(np.clip(drop / scale, 0.0, 1.0))  # where hiding lowers it
+        self.drop_bar.set_range(0.0, top if top > 0 else 0.0, HEAT_LUT)
         probability = np.nan_to_num(r.probability, nan=r.baseline)
         self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
         names = self._data.class_names

@@ -118,6 +118,11 @@ class ReceptiveFieldPanel(InspectPanel):
         self.erf: np.ndarray | None = None
         self.region: tuple[int, int, int, int] | None = None
         self.position = (0, 0)
+        #: ``(low, high)`` of the unit map's colours and the effective field's brightest heat; None: each
+        #: map's own. Fixed values give several images (the frames of an animation) one colour scale.
+        self.map_range: tuple[float, float] | None = None
+        self.field_peak: float | None = None
+        self.unit_map: np.ndarray | None = None
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
         self.layer = QComboBox(self)
@@ -273,19 +278,20 @@ class ReceptiveFieldPanel(InspectPanel):
     def _show_fields(self, found, name: str, row: int, col: int, images: int) -> None:
         """The unit's map and effective field (computed in the background) on show."""
         unit_map, self.erf = found
+        self.unit_map = unit_map
         data, graph, split = self.source.data, self.source.graph, self.source.split()
         if data is None or graph is None or split is None:
             return
         h, w = unit_map.shape
-        self.unit_view.set_image(rgb_image(sequential(unit_map, float(unit_map.min()), float(unit_map.max()))),
-                                 (h, w))
+        low, high = self.map_range or (float(unit_map.min()), float(unit_map.max()))
+        self.unit_view.set_image(rgb_image(sequential(unit_map, low, high)), (h, w))
         self.unit_view.marker = (row, col)
         _, ih, iw = data.input_shape
         result = infer(graph)
         self.region = theoretical_region(result, name, row, col, (ih, iw))
         peak = float(self.erf.max()) or 1.0
         self.input_view.set_image(grey_image(split.images[self.image_index.value()].numpy()), (ih, iw))
-        self.input_view.overlay = heat_overlay(self.erf / peak)
+        self.input_view.overlay = heat_overlay(np.clip(self.erf / (self.field_peak or peak), 0.0, 1.0))
         self.input_view.rect_cells = self.region
         self.input_view.update()
         self.unit_view.update()
