@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 
 from cnnplayground.cli import main
-from cnnplayground.cli.figure import _choose, _kernel_frames
+from cnnplayground.cli.figure import choose_weights, figure_options
 from cnnplayground.io.project import load_project
 from cnnplayground.io.project_epochs import snapshot_weights, stored_epochs
+from cnnplayground.ui.export.panel_figures import panel_figure
 
 TRAIN = ["--dataset", "synthetic", "--train-size", "320", "--test-size", "0", "--batch-size", "64", "--epochs", "3",
          "--seed", "5"]
@@ -27,7 +28,9 @@ def trained(tmp_path_factory):
 
 def _args(project, **given) -> argparse.Namespace:
     values = {"project": str(project), "panel": "kernels", "layer": None, "run": None, "epoch": None,
-              "mode": "auto", "scale": "shared", "out": None, "animate": None, "frame_ms": 700}
+              "mode": "auto", "scale": "shared", "out": None, "animate": None, "frame_ms": 700, "unit": None,
+              "image": 0, "target": None, "position": None, "method": "all", "attack": "fgsm", "epsilon": 0.1,
+              "steps": None, "frame_scale": "shared"}
     return argparse.Namespace(**{**values, **given})
 
 
@@ -35,8 +38,9 @@ def test_the_kernels_at_epoch_k_are_the_stored_tensors(trained):
     project = load_project(trained)
     for epoch in (0, 1, 3):
         args = _args(trained, epoch=epoch, layer="conv2")
-        [(weight, title)] = _kernel_frames(_choose(project, args), args)
-        assert torch.equal(weight, snapshot_weights(project, 0, epoch)["layers.conv2.weight"])
+        [(_widget, title, values)] = panel_figure(project, "kernels", choose_weights(project, args),
+                                                  figure_options(args))
+        assert torch.equal(values["weight"], snapshot_weights(project, 0, epoch)["layers.conv2.weight"])
         assert title == (f"LeNet-5 · run 1 · epoch {epoch}{' (the initial weights)' if epoch == 0 else ''} · "
                          "conv2: 16 filters of 6×5×5")
 
