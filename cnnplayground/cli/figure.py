@@ -5,11 +5,14 @@
     cnnplayground figure my.cnnp --panel kernels --layer conv1 --run 2 --epoch 0 --out init.png
     cnnplayground figure my.cnnp --panel kernels --animate kernels.gif     # one frame per stored epoch
     cnnplayground figure my.cnnp --panel confusion --epoch 3 --out confusion.pdf
+    cnnplayground figure my.cnnp --panel occlusion --image 3 --animate occlusion.apng   # or .mp4 with ffmpeg
 
 The weights come from the run's stored epochs (``io/project_epochs.py``; by default the last run that
 keeps epochs, its last epoch), or, in a project whose runs keep none, from the project's weights. The
 figure is drawn by the window's own panel widgets and Export Figure code with an offscreen Qt
-(``ui/export/headless.py``), imported only when the figure is drawn: the rest of the command is headless.
+(``ui/export/panel_figures.py``: ``panel_figure`` and its registry of panels, callable without argparse
+with an ``export.panel_options.FigureOptions``), imported only when the figure is drawn: the rest of the
+command is headless.
 """
 
 from __future__ import annotations

@@ -177,7 +177,8 @@ def test_impossible_choices_get_one_line(trained, tmp_path, capsys):
     cases = [
         (["--panel", "receptive-field", "--layer", "fc9"], "no layer with a spatial output 'fc9'; the network has "
                                                            "conv1, relu1, pool1, conv2, relu2, pool2"),
-        (["--panel", "receptive-field", "--layer", "conv1", "--unit", "6"], "conv1 has no channel 6: it has 6 (0 to 5)"),
+        (["--panel", "receptive-field", "--layer", "conv1", "--unit", "6"],
+         "conv1 has no channel 6: it has 6 (0 to 5)"),
         (["--panel", "receptive-field", "--layer", "pool2", "--at", "5,0"],
          "pool2's output is 5×5: there is no unit at (5, 0)"),
         (["--panel", "occlusion", "--image", "99999"], "there is no validation image 99999: there are 32 (0 to 31)"),
