@@ -321,6 +321,7 @@ def _size(box: _Box, unit: float, thin: float) -> None:
 
 
 def _faces(box: _Box, colour: str, line: float, tag: str) -> list[Item]:
+    """The top, the side and the front face (tagged ``box:KIND:NODE``), back to front."""
     x, y, w, h, ox, oy = box.x, box.y, box.w, box.h, box.ox, box.oy
     front = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
     top = ((x, y), (x + ox, y - oy), (x + w + ox, y - oy), (x + w, y))
@@ -489,7 +490,7 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
     items: list[Item] = []
     # Back to front: the oblique depth points up, so in a vertical drawing the lower boxes are behind.
     for box in reversed(row) if vertical else row:
-        items += _faces(box, colour(box.kind), line_w, f"box:{box.kind}")
+        items += _faces(box, colour(box.kind), line_w, f"box:{box.kind}:{box.node}")
 
     # Skip arcs (Add): over the boxes (left of them when vertical), one level per overlapping span.
     def top_point(box: _Box) -> tuple[float, float]:
@@ -528,7 +529,7 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
                 side.x, side.y = c - side.w / 2 + side.ox / 2, mid - side.h / 2
             else:
                 side.x, side.y = mid - side.w / 2 - side.ox / 2, c - side.h / 2 + side.oy / 2
-            side_items += _faces(side, colour(side.kind), line_w, "box:shortcut")
+            side_items += _faces(side, colour(side.kind), line_w, f"box:shortcut:{side.node}")
 
     # Concat joins: a curve from each input's box, its height growing with its span.
     join_items: list[Item] = []
@@ -539,15 +540,15 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
         span = abs(a1 - a0)
         height = 4.0 * geo + 1.2 * math.sqrt(span * geo)
         p0, p1 = top_point(src), top_point(dst)
-        pts = []
+        curve: list[tuple[float, float]] = []
         for i in range(13):
             t = i / 12
             a = a0 + (a1 - a0) * t
             bump = 4 * t * (1 - t) * height
             edge = (p0[0] if vertical else p0[1]) * (1 - t) + (p1[0] if vertical else p1[1]) * t
             c = min(edge, base) - bump if 0 < i < 12 else edge
-            pts.append((c, a) if vertical else (a, c))
-        join_items.append(Line(tuple(pts), concat_ink, 0.25 * style.line_width, arrow=False, tag="join"))
+            curve.append((c, a) if vertical else (a, c))
+        join_items.append(Line(tuple(curve), concat_ink, 0.25 * style.line_width, arrow=False, tag="join"))
 
     # Kernels: a small box on the map a layer reads, with lines to the point it makes in its map.
     kernel_items: list[Item] = []
@@ -594,9 +595,9 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
             kinds = [kernel_text(graph, b) for b in stage if not b.fc and b.kind != "concat"]
             dense = sum(1 for b in stage if b.kind == "concat")
             kernel_lines = [f"{dense} dense layers"] if fold and dense else []
-            for k in dict.fromkeys(k for k in kinds if k):
-                n = kinds.count(k)
-                kernel_lines.append(f"{k} ×{n}" if n > 1 else k)
+            for kt in dict.fromkeys(kt for kt in kinds if kt):
+                count = kinds.count(kt)
+                kernel_lines.append(f"{kt} ×{count}" if count > 1 else kt)
             if len(kernel_lines) > 3:
                 kernel_lines = kernel_lines[:2] + ["…"]
             lines_below += [(k, small, False) for k in kernel_lines]
@@ -637,13 +638,13 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
             continue
         text = kernel_text(graph, side).replace(" conv", "")
         if vertical:
-            t = Text(side.x - 3 * unit, side.y + side.h / 2 + small * 0.35, text, small, "end", False, ink(INK),
+            label = Text(side.x - 3 * unit, side.y + side.h / 2 + small * 0.35, text, small, "end", False, ink(INK),
                      tag="label")
-            texts += placer.place([t], (0.0, small * lh * 0.5))
+            texts += placer.place([label], (0.0, small * lh * 0.5))
         else:
-            t = Text(side.x + side.w / 2 + side.ox / 2, side.y - side.oy - 2 * unit, text, small, "middle", False,
+            label = Text(side.x + side.w / 2 + side.ox / 2, side.y - side.oy - 2 * unit, text, small, "middle", False,
                      ink(INK), tag="label")
-            texts += placer.place([t], (0.0, -small * lh * 0.5))
+            texts += placer.place([label], (0.0, -small * lh * 0.5))
     items += texts
     return _framed(items, 6.0 * unit, "")
 
