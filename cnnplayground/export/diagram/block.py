@@ -16,7 +16,8 @@ at 100 pt). Everything scales with the figure style's font size, so a slide's di
 column's enlarged.
 
 **Long networks.** Up to :data:`DETAIL_BOXES` boxes each gets its own place, labels and kernel drawing
-(LeNet-5, AlexNet). Beyond that, or with ``options.blocks``, the maps of one *stage* (consecutive maps of
+(LeNet-5, AlexNet), unless that is still :data:`CROWDED` too wide for the style's width with its boxes
+shrunk. Beyond that, or with ``options.blocks``, the maps of one *stage* (consecutive maps of
 the same spatial size) are drawn as touching slabs with one label for the stage (VGG-16, ResNet-18): the
 figure stays about a page wide and keeps every map and every skip arc. Beyond :data:`STAGE_BOXES` (DenseNet-121
 has 180 maps) a dense block's convolutions are folded too, into the Concat that takes them in: one
@@ -41,6 +42,8 @@ from .scene import LINE_HEIGHT, DiagramOptions, Item, Line, Polygon, Scene, Text
 DETAIL_BOXES = 14
 #: The smallest scale of boxes and gaps when a horizontal diagram is shrunk to the style's width.
 MIN_SCALE = 0.6
+#: A diagram of maps drawn apart that is still this much wider than the style is drawn by stages.
+CROWDED = 1.25
 #: Beyond this many boxes, convolutions that only feed Concats are folded into them.
 STAGE_BOXES = 80
 
@@ -388,11 +391,17 @@ class _Placer:
             return False
         return not any(_segment_hits(grown, p, q) for p, q in self.segments)
 
-    def place(self, texts: list[Text], step: tuple[float, float], tries: int = 200) -> list[Text]:
-        """The first of ``texts`` moved by k·step (k = 0, 1, ...) where all of them are free."""
-        for k in range(tries):
-            moved = [Text(t.x + k * step[0], t.y + k * step[1], t.text, t.size, t.anchor, t.bold, t.colour,
-                          tag=t.tag) for t in texts]
+    def place(self, texts: list[Text], step: tuple[float, float], other_side: tuple[float, float] | None = None,
+              tries: int = 200) -> list[Text]:
+        """``texts`` moved by k·step (k = 0, 1, ...), or by ``other_side`` − k·step (the other side of the
+        boxes, tried in turn), the first place where all of them are free."""
+        offsets = [(k * step[0], k * step[1]) for k in range(tries)]
+        if other_side is not None:
+            away = [(other_side[0] - k * step[0], other_side[1] - k * step[1]) for k in range(tries)]
+            offsets = [o for pair in zip(offsets, away) for o in pair]
+        for dx, dy in offsets:
+            moved = [Text(t.x + dx, t.y + dy, t.text, t.size, t.anchor, t.bold, t.colour, tag=t.tag)
+                     for t in texts]
             if all(self.free(t.box()) for t in moved):
                 break
         for t in moved:
@@ -415,9 +424,18 @@ def block_scene(graph: Graph, options: DiagramOptions | None = None, style: Figu
     style = style or figure_style("paper")
     result = infer(graph)
     target = style.width_in * 72
+    scene = _fitted(graph, result, options, style, target, stages=False)
+    if options.orientation == "horizontal" and scene.width > target * CROWDED:
+        # Too many maps apart for this width (their labels would stack deep): draw them by stages.
+        scene = _fitted(graph, result, options, style, target, stages=True)
+    return scene
+
+
+def _fitted(graph: Graph, result: InferenceResult, options: DiagramOptions, style: FigureStyle, target: float,
+            stages: bool) -> Scene:
     scale = 1.0
     for _ in range(4):
-        scene = _block_scene(graph, result, options, style, scale)
+        scene = _block_scene(graph, result, options, style, scale, stages)
         if options.orientation == "vertical" or scene.width <= target * 1.001 or scale <= MIN_SCALE:
             break
         scale = max(MIN_SCALE, scale * target / scene.width)
@@ -425,7 +443,7 @@ def block_scene(graph: Graph, options: DiagramOptions | None = None, style: Figu
 
 
 def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions, style: FigureStyle,
-                 scale: float) -> Scene:
+                 scale: float, stages_only: bool) -> Scene:
     unit = style.font_size / 8.0
     geo = unit * scale
     font = style.font_size
@@ -438,7 +456,7 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
     fold = options.blocks and any(b.kind == "concat" for b in probe.boxes) or n_maps > STAGE_BOXES
     model = _model(graph, result, fold_into_concat=True) if fold else probe
     row = [b for b in model.boxes if not b.side]
-    detail = len(row) <= DETAIL_BOXES and not options.blocks
+    detail = len(row) <= DETAIL_BOXES and not options.blocks and not stages_only
     thin = 1.0 if detail else 0.45
 
     def colour(kind: str) -> str:
@@ -580,6 +598,19 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
     placer = _Placer(items, 1.5 * unit)
     texts: list[Text] = []
     lh = LINE_HEIGHT
+    # Labels of projection shortcuts: their kernel, beside the little box.
+    for _start, _end, side in model.skips:
+        if side is None or "kernels" not in options.labels:
+            continue
+        text = kernel_text(graph, side).replace(" conv", "")
+        if vertical:
+            label = Text(side.x - 3 * unit, side.y + side.h / 2 + small * 0.35, text, small, "end", False, ink(INK),
+                     tag="label")
+            texts += placer.place([label], (0.0, small * LINE_HEIGHT * 0.5))
+        else:
+            label = Text(side.x + side.w / 2 + side.ox / 2, side.y - side.oy - 2 * unit, text, small, "middle", False,
+                     ink(INK), tag="label")
+            texts += placer.place([label], (0.0, -small * LINE_HEIGHT * 0.5))
     for stage in stages:
         last = stage[-1]
         ids = [b.node for b in stage]
@@ -631,20 +662,8 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
                 ly += size * 0.76
                 block.append(Text(cx, ly, text, size, "middle", bold, ink(INK), tag="label"))
                 ly += size * (lh - 0.76)
-            texts += placer.place(block, (0.0, small * lh * 0.5))
-    # Labels of projection shortcuts: their kernel, beside the little box.
-    for _start, _end, side in model.skips:
-        if side is None or "kernels" not in options.labels:
-            continue
-        text = kernel_text(graph, side).replace(" conv", "")
-        if vertical:
-            label = Text(side.x - 3 * unit, side.y + side.h / 2 + small * 0.35, text, small, "end", False, ink(INK),
-                     tag="label")
-            texts += placer.place([label], (0.0, small * lh * 0.5))
-        else:
-            label = Text(side.x + side.w / 2 + side.ox / 2, side.y - side.oy - 2 * unit, text, small, "middle", False,
-                     ink(INK), tag="label")
-            texts += placer.place([label], (0.0, -small * lh * 0.5))
+            above = -(ly - y0 + 3 * unit)  # the block's top at y1 + 3, its bottom at ly: over the boxes instead
+            texts += placer.place(block, (0.0, small * lh * 0.5), None if detail else (0.0, above))
     items += texts
     return _framed(items, 6.0 * unit, "")
 
