@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from ...core.graph import Graph
 from ...core.inference import InferenceResult, infer
 from ..style import FigureStyle
-from .scene import LINE_HEIGHT, DiagramOptions, Item, Line, Polygon, Scene, Text
+from .scene import LINE_HEIGHT, DiagramOptions, Item, Line, Polygon, Scene, Text, text_width
 
 #: At most this many boxes: each drawn apart, with its own labels and kernel.
 DETAIL_BOXES = 14
@@ -434,11 +434,11 @@ def block_scene(graph: Graph, options: DiagramOptions | None = None, style: Figu
 def _fitted(graph: Graph, result: InferenceResult, options: DiagramOptions, style: FigureStyle, target: float,
             stages: bool) -> Scene:
     scale = 1.0
-    for _ in range(4):
+    for _ in range(6):
         scene = _block_scene(graph, result, options, style, scale, stages)
         if options.orientation == "vertical" or scene.width <= target * 1.001 or scale <= MIN_SCALE:
             break
-        scale = max(MIN_SCALE, scale * target / scene.width)
+        scale = max(MIN_SCALE, scale * 0.99 * target / scene.width)
     return scene
 
 
@@ -490,7 +490,12 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
     gap_stage = 10.0 * geo
     touch = 0.8 * geo
     pos = 0.0
-    for stage in stages:
+    def label_width(box: _Box) -> float:
+        """The widest of a box's own labels (shape, name, kernel)."""
+        return max(text_width(shape_text(box.shape), font), text_width(box.node, small, True),
+                   text_width(kernel_text(graph, box), small))
+
+    for si, stage in enumerate(stages):
         for bi, box in enumerate(stage):
             if bi and box.shape[1:] != stage[bi - 1].shape[1:]:  # a pool: after the side of the map it reads
                 pos += stage[bi - 1].oy if vertical else stage[bi - 1].ox
@@ -503,7 +508,11 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
                 pos += box.w + (touch if bi < len(stage) - 1 else 0.0)
         last = stage[-1]
         depth = last.oy if vertical else last.ox
-        pos += depth + (gap_detail if detail else gap_stage if not last.fc else 12.0 * geo)
+        gap = gap_detail if detail else gap_stage if not last.fc else 12.0 * geo
+        following = stages[si + 1][0] if si + 1 < len(stages) else None
+        if not vertical and following is not None and following.fc:  # fc bars are thin: labels set the gap
+            gap = max(gap, (label_width(last) + label_width(following)) / 2 + 3 * unit - last.w - depth)
+        pos += depth + gap
 
     items: list[Item] = []
     # Back to front: the oblique depth points up, so in a vertical drawing the lower boxes are behind.
