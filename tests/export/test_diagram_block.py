@@ -56,12 +56,41 @@ def mini_densenet(blocks: tuple[int, ...] = (3, 4), growth: int = 8) -> Graph:
     return g
 
 
+def mini_inception() -> Graph:
+    """Two GoogLeNet modules: four branches (1×1; 1×1, 3×3; 1×1, 5×5; 3×3 max pool, 1×1) into a Concat."""
+    g = Graph()
+    g.add_node("Input", {"channels": 3, "height": 32, "width": 32}, id="input")
+
+    def add(nid: str, kind: str, inputs: list[str], **params: object) -> str:
+        g.add_node(kind, dict(params), id=nid)
+        for port, src in enumerate(inputs):
+            g.connect(src, nid, port if kind == "Concat" else None)
+        return nid
+
+    add("stem", "Conv2d", ["input"], out_channels=32, kernel_size=3, padding=1)
+    last = add("stem_pool", "MaxPool2d", ["stem"], kernel_size=2, stride=2)
+    for m in (1, 2):
+        b1 = add(f"inc{m}_b1", "Conv2d", [last], out_channels=16, kernel_size=1)
+        b2 = add(f"inc{m}_b2_reduce", "Conv2d", [last], out_channels=16, kernel_size=1)
+        b2 = add(f"inc{m}_b2", "Conv2d", [b2], out_channels=32, kernel_size=3, padding=1)
+        b3 = add(f"inc{m}_b3_reduce", "Conv2d", [last], out_channels=8, kernel_size=1)
+        b3 = add(f"inc{m}_b3", "Conv2d", [b3], out_channels=16, kernel_size=5, padding=2)
+        b4 = add(f"inc{m}_b4_pool", "MaxPool2d", [last], kernel_size=3, stride=1, padding=1)
+        b4 = add(f"inc{m}_b4", "Conv2d", [b4], out_channels=16, kernel_size=1)
+        last = add(f"inc{m}", "Concat", [b1, b2, b3, b4])
+    add("gap", "AdaptiveAvgPool2d", [last], output_size=1)
+    add("flatten", "Flatten", ["gap"])
+    add("fc", "Linear", ["flatten"], out_features=10)
+    return g
+
+
 NETS = {
     "lenet5": presets.lenet5,
     "alexnet": presets.alexnet,
     "vgg16": presets.vgg16,
     "resnet18": presets.resnet18,
     "densenet": mini_densenet,
+    "inception": mini_inception,
 }
 
 
@@ -264,3 +293,28 @@ def test_a_slide_draws_the_same_diagram_larger() -> None:
     paper, slide = scene_of("lenet5"), scene_of("lenet5", HORIZONTAL, "slide")
     assert len(slide.items) == len(paper.items)
     assert slide.width > 2 * paper.width and slide.height > 2 * paper.height
+
+
+@pytest.mark.parametrize("options", [HORIZONTAL, VERTICAL], ids=["horizontal", "vertical"])
+def test_googlenet_branches_are_drawn_side_by_side(options: DiagramOptions) -> None:
+    scene = block_scene(mini_inception(), options)
+    vertical = options.orientation == "vertical"
+
+    def corner(node: str) -> tuple[float, float]:
+        [tag] = [t for t in boxes(scene) if t.endswith(f":{node}")]
+        face = boxes(scene)[tag][2]
+        return min(p[0] for p in face.points), min(p[1] for p in face.points)
+
+    for m in (1, 2):
+        firsts = [corner(f"inc{m}_{b}") for b in ("b1", "b2_reduce", "b3_reduce", "b4_pool")]
+        along = [c[1] if vertical else c[0] for c in firsts]
+        across = [c[0] if vertical else c[1] for c in firsts]
+        assert max(along) - min(along) < 1e-6  # the four branches start together
+        assert across == sorted(across) and len(set(across)) == 4  # one beside the other
+        # each branch's second box follows its first along the drawing
+        a, b = corner(f"inc{m}_b2_reduce"), corner(f"inc{m}_b2")
+        assert (b[1] > a[1]) if vertical else (b[0] > a[0])
+    assert len(lines(scene, "branch")) == 8  # from the map the module reads to each branch
+    joins = lines(scene, "join")
+    assert len(joins) == 8 and all(len(j.points) == 2 and j.arrow for j in joins)  # straight into the Concat
+    assert {"1×1", "3×3", "5×5", "3×3 max"} <= {t.text for t in texts(scene)}

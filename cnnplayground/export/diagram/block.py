@@ -237,6 +237,38 @@ def _fold_into_concats(graph: Graph, boxes: list[_Box], owner: dict[str, _Box]) 
     return kept
 
 
+def _branches(graph: Graph, model: _Model) -> dict[str, list[list[_Box]]]:
+    """GoogLeNet-like modules: per Concat box, its parallel branches (chains of boxes that each start
+    after one common box and lead only into that Concat), when at least two of them are not empty."""
+    row = [b for b in model.boxes if not b.side]
+    ins: dict[int, list[_Box]] = {}
+    outs: dict[int, list[_Box]] = {}
+    for box in row:
+        srcs = [model.owner[s] for s in graph.inputs_of(box.node) if s in model.owner]
+        srcs = [b for b in srcs if b is not box]
+        ins[id(box)] = list({id(b): b for b in srcs}.values())
+        for b in ins[id(box)]:
+            outs.setdefault(id(b), []).append(box)
+    modules: dict[str, list[list[_Box]]] = {}
+    for merge in row:
+        if merge.kind != "concat" or len(ins[id(merge)]) < 2:
+            continue
+        chains: list[list[_Box]] = []
+        starts: set[int] = set()
+        for end in ins[id(merge)]:
+            chain: list[_Box] = []
+            box = end
+            while (len(outs.get(id(box), [])) == 1 and len(ins[id(box)]) == 1 and box.kind not in ("concat", "input")
+                   and len(chain) < 50):
+                chain.insert(0, box)
+                box = ins[id(box)][0]
+            starts.add(id(box))
+            chains.append(chain)
+        if len(starts) == 1 and sum(1 for c in chains if c) >= 2:
+            modules[merge.node] = [c for c in chains if c]
+    return modules
+
+
 # --- labels -------------------------------------------------------------------------------------------
 
 
@@ -473,10 +505,13 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
 
     # Stages: consecutive maps of one spatial size, and the pools that end them (never across the Input
     # or the fc bars, and not in detail).
+    modules = _branches(graph, model)
+    in_module = {id(b): merge for merge, chains in modules.items() for chain in chains for b in chain}
     stages: list[list[_Box]] = []
     for box in row:
         prev = stages[-1][-1] if stages else None
-        same = (prev is not None and not detail and len(box.shape) == 3 and len(prev.shape) == 3
+        same = (prev is not None and not detail and id(box) not in in_module and id(prev) not in in_module
+                and len(box.shape) == 3 and len(prev.shape) == 3
                 and prev.kind != "input"
                 and (box.kind == "pool" or (prev.kind != "pool" and box.shape[1:] == prev.shape[1:])))
         if same:
@@ -495,7 +530,50 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
         return max(text_width(shape_text(box.shape), font), text_width(box.node, small, True),
                    text_width(kernel_text(graph, box), small))
 
+    placed_modules: set[str] = set()
+
+    def branch_text(box: _Box) -> str:
+        """A branch box's kernel, short: ``1×1``, ``3×3 max``."""
+        return kernel_text(graph, box).replace(" conv", "").replace(" pool", "")
+
+    def place_module(chains: list[list[_Box]], start: float) -> float:
+        """Branches side by side across the drawing, each a row of boxes from ``start``; returns the end."""
+        sizes = []
+        for chain in chains:
+            for box in chain:
+                if vertical:
+                    box.w, box.h = box.h, box.w
+            depth = max((b.oy if not vertical else 0.0) for b in chain)
+            sizes.append(max((b.w if vertical else b.h) for b in chain) + depth)
+        label_room = 0.0
+        if "kernels" in options.labels:  # room for the boxes' kernel labels between the branches
+            label_room = (max(text_width(branch_text(b), small) for chain in chains for b in chain) if vertical
+                          else small * LINE_HEIGHT) + 3 * unit
+        branch_gap = 6.0 * geo + label_room
+        across = sum(sizes) + branch_gap * (len(chains) - 1)
+        c = -across / 2
+        end = start
+        for chain, size in zip(chains, sizes):
+            depth = max((b.oy if not vertical else 0.0) for b in chain)
+            a = start
+            for box in chain:
+                if vertical:
+                    box.y, box.x = a, c + (size - box.w) / 2
+                    a += box.h + box.oy + gap_detail * 0.6
+                else:
+                    box.x, box.y = a, c + depth + (size - depth - box.h) / 2
+                    a += box.w + box.ox + gap_detail * 0.6
+            end = max(end, a)
+            c += size + branch_gap
+        return end
+
     for si, stage in enumerate(stages):
+        module = in_module.get(id(stage[0]))
+        if module is not None:
+            if module not in placed_modules:
+                placed_modules.add(module)
+                pos = place_module(modules[module], pos) + gap_detail * 0.4
+            continue
         for bi, box in enumerate(stage):
             if bi and box.shape[1:] != stage[bi - 1].shape[1:]:  # a pool: after the side of the map it reads
                 pos += stage[bi - 1].oy if vertical else stage[bi - 1].ox
@@ -561,7 +639,15 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
     # Concat joins: a curve from each input's box, its height growing with its span.
     join_items: list[Item] = []
     concat_ink = ink(CONCAT_INK)
+    ends = {(id(chain[-1]), merge) for merge, chains in modules.items() for chain in chains}
     for src, dst in model.joins:
+        if (id(src), dst.node) in ends:  # a branch into its Concat: straight across
+            if vertical:
+                p, q = (src.x + src.w / 2, src.y + src.h), (dst.x + dst.w / 2, dst.y)
+            else:
+                p, q = (src.x + src.w, src.y + src.h / 2), (dst.x, dst.y + dst.h / 2)
+            join_items.append(Line((p, q), concat_ink, 0.5 * style.line_width, arrow=True, tag="join"))
+            continue
         a0, a1 = along(src), along(dst)
         base = local_top(min(a0, a1), max(a0, a1)) - 2.0 * unit
         span = abs(a1 - a0)
@@ -577,12 +663,28 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
             curve.append((c, a) if vertical else (a, c))
         join_items.append(Line(tuple(curve), concat_ink, 0.25 * style.line_width, arrow=False, tag="join"))
 
+    # Branches: a line from the map they all read to the first box of each.
+    for chains in modules.values():
+        for chain in chains:
+            first = chain[0]
+            srcs = [model.owner[n] for n in graph.inputs_of(first.node) if n in model.owner]
+            if not srcs:
+                continue
+            src = srcs[0]
+            if vertical:
+                p, q = (src.x + src.w / 2, src.y + src.h), (first.x + first.w / 2, first.y)
+            else:
+                p, q = (src.x + src.w + src.ox, src.y + src.h / 2 - src.oy / 2), (first.x, first.y + first.h / 2)
+            join_items.append(Line((p, q), ink(SKIP_INK), 0.5 * style.line_width, arrow=True, tag="branch"))
+
     # Kernels: a small box on the map a layer reads, with lines to the point it makes in its map.
     kernel_items: list[Item] = []
     if detail and "kernels" in options.labels:
         for prev, box in zip(row, row[1:]):
             if box.kind not in ("conv", "pool") or len(prev.shape) != 3 or vertical:
                 continue
+            if model.owner.get(next(iter(graph.inputs_of(box.node)), "")) is not prev:
+                continue  # a branch: its map is not the box before it
             node = graph.nodes[box.node]
             k = int(node.params.get("kernel_size", 1) or 1)
             _, hh, ww = prev.shape
@@ -622,6 +724,17 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
             texts += placer.place([label], (0.0, -small * LINE_HEIGHT * 0.5))
     for stage in stages:
         last = stage[-1]
+        if id(last) in in_module:  # a branch's box: only its kernel, beside it (its Concat has the rest)
+            if "kernels" in options.labels and branch_text(last):
+                if vertical:
+                    label = Text(last.x + last.w + last.ox + 2 * unit, last.y + last.h / 2 + small * 0.35,
+                                 branch_text(last), small, "start", False, ink(INK), tag="label")
+                    texts += placer.place([label], (0.0, small * LINE_HEIGHT * 0.5))
+                else:
+                    label = Text(last.x, last.y + last.h + 2 * unit + small * 0.76,
+                                 branch_text(last), small, "start", False, ink(INK), tag="label")
+                    texts += placer.place([label], (unit, 0.0))
+            continue
         ids = [b.node for b in stage]
         lines_above: list[tuple[str, float, bool]] = []
         lines_below: list[tuple[str, float, bool]] = []
