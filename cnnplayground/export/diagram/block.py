@@ -24,6 +24,14 @@ has 180 maps) a dense block's convolutions are folded too, into the Concat that 
 slab per dense layer, whose thickness grows with its concatenated channels, with every Concat input
 drawn as an arc from the slab that holds it.
 
+**Branches.** GoogLeNet-like modules — chains of boxes that leave one map and meet in one Concat —
+are drawn side by side across the drawing, each box labelled with its kernel only (the Concat carries
+the module's name and shape). Concat inputs that are not such branches (DenseNet) are arcs over the
+boxes; Add shortcuts are rectilinear arcs, raised above any arc they overlap.
+
+Kernels are drawn in horizontal diagrams of separate maps (in a vertical one the map a layer reads is
+the underside of the box above it, which cannot be seen).
+
 Pure geometry (no Qt, no torch): :func:`block_scene` returns a :class:`~.scene.Scene`.
 """
 
@@ -589,7 +597,9 @@ def _block_scene(graph: Graph, result: InferenceResult, options: DiagramOptions,
         gap = gap_detail if detail else gap_stage if not last.fc else 12.0 * geo
         following = stages[si + 1][0] if si + 1 < len(stages) else None
         if not vertical and following is not None and following.fc:  # fc bars are thin: labels set the gap
-            gap = max(gap, (label_width(last) + label_width(following)) / 2 + 3 * unit - last.w - depth)
+            # (a stage's labels centre on the whole stage: only a lone box's reach past its end)
+            mine = label_width(last) if len(stage) == 1 else 0.0
+            gap = max(gap, (mine + label_width(following)) / 2 + 3 * unit - last.w - depth)
         pos += depth + gap
 
     items: list[Item] = []
