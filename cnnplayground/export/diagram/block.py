@@ -416,20 +416,24 @@ class _Placer:
     def __init__(self, items: Iterable[Item], pad: float) -> None:
         self.pad = pad
         self.rects: list[Rect] = []
-        self.segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
+        #: Per line: its bounding box and its segments (most lines are far from a label: one test).
+        self.lines: list[tuple[Rect, list[tuple[tuple[float, float], tuple[float, float]]]]] = []
         for item in items:
             if isinstance(item, Polygon):
                 xs = [p[0] for p in item.points]
                 ys = [p[1] for p in item.points]
                 self.rects.append((min(xs), min(ys), max(xs), max(ys)))
             elif isinstance(item, Line):
-                self.segments += list(zip(item.points, item.points[1:]))
+                xs = [p[0] for p in item.points]
+                ys = [p[1] for p in item.points]
+                self.lines.append(((min(xs), min(ys), max(xs), max(ys)), list(zip(item.points, item.points[1:]))))
 
     def free(self, rect: Rect) -> bool:
         grown = (rect[0] - self.pad, rect[1] - self.pad, rect[2] + self.pad, rect[3] + self.pad)
         if any(_overlap(grown, r) for r in self.rects):
             return False
-        return not any(_segment_hits(grown, p, q) for p, q in self.segments)
+        return not any(_overlap(grown, box) and any(_segment_hits(grown, p, q) for p, q in segments)
+                       for box, segments in self.lines)
 
     def place(self, texts: list[Text], step: tuple[float, float], other_side: tuple[float, float] | None = None,
               tries: int = 200) -> list[Text]:
