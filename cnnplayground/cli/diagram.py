@@ -75,11 +75,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         if fmt in ("svg", "tex"):
             data = text_of(scene, fmt).encode("utf-8")
         else:
-            from ..ui.export.diagram_render import diagram_pdf, diagram_png
-            from ..ui.export.headless import application
+            from ..ui.export.diagram_render import diagram_bytes
 
-            application()
-            data = diagram_pdf(scene, title) if fmt == "pdf" else diagram_png(scene, args.dpi or style.dpi)
+            data = diagram_bytes(scene, fmt, title, args.dpi or style.dpi)
         atomic_write_bytes(Path(args.out), data)
     except (UserError, OSError, ValueError) as exc:
         raise CliError(f"the diagram was not written: {exc}") from None

@@ -76,3 +76,12 @@ def diagram_png(scene: Scene, dpi: float = 300) -> bytes:
         raise ValueError("Qt could not encode the diagram as PNG")
     buffer.close()
     return bytes(data.data())
+
+
+def diagram_bytes(scene: Scene, fmt: str, title: str = "", dpi: float = 300) -> bytes:
+    """The scene as a PDF (``fmt`` ``pdf``) or a PNG (``png``), with an offscreen Qt started if none runs:
+    the command line's way in (``cnnplayground diagram``)."""
+    from .headless import application
+
+    application()
+    return diagram_pdf(scene, title) if fmt == "pdf" else diagram_png(scene, dpi)
