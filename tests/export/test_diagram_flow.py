@@ -93,6 +93,9 @@ def test_blocks_draw_a_residual_or_dense_block_as_one_box():
     assert resnet.skips == []  # every skip is inside its block
     # the block's box holds its conv, its Add, and not the fork before it
     assert resnet.boxes["layer1_0_conv1"] == resnet.boxes["layer1_0_add"] != resnet.boxes["pool1"]
+    # and the ReLU after its Add, as torchvision's BasicBlock has it
+    assert resnet.boxes["layer1_0_relu2"] == resnet.boxes["layer1_0_add"]
+    assert len(resnet.units) == 5 + 8 + 3  # input, conv1, bn1, relu1, pool1; 8 blocks; avgpool, flatten, fc
     dense = flow_layout(dense_net(), DiagramOptions(blocks=True), figure_style("page"))
     titles = [i.text for i in dense.scene.items if isinstance(i, Text) and i.bold]
     assert titles.count("Dense block") == 1

@@ -182,28 +182,42 @@ def _units(graph: Graph, options: DiagramOptions, result, order: list[str]) -> l
     if not options.blocks:
         return [layer_unit(n) for n in order]
     units: list[Unit] = []
+
+    def add_layer(node_id: str) -> None:
+        """A box of its own, except an activation right after a block's join: a ResNet block's last ReLU
+        (after its Add) is part of the block, as torchvision's BasicBlock has it."""
+        before = units[-1] if units else None
+        if (before is not None and before.category == "Block" and graph.node(node_id).layer.category == "Activation"
+                and graph.inputs_of(node_id) == [before.nodes[-1]]):
+            before.nodes.append(node_id)
+            before.lines = _block_lines(graph, before.nodes, labels, params_of)
+            before.shape = shape_of(node_id)
+        else:
+            units.append(layer_unit(node_id))
+
     for segment in _segments(graph, order):
-        if len(segment) == 1:
-            units.append(layer_unit(segment[0]))
-            continue
-        if len(graph.consumers_of(segment[0])) > 1:  # the fork stays its own box; the block follows it
-            units.append(layer_unit(segment[0]))
+        if len(segment) > 1 and len(graph.consumers_of(segment[0])) > 1:
+            add_layer(segment[0])  # the fork is not in the block that follows it
             segment = segment[1:]
-            if len(segment) == 1:
-                units.append(layer_unit(segment[0]))
-                continue
-        kinds = {graph.node(n).kind for n in segment}
-        title = "Dense block" if "Concat" in kinds else "Residual block" if "Add" in kinds else "Block"
-        lines = [(title, True)]
-        if "names" in labels:
-            lines.append((_common_prefix(segment), False))
-        if "kernels" in labels:
-            convs = sum(graph.node(n).kind == "Conv2d" for n in segment)
-            lines.append((f"{len(segment)} layers, {convs} conv" if convs else f"{len(segment)} layers", False))
-        if "params" in labels:
-            lines.append((_param_text(sum(params_of(n) for n in segment)), False))
-        units.append(Unit(segment, lines, "Block", shape_of(segment[-1])))
+        if len(segment) == 1:
+            add_layer(segment[0])
+            continue
+        units.append(Unit(segment, _block_lines(graph, segment, labels, params_of), "Block", shape_of(segment[-1])))
     return units
+
+
+def _block_lines(graph: Graph, segment: list[str], labels: frozenset[str], params_of) -> list[tuple[str, bool]]:
+    kinds = {graph.node(n).kind for n in segment}
+    title = "Dense block" if "Concat" in kinds else "Residual block" if "Add" in kinds else "Block"
+    lines = [(title, True)]
+    if "names" in labels:
+        lines.append((_common_prefix(segment), False))
+    if "kernels" in labels:
+        convs = sum(graph.node(n).kind == "Conv2d" for n in segment)
+        lines.append((f"{len(segment)} layers, {convs} conv" if convs else f"{len(segment)} layers", False))
+    if "params" in labels:
+        lines.append((_param_text(sum(params_of(n) for n in segment)), False))
+    return lines
 
 
 def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> FlowLayout:
