@@ -183,7 +183,7 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.save_as = make("Save &As…", w.save_as, standard_or(Key.SaveAs, "Ctrl+Shift+S"))
     a.export_figure = make("Export &Figure…", w.export_figure, key_sequences("Ctrl+E"),
                            "The network or an open panel as PNG, SVG or PDF; plotted data as CSV")
-    a.export_diagram = make("Export &Diagram…", w.export_diagram, (),
+    a.export_diagram = make("Export Dia&gram…", w.export_diagram, (),
                             "The network as an architecture diagram: SVG, PDF, PNG or TikZ for LaTeX")
     a.export_model = make("Export &Model…", w.export_model, key_sequences("Ctrl+Alt+E"),
                           "PyTorch code and weights, a training script for torchrun, ONNX, torch.export, a card")
