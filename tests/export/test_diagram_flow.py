@@ -151,3 +151,24 @@ def test_grey_fills_are_grey_and_colour_fills_are_not():
     assert all(f[1:3] == f[3:5] == f[5:7] for f in fills(True))
     assert len(fills(True)) >= 4  # the kinds stay told apart
     assert any(f[1:3] != f[3:5] for f in fills(False))
+
+
+def test_an_empty_network_is_a_user_error_not_a_crash():
+    from cnnplayground.core.errors import UserError
+    from cnnplayground.core.graph import Graph
+
+    with pytest.raises(UserError, match="no layers: there is nothing to draw"):
+        flow_scene(Graph(), DiagramOptions(), figure_style("paper"))
+
+
+def test_disconnected_and_unordered_layers_still_get_a_box_each():
+    from cnnplayground.core.graph import Graph
+
+    g = Graph()
+    for node_id, kind in (("a", "ReLU"), ("b", "ReLU"), ("c", "Add"), ("lonely", "Conv2d")):
+        g.add_node(kind, id=node_id)
+    g.connect("a", "c", 0)
+    g.connect("b", "c", 1)
+    layout = flow_layout(g, DiagramOptions(), figure_style("paper"))
+    assert set(layout.boxes) == {"a", "b", "c", "lonely"} and problems(layout.scene) == []
+    assert sorted((s, t) for s, t, _ in layout.skips + layout.arrows) == [("a", "c"), ("b", "c")]

@@ -104,3 +104,11 @@ def test_file_menu_opens_the_dialog_on_the_canvas_network(qtbot, window):  # noq
     assert isinstance(dialog, ExportDiagramDialog)
     assert set(dialog.graph.nodes) == set(window.document.project.graph.nodes)
     assert "conv1" in {getattr(i, "text", None) for i in dialog.scene.items}
+
+
+def test_an_empty_canvas_says_so_instead_of_a_preview(qtbot):
+    from cnnplayground.core.graph import Graph
+
+    dialog = ExportDiagramDialog(Graph())
+    qtbot.addWidget(dialog)
+    assert "no layers" in dialog.note.text() and not dialog.save_button.isEnabled()

@@ -29,6 +29,7 @@ from ...core.inference import infer
 from ...core.shapes import format_shape
 from ..style import FigureStyle
 from .scene import ASCENT, DESCENT, LINE_HEIGHT, DiagramOptions, Line, Polygon, Scene, Text, text_width
+from .write import DiagramError
 
 #: Fill colour of a layer's box by its kind's category (light, so that black text reads on it).
 CATEGORY_FILL: dict[str, str] = {
@@ -222,6 +223,8 @@ def _block_lines(graph: Graph, segment: list[str], labels: frozenset[str], param
 
 def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> FlowLayout:
     """Lay ``graph`` out as a flow diagram; see :func:`flow_scene`."""
+    if not len(graph):
+        raise DiagramError("the network has no layers: there is nothing to draw")
     result = infer(graph)
     order = _order(graph, result)
     units = _units(graph, options, result, order)
