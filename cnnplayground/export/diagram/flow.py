@@ -431,8 +431,8 @@ def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> Fl
             path = [(out_u(a), top_a), (out_u(a), la), (mu, la), (mu, lb), (in_u(b), lb), (in_u(b), top_b)]
         line = Line(tuple(pt(u, c) for u, c in path), ink, lw * 0.8, arrow=True)
         items.append(line)
-        for s, t in edge_nodes[(a, b)]:
-            layout.skips.append((s, t, line))
+        for source, target in edge_nodes[(a, b)]:
+            layout.skips.append((source, target, line))
 
     # boxes
     for j, unit in enumerate(units):
@@ -472,8 +472,8 @@ def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> Fl
         line = Line(tuple(pt(u, cc) for u, cc in path), ink, lw, arrow=True)
         items.append(line)
         shape_label(j, u_end, u_end + g, c)
-        for s, t in edge_nodes[(j, j + 1)]:
-            layout.arrows.append((s, t, line))
+        for source, target in edge_nodes[(j, j + 1)]:
+            layout.arrows.append((source, target, line))
     return layout
 
 

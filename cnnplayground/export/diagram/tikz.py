@@ -87,7 +87,7 @@ def scene_tikz(scene: Scene, standalone: bool = True) -> str:
     picture = ["\\begin{tikzpicture}[x=1pt, y=1pt]", *defs, *body, "\\end{tikzpicture}"]
     if not standalone:
         return "\n".join(picture) + "\n"
-    head = ["% An architecture diagram written by CNN Playground; compile with pdflatex.",
+    preamble = ["% An architecture diagram written by CNN Playground; compile with pdflatex.",
             "\\documentclass[border=0pt]{standalone}", "\\usepackage{fix-cm}", "\\usepackage{tikz}",
             "\\renewcommand{\\familydefault}{\\sfdefault}", "\\begin{document}"]
-    return "\n".join([*head, *picture, "\\end{document}"]) + "\n"
+    return "\n".join([*preamble, *picture, "\\end{document}"]) + "\n"
