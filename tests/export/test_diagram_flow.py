@@ -172,3 +172,13 @@ def test_disconnected_and_unordered_layers_still_get_a_box_each():
     layout = flow_layout(g, DiagramOptions(), figure_style("paper"))
     assert set(layout.boxes) == {"a", "b", "c", "lonely"} and problems(layout.scene) == []
     assert sorted((s, t) for s, t, _ in layout.skips + layout.arrows) == [("a", "c"), ("b", "c")]
+
+
+@pytest.mark.parametrize("name,style", [("lenet5", "paper"), ("lenet5", "page"), ("alexnet", "paper"),
+                                        ("alexnet", "page"), ("vgg16", "page")])
+def test_rows_are_evened_out(name, style):
+    """No last row of one box under full rows (where rows hold three boxes or more): the rows' box counts
+    stay within a factor of two."""
+    layout = flow_layout(_graph(name), DiagramOptions(), figure_style(style))
+    per_row = [sum(u.row == r for u in layout.units) for r in range(layout.rows)]
+    assert min(per_row) * 2 >= max(per_row), per_row

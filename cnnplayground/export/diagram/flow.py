@@ -280,24 +280,35 @@ def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> Fl
     # --- rows ----------------------------------------------------------------------------------
     page = style.width_in * 72 if horizontal else (style.height_in or 9.0) * 72
     limit = max(page - 2 * margin - 1.5 * fs, 1.0)
-    rows: list[list[int]] = [[]]
-    length = 0.0
-    for i, unit in enumerate(units):
-        need = unit.main + gap_after(unit)
-        row = rows[-1]
-        if row and length + need > limit:
-            # start the new row at the last place between blocks, if that is in the row's second half
-            back = len(row)
-            if row[-1] not in cut_after:
-                cuts = [k + 1 for k, j in enumerate(row[:-1]) if j in cut_after and k + 1 >= len(row) / 2]
-                back = cuts[-1] if cuts else len(row)
-            moved = row[back:]
-            del row[back:]
-            rows.append(moved)
-            length = sum(units[j].main + gap_after(units[j]) for j in moved)
-        rows[-1].append(i)
-        length += need
-    rows = [r for r in rows if r]
+    def pack(limit: float) -> list[list[int]]:
+        rows: list[list[int]] = [[]]
+        length = 0.0
+        for i, unit in enumerate(units):
+            need = unit.main + gap_after(unit)
+            row = rows[-1]
+            if row and length + need > limit:
+                # start the new row at the last place between blocks, if that is in the row's second half
+                back = len(row)
+                if row[-1] not in cut_after:
+                    cuts = [k + 1 for k, j in enumerate(row[:-1]) if j in cut_after and k + 1 >= len(row) / 2]
+                    back = cuts[-1] if cuts else len(row)
+                moved = row[back:]
+                del row[back:]
+                rows.append(moved)
+                length = sum(units[j].main + gap_after(units[j]) for j in moved)
+            rows[-1].append(i)
+            length += need
+        return [r for r in rows if r]
+
+    rows = pack(limit)
+    # even the rows out (no last row of one box under full ones): the shortest limit that packs into as
+    # many rows
+    lo, hi = sum(u.main + gap_after(u) for u in units) / len(rows), limit
+    for _ in range(16):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if len(pack(mid)) <= len(rows) else (mid, hi)
+    if len(even := pack(hi)) == len(rows):
+        rows = even
     for r, row in enumerate(rows):
         for j in row:
             units[j].row = r
