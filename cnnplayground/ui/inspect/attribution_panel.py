@@ -248,7 +248,7 @@ class AttributionPanel(InspectPanel):
             torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1).expand(*data.input_shape).clone()
         self.progress.setValue(0)
         args = (model, x01, chosen, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
-        self.start_job(lambda progress: _work(*args, progress=progress), items=self._on_items,
+        self.start_job(lambda progress: _work(*args, progress), items=self._on_items,
                        failed=lambda message: self.caption.setText(f"Attribution failed: {message}"))
 
     def _on_items(self, items: list) -> None:

@@ -343,7 +343,7 @@ class MaximizePanel(InspectPanel):
             f" ({layer} through its input {through}: a ReLU passes no gradient where it is 0)"
         self.status.setText(f"Optimizing {what}{self.note} on {device.type.upper()}…")
         args = (self.source.model_on(device), model.input_shape, layer, channels, mean, std, self.settings(), images)
-        self.start_job(lambda progress: _work(*args, progress=progress), items=self._on_items,
+        self.start_job(lambda progress: _work(*args, progress), items=self._on_items,
                        finished=self._on_done, failed=self._on_failed)
         self._sync_enabled()
 
