@@ -56,6 +56,8 @@ def add_figure_parser(sub) -> None:
     p.add_argument("--scale", choices=("shared", "per_filter"), default="shared",
                    help="kernels: one colour scale for the layer, or one per filter")
     p.add_argument("--out", metavar="FILE.{png,svg,pdf}", help="the figure at --epoch")
+    p.add_argument("--figure-style", choices=("paper", "page", "slide"), default="paper",
+                   help="the figure's size, fonts and colours: paper (a 3.5 in column), page (7 in) or slide (16:9)")
     p.add_argument("--animate", metavar="FILE.gif", help="an animation with one frame per stored epoch")
     p.add_argument("--frame-ms", type=positive_int, default=700, metavar="MS",
                    help="--animate: how long each frame shows (default 700 ms)")
@@ -231,16 +233,19 @@ def _write(frames: list[tuple[Any, str]], sources: list[_Weights], args: argpars
         write_figure,
     )
 
+    from ..export.style import figure_style
+
     app = application()
+    style = figure_style(getattr(args, "figure_style", None) or "paper")
 
     def draw(content: Any, title: str):
         if args.panel == "kernels":
-            return kernels_figure(content, title, args.mode, args.scale)
+            return kernels_figure(content, title, args.mode, args.scale, style=style)
         if args.panel == "feature-maps":
             maps, image = content
-            return feature_maps_figure(maps, title, image)
+            return feature_maps_figure(maps, title, image, style=style)
         confusion, per_class, names, epoch = content
-        return confusion_figure(confusion, per_class, names, epoch, title)
+        return confusion_figure(confusion, per_class, names, epoch, title, style=style)
 
     try:
         if args.animate:
@@ -251,7 +256,7 @@ def _write(frames: list[tuple[Any, str]], sources: list[_Weights], args: argpars
         if args.out:
             pick = next((i for i, s in enumerate(sources) if s.epoch == args.epoch), len(sources) - 1)
             content, title = frames[pick]
-            write_figure(draw(content, title), args.out)
+            write_figure(draw(content, title), args.out, style)
             say(f"wrote {printable(args.out)}: {title}")
     except (UserError, OSError) as exc:
         raise CliError(str(exc)) from None

@@ -11,15 +11,19 @@ panel's look changes its command-line figure too. The widgets are never shown; o
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
+from ...export.curves import MAX_MARKED_POINTS, CurvePlot, legend_corner
+from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
 from ...io.atomic import atomic_write_bytes
 from ...train.events import EpochFinished
 from ..inspect.feature_maps_panel import map_tiles
@@ -27,8 +31,9 @@ from ..inspect.imaging import ColorBar, ImageGrid, grey_image
 from ..inspect.kernels_panel import layer_tiles
 from ..training.results import ResultsPanel
 from .figures import FigureError, FigureTarget, export_figure, png_bytes
+from .styled import LOGICAL_DPI, font, light_palette
 
-#: Width of a figure in logical pixels (PNGs are drawn at twice that).
+#: Width of a figure in logical pixels (PNGs are drawn at twice that) where no style is given.
 FIGURE_WIDTH = 640
 
 
@@ -39,6 +44,20 @@ def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     return app
+
+
+def style_width(style: FigureStyle | None, default: int = FIGURE_WIDTH) -> int:
+    """A figure's width in logical pixels: the style's width in inches (``default`` without a style)."""
+    return default if style is None else round(style.width_in * LOGICAL_DPI)
+
+
+def _in_style(frame: QWidget, style: FigureStyle | None) -> QWidget:
+    """``frame`` with the style's font and colours before it is laid out (its text then takes the room it will
+    have in the figure)."""
+    if style is not None:
+        frame.setFont(font(style, style.font_size))
+        frame.setPalette(light_palette(style))
+    return frame
 
 
 def _titled(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
@@ -65,7 +84,7 @@ def _laid_out(frame: QWidget, width: int, height: int | None = None) -> QWidget:
 
 
 def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared", tile: int = 48,
-                   width: int = FIGURE_WIDTH) -> QWidget:
+                   width: int | None = None, style: FigureStyle | None = None) -> QWidget:
     """The Kernels panel's tiles of one conv ``weight`` ``(out, in, kh, kw)`` with its colour bar, titled."""
     if mode == "rgb" and weight.shape[1] != 3:
         raise FigureError(f"colour display needs 3 input channels, this layer has {weight.shape[1]}")
@@ -75,10 +94,11 @@ def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared"
     bar = ColorBar()
     top = float(kernels.scale.max(initial=0.0))
     bar.set_range(-top, top) if scale == "shared" else bar.set_range(-1.0, 1.0)
-    return _laid_out(_titled(title, grid, bar), width)
+    return _laid_out(_in_style(_titled(title, grid, bar), style), width or style_width(style))
 
 
-def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int = FIGURE_WIDTH) -> QWidget:
+def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int | None = None,
+                        style: FigureStyle | None = None) -> QWidget:
     """The Feature Maps panel's tiles of one layer's maps ``(C, H, W)`` (each channel on its own scale, as the
     panel shows them by default), titled, with the input ``image`` (``(C, H, W)`` in [0, 1]) beside the title."""
     _channels, images, captions = map_tiles(maps)
@@ -89,11 +109,12 @@ def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int
         picture = QLabel(frame)
         picture.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(2 * tile, 2 * tile))
         frame.layout().insertWidget(1, picture)
-    return _laid_out(frame, width)
+    return _laid_out(_in_style(frame, style), width or style_width(style))
 
 
 def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[float | None],
-                     class_names: Sequence[str], epoch: int, title: str, width: int = 2 * FIGURE_WIDTH) -> QWidget:
+                     class_names: Sequence[str], epoch: int, title: str, width: int | None = None,
+                     style: FigureStyle | None = None) -> QWidget:
     """The Results panel's confusion matrix and per-class accuracy for one epoch's evaluation, titled."""
     panel = ResultsPanel()
     panel.set_class_names(class_names)
@@ -106,15 +127,52 @@ def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[flo
     frame = _titled(f"{title}\n{caption}", body)
     body.setHidden(False)  # a new parent hides a widget (and a tab page was hidden until its tab showed)
     frame._panel = panel  # type: ignore[attr-defined]  # keeps the panel (and its signals) alive with the figure
-    return _laid_out(frame, width, round(width * 0.55))
+    width = width or style_width(style, 2 * FIGURE_WIDTH)
+    return _laid_out(_in_style(frame, style), width, round(width * 0.55))
 
 
-def write_figure(widget: QWidget, path: str | Path) -> Path:
-    """``widget`` to ``path`` as PNG, SVG or PDF (by its suffix), by Export Figure's code."""
+def curves_figure(plots: Sequence[CurvePlot], style: FigureStyle) -> QWidget:
+    """The training curves of :func:`~cnnplayground.export.curves.curve_plots`: a plot per metric (one above the
+    other in a paper column, side by side on a page or slide), a line per run in its colour, a legend of the
+    runs' names; the preset's width (a slide's height too)."""
+    view = pg.GraphicsLayoutWidget()
+    across = style.name != "paper"
+    for k, plot in enumerate(plots):
+        item = view.addPlot(row=0 if across else k, col=k if across else 0, title=html.escape(plot.title))
+        item.setLabel("left", html.escape(plot.y_label))
+        item.setLabel("bottom", html.escape(plot.x_label))
+        item.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).enableAutoSIPrefix(False)
+        # The legend goes in the corner the curves leave most free.
+        corner = legend_corner(plot)
+        legend = item.addLegend(offset=(-8 if "east" in corner else 8, -8 if "south" in corner else 8))
+        for line in plot.lines:
+            color = pg.mkColor(line.color)
+            marked = len(line.x) <= MAX_MARKED_POINTS
+            curve = item.plot(list(line.x), list(line.y), pen=pg.mkPen(color, width=2),
+                              symbol="o" if marked else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+            legend.addItem(curve, html.escape(line.name))
+        last = max((max(line.x) for line in plot.lines if line.x), default=1.0)
+        step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10**4) if last / s <= 8)
+        item.getAxis("bottom").setTickSpacing(major=step, minor=step)
+    width = style_width(style)
+    if style.height_in is not None:
+        height = round(style.height_in * LOGICAL_DPI)
+    else:
+        height = round(width * 0.62 * (1 if across else len(plots)))
+    view.resize(width, height)
+    return view
+
+
+def write_figure(widget: QWidget, path: str | Path, style: FigureStyle | None = None) -> Path:
+    """``widget`` to ``path`` as PNG, SVG or PDF (by its suffix), by Export Figure's code, in ``style``
+    (default: the paper column's)."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in ("png", "svg", "pdf"):
         raise FigureError(f"a figure is written as .png, .svg or .pdf, not {Path(path).name!r}")
-    return export_figure(FigureTarget(Path(path).stem, widget), path, suffix)
+    return export_figure(FigureTarget(Path(path).stem, widget), path, suffix,
+                         style=style or figure_style(DEFAULT_STYLE))
 
 
 def write_animation(frames: Sequence[QWidget], path: str | Path, frame_ms: int = 700) -> Path:
