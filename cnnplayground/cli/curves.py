@@ -15,7 +15,6 @@ export with an offscreen Qt (``ui/export/headless.py``).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..core.text import printable
@@ -52,15 +51,9 @@ def add_curves_parser(sub) -> None:
     p.set_defaults(func=cmd_curves)
 
 
-def _csv_name(out: Path) -> str:
-    """The CSV beside a ``.tex``: its name with ``.csv``, or ``curves-data.csv`` where LaTeX would misread it."""
-    name = out.with_suffix(".csv").name
-    return name if re.fullmatch(r"[A-Za-z0-9._-]+", name) else "curves-data.csv"
-
-
 def cmd_curves(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
-    from ..export.curves import curve_plots, curves_csv, curves_csv_wide, metric_keys, pgfplots_document
+    from ..export.curves import curve_plots, curves_csv, metric_keys, write_pgfplots
     from ..export.style import figure_style
     from ..io.atomic import atomic_write_bytes
     from ..io.project import ProjectError, load_project
@@ -90,11 +83,8 @@ def cmd_curves(args: argparse.Namespace) -> int:
     what = f"{' and '.join(p.key for p in plots)} of {len(runs)} run{'s' * (len(runs) != 1)}"
     try:
         if suffix == ".tex":
-            csv_name = _csv_name(out) if args.data == "csv" else None
-            if csv_name is not None:
-                atomic_write_bytes(out.with_name(csv_name), curves_csv_wide(plots).encode("utf-8"))
-            atomic_write_bytes(out, pgfplots_document(plots, style, csv_name, title).encode("utf-8"))
-            beside = f", data in {printable(csv_name)}" if csv_name else ""
+            written = write_pgfplots(plots, out, style, args.data, title)
+            beside = f", data in {printable(written[1].name)}" if len(written) > 1 else ""
             say(f"wrote {printable(out)}: pgfplots, {what}{beside}")
         elif suffix == ".csv":
             atomic_write_bytes(out, curves_csv(plots).encode("utf-8"))

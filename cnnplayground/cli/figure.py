@@ -224,6 +224,7 @@ def _confusion_frames(project, sources: list[_Weights]) -> list[tuple[Any, str]]
 
 def _write(frames: list[tuple[Any, str]], sources: list[_Weights], args: argparse.Namespace) -> int:
     from ..core.errors import UserError
+    from ..export.style import figure_style
     from ..ui.export.headless import (
         application,
         confusion_figure,
@@ -232,8 +233,6 @@ def _write(frames: list[tuple[Any, str]], sources: list[_Weights], args: argpars
         write_animation,
         write_figure,
     )
-
-    from ..export.style import figure_style
 
     app = application()
     style = figure_style(getattr(args, "figure_style", None) or "paper")

@@ -14,9 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..io.atomic import atomic_write_bytes
 from ..project import RunHistory
 from .style import FigureStyle
 
@@ -260,3 +263,28 @@ def pgfplots_document(plots: Sequence[CurvePlot], style: FigureStyle, csv_name: 
         lines.append(r"\end{axis}")
     lines += [r"\end{tikzpicture}", r"\end{document}", ""]
     return "\n".join(lines)
+
+
+def csv_beside(tex: Path) -> Path:
+    """The CSV a ``.tex`` reads its data from: its name with ``.csv``, or ``curves-data.csv`` where LaTeX would
+    misread the name (spaces, braces, non-ASCII)."""
+    name = tex.with_suffix(".csv").name
+    return tex.with_name(name if re.fullmatch(r"[A-Za-z0-9._-]+", name) else "curves-data.csv")
+
+
+def write_pgfplots(plots: Sequence[CurvePlot], path: str | Path, style: FigureStyle, data: str = "inline",
+                   title: str = "") -> list[Path]:
+    """Write the pgfplots document to ``path`` (and with ``data="csv"`` its data to :func:`csv_beside`), each
+    atomically; the files written, the ``.tex`` first."""
+    path = Path(path)
+    if data not in ("inline", "csv"):
+        raise ValueError(f"data goes 'inline' or in a 'csv' file, not {data!r}")
+    written = [path]
+    csv_name = None
+    if data == "csv":
+        table = csv_beside(path)
+        atomic_write_bytes(table, curves_csv_wide(plots).encode("utf-8"))
+        written.append(table)
+        csv_name = table.name
+    atomic_write_bytes(path, pgfplots_document(plots, style, csv_name, title).encode("utf-8"))
+    return written

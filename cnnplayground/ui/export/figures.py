@@ -47,7 +47,14 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QGraphicsWidget,
+    QWidget,
+)
 
 from ...core.errors import UserError
 from ...export.style import FigureStyle
@@ -84,6 +91,13 @@ class FigureTarget:
     widget: QWidget
     scene_view: QGraphicsView | None = None  # set: draw the scene's items, not the visible viewport
     notes: list[str] = field(default_factory=list)
+    #: The panel the figure comes from; one with ``curve_runs()`` (Curves) can be written as pgfplots too.
+    source: QWidget | None = None
+
+    def curve_runs(self) -> list | None:
+        """The runs a pgfplots figure of this target shows (None: the target is not a plot of runs)."""
+        runs = getattr(self.source, "curve_runs", None)
+        return runs() if callable(runs) else None
 
     def size(self) -> QSize:
         """The figure's natural size in logical pixels."""
@@ -423,11 +437,11 @@ def styled_bytes(target: FigureTarget, fmt: str, style: FigureStyle, dpi: int | 
     pixels = styled_png_size(target, style, dpi)
     pen_scale = pixels.width() / max(size.width(), 1) if fmt == "png" else 1.0
     with styled(target.widget, style, pen_scale, resize=target.scene_view is None) as drawn:
-        _settle_layouts()
+        _settle_layouts(target.widget)
         if target.scene_view is None:
             # A first drawing: axes measure their tick labels in the new font as they draw them, and make room.
             png_bytes(target, max(drawn.width(), 1), max(drawn.height(), 1))
-            _settle_layouts()
+            _settle_layouts(target.widget)
         if fmt == "png":
             return png_bytes(target, pixels.width(), pixels.height(), dpi or style.dpi)
         if fmt == "svg":
@@ -437,10 +451,15 @@ def styled_bytes(target: FigureTarget, fmt: str, style: FigureStyle, dpi: int | 
         return pdf_bytes(target, page=QSizeF(width_pt, width_pt * shown.height() / max(shown.width(), 1)))
 
 
-def _settle_layouts() -> None:
-    """Lay out now what a change of size or font asked to lay out later (graphics layouts nest: a few rounds)."""
+def _settle_layouts(widget: QWidget) -> None:
+    """Lay out now what a change of size or font asked ``widget`` and what it holds to lay out later (graphics
+    layouts nest: a few rounds). Not its parent: the parent's layout would give it back its size in the window."""
+    objects: list = [widget, *widget.findChildren(QWidget)]
+    for view in [w for w in objects if isinstance(w, QGraphicsView) and w.scene() is not None]:
+        objects += [item for item in view.scene().items() if isinstance(item, QGraphicsWidget)]
     for _ in range(4):
-        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        for obj in objects:
+            QApplication.sendPostedEvents(obj, QEvent.Type.LayoutRequest)
 
 
 def export_figure(target: FigureTarget, path: str | Path, fmt: str | None = None, *, width: int | None = None,
