@@ -57,7 +57,23 @@ def _in_style(frame: QWidget, style: FigureStyle | None) -> QWidget:
     if style is not None:
         frame.setFont(font(style, style.font_size))
         frame.setPalette(light_palette(style))
+        for bar in frame.findChildren(ColorBar):  # its labels' line in the new font
+            bar.setMinimumHeight(bar.fontMetrics().height() + 16)
     return frame
+
+
+def _fill_slide(frame: QWidget, grid: ImageGrid, style: FigureStyle | None, width: int) -> None:
+    """On a slide (a fixed height), tiles as large as fit: the grid gets the height the rest leaves."""
+    if style is None or style.height_in is None:
+        return
+    layout = frame.layout()
+    others = sum(layout.itemAt(i).sizeHint().height() for i in range(layout.count())
+                 if layout.itemAt(i).widget() is not grid)
+    margins = layout.contentsMargins()
+    room = round(style.height_in * LOGICAL_DPI) - others - margins.top() - margins.bottom() \
+        - layout.spacing() * layout.count()
+    inner = width - margins.left() - margins.right()
+    grid.set_tile(grid.best_tile(inner, room, largest=240, smallest=grid.tile))
 
 
 def _titled(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
@@ -94,7 +110,9 @@ def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared"
     bar = ColorBar()
     top = float(kernels.scale.max(initial=0.0))
     bar.set_range(-top, top) if scale == "shared" else bar.set_range(-1.0, 1.0)
-    return _laid_out(_in_style(_titled(title, grid, bar), style), width or style_width(style))
+    frame, width = _in_style(_titled(title, grid, bar), style), width or style_width(style)
+    _fill_slide(frame, grid, style, width)
+    return _laid_out(frame, width)
 
 
 def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int | None = None,
@@ -109,7 +127,9 @@ def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int
         picture = QLabel(frame)
         picture.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(2 * tile, 2 * tile))
         frame.layout().insertWidget(1, picture)
-    return _laid_out(_in_style(frame, style), width or style_width(style))
+    frame, width = _in_style(frame, style), width or style_width(style)
+    _fill_slide(frame, grid, style, width)
+    return _laid_out(frame, width)
 
 
 def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[float | None],
