@@ -44,7 +44,7 @@ def test_tex_with_the_chosen_runs_and_metric(project, tmp_path, capsys):
     assert tex.count(r"\begin{axis}") == 1 and tex.count(r"\addplot") == 2
     assert re.findall(r"\\addlegendentry\{(.*)\}", tex) == [r"lr\_0.1 \& 50\%", "third"]
     assert "coordinates {(1,2.2) (2,1.6) (3,1.3)}" in tex and "coordinates {(1,1.1) (2,0.8) (3,0.65)}" in tex
-    assert "width=3.500in" in tex  # the paper column by default
+    assert "scale only axis, width=2.976in" in tex  # the paper column (3.5 in) less the border and labels
 
 
 def test_tex_with_its_data_beside_it_and_the_slide_style(project, tmp_path, capsys):

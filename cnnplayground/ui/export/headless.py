@@ -180,7 +180,7 @@ def curves_figure(plots: Sequence[CurvePlot], style: FigureStyle) -> QWidget:
     if style.height_in is not None:
         height = round(style.height_in * LOGICAL_DPI)
     else:
-        height = round(width * 0.62 * (1 if across else len(plots)))
+        height = round(width / len(plots) * 0.8) if across else round(width * 0.62 * len(plots))
     view.resize(width, height)
     return view
 
