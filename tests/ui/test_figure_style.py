@@ -139,6 +139,10 @@ def test_a_figure_exported_in_the_dark_theme_is_dark_on_white(qtbot, dark, curve
     # The runs are in the style's palette, in order.
     palette = figure_style("paper").palette
     assert palette[0].lower().encode() in svg.lower() and palette[1].lower().encode() in svg.lower()
+    # The panel's own plots (a target that is not a plot of runs) drawn in the style: dark on white too.
+    svg = export_figure(FigureTarget("plots", graphics), tmp_path / "p.svg", style=figure_style("page")).read_bytes()
+    assert all(_luminance(f) < 0.3 for f in _text_fills(svg)) and b"#1f1f22" not in svg
+    assert _rendered(svg).getpixel((2, 2)) == (255, 255, 255)
     # The window looks as before.
     assert graphics.backgroundBrush().color().name() == background
     assert graphics.size() == curves.figure_widget().size()

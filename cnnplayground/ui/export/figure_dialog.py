@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QSize, QStandardPaths
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ...export.curves import curve_plots, write_pgfplots
 from ...export.style import DEFAULT_STYLE, STYLES, figure_style
 from ...io.atomic import AtomicWriteError
-from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, export_figure, styled_png_size
+from .figures import FORMATS, MAX_SIDE, FigureError, FigureTarget, export_figure, figure_for, styled_png_size
 
 #: The figure styles offered, by their names in the dialog.
 STYLE_NAMES = {"paper": "Paper column", "page": "Full page", "slide": "Slide 16:9"}
@@ -115,6 +115,7 @@ class ExportFigureDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.note)
         layout.addWidget(buttons)
+        self._drawn: dict[tuple[int, str], QSize] = {}  # (target, style) → its PNG's size at 1000 dpi
         self.target.currentIndexChanged.connect(self._on_target)
         self.format.currentIndexChanged.connect(self._on_format)
         self.preset.currentIndexChanged.connect(self._on_style)
@@ -148,7 +149,15 @@ class ExportFigureDialog(QDialog):
         self._on_format()
 
     def _on_size(self) -> None:
-        size = styled_png_size(self.current, self.figure_style, self.dpi.value())
+        key = (self.target.currentIndex(), self.figure_style.name)
+        if key not in self._drawn:  # what the style draws (the Curves panel: its runs' curves), made once
+            figure = figure_for(self.current, self.figure_style)
+            self._drawn[key] = styled_png_size(figure, self.figure_style, 1000)
+            if figure is not self.current:
+                figure.widget.deleteLater()
+        per_1000 = self._drawn[key]
+        dpi = self.dpi.value()
+        size = QSize(round(per_1000.width() * dpi / 1000), round(per_1000.height() * dpi / 1000))
         for box, value in ((self.width_px, size.width()), (self.height_px, size.height())):
             box.blockSignals(True)
             box.setValue(max(16, min(value, MAX_SIDE)))

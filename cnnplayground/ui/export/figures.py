@@ -451,6 +451,22 @@ def styled_bytes(target: FigureTarget, fmt: str, style: FigureStyle, dpi: int | 
         return pdf_bytes(target, page=QSizeF(width_pt, width_pt * shown.height() / max(shown.width(), 1)))
 
 
+def figure_for(target: FigureTarget, style: FigureStyle) -> FigureTarget:
+    """What a style draws of ``target``: for a plot of runs (the Curves panel, built for a window's width, with
+    step-level curves, learning rate and throughput), the runs' loss and accuracy per epoch as ``cnnplayground
+    curves`` and its pgfplots document draw them; anything else as it is."""
+    runs = target.curve_runs()
+    if not runs:
+        return target
+    from ...export.curves import curve_plots
+    from .curves_figure import curves_figure
+
+    plots = [plot for plot in curve_plots(runs, ["loss", "accuracy"], style) if plot.lines]
+    if not plots:
+        return target
+    return FigureTarget(target.name, curves_figure(plots, style))
+
+
 def _settle_layouts(widget: QWidget) -> None:
     """Lay out now what a change of size or font asked ``widget`` and what it holds to lay out later (graphics
     layouts nest: a few rounds). Not its parent: the parent's layout would give it back its size in the window."""
@@ -473,7 +489,12 @@ def export_figure(target: FigureTarget, path: str | Path, fmt: str | None = None
     if fmt not in FORMATS:
         raise FigureError(f"unknown figure format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if style is not None and fmt != "csv":
-        data = styled_bytes(target, fmt, style, dpi)
+        figure = figure_for(target, style)
+        try:
+            data = styled_bytes(figure, fmt, style, dpi)
+        finally:
+            if figure is not target:
+                figure.widget.deleteLater()
     elif fmt == "png":
         data = png_bytes(target, width, height, dpi or 144)
     elif fmt == "svg":
