@@ -146,7 +146,11 @@ def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[flo
     body.setHidden(False)  # a new parent hides a widget (and a tab page was hidden until its tab showed)
     frame._panel = panel  # type: ignore[attr-defined]  # keeps the panel (and its signals) alive with the figure
     width = width or style_width(style, 2 * FIGURE_WIDTH)
-    return _laid_out(_in_style(frame, style), width, round(width * 0.55))
+    if style is not None and style.height_in is not None:
+        height = round(style.height_in * LOGICAL_DPI)
+    else:  # matrix and per-class bars side by side: a narrow column needs more height for the caption's lines
+        height = round(width * (0.55 if width >= 600 else 1.0))
+    return _laid_out(_in_style(frame, style), width, height)
 
 
 def write_figure(widget: QWidget, path: str | Path, style: FigureStyle | None = None) -> Path:
