@@ -33,6 +33,7 @@ from ...inspect.embedding import (
     Embedding,
     default_layer,
     embedding_steps,
+    usable_perplexity,
 )
 from ..jobs import GeneratorJob
 from .imaging import theme_plot
@@ -44,6 +45,9 @@ CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 #: How near (in pixels) the pointer must be to a point for the hover text.
 HOVER_PX = 8.0
+#: The hover line while the pointer is on no point.
+HOVER_HINT = ("Point at an image for its class and the network's answer; click it to look at it in Feature Maps, "
+              "Attribution and Adversarial")
 
 
 def class_color(label: int) -> str:
@@ -144,7 +148,8 @@ class EmbeddingPanel(InspectPanel):
 
     def _on_perplexity_changed(self) -> None:
         r = self.result
-        if self.method.currentData() == "tsne" and (r is None or r.perplexity != self.perplexity.value()):
+        if self.method.currentData() == "tsne" and (
+                r is None or r.perplexity != usable_perplexity(self.perplexity.value(), len(r.labels))):
             self.start()
 
     def on_hidden_change(self) -> None:
@@ -213,6 +218,7 @@ class EmbeddingPanel(InspectPanel):
             if isinstance(result, str):  # the projection's one long step begins
                 self.state.setText(f"computing {result}…")
             elif result is not None:
+                self.state.setText("")
                 self.show_embedding(result)
 
     def _on_failed(self, message: str) -> None:
@@ -227,6 +233,7 @@ class EmbeddingPanel(InspectPanel):
         self.scatters = []
         self.legend.clear()
         self.result = result
+        self.hover.setText(HOVER_HINT)
         wrong = result.labels != result.predictions
         outline = pg.mkPen("k", width=1.5)
         for label in np.unique(result.labels):
@@ -237,18 +244,20 @@ class EmbeddingPanel(InspectPanel):
                          pen=[outline if wrong[i] else pg.mkPen(None) for i in rows])
             self.plot.addItem(item)
             self.scatters.append(item)
+        # The view's range follows its items at the next paint; now, so that a point's place on screen is
+        # known (hover, click) as soon as the map is there.
+        self.plot.getPlotItem().getViewBox().updateAutoRange()
         n, w = len(result.labels), int(wrong.sum())
         a, b = result.explained
         if result.method == "tsne":
-            how = (f"t-SNE (perplexity {result.perplexity:.0f}) of the first {min(TSNE_PCA_DIMS, result.dims)} "
-                   f"principal components ({result.kept:.1%} of the variance): near points are images the "
-                   "layer finds alike; distances between clusters mean little.")
+            how = (f"t-SNE (perplexity {result.perplexity:.0f}) of {min(TSNE_PCA_DIMS, result.dims)} principal "
+                   f"components ({result.kept:.1%} of the variance): neighbours stay near; distances between "
+                   "clusters mean little.")
         else:
             how = f"PC 1 explains {a:.1%} of the variance, PC 2 {b:.1%}."
         self.summary.setText(
             f"{n} images, {result.layer} ({result.dims} values each). {how} {w} misclassified "
-            f"({w / max(n, 1):.1%}), outlined in black. Click a point to look at its image in Feature Maps, "
-            "Attribution and Adversarial.")
+            f"({w / max(n, 1):.1%}), outlined in black.")
 
     def describe(self, index: int) -> str:
         """The hover text of image ``index``."""
@@ -276,7 +285,7 @@ class EmbeddingPanel(InspectPanel):
 
     def _on_mouse_moved(self, scene_pos) -> None:
         index = self.point_near(scene_pos)
-        self.hover.setText("" if index is None else self.describe(index))
+        self.hover.setText(HOVER_HINT if index is None else self.describe(index))
 
     def _on_mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

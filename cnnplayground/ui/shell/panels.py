@@ -30,8 +30,8 @@ from ..inspect.explorer_panel import ExplorerPanel
 from ..inspect.feature_maps_panel import FeatureMapsPanel
 from ..inspect.kernels_panel import KernelsPanel
 from ..inspect.maximize_panel import MaximizePanel
-from ..inspect.panel import InspectPanel
 from ..inspect.occlusion_panel import OcclusionPanel
+from ..inspect.panel import InspectPanel
 from ..inspect.patches_panel import PatchesPanel
 from ..inspect.receptive_panel import ReceptiveFieldPanel
 from ..training.health_panel import HealthPanel
