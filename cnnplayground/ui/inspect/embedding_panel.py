@@ -104,10 +104,9 @@ class EmbeddingPanel(InspectPanel):
         theme_plot(self.plot)
         self.plot.setMinimumHeight(160)
         palette = self.plot.palette()
-        base = palette.color(QPalette.ColorRole.Base)
-        base.setAlpha(210)  # the points behind the legend show through a little
-        self.legend = self.plot.getPlotItem().addLegend(
-            offset=(-10, 10), labelTextColor=palette.color(QPalette.ColorRole.Text), brush=pg.mkBrush(base))
+        # Beside the view, not over it: a legend inside hid whole clusters of a t-SNE map.
+        self.legend = pg.LegendItem(labelTextColor=palette.color(QPalette.ColorRole.Text))
+        self.plot.getPlotItem().layout.addItem(self.legend, 2, 3)
         self.scatters: list[pg.ScatterPlotItem] = []
         self.hover = QLabel(self)
         self.summary = QLabel(self)
@@ -243,6 +242,7 @@ class EmbeddingPanel(InspectPanel):
             item.setData(pos=result.points[rows], data=rows,
                          pen=[outline if wrong[i] else pg.mkPen(None) for i in rows])
             self.plot.addItem(item)
+            self.legend.addItem(item, f"{label}: {name}")
             self.scatters.append(item)
         # The view's range follows its items at the next paint; now, so that a point's place on screen is
         # known (hover, click) as soon as the map is there.
