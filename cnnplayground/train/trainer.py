@@ -741,5 +741,6 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     out = dict(d)
     out["per_class_accuracy"] = tuple(out["per_class_accuracy"])
     out["confusion"] = tuple(tuple(r) for r in out["confusion"])
-    out["health"] = tuple(LayerHealth(**layer) for layer in out.get("health", ()))
+    out["health"] = tuple(LayerHealth(**{k: tuple(v) if isinstance(v, list) else v for k, v in layer.items()})
+                          for layer in out.get("health", ()))
     return out
