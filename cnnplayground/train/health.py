@@ -43,13 +43,15 @@ ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sig
 MAX_PERCENTILE_VALUES = 16_384
 
 
-def sample_values(values: torch.Tensor, limit: int = MAX_PERCENTILE_VALUES) -> torch.Tensor:
-    """``values`` flattened, or at most ``limit`` of them evenly spaced when there are more.
+def sample_values(values: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+    """``values`` flattened, or at most ``limit`` (default :data:`MAX_PERCENTILE_VALUES`) of them evenly
+    spaced when there are more.
 
     The stride is the smallest ``≥ ceil(n / limit)`` that shares no factor with the size of one item of
     the batch (``values[0]``, e.g. ``C·H·W``): so the sample steps through every image and lands on every
     channel and position alike, instead of repeating the same column of a feature map.
     """
+    limit = MAX_PERCENTILE_VALUES if limit is None else limit
     flat = values.reshape(-1)
     n = flat.numel()
     if n <= limit:

@@ -30,8 +30,8 @@ from .plots import row_of_plots
 MEASURE_PLOTS: dict[str, tuple[str, str, bool]] = {
     "activation_std": ("Activation std", "std", False),
     "dead_share": ("Never fire", "units (%)", False),
-    "grad_norm": ("Gradient norm", "‖g‖ (log)", True),
-    "update_ratio": ("Update / weight", "‖Δw‖/‖w‖ (log)", True),
+    "grad_norm": ("Gradient norm (log)", "norm", True),
+    "update_ratio": ("Update / weight (log)", "ratio", True),
 }
 #: The update-to-weight ratio's rule of thumb (about 1e-3 per update is healthy; far below: the layer barely learns).
 UPDATE_RATIO_GUIDE = 1e-3
@@ -43,6 +43,8 @@ BANDS: tuple[tuple[int, int, int], ...] = ((0, 8, 40), (1, 7, 60), (2, 6, 80), (
 MEDIAN = PERCENTILES.index(50)
 #: The plots stay readable down to this height (a 1280×720 window's Training dock is about this low).
 MIN_PLOT_HEIGHT = 150
+#: Plots at least this high have axis titles ("epoch", the unit); lower ones give the lines to the data.
+MIN_LABELLED_HEIGHT = 260
 
 
 def layer_pen(index: int) -> QColor:
@@ -69,12 +71,24 @@ def _style(graphics: pg.GraphicsLayoutWidget, plots: Sequence[pg.PlotItem], titl
         plot.setTitle(title, color=foreground.name(), size="9pt")
 
 
+def _label_axes(plots: Sequence[pg.PlotItem], labels: Sequence[str], height: int) -> None:
+    """Axis titles where the panel is high enough (MIN_LABELLED_HEIGHT), else none: a low panel's plots need
+    the room."""
+    for plot, label in zip(plots, labels):
+        shown = height >= MIN_LABELLED_HEIGHT
+        plot.setLabel("left", label if shown else None)
+        plot.setLabel("bottom", "epoch" if shown else None)
+        plot.showLabel("left", shown)
+        plot.showLabel("bottom", shown)
+
+
 def _new_plot(graphics: pg.GraphicsLayoutWidget, label: str, log: bool) -> pg.PlotItem:
     plot = pg.PlotItem()
     plot.setLabel("left", label)
     plot.setLabel("bottom", "epoch")
     for axis in ("left", "bottom"):
         plot.getAxis(axis).enableAutoSIPrefix(False)
+        plot.getAxis(axis).setStyle(maxTextLevel=0)  # labelled major ticks only: no crowded log-axis text
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLogMode(y=log)
     metrics = QFontMetrics(graphics.font())
@@ -124,10 +138,24 @@ class MeasurePlots(QWidget):
         for i, plot in enumerate(self.plots.values()):
             layout.addItem(plot, row=1 + i // columns, col=i % columns)
         self.legend.setColumnCount(10 if columns == 4 else 5)
+        self._fit_legend()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
-        self._arrange(4 if row_of_plots(event.size().width(), event.size().height()) else 2)
+        size = event.size()
+        self._arrange(4 if row_of_plots(size.width(), size.height()) else 2)
+        _label_axes(list(self.plots.values()), [label for _, label, _ in MEASURE_PLOTS.values()],
+                    size.height() // (1 if self._columns == 4 else 2) + 60)
         super().resizeEvent(event)
+
+    def _fit_legend(self) -> None:
+        """The legend's row as high as its rows of entries, so the plots keep the rest."""
+        legend = self.legend
+        preferred = pg.QtCore.Qt.SizeHint.PreferredSize
+        height = max((max(sample.effectiveSizeHint(preferred).height(), label.effectiveSizeHint(preferred).height())
+                      for sample, label in legend.items), default=0.0)
+        rows = math.ceil(len(legend.items) / max(legend.columnCount, 1))
+        legend.setFixedHeight(rows * height + (4 if rows else 0))
+        legend.setVisible(bool(legend.items))
 
     def show_health(self, health: RunHealth | None) -> None:
         """One line per layer and measure that applies to it, one point per stored epoch."""
@@ -137,6 +165,7 @@ class MeasurePlots(QWidget):
                 plot.removeItem(curve)
             self.curves[key].clear()
         if health is None:
+            self._fit_legend()
             return
         x = np.asarray(health.epochs, dtype=float)
         for index, layer in enumerate(health.layers):
@@ -155,6 +184,7 @@ class MeasurePlots(QWidget):
             sample = self.curves["activation_std"].get(layer.name)
             if sample is not None:
                 self.legend.addItem(sample, printable(layer.name))
+        self._fit_legend()
 
 
 class DistributionPlots(QWidget):
@@ -199,6 +229,10 @@ class DistributionPlots(QWidget):
 
     def _apply_theme(self, _dark: bool | None = None) -> None:
         _style(self.graphics, list(self.plots.values()), [title for title, _ in self.KINDS.values()])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        _label_axes(list(self.plots.values()), ["value"] * len(self.plots), event.size().height())
+        super().resizeEvent(event)
 
     def show_health(self, health: RunHealth | None) -> None:
         """The layers that recorded distributions in the chooser (the chosen one kept where it still is)."""
