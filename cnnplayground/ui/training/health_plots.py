@@ -177,6 +177,8 @@ class MeasurePlots(QWidget):
                 if values is None:
                     continue
                 y = _column(values, 100.0 if key == "dead_share" else 1.0, positive=log)
+                if not np.isfinite(y).any():
+                    continue  # nothing to draw (a dead layer's zero gradient on a log axis)
                 curve = pg.PlotDataItem(x, y, pen=pen, symbol="o", symbolSize=4, symbolPen=pen,
                                         symbolBrush=pg.mkBrush(color), connect="finite", name=printable(layer.name))
                 self.plots[key].addItem(curve)
