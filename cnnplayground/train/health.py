@@ -4,15 +4,16 @@
 forward hooks on the network's layers take each output's mean and standard deviation and, for
 ReLU-like layers, which units fired; after the backward pass the layers' gradient norms are read.
 At the end of the epoch the update-to-weight ratio ``‖w_end − w_start‖ / ‖w_start‖`` compares each
-layer's weights with a CPU copy taken at the epoch's start.
-
-Distributions (TensorBoard's "distributions" view): the percentiles :data:`~cnnplayground.project.health.PERCENTILES`
-of each layer's output on the sampled step, and of its weights at the epoch's end (``weight``, else all its
-trainable parameters), computed on the device by one sort each. A tensor of more than
-:data:`MAX_PERCENTILE_VALUES` values is sampled first (:func:`sample_values`: evenly spaced, every image
-and position of a feature map represented), so a huge layer costs no more than a small one. Everything stays on the device until
+layer's weights with a CPU copy taken at the epoch's start. Everything stays on the device until
 the epoch ends, then comes back in one read (no synchronisation inside the hot loop), and the hooks
 are removed in ``finally`` as soon as the sampled forward pass is done.
+
+Distributions (TensorBoard's "distributions" view): the percentiles
+:data:`~cnnplayground.project.health.PERCENTILES` of each layer's output on the sampled step, and of its
+weights at the epoch's end (``weight``, else all its trainable parameters), computed on the device by
+one sort each. A tensor of more than :data:`MAX_PERCENTILE_VALUES` values is sampled first
+(:func:`sample_values`: evenly spaced, every image and position of a feature map represented), so a
+huge layer costs no more than a small one.
 
 A layer is a node of a built :class:`~cnnplayground.core.builder.GraphModule` (named by the node id,
 as the user sees it), or a leaf module of any other network (its qualified name). Only layers with
@@ -98,9 +99,11 @@ class HealthRecorder:
     The trainer calls :meth:`start_epoch` before an epoch's first step, wraps the sampled step's
     forward pass in :meth:`sampling`, calls :meth:`after_backward` before the optimizer step and
     :meth:`end_epoch` when the epoch is over. ``grad_scale`` undoes a float16 loss scaling.
+    ``distributions=False`` leaves out the percentiles (the benchmark measures what they cost).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, distributions: bool = True) -> None:
+        self.distributions = distributions
         self.layers = watched_layers(model)
         self._params = [[p for p in m.parameters() if p.requires_grad] for _, m in self.layers]
         self._start: list[list[torch.Tensor]] = []
@@ -145,7 +148,8 @@ class HealthRecorder:
                     dead = (peak <= 0).float().mean()
                 else:
                     dead = torch.full((), float("nan"), device=out.device)
-                self._acts[index] = torch.cat([torch.stack([mean, std, dead]), percentiles(out)])
+                row = torch.stack([mean, std, dead])
+                self._acts[index] = torch.cat([row, percentiles(out)]) if self.distributions else row
         return hook
 
     def after_backward(self, grad_scale: float = 1.0) -> None:
@@ -172,7 +176,8 @@ class HealthRecorder:
         result = []
         with torch.no_grad():
             # The weights' percentiles at the epoch's end, on the device, read back at once.
-            weights = {i: _weights(module) for i, (_, module) in enumerate(self.layers) if i in acts}
+            weights = {i: _weights(module) for i, (_, module) in enumerate(self.layers)
+                       if i in acts and self.distributions}
             summaries = {i: percentiles(w) for i, w in weights.items() if w is not None}
             if summaries:
                 device = next(iter(summaries.values())).device
@@ -196,7 +201,7 @@ class HealthRecorder:
                     dead_share=dead if isinstance(module, RELU_LIKE) and dead == dead else None,
                     grad_norm=grads[index] if params else None, update_ratio=ratio,
                     weight_percentiles=tuple(weight_pcts[index]) if index in weight_pcts else None,
-                    activation_percentiles=tuple(act_pcts),
+                    activation_percentiles=tuple(act_pcts) if act_pcts else None,
                 ))
         self._acts.clear()
         self._grads = None

@@ -12,7 +12,6 @@ from helpers import synthetic_data as synthetic
 from torch import nn
 
 from cnnplayground.core.builder import build
-
 from cnnplayground.core.presets import get_preset
 from cnnplayground.io.project import project_from_bytes, project_to_json
 from cnnplayground.io.project_schema import ProjectError, count_history_points
@@ -35,7 +34,7 @@ def test_recorded_percentiles_are_torch_quantile_of_the_weights_and_of_the_sampl
     config = TrainingConfig(epochs=2, batch_size=32, device="cpu", checkpoint_every=0, restore_best=False)
     torch.manual_seed(0)
     model = build(get_preset("lenet5").factory())
-    outputs: dict[str, list[torch.Tensor]] = {name: [] for name in model.layers.keys()}
+    outputs: dict[str, list[torch.Tensor]] = {name: [] for name in model.layers}
 
     def catch(name: str):
         def hook(module, _inputs, output):

@@ -76,7 +76,8 @@ def test_the_measures_have_one_point_per_epoch_and_layer_with_the_stored_values(
     panel = _panel(qtbot, distribution_run())
     curves = panel.measures.curves
     assert {key: sorted(c) for key, c in curves.items()} == {
-        "activation_std": ["conv1", "relu1"], "dead_share": ["relu1"], "grad_norm": ["conv1"], "update_ratio": ["conv1"]}
+        "activation_std": ["conv1", "relu1"], "dead_share": ["relu1"], "grad_norm": ["conv1"],
+        "update_ratio": ["conv1"]}
     for key, layer, want in (("activation_std", "conv1", [1.0, 1.5, 2.0]), ("activation_std", "relu1", [0.7, 0.8, 0.9]),
                              ("dead_share", "relu1", [0.0, 25.0, 50.0]), ("update_ratio", "conv1", [2e-2, 3e-3, 1e-3])):
         curve = curves[key][layer]
