@@ -82,8 +82,20 @@ def _label_axes(plots: Sequence[pg.PlotItem], labels: Sequence[str], height: int
         plot.showLabel("bottom", shown)
 
 
+class LogAxis(pg.AxisItem):
+    """A log axis that labels only 1, 2 and 5 × 10^k where it would label more (pyqtgraph labels every
+    minor tick of a range under two decades: 0.04 0.05 … 0.09 on top of each other in a low plot)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
+        strings = super().logTickStrings(values, scale, spacing)
+        keep = [round(10 ** (v - math.floor(v)), 3) in (1.0, 2.0, 5.0) for v in values]
+        if len(values) > 4 and any(keep):
+            return [text if kept else "" for text, kept in zip(strings, keep)]
+        return strings
+
+
 def _new_plot(graphics: pg.GraphicsLayoutWidget, label: str, log: bool) -> pg.PlotItem:
-    plot = pg.PlotItem()
+    plot = pg.PlotItem(axisItems={"left": LogAxis("left")} if log else None)
     plot.setLabel("left", label)
     plot.setLabel("bottom", "epoch")
     for axis in ("left", "bottom"):
