@@ -125,7 +125,7 @@ PANELS: list[PanelSpec] = [
               mode="train"),
     PanelSpec("health", "Health", "healthDock", lambda window: HealthPanel(window.document, window), "",
               "What is wrong with the last run, and its layers' health", beside="results", menus=("View", "Train"),
-              figure=False, mode="train"),
+              mode="train"),
     PanelSpec("kernels", "Kernels", "kernelsDock", _inspect(KernelsPanel), "Ctrl+Shift+K",
               "The filters of each convolution layer, their numbers and weight histogram", beside="results",
               menu_rank=10),
