@@ -1,0 +1,109 @@
+"""Compare with (issue 24) beyond Kernels: a stored (run, epoch) beside Feature Maps, Attribution and
+Receptive Fields on the same input, layer and unit, with B − A; runs of different networks compare by layer id.
+
+The project: the canvas is LeNet-5 (its latest weights seed 99); run 1 is LeNet-5 (epochs 0 and 2), run 2
+LeNet-5 with a BatchNorm after conv1 (epochs 0 and 2): the conv ids are the same, "bn1" exists only there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cnnplayground.core.builder import build
+from cnnplayground.core.graph import Graph
+from cnnplayground.core.presets import get_preset
+from cnnplayground.inspect.activations import feature_maps
+from cnnplayground.io.project import weights_from_module
+from cnnplayground.io.project_epochs import snapshot_model
+from cnnplayground.project import Project, RunHistory, TrainingConfig
+from cnnplayground.project.epochs import RunEpochs
+
+from .test_epoch_slider import SMALL, lenet_weights, window  # noqa: F401 (fixture)
+
+
+def lenet_with_batch_norm() -> Graph:
+    """LeNet-5 with a BatchNorm2d ("bn1") between conv1 and relu1."""
+    graph = get_preset("lenet5").factory()
+    edge = next(e for e in graph.edges if e.source == "conv1" and e.target == "relu1")
+    graph.disconnect(edge)
+    graph.add_node("BatchNorm2d", id="bn1")
+    graph.chain("conv1", "bn1", "relu1")
+    return graph
+
+
+def weights_of(graph: Graph, seed: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = build(graph)
+    for name, buffer in model.named_buffers():  # batch-norm statistics that are not the defaults
+        if name.endswith("running_mean") or name.endswith("running_var"):
+            buffer.copy_(torch.rand_like(buffer) + (0.5 if name.endswith("var") else -0.5))
+    return weights_from_module(model)
+
+
+def open_two_networks(window) -> Project:
+    lenet, with_bn = get_preset("lenet5").factory(), lenet_with_batch_norm()
+    config = TrainingConfig(epochs=2, batch_size=64, device="cpu", checkpoint_every=0)
+    project = Project.new(graph=lenet.copy(), name="t", dataset=SMALL, training=config)
+    project.weights = lenet_weights(99)
+    project.history = []
+    for n, graph in ((1, lenet), (2, with_bn)):
+        run = RunHistory(name=f"run {n}")
+        run.keep_epochs(RunEpochs(graph.copy(), {k: weights_of(graph, 10 * n + k) for k in (0, 2)}))
+        project.history.append(run)
+    window.document.new(project)
+    return project
+
+
+def choose(panel, run: int, epoch: int) -> None:
+    panel.compare.setCurrentIndex(panel.compare.findData(f"{run}:{epoch}"))
+    assert panel.compare.chosen() == (run, epoch)
+
+
+def test_feature_maps_compare_two_runs_of_different_networks(qtbot, window):  # noqa: F811
+    project = open_two_networks(window)
+    window.acts.show_feature_maps.trigger()
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None and bool(panel.maps) and not panel.busy,
+                    timeout=20_000)
+    panel.input_kind.setCurrentIndex(panel.input_kind.findData("dataset"))
+    panel.index.setValue(5)
+    panel.layer.setCurrentText("conv2")
+    qtbot.waitUntil(lambda: not panel._timer.isActive() and not panel.busy, timeout=20_000)  # the image's maps
+    assert not any(c.isVisible() for c in panel.compare_columns)  # "none": the maps alone
+    x = panel.input_tensor()
+    mine = panel.maps["conv2"].copy()
+    for run, epoch in ((1, 2), (0, 0), (1, 0)):
+        choose(panel, run, epoch)
+        qtbot.waitUntil(lambda: not panel.busy and panel.compare_maps is not None, timeout=20_000)
+        expected = feature_maps(snapshot_model(project, run, epoch), x)["conv2"]
+        assert torch.allclose(torch.as_tensor(panel.compare_maps), torch.as_tensor(expected), atol=1e-6)
+        assert not np.allclose(panel.compare_maps, mine, atol=1e-3)  # another network's maps indeed
+        np.testing.assert_allclose(panel.difference_maps, expected - mine, atol=1e-6)
+        assert all(c.isVisible() for c in panel.compare_columns)
+        assert len(panel.compare_grid.grid.images) == len(panel.difference_grid.grid.images) == len(mine)
+        top = float(np.abs(expected - mine).max())
+        assert panel.difference_bar.high == -panel.difference_bar.low == pytest.approx(top)  # one symmetric scale
+        # the panel keeps its image and layer, and its own maps
+        assert panel.index.value() == 5 and panel.layer.currentText() == "conv2"
+        np.testing.assert_array_equal(panel.maps["conv2"], mine)
+    panel.compare.setCurrentIndex(0)
+    assert panel.compare_maps is None and not any(c.isVisible() for c in panel.compare_columns)
+
+
+def test_feature_maps_of_a_layer_the_other_network_lacks_say_why(qtbot, window):  # noqa: F811
+    open_two_networks(window)
+    window.model_source.select_epoch(1, 2)  # the panels look at the batch-norm network...
+    window.acts.show_feature_maps.trigger()
+    panel = window.feature_maps
+    qtbot.waitUntil(lambda: window.model_source.data is not None and "bn1" in panel.maps and not panel.busy,
+                    timeout=20_000)
+    panel.layer.setCurrentText("bn1")
+    choose(panel, 0, 2)  # ... compared with plain LeNet-5
+    qtbot.waitUntil(lambda: not panel.busy and bool(panel.compare_all), timeout=20_000)
+    assert panel.compare_maps is None and panel.difference_maps is None
+    assert panel.compare_reason == "run 1, epoch 2's network has no layer bn1"
+    assert panel.compare_reason_label.isVisible() and panel.compare_grid.grid.images == []
+    panel.layer.setCurrentText("conv1")  # a layer both have: the comparison follows at once
+    assert panel.compare_maps is not None and panel.compare_reason == ""
