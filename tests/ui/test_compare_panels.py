@@ -15,10 +15,12 @@ from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.inspect.activations import feature_maps
+from cnnplayground.inspect.attribution import grad_cam, integrated_gradients, saliency
 from cnnplayground.io.project import weights_from_module
 from cnnplayground.io.project_epochs import snapshot_model
 from cnnplayground.project import Project, RunHistory, TrainingConfig
 from cnnplayground.project.epochs import RunEpochs
+from cnnplayground.ui.inspect.attribution_panel import _unit
 
 from .test_epoch_slider import SMALL, lenet_weights, window  # noqa: F401 (fixture)
 
@@ -107,3 +109,51 @@ def test_feature_maps_of_a_layer_the_other_network_lacks_say_why(qtbot, window):
     assert panel.compare_reason_label.isVisible() and panel.compare_grid.grid.images == []
     panel.layer.setCurrentText("conv1")  # a layer both have: the comparison follows at once
     assert panel.compare_maps is not None and panel.compare_reason == ""
+
+
+def test_attribution_compares_one_method_for_the_same_image_and_class(qtbot, window):  # noqa: F811
+    project = open_two_networks(window)
+    window.acts.show_attribution.trigger()
+    panel = window.attribution
+    panel.steps.setValue(8)
+    qtbot.waitUntil(lambda: window.model_source.data is not None and "ig" in panel.maps and not panel.running,
+                    timeout=20_000)
+    panel.index.setValue(3)
+    qtbot.waitUntil(lambda: not panel._debounce.isActive() and "ig" in panel.maps and not panel.running,
+                    timeout=20_000)
+    data, split = window.model_source.data, window.model_source.split()
+    x01 = split.images[3][None].float() / 255.0
+    target = torch.tensor([panel.target_class])
+    mine = {key: value.copy() for key, value in panel.maps.items()}
+    for (run, epoch), method in (((1, 2), "saliency"), ((0, 0), "ig"), ((1, 0), "gradcam")):
+        panel.compare_method.setCurrentIndex(panel.compare_method.findData(method))
+        choose(panel, run, epoch)
+        qtbot.waitUntil(lambda: panel.difference_map is not None, timeout=20_000)
+        other = snapshot_model(project, run, epoch)
+        if method == "saliency":
+            expected = _unit(saliency(other, x01, target, data.mean, data.std)[0].numpy())
+        elif method == "gradcam":
+            expected = grad_cam(other, x01, target, data.mean, data.std, panel.layer.currentData())[0].numpy()
+        else:
+            ig = integrated_gradients(other, x01, target, data.mean, data.std, steps=8)
+            expected = _unit(np.abs(ig[0].numpy()).sum(axis=0))
+        assert torch.allclose(torch.as_tensor(panel.compare_map), torch.as_tensor(expected), atol=1e-5)
+        assert not np.allclose(expected, mine[method], atol=1e-3)
+        np.testing.assert_allclose(panel.difference_map, expected - mine[method], atol=1e-5)
+        assert panel.compare_area.isVisible() and panel.index.value() == 3
+        assert all(np.array_equal(panel.maps[k], v) for k, v in mine.items())  # these maps were not redone
+
+
+def test_attribution_says_why_a_grad_cam_layer_is_missing(qtbot, window):  # noqa: F811
+    open_two_networks(window)
+    window.model_source.select_epoch(1, 2)  # the batch-norm network, Grad-CAM on bn1
+    window.acts.show_attribution.trigger()
+    panel = window.attribution
+    panel.steps.setValue(8)
+    qtbot.waitUntil(lambda: "saliency" in panel.maps and panel.layer.findData("bn1") >= 0, timeout=20_000)
+    panel.layer.setCurrentIndex(panel.layer.findData("bn1"))
+    panel.compare_method.setCurrentIndex(panel.compare_method.findData("gradcam"))
+    choose(panel, 0, 2)
+    qtbot.waitUntil(lambda: panel.compare_reason != "", timeout=20_000)
+    assert panel.compare_reason == "run 1, epoch 2's network has no layer bn1 for Grad-CAM"
+    assert panel.compare_label.text() == panel.compare_reason and panel.difference_map is None
