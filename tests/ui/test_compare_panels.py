@@ -16,6 +16,8 @@ from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.inspect.activations import feature_maps
 from cnnplayground.inspect.attribution import grad_cam, integrated_gradients, saliency
+from cnnplayground.inspect.receptive import effective_field
+from cnnplayground.inspect.snapshot import prepare
 from cnnplayground.io.project import weights_from_module
 from cnnplayground.io.project_epochs import snapshot_model
 from cnnplayground.project import Project, RunHistory, TrainingConfig
@@ -157,3 +159,44 @@ def test_attribution_says_why_a_grad_cam_layer_is_missing(qtbot, window):  # noq
     qtbot.waitUntil(lambda: panel.compare_reason != "", timeout=20_000)
     assert panel.compare_reason == "run 1, epoch 2's network has no layer bn1 for Grad-CAM"
     assert panel.compare_label.text() == panel.compare_reason and panel.difference_map is None
+
+
+def test_receptive_fields_compare_the_same_units_effective_field(qtbot, window):  # noqa: F811
+    project = open_two_networks(window)
+    window.acts.show_receptive.trigger()
+    panel = window.receptive
+    panel.images.setValue(8)
+    qtbot.waitUntil(lambda: window.model_source.data is not None and panel.layer.findText("conv2") >= 0,
+                    timeout=20_000)
+    panel.layer.setCurrentText("conv2")
+    panel.select_unit(3, 4)
+    panel.channel.setCurrentIndex(2)  # channel 1
+    qtbot.waitUntil(lambda: panel.erf is not None and not panel.busy, timeout=20_000)
+    data, split = window.model_source.data, window.model_source.split()
+    batch = prepare(split.images[:8], data.mean, data.std)
+    mine = panel.erf.copy()
+    np.testing.assert_allclose(mine, effective_field(window.model_source.model, batch, "conv2", 3, 4, 1), atol=1e-7)
+    for run, epoch in ((1, 2), (0, 0)):
+        choose(panel, run, epoch)
+        qtbot.waitUntil(lambda: panel.difference_erf is not None and not panel.busy, timeout=20_000)
+        expected = effective_field(snapshot_model(project, run, epoch), batch, "conv2", 3, 4, 1)
+        assert torch.allclose(torch.as_tensor(panel.compare_erf), torch.as_tensor(expected), atol=1e-7)
+        np.testing.assert_allclose(panel.difference_erf, expected / expected.max() - mine / mine.max(), atol=1e-6)
+        assert float(np.abs(panel.difference_erf).max()) > 0.01
+        assert panel.position == (3, 4) and panel.channel.currentData() == 1 and panel.layer.currentText() == "conv2"
+        np.testing.assert_array_equal(panel.erf, mine)
+
+
+def test_receptive_fields_of_a_layer_the_other_network_lacks_say_why(qtbot, window):  # noqa: F811
+    open_two_networks(window)
+    window.model_source.select_epoch(1, 2)
+    window.acts.show_receptive.trigger()
+    panel = window.receptive
+    panel.images.setValue(4)
+    qtbot.waitUntil(lambda: window.model_source.data is not None and panel.layer.findText("bn1") >= 0,
+                    timeout=20_000)
+    panel.layer.setCurrentText("bn1")
+    choose(panel, 0, 2)
+    qtbot.waitUntil(lambda: panel.compare_reason != "" and not panel.busy, timeout=20_000)
+    assert panel.compare_reason == "run 1, epoch 2: no layer bn1"
+    assert panel.compare_erf is None and panel.difference_erf is None and panel.compare_view.image is None
