@@ -16,6 +16,7 @@ from cnnplayground.core.graph import Graph
 from cnnplayground.core.presets import get_preset
 from cnnplayground.inspect.activations import feature_maps
 from cnnplayground.inspect.attribution import grad_cam, integrated_gradients, saliency
+from cnnplayground.inspect.occlusion import occlusion_steps
 from cnnplayground.inspect.receptive import effective_field
 from cnnplayground.inspect.snapshot import prepare
 from cnnplayground.io.project import weights_from_module
@@ -200,3 +201,26 @@ def test_receptive_fields_of_a_layer_the_other_network_lacks_say_why(qtbot, wind
     qtbot.waitUntil(lambda: panel.compare_reason != "" and not panel.busy, timeout=20_000)
     assert panel.compare_reason == "run 1, epoch 2: no layer bn1"
     assert panel.compare_erf is None and panel.difference_erf is None and panel.compare_view.image is None
+
+
+def test_occlusion_compares_the_same_image_class_and_patch(qtbot, window):  # noqa: F811
+    project = open_two_networks(window)
+    window.acts.show_occlusion.trigger()
+    panel = window.occlusion
+    panel.stride.setValue(4)
+    qtbot.waitUntil(lambda: window.model_source.data is not None and panel.result is not None
+                    and not panel.running, timeout=20_000)
+    panel.index.setValue(2)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.running, timeout=20_000)
+    data, split = window.model_source.data, window.model_source.split()
+    image = prepare(split.images[2], data.mean, data.std)[0]
+    target = int(panel.target.currentData())
+    mine = panel.result.probability.copy()
+    choose(panel, 1, 2)
+    qtbot.waitUntil(lambda: panel.compare_job is not None and not panel.compare_job.running
+                    and panel.difference_probability is not None, timeout=20_000)
+    *_, (_done, expected) = occlusion_steps(snapshot_model(project, 1, 2), image, target, 7, 4)
+    assert torch.allclose(torch.as_tensor(panel.compare_result.probability), torch.as_tensor(expected.probability))
+    np.testing.assert_allclose(panel.difference_probability, expected.probability - mine, atol=1e-7)
+    assert panel.compare_area.isVisible() and panel.index.value() == 2
+    np.testing.assert_array_equal(panel.result.probability, mine)
