@@ -47,7 +47,7 @@ def weights_of(graph: Graph, seed: int) -> dict[str, torch.Tensor]:
     return weights_from_module(model)
 
 
-def open_two_networks(window) -> Project:
+def open_two_networks(window) -> Project:  # noqa: F811
     lenet, with_bn = get_preset("lenet5").factory(), lenet_with_batch_norm()
     config = TrainingConfig(epochs=2, batch_size=64, device="cpu", checkpoint_every=0)
     project = Project.new(graph=lenet.copy(), name="t", dataset=SMALL, training=config)

@@ -191,15 +191,20 @@ class AttributionPanel(InspectPanel):
         compare_grid.setRowStretch(1, 1)
         self.figure.add(self.compare_area, 1)
         self.compare_area.setVisible(False)
+        for view in (self.original_view, *self.views.values(), self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared maps below, the panel still fits a 720-pixel window
 
         controls = QHBoxLayout()
         for w in (self.index, QLabel("class", self), self.target, QLabel("Grad-CAM layer", self), self.layer,
-                  self.steps, self.baseline, QLabel("opacity", self), self.opacity, self.progress):
+                  self.steps, self.baseline):
             controls.addWidget(w)
         controls.addStretch(1)
         compare_row = self.compare.row(self)
         compare_row.addWidget(self.compare_method)
         compare_row.addStretch(1)
+        for w in (QLabel("opacity", self), self.opacity, self.progress):  # here, the first row fits 1280 pixels
+            compare_row.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)

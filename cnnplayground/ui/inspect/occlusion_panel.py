@@ -88,15 +88,16 @@ class OcclusionPanel(InspectPanel):
         self.difference_view = PixelView(self)
         self.difference_view.setToolTip("Its probability map minus this one: red where the compared network "
                                         "keeps more of the class with the patch there")
-        self.difference_bar = ColorBar(self, label_format="{:.0%}")
+        self.difference_bar = ColorBar(self, label_format="{:+.2%}")
         controls = QHBoxLayout()
         for widget in (self.index, QLabel("class", self), self.target, self.patch, self.stride, self.progress):
             controls.addWidget(widget)
         controls.addStretch(1)
-        controls.addLayout(self.compare.row(self))
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
         self.figure = CompareColumns(360, self)  # the views, as Export Figure draws them
         main = QWidget(self)
-        self.figure.add(main, 1)
+        self.figure.add(main, 2)
         views = QHBoxLayout(main)
         views.setContentsMargins(0, 0, 0, 0)
         left, right = QVBoxLayout(), QVBoxLayout()
@@ -118,11 +119,15 @@ class OcclusionPanel(InspectPanel):
             column.addWidget(view, 1)
             column.addWidget(below)
             compare_views.addLayout(column, 1)
-        self.figure.add(self.compare_area, 1)
+        self.figure.add(self.compare_area, 2)
         self.compare_area.setVisible(False)
+        for view in (self.image_view, self.map_view, self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared maps below, the panel still fits a 720-pixel window
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
@@ -280,7 +285,7 @@ class OcclusionPanel(InspectPanel):
         self.difference_view.set_image(difference_image(self.difference_probability, top), probability.shape)
         self.difference_bar.set_range(-top, top)
         self.difference_bar.setVisible(True)
-        self.difference_title.setText(f"Difference ±{top:.0%} ({label} − this)")
+        self.difference_title.setText(f"Difference ±{top:.2%} ({label} − this)")
 
     def _on_items(self, items: list) -> None:
         for kind, value in items:

@@ -40,11 +40,12 @@ class PixelView(QWidget):
         self.rect_cells: tuple[int, int, int, int] | None = None  # top, left, bottom, right (inclusive)
         self.marker: tuple[int, int] | None = None
         self.size_hw = (1, 1)
+        self.hint = 280  # the preferred side; a panel with many views asks for less (it still grows to fill)
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
-        return QSize(280, 280)
+        return QSize(self.hint, self.hint)
 
     def set_image(self, image: QImage, size_hw: tuple[int, int]) -> None:
         self.image, self.size_hw = image, size_hw
@@ -183,7 +184,8 @@ class ReceptiveFieldPanel(InspectPanel):
                 controls.addWidget(QLabel(label, self))
             controls.addWidget(widget)
         controls.addStretch(1)
-        controls.addLayout(self.compare.row(self))
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
         self.figure = CompareColumns(420, self)  # the views, as Export Figure draws them
         main = QWidget(self)
         self.figure.add(main, 3)
@@ -209,9 +211,13 @@ class ReceptiveFieldPanel(InspectPanel):
             compare_views.addLayout(column, 1)
         self.figure.add(self.compare_area, 2)
         self.compare_area.setVisible(False)
+        for view in (self.unit_view, self.input_view, self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared field below, the panel still fits a 720-pixel window
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
