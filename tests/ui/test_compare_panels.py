@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QWidget
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.graph import Graph
@@ -24,6 +25,7 @@ from cnnplayground.io.project_epochs import snapshot_model
 from cnnplayground.project import Project, RunHistory, TrainingConfig
 from cnnplayground.project.epochs import RunEpochs
 from cnnplayground.ui.inspect.attribution_panel import _unit
+from cnnplayground.ui.inspect.compare import CompareColumns
 
 from .test_epoch_slider import SMALL, lenet_weights, window  # noqa: F401 (fixture)
 
@@ -63,7 +65,7 @@ def open_two_networks(window) -> Project:  # noqa: F811
 
 def choose(panel, run: int, epoch: int) -> None:
     panel.compare.setCurrentIndex(panel.compare.findData(f"{run}:{epoch}"))
-    assert panel.compare.chosen() == (run, epoch)
+    assert panel.compare.currentData() == f"{run}:{epoch}"
 
 
 def test_feature_maps_compare_two_runs_of_different_networks(qtbot, window):  # noqa: F811
@@ -224,3 +226,33 @@ def test_occlusion_compares_the_same_image_class_and_patch(qtbot, window):  # no
     np.testing.assert_allclose(panel.difference_probability, expected.probability - mine, atol=1e-7)
     assert panel.compare_area.isVisible() and panel.index.value() == 2
     np.testing.assert_array_equal(panel.result.probability, mine)
+
+
+def test_compare_columns_go_below_when_the_panel_is_narrow(qtbot):
+    columns = CompareColumns(200)
+    qtbot.addWidget(columns)
+    for _ in range(3):
+        columns.add(QWidget())
+    columns.resize(900, 300)
+    columns.show()
+    qtbot.waitUntil(lambda: columns.side_by_side)
+    columns.resize(500, 300)  # less than 3 × 200: one below the other
+    qtbot.waitUntil(lambda: not columns.side_by_side)
+    columns.box.itemAt(2).widget().hide()  # two columns fit 500 pixels
+    qtbot.waitUntil(lambda: columns.side_by_side)
+
+
+def test_the_kernels_difference_title_stays_one_line_in_a_narrow_panel(qtbot, window):  # noqa: F811
+    open_two_networks(window)
+    window.acts.show_kernels.trigger()
+    panel = window.kernels
+    qtbot.waitUntil(lambda: panel.kernels is not None, timeout=20_000)
+    choose(panel, 1, 2)
+    qtbot.waitUntil(lambda: panel.difference is not None, timeout=20_000)
+    window.resize(1000, 720)
+    qtbot.waitUntil(lambda: panel.difference_title.width() < panel.fontMetrics().horizontalAdvance(
+        panel.difference_title.text()), timeout=5_000)  # narrower than its text...
+    line = panel.difference_title.fontMetrics().lineSpacing()
+    assert panel.difference_title.height() < 2 * line  # ... and still one line (cut, all of it in the tip)
+    assert panel.difference_title.toolTip() == panel.difference_title.text()
+    assert panel.difference_title.text().startswith("Difference ±")
