@@ -88,7 +88,7 @@ class OcclusionPanel(InspectPanel):
         self.difference_view = PixelView(self)
         self.difference_view.setToolTip("Its probability map minus this one: red where the compared network "
                                         "keeps more of the class with the patch there")
-        self.difference_bar = ColorBar(self, label_format="{:+.2%}")
+        self.difference_bar = ColorBar(self, label_format="{:.0%}")  # narrow: the title has ±2 decimals
         controls = QHBoxLayout()
         for widget in (self.index, QLabel("class", self), self.target, self.patch, self.stride, self.progress):
             controls.addWidget(widget)
