@@ -35,7 +35,9 @@ from ...inspect.attribution import (
     saliency,
 )
 from ...inspect.snapshot import prepare
-from .imaging import grey_image, heat_overlay
+from ..jobs import GeneratorJob
+from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .imaging import ColorBar, grey_image, heat_overlay
 from .panel import InspectPanel
 from .receptive_panel import PixelView
 from .source import ModelSource
@@ -71,6 +73,24 @@ def _work(model, x01, chosen, mean, std, layer, steps, baseline,
         gap = integrated_gradients_delta(model, x01, target, mean, std, attributions, baseline=baseline)
         total = float(attributions.sum())
         yield "ig", (attributions[0].numpy(), float(gap[0]), total)
+
+
+def compared_map(model, x01, target: int, mean, std, method: str, layer: str | None, steps: int,
+                 baseline) -> Iterator[tuple[str, object]]:
+    """One method's map of the compared network for class ``target``, scaled to [0, 1] as the panel shows
+    it: ``("progress", fraction)`` … then ``("map", (H, W) array)`` (a generator: IG can be cancelled)."""
+    t = torch.tensor([int(target)])
+    if method == "saliency":
+        yield "map", _unit(saliency(model, x01, t, mean, std)[0].numpy())
+    elif method == "gradcam":
+        yield "map", grad_cam(model, x01, t, mean, std, str(layer))[0].numpy()
+    else:
+        for fraction, attributions in integrated_gradients_steps(model, x01, t, mean, std, baseline=baseline,
+                                                                  steps=steps):
+            if attributions is None:
+                yield "progress", fraction
+            else:
+                yield "map", _unit(np.abs(attributions[0].numpy()).sum(axis=0))
 
 
 def _unit(values: np.ndarray, peak: float | None = None) -> np.ndarray:
@@ -121,12 +141,31 @@ class AttributionPanel(InspectPanel):
         self.progress.setMaximumWidth(140)
         self.prediction = QLabel(self)
         self.prediction.setWordWrap(True)
+        # Compare with: one method's map of a stored epoch's network, same image and class, and B − A.
+        self.compare = CompareChooser(source, self)
+        self.compare_method = QComboBox(self)
+        for key, title, _tip in METHODS:
+            self.compare_method.addItem(title, key)
+        self.compare_method.setToolTip("The method whose map is compared")
+        self.compare_job: GeneratorJob | None = None
+        self.compare_map: np.ndarray | None = None  # the compared network's map in [0, 1], (H, W)
+        self.difference_map: np.ndarray | None = None  # B − A of the maps as shown
+        self.compare_reason = ""
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_view = PixelView(self)
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
+        self.difference_title = ElidedLabel(parent=self)
+        self.difference_view = PixelView(self)
+        self.difference_bar = ColorBar(self)
 
         self.original_view = PixelView(self)
         self.views: dict[str, PixelView] = {}
         self.labels: dict[str, QLabel] = {}
-        self.figure = QWidget(self)  # the image and the three maps, as Export Figure draws them
-        grid = QGridLayout(self.figure)
+        self.figure = CompareColumns(480, self)  # the image and the maps, as Export Figure draws them
+        maps = QWidget(self)
+        self.figure.add(maps, 2)
+        grid = QGridLayout(maps)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Image", self), 0, 0)
         grid.addWidget(self.original_view, 1, 0)
@@ -145,15 +184,37 @@ class AttributionPanel(InspectPanel):
         for column in range(4):
             grid.setColumnStretch(column, 1)
         grid.setRowStretch(1, 1)
+        self.compare_area = QWidget(self)
+        compare_grid = QGridLayout(self.compare_area)
+        compare_grid.setContentsMargins(0, 0, 0, 0)
+        for column, (title, view, below) in enumerate(((self.compare_title, self.compare_view, self.compare_label),
+                                                       (self.difference_title, self.difference_view,
+                                                        self.difference_bar))):
+            compare_grid.addWidget(title, 0, column)
+            compare_grid.addWidget(view, 1, column)
+            compare_grid.addWidget(below, 2, column)
+            compare_grid.setColumnStretch(column, 1)
+        compare_grid.setRowStretch(1, 1)
+        self.figure.add(self.compare_area, 1)
+        self.compare_area.setVisible(False)
+        for view in (self.original_view, *self.views.values(), self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared maps below, the panel still fits a 720-pixel window
 
         controls = QHBoxLayout()
         for w in (self.index, QLabel("class", self), self.target, QLabel("Grad-CAM layer", self), self.layer,
-                  self.steps, self.baseline, QLabel("opacity", self), self.opacity, self.progress):
+                  self.steps, self.baseline):
             controls.addWidget(w)
         controls.addStretch(1)
+        compare_row = self.compare.row(self)
+        compare_row.addWidget(self.compare_method)
+        compare_row.addStretch(1)
+        for w in (QLabel("opacity", self), self.opacity, self.progress):  # here, the first row fits 1280 pixels
+            compare_row.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(self.figure, 1)
 
         self._debounce = QTimer(self)  # arrows held on the image number compute once
@@ -164,6 +225,8 @@ class AttributionPanel(InspectPanel):
                        self.steps.valueChanged, self.baseline.currentIndexChanged):
             signal.connect(self._on_choice)
         self.opacity.valueChanged.connect(lambda _v: self._show_maps())
+        self.compare.choice_changed.connect(self.compute_compare)
+        self.compare_method.currentIndexChanged.connect(lambda _i: self.compute_compare())
 
     def on_hidden_change(self) -> None:
         self._cancel()
@@ -181,6 +244,9 @@ class AttributionPanel(InspectPanel):
         self._debounce.stop()
         if self.running:
             self.job.cancel()
+        if self.compare_job is not None:
+            self.compare_job.cancel()
+            self.compare_job = None
 
     def figure_widget(self) -> QWidget:
         """What Export Figure draws: the views, without the controls above them."""
@@ -189,6 +255,8 @@ class AttributionPanel(InspectPanel):
     def refresh(self) -> None:
         self._cancel()
         self.maps, self.raw_maps, self.ig_gap = {}, {}, None  # of the previous model: nothing of it stays on show
+        self.compare_map = None
+        self._show_compare()
         for view in (self.original_view, *self.views.values()):
             view.image, view.overlay = None, None
             view.update()
@@ -244,7 +312,8 @@ class AttributionPanel(InspectPanel):
         _, h, w = data.input_shape
         self.original_view.set_image(grey_image(image.numpy()), (h, w))
         self.maps, self.raw_maps, self.ig_gap = {}, {}, None
-        dimmed = grey_image((image.numpy() * 0.4).astype(np.uint8))  # the heat stands out over a dark image
+        self.compare_map = None
+        self._dimmed = dimmed = grey_image((image.numpy() * 0.4).astype(np.uint8))  # the heat stands out
         for key, view in self.views.items():
             view.set_image(dimmed, (h, w))
             view.overlay = None
@@ -266,6 +335,7 @@ class AttributionPanel(InspectPanel):
                 self.prediction.setText(f"true: {true}\nsays: {says} ({probability:.1%})\nexplaining: {explained}")
                 self.raw_maps["saliency"] = value
                 self.labels["saliency"].setText(f"largest |gradient| {float(value.max()):.3g} per pixel unit")
+                self.compute_compare()  # the class to explain is known now
             elif key == "progress":
                 self.progress.setValue(round(100 * value))
             elif key == "gradcam":
@@ -294,3 +364,90 @@ class AttributionPanel(InspectPanel):
             view.overlay = heat_overlay(values) if values is not None else None
             view.overlay_opacity = self.opacity.value() / 100
             view.update()
+        self._show_compare()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def compute_compare(self) -> None:
+        """The compared network's map of the chosen method for the same image and class (the class these
+        weights explain), in the background; the image, class and settings stay."""
+        if self.compare_job is not None:
+            self.compare_job.cancel()
+            self.compare_job = None
+        self.compare_map, self.compare_reason = None, ""
+        chosen, data, split = self.compare.chosen(), self.source.data, self.source.split()
+        if chosen is None or data is None or split is None or "saliency" not in self.maps:
+            self._show_compare()  # without the class explained here (it comes with the first map): later
+            return
+        label, method = self.compare.label, self.compare_method.currentData()
+        try:
+            model, graph = self.source.compared_model(*chosen)
+        except ValueError:
+            self._show_compare(f"{label} is no longer stored")
+            return
+        inputs = graph.input_nodes()
+        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
+        layer = self.layer.currentData()
+        classes = model.output_shape[-1] if model.output_shape else None
+        if theirs != tuple(data.input_shape):
+            problem = (f"{label}'s network takes {shape_text(theirs)} images, this one "
+                       f"{shape_text(data.input_shape)}")
+        elif method == "gradcam" and layer not in model.layer_ids:
+            problem = f"{label}'s network has no layer {layer} for Grad-CAM"
+        elif classes is not None and self.target_class >= classes:
+            problem = f"{label}'s network has no class {self.target_class}"
+        else:
+            problem = ""
+        if problem:
+            self._show_compare(problem)
+            return
+        image = split.images[self.index.value()]
+        baseline = None if self.baseline.currentData() == "black" else \
+            torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1).expand(*data.input_shape).clone()
+        work = compared_map(model, image[None].float() / 255.0, self.target_class, data.mean, data.std, method,
+                            layer, self.steps.value(), baseline)
+        self.compare_job = GeneratorJob(work, parent=self)
+        self.compare_job.progressed.connect(self._on_compare_items)
+        self.compare_job.failed.connect(lambda message: self._show_compare(f"Comparison failed: {message}"))
+        self.compare_job.start()
+        self._show_compare()
+
+    def _on_compare_items(self, items: list) -> None:
+        for key, value in items:
+            if key == "map":
+                self.compare_map = value
+        self._show_compare()
+
+    def _show_compare(self, problem: str = "") -> None:
+        label = self.compare.label
+        self.compare_area.setVisible(bool(label))
+        self.difference_map = None
+        if problem:
+            self.compare_reason = problem
+        if not label:
+            return
+        method = self.compare_method.currentData()
+        title = self.compare_method.currentText()
+        self.compare_title.setText(f"{title}, {label}")
+        self.compare_label.setText(self.compare_reason or ("" if self.compare_map is not None else "…"))
+        mine = self.maps.get(method)
+        image = getattr(self, "_dimmed", None)
+        size = tuple(self.source.data.input_shape[1:]) if self.source.data is not None else (1, 1)
+        for view in (self.compare_view, self.difference_view):
+            view.overlay = None
+            if image is not None and not self.compare_reason:
+                view.set_image(image, size)
+            else:
+                view.image = None
+        if self.compare_map is not None and not self.compare_reason:
+            self.compare_view.overlay = heat_overlay(self.compare_map)
+            self.compare_view.overlay_opacity = self.opacity.value() / 100
+        if self.compare_map is not None and mine is not None and not self.compare_reason:
+            self.difference_map, top = symmetric_difference(self.compare_map, mine)
+            self.difference_view.image = difference_image(self.difference_map, top)
+            self.difference_bar.set_range(-top, top)
+            self.difference_title.setText(f"Difference ±{top:.3g} ({label} − these)")
+        else:
+            self.difference_title.setText("Difference")
+        self.difference_bar.setVisible(self.difference_map is not None)
+        self.compare_view.update()
+        self.difference_view.update()

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 from ...inspect.activations import activation_stats, dead_channels, feature_maps, predict
 from ...inspect.digits import center_digit
 from ...inspect.snapshot import prepare
-from .imaging import ImageGrid, grey_image, rgb_image, sequential
+from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .imaging import ColorBar, FittedGrid, ImageGrid, grey_image, rgb_image, sequential
 from .panel import InspectPanel
 from .source import ModelSource
 
@@ -206,6 +207,43 @@ class FeatureMapsPanel(InspectPanel):
         self.stats.setToolTip(f"Over {STATS_IMAGES} validation images: healthy layers have spread-out "
                               "activations; many zeros or dead channels mean units that stopped learning")
         self.stats_title = QLabel("Activation statistics", self)
+        # Compare with: the same input and layer through a stored epoch's network, and B − A.
+        self.compare = CompareChooser(source, self)
+        self.compare_all: dict[str, np.ndarray] = {}  # every layer's output of the compared network
+        self.compare_prediction: list[tuple[int, float]] = []
+        self.compare_maps: np.ndarray | None = None  # the shown layer's maps there (C, H, W)
+        self.difference_maps: np.ndarray | None = None  # B − A of the shown layer, or None (see compare_reason)
+        self.compare_reason = ""
+        self.current_title = ElidedLabel("These weights", self)
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_reason_label = QLabel(self)
+        self.compare_reason_label.setWordWrap(True)
+        self.compare_grid = FittedGrid(72, parent=self)
+        self.difference_title = ElidedLabel(parent=self)
+        self.difference_grid = FittedGrid(72, parent=self)
+        self.difference_bar = ColorBar(self)
+        self.columns = CompareColumns(160, self)
+        current = QWidget(self)
+        current_layout = QVBoxLayout(current)
+        current_layout.setContentsMargins(0, 0, 0, 0)
+        current_layout.addWidget(self.current_title)
+        current_layout.addWidget(scroll, 1)
+        other = QWidget(self)
+        other_layout = QVBoxLayout(other)
+        other_layout.setContentsMargins(0, 0, 0, 0)
+        other_layout.addWidget(self.compare_title)
+        other_layout.addWidget(self.compare_reason_label)
+        other_layout.addWidget(self.compare_grid, 1)
+        difference = QWidget(self)
+        difference_layout = QVBoxLayout(difference)
+        difference_layout.setContentsMargins(0, 0, 0, 0)
+        difference_layout.addWidget(self.difference_title)
+        difference_layout.addWidget(self.difference_grid, 1)
+        difference_layout.addWidget(self.difference_bar)
+        self.compare_columns = [other, difference]
+        for column in (current, other, difference):
+            self.columns.add(column)
+        self._show_compare_columns(False)
 
         left = QWidget(self)
         lv = QVBoxLayout(left)
@@ -227,7 +265,10 @@ class FeatureMapsPanel(InspectPanel):
         controls.addWidget(self.shared_scale)
         controls.addStretch(1)
         rv.addLayout(controls)
-        rv.addWidget(scroll, 3)
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
+        rv.addLayout(compare_row)
+        rv.addWidget(self.columns, 3)
         rv.addWidget(self.stats_title)
         rv.addWidget(self.stats, 1)
         splitter = QSplitter(self)
@@ -250,6 +291,7 @@ class FeatureMapsPanel(InspectPanel):
         self.layer.currentIndexChanged.connect(self._show_maps)
         self.hide_dead.toggled.connect(self._show_maps)
         self.shared_scale.toggled.connect(self._show_maps)
+        self.compare.choice_changed.connect(self._recompute_compare)
         self._on_input_kind()
 
     # --- inputs ----------------------------------------------------------------------------
@@ -334,8 +376,8 @@ class FeatureMapsPanel(InspectPanel):
 
     # --- model -----------------------------------------------------------------------------
     def figure_widget(self) -> QWidget:
-        """Every tile of the grid (also those scrolled out of sight)."""
-        return self.grid
+        """Every tile of the grid (also those scrolled out of sight); with a comparison, the three columns."""
+        return self.columns if self.compare.chosen() is not None else self.grid
 
     def clear_results(self) -> None:
         """Another project or other weights: the maps, the prediction and the statistics go."""
@@ -344,6 +386,8 @@ class FeatureMapsPanel(InspectPanel):
         self.stats.setRowCount(0)
         self.layer_stats = {}
         self._show_prediction()
+        self.compare_all, self.compare_prediction = {}, []
+        self._show_compare()
 
     def refresh(self) -> None:
         """A new model (or data): update the layer list, the maps and the statistics."""
@@ -373,6 +417,7 @@ class FeatureMapsPanel(InspectPanel):
             return
         self.run_in_background("maps", _maps_and_prediction, model, x, done=self._on_maps,
                                failed=lambda message: self.caption.setText(f"Feature maps failed: {message}"))
+        self._recompute_compare()
 
     def _on_maps(self, found) -> None:
         model = self.source.model
@@ -404,6 +449,7 @@ class FeatureMapsPanel(InspectPanel):
         if maps is None:
             self.grid.set_images([], [])
             self.shown_channels: list[int] = []
+            self._show_compare()
             return
         dead = dead_channels(maps)
         channels, images, captions = map_tiles(maps, self.hide_dead.isChecked(), self.shared_scale.isChecked())
@@ -413,10 +459,96 @@ class FeatureMapsPanel(InspectPanel):
         self.grid.setToolTip(f"{len(channels)} of {len(maps)} channels; {int(dead.sum())} without a positive "
                              "value for this input. Bright = strong activation (each channel on its own scale "
                              "unless one scale is chosen)")
+        self._show_compare()
 
     def _fit(self) -> None:
         viewport = self._scroll.viewport()
         self.grid.fit(viewport.width(), viewport.height())
+
+    # --- Compare with -------------------------------------------------------------------------
+    def _show_compare_columns(self, shown: bool) -> None:
+        self.current_title.setVisible(shown)
+        for column in self.compare_columns:
+            column.setVisible(shown)
+
+    def _recompute_compare(self) -> None:
+        """The same input through the chosen epoch's network, in the background (the input, layer and
+        options stay as they are)."""
+        self.cancel_background("compare")
+        self.compare_all, self.compare_prediction = {}, []
+        chosen, x = self.compare.chosen(), self.input_tensor()
+        if chosen is None or x is None:
+            self._show_compare()
+            return
+        label = self.compare.label
+        try:
+            model, graph = self.source.compared_model(*chosen)
+        except ValueError:
+            self._show_compare(f"{label} is no longer stored")
+            return
+        inputs = graph.input_nodes()
+        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
+        if theirs != tuple(x.shape[1:]):
+            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
+                               f"{shape_text(x.shape[1:])}")
+            return
+        self._show_compare()  # the columns appear at once, filled when the maps are there
+        self.run_in_background("compare", _maps_and_prediction, model, x, done=self._on_compare_maps,
+                               failed=lambda message: self._show_compare(f"Comparison failed: {message}"))
+
+    def _on_compare_maps(self, found) -> None:
+        self.compare_all, self.compare_prediction = found
+        self._show_compare()
+
+    def _show_compare(self, problem: str = "") -> None:
+        """The compared network's maps of the shown layer (the channels shown here, on the same kind of
+        scale) and B − A on one symmetric scale for the whole layer; or the reason there are none."""
+        label, name = self.compare.label, self.layer.currentText()
+        self.compare_maps = self.difference_maps = None
+        self._show_compare_columns(bool(label))
+        if not label:
+            self.compare_reason = ""
+            self.compare_grid.set_images([], [])
+            self.difference_grid.set_images([], [])
+            return
+        mine, theirs = self.maps.get(name), self.compare_all.get(name)
+        if not problem and self.compare_all and mine is not None:
+            if theirs is None:
+                problem = f"{label}'s network has no layer {name}"
+            elif theirs.shape != mine.shape:
+                problem = f"{name} gives {shape_text(mine.shape)} maps here, {shape_text(theirs.shape)} in {label}"
+        self.compare_reason = problem
+        self.compare_reason_label.setText(problem)
+        self.compare_reason_label.setVisible(bool(problem))
+        names = self.source.data.class_names if self.source.data is not None else ()
+        says = ""
+        if self.compare_prediction:
+            cls, p = self.compare_prediction[0]
+            says = f": says {names[cls] if cls < len(names) else cls} ({p:.0%})"
+        self.compare_title.setText(f"{label}{says}")
+        self.current_title.setText("These weights" + (f": say {self._top_name(names)}" if self.prediction else ""))
+        if problem or theirs is None or mine is None:
+            self.compare_grid.set_images([], [])
+            self.difference_grid.set_images([], [])
+            self.difference_title.setText("Difference")
+            return
+        self.compare_maps = theirs
+        channels = getattr(self, "shown_channels", list(range(len(mine))))
+        low, high = float(theirs.min()), float(theirs.max())
+        shared = self.shared_scale.isChecked()
+        images = [rgb_image(sequential(theirs[c], *((low, high) if shared else (float(theirs[c].min()),
+                                                                                  float(theirs[c].max())))))
+                  for c in channels]
+        captions = [f"#{c}" for c in channels]
+        self.compare_grid.set_images(images, captions)
+        self.difference_maps, top = symmetric_difference(theirs, mine)
+        self.difference_grid.set_images([difference_image(self.difference_maps[c], top) for c in channels], captions)
+        self.difference_bar.set_range(-top, top)
+        self.difference_title.setText(f"Difference ±{top:.3g} ({label} − these)")
+
+    def _top_name(self, names) -> str:
+        cls, p = self.prediction[0]
+        return f"{names[cls] if cls < len(names) else cls} ({p:.0%})"
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
         if event.type() == QEvent.Type.Resize:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import UserError
 from ...inspect.kernels import KernelImages, conv_weights, kernel_images, weight_histogram
 from ...io.project_epochs import snapshot_weights
+from .compare import CompareChooser, ElidedLabel
 from .imaging import ColorBar, ImageGrid, diverging, rgb_image, theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
@@ -104,18 +105,14 @@ class KernelsPanel(InspectPanel):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.colorbar = ColorBar(self)
-        self.compare = QComboBox(self)
-        self.compare.addItem("none", None)
-        self.compare.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.compare = CompareChooser(source, self)
         self.compare.setToolTip("Show the same layer of a stored epoch of a run beside these filters, and the "
                                 "difference (that epoch − these)")
         self.compare_kernels: KernelImages | None = None
         self.difference: KernelImages | None = None
-        self.compare_title = QLabel(self)
-        self.compare_title.setWordWrap(True)
+        self.compare_title = ElidedLabel(parent=self)  # one line whatever the panel's width
         self.compare_grid = ImageGrid(56, self)
-        self.difference_title = QLabel(self)
-        self.difference_title.setWordWrap(True)
+        self.difference_title = ElidedLabel(parent=self)
         self.difference_grid = ImageGrid(56, self)
         self.difference_reason = QLabel(self)
         self.difference_reason.setWordWrap(True)
@@ -158,9 +155,7 @@ class KernelsPanel(InspectPanel):
             controls.addWidget(QLabel(label, self))
             controls.addWidget(widget)
         controls.addStretch(1)
-        compare_row = QHBoxLayout()
-        compare_row.addWidget(QLabel("Compare with", self))
-        compare_row.addWidget(self.compare)
+        compare_row = self.compare.row(self)
         compare_row.addStretch(1)
         current = QWidget(self)
         current_layout = QVBoxLayout(current)
@@ -196,7 +191,7 @@ class KernelsPanel(InspectPanel):
         self.mode.currentIndexChanged.connect(self._show)
         self.scale.currentIndexChanged.connect(self._show)
         self.zoom.valueChanged.connect(lambda _v: self._fit())
-        self.compare.currentIndexChanged.connect(lambda _i: self._show_compare())
+        self.compare.choice_changed.connect(self._show_compare)
         self.grid.clicked.connect(self.show_filter)
         self.channel.valueChanged.connect(lambda _c: self.show_filter(self.grid.selected))
 
@@ -241,7 +236,6 @@ class KernelsPanel(InspectPanel):
         if current in self._weights:
             self.layer.setCurrentText(current)
         self.layer.blockSignals(False)
-        self._list_epochs()
         if self.source.model is None:
             self.caption.setText(self.source.problem or "No network")
         elif not self._weights:
@@ -287,26 +281,9 @@ class KernelsPanel(InspectPanel):
         self._show_compare()
 
     # --- "Compare with…" ----------------------------------------------------------------------
-    def _list_epochs(self) -> None:
-        """Offer every stored epoch of every run (keeping the choice while it is still stored)."""
-        chosen = self.compare.currentData()
-        self.compare.blockSignals(True)
-        self.compare.clear()
-        self.compare.addItem("none", None)
-        for run, name, epochs in self.source.stored_runs():
-            for epoch in epochs:
-                self.compare.addItem(f"{name}, epoch {epoch}", f"{run}:{epoch}")
-        index = self.compare.findData(chosen) if chosen is not None else 0
-        self.compare.setCurrentIndex(max(index, 0))
-        self.compare.blockSignals(False)
-
     def compared(self) -> tuple[int, int] | None:
         """``(run index, epoch)`` chosen in "Compare with…"; None: no comparison."""
-        data = self.compare.currentData()
-        if not data:
-            return None
-        run, epoch = str(data).split(":")
-        return int(run), int(epoch)
+        return self.compare.chosen()
 
     def _clear_compare(self) -> None:
         self.cancel_background("compare")
@@ -353,8 +330,7 @@ class KernelsPanel(InspectPanel):
         self.difference_grid.set_images(difference_images, [f"#{i}" for i in range(len(difference_images))])
         if self.difference is not None:
             top = float(self.difference.scale.max(initial=0.0))
-            self.difference_title.setText(f"Difference ({self.compare.currentText()} − these), "
-                                          f"colours ±{top:.3g}")
+            self.difference_title.setText(f"Difference ±{top:.3g} ({self.compare.currentText()} − these)")
         else:
             self.difference_title.setText("Difference")
         self.difference_reason.setText(reason)

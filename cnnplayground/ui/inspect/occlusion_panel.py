@@ -19,6 +19,8 @@ from ...core.progress import Progress
 from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
+from ..jobs import GeneratorJob
+from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
 from .imaging import HEAT_LUT, SEQUENTIAL_LUT, ColorBar, grey_image, heat_overlay, rgb_image, sequential
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
@@ -74,12 +76,33 @@ class OcclusionPanel(InspectPanel):
         self.probability_bar.set_range(0.0, 1.0, SEQUENTIAL_LUT)
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
+        # Compare with: the same image, class, patch and stride through a stored epoch's network, and B − A.
+        self.compare = CompareChooser(source, self)
+        self.compare_job: GeneratorJob | None = None
+        self.compare_result: OcclusionMap | None = None
+        self.difference_probability: np.ndarray | None = None  # B − A of the probability maps
+        self.compare_reason = ""
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_view = PixelView(self)
+        self.compare_view.setToolTip("The compared network's probability of the class with the patch at each "
+                                     "position")
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
+        self.difference_title = ElidedLabel(parent=self)
+        self.difference_view = PixelView(self)
+        self.difference_view.setToolTip("Its probability map minus this one: red where the compared network "
+                                        "keeps more of the class with the patch there")
+        self.difference_bar = ColorBar(self, label_format="{:.0%}")  # narrow: the title has ±2 decimals
         controls = QHBoxLayout()
         for widget in (self.index, QLabel("class", self), self.target, self.patch, self.stride, self.progress):
             controls.addWidget(widget)
         controls.addStretch(1)
-        self.figure = QWidget(self)  # the views, as Export Figure draws them
-        views = QHBoxLayout(self.figure)
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
+        self.figure = CompareColumns(360, self)  # the views, as Export Figure draws them
+        main = QWidget(self)
+        self.figure.add(main, 2)
+        views = QHBoxLayout(main)
         views.setContentsMargins(0, 0, 0, 0)
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(QLabel("Where hiding hurts (drop in probability)", self))
@@ -90,9 +113,25 @@ class OcclusionPanel(InspectPanel):
         right.addWidget(self.probability_bar)
         views.addLayout(left, 1)
         views.addLayout(right, 1)
+        self.compare_area = QWidget(self)
+        compare_views = QHBoxLayout(self.compare_area)
+        compare_views.setContentsMargins(0, 0, 0, 0)
+        for title, view, below in ((self.compare_title, self.compare_view, self.compare_label),
+                                   (self.difference_title, self.difference_view, self.difference_bar)):
+            column = QVBoxLayout()
+            column.addWidget(title)
+            column.addWidget(view, 1)
+            column.addWidget(below)
+            compare_views.addLayout(column, 1)
+        self.figure.add(self.compare_area, 2)
+        self.compare_area.setVisible(False)
+        for view in (self.image_view, self.map_view, self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared maps below, the panel still fits a 720-pixel window
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
@@ -100,9 +139,13 @@ class OcclusionPanel(InspectPanel):
         for widget in (self.patch, self.stride):
             widget.valueChanged.connect(lambda _v: self.start())
         self.target.currentIndexChanged.connect(lambda _i: self.start())
+        self.compare.choice_changed.connect(self.start_compare)
 
     def _stop(self) -> None:
         self.stop_job()
+        if self.compare_job is not None:
+            self.compare_job.cancel()
+            self.compare_job = None
         self.progress.setValue(0)
         self.unsetCursor()
 
@@ -123,6 +166,8 @@ class OcclusionPanel(InspectPanel):
         """Nothing shown: no image, no map (another model, or none)."""
         self._stop()
         self.result, self._prediction = None, None
+        self.compare_result = None
+        self._show_compare()
         for view in (self.image_view, self.map_view):
             view.image = None
             view.overlay = None
@@ -165,6 +210,78 @@ class OcclusionPanel(InspectPanel):
         job = self.start_job(lambda progress: _occlusion_work(model, image, target, patch, stride, progress),
                              items=self._on_items, finished=lambda: self._show(final=True), failed=self._on_failed)
         job.finished.connect(self.unsetCursor)
+        self.start_compare()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def start_compare(self) -> None:
+        """The compared network's map for the same image, class, patch and stride (a job of its own: the
+        panel's own map goes on)."""
+        if self.compare_job is not None:
+            self.compare_job.cancel()
+            self.compare_job = None
+        self.compare_result, self.compare_reason = None, ""
+        chosen, data, split = self.compare.chosen(), self.source.data, self.source.split()
+        if chosen is None or data is None or split is None or self.target.currentIndex() < 0:
+            self._show_compare()
+            return
+        label = self.compare.label
+        try:
+            model, graph = self.source.compared_model(*chosen)
+        except ValueError:
+            self._show_compare(f"{label} is no longer stored")
+            return
+        inputs = graph.input_nodes()
+        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
+        target = int(self.target.currentData())
+        if theirs != tuple(data.input_shape):
+            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
+                               f"{shape_text(data.input_shape)}")
+            return
+        if model.output_shape and target >= model.output_shape[-1]:
+            self._show_compare(f"{label}'s network has no class {target}")
+            return
+        image = prepare(split.images[self.index.value()], data.mean, data.std)[0]
+        patch = min(self.patch.value(), *data.input_shape[1:])
+        self.compare_job = GeneratorJob(occlusion_steps(model, image, target, patch, self.stride.value()),
+                                        parent=self)
+        self.compare_job.progressed.connect(self._on_compare_items)
+        self.compare_job.failed.connect(lambda message: self._show_compare(f"Comparison failed: {message}"))
+        self.compare_job.start()
+        self._show_compare()
+
+    def _on_compare_items(self, items: list) -> None:
+        self.compare_result = items[-1][1]
+        self._show_compare()
+
+    def _show_compare(self, problem: str = "") -> None:
+        label = self.compare.label
+        self.compare_area.setVisible(bool(label))
+        self.difference_probability = None
+        if problem:
+            self.compare_reason = problem
+        if not label:
+            return
+        self.compare_title.setText(f"Probability, {label}")
+        theirs = self.compare_result
+        self.compare_label.setText(self.compare_reason or ("" if theirs is not None else "…"))
+        for view in (self.compare_view, self.difference_view):
+            view.image = None
+            view.update()
+        self.difference_title.setText("Difference")
+        self.difference_bar.setVisible(False)
+        if theirs is None or self.compare_reason:
+            return
+        probability = np.nan_to_num(theirs.probability, nan=theirs.baseline)
+        self.compare_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
+        mine = self.result
+        if mine is None or mine.probability.shape != theirs.probability.shape:
+            return
+        self.difference_probability, top = symmetric_difference(
+            probability, np.nan_to_num(mine.probability, nan=mine.baseline))
+        self.difference_view.set_image(difference_image(self.difference_probability, top), probability.shape)
+        self.difference_bar.set_range(-top, top)
+        self.difference_bar.setVisible(True)
+        self.difference_title.setText(f"Difference ±{top:.2%} ({label} − this)")
 
     def _on_items(self, items: list) -> None:
         for kind, value in items:
@@ -192,6 +309,7 @@ class OcclusionPanel(InspectPanel):
         self.drop_bar.set_range(0.0, top if top > 0 else 0.0, HEAT_LUT)
         probability = np.nan_to_num(r.probability, nan=r.baseline)
         self.map_view.set_image(rgb_image(sequential(probability, 0.0, 1.0)), probability.shape)
+        self._show_compare()
         names = self._data.class_names
         cls, p = self._prediction
         i, j = np.unravel_index(np.argmin(probability), probability.shape)

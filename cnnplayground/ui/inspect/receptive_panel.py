@@ -19,7 +19,8 @@ from ...core.inference import infer
 from ...core.progress import Progress
 from ...inspect.receptive import effective_field, field_sizes, theoretical_region
 from ...inspect.snapshot import prepare
-from .imaging import grey_image, heat_overlay, rgb_image, sequential, theme_plot
+from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .imaging import ColorBar, grey_image, heat_overlay, rgb_image, sequential, theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
 
@@ -40,11 +41,12 @@ class PixelView(QWidget):
         self.rect_cells: tuple[int, int, int, int] | None = None  # top, left, bottom, right (inclusive)
         self.marker: tuple[int, int] | None = None
         self.size_hw = (1, 1)
+        self.hint = 280  # the preferred side; a panel with many views asks for less (it still grows to fill)
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
-        return QSize(280, 280)
+        return QSize(self.hint, self.hint)
 
     def set_image(self, image: QImage, size_hw: tuple[int, int]) -> None:
         self.image, self.size_hw = image, size_hw
@@ -110,6 +112,21 @@ def _fields(model, shown: torch.Tensor, batch: torch.Tensor, mean, std, name: st
     return unit_map, effective_field(model, batch, name, row, col, channel, progress=progress)
 
 
+def compared_field(model, batch: torch.Tensor, mean, std, name: str, shape: tuple[int, ...], row: int, col: int,
+                   channel: int | None) -> tuple[np.ndarray | None, str]:
+    """The effective field of unit ``(row, col)`` of layer ``name`` of the compared network over ``batch``
+    (uint8 ``(N, C, H, W)``), or None and why not: no such layer, or its output is not ``shape`` as here
+    (run in the thread pool)."""
+    x = prepare(batch, mean, std)
+    if name not in model.layer_ids:
+        return None, f"no layer {name}"
+    with torch.no_grad():
+        theirs = tuple(model.forward_all(x[:1])[name].shape[1:])
+    if theirs != tuple(shape):
+        return None, f"{name} gives {shape_text(shape)} here, {shape_text(theirs)} there"
+    return effective_field(model, x, name, row, col, channel), ""
+
+
 class ReceptiveFieldPanel(InspectPanel):
     """Theoretical and effective receptive field of a clicked unit, and field sizes per layer."""
 
@@ -150,6 +167,21 @@ class ReceptiveFieldPanel(InspectPanel):
         self.sizes.setMinimumHeight(180)
         theme_plot(self.sizes)
         self._bars: pg.BarGraphItem | None = None
+        # Compare with: the same unit's effective field in a stored epoch's network, and B − A.
+        self.compare = CompareChooser(source, self)
+        self.compare_erf: np.ndarray | None = None
+        self.difference_erf: np.ndarray | None = None  # B − A of the fields as shown (each ÷ its peak)
+        self.compare_reason = ""
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_view = PixelView(self)
+        self.compare_view.setToolTip("The compared network's effective field of the same unit (heat)")
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
+        self.difference_title = ElidedLabel(parent=self)
+        self.difference_view = PixelView(self)
+        self.difference_view.setToolTip("Its field minus this one, each divided by its peak: red where the "
+                                        "compared field is stronger")
+        self.difference_bar = ColorBar(self)
 
         controls = QHBoxLayout()
         for label, widget in (("Layer", self.layer), ("Channel", self.channel), ("Average over", self.images),
@@ -158,8 +190,12 @@ class ReceptiveFieldPanel(InspectPanel):
                 controls.addWidget(QLabel(label, self))
             controls.addWidget(widget)
         controls.addStretch(1)
-        self.figure = QWidget(self)  # the views, as Export Figure draws them
-        views = QHBoxLayout(self.figure)
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
+        self.figure = CompareColumns(420, self)  # the views, as Export Figure draws them
+        main = QWidget(self)
+        self.figure.add(main, 3)
+        views = QHBoxLayout(main)
         views.setContentsMargins(0, 0, 0, 0)
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(QLabel("Layer output (click a unit)", self))
@@ -169,9 +205,25 @@ class ReceptiveFieldPanel(InspectPanel):
         views.addLayout(left, 1)
         views.addLayout(right, 1)
         views.addWidget(self.sizes, 1)
+        self.compare_area = QWidget(self)
+        compare_views = QHBoxLayout(self.compare_area)
+        compare_views.setContentsMargins(0, 0, 0, 0)
+        for title, view, below in ((self.compare_title, self.compare_view, self.compare_label),
+                                   (self.difference_title, self.difference_view, self.difference_bar)):
+            column = QVBoxLayout()
+            column.addWidget(title)
+            column.addWidget(view, 1)
+            column.addWidget(below)
+            compare_views.addLayout(column, 1)
+        self.figure.add(self.compare_area, 2)
+        self.compare_area.setVisible(False)
+        for view in (self.unit_view, self.input_view, self.compare_view, self.difference_view):
+            view.setMinimumSize(96, 96)  # side by side they fit a 1280-pixel window; narrower, they go below
+            view.hint = 160  # with the compared field below, the panel still fits a 720-pixel window
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
+        layout.addLayout(compare_row)
         layout.addWidget(self.figure, 1)
         layout.addWidget(self.summary)
 
@@ -180,6 +232,7 @@ class ReceptiveFieldPanel(InspectPanel):
         self.images.valueChanged.connect(lambda _v: self.compute())
         self.image_index.valueChanged.connect(lambda _v: self.compute())
         self.unit_view.clicked.connect(self.select_unit)
+        self.compare.choice_changed.connect(self.compute_compare)
 
     def _spatial_layers(self) -> list[str]:
         graph = self.source.graph
@@ -195,6 +248,8 @@ class ReceptiveFieldPanel(InspectPanel):
         model = self.source.model
         self.cancel_background()  # a field of the previous model must not arrive after this
         self.erf, self.region = None, None
+        self.compare_erf = None
+        self._show_compare()
         for view in (self.unit_view, self.input_view):
             view.image, view.overlay, view.marker, view.rect_cells = None, None, None, None
             view.update()
@@ -276,6 +331,75 @@ class ReceptiveFieldPanel(InspectPanel):
                                done=lambda found: self._show_fields(found, name, row, col, len(batch)),
                                failed=lambda message: self.summary.setText(f"The field failed: {message}"),
                                progress=True)
+        self.compute_compare()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def compute_compare(self) -> None:
+        """The same unit's effective field (layer, position, channel, images) in the compared network, in the
+        background; the panel's own choices stay."""
+        self.cancel_background("compare")
+        self.compare_erf, self.compare_reason = None, ""
+        chosen, data, split = self.compare.chosen(), self.source.data, self.source.split()
+        name = self.layer.currentText()
+        shape = self.source.layer_shape(name)
+        if chosen is None or data is None or split is None or not name or shape is None:
+            self._show_compare()
+            return
+        label = self.compare.label
+        try:
+            model, graph = self.source.compared_model(*chosen)
+        except ValueError:
+            self._show_compare(f"{label} is no longer stored")
+            return
+        inputs = graph.input_nodes()
+        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
+        if theirs != tuple(data.input_shape):
+            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
+                               f"{shape_text(data.input_shape)}")
+            return
+        row, col = self.position
+        self._show_compare()
+        self.run_in_background("compare", compared_field, model, split.images[: self.images.value()], data.mean,
+                               data.std, name, shape, row, col, self.channel.currentData(),
+                               done=self._on_compare_field,
+                               failed=lambda message: self._show_compare(f"Comparison failed: {message}"))
+
+    def _on_compare_field(self, found) -> None:
+        self.compare_erf, problem = found
+        self._show_compare(f"{self.compare.label}: {problem}" if problem else "")
+
+    def _show_compare(self, problem: str = "") -> None:
+        label = self.compare.label
+        self.compare_area.setVisible(bool(label))
+        self.difference_erf = None
+        if problem:
+            self.compare_reason = problem
+        if not label:
+            return
+        self.compare_title.setText(f"Effective field, {label}")
+        self.compare_label.setText(self.compare_reason or ("" if self.compare_erf is not None else "…"))
+        data, split = self.source.data, self.source.split()
+        for view in (self.compare_view, self.difference_view):
+            view.overlay, view.image, view.rect_cells = None, None, None
+            view.update()
+        self.difference_title.setText("Difference")
+        self.difference_bar.setVisible(False)
+        if self.compare_erf is None or self.compare_reason or data is None or split is None:
+            return
+        _, ih, iw = data.input_shape
+        self.compare_view.set_image(grey_image(split.images[self.image_index.value()].numpy()), (ih, iw))
+        self.compare_view.overlay = heat_overlay(self.compare_erf / (float(self.compare_erf.max()) or 1.0))
+        self.compare_view.rect_cells = self.region
+        if self.erf is None:
+            return
+        mine = self.erf / (float(self.erf.max()) or 1.0)
+        self.difference_erf, top = symmetric_difference(self.compare_erf / (float(self.compare_erf.max()) or 1.0),
+                                                        mine)
+        self.difference_view.set_image(difference_image(self.difference_erf, top), (ih, iw))
+        self.difference_view.rect_cells = self.region
+        self.difference_bar.set_range(-top, top)
+        self.difference_bar.setVisible(True)
+        self.difference_title.setText(f"Difference ±{top:.3g} ({label} − this, each ÷ its peak)")
 
     def _show_fields(self, found, name: str, row: int, col: int, images: int) -> None:
         """The unit's map and effective field (computed in the background) on show."""
@@ -297,6 +421,7 @@ class ReceptiveFieldPanel(InspectPanel):
         self.input_view.rect_cells = self.region
         self.input_view.update()
         self.unit_view.update()
+        self._show_compare()
         rf = result.infos[name].receptive_field
         head = f"{name} unit ({row}, {col}): theoretical field {rf.size_text()} (jump {rf.jump[0]:g})"
         if self.region is None:

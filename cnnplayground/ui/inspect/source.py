@@ -355,6 +355,18 @@ class ModelSource(QObject):
             self._epoch_models.move_to_end(key)
         return model
 
+    def compared_model(self, run: int, epoch: int) -> tuple[GraphModule, Graph]:
+        """Run ``run``'s network with its stored weights of ``epoch`` and that network's graph (for "Compare
+        with": built as for the epoch slider, from the same cache, without changing what the panels show).
+
+        ``ValueError`` when the run keeps no such epoch.
+        """
+        history = self.document.project.history
+        epochs = history[run].epochs if 0 <= run < len(history) else None
+        if epochs is None or epoch not in epochs.weights:
+            raise ValueError(f"run index {run} keeps no epoch {epoch}")
+        return self._epoch_model(run, epoch, epochs), epochs.graph
+
     def _epoch_still_stored(self) -> bool:
         assert self._epoch is not None
         run, epoch, epochs = self._epoch
