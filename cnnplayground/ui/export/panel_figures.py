@@ -143,6 +143,13 @@ class FixedSource(QObject):
     def model_on(self, _device: torch.device):
         return self.model
 
+    def stored_runs(self) -> list[tuple[int, str, list[int]]]:
+        """No other epochs to compare with: a figure shows one model."""
+        return []
+
+    def compared_model(self, run: int, epoch: int):
+        raise ValueError(f"a figure compares nothing (run index {run}, epoch {epoch})")
+
 
 def _busy(panel: QWidget) -> bool:
     return bool(getattr(panel, "jobs", None)) or bool(getattr(panel, "running", False))
@@ -415,7 +422,7 @@ def _attribution(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Figure
         if o.steps is not None:
             _set_value(panel.steps, max(2, min(o.steps, panel.steps.maximum())))
         if o.method != "all":
-            grid = panel.figure_widget().layout()
+            grid = panel.maps_area.layout()
             for column, (key, *_rest) in enumerate(PANEL_METHODS, start=1):
                 for row in range(3):
                     grid.itemAtPosition(row, column).widget().setVisible(key == o.method)

@@ -163,7 +163,8 @@ class AttributionPanel(InspectPanel):
         self.views: dict[str, PixelView] = {}
         self.labels: dict[str, QLabel] = {}
         self.figure = CompareColumns(480, self)  # the image and the maps, as Export Figure draws them
-        maps = QWidget(self)
+        #: The image and the three maps (a grid: a row of titles, of views, of numbers), beside the comparison.
+        self.maps_area = maps = QWidget(self)
         self.figure.add(maps, 2)
         grid = QGridLayout(maps)
         grid.setContentsMargins(0, 0, 0, 0)
