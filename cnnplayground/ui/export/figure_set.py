@@ -1,0 +1,339 @@
+"""A run's figure set: File → Export Figure Set… and ``cnnplayground figures``.
+
+:class:`FigureSet` lists the figures of one run (:class:`~cnnplayground.export.figure_set.FigureEntry`: the
+architecture, the curves, the confusion matrix and every Inspect panel at each chosen epoch) and
+:meth:`FigureSet.steps` draws and writes them one by one, a generator that yields after each figure (the
+command line prints it, the window's dialog moves its progress bar and may cancel between figures). Each
+file is written atomically, so a cancelled or failed set leaves whole files only; the index
+(``index.html``, ``index.md``) is written last, from what was written, also after a cancel.
+
+The panels' figures are the panels' own (:mod:`.panel_figures`), drawn with one shared dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...core.errors import UserError
+from ...export.figure_set import (
+    Drawn,
+    FigureEntry,
+    FigureResult,
+    file_stem,
+    index_html,
+    index_markdown,
+    resolve_epochs,
+)
+from ...export.panel_options import FigureOptions, FigureWeights
+from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
+from ...io.atomic import atomic_write_text
+from .figures import FigureError
+from .headless import application, write_figure
+
+#: The formats of a figure drawn by Qt.
+WIDGET_FORMATS = ("svg", "png", "pdf")
+#: The panels of each epoch's section, in the order of the index (the confusion matrix is under Results).
+EPOCH_PANELS = ("kernels", "feature-maps", "receptive-field", "occlusion", "attribution", "adversarial",
+                "max-activation", "top-patches")
+_PANEL_TITLES = {
+    "kernels": "Kernels", "feature-maps": "Feature maps", "receptive-field": "Effective receptive field",
+    "occlusion": "Occlusion map", "attribution": "Attribution maps", "adversarial": "Adversarial example",
+    "max-activation": "Maximum activation", "top-patches": "Top images",
+}
+
+
+class FigureSetError(UserError):
+    """The set cannot be made or written (one line: what happened and what to do)."""
+
+
+@dataclass
+class SetProgress:
+    """After each figure: how many of ``total`` are done, and what became of this one."""
+
+    done: int
+    total: int
+    result: FigureResult
+
+
+@dataclass
+class SetRequest:
+    """What to write: the folder, the run (numbered from 1; None: the last that keeps its epochs), the
+    epochs (numbers or ``"last"``), the figure style's name and the panels' choices."""
+
+    out: Path
+    run: int | None = None
+    epochs: Sequence[int | str] = ("last",)
+    style: str = DEFAULT_STYLE
+    options: FigureOptions = field(default_factory=FigureOptions)
+
+
+def _epoch_words(epoch: int | None) -> str:
+    if epoch is None:
+        return "with the project's weights"
+    return "before training (epoch 0)" if epoch == 0 else f"after epoch {epoch}"
+
+
+class FigureSet:
+    """The figure set of one run of ``project`` (loaded, with its weights), as ``request`` asks.
+
+    Raises :class:`FigureSetError` for a run or epoch the project does not have."""
+
+    def __init__(self, project: Any, request: SetRequest) -> None:
+        self.project = project
+        self.request = request
+        self.folder = Path(request.out)
+        try:
+            self.style: FigureStyle = figure_style(request.style)
+        except KeyError as exc:
+            raise FigureSetError(str(exc).strip("'\"")) from None
+        self.run_index, self.weights = self._choose_weights()
+        self.run_name = (project.history[self.run_index].name if self.run_index is not None
+                         else "the project's weights")
+        self.cancelled = False
+        self.results: list[FigureResult] = []
+        self.written: list[Path] = []
+        self._context: Any = None
+        self.entries = self._entries()
+
+    # --- what the set holds ---------------------------------------------------------------------------------
+    def _choose_weights(self) -> tuple[int | None, list[FigureWeights]]:
+        from ...io.project_epochs import snapshot_weights, stored_epochs
+
+        project, request = self.project, self.request
+        history = project.history
+        if request.run is not None:
+            if not 1 <= request.run <= len(history):
+                count = len(history)
+                raise FigureSetError(f"there is no run {request.run}: the project has {count} "
+                                     f"run{'s' * (count != 1)}")
+            index: int | None = request.run - 1
+        else:
+            keeping = [i for i, run in enumerate(history) if run.epochs is not None and run.epochs.weights]
+            index = keeping[-1] if keeping else (len(history) - 1 if history else None)
+        stored = stored_epochs(project, index) if index is not None else []
+        if not stored:
+            if list(request.epochs) != ["last"] or project.weights is None:
+                why = (f"{history[index].name} keeps no epochs" if index is not None
+                       else "the project has no runs")
+                if project.weights is None:
+                    raise FigureSetError(f"{why} and no trained weights: train it first (cnnplayground train "
+                                         "PROJECT --save PROJECT)")
+                raise FigureSetError(f"{why}: only its weights (--epochs last) can be drawn; train it again to "
+                                     "store epochs")
+            return index, [FigureWeights(project.graph, project.weights, f"{project.name}: the project's weights",
+                                         None)]
+        run = history[index]
+        try:
+            epochs = resolve_epochs(request.epochs, stored, run.name)
+        except ValueError as exc:
+            raise FigureSetError(str(exc)) from None
+        return index, [FigureWeights(run.epochs.graph, snapshot_weights(project, index, k),
+                                     f"{project.name} · {run.name} · epoch {k}", k) for k in epochs]
+
+    def _entries(self) -> list[FigureEntry]:
+        entries: list[FigureEntry] = []
+        entries += self.architecture_entries()
+        entries += self.curve_entries()
+        for w in self.weights:
+            title = f"Confusion matrix, {_epoch_words(w.epoch)}"
+            entries.append(FigureEntry("Results", "confusion", title, self._confusion_drawer(w), w.epoch))
+        for w in self.weights:
+            section = ("Panels with the project's weights" if w.epoch is None
+                       else f"Panels {_epoch_words(w.epoch)}")
+            for panel in EPOCH_PANELS:
+                title = f"{_PANEL_TITLES[panel]}, {_epoch_words(w.epoch)}"
+                entries.append(FigureEntry(section, panel, title, self._panel_drawer(panel, w), w.epoch))
+        return entries
+
+    def architecture_entries(self) -> list[FigureEntry]:
+        """The network's diagrams (none until a diagram writer is there)."""
+        return []
+
+    def curve_entries(self) -> list[FigureEntry]:
+        """The run's training curves (none until a curve writer is there)."""
+        return []
+
+    # --- drawing ----------------------------------------------------------------------------------------------
+    def context(self):
+        """The panels' shared context: the project's dataset is loaded once for every figure."""
+        from .panel_figures import _Context
+
+        if self._context is None:
+            self._context = _Context(self.project, self.request.options, application())
+        return self._context
+
+    def _frame(self, panel: str, weights: FigureWeights):
+        from .panel_figures import PANEL_DRAWERS
+
+        [frame] = PANEL_DRAWERS[panel](self.context(), [weights])
+        return frame
+
+    def write_widget(self, widget) -> Callable[[Path], list[Path]]:
+        """A ``write`` that draws ``widget`` in every :data:`WIDGET_FORMATS` (and then lets it go)."""
+        def write(stem: Path) -> list[Path]:
+            paths = []
+            try:
+                for suffix in WIDGET_FORMATS:
+                    path = stem.with_name(f"{stem.name}.{suffix}")
+                    write_figure(widget, path)
+                    paths.append(path)
+            finally:
+                widget.deleteLater()
+            return paths
+        return write
+
+    def _rest(self, title: str, weights: FigureWeights) -> str:
+        """A frame's title without the label of its weights (the panel's own summary of what it shows)."""
+        prefix = f"{weights.label} · "
+        rest = title[len(prefix):] if title.startswith(prefix) else title
+        return " ".join(rest.split())
+
+    def _confusion_drawer(self, weights: FigureWeights) -> Callable[[], Drawn]:
+        def draw() -> Drawn:
+            frame = self._frame("confusion", weights)
+            confusion = np.asarray(frame.values["confusion"], dtype=np.int64)
+            names = list(self.context().data("confusion matrix").class_names)
+            count = int(confusion.sum())
+            accuracy = float(np.trace(confusion)) / count if count else 0.0
+            off = confusion.copy()
+            np.fill_diagonal(off, 0)
+            numbers: dict[str, Any] = {"images": count, "accuracy": accuracy}
+            caption = (f"Confusion matrix of {self.run_name} {_epoch_words(weights.epoch)} on the {count:,} "
+                       f"validation images: {accuracy * 100:.1f} % accuracy")
+            if off.max(initial=0) > 0:
+                true, predicted = np.unravel_index(int(off.argmax()), off.shape)
+                pair = (names[true], names[predicted], int(off[true, predicted]))
+                numbers["most_confused"] = pair
+                caption += f"; most confused: {pair[0]} → {pair[1]} ({pair[2]:,})"
+            else:
+                caption += "; no image confused"
+            return Drawn(caption + ".", numbers, self.write_widget(frame.widget))
+        return draw
+
+    def _panel_drawer(self, panel: str, weights: FigureWeights) -> Callable[[], Drawn]:
+        def draw() -> Drawn:
+            frame = self._frame(panel, weights)
+            rest = self._rest(frame.title, weights)
+            when = _epoch_words(weights.epoch)
+            detail = ""
+            numbers: dict[str, Any] = {}
+            if panel == "kernels":
+                from ...inspect.kernels import kernel_images
+
+                w = frame.values["weight"]
+                out, channels, kh, kw = w.shape
+                layer = rest[:rest.rfind(f": {out} filters of")]
+                mode = self.request.options.mode if self.request.options.mode != "rgb" else "auto"
+                scale = float(kernel_images(w, mode, "shared").scale.max(initial=0.0))
+                numbers = {"layer": layer, "filters": out, "shape": (channels, kh, kw), "scale": scale}
+                caption = (f"Kernels of {layer}, {out} filters of {channels}×{kh}×{kw}, {when}; colour scale "
+                           f"±{scale:.2g}.")
+                detail = layer
+            elif panel == "feature-maps":
+                maps = frame.values["maps"]
+                layer = rest[:rest.rfind(f": {maps.shape[0]} maps of")]
+                low, high = float(maps.min()), float(maps.max())
+                numbers = {"layer": layer, "maps": int(maps.shape[0]), "low": low, "high": high}
+                caption = (f"Feature maps of {rest}, {when}; values from {low:.3g} to {high:.3g}, each map on its "
+                           "own scale.")
+                detail = layer
+            else:
+                numbers = _panel_numbers(panel, frame.values)
+                caption = f"{_PANEL_TITLES[panel]}, {self.run_name} {when}: {rest}"
+                caption += "" if caption.endswith(".") else "."
+            return Drawn(caption, numbers, self.write_widget(frame.widget), detail)
+        return draw
+
+    # --- writing ----------------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop before the next figure (the one being drawn is finished and written)."""
+        self.cancelled = True
+
+    def steps(self) -> Iterator[SetProgress]:
+        """Draw and write every figure, yielding after each; then the index. Raises :class:`FigureSetError`
+        when the folder cannot be written (the files written before stay, each whole)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FigureSetError(f"cannot make the folder {self.folder}: {exc.strerror or exc}") from None
+        total = len(self.entries)
+        try:
+            for number, entry in enumerate(self.entries, start=1):
+                if self.cancelled:
+                    break
+                result = self._one(number, entry)
+                self.results.append(result)
+                yield SetProgress(number, total, result)
+        finally:
+            app = application()
+            app.processEvents()
+        self.write_index()
+
+    def _one(self, number: int, entry: FigureEntry) -> FigureResult:
+        result = FigureResult(entry.section, entry.title)
+        try:
+            drawn = entry.draw()
+        except OSError as exc:
+            raise self._write_error(entry.title, exc) from None
+        except (UserError, ValueError, RuntimeError) as exc:  # this figure cannot be drawn: say why, go on
+            result.skipped = " ".join(str(exc).split()) or type(exc).__name__
+            return result
+        stem = self.folder / file_stem(number, entry.kind, drawn.detail, entry.epoch)
+        try:
+            paths = drawn.write(stem)
+        except OSError as exc:
+            raise self._write_error(stem.name, exc) from None
+        except (UserError, ValueError, RuntimeError) as exc:
+            result.skipped = " ".join(str(exc).split()) or type(exc).__name__
+            return result
+        self.written += paths
+        result.caption, result.numbers = drawn.caption, drawn.numbers
+        result.files = [p.name for p in paths]
+        return result
+
+    def _write_error(self, what: str, exc: OSError) -> FigureSetError:
+        reason = exc.strerror or str(exc)
+        return FigureSetError(f"could not write {what} in {self.folder}: {reason}; the figures written before it "
+                              "are there, whole")
+
+    def title(self) -> str:
+        dataset = getattr(self.project.dataset, "name", "")
+        return f"{self.project.name} · {self.run_name}" + (f" · {dataset}" if dataset else "")
+
+    def meta(self) -> list[str]:
+        epochs = ", ".join(str(w.epoch) for w in self.weights if w.epoch is not None)
+        drawn = sum(r.skipped is None for r in self.results)
+        lines = [f"Epochs drawn: {epochs}" if epochs else "The project's weights",
+                 f"Figure style: {self.style.name} ({self.style.width_in:g} in wide)",
+                 f"{drawn} figure{'s' * (drawn != 1)} drawn, {len(self.results) - drawn} not drawn"]
+        return lines
+
+    def write_index(self) -> Path:
+        """``index.html`` and ``index.md`` of the figures written so far."""
+        note = ""
+        if self.cancelled and len(self.results) < len(self.entries):
+            note = f"Cancelled after {len(self.results)} of {len(self.entries)} figures."
+        page = self.folder / "index.html"
+        try:
+            atomic_write_text(self.folder / "index.md", index_markdown(self.title(), self.meta(), self.results, note))
+            atomic_write_text(page, index_html(self.title(), self.meta(), self.results, note))
+        except OSError as exc:
+            raise self._write_error("the index", exc) from None
+        return page
+
+
+def _panel_numbers(panel: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The numbers behind a panel's figure, by name (plain floats and ints)."""
+    numbers: dict[str, Any] = {}
+    for key, value in values.items():
+        array = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=float)
+        if array.size == 1:
+            numbers[key] = float(array.reshape(()))
+        elif array.size:
+            numbers[f"{key}_max"] = float(array.max())
+    return numbers
