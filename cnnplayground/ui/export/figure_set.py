@@ -31,7 +31,7 @@ from ...export.figure_set import (
 )
 from ...export.panel_options import FigureOptions, FigureWeights
 from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
-from ...io.atomic import atomic_write_text
+from ...io.atomic import AtomicWriteError, atomic_write_text
 from .figures import FigureError
 from .headless import application, write_figure
 
@@ -70,6 +70,8 @@ class SetRequest:
     epochs: Sequence[int | str] = ("last",)
     style: str = DEFAULT_STYLE
     options: FigureOptions = field(default_factory=FigureOptions)
+    #: Which of the panels' figures (``confusion`` and :data:`EPOCH_PANELS`); None: all of them.
+    panels: Sequence[str] | None = None
 
 
 def _epoch_words(epoch: int | None) -> str:
@@ -91,6 +93,9 @@ class FigureSet:
             self.style: FigureStyle = figure_style(request.style)
         except KeyError as exc:
             raise FigureSetError(str(exc).strip("'\"")) from None
+        unknown = [p for p in request.panels or () if p != "confusion" and p not in EPOCH_PANELS]
+        if unknown:
+            raise FigureSetError(f"no panel {unknown[0]!r}; there are confusion, {', '.join(EPOCH_PANELS)}")
         self.run_index, self.weights = self._choose_weights()
         self.run_name = (project.history[self.run_index].name if self.run_index is not None
                          else "the project's weights")
@@ -139,13 +144,15 @@ class FigureSet:
         entries: list[FigureEntry] = []
         entries += self.architecture_entries()
         entries += self.curve_entries()
+        wanted = self.request.panels
         for w in self.weights:
-            title = f"Confusion matrix, {_epoch_words(w.epoch)}"
-            entries.append(FigureEntry("Results", "confusion", title, self._confusion_drawer(w), w.epoch))
+            if wanted is None or "confusion" in wanted:
+                title = f"Confusion matrix, {_epoch_words(w.epoch)}"
+                entries.append(FigureEntry("Results", "confusion", title, self._confusion_drawer(w), w.epoch))
         for w in self.weights:
             section = ("Panels with the project's weights" if w.epoch is None
                        else f"Panels {_epoch_words(w.epoch)}")
-            for panel in EPOCH_PANELS:
+            for panel in EPOCH_PANELS if wanted is None else [p for p in EPOCH_PANELS if p in wanted]:
                 title = f"{_PANEL_TITLES[panel]}, {_epoch_words(w.epoch)}"
                 entries.append(FigureEntry(section, panel, title, self._panel_drawer(panel, w), w.epoch))
         return entries
@@ -232,7 +239,7 @@ class FigureSet:
                 scale = float(kernel_images(w, mode, "shared").scale.max(initial=0.0))
                 numbers = {"layer": layer, "filters": out, "shape": (channels, kh, kw), "scale": scale}
                 caption = (f"Kernels of {layer}, {out} filters of {channels}×{kh}×{kw}, {when}; colour scale "
-                           f"±{scale:.2g}.")
+                           f"±{scale:.3g}.")
                 detail = layer
             elif panel == "feature-maps":
                 maps = frame.values["maps"]
@@ -245,7 +252,7 @@ class FigureSet:
             else:
                 numbers = _panel_numbers(panel, frame.values)
                 caption = f"{_PANEL_TITLES[panel]}, {self.run_name} {when}: {rest}"
-                caption += "" if caption.endswith(".") else "."
+                caption = caption.rstrip(".") + "." + _panel_extra(panel, frame)
             return Drawn(caption, numbers, self.write_widget(frame.widget), detail)
         return draw
 
@@ -297,9 +304,14 @@ class FigureSet:
         return result
 
     def _write_error(self, what: str, exc: OSError) -> FigureSetError:
-        reason = exc.strerror or str(exc)
-        return FigureSetError(f"could not write {what} in {self.folder}: {reason}; the figures written before it "
-                              "are there, whole")
+        """One line: which file could not be written, why, and that the files written before it are whole."""
+        if isinstance(exc, AtomicWriteError):  # it names the file and the reason
+            message = str(exc).split("; ")[0]
+        else:
+            message = f"could not write {what} in {self.folder}: {exc.strerror or exc}"
+        done = len(self.written)
+        return FigureSetError(f"{message}; the {done} file{'s' * (done != 1)} written before it are whole"
+                              if done else f"{message}; nothing was written")
 
     def title(self) -> str:
         dataset = getattr(self.project.dataset, "name", "")
@@ -325,6 +337,21 @@ class FigureSet:
         except OSError as exc:
             raise self._write_error("the index", exc) from None
         return page
+
+
+def _panel_extra(panel: str, frame) -> str:
+    """What a panel's figure shows beyond its title, as the panel says it (its labels), for the caption."""
+    owner = getattr(frame.widget, "_panel", None)
+    if panel == "adversarial" and owner is not None:
+        before = ", ".join(" ".join(line.split()) for line in owner.original_label.text().splitlines())
+        change = " ".join(owner.perturbation_label.text().split()).split(" (shown")[0]
+        after = " ".join(owner.adversarial_label.text().split())
+        return f" Before the attack: {before}; the change per pixel: {change}; after it the network {after}."
+    if panel == "top-patches":
+        values = np.asarray(frame.values["values"], dtype=float)
+        if values.size:
+            return f" Values from {values.max():.3g} (first) to {values.min():.3g} (last)."
+    return ""
 
 
 def _panel_numbers(panel: str, values: dict[str, Any]) -> dict[str, Any]:
