@@ -90,7 +90,8 @@ def parse_epochs(text: str) -> list[int | str]:
             try:
                 value = int(part)
             except ValueError:
-                raise ValueError(f"epochs are numbers or 'last', separated by commas (0,5,last), not {part!r}")
+                raise ValueError(f"epochs are numbers or 'last', separated by commas (0,5,last), "
+                                 f"not {part!r}") from None
             if value < 0:
                 raise ValueError(f"an epoch is 0 (the weights before training) or more, not {value}")
         if value not in chosen:

@@ -32,7 +32,6 @@ from ...export.figure_set import (
 from ...export.panel_options import FigureOptions, FigureWeights
 from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
 from ...io.atomic import AtomicWriteError, atomic_write_text
-from .figures import FigureError
 from .headless import application, write_figure
 
 #: The formats of a figure drawn by Qt.

@@ -54,11 +54,11 @@ class FigureSetDialog(QDialog):
 
         self.folder = QLineEdit(self)
         self.folder.setText(self._start_folder())
-        browse = QPushButton("Browse…", self)
-        browse.clicked.connect(self._browse)
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self._browse)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(browse)
+        folder_row.addWidget(self.browse_button)
 
         self.run = QComboBox(self)
         keeping = -1
@@ -227,7 +227,7 @@ class FigureSetDialog(QDialog):
         self.set_finished.emit(outcome)
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.folder, self.run, self.epochs, self.style_choice, self.export_button):
+        for widget in (self.folder, self.browse_button, self.run, self.epochs, self.style_choice, self.export_button):
             widget.setEnabled(enabled)
 
     def cancel(self) -> None:

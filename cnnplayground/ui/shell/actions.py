@@ -295,8 +295,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
     menu("&File", a.new, a.new_from_preset, a.import_model, a.open, recent, None, a.save, a.save_as, None,
-         a.export_model, a.export_figure, a.export_figure_set, a.export_report, None, a.import_weights, a.init_from_project,
-         a.import_torchvision, None, a.quit)
+         a.export_model, a.export_figure, a.export_figure_set, a.export_report, None, a.import_weights,
+         a.init_from_project, a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
 
