@@ -344,7 +344,7 @@ def _panel_extra(panel: str, frame) -> str:
     if panel == "adversarial" and owner is not None:
         before = ", ".join(" ".join(line.split()) for line in owner.original_label.text().splitlines())
         change = " ".join(owner.perturbation_label.text().split()).split(" (shown")[0]
-        after = " ".join(owner.adversarial_label.text().split())
+        after = " ".join(owner.adversarial_label.text().split()).replace("says:", "says", 1)
         return f" Before the attack: {before}; the change per pixel: {change}; after it the network {after}."
     if panel == "top-patches":
         values = np.asarray(frame.values["values"], dtype=float)
