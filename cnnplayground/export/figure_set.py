@@ -123,8 +123,9 @@ body { font-family: "DejaVu Sans", system-ui, sans-serif; max-width: 1100px; mar
        color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.1em; } .meta { color: #555; margin-top: 0; }
 h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-figure { margin: 1em 0 2.5em; } figcaption { color: #333; font-size: 0.95em; margin-top: 0.4em; }
-figcaption b { display: block; } .files { color: #666; font-size: 0.9em; }
+h3 { margin: 1.5em 0 0.3em; font-size: 1.05em; }
+figure { margin: 0 0 2em; } figcaption { color: #333; font-size: 0.95em; margin-top: 0.4em; }
+.files { color: #666; font-size: 0.9em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .skipped { color: #8a4b00; } nav ul { columns: 2; }
 """
@@ -175,13 +176,13 @@ def index_html(title: str, meta: Sequence[str], results: Sequence[FigureResult],
                 parts.append(f"<p class='skipped'><b>{e(result.title)}</b>: not drawn: {e(result.skipped)}</p>")
                 continue
             shown = _shown(result.files)
-            parts.append("<figure>")
+            parts.append(f"<h3>{e(result.title)}</h3><figure>")
             if shown is not None:
                 parts.append(f"<a href='{e(shown)}'><img src='{e(shown)}' alt='{e(result.title)}'></a>")
             links = " · ".join(f"<a href='{e(name)}'>{e(Path(name).suffix.lstrip('.').upper())}</a>"
                                for name in result.files)
-            parts.append(f"<figcaption><b>{e(result.title)}</b>{e(result.caption)}"
-                         f"<br><span class='files'>{links}</span></figcaption></figure>")
+            parts.append(f"<figcaption>{e(result.caption)}<br><span class='files'>{links}</span></figcaption>"
+                         "</figure>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -209,9 +210,10 @@ def index_markdown(title: str, meta: Sequence[str], results: Sequence[FigureResu
                 lines += [f"- *{_md(result.title)}*: not drawn: {_md(result.skipped)}", ""]
                 continue
             shown = _shown(result.files)
+            lines += [f"### {_md(result.title)}", ""]
             if shown is not None:
                 lines.append(f"![{_md(result.title)}]({_md_link(shown)})")
                 lines.append("")
             links = " · ".join(f"[{Path(n).suffix.lstrip('.').upper()}]({_md_link(n)})" for n in result.files)
-            lines += [f"**{_md(result.title)}.** {_md(result.caption)} ({links})", ""]
+            lines += [f"{_md(result.caption)} ({links})", ""]
     return "\n".join(lines).rstrip() + "\n"

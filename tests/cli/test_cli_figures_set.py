@@ -158,7 +158,7 @@ def test_the_captions_hold_the_evaluations_numbers(written, trained):
         loader = DeviceLoader(data.val, mean=data.mean, std=data.std, batch_size=512, device="cpu", shuffle=False)
         result = evaluate(model, loader, data.num_classes)
         when = "before training (epoch 0)" if epoch == 0 else f"after epoch {epoch}"
-        [caption] = [c for c in captions if c.startswith(f"Confusion matrix, {when}")]
+        [caption] = [c for c in captions if c.startswith(f"Confusion matrix of run 1 {when} ")]
         assert (f"Confusion matrix of run 1 {when} on the {result.count:,} validation images: "
                 f"{result.accuracy * 100:.1f} % accuracy") in caption
         confusion = result.confusion.numpy().copy()
@@ -167,7 +167,7 @@ def test_the_captions_hold_the_evaluations_numbers(written, trained):
         names = data.class_names
         assert f"most confused: {names[true]} → {names[predicted]} ({confusion.max()})" in caption
         weight = state["layers.conv1.weight"] if "layers.conv1.weight" in state else state["conv1.weight"]
-        [kernels] = [c for c in captions if c.startswith(f"Kernels, {when}")]
+        [kernels] = [c for c in captions if c.startswith("Kernels of conv1") and when in c]
         assert f"Kernels of conv1, 6 filters of 1×5×5, {when}; colour scale ±{float(weight.abs().max()):.3g}." \
             in kernels
 
