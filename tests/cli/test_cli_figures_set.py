@@ -286,3 +286,9 @@ def test_an_unwritable_folder_is_one_line(trained, tmp_path, monkeypatch):
     code, out, err = _run(["figures", str(trained), "--out", str(tmp_path / "no" / "s")])
     assert (code, out) == (2, "")
     assert err == f"cnnplayground: cannot make the folder {tmp_path / 'no' / 's'}: Permission denied\n"
+
+
+def test_the_launcher_routes_figures_to_the_command_line():
+    from cnnplayground.app import CLI_COMMANDS, wants_cli
+
+    assert "figures" in CLI_COMMANDS and wants_cli(["figures", "x.cnnp", "--out", "figs"])
