@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 
 #: First arguments that select the command line instead of the window.
-CLI_COMMANDS = frozenset({"summary", "presets", "new", "train", "evaluate", "export", "experiment", "figure", "figures",
-                          "import", "diagnose", "lr-find"})
+CLI_COMMANDS = frozenset({"summary", "presets", "new", "train", "evaluate", "export", "experiment", "figure",
+                          "figures", "import", "diagnose", "lr-find", "diagram"})
 CLI_FLAGS = frozenset({"-h", "--help", "--version"})
 
 

@@ -15,6 +15,7 @@
     cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
     cnnplayground diagnose my.cnnp --json     # what is wrong with the last run, and the fix
     cnnplayground lr-find my.cnnp --apply        # a learning rate from a short sweep of rates, written in
+    cnnplayground diagram my.cnnp --out net.pdf  # an architecture diagram (SVG, PDF, PNG or TikZ)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .. import __version__
 from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
 from .diagnose import add_diagnose_parser
+from .diagram import add_diagram_parser
 from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .figure import add_figure_parser
@@ -152,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(sub)
     add_diagnose_parser(sub)
     add_lr_find_parser(sub)
+    add_diagram_parser(sub)
     return parser
 
 

@@ -3,10 +3,13 @@
     cnnplayground experiment --list
     cnnplayground experiment batch-norm residual                 # quick: the synthetic shapes
     cnnplayground experiment all --full --data-root ~/datasets --out results/
+    cnnplayground experiment batch-norm --save-project bn.cnnp    # the arms as runs, with their epochs
 
 Each experiment prints its runs as they finish and its headline; with ``--out``
 it writes ``KEY.png`` (the figure, drawn by an offscreen Qt) and ``KEY.json``
 (headline, whether the effect appeared, the numbers, each run's outcome, and the figure's data).
+With ``--save-project`` (one experiment) it writes a project whose runs are the arms, each keeping the
+weights of its epochs, to open in the window (epoch slider, Compare with).
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ def add_experiment_parser(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, metavar="DIR", help="write KEY.png and KEY.json here")
+    p.add_argument("--save-project", default=None, metavar="FILE.cnnp",
+                   help="write the experiment's arms as a project: one run per arm, each with the weights of "
+                   "its epochs (epoch 0 and every epoch, within --snapshot-budget), to compare them at any "
+                   "epoch in the window; one experiment only")
+    p.add_argument("--snapshot-budget", type=int, default=None, metavar="MB",
+                   help="room for the arms' epochs in the project, in MB (default 200; 0 keeps none)")
     p.add_argument("--replot", action="store_true", help="draw KEY.png again from each KEY.json in --out, "
                    "running nothing")
     p.set_defaults(func=cmd_experiment)
@@ -53,6 +62,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         context = Context("full" if args.full else "quick", args.data_root, args.seed)
     except ExperimentError as exc:
         raise CliError(str(exc)) from None
+    project_path = _project_path(args, chosen)
     out = Path(args.out) if args.out else None
     if out is not None:
         try:
@@ -61,16 +71,39 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
     failures = 0
     for experiment in chosen:
-        failures += 0 if _run(experiment, context, args.device, out) else 1
+        failures += 0 if _run(experiment, context, args.device, out, project_path, args.snapshot_budget) else 1
     return 1 if failures else 0
 
 
-def _run(experiment, context, device: str | None, out: Path | None) -> bool:
-    from ..experiments.base import ExperimentFinished, ExperimentRun
+def _project_path(args: argparse.Namespace, chosen: list) -> Path | None:
+    """``--save-project``'s file, checked before anything runs (None: not asked for)."""
+    from ..io.atomic import AtomicWriteError
+    from ..io.destination import check_destination
+
+    if args.snapshot_budget is not None and not 0 <= args.snapshot_budget <= 2_000:
+        raise CliError(f"--snapshot-budget must be 0 to 2000 MB, got {args.snapshot_budget}")
+    if args.save_project is None:
+        return None
+    if len(chosen) != 1:
+        raise CliError(f"--save-project writes one experiment's arms: name one experiment, not {len(chosen)}")
+    path = Path(args.save_project)
+    if path.suffix != ".cnnp":
+        path = path.with_name(path.name + ".cnnp")
+    try:
+        check_destination(path, 0)
+    except AtomicWriteError as exc:
+        raise CliError(f"{exc}; nothing was run (choose another --save-project file)") from None
+    return path
+
+
+def _run(experiment, context, device: str | None, out: Path | None, project_path: Path | None = None,
+         snapshot_budget: int | None = None) -> bool:
+    from ..experiments.base import DEFAULT_SNAPSHOT_BUDGET_MB, ExperimentFinished, ExperimentRun
     from ..train.sweep import VariantFinished
 
     say(f"== {experiment.title} ({context.scale})")
-    run = ExperimentRun(experiment, context, device=device)
+    budget = DEFAULT_SNAPSHOT_BUDGET_MB if snapshot_budget is None else snapshot_budget
+    run = ExperimentRun(experiment, context, device=device, snapshot_budget_mb=budget)
     t0 = time.perf_counter()
     arms: list[dict] = []
     end: ExperimentFinished | None = None
@@ -84,6 +117,8 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
         elif isinstance(event, ExperimentFinished):
             end = event
     seconds = time.perf_counter() - t0
+    if project_path is not None:
+        _save_arms(run, project_path)
     finding = end.finding if end is not None else None
     if finding is None:
         say(f"   no result: {end.message if end is not None else 'the run ended early'}")
@@ -106,6 +141,27 @@ def _run(experiment, context, device: str | None, out: Path | None) -> bool:
         except OSError as exc:
             raise CliError(f"could not write the results to {out}: {exc.strerror or exc}") from None
     return True
+
+
+def _save_arms(run, path: Path) -> None:
+    """The arms that trained as a project at ``path`` (also when no finding came: the runs are worth having)."""
+    from ..core.errors import UserError
+    from ..experiments.arms import experiment_project
+    from ..io.project import save_project
+    from ..io.project_epochs import saved_epochs
+
+    project = experiment_project(run)
+    if not project.history:
+        say("   no arm trained: no project written")
+        return
+    try:
+        save_project(project, path)
+    except (UserError, OSError) as exc:
+        raise CliError(f"could not write the arms' project {printable(path)}: {exc}") from None
+    stored = sum(len(r.weights) for r in saved_epochs(project) if r is not None)
+    runs = len(project.history)
+    say(f"   wrote {printable(path)}: {runs} run{'s' * (runs != 1)} with the weights of {stored} "
+        f"epoch{'s' * (stored != 1)} in all")
 
 
 def _replot(folder: Path) -> int:

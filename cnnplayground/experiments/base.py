@@ -36,6 +36,7 @@ from ..core.graph import Graph
 from ..data.augment import normalize
 from ..data.base import DatasetError, ImageData
 from ..project import DatasetChoice, TrainingConfig
+from ..project.epochs import MB
 from ..train.setup import build_for_data
 from ..train.sweep import (
     Sweep,
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 Scale = Literal["quick", "full"]
 SCALES: tuple[Scale, ...] = ("quick", "full")
+
+#: Room for the weights of the arms' epochs, per stage, in MB (as a project's ``snapshot_budget_mb``).
+DEFAULT_SNAPSHOT_BUDGET_MB = 200
 
 #: Images per split of the full-size sources (before the validation hold-out).
 FULL_TRAIN_IMAGES = {"mnist": 60_000, "fashion-mnist": 60_000}
@@ -354,12 +358,18 @@ class ExperimentRun:
 
     Arms are numbered across stages (``VariantEvent.index``), so a GUI can keep one
     list of runs. ``device`` and ``step_event_every`` go to every trainer.
+
+    Each arm's record keeps the weights of its epochs (``RunHistory.epochs``: its start and the end of every
+    epoch), ``snapshot_budget_mb`` for each stage's arms together (shared evenly; 0 keeps none), so that
+    :func:`~.arms.arms_project` opens the arms side by side at any epoch.
     """
 
     def __init__(self, experiment: Experiment, context: Context, *, device: str | None = None,
                  step_event_every: int | None = None,
-                 data_loader_fn: Callable[[DatasetChoice, TrainingConfig], ImageData] | None = None) -> None:
+                 data_loader_fn: Callable[[DatasetChoice, TrainingConfig], ImageData] | None = None,
+                 snapshot_budget_mb: int = DEFAULT_SNAPSHOT_BUDGET_MB) -> None:
         self.experiment = experiment
+        self.snapshot_budget_mb = max(0, snapshot_budget_mb)
         self.context = context
         self.options: dict[str, Any] = {"device": device, "step_event_every": step_event_every}
         self.results = Results(context, loader=_CachedLoader(data_loader_fn or default_data_loader))
@@ -410,8 +420,9 @@ class ExperimentRun:
                 def prepare(variant: Variant, model: nn.Module, hook=hook) -> None:
                     hook(self.arm_names[variant.index], model, self.results)  # the arm's name, not the record's
 
+            budget = self.snapshot_budget_mb * MB // max(1, len(variants))
             sweep = Sweep(variants, self.results.loader, keep_weights=stage.keep_weights, prepare_model=prepare,
-                          **self.options)
+                          epochs_budget_bytes=budget, **self.options)
             with self._lock:
                 self._sweep = sweep
                 if self._stop:

@@ -14,12 +14,14 @@ because adversarial training crafts them for every batch; they are re-exported h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
+from ..core.progress import Progress, report
 from ..data.augment import normalize
 from ..train.adversarial import Norm, fgsm, pgd
 
@@ -52,14 +54,17 @@ def compare(model, x01: torch.Tensor, adversarial: torch.Tensor, mean, std) -> C
 
 def epsilon_sweep(model, x01: torch.Tensor, labels: torch.Tensor, epsilons: Sequence[float],
                   mean: Sequence[float], std: Sequence[float], attack: Literal["fgsm", "pgd"] = "fgsm",
-                  batch_size: int = 256, **options) -> Iterator[tuple[float, float]]:
-    """Accuracy under attack for each ε, yielded as ``(ε, accuracy)`` (cancellable between values).
+                  batch_size: int = 256, progress: Progress | None = None, **options) -> Iterator[tuple[float, float]]:
+    """Accuracy under attack for each ε, yielded as ``(ε, accuracy)`` (cancellable between values, and by
+    ``progress``, told each batch of each ε).
 
     ``options`` go to :func:`pgd` (steps, step_size, norm, random_start, generator).
     """
-    for epsilon in epsilons:
+    batches = max(1, math.ceil(len(x01) / batch_size))
+    for e, epsilon in enumerate(epsilons):
         correct = 0
         for start in range(0, len(x01), batch_size):
+            report(progress, (e + start / batch_size / batches) / max(len(epsilons), 1))
             xb, yb = x01[start:start + batch_size], labels[start:start + batch_size]
             adv = fgsm(model, xb, yb, epsilon, mean, std) if attack == "fgsm" else \
                 pgd(model, xb, yb, epsilon, mean, std, **options)
@@ -80,16 +85,17 @@ class Flip:
 
 
 def label_flips(model, x01: torch.Tensor, labels: torch.Tensor, mean, std, attack, limit: int = 32,
-                batch_size: int = 128) -> Iterator[tuple[float, list[Flip]]]:
+                batch_size: int = 128, progress: Progress | None = None) -> Iterator[tuple[float, list[Flip]]]:
     """Search ``x01`` batch by batch for images that ``attack(model, xb, yb)`` fools.
 
     ``attack`` returns the adversarial batch (e.g. a partial :func:`fgsm` or :func:`pgd`); images
     the model already gets wrong do not count. Yields ``(fraction searched, flips so far)`` after
-    each batch and stops once ``limit`` flips are found.
+    each batch and stops once ``limit`` flips are found (or when ``progress`` is cancelled).
     """
     flips: list[Flip] = []
     n = len(x01)
     for start in range(0, n, batch_size):
+        report(progress, start / n)
         xb = x01[start:start + batch_size].float()
         xb = xb / 255.0 if x01.dtype == torch.uint8 else xb
         yb = labels[start:start + batch_size]

@@ -42,6 +42,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from ..core.progress import Progress, report
 from ..data.augment import normalize
 
 
@@ -121,9 +122,11 @@ def saliency(model, x01: torch.Tensor, target: torch.Tensor, mean: Sequence[floa
 
 def integrated_gradients_steps(model, x01: torch.Tensor, target: torch.Tensor, mean: Sequence[float],
                                std: Sequence[float], baseline: torch.Tensor | None = None, steps: int = 32,
-                               batch_size: int = 64) -> Iterator[tuple[float, torch.Tensor | None]]:
+                               batch_size: int = 64,
+                               progress: Progress | None = None) -> Iterator[tuple[float, torch.Tensor | None]]:
     """Integrated gradients computed ``batch_size`` path points at a time, yielding ``(fraction done,
-    None)`` after each chunk (cancellable between chunks) and ``(1.0, attributions)`` last.
+    None)`` after each chunk (cancellable between chunks, and by ``progress``, told each chunk) and
+    ``(1.0, attributions)`` last.
 
     See :func:`integrated_gradients` for the arguments and the result.
     """
@@ -138,6 +141,7 @@ def integrated_gradients_steps(model, x01: torch.Tensor, target: torch.Tensor, m
     count = len(x) * steps
     with _evaluating(model):
         for start in range(0, count, batch_size):
+            report(progress, start / count)
             index = torch.arange(start, min(start + batch_size, count), device=device)
             image = index // steps
             alpha = ((index % steps).to(x.dtype) + 0.5) / steps  # midpoint rule

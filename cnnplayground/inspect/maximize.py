@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.progress import Progress, report
 from ..data.augment import normalize
 
 
@@ -124,8 +125,10 @@ def maximize(model, input_shape: Sequence[int], layer: str | None, channel: int,
 
 def maximize_many(model, input_shape: Sequence[int], layer: str | None, channels: Sequence[int],
                   mean: Sequence[float], std: Sequence[float],
-                  settings: MaximizeSettings | None = None) -> Iterator[GalleryStep]:
-    """Optimize one image per channel of ``channels``, all in one batch (a gallery of a layer).
+                  settings: MaximizeSettings | None = None,
+                  progress: Progress | None = None) -> Iterator[GalleryStep]:
+    """Optimize one image per channel of ``channels``, all in one batch (a gallery of a layer);
+    ``progress`` is told each step and stops the optimization when cancelled.
 
     The images do not interact: every loss term is a sum over images and Adam's update is
     per element, so each image follows its own optimization (they share the random jitter,
@@ -153,6 +156,7 @@ def maximize_many(model, input_shape: Sequence[int], layer: str | None, channels
             return torch.sigmoid(param)
     optimizer = torch.optim.Adam([param], lr=s.learning_rate)
     for step in range(1, s.steps + 1):
+        report(progress, (step - 1) / s.steps)
         with torch.enable_grad():
             x = image()
             value = unit_value(model, _transform(x, s, g), layer, which, mean, std).sum()

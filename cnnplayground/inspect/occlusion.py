@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.progress import Progress, report
+
 
 @dataclass(frozen=True)
 class OcclusionMap:
@@ -57,8 +59,10 @@ def _positions(n: int, patch: int, stride: int) -> np.ndarray:
 
 @torch.no_grad()
 def occlusion_steps(model, image: torch.Tensor, target: int, patch: int = 7, stride: int = 2,
-                    fill: float = 0.0, batch_size: int = 64) -> Iterator[tuple[float, OcclusionMap]]:
-    """Compute the map in batches, yielding ``(fraction done, map so far)`` (cancellable between batches).
+                    fill: float = 0.0, batch_size: int = 64,
+                    progress: Progress | None = None) -> Iterator[tuple[float, OcclusionMap]]:
+    """Compute the map in batches, yielding ``(fraction done, map so far)`` (cancellable between batches;
+    ``progress`` is told each batch and stops the loop when cancelled: :class:`~..core.progress.Cancelled`).
 
     ``image``: one normalized ``(C, H, W)`` input; ``fill``: the value of the patch in normalized
     units (0 = the training mean: "grey").
@@ -74,6 +78,7 @@ def occlusion_steps(model, image: torch.Tensor, target: int, patch: int = 7, str
     probability = np.full((len(rows), len(cols)), np.nan)
     places = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
     for start in range(0, len(places), batch_size):
+        report(progress, start / len(places))
         chunk = places[start:start + batch_size]
         batch = x.repeat(len(chunk), 1, 1, 1)
         for k, (i, j) in enumerate(chunk):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..core.inference import InferenceResult
+from ..core.progress import Progress, report
 from ..data.augment import normalize
 from .receptive import theoretical_region
 
@@ -43,11 +44,14 @@ class TopPatches:
 
 @torch.no_grad()
 def top_patches(model, images01: torch.Tensor, mean: Sequence[float], std: Sequence[float], layer: str,
-                channel: int, k: int = 16, batch_size: int = 256) -> Iterator[tuple[float, TopPatches]]:
-    """Yield ``(fraction done, best k so far)`` after each batch of ``images01`` (``(N, C, H, W)`` in [0, 1])."""
+                channel: int, k: int = 16, batch_size: int = 256,
+                progress: Progress | None = None) -> Iterator[tuple[float, TopPatches]]:
+    """Yield ``(fraction done, best k so far)`` after each batch of ``images01`` (``(N, C, H, W)`` in [0, 1]);
+    ``progress`` is told each batch and stops the search when cancelled."""
     peaks, rows, cols = [], [], []
     n = len(images01)
     for start in range(0, n, batch_size):
+        report(progress, start / n)
         out = model.forward_all(normalize(images01[start:start + batch_size].float(), mean, std))[layer]
         maps = out[:, channel]
         if maps.dim() == 1:  # a flat output: the unit itself
@@ -92,8 +96,9 @@ class LayerPeaks:
 
 @torch.no_grad()
 def layer_peaks(model, images01: torch.Tensor, mean: Sequence[float], std: Sequence[float], layer: str,
-                batch_size: int = 256) -> Iterator[tuple[float, LayerPeaks | None]]:
-    """Yield ``(fraction done, None)`` after each batch, then ``(1.0, LayerPeaks)`` for all of ``images01``.
+                batch_size: int = 256, progress: Progress | None = None) -> Iterator[tuple[float, LayerPeaks | None]]:
+    """Yield ``(fraction done, None)`` after each batch, then ``(1.0, LayerPeaks)`` for all of ``images01``
+    (``progress`` is told each batch and stops the pass when cancelled).
 
     ``images01`` may be uint8 (0..255) or floats in [0, 1]; batches are moved to the model's device.
     """
@@ -101,6 +106,7 @@ def layer_peaks(model, images01: torch.Tensor, mean: Sequence[float], std: Seque
     values, rows, cols = [], [], []
     n = len(images01)
     for start in range(0, n, batch_size):
+        report(progress, start / n)
         batch = images01[start:start + batch_size].to(device)
         batch = batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float()
         out = model.forward_all(normalize(batch, mean, std))[layer].float()

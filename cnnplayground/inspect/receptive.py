@@ -19,6 +19,7 @@ import torch
 
 from ..core.graph import Graph
 from ..core.inference import InferenceResult, infer
+from ..core.progress import Progress, report
 
 
 @dataclass(frozen=True)
@@ -66,23 +67,33 @@ def theoretical_region(result: InferenceResult, node_id: str, row: int, col: int
 
 
 def effective_field(model, images: torch.Tensor, node_id: str, row: int, col: int,
-                    channel: int | None = None) -> np.ndarray:
+                    channel: int | None = None, batch_size: int = 16,
+                    progress: Progress | None = None) -> np.ndarray:
     """Mean absolute input gradient of unit ``(row, col)`` of layer ``node_id``, ``(H, W)``.
 
-    ``images``: a normalized float batch ``(N, C, H, W)``. The unit is channel ``channel``
-    at that position, or the sum over the layer's channels when ``channel`` is None.
+    ``images``: a normalized float batch ``(N, C, H, W)``, taken ``batch_size`` at a time (each image's
+    gradient is its own: the model is in eval mode). The unit is channel ``channel`` at that position, or
+    the sum over the layer's channels when ``channel`` is None. ``progress`` is told each batch and stops
+    the work when cancelled (:class:`~..core.progress.Cancelled`).
     """
-    x = images.detach().float().clone().requires_grad_(True)
-    with torch.enable_grad():
-        outputs = model.forward_all(x)
-        if node_id not in outputs:
-            raise ValueError(f"no layer {node_id!r} in this network")
-        out = outputs[node_id]
-        if out.dim() != 4:
-            raise ValueError(f"{node_id} has a flat output: pick a layer with a spatial map")
-        _, channels, height, width = out.shape
-        if not (0 <= row < height and 0 <= col < width):
-            raise ValueError(f"position ({row}, {col}) is outside {node_id}'s {height}×{width} map")
-        unit = out[:, channel, row, col] if channel is not None else out[:, :, row, col].sum(dim=1)
-        (grad,) = torch.autograd.grad(unit.sum(), x)
-    return grad.abs().sum(dim=1).mean(dim=0).cpu().numpy()
+    n = len(images)
+    total: torch.Tensor | None = None
+    for start in range(0, max(n, 1), batch_size):
+        report(progress, start / max(n, 1))
+        x = images[start:start + batch_size].detach().float().clone().requires_grad_(True)
+        with torch.enable_grad():
+            outputs = model.forward_all(x)
+            if node_id not in outputs:
+                raise ValueError(f"no layer {node_id!r} in this network")
+            out = outputs[node_id]
+            if out.dim() != 4:
+                raise ValueError(f"{node_id} has a flat output: pick a layer with a spatial map")
+            _, channels, height, width = out.shape
+            if not (0 <= row < height and 0 <= col < width):
+                raise ValueError(f"position ({row}, {col}) is outside {node_id}'s {height}×{width} map")
+            unit = out[:, channel, row, col] if channel is not None else out[:, :, row, col].sum(dim=1)
+            (grad,) = torch.autograd.grad(unit.sum(), x)
+        part = grad.abs().sum(dim=1).sum(dim=0)
+        total = part if total is None else total + part
+    assert total is not None  # noqa: S101 - the loop ran at least once
+    return (total / max(n, 1)).cpu().numpy()

@@ -21,7 +21,10 @@ a value out of range is a :class:`SweepError` before anything runs);
 :class:`Sweep` trains them one after another, a generator of plain events (each
 trainer event wrapped in :class:`VariantEvent` with the variant's index, then
 :class:`VariantFinished` with the project record of the run), stoppable from
-any thread between two steps. :func:`sweep_table` and :func:`to_csv` compare the
+any thread between two steps. With ``epochs_budget_bytes`` each record keeps the
+weights of its epochs (``RunHistory.epochs``: epoch 0, the weights it started from, and the end of every
+epoch, thinned to that budget per variant), so a sweep's or an experiment's runs open in the epoch slider
+and in Compare like a trained run. :func:`sweep_table` and :func:`to_csv` compare the
 records. Qt-free, so the GUI drives it from a worker thread like the trainer.
 """
 
@@ -49,7 +52,8 @@ from ..core.inference import infer
 from ..data.base import DatasetError, ImageData, channel_stats
 from ..io.project_schema import describe_validation_error
 from ..project import DatasetChoice, RunHistory, Series, TrainingConfig, run_record
-from .events import EpochFinished, Event, Failed, Finished, StepFinished
+from ..project.epochs import EpochCollector
+from .events import EpochFinished, Event, Failed, Finished, StepFinished, WeightsSnapshot
 from .setup import build_for_data, check_training_memory
 from .trainer import Trainer, TrainingSetupError
 
@@ -526,7 +530,9 @@ class Sweep:
     trains (e.g. load starting weights); each model is built after
     ``torch.manual_seed(config.seed)``, so variants start alike. ``device``,
     ``step_event_every`` and ``events_per_second`` go to each :class:`Trainer`;
-    ``keep_weights`` puts the final weights in :class:`VariantFinished`.
+    ``keep_weights`` puts the final weights in :class:`VariantFinished`. ``epochs_budget_bytes`` > 0: each
+    variant's record keeps its epochs within that many bytes (:class:`~..project.epochs.EpochCollector`;
+    epoch 0 is the model as built and prepared, before the first step).
 
     :meth:`stop`, :meth:`pause` and :meth:`resume` may be called from any thread
     and act before the current variant's next step; after :meth:`stop` no
@@ -544,6 +550,7 @@ class Sweep:
         events_per_second: float = 20.0,
         keep_weights: bool = False,
         prepare_model: Callable[[Variant, nn.Module], None] | None = None,
+        epochs_budget_bytes: int = 0,
     ) -> None:
         self.variants = list(variants)
         self.data_loader_fn = data_loader_fn or default_data_loader
@@ -551,6 +558,7 @@ class Sweep:
                                                 "events_per_second": events_per_second}
         self.keep_weights = keep_weights
         self.prepare_model = prepare_model
+        self.epochs_budget_bytes = max(0, epochs_budget_bytes)
         #: Records of the variants finished so far, in order.
         self.records: list[RunHistory] = []
         self._lock = threading.Lock()
@@ -616,7 +624,12 @@ class Sweep:
             model = build_for_data(variant.graph, data, variant.config)
             if self.prepare_model is not None:
                 self.prepare_model(variant, model)
-            trainer = Trainer(model, data, variant.config, **{**self.trainer_options, **variant.trainer_options})
+            collector = None
+            if self.epochs_budget_bytes:
+                collector = EpochCollector(variant.graph, variant.config.epochs, self.epochs_budget_bytes)
+                collector.start(_cpu_copy(model))  # epoch 0: the weights it starts from, before the trainer
+            trainer = Trainer(model, data, variant.config, snapshot_every_epoch=collector is not None,
+                              **{**self.trainer_options, **variant.trainer_options})
         except (DatasetError, TrainingSetupError, SweepError, ValueError) as exc:
             if self._stop:
                 return None
@@ -638,6 +651,10 @@ class Sweep:
                     steps.append(event)
                 elif isinstance(event, Finished | Failed):
                     end = event
+                elif collector is not None and isinstance(event, EpochFinished):
+                    collector.epoch_finished(event)
+                elif collector is not None and isinstance(event, WeightsSnapshot):
+                    collector.snapshot(event)
                 yield VariantEvent(variant.index, event)
         finally:
             events.close()
@@ -647,6 +664,8 @@ class Sweep:
             return None
         epochs = [e for e in trainer.history if isinstance(e, EpochFinished)]
         record = self._record(variant, epochs, steps, data, started, end if isinstance(end, Finished) else None)
+        if collector is not None and epochs:  # the weights it ended with are the kept epoch's, else the last's
+            record.keep_epochs(collector.result(getattr(end, "kept_epoch", None), epochs[-1].epoch))
         self.records.append(record)
         outcome: Literal["completed", "stopped", "early_stopping", "failed"]
         if isinstance(end, Finished):
@@ -655,7 +674,7 @@ class Sweep:
             outcome, message = "failed", end.message if end is not None else "the run ended without a result"
         weights = None
         if self.keep_weights:
-            weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            weights = _cpu_copy(model)
         # Never "stopped" here: only Sweep.stop stops the trainer, and a stopped sweep returned above.
         return VariantFinished(variant.index, record, outcome, message,  # type: ignore[arg-type]
                                time.perf_counter() - t0, weights)
@@ -686,6 +705,11 @@ class Sweep:
         elapsed = list(_cumulative([e.seconds for e in epochs]))
         record.series = {**record.series, "elapsed_seconds": Series(x=[float(e.epoch) for e in epochs], y=elapsed)}
         return record
+
+
+def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state dict as CPU copies (safe to keep while it trains on)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def run_sweep(

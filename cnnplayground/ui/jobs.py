@@ -16,7 +16,10 @@ it never touches a widget): ``progressed(items)`` and ``finished()`` (generator)
 ``returned(result)`` (function), and ``failed(message)`` (both; the message is one line,
 :func:`describe_error`). :meth:`GeneratorJob.cancel` and :meth:`FunctionJob.cancel` return
 at once; after them the job emits nothing more, so a panel can start the next job straight
-away. Every job's thread adopts the process's thread count before it runs torch
+away. A job given a :class:`~cnnplayground.core.progress.Progress` (which its work reports to) also
+cancels that, so the work itself stops at its next report instead of running on unseen
+(:class:`~cnnplayground.core.progress.Cancelled` ends it quietly); :attr:`progress` says how far
+it got. Every job's thread adopts the process's thread count before it runs torch
 (:func:`~cnnplayground.train.fastpath.adopt_thread_count`).
 
 Two pools: generator jobs run in :func:`pool` (two threads), separate from Qt's global pool
@@ -36,6 +39,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from ..core.errors import UserError, one_line
+from ..core.progress import Cancelled, Progress
 from ..train.fastpath import adopt_thread_count
 
 _POOL: QThreadPool | None = None
@@ -102,8 +106,11 @@ class GeneratorJob(QObject):
     finished = Signal()
     failed = Signal(str)
 
-    def __init__(self, work: Iterator[Any], interval_ms: int = 33, parent: QObject | None = None) -> None:
+    def __init__(self, work: Iterator[Any], interval_ms: int = 33, parent: QObject | None = None, *,
+                 progress: Progress | None = None) -> None:
         super().__init__(parent)
+        #: What the work reports (None: it does not); cancelled with the job.
+        self.progress = progress
         self._work_items = work
         self._interval = interval_ms / 1000.0
         self._lock = threading.Lock()
@@ -129,8 +136,10 @@ class GeneratorJob(QObject):
         return self
 
     def cancel(self) -> None:
-        """Stop at the next item; nothing more is emitted."""
+        """Stop at the next item (or the work's next progress report); nothing more is emitted."""
         self._cancel.set()
+        if self.progress is not None:
+            self.progress.cancel()
         if self._active:
             self._active = False
             self.outcome = "cancelled"
@@ -156,6 +165,8 @@ class GeneratorJob(QObject):
                     last_emit = now
                     if not _emit(relay.item):
                         self._cancel.set()
+        except Cancelled:
+            outcome = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             outcome, message = "failed", describe_error(exc)
         finally:
@@ -204,7 +215,7 @@ class FunctionJob(QObject):
     Signals (GUI thread): ``returned(result)`` or ``failed(message)``, where the message is
     ``describe(exc)``, called in the worker while the exception is being handled (so it may
     log its traceback). A cancelled job emits nothing after :meth:`cancel` (the call itself
-    runs to its end). :attr:`outcome` is ``""`` until it ended, then ``"done"``,
+    runs to its end, or to its next report to ``progress``). :attr:`outcome` is ``""`` until it ended, then ``"done"``,
     ``"cancelled"`` or ``"failed"``.
 
     Runs in ``thread_pool`` (Qt's global pool when None); jobs started one after another
@@ -218,9 +229,12 @@ class FunctionJob(QObject):
 
     def __init__(self, function: Callable[..., Any], *args: Any,
                  describe: Callable[[BaseException], str] = describe_error,
-                 thread_pool: QThreadPool | None = None, parent: QObject | None = None) -> None:
+                 thread_pool: QThreadPool | None = None, parent: QObject | None = None,
+                 progress: Progress | None = None) -> None:
         super().__init__(parent)
         self._function, self._args, self._describe = function, args, describe
+        #: What the call reports (None: it does not); cancelled with the job.
+        self.progress = progress
         self._pool = thread_pool
         self._cancelled = threading.Event()
         self._ended = threading.Event()
@@ -241,8 +255,10 @@ class FunctionJob(QObject):
         return self
 
     def cancel(self) -> None:
-        """Drop the result: nothing more is emitted."""
+        """Drop the result (and stop the call at its next progress report): nothing more is emitted."""
         self._cancelled.set()
+        if self.progress is not None:
+            self.progress.cancel()
         if self._active:
             self._active = False
             self.outcome = "cancelled"
@@ -256,6 +272,9 @@ class FunctionJob(QObject):
         relay = self._relay  # held until the worker is done, whatever happens to the job
         try:
             result = self._function(*self._args)
+        except Cancelled:  # cancel() has been called: nobody waits for a result
+            self._ended.set()
+            _emit(relay.failed, "cancelled")
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost in a thread
             message = self._describe(exc)
             self._ended.set()

@@ -435,13 +435,23 @@ def test_an_experiments_runs_stay_out_of_the_open_project_and_open_in_a_window_o
     dialog.choose_runs_path = lambda: str(tmp_path / "runs")
     saved = dialog.save_runs()
     assert saved == tmp_path / "runs.cnnp"
-    assert [r.name for r in load_project(saved).history] == ["Tiny widths: small", "Tiny widths: wider"]
+    opened = load_project(saved)
+    assert [r.name for r in opened.history] == ["Tiny widths: small", "Tiny widths: wider"]
+    # Each arm keeps its epochs (0: its start, 1: its end) with its own network (16 and 32 hidden units).
+    assert [r.epochs.epochs() for r in opened.history] == [[0, 1], [0, 1]]
+    assert [r.epochs.weights[1]["layers.fc1.weight"].shape[0] for r in opened.history] == [16, 32]
+    assert opened.graph.to_dict() == opened.history[0].epochs.graph.to_dict() and opened.weights is not None
 
     other = dialog.open_runs_window()
     try:
         assert other is not window and other.isVisible()
         assert [r.name for r in other.document.project.history] == ["Tiny widths: small", "Tiny widths: wider"]
         qtbot.waitUntil(lambda: other.curves.plots.run_count == 2, timeout=10_000)
+        # The epoch slider offers both arms, and the panels can look at either at any stored epoch.
+        assert [(i, epochs) for i, _name, epochs in other.model_source.stored_runs()] == [(0, [0, 1]), (1, [0, 1])]
+        other.model_source.select_epoch(1, 0)
+        assert other.model_source.selected_epoch == (1, 0)
+        assert other.model_source.model.state_dict()["layers.fc1.weight"].shape[0] == 32
         assert window.document.project.history == before
     finally:
         monkeypatch.setattr(other.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)

@@ -58,6 +58,8 @@ class Polygon:
     stroke: str | None = "#000000"
     width: float = 0.6
     opacity: float = 1.0
+    #: What the shape is part of (e.g. ``"box:conv"``, ``"kernel"``): for tests and writers' class names.
+    tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Line:
     width: float = 0.8
     arrow: bool = False
     dashed: bool = False
+    #: What the line is (e.g. ``"skip"``, ``"join"``, ``"kernel"``): for tests and writers' class names.
+    tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Text:
     bold: bool = False
     colour: str = "#000000"
     rotate: float = 0.0
+    #: What the text is (e.g. ``"label"``): for tests and writers' class names.
+    tag: str = ""
 
     def box(self) -> tuple[float, float, float, float]:
         """``(left, top, right, bottom)`` of the unrotated text, in points."""

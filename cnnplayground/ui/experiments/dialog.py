@@ -8,7 +8,9 @@ at the quick scale (the built-in synthetic shapes) or the full one (MNIST and
 Fashion-MNIST from a folder). Every finished arm enters the dialog's own project,
 :attr:`ExperimentsDialog.runs` (the open project's history is left alone); **Open
 in New Window** shows those runs in a window of their own, whose Curves panel overlays
-them, and **Save Runs As** writes them as a project file. When all have run, the finding
+them, and **Save Runs As** writes them as a project file. Each run keeps the weights of its
+epochs (:func:`~cnnplayground.experiments.arms.arms_project`), so that window's epoch slider and
+Compare with show the arms side by side at any epoch. When all have run, the finding
 appears: its headline, whether the effect the literature reports showed up (or that the
 difference is within seed noise), and its figure, with a table of the arms. The figure
 and the table can be saved. Closing the dialog stops a running experiment; the runs that
@@ -56,6 +58,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import UserError
 from ...data.registry import default_data_root
+from ...experiments.arms import arms_project
 from ...experiments.base import (
     Analysing,
     Context,
@@ -67,10 +70,10 @@ from ...experiments.base import (
 )
 from ...experiments.gallery import EXPERIMENTS
 from ...io.atomic import AtomicWriteError
-from ...io.project import project_from_bytes, project_to_json, save_project
+from ...io.project import save_project
 from ...project import Project
 from ...train.events import EpochFinished, RunStarted, StepFinished
-from ...train.sweep import VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
+from ...train.sweep import Variant, VariantEvent, VariantFinished, VariantStarted, sweep_table, to_csv
 from ..document.commands import RecordRun
 from ..document.document import Document
 from ..export.figure_dialog import ExportFigureDialog
@@ -198,6 +201,9 @@ class ExperimentsDialog(QDialog):
         #: runner's own list, which the worker thread may already have grown past the events shown.
         self._arms: list[str] = []
         self._epochs: dict[int, int] = {}
+        #: The variant each record of ``runs`` was trained from (by ``id`` of the record): its network, data
+        #: and settings, for the project the runs open as.
+        self._variants: dict[int, Variant] = {}
         self._val_accuracy: dict[int, float] = {}
         self._divider_moved = False
 
@@ -339,7 +345,8 @@ class ExperimentsDialog(QDialog):
         self.csv_button.setToolTip("The table of runs as a CSV file")
         self.open_runs_button = QPushButton("Open in New Window", self)
         self.open_runs_button.setToolTip("The experiments' runs as a project in a window of its own, their "
-                                         "curves overlaid in its Curves panel (the open project is not changed)")
+                                         "curves overlaid in its Curves panel, each arm's epochs in its Inspect "
+                                         "panels' epoch slider and Compare with (the open project is not changed)")
         self.save_runs_button = QPushButton("Save Runs As…", self)
         self.save_runs_button.setToolTip("The experiments' runs as a project file")
         self.close_button = QPushButton("Close", self)
@@ -590,6 +597,9 @@ class ExperimentsDialog(QDialog):
             self._say(f"{arm} failed: {event.message}", error=True)
         if shown and has_data(event.record):
             # Into the dialog's own project (one undo step there), never the open one.
+            variant = self.runner.results.variants.get(arm) if self.runner is not None else None
+            if variant is not None:
+                self._variants[id(event.record)] = variant
             self.runs.push(RecordRun(self.runs, None, event.record))
         if outcome is self.outcome:
             self._fill_table(outcome)
@@ -809,12 +819,18 @@ class ExperimentsDialog(QDialog):
             return None
         target = Path(path) if path.endswith(".cnnp") else Path(path + ".cnnp")
         try:
-            save_project(self.runs.project, target)
+            save_project(self.runs_project(), target)
         except (UserError, OSError) as exc:
             self._say(f"The runs were not saved: {exc}", error=True)
             return None
         self._say(f"Saved {target}")
         return target
+
+    def runs_project(self) -> Project:
+        """A copy of the experiments' project, one run per arm with its epochs, set up (network, data,
+        weights) as the first arm."""
+        history = self.runs.project.history
+        return arms_project([(record, self._variants.get(id(record))) for record in history], "Experiments")
 
     def open_runs_window(self) -> QWidget:
         """A new window on a copy of the experiments' project: its Curves panel overlays the runs."""
@@ -824,7 +840,7 @@ class ExperimentsDialog(QDialog):
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         _RUN_WINDOWS.add(window)
         window.destroyed.connect(lambda _obj=None, w=window: _RUN_WINDOWS.discard(w))
-        window.document.new(project_from_bytes(project_to_json(self.runs.project).encode()))  # a copy
+        window.document.new(self.runs_project())  # a copy
         window.show_bottom_dock(window.curves_dock)
         window.show()
         return window

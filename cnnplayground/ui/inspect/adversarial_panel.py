@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.progress import Progress
 from ...inspect.adversarial import compare, epsilon_sweep, fgsm, label_flips, pgd
 from ..jobs import GeneratorJob
 from .imaging import FittedGrid, diverging, grey_image, rgb_image, theme_plot
@@ -48,12 +49,12 @@ GALLERY_SEARCH, GALLERY_SIZE = 2000, 32
 KEPT_COLORS = ("#2b8a3e", "#862e9c", "#5c940d", "#c2255c", "#0b7285", "#e67700")
 
 
-def _sweep_work(model, x, y, mean, std):
+def _sweep_work(model, x, y, mean, std, progress: Progress | None = None):
     """FGSM then PGD-10 accuracy for each ε: ``(attack, ε, accuracy)`` items."""
-    for epsilon, accuracy in epsilon_sweep(model, x, y, SWEEP_EPSILONS, mean, std, "fgsm"):
+    for epsilon, accuracy in epsilon_sweep(model, x, y, SWEEP_EPSILONS, mean, std, "fgsm", progress=progress):
         yield "fgsm", epsilon, accuracy
     for epsilon, accuracy in epsilon_sweep(model, x, y, SWEEP_EPSILONS, mean, std, "pgd", steps=10,
-                                           generator=torch.Generator().manual_seed(0)):
+                                           generator=torch.Generator().manual_seed(0), progress=progress):
         yield "pgd", epsilon, accuracy
 
 
@@ -348,11 +349,8 @@ class AdversarialPanel(InspectPanel):
         self._sweep_model = id(model)
         self.progress.setValue(0)
         self._show_sweep()
-        self.job = GeneratorJob(_sweep_work(model, x, y, data.mean, data.std), parent=self)
-        self.job.progressed.connect(self._on_sweep_values)
-        self.job.finished.connect(self._sync_buttons)
-        self.job.failed.connect(self._on_failed)
-        self.job.start()
+        self.start_job(lambda progress: _sweep_work(model, x, y, data.mean, data.std, progress),
+                       items=self._on_sweep_values, finished=self._sync_buttons, failed=self._on_failed)
         self._sync_buttons()
 
     def stop_sweep(self) -> None:
@@ -363,6 +361,10 @@ class AdversarialPanel(InspectPanel):
     def clear_kept(self) -> None:
         self.kept.clear()
         self._show_sweep()
+
+    def on_cancelled(self) -> None:
+        super().on_cancelled()
+        self._sync_buttons()
 
     def _sync_buttons(self) -> None:
         self.sweep_button.setEnabled(not self.sweeping)
@@ -418,12 +420,13 @@ class AdversarialPanel(InspectPanel):
         self.gallery_progress.setValue(0)
         self.gallery_status.setText(f"Attacking with {self.attack.currentText()}, ε {self.epsilon.value():g}…")
         work = label_flips(model, split.images[:GALLERY_SEARCH], split.labels[:GALLERY_SEARCH], data.mean, data.std,
-                           lambda m, x, y: attack(m, x, y), limit=GALLERY_SIZE)
-        self.gallery_job = GeneratorJob(work, parent=self)
+                           lambda m, x, y: attack(m, x, y), limit=GALLERY_SIZE, progress=(progress := Progress()))
+        self.gallery_job = GeneratorJob(work, parent=self, progress=progress)
         self.gallery_job.progressed.connect(self._on_flips)
         self.gallery_job.finished.connect(self._on_gallery_done)
         self.gallery_job.failed.connect(self._on_failed)
         self.gallery_job.start()
+        self.track_job(self.gallery_job)
         self._sync_buttons()
 
     def stop_gallery(self) -> None:

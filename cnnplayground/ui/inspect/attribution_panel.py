@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.progress import Progress
 from ...inspect.activations import predict
 from ...inspect.attribution import (
     grad_cam,
@@ -34,7 +35,6 @@ from ...inspect.attribution import (
     saliency,
 )
 from ...inspect.snapshot import prepare
-from ..jobs import GeneratorJob
 from .imaging import grey_image, heat_overlay
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -50,7 +50,8 @@ METHODS = (
 )
 
 
-def _work(model, x01, chosen, mean, std, layer, steps, baseline) -> Iterator[tuple[str, object]]:
+def _work(model, x01, chosen, mean, std, layer, steps, baseline,
+          progress: Progress | None = None) -> Iterator[tuple[str, object]]:
     """``("saliency", ((class, probability), explained class, map))``, ``("gradcam", map)``, then
     ``("progress", fraction)`` … ``("ig", (map, gap))``.
 
@@ -63,7 +64,7 @@ def _work(model, x01, chosen, mean, std, layer, steps, baseline) -> Iterator[tup
     if layer:
         yield "gradcam", grad_cam(model, x01, target, mean, std, layer)[0].numpy()
     for fraction, attributions in integrated_gradients_steps(model, x01, target, mean, std, baseline=baseline,
-                                                              steps=steps):
+                                                              steps=steps, progress=progress):
         if attributions is None:
             yield "progress", fraction
             continue
@@ -84,7 +85,6 @@ class AttributionPanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: GeneratorJob | None = None
         self.maps: dict[str, np.ndarray] = {}  # method → map as shown, in [0, 1], (H, W)
         self.raw_maps: dict[str, np.ndarray] = {}  # method → map before scaling, non-negative, (H, W)
         #: Per method, the value the brightest heat means; a method not in it: its map's own maximum.
@@ -164,10 +164,6 @@ class AttributionPanel(InspectPanel):
                        self.steps.valueChanged, self.baseline.currentIndexChanged):
             signal.connect(self._on_choice)
         self.opacity.valueChanged.connect(lambda _v: self._show_maps())
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
 
     def on_hidden_change(self) -> None:
         self._cancel()
@@ -256,11 +252,9 @@ class AttributionPanel(InspectPanel):
         baseline = None if self.baseline.currentData() == "black" else \
             torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1).expand(*data.input_shape).clone()
         self.progress.setValue(0)
-        work = _work(model, x01, chosen, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
-        self.job = GeneratorJob(work, parent=self)
-        self.job.progressed.connect(self._on_items)
-        self.job.failed.connect(lambda message: self.caption.setText(f"Attribution failed: {message}"))
-        self.job.start()
+        args = (model, x01, chosen, data.mean, data.std, self.layer.currentData(), self.steps.value(), baseline)
+        self.start_job(lambda progress: _work(*args, progress), items=self._on_items,
+                       failed=lambda message: self.caption.setText(f"Attribution failed: {message}"))
 
     def _on_items(self, items: list) -> None:
         for key, value in items:

@@ -15,7 +15,6 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from ...inspect.embedding import MAX_IMAGES, Embedding, default_layer, embedding_steps
-from ..jobs import GeneratorJob
 from .imaging import theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
@@ -37,7 +36,6 @@ class EmbeddingPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.result: Embedding | None = None
-        self.job: GeneratorJob | None = None
         self.class_names: tuple[str, ...] = ()
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
@@ -80,13 +78,8 @@ class EmbeddingPanel(InspectPanel):
         self.count.editingFinished.connect(self.start)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
-
     def _stop(self) -> None:
-        if self.running:
-            self.job.cancel()
+        self.stop_job()
         self.progress.setValue(0)
         self.unsetCursor()
 
@@ -139,13 +132,11 @@ class EmbeddingPanel(InspectPanel):
         if model is None or data is None or split is None or not self.layer.currentText():
             return
         n = min(self.count.value(), len(split))
-        self.job = GeneratorJob(embedding_steps(model, split.images[:n], split.labels[:n], data.mean, data.std,
-                                                self.layer.currentText(), limit=n), parent=self)
-        self.job.progressed.connect(self._on_items)
-        self.job.finished.connect(self.unsetCursor)
-        self.job.failed.connect(self._on_failed)
+        layer = self.layer.currentText()
         self.setCursor(Qt.CursorShape.BusyCursor)
-        self.job.start()
+        self.start_job(lambda _progress: embedding_steps(model, split.images[:n], split.labels[:n], data.mean,
+                                                         data.std, layer, limit=n),
+                       items=self._on_items, finished=self.unsetCursor, failed=self._on_failed)
 
     def _on_items(self, items: list) -> None:
         for done, result in items:

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.progress import Progress
 from ...data.augment import normalize
 from ...inspect.maximize import MaximizeSettings, maximize_many, objective_layer
-from ..jobs import GeneratorJob
 from .imaging import FittedGrid, grey_image, theme_plot
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -55,7 +55,8 @@ class Reference:
     max: np.ndarray  # (K,)
 
 
-def _work(model, shape, layer, channels, mean, std, settings, images01) -> Iterator[object]:
+def _work(model, shape, layer, channels, mean, std, settings, images01,
+          progress: Progress | None = None) -> Iterator[object]:
     """The job: the units' values on dataset images first (if any), then every optimization step."""
     unit_layer = None if layer == OUTPUT else objective_layer(model, layer)
     if images01 is not None:
@@ -69,7 +70,7 @@ def _work(model, shape, layer, channels, mean, std, settings, images01) -> Itera
                 yield None  # a point where Stop is heard
         values = torch.cat(parts).numpy()
         yield Reference(values.mean(axis=0), values.max(axis=0))
-    yield from maximize_many(model, shape, unit_layer, channels, mean, std, settings)
+    yield from maximize_many(model, shape, unit_layer, channels, mean, std, settings, progress=progress)
 
 
 class MaximizePanel(InspectPanel):
@@ -77,7 +78,6 @@ class MaximizePanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: GeneratorJob | None = None
         self.mode = ""  # "unit" or "gallery" while a job runs or after it
         self.history: list[float] = []  # the unit's value per step (single unit)
         self.reference: Reference | None = None
@@ -218,10 +218,6 @@ class MaximizePanel(InspectPanel):
         return self.grid if self.views.currentIndex() == 1 else self.views.currentWidget()
 
     # --- state ------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
-
     def settings(self) -> MaximizeSettings:
         """The optimization as the controls describe it."""
         return MaximizeSettings(steps=self.steps.value(), learning_rate=self.learning_rate.value(),
@@ -247,6 +243,10 @@ class MaximizePanel(InspectPanel):
     def on_hidden_change(self) -> None:
         self.stop()
 
+    def on_cancelled(self) -> None:
+        super().on_cancelled()
+        self._sync_enabled()
+
     def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().hideEvent(event)
         self.stop()  # nobody is watching: no work for nothing
@@ -254,8 +254,7 @@ class MaximizePanel(InspectPanel):
     # --- following the model ------------------------------------------------------------------
     def clear_results(self) -> None:
         """Another project or other weights: the optimized images and their curve go."""
-        if self.job is not None and self.job.running:
-            self.job.cancel()
+        self.stop_job()
         self.mode, self.history, self.reference, self.last, self.channels, self.note = "", [], None, None, [], ""
         self.image_view.image = None
         self.image_view.update()
@@ -343,18 +342,13 @@ class MaximizePanel(InspectPanel):
         self.note = "" if through in (None, layer) else \
             f" ({layer} through its input {through}: a ReLU passes no gradient where it is 0)"
         self.status.setText(f"Optimizing {what}{self.note} on {device.type.upper()}…")
-        work = _work(self.source.model_on(device), model.input_shape, layer, channels, mean, std, self.settings(),
-                     images)
-        self.job = GeneratorJob(work, parent=self)
-        self.job.progressed.connect(self._on_items)
-        self.job.finished.connect(self._on_done)
-        self.job.failed.connect(self._on_failed)
-        self.job.start()
+        args = (self.source.model_on(device), model.input_shape, layer, channels, mean, std, self.settings(), images)
+        self.start_job(lambda progress: _work(*args, progress), items=self._on_items,
+                       finished=self._on_done, failed=self._on_failed)
         self._sync_enabled()
 
     def stop(self) -> None:
-        if self.job is not None and self.job.running:
-            self.job.cancel()
+        if self.stop_job():
             step = self.last.step if self.last is not None else 0
             self.status.setText(f"Stopped after {step} steps")
         self._sync_enabled()

@@ -15,20 +15,21 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
+from ...core.progress import Progress
 from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
-from ..jobs import GeneratorJob
 from .imaging import HEAT_LUT, SEQUENTIAL_LUT, ColorBar, grey_image, heat_overlay, rgb_image, sequential
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
 from .source import ModelSource
 
 
-def _occlusion_work(model, image: torch.Tensor, target: int, patch: int, stride: int) -> Iterator[tuple]:
+def _occlusion_work(model, image: torch.Tensor, target: int, patch: int, stride: int,
+                    progress: Progress | None = None) -> Iterator[tuple]:
     """``("prediction", (class, probability))``, then ``("map", (fraction done, OcclusionMap))`` per batch."""
     yield "prediction", predict(model, image, k=1)[0]
-    for done, result in occlusion_steps(model, image, target, patch, stride):
+    for done, result in occlusion_steps(model, image, target, patch, stride, progress=progress):
         yield "map", (done, result)
 
 
@@ -38,7 +39,6 @@ class OcclusionPanel(InspectPanel):
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
         self.result: OcclusionMap | None = None
-        self.job: GeneratorJob | None = None
         self._prediction: tuple[int, float] | None = None
         #: The drop in probability the brightest heat means; None: the map's own largest drop.
         #: A fixed value gives several maps (the frames of an animation) one colour scale.
@@ -101,13 +101,8 @@ class OcclusionPanel(InspectPanel):
             widget.valueChanged.connect(lambda _v: self.start())
         self.target.currentIndexChanged.connect(lambda _i: self.start())
 
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
-
     def _stop(self) -> None:
-        if self.running:
-            self.job.cancel()
+        self.stop_job()
         self.progress.setValue(0)
         self.unsetCursor()
 
@@ -165,14 +160,11 @@ class OcclusionPanel(InspectPanel):
         self._data = data
         patch = min(self.patch.value(), *data.input_shape[1:])
         self.result, self._prediction = None, None
-        self.job = GeneratorJob(_occlusion_work(model, image, self.target.currentData(), patch,
-                                                self.stride.value()), parent=self)
-        self.job.progressed.connect(self._on_items)
-        self.job.finished.connect(lambda: self._show(final=True))
-        self.job.finished.connect(self.unsetCursor)
-        self.job.failed.connect(self._on_failed)
+        target, stride = self.target.currentData(), self.stride.value()
         self.setCursor(Qt.CursorShape.BusyCursor)
-        self.job.start()
+        job = self.start_job(lambda progress: _occlusion_work(model, image, target, patch, stride, progress),
+                             items=self._on_items, finished=lambda: self._show(final=True), failed=self._on_failed)
+        job.finished.connect(self.unsetCursor)
 
     def _on_items(self, items: list) -> None:
         for kind, value in items:

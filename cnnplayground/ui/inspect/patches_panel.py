@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from ...core.inference import infer
 from ...inspect.patches import LayerPeaks, TopPatches, layer_peaks
 from ...inspect.receptive import theoretical_region
-from ..jobs import GeneratorJob
 from .imaging import FittedGrid, grey_image
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -38,7 +37,6 @@ class PatchesPanel(InspectPanel):
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
-        self.job: GeneratorJob | None = None
         self.cache: dict[str, LayerPeaks] = {}  # layer → peaks, for the current snapshot only
         self._cache_model: int | None = None
         self._pass_layer = ""
@@ -102,10 +100,6 @@ class PatchesPanel(InspectPanel):
     def figure_widget(self) -> QWidget:
         """All the tiles (also those scrolled out of sight)."""
         return self.grid
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
 
     def on_hidden_change(self) -> None:
         self.stop()
@@ -174,19 +168,19 @@ class PatchesPanel(InspectPanel):
         self.progress.setValue(0)
         self._pass_layer = layer
         device = self.source.device
-        work = layer_peaks(self.source.model_on(device), split.images[:MAX_IMAGES], data.mean, data.std, layer)
-        self.job = GeneratorJob(work, parent=self)
-        self.job.progressed.connect(self._on_items)
-        self.job.finished.connect(self._sync_buttons)
-        self.job.failed.connect(self._on_failed)
-        self.job.start()
+        model_on, images = self.source.model_on(device), split.images[:MAX_IMAGES]
+        self.start_job(lambda progress: layer_peaks(model_on, images, data.mean, data.std, layer, progress=progress),
+                       items=self._on_items, finished=self._sync_buttons, failed=self._on_failed)
         self.image_label.setText(f"Searching the validation images on {device.type.upper()}…")
         self._sync_buttons()
 
     def stop(self) -> None:
-        if self.running:
-            self.job.cancel()
+        if self.stop_job():
             self.image_label.setText("Stopped: press Find to search again")
+        self._sync_buttons()
+
+    def on_cancelled(self) -> None:
+        super().on_cancelled()
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from ...core.inference import infer
+from ...core.progress import Progress
 from ...inspect.receptive import effective_field, field_sizes, theoretical_region
 from ...inspect.snapshot import prepare
 from .imaging import grey_image, heat_overlay, rgb_image, sequential, theme_plot
@@ -98,7 +99,7 @@ class PixelView(QWidget):
 
 
 def _fields(model, shown: torch.Tensor, batch: torch.Tensor, mean, std, name: str, row: int, col: int,
-            channel: int | None):
+            channel: int | None, progress: Progress | None = None):
     """The layer's ``(H, W)`` map for the shown image (one channel, or their sum) and the effective field of
     its unit ``(row, col)`` over ``batch`` (uint8 ``(N, C, H, W)``, normalized here with ``mean``/``std``;
     run in the thread pool)."""
@@ -106,7 +107,7 @@ def _fields(model, shown: torch.Tensor, batch: torch.Tensor, mean, std, name: st
     with torch.no_grad():
         out = model.forward_all(shown)[name][0]
     unit_map = (out[channel] if channel is not None else out.sum(dim=0)).numpy()
-    return unit_map, effective_field(model, batch, name, row, col, channel)
+    return unit_map, effective_field(model, batch, name, row, col, channel, progress=progress)
 
 
 class ReceptiveFieldPanel(InspectPanel):
@@ -273,7 +274,8 @@ class ReceptiveFieldPanel(InspectPanel):
         self.summary.setText(f"Computing the effective field of {name} unit ({row}, {col})…")
         self.run_in_background("field", _fields, model, shown, batch, data.mean, data.std, name, row, col, channel,
                                done=lambda found: self._show_fields(found, name, row, col, len(batch)),
-                               failed=lambda message: self.summary.setText(f"The field failed: {message}"))
+                               failed=lambda message: self.summary.setText(f"The field failed: {message}"),
+                               progress=True)
 
     def _show_fields(self, found, name: str, row: int, col: int, images: int) -> None:
         """The unit's map and effective field (computed in the background) on show."""

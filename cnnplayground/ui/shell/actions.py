@@ -62,6 +62,7 @@ class WindowActions:
     save: QAction
     save_as: QAction
     export_figure: QAction
+    export_diagram: QAction
     export_report: QAction
     export_figure_set: QAction
     export_model: QAction
@@ -183,6 +184,8 @@ def build_actions(w: MainWindow) -> WindowActions:
     a.save_as = make("Save &As…", w.save_as, standard_or(Key.SaveAs, "Ctrl+Shift+S"))
     a.export_figure = make("Export &Figure…", w.export_figure, key_sequences("Ctrl+E"),
                            "The network or an open panel as PNG, SVG or PDF; plotted data as CSV")
+    a.export_diagram = make("Export Dia&gram…", w.export_diagram, (),
+                            "The network as an architecture diagram: SVG, PDF, PNG or TikZ for LaTeX")
     a.export_model = make("Export &Model…", w.export_model, key_sequences("Ctrl+Alt+E"),
                           "PyTorch code and weights, a training script for torchrun, ONNX, torch.export, a card")
     a.import_weights = make("&Import Weights…", w.import_weights, (),
@@ -295,8 +298,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
     menu("&File", a.new, a.new_from_preset, a.import_model, a.open, recent, None, a.save, a.save_as, None,
-         a.export_model, a.export_figure, a.export_figure_set, a.export_report, None, a.import_weights,
-         a.init_from_project, a.import_torchvision, None, a.quit)
+         a.export_model, a.export_figure, a.export_diagram, a.export_figure_set, a.export_report, None,
+         a.import_weights, a.init_from_project, a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
 

@@ -347,6 +347,14 @@ class MainWindow(QMainWindow):
 
         return self.open_dialogs.show("figure_set", FigureSetDialog(self.document.project, self))
 
+    def export_diagram(self) -> QDialog:
+        """File → Export Diagram: the canvas's network as an architecture diagram."""
+        from ..export.diagram_dialog import ExportDiagramDialog
+
+        dialog = ExportDiagramDialog(self.document.project.graph.copy(), self.document.project.name, self)
+        dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Diagram saved: {dialog.written}", 5000))
+        return self.open_dialogs.show("diagram", dialog)
+
     def choose_report_path(self, suggested: str) -> str:
         """Ask where the report goes (tests replace this)."""
         path, _ = QFileDialog.getSaveFileName(self, "Export Report", suggested, "Web page (*.html)")
