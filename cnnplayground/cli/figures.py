@@ -40,6 +40,20 @@ def _index(text: str) -> int:
     return value
 
 
+#: What --only may name (ui/export/figure_set.KINDS, repeated here: the parser loads no Qt).
+KINDS = ("architecture", "curves", "confusion", "kernels", "feature-maps", "receptive-field", "occlusion",
+         "attribution", "adversarial", "max-activation", "top-patches")
+
+
+def _kinds(text: str) -> list[str]:
+    chosen = [word.strip() for word in text.split(",") if word.strip()]
+    wrong = [word for word in chosen if word not in KINDS]
+    if wrong or not chosen:
+        raise argparse.ArgumentTypeError(f"no kind of figure {wrong[0] if wrong else text!r}: choose from "
+                                         f"{', '.join(KINDS)}")
+    return chosen
+
+
 def add_figures_parser(sub) -> None:
     from ..export.style import DEFAULT_STYLE, STYLES
 
@@ -61,6 +75,9 @@ def add_figures_parser(sub) -> None:
                    help="the validation image of the panels that show one (default 0)")
     p.add_argument("--steps", type=positive_int, metavar="N",
                    help="max-activation, attribution and PGD steps (default: each panel's own; fewer is faster)")
+    p.add_argument("--only", type=_kinds, metavar="LIST",
+                   help="only these kinds of figure, comma-separated: architecture, curves, confusion, kernels, "
+                   "feature-maps, receptive-field, occlusion, attribution, adversarial, max-activation, top-patches")
     p.set_defaults(func=cmd_figures)
 
 
@@ -76,7 +93,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from ..ui.export.figure_set import FigureSet, SetRequest
 
     request = SetRequest(Path(args.out), args.run, args.epochs, args.style,
-                         FigureOptions(image=args.image, steps=args.steps))
+                         FigureOptions(image=args.image, steps=args.steps), args.only)
     try:
         figure_set = FigureSet(project, request)
         width = len(str(len(figure_set.entries)))

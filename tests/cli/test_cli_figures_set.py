@@ -93,8 +93,8 @@ def _page(folder: Path) -> _Page:
 
 
 def _expected_stems() -> list[str]:
-    stems = [file_stem(1, "confusion", "", 0), file_stem(2, "confusion", "", 2)]
-    number = 3
+    stems = [file_stem(3, "confusion", "", 0), file_stem(4, "confusion", "", 2)]
+    number = 5
     for epoch in (0, 2):
         for panel in EPOCH_PANELS:
             detail = "conv1" if panel in ("kernels", "feature-maps") else ""
@@ -106,13 +106,17 @@ def _expected_stems() -> list[str]:
 def test_the_set_holds_every_figure_in_every_format(written):
     folder, out = written
     stems = _expected_stems()
-    assert stems[2] == "03_kernels_conv1_epoch0" and stems[-1] == "18_top-patches_epoch2"
+    assert stems[2] == "05_kernels_conv1_epoch0" and stems[-1] == "20_top-patches_epoch2"
+    diagrams = {f"{s}.{f}" for s in ("01_architecture_flow", "02_architecture_block") for f in (*FORMATS, "tex")}
     names = {p.name for p in folder.iterdir()}
-    assert names == {f"{s}.{f}" for s in stems for f in FORMATS} | {"index.html", "index.md"}
+    assert names == {f"{s}.{f}" for s in stems for f in FORMATS} | diagrams | {"index.html", "index.md"}
+    for tex in folder.glob("*.tex"):  # TikZ (compiled by the diagram's own tests where a LaTeX is installed)
+        source = tex.read_text(encoding="utf-8")
+        assert "\\begin{tikzpicture}" in source and "\\end{tikzpicture}" in source
     # One progress line per figure, then the summary.
     lines = out.splitlines()
-    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{k:>2}/18" for k in range(1, 19)]
-    assert lines[-1] == f"wrote {folder / 'index.html'}: 18 figures of LeNet-5 · run 1 · synthetic, 54 files"
+    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{k:>2}/20" for k in range(1, 21)]
+    assert lines[-1] == f"wrote {folder / 'index.html'}: 20 figures of LeNet-5 · run 1 · synthetic, 62 files"
 
 
 def test_every_file_opens_and_every_svg_renders(written):
@@ -142,9 +146,9 @@ def test_the_index_links_exactly_the_files_written(written):
     markdown = (folder / "index.md").read_text(encoding="utf-8")
     assert set(re.findall(r"\]\(([^)]+)\)", markdown)) == files
     text = " ".join(page.text)
-    for section in ("Results", "Panels before training (epoch 0)", "Panels after epoch 2"):
-        assert section in text
-    assert text.index("Results") < text.index("Panels before training") < text.index("Panels after epoch 2")
+    headings = re.findall(r"<h2>(.*?)</h2>", (folder / "index.html").read_text(encoding="utf-8"))
+    assert headings == ["Architecture", "Results", "Panels before training (epoch 0)", "Panels after epoch 2"]
+    assert "Architecture of LeNet-5, flow diagram" in text
 
 
 def test_the_captions_hold_the_evaluations_numbers(written, trained):
@@ -197,7 +201,7 @@ def test_hostile_names_are_text_in_the_index(trained, tmp_path):
     project = load_project(trained)
     project.name = '<script>alert("project")</script>'
     project.history[0].name = "<img src=x onerror=alert(1)>"
-    figure_set = FigureSet(project, SetRequest(tmp_path / "s", panels=("kernels",)))
+    figure_set = FigureSet(project, SetRequest(tmp_path / "s", kinds=("kernels",)))
     list(figure_set.steps())
     page = _page(tmp_path / "s")
     assert "script" not in page.tags
@@ -238,13 +242,13 @@ def test_a_network_without_convolutions_skips_with_its_reason(tmp_path):
     page = _page(tmp_path / "s")
     text = " ".join(page.text)
     assert "Kernels, after epoch 1" in text and "not drawn: this network has no convolution layer" in text
-    assert (tmp_path / "s" / "01_confusion_epoch1.png").is_file()
+    assert [p.name for p in (tmp_path / "s").glob("*_confusion_epoch1.png")] == ["03_confusion_epoch1.png"]
     assert not list((tmp_path / "s").glob("*kernels*"))
 
 
 def test_cancel_leaves_whole_files_and_an_index(trained, tmp_path):
     figure_set = FigureSet(load_project(trained), SetRequest(tmp_path / "s", epochs=[0, 1, 2],
-                                                             panels=("confusion", "kernels")))
+                                                             kinds=("confusion", "kernels")))
     assert len(figure_set.entries) == 6
     steps = figure_set.steps()
     next(steps), next(steps)
@@ -268,11 +272,11 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(trained, tmp_path, m
 
     monkeypatch.setattr(atomic.os, "replace", replace)
     folder = tmp_path / "s"
-    code, out, err = _run(["figures", str(trained), "--out", str(folder), "--epochs", "0,1"])
+    code, out, err = _run(["figures", str(trained), "--out", str(folder), "--epochs", "0,1", "--only", "confusion"])
     assert code == 2
     assert err == (f"cnnplayground: could not write {folder.resolve() / '02_confusion_epoch1.svg'}: No space left on "
                    "device; the 3 files written before it are whole\n")
-    assert out.startswith("[ 1/18] 01_confusion_epoch0 (svg, png, pdf)")
+    assert out.startswith("[1/2] 01_confusion_epoch0 (svg, png, pdf)")
     names = sorted(p.name for p in folder.iterdir())
     assert names == [f"01_confusion_epoch0.{f}" for f in ("pdf", "png", "svg")]  # no temporary file, no half file
 

@@ -35,7 +35,7 @@ def dialog(qtbot, trained, monkeypatch):
     request = FigureSetDialog.request
 
     def cheap(self):  # two panels: the test is about the dialog, the set's figures are tested in tests/cli
-        return dataclasses.replace(request(self), panels=("confusion", "kernels"))
+        return dataclasses.replace(request(self), kinds=("confusion", "kernels"))
 
     monkeypatch.setattr(FigureSetDialog, "request", cheap)
     d = FigureSetDialog(load_project(trained))

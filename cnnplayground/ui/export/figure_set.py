@@ -31,14 +31,18 @@ from ...export.figure_set import (
 )
 from ...export.panel_options import FigureOptions, FigureWeights
 from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
-from ...io.atomic import AtomicWriteError, atomic_write_text
+from ...io.atomic import AtomicWriteError, atomic_write_bytes, atomic_write_text
 from .headless import application, write_figure
 
+#: The architecture diagram's styles, in the index's order.
+DIAGRAM_STYLES = ("flow", "block")
 #: The formats of a figure drawn by Qt.
 WIDGET_FORMATS = ("svg", "png", "pdf")
 #: The panels of each epoch's section, in the order of the index (the confusion matrix is under Results).
 EPOCH_PANELS = ("kernels", "feature-maps", "receptive-field", "occlusion", "attribution", "adversarial",
                 "max-activation", "top-patches")
+#: Every kind of figure in a set, in the index's order.
+KINDS = ("architecture", "curves", "confusion", *EPOCH_PANELS)
 _PANEL_TITLES = {
     "kernels": "Kernels", "feature-maps": "Feature maps", "receptive-field": "Effective receptive field",
     "occlusion": "Occlusion map", "attribution": "Attribution maps", "adversarial": "Adversarial example",
@@ -69,8 +73,8 @@ class SetRequest:
     epochs: Sequence[int | str] = ("last",)
     style: str = DEFAULT_STYLE
     options: FigureOptions = field(default_factory=FigureOptions)
-    #: Which of the panels' figures (``confusion`` and :data:`EPOCH_PANELS`); None: all of them.
-    panels: Sequence[str] | None = None
+    #: Which kinds of figure (:data:`KINDS`); None: all of them.
+    kinds: Sequence[str] | None = None
 
 
 def _epoch_words(epoch: int | None) -> str:
@@ -92,9 +96,9 @@ class FigureSet:
             self.style: FigureStyle = figure_style(request.style)
         except KeyError as exc:
             raise FigureSetError(str(exc).strip("'\"")) from None
-        unknown = [p for p in request.panels or () if p != "confusion" and p not in EPOCH_PANELS]
+        unknown = [kind for kind in request.kinds or () if kind not in KINDS]
         if unknown:
-            raise FigureSetError(f"no panel {unknown[0]!r}; there are confusion, {', '.join(EPOCH_PANELS)}")
+            raise FigureSetError(f"no kind of figure {unknown[0]!r}; there are {', '.join(KINDS)}")
         self.run_index, self.weights = self._choose_weights()
         self.run_name = (project.history[self.run_index].name if self.run_index is not None
                          else "the project's weights")
@@ -140,10 +144,12 @@ class FigureSet:
                                      f"{project.name} · {run.name} · epoch {k}", k) for k in epochs]
 
     def _entries(self) -> list[FigureEntry]:
+        wanted = self.request.kinds
         entries: list[FigureEntry] = []
-        entries += self.architecture_entries()
-        entries += self.curve_entries()
-        wanted = self.request.panels
+        if wanted is None or "architecture" in wanted:
+            entries += self.architecture_entries()
+        if wanted is None or "curves" in wanted:
+            entries += self.curve_entries()
         for w in self.weights:
             if wanted is None or "confusion" in wanted:
                 title = f"Confusion matrix, {_epoch_words(w.epoch)}"
@@ -157,8 +163,10 @@ class FigureSet:
         return entries
 
     def architecture_entries(self) -> list[FigureEntry]:
-        """The network's diagrams (none until a diagram writer is there)."""
-        return []
+        """The network's diagram in both styles: flow (a box per layer, or per block above
+        ``BLOCKS_ABOVE`` layers) and block (feature maps as boxes)."""
+        return [FigureEntry("Architecture", "architecture", f"Architecture, {name} diagram",
+                            self._diagram_drawer(name)) for name in DIAGRAM_STYLES]
 
     def curve_entries(self) -> list[FigureEntry]:
         """The run's training curves (none until a curve writer is there)."""
@@ -198,6 +206,46 @@ class FigureSet:
         prefix = f"{weights.label} · "
         rest = title[len(prefix):] if title.startswith(prefix) else title
         return " ".join(rest.split())
+
+    def _diagram_drawer(self, kind: str) -> Callable[[], Drawn]:
+        def draw() -> Drawn:
+            from ...core.inference import infer
+            from ...core.shapes import format_shape
+            from ...export.diagram.scene import DiagramOptions
+            from ...export.diagram.write import BLOCKS_ABOVE, diagram_scene, text_of
+            from .diagram_render import diagram_pdf, diagram_png
+
+            application()  # the scene measures its text with Qt's fonts
+            graph = self.weights[-1].graph
+            blocks = kind == "flow" and len(graph) > BLOCKS_ABOVE
+            scene = diagram_scene(graph, kind, DiagramOptions(blocks=blocks), self.style)
+            scene.title = scene.title or f"{self.project.name}: architecture"
+            result = infer(graph)
+            layers = sum(1 for node_id in result.order if node_id != result.input_id)
+            params = result.total_params
+            shape_in = format_shape(result.infos[result.input_id].shape) if result.input_id else "?"
+            shape_out = format_shape(result.infos[result.output_id].shape) if result.output_id else "?"
+            what = ("one box per layer, its output's shape on the arrows" if kind == "flow" and not blocks
+                    else "one box per block" if kind == "flow" else "each feature map a box of its shape, kernels "
+                    "as small boxes")
+            caption = (f"Architecture of {self.project.name}, {kind} diagram ({what}): {layers} layers, "
+                       f"{params:,} parameters; input {shape_in}, output {shape_out}. TikZ source for LaTeX "
+                       "beside it (.tex).")
+            numbers = {"layers": layers, "parameters": params, "width_pt": scene.width, "height_pt": scene.height}
+
+            def write(stem: Path) -> list[Path]:
+                formats = {"svg": lambda: text_of(scene, "svg").encode("utf-8"),
+                           "png": lambda: diagram_png(scene, self.style.dpi),
+                           "pdf": lambda: diagram_pdf(scene, scene.title),
+                           "tex": lambda: text_of(scene, "tex").encode("utf-8")}
+                paths = []
+                for suffix, data in formats.items():
+                    path = stem.with_name(f"{stem.name}.{suffix}")
+                    atomic_write_bytes(path, data())
+                    paths.append(path)
+                return paths
+            return Drawn(caption, numbers, write, kind)
+        return draw
 
     def _confusion_drawer(self, weights: FigureWeights) -> Callable[[], Drawn]:
         def draw() -> Drawn:
