@@ -14,6 +14,7 @@
     cnnplayground figures my.cnnp --out figs/ --epochs 0,last   # a run's figure set with an index.html
     cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
     cnnplayground diagnose my.cnnp --json     # what is wrong with the last run, and the fix
+    cnnplayground curves my.cnnp --out curves.tex   # the runs' curves as pgfplots (or .pdf, .svg, .png, .csv)
     cnnplayground lr-find my.cnnp --apply        # a learning rate from a short sweep of rates, written in
     cnnplayground diagram my.cnnp --out net.pdf  # an architecture diagram (SVG, PDF, PNG or TikZ)
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.text import printable
 from .common import CliError, discard_output, load_target, positive_int, say
+from .curves import add_curves_parser
 from .diagnose import add_diagnose_parser
 from .diagram import add_diagram_parser
 from .experiment import add_experiment_parser
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnose_parser(sub)
     add_lr_find_parser(sub)
     add_diagram_parser(sub)
+    add_curves_parser(sub)
     return parser
 
 

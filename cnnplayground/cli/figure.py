@@ -106,6 +106,8 @@ def add_figure_parser(sub) -> None:
     p.add_argument("--scale", choices=("shared", "per_filter"), default="shared",
                    help="kernels: one colour scale for the layer, or one per filter")
     p.add_argument("--out", metavar="FILE.{png,svg,pdf}", help="the figure at --epoch")
+    p.add_argument("--figure-style", choices=("paper", "page", "slide"), default="paper",
+                   help="the figure's size, fonts and colours: paper (a 3.5 in column), page (7 in) or slide (16:9)")
     p.add_argument("--animate", metavar="FILE.{gif,apng,mp4}",
                    help="an animation with one frame per stored epoch (.mp4 needs ffmpeg)")
     p.add_argument("--frame-ms", type=positive_int, default=700, metavar="MS",
@@ -120,7 +122,8 @@ def figure_options(args: argparse.Namespace) -> FigureOptions:
     """The panel's choices as the command line gives them."""
     return FigureOptions(layer=args.layer, unit=args.unit, image=args.image, target=args.target,
                          position=args.position, method=args.method, attack=args.attack, epsilon=args.epsilon,
-                         steps=args.steps, mode=args.mode, scale=args.scale, frame_scale=args.frame_scale)
+                         steps=args.steps, mode=args.mode, scale=args.scale, frame_scale=args.frame_scale,
+                         style=getattr(args, "figure_style", None) or "paper")
 
 
 def choose_weights(project, args: argparse.Namespace) -> list[FigureWeights]:
@@ -178,6 +181,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
 def _write(project, sources: list[FigureWeights], args: argparse.Namespace) -> int:
     from ..core.errors import UserError
+    from ..export.style import figure_style
     from ..ui.export.headless import application, ffmpeg_program, write_animation, write_figure
     from ..ui.export.panel_figures import panel_figure
 
@@ -185,6 +189,7 @@ def _write(project, sources: list[FigureWeights], args: argparse.Namespace) -> i
         raise CliError("writing .mp4 needs ffmpeg: install it (apt install ffmpeg, or pip install imageio-ffmpeg), "
                        "or write .gif or .apng")
     app = application()
+    style = figure_style(getattr(args, "figure_style", None) or "paper")
     try:
         frames = panel_figure(project, args.panel, sources, figure_options(args))
         if args.animate:
@@ -194,7 +199,7 @@ def _write(project, sources: list[FigureWeights], args: argparse.Namespace) -> i
         if args.out:
             pick = next((i for i, s in enumerate(sources) if s.epoch == args.epoch), len(sources) - 1)
             frame = frames[pick]
-            write_figure(frame.widget, args.out)
+            write_figure(frame.widget, args.out, style)
             say(f"wrote {printable(args.out)}: {frame.title.splitlines()[0]}")
     except (UserError, OSError) as exc:
         raise CliError(str(exc)) from None

@@ -25,7 +25,7 @@ class FigureOptions:
     ``position``: ``(row, col)`` of the receptive field's unit (default: the map's centre). ``steps``:
     integrated-gradients points, PGD steps or maximization steps. ``frame_scale``: ``"shared"``: one colour
     scale for all frames of an animation (from the smallest to the largest value over all of them);
-    ``"per-frame"``: each frame its own.
+    ``"per-frame"``: each frame its own. ``style``: the figure style preset (paper, page or slide).
     """
 
     layer: str | None = None
@@ -40,6 +40,8 @@ class FigureOptions:
     mode: str = "auto"
     scale: str = "shared"
     frame_scale: str = "shared"
+    #: The figure style preset (``export/style.py``): its width, fonts and colours.
+    style: str = "paper"
 
 
 @dataclass

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QVBoxLayout, QWidget
 
+from cnnplayground.export.style import figure_style
 from cnnplayground.ui.export.figure_dialog import ExportFigureDialog
 from cnnplayground.ui.shell import panels
 from cnnplayground.ui.shell.main_window import MainWindow
@@ -77,17 +78,21 @@ def test_a_registered_panel_has_an_inspect_action_a_dock_and_a_figure(qtbot, win
     window.acts.show_kernels.trigger()
     assert dock.isVisible() and dock in window.tabifiedDockWidgets(window.kernels_dock)
 
-    # (c) Export Figure offers it while it is open, and writes it: twice its size on screen.
+    # (c) Export Figure offers it while it is open, and writes it: in the paper column's width at its dpi, in the
+    # panel's proportions.
     assert dock in window.figure_docks()
     monkeypatch.setattr(ExportFigureDialog, "choose_path", lambda self, *a: str(tmp_path / "dummy.png"))
     dialog = window.export_figure("Dummy Panel")
     names = [dialog.target.itemText(i) for i in range(dialog.target.count())]
     assert "Dummy Panel" in names and dialog.current.name == "Dummy Panel"
     dialog.format.setCurrentIndex(dialog.format.findData("png"))
+    dialog.preset.setCurrentIndex(dialog.preset.findData("paper"))
     dialog.export()
     assert dialog.written == tmp_path / "dummy.png", dialog.note.text()
     image = QImage(str(dialog.written))
-    assert (image.width(), image.height()) == (2 * dock.widget().width(), 2 * dock.widget().height())
+    style = figure_style("paper")
+    assert image.width() == round(style.width_in * style.dpi)
+    assert abs(image.height() / image.width() - dock.widget().height() / dock.widget().width()) < 0.01
     assert "Export Figure…" in [a.text() for a in window.panel("dummy").actions()]  # and on right-click
     dialog.close()
 

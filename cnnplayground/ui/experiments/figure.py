@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
 from ...experiments.base import Figure
+from ...export.style import FigureStyle, figure_style
 from ..export.figures import FigureTarget, export_figure
 from ..shell import theme
 
@@ -111,13 +112,15 @@ class FigurePlot(pg.GraphicsLayoutWidget):
         item.enableAutoRange()
 
 
-def figure_png(figure: Figure, path: str | Path, width: int = 1300, height: int = 640) -> Path:
-    """Write ``figure`` to ``path`` as a PNG of ``width`` × ``height`` pixels (a QApplication must exist)."""
+def figure_png(figure: Figure, path: str | Path, style: FigureStyle | None = None) -> Path:
+    """Write ``figure`` to ``path`` as a PNG in ``style`` (default: a full page's, 7 in at its dpi, about half
+    as high; a QApplication must exist)."""
+    style = style or figure_style("page")
     plot = FigurePlot()
     try:
-        plot.resize(round(width / 1.6), round(height / 1.6))  # text at 1.6× for a report page
+        plot.resize(round(style.width_in * 96), round(style.width_in * 96 * 0.49))
         plot.show_figure(figure)
-        return export_figure(FigureTarget(figure.title, plot), path, "png", width=width, height=height)
+        return export_figure(FigureTarget(figure.title, plot), path, "png", style=style)
     finally:
         plot.deleteLater()
 

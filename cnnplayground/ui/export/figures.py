@@ -34,6 +34,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import (
     QBuffer,
     QByteArray,
+    QEvent,
     QIODevice,
     QMarginsF,
     QPoint,
@@ -46,11 +47,20 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QGraphicsWidget,
+    QWidget,
+)
 
 from ...core.errors import UserError
+from ...export.style import FigureStyle
 from ...io.atomic import atomic_write_bytes
 from ..inspect.imaging import ImageGrid
+from .styled import figure_size, styled
 from .svg import plain_strokes
 
 FORMATS = {
@@ -81,6 +91,13 @@ class FigureTarget:
     widget: QWidget
     scene_view: QGraphicsView | None = None  # set: draw the scene's items, not the visible viewport
     notes: list[str] = field(default_factory=list)
+    #: The panel the figure comes from; one with ``curve_runs()`` (Curves) can be written as pgfplots too.
+    source: QWidget | None = None
+
+    def curve_runs(self) -> list | None:
+        """The runs a pgfplots figure of this target shows (None: the target is not a plot of runs)."""
+        runs = getattr(self.source, "curve_runs", None)
+        return runs() if callable(runs) else None
 
     def size(self) -> QSize:
         """The figure's natural size in logical pixels."""
@@ -320,8 +337,8 @@ def _quiet_pdf_gradients() -> Iterator[None]:
         qInstallMessageHandler(previous)
 
 
-def pdf_bytes(target: FigureTarget, title: str = "") -> bytes:
-    """The figure as a one-page PDF whose page is the figure's size (vector curves and text).
+def pdf_bytes(target: FigureTarget, title: str = "", page: QSizeF | None = None) -> bytes:
+    """The figure as a one-page PDF whose page is the figure's size (or ``page``, in points), vector curves and text.
 
     The page's coordinates are the figure's logical pixels (the screen's resolution): at a printer's
     resolution, text given in points would be drawn that many times larger inside boxes that are not."""
@@ -334,7 +351,7 @@ def pdf_bytes(target: FigureTarget, title: str = "") -> bytes:
     writer.setCreator("CNN Playground")
     writer.setResolution(target.widget.logicalDpiY())
     # One logical pixel is 1/96 inch, as on a screen: the page is the figure's size in points.
-    points = QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
+    points = page or QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
     writer.setPageLayout(QPageLayout(QPageSize(points, QPageSize.Unit.Point, "figure"),
                                      QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
     with _quiet_pdf_gradients():
@@ -396,15 +413,90 @@ def csv_number(value: float) -> str:
     return repr(float(f"{value:.12g}"))
 
 
+def styled_size(target: FigureTarget, style: FigureStyle) -> QSize:
+    """The figure's size in logical pixels when drawn in ``style`` (the network's: its scene's)."""
+    return target.size() if target.scene_view is not None else figure_size(target.size(), style)
+
+
+def styled_png_size(target: FigureTarget, style: FigureStyle, dpi: int | None = None) -> QSize:
+    """A PNG's pixels in ``style`` at ``dpi`` (default: the style's): the preset's width × dpi, the height in
+    the figure's proportions (a slide's height × dpi)."""
+    dpi = dpi or style.dpi
+    size = styled_size(target, style)
+    width = round(style.width_in * dpi)
+    height = round(style.height_in * dpi) if style.height_in is not None and target.scene_view is None else \
+        round(width * size.height() / max(size.width(), 1))
+    return QSize(width, height)
+
+
+def styled_bytes(target: FigureTarget, fmt: str, style: FigureStyle, dpi: int | None = None) -> bytes:
+    """``target`` as PNG, SVG or PDF in ``style`` (:mod:`.styled`): the preset's physical size, dark ink on
+    white whatever the window's theme, the style's fonts, line widths and palette; the widget looks as before
+    afterwards. A PNG is the preset's width × ``dpi`` (default: the style's) pixels wide."""
+    size = styled_size(target, style)
+    pixels = styled_png_size(target, style, dpi)
+    pen_scale = pixels.width() / max(size.width(), 1) if fmt == "png" else 1.0
+    with styled(target.widget, style, pen_scale, resize=target.scene_view is None) as drawn:
+        _settle_layouts(target.widget)
+        if target.scene_view is None:
+            # A first drawing: axes measure their tick labels in the new font as they draw them, and make room.
+            png_bytes(target, max(drawn.width(), 1), max(drawn.height(), 1))
+            _settle_layouts(target.widget)
+        if fmt == "png":
+            return png_bytes(target, pixels.width(), pixels.height(), dpi or style.dpi)
+        if fmt == "svg":
+            return svg_bytes(target)
+        shown = drawn if target.scene_view is None else size
+        width_pt = style.width_in * 72
+        return pdf_bytes(target, page=QSizeF(width_pt, width_pt * shown.height() / max(shown.width(), 1)))
+
+
+def figure_for(target: FigureTarget, style: FigureStyle) -> FigureTarget:
+    """What a style draws of ``target``: for a plot of runs (the Curves panel, built for a window's width, with
+    step-level curves, learning rate and throughput), the runs' loss and accuracy per epoch as ``cnnplayground
+    curves`` and its pgfplots document draw them; anything else as it is."""
+    runs = target.curve_runs()
+    if not runs:
+        return target
+    from ...export.curves import curve_plots
+    from .curves_figure import curves_figure
+
+    plots = [plot for plot in curve_plots(runs, ["loss", "accuracy"], style) if plot.lines]
+    if not plots:
+        return target
+    return FigureTarget(target.name, curves_figure(plots, style))
+
+
+def _settle_layouts(widget: QWidget) -> None:
+    """Lay out now what a change of size or font asked ``widget`` and what it holds to lay out later (graphics
+    layouts nest: a few rounds). Not its parent: the parent's layout would give it back its size in the window."""
+    objects: list = [widget, *widget.findChildren(QWidget)]
+    for view in [w for w in objects if isinstance(w, QGraphicsView) and w.scene() is not None]:
+        objects += [item for item in view.scene().items() if isinstance(item, QGraphicsWidget)]
+    for _ in range(4):
+        for obj in objects:
+            QApplication.sendPostedEvents(obj, QEvent.Type.LayoutRequest)
+
+
 def export_figure(target: FigureTarget, path: str | Path, fmt: str | None = None, *, width: int | None = None,
-                  height: int | None = None, dpi: int = 144) -> Path:
-    """Write ``target`` to ``path`` in ``fmt`` (default: from the suffix); atomic, the old file kept on failure."""
+                  height: int | None = None, dpi: int | None = None, style: FigureStyle | None = None) -> Path:
+    """Write ``target`` to ``path`` in ``fmt`` (default: from the suffix); atomic, the old file kept on failure.
+
+    With ``style``, the figure is drawn in that :class:`FigureStyle` (:func:`styled_bytes`; ``width`` and
+    ``height`` are then ignored: the preset sets the size), else as the window shows it."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise FigureError(f"unknown figure format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if fmt == "png":
-        data = png_bytes(target, width, height, dpi)
+    if style is not None and fmt != "csv":
+        figure = figure_for(target, style)
+        try:
+            data = styled_bytes(figure, fmt, style, dpi)
+        finally:
+            if figure is not target:
+                figure.widget.deleteLater()
+    elif fmt == "png":
+        data = png_bytes(target, width, height, dpi or 144)
     elif fmt == "svg":
         data = svg_bytes(target)
     elif fmt == "pdf":

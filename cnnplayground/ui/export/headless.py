@@ -23,15 +23,18 @@ from pathlib import Path
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
+from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
 from ...io.atomic import atomic_write_bytes
 from ...train.events import EpochFinished
 from ..inspect.feature_maps_panel import map_tiles
 from ..inspect.imaging import SEQUENTIAL_LUT, ColorBar, ImageGrid, grey_image
 from ..inspect.kernels_panel import layer_tiles
 from ..training.results import ResultsPanel
+from .curves_figure import curves_figure  # noqa: F401  (re-exported: the curves command draws with it)
 from .figures import FigureError, FigureTarget, export_figure, png_bytes
+from .styled import LOGICAL_DPI, font, light_palette
 
-#: Width of a figure in logical pixels (PNGs are drawn at twice that).
+#: Width of a figure in logical pixels (PNGs are drawn at twice that) where no style is given.
 FIGURE_WIDTH = 640
 
 
@@ -42,6 +45,36 @@ def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     return app
+
+
+def style_width(style: FigureStyle | None, default: int = FIGURE_WIDTH) -> int:
+    """A figure's width in logical pixels: the style's width in inches (``default`` without a style)."""
+    return default if style is None else round(style.width_in * LOGICAL_DPI)
+
+
+def _in_style(frame: QWidget, style: FigureStyle | None) -> QWidget:
+    """``frame`` with the style's font and colours before it is laid out (its text then takes the room it will
+    have in the figure)."""
+    if style is not None:
+        frame.setFont(font(style, style.font_size))
+        frame.setPalette(light_palette(style))
+        for bar in frame.findChildren(ColorBar):  # its labels' line in the new font
+            bar.setMinimumHeight(bar.fontMetrics().height() + 16)
+    return frame
+
+
+def _fill_slide(frame: QWidget, grid: ImageGrid, style: FigureStyle | None, width: int) -> None:
+    """On a slide (a fixed height), tiles as large as fit: the grid gets the height the rest leaves."""
+    if style is None or style.height_in is None:
+        return
+    layout = frame.layout()
+    others = sum(layout.itemAt(i).sizeHint().height() for i in range(layout.count())
+                 if layout.itemAt(i).widget() is not grid)
+    margins = layout.contentsMargins()
+    room = round(style.height_in * LOGICAL_DPI) - others - margins.top() - margins.bottom() \
+        - layout.spacing() * layout.count()
+    inner = width - margins.left() - margins.right()
+    grid.set_tile(grid.best_tile(inner, room, largest=240, smallest=grid.tile))
 
 
 def _titled(title: str, widget: QWidget, *extra: QWidget) -> QWidget:
@@ -68,7 +101,8 @@ def _laid_out(frame: QWidget, width: int, height: int | None = None) -> QWidget:
 
 
 def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared", tile: int = 48,
-                   width: int = FIGURE_WIDTH, magnitude: float | None = None) -> QWidget:
+                   width: int | None = None, magnitude: float | None = None,
+                   style: FigureStyle | None = None) -> QWidget:
     """The Kernels panel's tiles of one conv ``weight`` ``(out, in, kh, kw)`` with its colour bar, titled
     (``magnitude``: the weight drawn as ±1, fixed, e.g. for every frame of an animation)."""
     if mode == "rgb" and weight.shape[1] != 3:
@@ -79,11 +113,14 @@ def kernels_figure(weight, title: str, mode: str = "auto", scale: str = "shared"
     bar = ColorBar()
     top = float(kernels.scale.max(initial=0.0))
     bar.set_range(-top, top) if scale == "shared" or magnitude is not None else bar.set_range(-1.0, 1.0)
-    return _laid_out(_titled(title, grid, bar), width)
+    frame, width = _in_style(_titled(title, grid, bar), style), width or style_width(style)
+    _fill_slide(frame, grid, style, width)
+    return _laid_out(frame, width)
 
 
-def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int = FIGURE_WIDTH,
-                        value_range: tuple[float, float] | None = None) -> QWidget:
+def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int | None = None,
+                        value_range: tuple[float, float] | None = None,
+                        style: FigureStyle | None = None) -> QWidget:
     """The Feature Maps panel's tiles of one layer's maps ``(C, H, W)`` (each channel on its own scale, as the
     panel shows them by default, or all on ``value_range`` with its colour bar), titled, with the input
     ``image`` (``(C, H, W)`` in [0, 1]) beside the title."""
@@ -100,11 +137,14 @@ def feature_maps_figure(maps, title: str, image=None, tile: int = 64, width: int
         picture = QLabel(frame)
         picture.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(2 * tile, 2 * tile))
         frame.layout().insertWidget(1, picture)
+    frame, width = _in_style(frame, style), width or style_width(style)
+    _fill_slide(frame, grid, style, width)
     return _laid_out(frame, width)
 
 
 def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[float | None],
-                     class_names: Sequence[str], epoch: int, title: str, width: int = 2 * FIGURE_WIDTH) -> QWidget:
+                     class_names: Sequence[str], epoch: int, title: str, width: int | None = None,
+                     style: FigureStyle | None = None) -> QWidget:
     """The Results panel's confusion matrix and per-class accuracy for one epoch's evaluation, titled."""
     panel = ResultsPanel()
     panel.set_class_names(class_names)
@@ -117,15 +157,22 @@ def confusion_figure(confusion: Sequence[Sequence[int]], per_class: Sequence[flo
     frame = _titled(f"{title}\n{caption}", body)
     body.setHidden(False)  # a new parent hides a widget (and a tab page was hidden until its tab showed)
     frame._panel = panel  # type: ignore[attr-defined]  # keeps the panel (and its signals) alive with the figure
-    return _laid_out(frame, width, round(width * 0.55))
+    width = width or style_width(style, 2 * FIGURE_WIDTH)
+    if style is not None and style.height_in is not None:
+        height = round(style.height_in * LOGICAL_DPI)
+    else:  # matrix and per-class bars side by side: a narrow column needs more height for the caption's lines
+        height = round(width * (0.55 if width >= 600 else 1.0))
+    return _laid_out(_in_style(frame, style), width, height)
 
 
-def write_figure(widget: QWidget, path: str | Path) -> Path:
-    """``widget`` to ``path`` as PNG, SVG or PDF (by its suffix), by Export Figure's code."""
+def write_figure(widget: QWidget, path: str | Path, style: FigureStyle | None = None) -> Path:
+    """``widget`` to ``path`` as PNG, SVG or PDF (by its suffix), by Export Figure's code, in ``style``
+    (default: the paper column's)."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in ("png", "svg", "pdf"):
         raise FigureError(f"a figure is written as .png, .svg or .pdf, not {Path(path).name!r}")
-    return export_figure(FigureTarget(Path(path).stem, widget), path, suffix)
+    return export_figure(FigureTarget(Path(path).stem, widget), path, suffix,
+                         style=style or figure_style(DEFAULT_STYLE))
 
 
 #: What ``--animate`` writes, by suffix.

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from ...core.builder import build
 from ...core.inference import infer
 from ...export.panel_options import ATTACKS, METHODS, FigureOptions, FigureWeights
+from ...export.style import figure_style
 from .figures import FigureError
 from .headless import (
     _laid_out,
@@ -231,7 +232,8 @@ def _kernels(ctx: _Context, sources: Sequence[FigureWeights]) -> list[FigureFram
         title = f"{source.label} · {name}: {w.shape[0]} filters of {w.shape[1]}×{w.shape[2]}×{w.shape[3]}"
         if magnitude is not None:
             title += _range_line(f"one scale for all frames, ±{magnitude:.3g}")
-        out.append(FigureFrame(kernels_figure(w, title, o.mode, o.scale, magnitude=magnitude), title,
+        out.append(FigureFrame(kernels_figure(w, title, o.mode, o.scale, magnitude=magnitude,
+                                                  style=figure_style(o.style)), title,
                                {"weight": w}))
     return out
 
@@ -269,7 +271,8 @@ def _feature_maps(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Figur
                  f"{i} ({label})")
         if value_range is not None:
             title += _range_line(f"one scale for all maps and frames, {value_range[0]:.3g} to {value_range[1]:.3g}")
-        widget = feature_maps_figure(m, title, image.float().numpy() / 255.0, value_range=value_range)
+        widget = feature_maps_figure(m, title, image.float().numpy() / 255.0, value_range=value_range,
+                                     style=figure_style(o.style))
         out.append(FigureFrame(widget, title, {"maps": m}))
     return out
 
@@ -288,7 +291,7 @@ def _confusion(ctx: _Context, sources: Sequence[FigureWeights]) -> list[FigureFr
             raise FigureError(f"the network cannot run on {data.name}'s images: "
                               f"{' '.join(str(exc).split())[:200]}") from None
         widget = confusion_figure(result.confusion.tolist(), result.per_class_accuracy, tuple(data.class_names),
-                                  source.epoch or 0, source.label)
+                                  source.epoch or 0, source.label, style=figure_style(ctx.options.style))
         out.append(FigureFrame(widget, source.label, {"confusion": np.asarray(result.confusion)}))
     return out
 

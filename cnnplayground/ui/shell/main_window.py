@@ -328,7 +328,7 @@ class MainWindow(QMainWindow):
                 continue
             widget = self.panel(spec.key)
             part = getattr(widget, "figure_widget", None)
-            targets.append(FigureTarget(dock.windowTitle(), part() if part else widget))
+            targets.append(FigureTarget(dock.windowTitle(), part() if part else widget, source=widget))
             extra = getattr(widget, "extra_figures", None)
             targets.extend(FigureTarget(name, figure) for name, figure in (extra() if extra else []))
         return targets

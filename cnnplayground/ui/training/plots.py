@@ -673,6 +673,25 @@ class TrainingPlots(QWidget):
         x, y = buffer.data()
         return x.copy(), y.copy()
 
+    def curve_runs(self) -> list[RunHistory]:
+        """The shown runs' epoch series as records, for figures written from data (pgfplots): a saved run's own
+        record, a live run's epoch points as plotted (epochs numbered from 1, accuracies as fractions)."""
+        out = []
+        for index, run in enumerate(self._runs):
+            if not run.visible:
+                continue
+            if run.record is not None:
+                out.append(run.record)
+                continue
+            series = {}
+            for name in _EPOCH_SERIES:
+                _x, y = self.series_data(index, name)
+                values = [None if not math.isfinite(v) else v / 100.0 if name in _PERCENT else v for v in y.tolist()]
+                if values:
+                    series[name] = {"x": list(range(1, len(values) + 1)), "y": values}
+            out.append(RunHistory(name=run.name, series=series))
+        return out
+
     def set_log_loss(self, enabled: bool) -> None:
         """Show the loss on a logarithmic y axis."""
         self._plots["loss"].setLogMode(y=enabled)

@@ -388,6 +388,10 @@ class CurvesPanel(QWidget):
         """The plots make the figure (not the runs table or the buttons above the plots)."""
         return self.plots.graphics
 
+    def curve_runs(self) -> list:
+        """The shown runs as records (Export Figure's pgfplots): :meth:`.TrainingPlots.curve_runs`."""
+        return self.plots.curve_runs()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         #: The runs shown: the plots draw them, the table lists them.
