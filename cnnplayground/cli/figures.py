@@ -69,7 +69,7 @@ def add_figures_parser(sub) -> None:
                    help="run number, as in 'run 2' (default: the last run that keeps its epochs)")
     p.add_argument("--epochs", type=_epochs, default=["last"], metavar="0,1,last",
                    help="the stored epochs whose panels are drawn, numbers or 'last' (default: last)")
-    p.add_argument("--style", choices=tuple(STYLES), default=DEFAULT_STYLE,
+    p.add_argument("--style", "--figure-style", dest="style", choices=tuple(STYLES), default=DEFAULT_STYLE,
                    help=f"paper (a 3.5 in column), page (7 in) or slide (16:9); default {DEFAULT_STYLE}")
     p.add_argument("--image", type=_index, default=0, metavar="I",
                    help="the validation image of the panels that show one (default 0)")

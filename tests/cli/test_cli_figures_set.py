@@ -93,8 +93,8 @@ def _page(folder: Path) -> _Page:
 
 
 def _expected_stems() -> list[str]:
-    stems = [file_stem(3, "confusion", "", 0), file_stem(4, "confusion", "", 2)]
-    number = 5
+    stems = [file_stem(4, "confusion", "", 0), file_stem(5, "confusion", "", 2)]
+    number = 6
     for epoch in (0, 2):
         for panel in EPOCH_PANELS:
             detail = "conv1" if panel in ("kernels", "feature-maps") else ""
@@ -106,17 +106,19 @@ def _expected_stems() -> list[str]:
 def test_the_set_holds_every_figure_in_every_format(written):
     folder, out = written
     stems = _expected_stems()
-    assert stems[2] == "05_kernels_conv1_epoch0" and stems[-1] == "20_top-patches_epoch2"
-    diagrams = {f"{s}.{f}" for s in ("01_architecture_flow", "02_architecture_block") for f in (*FORMATS, "tex")}
+    assert stems[2] == "06_kernels_conv1_epoch0" and stems[-1] == "21_top-patches_epoch2"
+    diagrams = {f"{s}.{f}" for s in ("01_architecture_flow", "02_architecture_block", "03_curves")
+                for f in (*FORMATS, "tex")}
     names = {p.name for p in folder.iterdir()}
     assert names == {f"{s}.{f}" for s in stems for f in FORMATS} | diagrams | {"index.html", "index.md"}
-    for tex in folder.glob("*.tex"):  # TikZ (compiled by the diagram's own tests where a LaTeX is installed)
+    for tex in folder.glob("*.tex"):  # TikZ, pgfplots (compiled by their own tests where a LaTeX is installed)
         source = tex.read_text(encoding="utf-8")
         assert "\\begin{tikzpicture}" in source and "\\end{tikzpicture}" in source
+    assert "\\begin{axis}" in (folder / "03_curves.tex").read_text(encoding="utf-8")
     # One progress line per figure, then the summary.
     lines = out.splitlines()
-    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{k:>2}/20" for k in range(1, 21)]
-    assert lines[-1] == f"wrote {folder / 'index.html'}: 20 figures of LeNet-5 · run 1 · synthetic, 62 files"
+    assert [line.split("]")[0] for line in lines[:-1]] == [f"[{k:>2}/21" for k in range(1, 22)]
+    assert lines[-1] == f"wrote {folder / 'index.html'}: 21 figures of LeNet-5 · run 1 · synthetic, 66 files"
 
 
 def test_every_file_opens_and_every_svg_renders(written):
@@ -147,7 +149,8 @@ def test_the_index_links_exactly_the_files_written(written):
     assert set(re.findall(r"\]\(([^)]+)\)", markdown)) == files
     text = " ".join(page.text)
     headings = re.findall(r"<h2>(.*?)</h2>", (folder / "index.html").read_text(encoding="utf-8"))
-    assert headings == ["Architecture", "Results", "Panels before training (epoch 0)", "Panels after epoch 2"]
+    assert headings == ["Architecture", "Training curves", "Results", "Panels before training (epoch 0)",
+                        "Panels after epoch 2"]
     assert "Architecture of LeNet-5, flow diagram" in text
 
 
@@ -156,6 +159,11 @@ def test_the_captions_hold_the_evaluations_numbers(written, trained):
     project = load_project(trained)
     data = load_dataset(project.dataset, val_fraction=project.training.val_fraction, seed=project.training.seed)
     captions = _page(folder).captions
+    loss, accuracy = project.history[0].series["val_loss"].y, project.history[0].series["val_accuracy"].y
+    [curves] = [c for c in captions if c.startswith("Loss and accuracy of run 1 per epoch: ")]
+    assert (f"validation loss {loss[0]:.3f} after epoch 1, {loss[1]:.3f} after epoch 2 (lowest {min(loss):.3f} after "
+            f"epoch {1 + loss.index(min(loss))}); validation accuracy {accuracy[0] * 100:.1f} % after epoch 1, "
+            f"{accuracy[1] * 100:.1f} % after epoch 2") in curves
     for epoch in (0, 2):
         state = snapshot_weights(project, 0, epoch)
         model = model_of(FigureWeights(project.history[0].epochs.graph, state, "", epoch))
@@ -176,12 +184,26 @@ def test_the_captions_hold_the_evaluations_numbers(written, trained):
             in kernels
 
 
+def test_every_figure_is_the_paper_width_or_says_why_not(written):
+    """A PNG is the style's width × 300 dpi (paper: 3.5 in), or as wide as its caption says the panel needs
+    (three images side by side do not fit 3.5 in at 8 pt: wider, never clipped)."""
+    folder, _ = written
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    for caption, png in re.findall(r"<figcaption>(.*?)<br><span class='files'><a href='([^']+\.png)'", page):
+        if png.startswith(("01_", "02_", "03_")):
+            continue  # the diagrams: as wide as the network needs
+        wide = re.search(r"Drawn ([0-9.]+) in wide", caption)
+        inches = float(wide.group(1)) if wide else 3.5
+        with Image.open(folder / png) as image:
+            assert image.width == round(inches * 300), (png, caption)
+
+
 def test_both_epochs_have_every_panel(written):
     folder, _ = written
     for panel in EPOCH_PANELS:
         for epoch in (0, 2):
-            assert list(folder.glob(f"*_{panel}_*epoch{epoch}.png")) or list(folder.glob(f"*_{panel}_epoch{epoch}.png"))
-    captions = _page(folder).captions
+            assert len(list(folder.glob(f"*_{panel}_*epoch{epoch}.png"))) == 1
+    captions = [c for c in _page(folder).captions if not c.startswith("Loss and accuracy")]  # the curves: every epoch
     assert sum("before training (epoch 0)" in c for c in captions) == 1 + len(EPOCH_PANELS)
     assert sum("after epoch 2" in c for c in captions) == 1 + len(EPOCH_PANELS)
 
@@ -242,7 +264,7 @@ def test_a_network_without_convolutions_skips_with_its_reason(tmp_path):
     page = _page(tmp_path / "s")
     text = " ".join(page.text)
     assert "Kernels, after epoch 1" in text and "not drawn: this network has no convolution layer" in text
-    assert [p.name for p in (tmp_path / "s").glob("*_confusion_epoch1.png")] == ["03_confusion_epoch1.png"]
+    assert [p.name for p in (tmp_path / "s").glob("*_confusion_epoch1.png")] == ["04_confusion_epoch1.png"]
     assert not list((tmp_path / "s").glob("*kernels*"))
 
 

@@ -12,12 +12,14 @@ The panels' figures are the panels' own (:mod:`.panel_figures`), drawn with one 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtWidgets import QGraphicsView
 
 from ...core.errors import UserError
 from ...export.figure_set import (
@@ -96,6 +98,8 @@ class FigureSet:
             self.style: FigureStyle = figure_style(request.style)
         except KeyError as exc:
             raise FigureSetError(str(exc).strip("'\"")) from None
+        #: The panels' choices, in the set's figure style.
+        self.options = dataclasses.replace(request.options, style=self.style.name)
         unknown = [kind for kind in request.kinds or () if kind not in KINDS]
         if unknown:
             raise FigureSetError(f"no kind of figure {unknown[0]!r}; there are {', '.join(KINDS)}")
@@ -169,8 +173,48 @@ class FigureSet:
                             self._diagram_drawer(name)) for name in DIAGRAM_STYLES]
 
     def curve_entries(self) -> list[FigureEntry]:
-        """The run's training curves (none until a curve writer is there)."""
-        return []
+        """The run's loss and accuracy per epoch (as ``cnnplayground curves`` draws them), when it recorded any."""
+        if self.run_index is None:
+            return []
+        return [FigureEntry("Training curves", "curves", "Loss and accuracy per epoch", self._curves_drawer())]
+
+    def _curves_drawer(self) -> Callable[[], Drawn]:
+        def draw() -> Drawn:
+            from ...export.curves import METRICS, curve_plots, pgfplots_document
+            from .curves_figure import curves_figure
+
+            assert self.run_index is not None
+            run = self.project.history[self.run_index]
+            plots = [p for p in curve_plots([run], list(METRICS), self.style) if p.lines]
+            if not plots:
+                raise FigureSetError(f"{run.name} recorded no loss or accuracy per epoch")
+            numbers: dict[str, Any] = {}
+            parts = []
+            for plot in plots:
+                line = plot.lines[0]
+                unit = " %" if plot.key == "accuracy" else ""
+                pick = max if plot.key == "accuracy" else min
+                best = pick(range(len(line.y)), key=lambda i, y=line.y: y[i])
+                numbers[plot.key] = {"series": line.series, "first": line.y[0], "last": line.y[-1],
+                                     "best": line.y[best], "best_epoch": line.x[best]}
+                digits = ".1f" if plot.key == "accuracy" else ".3f"
+                parts.append(f"{line.series.replace('_', ' ').replace('val ', 'validation ')} "
+                             f"{line.y[0]:{digits}}{unit} after epoch {line.x[0]:g}, {line.y[-1]:{digits}}{unit} "
+                             f"after epoch {line.x[-1]:g} ({'highest' if pick is max else 'lowest'} "
+                             f"{line.y[best]:{digits}}{unit} after epoch {line.x[best]:g})")
+            caption = (f"Loss and accuracy of {run.name} per epoch: {'; '.join(parts)}. pgfplots source for LaTeX "
+                       "beside it (.tex), the numbers inline.")
+            title = f"{self.project.name}: {run.name}"
+            widget = curves_figure(plots, self.style)
+            write_widget = self.write_widget(widget)
+
+            def write(stem: Path) -> list[Path]:
+                paths = write_widget(stem)
+                tex = stem.with_name(f"{stem.name}.tex")
+                atomic_write_bytes(tex, pgfplots_document(plots, self.style, None, title).encode("utf-8"))
+                return [*paths, tex]
+            return Drawn(caption, numbers, write)
+        return draw
 
     # --- drawing ----------------------------------------------------------------------------------------------
     def context(self):
@@ -178,7 +222,7 @@ class FigureSet:
         from .panel_figures import _Context
 
         if self._context is None:
-            self._context = _Context(self.project, self.request.options, application())
+            self._context = _Context(self.project, self.options, application())
         return self._context
 
     def _frame(self, panel: str, weights: FigureWeights):
@@ -187,14 +231,40 @@ class FigureSet:
         [frame] = PANEL_DRAWERS[panel](self.context(), [weights])
         return frame
 
-    def write_widget(self, widget) -> Callable[[Path], list[Path]]:
-        """A ``write`` that draws ``widget`` in every :data:`WIDGET_FORMATS` (and then lets it go)."""
+    def fitting_style(self, widget) -> FigureStyle:
+        """The set's style, or the same style as wide as ``widget`` needs where the preset is narrower than the
+        least width its parts take in the style's font (a panel's three images side by side in a 3.5 in column):
+        wider, rather than clipped at the preset's edge. A paper then scales it to the column. A figure with a plot
+        (the receptive field's sizes per layer) keeps the width it was drawn at: a plot drawn narrower than that
+        shows only part of itself."""
+        from .styled import LOGICAL_DPI, font
+
+        widget.setFont(font(self.style, self.style.font_size))
+        layout = widget.layout()
+        if layout is not None:
+            layout.activate()
+        needed = widget.minimumSizeHint().width()
+        if widget.findChildren(QGraphicsView):  # plots are not laid out again when narrowed: keep their width
+            needed = max(needed, widget.width())
+        if needed <= round(self.style.width_in * LOGICAL_DPI):
+            return self.style
+        return dataclasses.replace(self.style, width_in=round(needed / LOGICAL_DPI + 0.05, 1))
+
+    def _widened(self, style: FigureStyle) -> str:
+        if style.width_in == self.style.width_in:
+            return ""
+        return (f" Drawn {style.width_in:g} in wide: the panel's parts need more than the {self.style.name} "
+                f"style's {self.style.width_in:g} in.")
+
+    def write_widget(self, widget, style: FigureStyle | None = None) -> Callable[[Path], list[Path]]:
+        """A ``write`` that draws ``widget`` in every :data:`WIDGET_FORMATS` in ``style`` (default: the set's),
+        and then lets it go."""
         def write(stem: Path) -> list[Path]:
             paths = []
             try:
                 for suffix in WIDGET_FORMATS:
                     path = stem.with_name(f"{stem.name}.{suffix}")
-                    write_figure(widget, path)
+                    write_figure(widget, path, style or self.style)
                     paths.append(path)
             finally:
                 widget.deleteLater()
@@ -266,7 +336,8 @@ class FigureSet:
                 caption += f"; most confused: {pair[0]} → {pair[1]} ({pair[2]:,})"
             else:
                 caption += "; no image confused"
-            return Drawn(caption + ".", numbers, self.write_widget(frame.widget))
+            style = self.fitting_style(frame.widget)
+            return Drawn(caption + "." + self._widened(style), numbers, self.write_widget(frame.widget, style))
         return draw
 
     def _panel_drawer(self, panel: str, weights: FigureWeights) -> Callable[[], Drawn]:
@@ -282,7 +353,7 @@ class FigureSet:
                 w = frame.values["weight"]
                 out, channels, kh, kw = w.shape
                 layer = rest[:rest.rfind(f": {out} filters of")]
-                mode = self.request.options.mode if self.request.options.mode != "rgb" else "auto"
+                mode = self.options.mode if self.options.mode != "rgb" else "auto"
                 scale = float(kernel_images(w, mode, "shared").scale.max(initial=0.0))
                 numbers = {"layer": layer, "filters": out, "shape": (channels, kh, kw), "scale": scale}
                 caption = (f"Kernels of {layer}, {out} filters of {channels}×{kh}×{kw}, {when}; colour scale "
@@ -300,7 +371,8 @@ class FigureSet:
                 numbers = _panel_numbers(panel, frame.values)
                 caption = f"{_PANEL_TITLES[panel]}, {self.run_name} {when}: {rest}"
                 caption = caption.rstrip(".") + "." + _panel_extra(panel, frame)
-            return Drawn(caption, numbers, self.write_widget(frame.widget), detail)
+            style = self.fitting_style(frame.widget)
+            return Drawn(caption + self._widened(style), numbers, self.write_widget(frame.widget, style), detail)
         return draw
 
     # --- writing ----------------------------------------------------------------------------------------------
