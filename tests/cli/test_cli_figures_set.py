@@ -318,3 +318,46 @@ def test_the_launcher_routes_figures_to_the_command_line():
     from cnnplayground.app import CLI_COMMANDS, wants_cli
 
     assert "figures" in CLI_COMMANDS and wants_cli(["figures", "x.cnnp", "--out", "figs"])
+
+
+def test_a_paper_column_confusion_shows_every_class_accuracy_whole(trained, tmp_path, monkeypatch):
+    """At 3.5 in the per-class accuracies go under the matrix: beside it, their bars and percentages were cut at
+    the column's edge (their scroll area narrower than its content)."""
+    from PySide6.QtWidgets import QSplitter
+
+    figure_set = FigureSet(load_project(trained), SetRequest(tmp_path / "s", kinds=("confusion",)))
+    drawn = []
+    real = figure_set.write_widget
+    monkeypatch.setattr(figure_set, "write_widget", lambda widget, style=None: drawn.append(widget) or
+                        real(widget, style))
+    list(figure_set.steps())
+    [widget] = drawn
+    [split] = widget.findChildren(QSplitter)
+    bars = split.widget(1)
+    content = bars.widget()  # what the scroll area shows of it is all there is of it
+    assert content.width() <= bars.viewport().width() and content.height() <= bars.viewport().height()
+    assert bars.viewport().height() >= content.sizeHint().height()
+    corner = bars.mapTo(widget, bars.rect().bottomRight())
+    assert corner.x() < widget.width() and corner.y() < widget.height()
+
+
+def test_a_panel_wider_than_the_column_is_drawn_wider_not_clipped(trained, tmp_path, monkeypatch):
+    """Occlusion's two maps and their colour bars need more than 3.5 in at 8 pt: the figure is drawn as wide as
+    they need (its caption says so), never narrower than its parts (which would cut them at the edge)."""
+    from cnnplayground.export.panel_options import FigureOptions
+
+    figure_set = FigureSet(load_project(trained), SetRequest(tmp_path / "s", kinds=("occlusion", "kernels"),
+                                                             options=FigureOptions(steps=2)))
+    drawn = []
+    real = figure_set.write_widget
+    monkeypatch.setattr(figure_set, "write_widget", lambda widget, style=None: drawn.append((widget, style)) or
+                        real(widget, style))
+    results = [step.result for step in figure_set.steps()]
+    (kernels, kernels_style), (occlusion, occlusion_style) = drawn
+    assert kernels_style.width_in == 3.5 and "Drawn" not in results[0].caption
+    assert occlusion.minimumSizeHint().width() <= occlusion_style.width_in * 96
+    assert occlusion_style.width_in > 3.5
+    assert results[1].caption.endswith(f"Drawn {occlusion_style.width_in:g} in wide: the panel's parts need more "
+                                       "than the paper style's 3.5 in.")
+    with Image.open(tmp_path / "s" / "02_occlusion_epoch2.png") as png:
+        assert png.width == round(occlusion_style.width_in * 300)

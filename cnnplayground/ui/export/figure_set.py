@@ -336,9 +336,34 @@ class FigureSet:
                 caption += f"; most confused: {pair[0]} → {pair[1]} ({pair[2]:,})"
             else:
                 caption += "; no image confused"
+            self._stack_narrow_confusion(frame.widget)
             style = self.fitting_style(frame.widget)
             return Drawn(caption + "." + self._widened(style), numbers, self.write_widget(frame.widget, style))
         return draw
+
+    def _stack_narrow_confusion(self, widget) -> None:
+        """In a narrow style (a paper column), the per-class accuracies under the matrix instead of beside it,
+        where they would be cut at the column's edge; the figure grows by their height."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QSplitter
+
+        from .styled import LOGICAL_DPI, font
+
+        if self.style.width_in * LOGICAL_DPI >= 600 or self.style.height_in is not None:
+            return
+        splits = widget.findChildren(QSplitter)
+        if len(splits) != 1 or splits[0].count() != 2:
+            return
+        split = splits[0]
+        widget.setFont(font(self.style, self.style.font_size))
+        split.setOrientation(Qt.Orientation.Vertical)
+        bars = split.widget(1)
+        inner = getattr(bars, "widget", lambda: None)() or bars  # a scroll area's content
+        needed = inner.sizeHint().height() + 2 * bars.frameWidth() if hasattr(bars, "frameWidth") else \
+            inner.sizeHint().height()
+        widget.resize(widget.width(), widget.height() + needed + split.handleWidth())
+        widget.layout().activate()
+        split.setSizes([max(split.height() - needed - split.handleWidth(), 1), needed])
 
     def _panel_drawer(self, panel: str, weights: FigureWeights) -> Callable[[], Drawn]:
         def draw() -> Drawn:
