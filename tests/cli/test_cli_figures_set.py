@@ -341,19 +341,27 @@ def test_a_paper_column_confusion_shows_every_class_accuracy_whole(trained, tmp_
     assert corner.x() < widget.width() and corner.y() < widget.height()
 
 
-def test_a_panel_wider_than_the_column_is_drawn_wider_not_clipped(trained, tmp_path, monkeypatch):
+def test_a_panel_is_drawn_as_wide_and_tall_as_its_parts_need(trained, tmp_path, monkeypatch):
     """Occlusion's two maps and their colour bars need more than 3.5 in at 8 pt: the figure is drawn as wide as
-    they need (its caption says so), never narrower than its parts (which would cut them at the edge)."""
+    they need (its caption says so), never narrower than its parts (which would cut them at the edge); and as
+    tall as they need at that width (the top images' grid wraps into more rows in a column)."""
     from cnnplayground.export.panel_options import FigureOptions
 
-    figure_set = FigureSet(load_project(trained), SetRequest(tmp_path / "s", kinds=("occlusion", "kernels"),
+    figure_set = FigureSet(load_project(trained), SetRequest(tmp_path / "s", kinds=("occlusion", "kernels",
+                                                                                   "adversarial", "top-patches"),
                                                              options=FigureOptions(steps=2)))
     drawn = []
     real = figure_set.write_widget
     monkeypatch.setattr(figure_set, "write_widget", lambda widget, style=None: drawn.append((widget, style)) or
                         real(widget, style))
     results = [step.result for step in figure_set.steps()]
-    (kernels, kernels_style), (occlusion, occlusion_style) = drawn
+    for widget, style in drawn:  # tall enough at the width drawn (the style keeps the widget's proportions)
+        width = round(style.width_in * 96)
+        height = width * widget.height() / widget.width()
+        assert height >= widget.minimumSizeHint().height() - 1
+        if widget.layout().hasHeightForWidth():  # the top images' grid wraps into rows
+            assert height >= widget.layout().totalHeightForWidth(width) - 1
+    (kernels, kernels_style), (occlusion, occlusion_style), *_ = drawn
     assert kernels_style.width_in == 3.5 and "Drawn" not in results[0].caption
     assert occlusion.minimumSizeHint().width() <= occlusion_style.width_in * 96
     assert occlusion_style.width_in > 3.5

@@ -246,9 +246,21 @@ class FigureSet:
         needed = widget.minimumSizeHint().width()
         if widget.findChildren(QGraphicsView):  # plots are not laid out again when narrowed: keep their width
             needed = max(needed, widget.width())
-        if needed <= round(self.style.width_in * LOGICAL_DPI):
-            return self.style
-        return dataclasses.replace(self.style, width_in=round(needed / LOGICAL_DPI + 0.05, 1))
+        style = self.style
+        if needed > round(self.style.width_in * LOGICAL_DPI):
+            style = dataclasses.replace(self.style, width_in=round(needed / LOGICAL_DPI + 0.05, 1))
+        if style.height_in is None:
+            # The height the parts need at the figure's width (a grid of tiles wraps into more rows; labels
+            # under images need their lines): the style keeps the widget's proportions, so set them here.
+            width = round(style.width_in * LOGICAL_DPI)
+            height = round(width * widget.height() / max(widget.width(), 1))
+            if layout is not None and layout.hasHeightForWidth():
+                height = max(height, layout.totalHeightForWidth(width))
+            height = max(height, widget.minimumSizeHint().height())
+            widget.resize(width, height)
+            if layout is not None:
+                layout.activate()
+        return style
 
     def _widened(self, style: FigureStyle) -> str:
         if style.width_in == self.style.width_in:
