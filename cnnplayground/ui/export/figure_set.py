@@ -239,7 +239,11 @@ class FigureSet:
         shows only part of itself."""
         from .styled import LOGICAL_DPI, font
 
+        from ..inspect.imaging import ColorBar
+
         widget.setFont(font(self.style, self.style.font_size))
+        for bar in widget.findChildren(ColorBar):  # its labels' line in the style's font (as headless does)
+            bar.setMinimumHeight(bar.fontMetrics().height() + 16)
         layout = widget.layout()
         if layout is not None:
             layout.activate()
@@ -260,11 +264,24 @@ class FigureSet:
             widget.resize(width, height)
             if layout is not None:
                 layout.activate()
+        else:  # a slide: its 16:9 page made larger (and so shown smaller) until the parts fit its height
+            width = round(style.width_in * LOGICAL_DPI)
+            needed_height = widget.minimumSizeHint().height()
+            if layout is not None and layout.hasHeightForWidth():
+                needed_height = max(needed_height, layout.totalHeightForWidth(width))
+            page_height = style.height_in * LOGICAL_DPI
+            if needed_height > page_height:
+                scale = needed_height / page_height
+                style = dataclasses.replace(style, width_in=round(style.width_in * scale + 0.05, 1),
+                                            height_in=round(style.height_in * scale + 0.05, 2))
         return style
 
     def _widened(self, style: FigureStyle) -> str:
         if style.width_in == self.style.width_in:
             return ""
+        if style.height_in is not None and self.style.height_in is not None:
+            return (f" Drawn on a {style.width_in:g} × {style.height_in:g} in page (16:9): the panel's parts need "
+                    f"more than the {self.style.width_in:g} × {self.style.height_in:g} in of a slide.")
         return (f" Drawn {style.width_in:g} in wide: the panel's parts need more than the {self.style.name} "
                 f"style's {self.style.width_in:g} in.")
 
