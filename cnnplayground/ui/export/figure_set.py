@@ -237,9 +237,8 @@ class FigureSet:
         wider, rather than clipped at the preset's edge. A paper then scales it to the column. A figure with a plot
         (the receptive field's sizes per layer) keeps the width it was drawn at: a plot drawn narrower than that
         shows only part of itself."""
-        from .styled import LOGICAL_DPI, font
-
         from ..inspect.imaging import ColorBar
+        from .styled import LOGICAL_DPI, font
 
         widget.setFont(font(self.style, self.style.font_size))
         for bar in widget.findChildren(ColorBar):  # its labels' line in the style's font (as headless does)
