@@ -237,7 +237,7 @@ class FigureSet:
         wider, rather than clipped at the preset's edge. A paper then scales it to the column. A figure with a plot
         (the receptive field's sizes per layer) keeps the width it was drawn at: a plot drawn narrower than that
         shows only part of itself."""
-        from ..inspect.imaging import ColorBar
+        from ..inspect.imaging import ColorBar, ImageGrid
         from .styled import LOGICAL_DPI, font
 
         widget.setFont(font(self.style, self.style.font_size))
@@ -257,7 +257,9 @@ class FigureSet:
             # under images need their lines): the style keeps the widget's proportions, so set them here.
             width = round(style.width_in * LOGICAL_DPI)
             height = round(width * widget.height() / max(widget.width(), 1))
-            if layout is not None and layout.hasHeightForWidth():
+            if layout is not None and layout.hasHeightForWidth() and widget.findChildren(ImageGrid):
+                # (only a grid of tiles: square image views would ask for their column's width in height
+                # and leave gaps around images drawn smaller)
                 height = max(height, layout.totalHeightForWidth(width))
             height = max(height, widget.minimumSizeHint().height())
             widget.resize(width, height)
