@@ -190,7 +190,7 @@ def index_html(title: str, meta: Sequence[str], results: Sequence[FigureResult],
 
 def _md(text: str) -> str:
     """``text`` safe in Markdown: its markup characters and HTML escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", " ".join(text.split()))
+    return re.sub(r"([\\`*_\[\]|<>~])", r"\\\1", " ".join(text.split()))
 
 
 def _md_link(name: str) -> str:
