@@ -23,6 +23,8 @@ prints Markdown tables, whose rows are taken over as they are.
   (trace, mapping, weights, layout), first and median time.
 - **layer health**: ``bench_health.py``: training throughput with layer health recorded and without
   (the overhead; target ≤ 3 %);
+- **feature map**: ``bench_embedding.py``: the Feature Space map of 2,000 MNIST test images with LeNet-5:
+  features, then PCA or t-SNE, on 1 and 2 CPU threads;
 
 Usage::
 
@@ -98,6 +100,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
             Job("epoch slider", "bench_epoch_slider.py", ["--models", "lenet5", "--epochs", "3"]),
             Job("layer health", "bench_health.py", ["--model", "lenet5", "--train-size", "256", "--steps", "3",
                                                     "--device", "cpu"]),
+            Job("feature map", "bench_embedding.py", ["--images", "150", "--threads", "1", "--repeats", "1"]),
         ]
     if args.device == "cuda":
         return [
@@ -124,6 +127,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         Job("import", "bench_import.py", []),
         Job("epoch slider", "bench_epoch_slider.py", []),
         Job("layer health", "bench_health.py", ["--device", "cpu" if args.device == "auto" else args.device]),
+        Job("feature map", "bench_embedding.py", []),
     ]
 
 
@@ -162,7 +166,8 @@ def rows_of(job: Job, stdout: str) -> list[tuple[str, ...]]:
     for r in results:
         out += {"trainer": trainer_rows, "time_to_accuracy": accuracy_rows, "gui_latency": gui_rows,
                 "inspect": inspect_rows, "folder_stream": folder_rows, "import": import_rows,
-                "epoch_slider": epoch_slider_rows, "health": health_rows}[r["bench"]](job.name, r)
+                "epoch_slider": epoch_slider_rows, "health": health_rows,
+                "embedding": embedding_rows}[r["bench"]](job.name, r)
     return out
 
 
@@ -248,11 +253,20 @@ def health_rows(name: str, r: dict) -> list[tuple[str, ...]]:
     rows = [(name, case, "step: plain / sampled; epoch bookkeeping",
              f"{r['plain_step_s'] * 1e3:.2f} / {r['sampled_step_s'] * 1e3:.2f} ms; {r['bookkeeping_s'] * 1e3:.2f} ms",
              f"overhead {r['overhead']:.2%} of this epoch, {r['overhead_60k']:.3%} of a 60,000-image one "
-             "(target ≤ 3 %)")]
+             f"(target ≤ 3 %); without the distributions {r['overhead_no_dist']:.2%}, "
+             f"{r['overhead_60k_no_dist']:.3%}")]
     if r.get("off_ips"):
         rows.append((name, case, "images/s: health off / on", f"{r['off_ips']:,.0f} / {r['on_ips']:,.0f}",
                      f"end to end {r['end_to_end_overhead']:+.1%}, median of {r['repeats']}"))
     return rows
+
+
+def embedding_rows(name: str, r: dict) -> list[tuple[str, ...]]:
+    return [(name, f"lenet5, {r['images']:,} {r['dataset']} images, {row['method'].upper()}, {row['threads']} "
+             f"thread{'s' if row['threads'] > 1 else ''}", "time: features + projection = total",
+             f"{row['features_s']:.2f} + {row['projection_s']:.2f} = {row['total_s']:.2f} s",
+             f"median of {r['repeats']}; t-SNE import {r['tsne_import_s']:.1f} s once")
+            for row in r["rows"]]
 
 
 def markdown_rows(name: str, stdout: str) -> list[tuple[str, ...]]:

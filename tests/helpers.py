@@ -54,3 +54,26 @@ def install_halting_hooks(monkeypatch, local) -> None:
     monkeypatch.setattr(trainer_module, "evaluate", evaluate)
     monkeypatch.setattr(trainer_module, "save_checkpoint", save_checkpoint)
     monkeypatch.setattr(trainer_module, "make_optimizer", make_optimizer)
+
+
+#: What the figure documents need from a LaTeX installation (issue 26's TikZ diagrams and pgfplots curves).
+LATEX_FILES = ("standalone.cls", "tikz.sty", "pgfplots.sty", "fix-cm.sty")
+
+
+def latex_missing() -> str | None:
+    """Why the TikZ/pgfplots documents cannot be compiled here (None: pdflatex and every package they need are
+    installed). ``.ci/run`` installs a small TeX Live where it can; elsewhere the compile tests skip."""
+    import functools
+    import shutil
+    import subprocess
+
+    @functools.cache
+    def check() -> str | None:
+        if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
+            return ("pdflatex is not installed (apt-get install texlive-latex-base texlive-pictures "
+                    "texlive-latex-extra): the documents are checked for structure only")
+        found = subprocess.run(["kpsewhich", *LATEX_FILES], capture_output=True, text=True).stdout.split()
+        missing = [f for f in LATEX_FILES if not any(p.endswith("/" + f) for p in found)]
+        return f"LaTeX lacks {', '.join(missing)}: the documents are checked for structure only" if missing else None
+
+    return check()

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"  # where the benchmarks look (no override)
 
 BENCHMARKS = ("trainer", "time to accuracy", "GUI overhead", "inspect", "attacks", "folder stream", "import",
-              "epoch slider", "layer health")
+              "epoch slider", "layer health", "feature map")
 
 
 @pytest.mark.slow

@@ -167,6 +167,9 @@ def count_history_points(history: Any) -> int:
         if isinstance(layers, list):  # layer health: every value of every measure counts as a point
             total += sum(len(v) for layer in layers if isinstance(layer, dict) for v in layer.values()
                          if isinstance(v, list))
+            # and every percentile of a distribution (a list per epoch)
+            total += sum(len(row) for layer in layers if isinstance(layer, dict) for v in layer.values()
+                         if isinstance(v, list) for row in v if isinstance(row, list))
     return total
 
 

@@ -4,6 +4,12 @@ The trainer measures it (``train/health.py``: one sampled step per epoch) and pu
 epoch's event; :func:`run_health` turns those into one :class:`RunHealth` per run. Non-finite
 values (a diverged run) are ``None``, as in :class:`~.history.Series`. Files written before
 health was recorded have none (``RunHistory.health`` is ``None``).
+
+Distributions: ``weight_percentiles`` and ``activation_percentiles`` hold, per stored epoch, the
+:data:`PERCENTILES` of the layer's weights (at the epoch's end) and of its output (on the sampled step),
+or ``None`` for an epoch without them; a whole field is ``None`` when never recorded (files written before
+distributions were, and parameter-free layers' weights). Values are kept to :data:`PERCENTILE_DIGITS`
+significant digits (a LeNet-5 epoch's distributions: ~2 KB of JSON).
 """
 
 from __future__ import annotations
@@ -20,12 +26,34 @@ MAX_HEALTH_LAYERS = 512
 
 _Values = Annotated[list[float | None], Field(max_length=MAX_HEALTH_EPOCHS)]
 MEASURES = ("activation_mean", "activation_std", "dead_share", "grad_norm", "update_ratio")
+#: The percentiles a distribution is summarised by (TensorBoard's distributions view draws the same).
+PERCENTILES = (0, 7, 16, 31, 50, 69, 84, 93, 100)
+DISTRIBUTIONS = ("weight_percentiles", "activation_percentiles")
+#: Significant digits a stored percentile keeps.
+PERCENTILE_DIGITS = 7
+
+_Summary = Annotated[list[float | None], Field(min_length=len(PERCENTILES), max_length=len(PERCENTILES))]
+_Summaries = Annotated[list[_Summary | None], Field(max_length=MAX_HEALTH_EPOCHS)]
 
 
 def _finite_or_none(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
     return value
+
+
+def _summaries_finite_or_none(value: Any) -> Any:
+    """Non-finite percentiles become None; finite ones keep :data:`PERCENTILE_DIGITS` digits. Anything that is
+    not a list of lists is left for validation to refuse."""
+    if not isinstance(value, list | tuple):
+        return value
+    out = []
+    for row in value:
+        if isinstance(row, list | tuple):
+            row = [None if isinstance(v, float) and not math.isfinite(v)
+                   else float(f"{v:.{PERCENTILE_DIGITS}g}") if isinstance(v, float) else v for v in row]
+        out.append(row)
+    return out
 
 
 class LayerHealthSeries(BaseModel):
@@ -41,11 +69,23 @@ class LayerHealthSeries(BaseModel):
     dead_share: _Values | None = None
     grad_norm: _Values | None = None
     update_ratio: _Values | None = None
+    weight_percentiles: _Summaries | None = None
+    activation_percentiles: _Summaries | None = None
 
     @field_validator(*MEASURES, mode="before")
     @classmethod
     def _non_finite_to_none(cls, value: Any) -> Any:
         return _finite_or_none(value)
+
+    @field_validator(*DISTRIBUTIONS, mode="before")
+    @classmethod
+    def _summaries_non_finite_to_none(cls, value: Any) -> Any:
+        return _summaries_finite_or_none(value)
+
+    @property
+    def has_distributions(self) -> bool:
+        """Whether any epoch recorded a weight or activation distribution."""
+        return any(v is not None for field in DISTRIBUTIONS for v in getattr(self, field) or ())
 
 
 class RunHealth(BaseModel):
@@ -60,7 +100,7 @@ class RunHealth(BaseModel):
     def _lengths_match(self) -> RunHealth:
         n = len(self.epochs)
         for layer in self.layers:
-            for measure in MEASURES:
+            for measure in (*MEASURES, *DISTRIBUTIONS):
                 values = getattr(layer, measure)
                 if values is not None and len(values) != n:
                     raise ValueError(f"layer {layer.name[:40]!r}: {measure} has {len(values)} values for {n} epochs")
@@ -68,6 +108,11 @@ class RunHealth(BaseModel):
 
     def layer(self, name: str) -> LayerHealthSeries | None:
         return next((layer for layer in self.layers if layer.name == name), None)
+
+    @property
+    def has_distributions(self) -> bool:
+        """Whether any layer recorded a distribution (runs recorded before they were have none)."""
+        return any(layer.has_distributions for layer in self.layers)
 
 
 class LayerRecord(Protocol):
@@ -87,6 +132,8 @@ class LayerRecord(Protocol):
     def grad_norm(self) -> float | None: ...
     @property
     def update_ratio(self) -> float | None: ...
+    # Optional (records made before distributions were lack them, read with getattr):
+    # weight_percentiles, activation_percentiles: Sequence[float] | None.
 
 
 def run_health(epochs: Sequence[tuple[int, Sequence[LayerRecord]]]) -> RunHealth | None:
@@ -106,9 +153,13 @@ def run_health(epochs: Sequence[tuple[int, Sequence[LayerRecord]]]) -> RunHealth
     series = []
     for name, kind in list(names.items())[:MAX_HEALTH_LAYERS]:
         by_epoch = [next((layer for layer in layers if layer.name == name), None) for _, layers in measured]
-        values: dict[str, list[float | None] | None] = {}
+        values: dict[str, Any] = {}
         for measure in MEASURES:
             column = [None if layer is None else getattr(layer, measure) for layer in by_epoch]
             values[measure] = column if any(v is not None for v in column) or measure.startswith("act") else None
+        for field in DISTRIBUTIONS:
+            rows = [None if layer is None else getattr(layer, field, None) for layer in by_epoch]
+            summaries = [None if row is None or len(row) != len(PERCENTILES) else list(row) for row in rows]
+            values[field] = summaries if any(row is not None for row in summaries) else None
         series.append(LayerHealthSeries(name=name[:200], kind=kind[:64], **values))
     return RunHealth(epochs=[epoch for epoch, _ in measured], layers=series)

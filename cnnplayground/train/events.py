@@ -64,7 +64,9 @@ class LayerHealth:
     fired (output > 0) on any image of the sample; None for other layers. ``grad_norm``: L2 norm
     of the layer's parameter gradients at the sampled step; ``update_ratio``: ``‖w_end − w_start‖ /
     ‖w_start‖`` over the epoch; both None for layers without trainable parameters. Any value may be
-    NaN when the run diverged.
+    NaN when the run diverged. ``activation_percentiles``: the ``project.health.PERCENTILES`` (0, 7, …,
+    100 %) of the output on the sampled batch; ``weight_percentiles``: of the layer's weights at the
+    epoch's end (None without trainable parameters); both None when not recorded.
     """
 
     name: str
@@ -74,6 +76,8 @@ class LayerHealth:
     dead_share: float | None = None
     grad_norm: float | None = None
     update_ratio: float | None = None
+    weight_percentiles: tuple[float, ...] | None = None
+    activation_percentiles: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

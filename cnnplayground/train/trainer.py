@@ -737,9 +737,13 @@ def _epoch_event(
     )
 
 
+def _tuple_lists(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
 def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     out = dict(d)
     out["per_class_accuracy"] = tuple(out["per_class_accuracy"])
     out["confusion"] = tuple(tuple(r) for r in out["confusion"])
-    out["health"] = tuple(LayerHealth(**layer) for layer in out.get("health", ()))
+    out["health"] = tuple(LayerHealth(**_tuple_lists(layer)) for layer in out.get("health", ()))
     return out

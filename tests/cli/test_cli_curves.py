@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import latex_missing
 from PIL import Image
 
 from cnnplayground.app import CLI_COMMANDS
@@ -55,7 +56,7 @@ def test_tex_with_its_data_beside_it_and_the_slide_style(project, tmp_path, caps
     assert list(rows[0]) == ["epoch", "loss1", "loss2", "loss3", "accuracy1", "accuracy2", "accuracy3"]
     assert [r["accuracy2"] for r in rows] == ["24", "48", "56"]
     assert out.read_text().count("{curves.csv}") == 6
-    if shutil.which("pdflatex"):
+    if latex_missing() is None:
         done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
                               capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stdout[-1500:]

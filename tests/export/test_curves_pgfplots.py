@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import latex_missing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,8 +146,7 @@ def test_any_run_name_makes_balanced_latex_without_active_characters(name):
 PDFLATEX = shutil.which("pdflatex")
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-base "
-                    "texlive-pictures texlive-latex-extra): the structure is checked above")
+@pytest.mark.skipif(latex_missing() is not None, reason=str(latex_missing()))
 @pytest.mark.parametrize("name", list(STYLES))
 def test_the_document_compiles_with_pdflatex_to_the_presets_width(name, tmp_path):
     style = figure_style(name)

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from diagram_checks import dense_net
+from helpers import latex_missing
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.export.diagram.flow import flow_scene
@@ -135,8 +136,8 @@ def test_diagram_format_comes_from_the_suffix():
 
 
 def _pdflatex(tmp_path, source: str) -> None:
-    if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex is not installed: the TikZ is checked for structure only")
+    if latex_missing():
+        pytest.skip(latex_missing())
     tex = tmp_path / "diagram.tex"
     tex.write_text(source, encoding="utf-8")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",

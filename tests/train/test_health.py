@@ -61,7 +61,7 @@ def test_each_epoch_carries_the_health_of_every_layer_and_no_hook_stays(small_da
     assert record.health is not None and record.health.epochs == [1, 2]
     text = record.model_dump_json()
     assert RunHistory.model_validate_json(text) == record
-    assert len(record.health.model_dump_json()) < 4_000
+    assert len(record.health.model_dump_json()) < 8_000  # distributions included: ~1.5 KB an epoch
     json.dumps(to_dict(epochs[0]), allow_nan=False)
 
 

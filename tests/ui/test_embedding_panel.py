@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from cnnplayground.inspect.embedding import pca_2d
+from cnnplayground.inspect import embedding
+from cnnplayground.inspect.embedding import pca_2d, tsne_2d
 from cnnplayground.inspect.snapshot import prepare
-from cnnplayground.ui.inspect.embedding_panel import class_color
+from cnnplayground.io.project_epochs import snapshot_model
+from cnnplayground.ui.inspect.embedding_panel import HOVER_HINT, class_color
 from cnnplayground.ui.shell.main_window import MainWindow
+from tests.ui.test_epoch_slider import EPOCHS
+from tests.ui.test_epoch_slider import open_project as open_project_with_epochs
 from tests.ui.test_inspect_panels import open_project, trained_lenet
 
 
@@ -67,7 +73,116 @@ def test_the_map_shows_every_image_by_class_and_outlines_exactly_the_misclassifi
     at = view.mapViewToScene(QPointF(*panel.result.points[i]))
     nearest = panel.point_near(at)
     assert nearest is not None and np.allclose(panel.result.points[nearest], panel.result.points[i])
+    assert panel.hover.text() == HOVER_HINT  # on no point yet
     qtbot.mouseMove(panel.plot.viewport(), panel.plot.mapFromScene(at))
-    qtbot.waitUntil(lambda: panel.hover.text() != "", timeout=5_000)
+    qtbot.waitUntil(lambda: panel.hover.text() != HOVER_HINT, timeout=5_000)
     assert panel.hover.text() == panel.describe(panel.point_near(at))
     assert f"class {labels[nearest]}" in panel.hover.text() and "(wrong)" in panel.hover.text()
+
+
+def isolated_point(panel) -> tuple[int, QPointF]:
+    """An image (not the first: every spin box starts there) whose point is the nearest to its own position."""
+    view = panel.plot.getPlotItem().getViewBox()
+    for i in range(len(panel.result.points) - 1, 0, -1):
+        at = view.mapViewToScene(QPointF(*panel.result.points[i]))
+        if panel.point_near(at) == i:
+            return i, at
+    raise AssertionError("every point lies on another")
+
+
+def test_a_click_on_a_point_shows_its_image_in_feature_maps_attribution_and_adversarial(qtbot, window):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_feature_maps.trigger()
+    window.feature_maps.input_kind.setCurrentIndex(window.feature_maps.input_kind.findData("draw"))
+    window.acts.show_embedding.trigger()
+    panel = window.embedding
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20_000)
+    i, at = isolated_point(panel)
+    targets = {"feature_maps": window.feature_maps, "attribution": window.attribution,
+               "adversarial": window.adversarial}
+    assert all(p.index.value() != i for p in targets.values())
+    with qtbot.waitSignal(panel.image_chosen, timeout=5_000) as chosen:
+        qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=panel.plot.mapFromScene(at))
+    assert chosen.args == [i]
+    for p in targets.values():
+        assert p.index.value() == i and p.index.maximum() == len(window.model_source.split()) - 1
+    assert window.statusBar().currentMessage() == \
+        f"Validation image {i} is on show in Feature Maps, Attribution and Adversarial"
+    # Feature Maps switched from the drawing to the dataset image, and computes that image's maps when shown.
+    maps = window.feature_maps
+    assert maps.input_kind.currentData() == "dataset"
+    window.acts.show_feature_maps.trigger()
+    split = window.model_source.split()
+    assert np.array_equal(maps._dataset_image, split.images[i].float().numpy() / 255.0)
+    model = window.model_source.model
+    with torch.no_grad():
+        expected = torch.softmax(model(maps.input_tensor()), dim=1)[0]
+        x = prepare(split.images[i:i + 1], window.model_source.data.mean, window.model_source.data.std)
+    assert torch.allclose(maps.input_tensor(), x)
+    qtbot.waitUntil(lambda: maps.prediction and maps.prediction[0][0] == int(expected.argmax()), timeout=10_000)
+    # Attribution and Adversarial compute for that image when shown.
+    window.acts.show_adversarial.trigger()
+    qtbot.waitUntil(lambda: window.adversarial.adversarial is not None, timeout=20_000)
+    assert window.adversarial.index.value() == i
+
+
+def layer_features(model, window, layer: str) -> torch.Tensor:
+    data, split = window.model_source.data, window.model_source.split()
+    with torch.no_grad():
+        return model.forward_all(prepare(split.images, data.mean, data.std))[layer].flatten(1)
+
+
+def test_the_map_follows_the_epoch_slider(qtbot, window):
+    project = open_project_with_epochs(window)
+    window.acts.show_embedding.trigger()
+    panel, bar = window.embedding, window.embedding.epoch_bar
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20_000)
+    layer = panel.result.layer
+    latest = pca_2d(layer_features(window.model_source.model, window, layer))[0]
+    assert np.allclose(panel.result.points, latest, atol=1e-4)
+    for epoch in (1, 4):
+        shown = panel.result
+        bar.slider.setValue(EPOCHS.index(epoch))
+        assert window.model_source.selected_epoch == (0, epoch)
+        qtbot.waitUntil(lambda shown=shown: panel.result is not None and panel.result is not shown, timeout=20_000)
+        expected = pca_2d(layer_features(snapshot_model(project, 0, epoch), window, layer))[0]
+        assert np.allclose(panel.result.points, expected, atol=1e-4)  # that epoch's stored weights
+        assert not np.allclose(panel.result.points, latest, atol=1e-2)  # not the latest ones
+        assert f"after epoch {epoch}" in panel.caption.text()
+
+
+def test_tsne_is_computed_in_the_background_and_a_newer_request_drops_it(qtbot, window, monkeypatch):
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_embedding.trigger()
+    panel = window.embedding
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20_000)
+    assert panel.method.currentText() == "PCA" and not panel.perplexity.isVisible()
+    assert panel.perplexity.value() == 30 and "perplexity" in panel.perplexity.toolTip()
+    release, calls = threading.Event(), []
+
+    def held_tsne(*args, **kwargs):  # t-SNE waits for the test: its "computing" state can be seen
+        calls.append(kwargs)
+        release.wait(20)
+        return tsne_2d(*args, **kwargs)
+    monkeypatch.setattr(embedding, "tsne_2d", held_tsne)
+    panel.method.setCurrentText("t-SNE")
+    assert panel.perplexity.isVisible()
+    assert panel.plot.getPlotItem().getAxis("bottom").labelText == "t-SNE 1"
+    qtbot.waitUntil(lambda: panel.state.text() == "computing t-SNE…", timeout=20_000)
+    assert panel.running and panel.result.method == "pca"  # the PCA map stays until t-SNE's is there
+    panel.method.setCurrentText("PCA")  # a newer request: the held t-SNE's map must never show
+    qtbot.waitUntil(lambda: not panel.running and panel.result.method == "pca", timeout=20_000)
+    pca_result = panel.result
+    release.set()
+    stale = panel.job
+    panel.method.setCurrentText("t-SNE")  # and now to its end
+    assert panel.job is not stale
+    qtbot.waitUntil(lambda: panel.result.method == "tsne", timeout=60_000)
+    assert panel.result is not pca_result and panel.state.text() == ""
+    features = layer_features(window.model_source.model, window, panel.result.layer)
+    assert len(calls) == 2  # the dropped request and this one
+    assert np.allclose(panel.result.points, tsne_2d(features, 30)[0], atol=1e-3)
+    # 60 images: perplexity 30 lowered to (60 − 1) / 3, and said so
+    assert panel.result.perplexity == pytest.approx(59 / 3) and "t-SNE (perplexity 20)" in panel.summary.text()

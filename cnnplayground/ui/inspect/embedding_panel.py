@@ -1,20 +1,40 @@
-"""The Feature Space panel: a layer's features of up to 2,000 validation images, projected by PCA.
+"""The Feature Space panel: a layer's features of up to 2,000 validation images, projected by PCA or t-SNE.
 
 Each point is one image, coloured by its true class (the legend names them); the misclassified
 ones have a black outline. The features are computed a batch at a time in a background job
-(:class:`~..jobs.GeneratorJob`) with a progress bar; hovering a point says which image it is, its
-class and the network's answer.
+(:class:`~..jobs.GeneratorJob`) with a progress bar, then projected (t-SNE in the same job: a newer
+request drops it); hovering a point says which image it is, its class and the network's answer, and
+clicking it sends the image to the panels that look at one image (signal ``image_chosen(index)``).
+The map follows the model source: another stored epoch on the epoch slider computes it anew.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...inspect.embedding import MAX_IMAGES, Embedding, default_layer, embedding_steps
+from ...inspect.embedding import (
+    DEFAULT_PERPLEXITY,
+    MAX_IMAGES,
+    METHODS,
+    TSNE_PCA_DIMS,
+    Embedding,
+    default_layer,
+    embedding_steps,
+    usable_perplexity,
+)
 from .imaging import theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
@@ -24,6 +44,9 @@ CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 #: How near (in pixels) the pointer must be to a point for the hover text.
 HOVER_PX = 8.0
+#: The hover line while the pointer is on no point.
+HOVER_HINT = ("Point at an image for its class and the network's answer; click it to look at it in Feature Maps, "
+              "Attribution and Adversarial")
 
 
 def class_color(label: int) -> str:
@@ -31,7 +54,11 @@ def class_color(label: int) -> str:
 
 
 class EmbeddingPanel(InspectPanel):
-    """A PCA scatter of a layer's features, one point per validation image."""
+    """A PCA or t-SNE scatter of a layer's features, one point per validation image.
+
+    Signal ``image_chosen(index)``: a point was clicked (``index`` of the validation image)."""
+
+    image_chosen = Signal(int)
 
     def __init__(self, source: ModelSource, parent: QWidget | None = None) -> None:
         super().__init__(source, parent)
@@ -47,23 +74,37 @@ class EmbeddingPanel(InspectPanel):
         self.count.setValue(MAX_IMAGES)
         self.count.setSuffix(" images")
         self.count.setToolTip("How many validation images to project (the first ones)")
+        self.method = QComboBox(self)
+        for key, name in METHODS:
+            self.method.addItem(name, key)
+        self.method.setToolTip("PCA: the two directions of most variance (a linear view; distances mean something). "
+                               f"t-SNE: after PCA to {TSNE_PCA_DIMS} dimensions, a map that keeps each image's "
+                               "nearest neighbours together (clusters show; distances between them and cluster "
+                               "sizes mean little); seconds to a minute for 2,000 images")
+        self.perplexity = QDoubleSpinBox(self)
+        self.perplexity.setRange(2.0, 100.0)
+        self.perplexity.setDecimals(0)
+        self.perplexity.setValue(DEFAULT_PERPLEXITY)
+        self.perplexity.setPrefix("perplexity ")
+        self.perplexity.setToolTip("t-SNE's perplexity: about how many neighbours each image keeps close (5-50 is "
+                                   f"usual; default {DEFAULT_PERPLEXITY:.0f}). Small: many small clumps; large: "
+                                   "the broad layout. Lowered to (images − 1) / 3 for few images")
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(160)
+        self.state = QLabel(self)
         controls = QHBoxLayout()
-        for widget in (QLabel("layer", self), self.layer, self.count, self.progress):
+        for widget in (QLabel("layer", self), self.layer, self.count, self.method, self.perplexity, self.progress,
+                       self.state):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.plot = pg.PlotWidget(self)
         theme_plot(self.plot)
         self.plot.setMinimumHeight(160)
-        self.plot.getPlotItem().setLabel("bottom", "PC 1")
-        self.plot.getPlotItem().setLabel("left", "PC 2")
         palette = self.plot.palette()
-        base = palette.color(QPalette.ColorRole.Base)
-        base.setAlpha(210)  # the points behind the legend show through a little
-        self.legend = self.plot.getPlotItem().addLegend(
-            offset=(-10, 10), labelTextColor=palette.color(QPalette.ColorRole.Text), brush=pg.mkBrush(base))
+        # Beside the view, not over it: a legend inside hid whole clusters of a t-SNE map.
+        self.legend = pg.LegendItem(labelTextColor=palette.color(QPalette.ColorRole.Text))
+        self.plot.getPlotItem().layout.addItem(self.legend, 2, 3)
         self.scatters: list[pg.ScatterPlotItem] = []
         self.hover = QLabel(self)
         self.summary = QLabel(self)
@@ -76,12 +117,32 @@ class EmbeddingPanel(InspectPanel):
         layout.addWidget(self.summary)
         self.layer.currentIndexChanged.connect(lambda _i: self.start())
         self.count.editingFinished.connect(self.start)
+        self.method.currentIndexChanged.connect(self._on_method_changed)
+        self.perplexity.editingFinished.connect(self._on_perplexity_changed)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self._on_method_changed(start=False)
 
     def _stop(self) -> None:
         self.stop_job()
         self.progress.setValue(0)
+        self.state.setText("")
         self.unsetCursor()
+
+    def _on_method_changed(self, _index: int = 0, start: bool = True) -> None:
+        tsne = self.method.currentData() == "tsne"
+        self.perplexity.setVisible(tsne)
+        plot = self.plot.getPlotItem()
+        plot.setLabel("bottom", "t-SNE 1" if tsne else "PC 1")
+        plot.setLabel("left", "t-SNE 2" if tsne else "PC 2")
+        if start:
+            self.start()
+
+    def _on_perplexity_changed(self) -> None:
+        r = self.result
+        if self.method.currentData() == "tsne" and (
+                r is None or r.perplexity != usable_perplexity(self.perplexity.value(), len(r.labels))):
+            self.start()
 
     def on_hidden_change(self) -> None:
         self._stop()
@@ -110,7 +171,7 @@ class EmbeddingPanel(InspectPanel):
 
     def refresh(self) -> None:
         self.clear()
-        parts = self.ready(self.caption, "Feature space (PCA)")
+        parts = self.ready(self.caption, f"Feature space ({self.method.currentText()})")
         if parts is None:
             self.layer.clear()
             return
@@ -132,20 +193,31 @@ class EmbeddingPanel(InspectPanel):
         if model is None or data is None or split is None or not self.layer.currentText():
             return
         n = min(self.count.value(), len(split))
-        layer = self.layer.currentText()
+        layer, method, perplexity = self.layer.currentText(), self.method.currentData(), self.perplexity.value()
         self.setCursor(Qt.CursorShape.BusyCursor)
+        self.state.setText("computing features…")
+
+        def finished() -> None:
+            self.unsetCursor()
+            self.state.setText("")
+
         self.start_job(lambda _progress: embedding_steps(model, split.images[:n], split.labels[:n], data.mean,
-                                                         data.std, layer, limit=n),
-                       items=self._on_items, finished=self.unsetCursor, failed=self._on_failed)
+                                                         data.std, layer, limit=n, method=method,
+                                                         perplexity=perplexity),
+                       items=self._on_items, finished=finished, failed=self._on_failed)
 
     def _on_items(self, items: list) -> None:
         for done, result in items:
             self.progress.setValue(round(done * 100))
-            if result is not None:
+            if isinstance(result, str):  # the projection's one long step begins
+                self.state.setText(f"computing {result}…")
+            elif result is not None:
+                self.state.setText("")
                 self.show_embedding(result)
 
     def _on_failed(self, message: str) -> None:
         self.unsetCursor()
+        self.state.setText("")
         self.summary.setText(f"The feature map failed: {message}")
 
     def show_embedding(self, result: Embedding) -> None:
@@ -155,6 +227,7 @@ class EmbeddingPanel(InspectPanel):
         self.scatters = []
         self.legend.clear()
         self.result = result
+        self.hover.setText(HOVER_HINT)
         wrong = result.labels != result.predictions
         outline = pg.mkPen("k", width=1.5)
         for label in np.unique(result.labels):
@@ -164,12 +237,22 @@ class EmbeddingPanel(InspectPanel):
             item.setData(pos=result.points[rows], data=rows,
                          pen=[outline if wrong[i] else pg.mkPen(None) for i in rows])
             self.plot.addItem(item)
+            self.legend.addItem(item, f"{label}: {name}")
             self.scatters.append(item)
+        # The view's range follows its items at the next paint; now, so that a point's place on screen is
+        # known (hover, click) as soon as the map is there.
+        self.plot.getPlotItem().getViewBox().updateAutoRange()
         n, w = len(result.labels), int(wrong.sum())
         a, b = result.explained
+        if result.method == "tsne":
+            how = (f"t-SNE (perplexity {result.perplexity:.0f}) of {min(TSNE_PCA_DIMS, result.dims)} principal "
+                   f"components ({result.kept:.1%} of the variance): neighbours stay near; distances between "
+                   "clusters mean little.")
+        else:
+            how = f"PC 1 explains {a:.1%} of the variance, PC 2 {b:.1%}."
         self.summary.setText(
-            f"{n} images, {result.layer} ({result.dims} values each). PC 1 explains {a:.1%} of the variance, "
-            f"PC 2 {b:.1%}. {w} misclassified ({w / max(n, 1):.1%}), outlined in black.")
+            f"{n} images, {result.layer} ({result.dims} values each). {how} {w} misclassified "
+            f"({w / max(n, 1):.1%}), outlined in black.")
 
     def describe(self, index: int) -> str:
         """The hover text of image ``index``."""
@@ -197,4 +280,12 @@ class EmbeddingPanel(InspectPanel):
 
     def _on_mouse_moved(self, scene_pos) -> None:
         index = self.point_near(scene_pos)
-        self.hover.setText("" if index is None else self.describe(index))
+        self.hover.setText(HOVER_HINT if index is None else self.describe(index))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        index = self.point_near(event.scenePos())
+        if index is not None:
+            event.accept()
+            self.image_chosen.emit(index)

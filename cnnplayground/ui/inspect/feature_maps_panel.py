@@ -267,6 +267,16 @@ class FeatureMapsPanel(InspectPanel):
             if path:
                 self.load_file(path)
 
+    def show_validation_image(self, index: int) -> bool:
+        """The input becomes validation image ``index`` ("Dataset image" chosen)."""
+        if not super().show_validation_image(index):
+            return False
+        self.input_kind.blockSignals(True)
+        self.input_kind.setCurrentIndex(self.input_kind.findData("dataset"))
+        self.input_kind.blockSignals(False)
+        self._on_input_kind()  # its spin box shown, the image loaded (also when a drawing was on show)
+        return True
+
     def _choose_image_path(self) -> str:
         from PySide6.QtWidgets import QFileDialog
 

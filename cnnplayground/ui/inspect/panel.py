@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
 
 from ...core.progress import Progress
 from ..jobs import FunctionJob, GeneratorJob
@@ -261,6 +261,25 @@ class InspectPanel(QWidget):
 
     def refresh(self) -> None:  # pragma: no cover - every panel overrides it
         raise NotImplementedError
+
+    def show_validation_image(self, index: int) -> bool:
+        """Look at validation image ``index`` (sent by another panel: a click on the Feature Space map).
+
+        The panel's image spin box (``self.index``) goes there: a visible panel computes at once, as for
+        the user's own choice; a hidden one when next shown. False when the panel picks no validation
+        image or the split has no image ``index``.
+        """
+        spin, split = getattr(self, "index", None), self.source.split()
+        if not isinstance(spin, QSpinBox) or split is None or not 0 <= index < len(split):
+            return False
+        spin.blockSignals(True)
+        spin.setRange(0, len(split) - 1)
+        if not self.isVisible():
+            spin.setValue(index)
+            self.stale = True
+        spin.blockSignals(False)
+        spin.setValue(index)
+        return True
 
     def _on_source_changed(self) -> None:
         if self.isVisible():

@@ -31,6 +31,7 @@ from ..inspect.feature_maps_panel import FeatureMapsPanel
 from ..inspect.kernels_panel import KernelsPanel
 from ..inspect.maximize_panel import MaximizePanel
 from ..inspect.occlusion_panel import OcclusionPanel
+from ..inspect.panel import InspectPanel
 from ..inspect.patches_panel import PatchesPanel
 from ..inspect.receptive_panel import ReceptiveFieldPanel
 from ..training.health_panel import HealthPanel
@@ -87,6 +88,27 @@ def _inspect(panel: type[QWidget]) -> Callable[[MainWindow], QWidget]:
     return make
 
 
+#: The panels a click on the Feature Space map sends its image to (each picks a validation image).
+IMAGE_TARGETS = ("feature_maps", "attribution", "adversarial")
+
+
+def _embedding(window: MainWindow) -> QWidget:
+    """The Feature Space panel: a click on a point shows that image in the :data:`IMAGE_TARGETS` panels."""
+    widget = EmbeddingPanel(window.model_source, window)
+    add_epoch_bar(widget, window.model_source)
+
+    def send(index: int) -> None:
+        titles = {spec.key: spec.title for spec in window.panel_specs}
+        sent = [titles[key] for key in IMAGE_TARGETS if key in titles and isinstance(panel := window.panel(key),
+                                                                                      InspectPanel)
+                and panel.show_validation_image(index)]
+        if sent:
+            names = sent[0] if len(sent) == 1 else ", ".join(sent[:-1]) + " and " + sent[-1]
+            window.statusBar().showMessage(f"Validation image {index} is on show in {names}", 8000)
+    widget.image_chosen.connect(send)
+    return widget
+
+
 def _results(window: MainWindow) -> QWidget:
     """The Results panel, with the epoch bar: its confusion matrix is evaluated at the epoch chosen."""
     widget = ResultsPanel(window)
@@ -103,7 +125,7 @@ PANELS: list[PanelSpec] = [
               mode="train"),
     PanelSpec("health", "Health", "healthDock", lambda window: HealthPanel(window.document, window), "",
               "What is wrong with the last run, and its layers' health", beside="results", menus=("View", "Train"),
-              figure=False, mode="train"),
+              mode="train"),
     PanelSpec("kernels", "Kernels", "kernelsDock", _inspect(KernelsPanel), "Ctrl+Shift+K",
               "The filters of each convolution layer, their numbers and weight histogram", beside="results",
               menu_rank=10),
@@ -128,8 +150,8 @@ PANELS: list[PanelSpec] = [
     PanelSpec("attribution", "Attribution", "attributionDock", _inspect(AttributionPanel), "Ctrl+Shift+G",
               "Saliency, Grad-CAM and integrated gradients: which pixels the answer depends on", beside="patches",
               menu_rank=70),
-    PanelSpec("embedding", "Feature Space", "embeddingDock", _inspect(EmbeddingPanel), "",
-              "Up to 2,000 validation images as points: a layer's features projected by PCA, by class",
+    PanelSpec("embedding", "Feature Space", "embeddingDock", _embedding, "",
+              "Up to 2,000 validation images as points: a layer's features projected by PCA or t-SNE, by class",
               beside="attribution", menu_rank=75),
     PanelSpec("explorer", "Convolution Explorer", "explorerDock", ExplorerPanel, "Ctrl+Shift+E",
               "Step a kernel along a 1-D or 2-D input: products, sums, pooling", beside="feature_maps",

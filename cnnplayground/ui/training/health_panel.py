@@ -2,17 +2,21 @@
 
 It lists the diagnoses of the project's last run (:mod:`cnnplayground.project.diagnoses`, the same
 as ``cnnplayground diagnose``) and, when the run recorded layer health, each layer's measures at its
-last measured epoch. It follows the document: a recorded run, an opened project, undo.
+last measured epoch (tab "Findings"), those measures over the epochs, one line per layer ("Over
+epochs"), and a chosen layer's weight and activation distributions as percentile bands
+("Distributions", :mod:`.health_plots`). It follows the document: a recorded run, an opened project, undo.
+Export Figure draws the plots in front (the measures' plots when the findings are).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ...core.text import printable
 from ...project.diagnoses import diagnose
 from ..document.document import Document
+from .health_plots import DistributionPlots, MeasurePlots
 
 EMPTY_CAPTION = "No run yet: train the network, and what looks wrong with the run shows here"
 
@@ -40,13 +44,30 @@ class HealthPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.findings)
         split.addWidget(self.layers)
+        self.measures = MeasurePlots(self)
+        self.distributions = DistributionPlots(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMinimumSize(1, 1)
+        self.tabs.addTab(split, "Findings")
+        self.tabs.setTabToolTip(0, "What is wrong with the run, and each layer's measures at its last epoch")
+        self.tabs.addTab(self.measures, "Over epochs")
+        self.tabs.setTabToolTip(1, "Each layer's activation spread, dead units, gradient norm and update ratio "
+                                   "over the epochs")
+        self.tabs.addTab(self.distributions, "Distributions")
+        self.tabs.setTabToolTip(2, "A layer's weights and activations over the epochs, as percentile bands")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
-        layout.addWidget(split)
+        layout.addWidget(self.tabs, 1)
         document.history_changed.connect(self.show_last_run)
         document.graph_replaced.connect(lambda _graph: self.show_last_run())
         self.show_last_run()
+
+    def figure_widget(self) -> QWidget:
+        """What Export Figure draws: the plots in front (the measures' plots when the findings are)."""
+        front = self.tabs.currentWidget()
+        return front.graphics if isinstance(front, MeasurePlots | DistributionPlots) else self.measures.graphics
 
     def show_last_run(self) -> None:
         self.findings.clear()
@@ -54,6 +75,8 @@ class HealthPanel(QWidget):
         history = self.document.project.history
         if not history:
             self.caption.setText(EMPTY_CAPTION)
+            self.measures.show_health(None)
+            self.distributions.show_health(None)
             return
         run = history[-1]
         found = diagnose(run)
@@ -67,6 +90,8 @@ class HealthPanel(QWidget):
             item.setToolTip(0, finding.text())
             item.setToolTip(1, finding.text())
             self.findings.addTopLevelItem(item)
+        self.measures.show_health(health)
+        self.distributions.show_health(health)
         if health is None or not health.epochs:
             return
         for layer in health.layers:
