@@ -7,12 +7,15 @@ import contextlib
 import errno
 import io
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import latex_missing
 from PIL import Image
 
 from cnnplayground.cli import main
@@ -370,3 +373,15 @@ def test_a_panel_is_drawn_as_wide_and_tall_as_its_parts_need(trained, tmp_path, 
                                        "than the paper style's 3.5 in.")
     with Image.open(tmp_path / "s" / "02_occlusion_epoch2.png") as png:
         assert png.width == round(occlusion_style.width_in * 300)
+
+
+@pytest.mark.parametrize("stem", ["01_architecture_flow", "02_architecture_block", "03_curves"])
+def test_the_sets_tikz_and_pgfplots_compile(written, tmp_path, stem):
+    if latex_missing():
+        pytest.skip(latex_missing())
+    folder, _ = written
+    shutil.copy(folder / f"{stem}.tex", tmp_path / f"{stem}.tex")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                           f"{stem}.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / f"{stem}.pdf").stat().st_size > 1000
