@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 #: First arguments that select the command line instead of the window.
 CLI_COMMANDS = frozenset({"summary", "presets", "new", "train", "evaluate", "export", "experiment", "figure",
-                          "import", "diagnose", "lr-find", "diagram", "curves"})
+                          "figures", "import", "diagnose", "lr-find", "diagram", "curves"})
 CLI_FLAGS = frozenset({"-h", "--help", "--version"})
 
 

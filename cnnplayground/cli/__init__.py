@@ -11,6 +11,7 @@
     cnnplayground export my.cnnp --format pytorch --out exported/   # model.py, train.py, ONNX, PT2, card
     cnnplayground experiment batch-norm --out results/   # a gallery experiment, its figure and numbers
     cnnplayground figure my.cnnp --panel kernels --epoch 0 --out init.png   # a panel at a stored epoch
+    cnnplayground figures my.cnnp --out figs/ --epochs 0,last   # a run's figure set with an index.html
     cnnplayground import torchvision:resnet18 r18.cnnp   # a PyTorch model (file.py:Class, .pt2) as a project
     cnnplayground diagnose my.cnnp --json     # what is wrong with the last run, and the fix
     cnnplayground curves my.cnnp --out curves.tex   # the runs' curves as pgfplots (or .pdf, .svg, .png, .csv)
@@ -34,6 +35,7 @@ from .diagram import add_diagram_parser
 from .experiment import add_experiment_parser
 from .export import add_export_parser
 from .figure import add_figure_parser
+from .figures import add_figures_parser
 from .import_model import add_import_parser
 from .lr_find import add_lr_find_parser
 from .setting_flags import add_setting_flags
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_experiment_parser(sub)
     add_figure_parser(sub)
+    add_figures_parser(sub)
     add_import_parser(sub)
     add_diagnose_parser(sub)
     add_lr_find_parser(sub)

@@ -126,8 +126,8 @@ def test_menus_in_order(window):
     assert titles == ["File", "Edit", "View", "Network", "Train", "Inspect", "Help"]
     file_items = [a.text() for a in window.menus["File"].actions() if not a.isSeparator()]
     assert file_items == ["&New", "New from &Preset…", "Import Mo&del…", "&Open…", "Open &Recent", "&Save",
-                          "Save &As…", "Export &Model…", "Export &Figure…", "Export Dia&gram…", "Export &Report…",
-                          "&Import Weights…",
+                          "Save &As…", "Export &Model…", "Export &Figure…", "Export Dia&gram…",
+                          "Export Figure S&et…", "Export &Report…", "&Import Weights…",
                           "Initialize from &Project…", "Import &torchvision Weights…", "&Quit"]
     train_items = [a.text() for a in window.menus["Train"].actions() if not a.isSeparator()]
     assert train_items == ["&Train", "&Pause", "&Stop", "S&weep…", "Find &Learning Rate…", "Training", "Curves",

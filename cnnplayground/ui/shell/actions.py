@@ -64,6 +64,7 @@ class WindowActions:
     export_figure: QAction
     export_diagram: QAction
     export_report: QAction
+    export_figure_set: QAction
     export_model: QAction
     import_weights: QAction
     import_torchvision: QAction
@@ -195,6 +196,9 @@ def build_actions(w: MainWindow) -> WindowActions:
                                 "Pretrained VGG or ResNet weights already on this computer, as a starting point")
     a.export_report = make("Export &Report…", w.export_report, (),
                            "One HTML page: architecture, settings, runs and a figure of each open panel")
+    a.export_figure_set = make("Export Figure S&et…", w.export_figure_set, key_sequences("Ctrl+Alt+F"),
+                               "A run's figures in a folder: diagram, curves, confusion matrix, every panel, "
+                               "with an index.html")
     a.quit = make("&Quit", w.close, standard_or(Key.Quit, "Ctrl+Q"))
     a.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -294,8 +298,8 @@ def build_menus(w: MainWindow, a: WindowActions) -> dict[str, QMenu]:
     recent.aboutToShow.connect(w.update_recent_menu)
     menus["Open Recent"] = recent
     menu("&File", a.new, a.new_from_preset, a.import_model, a.open, recent, None, a.save, a.save_as, None,
-         a.export_model, a.export_figure, a.export_diagram, a.export_report, None, a.import_weights,
-         a.init_from_project, a.import_torchvision, None, a.quit)
+         a.export_model, a.export_figure, a.export_diagram, a.export_figure_set, a.export_report, None,
+         a.import_weights, a.init_from_project, a.import_torchvision, None, a.quit)
     menu("&Edit", a.undo, a.redo, a.history, None, a.cut, a.copy, a.paste, a.duplicate, a.delete, None,
          a.select_all)
 

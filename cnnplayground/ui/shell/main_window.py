@@ -341,6 +341,12 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.statusBar().showMessage(f"Figure saved: {dialog.written}", 5000))
         return self.open_dialogs.show("figure", dialog)
 
+    def export_figure_set(self) -> QDialog:
+        """File → Export Figure Set: one run's figures in a folder, with an index.html."""
+        from ..export.figure_set_dialog import FigureSetDialog
+
+        return self.open_dialogs.show("figure_set", FigureSetDialog(self.document.project, self))
+
     def export_diagram(self) -> QDialog:
         """File → Export Diagram: the canvas's network as an architecture diagram."""
         from ..export.diagram_dialog import ExportDiagramDialog
