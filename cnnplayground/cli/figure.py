@@ -182,7 +182,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 def _write(project, sources: list[FigureWeights], args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..export.style import figure_style
-    from ..ui.export.headless import application, ffmpeg_program, write_animation, write_figure
+    from ..ui.export.headless import application, ffmpeg_program, fitting_style, write_animation, write_figure
     from ..ui.export.panel_figures import panel_figure
 
     if args.animate and Path(args.animate).suffix.lower() == ".mp4" and ffmpeg_program() is None:
@@ -199,8 +199,12 @@ def _write(project, sources: list[FigureWeights], args: argparse.Namespace) -> i
         if args.out:
             pick = next((i for i, s in enumerate(sources) if s.epoch == args.epoch), len(sources) - 1)
             frame = frames[pick]
-            write_figure(frame.widget, args.out, style)
-            say(f"wrote {printable(args.out)}: {frame.title.splitlines()[0]}")
+            # as wide as the panel's parts need where the preset is narrower (said on the line below)
+            fitted = fitting_style(frame.widget, style)
+            write_figure(frame.widget, args.out, fitted)
+            wider = (f" (drawn {fitted.width_in:g} in wide: its parts need more than the {style.name} style's "
+                     f"{style.width_in:g} in)") if fitted.width_in != style.width_in else ""
+            say(f"wrote {printable(args.out)}: {frame.title.splitlines()[0]}{wider}")
     except (UserError, OSError) as exc:
         raise CliError(str(exc)) from None
     finally:

@@ -210,3 +210,19 @@ def test_a_network_without_convolutions_says_so(tmp_path, capsys):
                                            "look at")):
         assert main(["figure", str(mlp), "--panel", panel, "--out", str(tmp_path / "x.png")]) == 2
         assert capsys.readouterr().err == f"cnnplayground: {message}\n"
+
+
+def test_a_panel_wider_than_the_paper_column_is_drawn_wider_not_clipped(trained, tmp_path, capsys):
+    """Occlusion's image, drop map and probability map side by side need more than a 3.5 in column: the figure
+    is drawn as wide as its parts need (a paper then scales it to the column) and the command says so."""
+    from cnnplayground.export.style import figure_style
+
+    out = tmp_path / "occlusion.png"
+    assert main(["figure", str(trained), "--panel", "occlusion", "--figure-style", "paper", "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    wide = re.search(r"\(drawn ([\d.]+) in wide: its parts need more than the paper style's 3\.5 in\)", line)
+    assert wide, line
+    paper = figure_style("paper")
+    with Image.open(out) as png:
+        assert png.width == pytest.approx(float(wide.group(1)) * paper.dpi, abs=2)
+        assert png.width > paper.width_in * paper.dpi

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QGraphicsView
 
 from ...core.errors import UserError
 from ...export.figure_set import (
@@ -34,7 +33,7 @@ from ...export.figure_set import (
 from ...export.panel_options import FigureOptions, FigureWeights
 from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
 from ...io.atomic import AtomicWriteError, atomic_write_bytes, atomic_write_text
-from .headless import application, write_figure
+from .headless import application, fitting_style, write_figure
 
 #: The architecture diagram's styles, in the index's order.
 DIAGRAM_STYLES = ("flow", "block")
@@ -232,50 +231,8 @@ class FigureSet:
         return frame
 
     def fitting_style(self, widget) -> FigureStyle:
-        """The set's style, or the same style as wide as ``widget`` needs where the preset is narrower than the
-        least width its parts take in the style's font (a panel's three images side by side in a 3.5 in column):
-        wider, rather than clipped at the preset's edge. A paper then scales it to the column. A figure with a plot
-        (the receptive field's sizes per layer) keeps the width it was drawn at: a plot drawn narrower than that
-        shows only part of itself."""
-        from ..inspect.imaging import ColorBar, ImageGrid
-        from .styled import LOGICAL_DPI, font
-
-        widget.setFont(font(self.style, self.style.font_size))
-        for bar in widget.findChildren(ColorBar):  # its labels' line in the style's font (as headless does)
-            bar.setMinimumHeight(bar.fontMetrics().height() + 16)
-        layout = widget.layout()
-        if layout is not None:
-            layout.activate()
-        needed = widget.minimumSizeHint().width()
-        if widget.findChildren(QGraphicsView):  # plots are not laid out again when narrowed: keep their width
-            needed = max(needed, widget.width())
-        style = self.style
-        if needed > round(self.style.width_in * LOGICAL_DPI):
-            style = dataclasses.replace(self.style, width_in=round(needed / LOGICAL_DPI + 0.05, 1))
-        if style.height_in is None:
-            # The height the parts need at the figure's width (a grid of tiles wraps into more rows; labels
-            # under images need their lines): the style keeps the widget's proportions, so set them here.
-            width = round(style.width_in * LOGICAL_DPI)
-            height = round(width * widget.height() / max(widget.width(), 1))
-            if layout is not None and layout.hasHeightForWidth() and widget.findChildren(ImageGrid):
-                # (only a grid of tiles: square image views would ask for their column's width in height
-                # and leave gaps around images drawn smaller)
-                height = max(height, layout.totalHeightForWidth(width))
-            height = max(height, widget.minimumSizeHint().height())
-            widget.resize(width, height)
-            if layout is not None:
-                layout.activate()
-        else:  # a slide: its 16:9 page made larger (and so shown smaller) until the parts fit its height
-            width = round(style.width_in * LOGICAL_DPI)
-            needed_height = widget.minimumSizeHint().height()
-            if layout is not None and layout.hasHeightForWidth():
-                needed_height = max(needed_height, layout.totalHeightForWidth(width))
-            page_height = style.height_in * LOGICAL_DPI
-            if needed_height > page_height:
-                scale = needed_height / page_height
-                style = dataclasses.replace(style, width_in=round(style.width_in * scale + 0.05, 1),
-                                            height_in=round(style.height_in * scale + 0.05, 2))
-        return style
+        """The set's style, widened where ``widget``'s parts need more (:func:`~.headless.fitting_style`)."""
+        return fitting_style(widget, self.style)
 
     def _widened(self, style: FigureStyle) -> str:
         if style.width_in == self.style.width_in:
