@@ -208,3 +208,24 @@ def test_export_figure_offers_the_style_and_pgfplots_for_the_curves(qtbot, curve
     qtbot.addWidget(network_first)
     assert network_first.format.findData("tex") == -1
     QApplication.processEvents()
+
+
+def test_no_splitter_grip_on_the_page_and_the_window_keeps_it(qtbot):
+    """The Results figure (matrix above per-class bars) sits in a splitter: its dotted grip is window furniture,
+    hidden while the figure is drawn and back afterwards."""
+    from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+
+    from cnnplayground.ui.export.styled import styled
+
+    frame = QWidget()
+    qtbot.addWidget(frame)
+    split = QSplitter(frame)
+    split.addWidget(QLabel("matrix"))
+    split.addWidget(QLabel("bars"))
+    QVBoxLayout(frame).addWidget(split)
+    frame.show()
+    qtbot.waitExposed(frame)
+    assert not split.handle(1).isHidden()
+    with styled(frame, figure_style("paper")):
+        assert split.handle(1).isHidden()
+    assert not split.handle(1).isHidden()

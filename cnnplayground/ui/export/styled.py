@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView, QSplitter, QWidget
 
 from ...export.style import FigureStyle
 
@@ -82,6 +82,7 @@ def styled(widget: QWidget, style: FigureStyle, pen_scale: float = 1.0, resize: 
         if resize:
             _resize(widget, figure_size(widget.size(), style), undo)
         _restyle_widget(widget, style, undo)
+        _hide_splitter_handles(widget, undo)
         colors: dict[str, QColor] = {}
         views = ([widget] if isinstance(widget, QGraphicsView) else []) + widget.findChildren(QGraphicsView)
         for view in views:
@@ -104,6 +105,20 @@ def _resize(widget: QWidget, size: QSize, undo: _Undo) -> None:
         widget.resize(old_size)
         if widget.layout() is not None:
             widget.layout().activate()
+
+    undo.add(back)
+
+
+def _hide_splitter_handles(widget: QWidget, undo: _Undo) -> None:
+    """No splitter grip (the window's dotted handle between two parts) on the page."""
+    handles = [splitter.handle(i) for splitter in widget.findChildren(QSplitter) for i in range(1, splitter.count())]
+    shown = [h for h in handles if not h.isHidden()]
+    for handle in shown:
+        handle.hide()
+
+    def back() -> None:
+        for handle in shown:
+            handle.show()
 
     undo.add(back)
 
