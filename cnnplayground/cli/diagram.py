@@ -37,7 +37,9 @@ def add_diagram_parser(sub) -> None:
                        description="Draw an architecture diagram of a project's or preset's network: the flow "
                        "style (one box per layer or block, shapes on the arrows, skip connections drawn) or the "
                        "block style (feature maps as boxes), as SVG, PDF, PNG or TikZ source (.tex).")
-    p.add_argument("project", metavar="PROJECT", help="a project file or a preset name")
+    from ..core.presets import PRESETS
+
+    p.add_argument("project", metavar="PROJECT", help="a project file or a preset name: " + ", ".join(PRESETS))
     p.add_argument("--out", required=True, metavar="FILE.{svg,pdf,png,tex}", help="where to write the diagram")
     p.add_argument("--style", choices=("flow", "block"), default="flow", help="diagram style (default: flow)")
     p.add_argument("--orientation", choices=("horizontal", "vertical"), default="horizontal",

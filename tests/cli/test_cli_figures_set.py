@@ -385,3 +385,19 @@ def test_the_sets_tikz_and_pgfplots_compile(written, tmp_path, stem):
                            f"{stem}.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / f"{stem}.pdf").stat().st_size > 1000
+
+
+def test_only_the_curves_work_without_a_display_in_a_fresh_process(trained, tmp_path):
+    """The curves are the first figure drawn when asked alone: the command must start its offscreen Qt itself
+    (it aborted in Qt with no display when only the diagrams did)."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-m", "cnnplayground", "figures", str(trained), "--out",
+                           str(tmp_path / "set"), "--only", "curves"], capture_output=True, text=True, env=env,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = sorted(p.name for p in (tmp_path / "set").iterdir())
+    assert {"01_curves.png", "01_curves.svg", "01_curves.pdf", "01_curves.tex", "index.html"} <= set(written), written

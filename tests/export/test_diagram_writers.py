@@ -22,7 +22,7 @@ from cnnplayground.export.diagram.write import diagram_format
 from cnnplayground.export.style import figure_style
 
 SVG = "{http://www.w3.org/2000/svg}"
-HOSTILE = "a_b & 50% #1 {x} ~y ^z \\w $5 <i> |o| 3×3 → ε²"
+HOSTILE = "a_b & 50% #1 {x} ~y ^z \\w $5 <i> |o| 3×3 → ε² conv5–pool ±0.1 Café"
 
 
 def _scene(name: str, **options) -> Scene:
@@ -94,6 +94,8 @@ def test_tex_escape_makes_every_special_printable():
     assert not set(bare) & set("\\{}#$%&_^~")
     assert tex_escape("layer1_0_conv1") == r"layer1\_0\_conv1"
     assert tex_escape("日本") == "??"
+    # the block style's stage names ("conv5–avgpool") and other text LaTeX can print keep their characters
+    assert tex_escape("conv5–avgpool ±0.1 ≤ Café “x”") == r"conv5--avgpool $\pm$0.1 $\le$ Café ``x''"
 
 
 def _balanced(source: str) -> bool:

@@ -6,6 +6,7 @@ package alone (and ``fix-cm`` for text at any size, part of LaTeX itself), or th
 
 from __future__ import annotations
 
+from ..curves import latex_text
 from .scene import Line, Polygon, Scene, Text
 from .svg import arrow_head
 
@@ -16,11 +17,13 @@ _SPECIALS = {
     "×": r"$\times$", "→": r"$\rightarrow$", "…": r"\ldots{}", "·": r"$\cdot$", "−": r"$-$",
     "ε": r"$\varepsilon$", "²": r"$^2$", "³": r"$^3$", "¹": r"$^1$", "⁻": r"$^-$",
     "₀": r"$_0$", "₁": r"$_1$", "₂": r"$_2$", "₃": r"$_3$",
+    "±": r"$\pm$", "≤": r"$\le$", "≥": r"$\ge$", "µ": r"$\mu$", "μ": r"$\mu$", "÷": r"$\div$",
 }
 
 
 def tex_escape(text: str) -> str:
-    """``text`` as LaTeX source that prints it: specials escaped, a few symbols in math, other non-ASCII '?'."""
+    """``text`` as LaTeX source that prints it: specials escaped, a few symbols in math, the rest as the
+    curves' pgfplots write it (dashes, quotes and Latin-1 letters a standard pdflatex prints; others '?')."""
     out = []
     for c in text:
         if c in _SPECIALS:
@@ -28,7 +31,7 @@ def tex_escape(text: str) -> str:
         elif " " <= c <= "~":
             out.append(c)
         else:
-            out.append("?")
+            out.append(latex_text(c))
     return "".join(out)
 
 

@@ -183,6 +183,7 @@ class FigureSet:
             from .curves_figure import curves_figure
 
             assert self.run_index is not None
+            application()  # the figure is a widget: Qt (offscreen without a display) must be there first
             run = self.project.history[self.run_index]
             plots = [p for p in curve_plots([run], list(METRICS), self.style) if p.lines]
             if not plots:
@@ -278,7 +279,7 @@ class FigureSet:
             scene = diagram_scene(graph, kind, DiagramOptions(blocks=blocks), self.style)
             scene.title = scene.title or f"{self.project.name}: architecture"
             result = infer(graph)
-            layers = sum(1 for node_id in result.order if node_id != result.input_id)
+            layers = len(graph)  # as the window's Properties and `cnnplayground diagram` count them
             params = result.total_params
             shape_in = format_shape(result.infos[result.input_id].shape) if result.input_id else "?"
             shape_out = format_shape(result.infos[result.output_id].shape) if result.output_id else "?"
