@@ -18,7 +18,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QWidget,
+)
 
 from ...core.progress import Progress
 from ..jobs import FunctionJob, GeneratorJob
@@ -70,6 +80,8 @@ class ProgressStrip(QFrame):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop this analysis now (Esc)")
         self.cancel_button.clicked.connect(self.cancel_requested)
+        # its own width, also when the bar is hidden (a panel with a bar of its own)
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
         row.addWidget(self.label)
