@@ -186,7 +186,7 @@ def test_the_update_ratio_is_per_epoch_and_its_guide_is_the_per_step_rule_over_a
     assert list(curve.yData) == [ratio, ratio / 2, ratio / 4] and math.isclose(ratio, 0.1, rel_tol=1e-6)
     guide = panel.measures.guide
     assert guide.isVisible() and math.isclose(10 ** guide.value(), 1e-3 * 469)  # log axis
-    assert guide.label.format == "1e-3/step × 469 steps"
+    assert guide.label.format == "1e-3 × 469"
     assert "per epoch" in MEASURE_PLOTS["update_ratio"][0] and "per epoch" in MEASURE_PLOTS["update_ratio"][1]
     tip = panel.measures.plots["update_ratio"].toolTip()
     assert "per epoch" in tip and "1e-3 × 469 steps per epoch" in tip

@@ -34,7 +34,7 @@ MEASURE_PLOTS: dict[str, tuple[str, str, bool]] = {
     "activation_std": ("Activation std", "std", False),
     "dead_share": ("Never fire", "units (%)", False),
     "grad_norm": ("Gradient norm (log)", "norm", True),
-    "update_ratio": ("Update / weight per epoch (log)", "‖Δw‖/‖w‖ per epoch", True),
+    "update_ratio": ("Update / weight per epoch (log)", "ratio per epoch", True),
 }
 #: The update-to-weight ratio's rule of thumb (about 1e-3 per update is healthy; far below: the layer barely learns).
 UPDATE_RATIO_GUIDE = 1e-3
@@ -135,7 +135,7 @@ class MeasurePlots(QWidget):
                                               for key, (_title, label, log) in MEASURE_PLOTS.items()}
         self.plots["dead_share"].setYRange(0, 100, padding=0.02)
         self.guide = pg.InfiniteLine(pos=math.log10(UPDATE_RATIO_GUIDE), angle=0, label="1e-3 per step",
-                                     labelOpts={"position": 0.95, "color": (128, 128, 128)},
+                                     labelOpts={"position": 0.8, "color": (128, 128, 128)},
                                      pen=pg.mkPen((128, 128, 128, 160), width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
         self.plots["update_ratio"].addItem(self.guide)
         self.set_steps_per_epoch(None)
@@ -226,7 +226,7 @@ class MeasurePlots(QWidget):
             plot.setToolTip(UPDATE_RATIO_TIP_NO_STEPS)
             return
         self.guide.setValue(math.log10(UPDATE_RATIO_GUIDE * steps))
-        self.guide.label.setFormat(f"1e-3/step × {steps} steps")
+        self.guide.label.setFormat(f"1e-3 × {steps}")
         self.guide.show()
         plot.setToolTip(UPDATE_RATIO_TIP.format(steps=steps))
 
