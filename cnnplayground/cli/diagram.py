@@ -7,8 +7,10 @@
     cnnplayground diagram my.cnnp --out net.tex --labels names,shapes --grey --figure-style page
 
 SVG and TikZ (``.tex``) are written without Qt; PDF and PNG are drawn from the SVG by Qt's SVG renderer
-(offscreen). A network of more than 100 layers is drawn one box per residual or dense block unless
-``--layers`` asks for every layer.
+(offscreen). Without ``--blocks`` or ``--layers``, a network with residual or dense blocks is drawn one box
+per block when it has more than 100 layers or when, one box per layer, the drawing would be taller than 1.5
+of the figure style's pages (9 in for paper and page) or wider than 1.5 times its width (ResNet-18 in a paper
+column: 38.9 in tall per layer, 7.8 in per block).
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def add_diagram_parser(sub) -> None:
     p.add_argument("--grey", action="store_true", help="grey scale instead of colour (for print)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--blocks", action="store_true", default=None,
-                       help="flow style: one box per residual or dense block (default above 100 layers)")
+                       help="flow style: one box per residual or dense block (default when the network has "
+                       "blocks and more than 100 layers, or one box per layer would be taller than 1.5 pages "
+                       "of the figure style (9 in for paper and page) or wider than 1.5 times its width)")
     group.add_argument("--layers", dest="blocks", action="store_false",
                        help="flow style: one box per layer, however many")
     p.add_argument("--figure-style", choices=tuple(STYLES), default="paper",
@@ -61,7 +65,7 @@ def add_diagram_parser(sub) -> None:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..export.diagram.scene import DiagramOptions
-    from ..export.diagram.write import BLOCKS_ABOVE, diagram_format, diagram_scene, text_of
+    from ..export.diagram.write import blocks_by_default, diagram_format, diagram_scene, text_of
     from ..export.style import figure_style
     from ..io.atomic import atomic_write_bytes
 
@@ -69,9 +73,16 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if fmt is None:
         raise CliError(f"--out writes .svg, .pdf, .png or .tex, not {printable(Path(args.out).name)}")
     graph, title, _ = load_target(args.project, load_weights=False)
-    blocks = args.blocks if args.blocks is not None else len(graph) > BLOCKS_ABOVE
-    options = DiagramOptions(orientation=args.orientation, labels=args.labels, grey=args.grey, blocks=blocks)
+    options = DiagramOptions(orientation=args.orientation, labels=args.labels, grey=args.grey)
     style = figure_style(args.figure_style)
+    why = ""
+    if args.blocks is not None:
+        blocks = args.blocks
+    elif args.style == "flow":
+        blocks, why = blocks_by_default(graph, options, style)
+    else:
+        blocks = False
+    options = DiagramOptions(orientation=args.orientation, labels=args.labels, grey=args.grey, blocks=blocks)
     try:
         scene = diagram_scene(graph, args.style, options, style)
         if fmt in ("svg", "tex"):
@@ -84,7 +95,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     except (UserError, OSError, ValueError) as exc:
         raise CliError(f"the diagram was not written: {exc}") from None
     how = "one box per block" if blocks and args.style == "flow" else f"{args.style} style"
-    note = "" if args.blocks is not None or not blocks else f" (more than {BLOCKS_ABOVE} layers; --layers draws each)"
+    note = f" ({why}; --layers draws each)" if why else ""
     say(f"wrote {printable(args.out)}: {len(graph)} layers, {how}{note}, {scene.width / 72:.1f} × "
         f"{scene.height / 72:.1f} in")
     return 0

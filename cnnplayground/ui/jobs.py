@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from ..core.errors import UserError, one_line
 from ..core.progress import Cancelled, Progress
@@ -124,6 +124,12 @@ class GeneratorJob(QObject):
         self._relay = _GeneratorRelay()
         self._relay.item.connect(self._deliver)
         self._relay.ended.connect(self._on_ended)
+        # An item yielded within ``interval_ms`` of the last batch waits for the next item; while the work
+        # then runs a long step (a batch of occlusion patches) its panel's bar stayed one step behind the
+        # work done. The GUI collects such items every interval as well.
+        self._flush = QTimer(self)
+        self._flush.setInterval(max(1, interval_ms))
+        self._flush.timeout.connect(self._deliver)
 
     @property
     def running(self) -> bool:
@@ -132,12 +138,14 @@ class GeneratorJob(QObject):
 
     def start(self) -> GeneratorJob:
         self._active = True
+        self._flush.start()
         pool().start(_Runner(self._work))
         return self
 
     def cancel(self) -> None:
         """Stop at the next item (or the work's next progress report); nothing more is emitted."""
         self._cancel.set()
+        self._flush.stop()
         if self.progress is not None:
             self.progress.cancel()
         if self._active:
@@ -185,6 +193,7 @@ class GeneratorJob(QObject):
 
     @Slot(str, str)
     def _on_ended(self, outcome: str, message: str) -> None:
+        self._flush.stop()
         if not self._active:
             return
         self._active = False

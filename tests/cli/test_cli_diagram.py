@@ -88,3 +88,12 @@ def test_a_network_with_a_shape_error_is_still_drawn_with_unknown_shapes(tmp_pat
 
 def test_registered_as_a_command():
     assert "diagram" in CLI_COMMANDS and wants_cli(["diagram", "x", "--out", "y.svg"])
+
+
+def test_resnet18_in_a_paper_column_is_drawn_per_block_by_default(tmp_path, capsys):
+    out = tmp_path / "r.svg"
+    assert main(["diagram", "resnet18", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "one box per block (per layer it would be 39 in tall; --layers draws each), 3.6 × 7.8 in" in said
+    assert main(["diagram", "lenet5", "--out", str(out)]) == 0
+    assert "flow style, 3.3 × 3.6 in" in capsys.readouterr().out

@@ -182,3 +182,33 @@ def test_rows_are_evened_out(name, style):
     layout = flow_layout(_graph(name), DiagramOptions(), figure_style(style))
     per_row = [sum(u.row == r for u in layout.units) for r in range(layout.rows)]
     assert min(per_row) * 2 >= max(per_row), per_row
+
+
+def test_a_deep_network_is_drawn_per_block_by_default_where_per_layer_is_pages_tall():
+    """ResNet-18 one box per layer in a 3.5 in paper column is 38.9 in tall (rows of one or two boxes):
+    by default it is one box per block, at most 1.5 column heights (13.5 in) tall and less than 3 times as
+    tall as wide; LeNet-5 (no blocks) and VGG-16 (no blocks) stay one box per layer."""
+    from dataclasses import replace
+
+    from cnnplayground.export.diagram.write import PAGE_HEIGHT_IN, PAGES_ABOVE, blocks_by_default
+
+    paper = figure_style("paper")
+    resnet = _graph("resnet18")
+    per_layer = flow_scene(resnet, DiagramOptions(), paper)
+    assert per_layer.height / 72 > 30
+    on, why = blocks_by_default(resnet, DiagramOptions(), paper)
+    assert on and why == f"per layer it would be {per_layer.height / 72:.0f} in tall"
+    scene = flow_scene(resnet, replace(DiagramOptions(), blocks=on), paper)
+    assert scene.height < PAGES_ABOVE * PAGE_HEIGHT_IN * 72 and scene.height / scene.width < 3
+    for name in ("lenet5", "vgg16"):
+        assert blocks_by_default(_graph(name), DiagramOptions(), paper) == (False, "")
+    # a wide page fits ResNet-18 per block too, and a vertical paper column drawn per layer is 14 in wide
+    assert blocks_by_default(resnet, DiagramOptions(orientation="vertical"), paper)[1].endswith("in wide")
+
+
+def test_rows_start_between_blocks_only_where_the_block_then_fits():
+    """Moving a block's first boxes to a new row keeps the block together only if it fits a row; a block
+    longer than a row used to leave rows of one box (ResNet-18 per layer in a page: 25 rows, now 23)."""
+    layout = flow_layout(_graph("resnet18"), DiagramOptions(), figure_style("page"))
+    sizes = [sum(1 for u in layout.units if u.row == r) for r in range(layout.rows)]
+    assert layout.rows <= 23 and sizes.count(1) <= 2

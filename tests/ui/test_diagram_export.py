@@ -60,11 +60,13 @@ def test_png_is_drawn_at_the_asked_resolution(qapp):
 def test_dialog_preview_follows_the_options_and_save_writes_by_extension(qtbot, tmp_path, monkeypatch):
     dialog = ExportDiagramDialog(get_preset("resnet18").factory(), "resnet")
     qtbot.addWidget(dialog)
-    assert not dialog.blocks.isChecked()  # 70 layers: one box per layer
+    # per layer, ResNet-18 in a paper column would be 39 in tall: one box per block to begin with, and why
+    assert dialog.blocks.isChecked() and "39 in tall" in dialog.blocks.toolTip()
+    dialog.blocks.setChecked(False)
     first = dialog.preview.pixmap().size()
     assert first.width() > 100 and first.height() > 100
     dialog.blocks.setChecked(True)
-    assert dialog.preview.pixmap().size().height() < first.height()  # 24 boxes instead of 70
+    assert dialog.preview.pixmap().size().height() < first.height()  # 16 boxes instead of 70
     dialog.orientation.setCurrentIndex(dialog.orientation.findData("vertical"))
     vertical = dialog.preview.pixmap().size()
     assert vertical != first
@@ -112,3 +114,9 @@ def test_an_empty_canvas_says_so_instead_of_a_preview(qtbot):
     dialog = ExportDiagramDialog(Graph())
     qtbot.addWidget(dialog)
     assert "no layers" in dialog.note.text() and not dialog.save_button.isEnabled()
+
+
+def test_dialog_starts_per_layer_for_a_short_network(qtbot):
+    dialog = ExportDiagramDialog(get_preset("lenet5").factory(), "lenet")
+    qtbot.addWidget(dialog)
+    assert not dialog.blocks.isChecked() and "begin" not in dialog.blocks.toolTip()

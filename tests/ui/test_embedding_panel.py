@@ -69,15 +69,30 @@ def test_the_map_shows_every_image_by_class_and_outlines_exactly_the_misclassifi
 
     # Hovering a point names it: its index, class and the network's answer.
     i = int(np.flatnonzero(wrong)[0])
-    view = panel.plot.getPlotItem().getViewBox()
-    at = view.mapViewToScene(QPointF(*panel.result.points[i]))
+    assert panel.hover.text() == HOVER_HINT  # on no point yet
+    at = hover_on(qtbot, panel, i)
     nearest = panel.point_near(at)
     assert nearest is not None and np.allclose(panel.result.points[nearest], panel.result.points[i])
-    assert panel.hover.text() == HOVER_HINT  # on no point yet
-    qtbot.mouseMove(panel.plot.viewport(), panel.plot.mapFromScene(at))
-    qtbot.waitUntil(lambda: panel.hover.text() != HOVER_HINT, timeout=5_000)
-    assert panel.hover.text() == panel.describe(panel.point_near(at))
+    assert panel.hover.text() == panel.describe(nearest)
     assert f"class {labels[nearest]}" in panel.hover.text() and "(wrong)" in panel.hover.text()
+
+
+def hover_on(qtbot, panel, i: int) -> QPointF:
+    """Move the mouse onto image ``i``'s point until the panel hovers it (the map's place on screen settles
+    once the legend beside it is laid out: a position taken before that missed); its scene position."""
+    view = panel.plot.getPlotItem().getViewBox()
+    where: list[QPointF] = []
+
+    def on() -> bool:
+        at = view.mapViewToScene(QPointF(*panel.result.points[i]))
+        where[:] = [at]
+        qtbot.mouseMove(panel.plot.viewport(), panel.plot.mapFromScene(at))
+        near = panel.point_near(at)
+        return (near is not None and np.allclose(panel.result.points[near], panel.result.points[i])
+                and panel.hover.text() == panel.describe(near))
+
+    qtbot.waitUntil(on, timeout=5_000)
+    return where[0]
 
 
 def isolated_point(panel) -> tuple[int, QPointF]:
@@ -186,3 +201,43 @@ def test_tsne_is_computed_in_the_background_and_a_newer_request_drops_it(qtbot, 
     assert np.allclose(panel.result.points, tsne_2d(features, 30)[0], atol=1e-3)
     # 60 images: perplexity 30 lowered to (60 − 1) / 3, and said so
     assert panel.result.perplexity == pytest.approx(59 / 3) and "t-SNE (perplexity 20)" in panel.summary.text()
+
+
+def test_hovering_a_point_shows_its_image(qtbot, window):
+    """Issue 25's "hover for the image": a real mouse move onto a point shows that validation image (a
+    64 px thumbnail, its pixels the split's) beside its index, class and prediction; off the points, none."""
+    from cnnplayground.ui.inspect.embedding_panel import HOVER_THUMB_PX
+
+    _, weights = trained_lenet()
+    open_project(window, weights)
+    window.acts.show_embedding.trigger()
+    panel = window.embedding
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20_000)
+    split = window.model_source.split()
+    i, _ = isolated_point(panel)
+    assert not panel.hover_image.isVisible()
+    hover_on(qtbot, panel, i)
+    assert panel.hover_image.isVisible()
+    assert panel.hover_index == i and panel.hover.text().startswith(f"validation image {i}: class ")
+    thumb = panel.hover_image.pixmap().toImage()
+    assert thumb.width() == thumb.height() == HOVER_THUMB_PX
+    image = split.images[i].numpy()[0].astype(int)  # (28, 28) uint8
+    h, w = image.shape
+    scale = HOVER_THUMB_PX / w
+    shown = np.array([[thumb.pixelColor(int((c + 0.5) * scale), int((r + 0.5) * scale)).red()
+                       for c in range(w)] for r in range(h)])
+    assert np.array_equal(shown, image)  # every pixel of that image
+    assert not np.array_equal(shown, split.images[(i + 1) % len(split)].numpy()[0].astype(int))
+    # off every point: the hint, no image
+    from PySide6.QtCore import QPoint
+
+    def off() -> bool:
+        rect = panel.plot.viewport().rect()
+        empty = next(p for p in (QPoint(x, y) for y in range(20, rect.height(), 15)
+                                 for x in range(20, rect.width(), 15))
+                     if panel.point_near(panel.plot.mapToScene(p)) is None)
+        qtbot.mouseMove(panel.plot.viewport(), empty)
+        return not panel.hover_image.isVisible()
+
+    qtbot.waitUntil(off, timeout=5_000)
+    assert panel.hover.text() == HOVER_HINT and panel.hover_index is None

@@ -88,7 +88,7 @@ def test_the_measures_have_one_point_per_epoch_and_layer_with_the_stored_values(
     plots = panel.measures.plots
     assert plots["grad_norm"].ctrl.logYCheck.isChecked() and plots["update_ratio"].ctrl.logYCheck.isChecked()
     assert not plots["activation_std"].ctrl.logYCheck.isChecked()
-    assert panel.measures.guide.value() == -3  # the 1e-3 guide line, on the log axis
+    assert not panel.measures.guide.isVisible()  # no steps per epoch recorded: no per-step guide
     assert [label.text for _, label in panel.measures.legend.items] == ["conv1", "relu1"]
     # A low panel (the Training dock at 1280×720) shows the four in one row; a high one 2×2.
     panel.tabs.setCurrentIndex(1)
@@ -150,7 +150,7 @@ def test_export_figure_draws_the_health_plots_as_png_and_svg(qtbot):
 
     panel = _panel(qtbot, distribution_run(), size=(1200, 320))
     assert panel.figure_widget() is panel.measures.graphics  # the findings in front: the measures are the figure
-    for tab, titles in ((1, ["Activation std", "Never fire", "Gradient norm (log)", "Update / weight (log)"]),
+    for tab, titles in ((1, ["Activation std", "Never fire", "Gradient norm (log)", "Update / weight per epoch (log)"]),
                         (2, ["Weights", "Activations"])):
         panel.tabs.setCurrentIndex(tab)
         target = FigureTarget("Health", panel.figure_widget())
@@ -163,3 +163,31 @@ def test_export_figure_draws_the_health_plots_as_png_and_svg(qtbot):
         assert all(title in texts for title in titles)
         paths = [el for el in root.iter() if el.tag.endswith(("path", "polyline", "polygon"))]
         assert len(paths) > 20 and not [el for el in root.iter() if el.tag.endswith("image")]  # vectors, no bitmap
+
+
+def test_the_update_ratio_is_per_epoch_and_its_guide_is_the_per_step_rule_over_an_epoch(qtbot):
+    """The ratio is measured over an epoch (LeNet sits at 0.05–0.1): a known epoch's update is plotted as
+    it is, on an axis that says "per epoch", and the 1e-3 rule of thumb (per step) is drawn at 1e-3 × the
+    run's steps per epoch, labelled so, with a tool tip that says why (issue 25)."""
+    import math
+
+    import torch
+
+    from cnnplayground.ui.training.health_plots import MEASURE_PLOTS
+
+    start = torch.tensor([3.0, 4.0])  # ‖w‖ = 5
+    end = start + torch.tensor([0.3, 0.4])  # moved by 0.5 in the epoch: ratio 0.1
+    ratio = float((end - start).norm() / start.norm())
+    run = distribution_run()
+    run.health.layers[0].update_ratio = [ratio, ratio / 2, ratio / 4]
+    run.settings["steps_per_epoch"] = 469  # MNIST's 60,000 images in batches of 128
+    panel = _panel(qtbot, run)
+    curve = panel.measures.curves["update_ratio"]["conv1"]
+    assert list(curve.yData) == [ratio, ratio / 2, ratio / 4] and math.isclose(ratio, 0.1, rel_tol=1e-6)
+    guide = panel.measures.guide
+    assert guide.isVisible() and math.isclose(10 ** guide.value(), 1e-3 * 469)  # log axis
+    assert guide.label.format == "1e-3 × 469"
+    assert "per epoch" in MEASURE_PLOTS["update_ratio"][0] and "per epoch" in MEASURE_PLOTS["update_ratio"][1]
+    tip = panel.measures.plots["update_ratio"].toolTip()
+    assert "per epoch" in tip and "1e-3 × 469 steps per epoch" in tip
+    assert panel.layers.headerItem().text(5) == "Update / weight per epoch"

@@ -23,6 +23,33 @@ def test_every_item_arrives_in_order_in_batches_then_done(qtbot):
     assert job.outcome == "done" and not job.running
 
 
+def test_an_item_held_back_arrives_while_the_work_runs_its_next_long_step(qtbot):
+    """An item yielded within ``interval_ms`` of the last batch used to wait for the next item: a panel's
+    bar stayed one step behind the work done while the next (long) step ran (issue 24)."""
+    gate, got_first, arrived = threading.Event(), threading.Event(), []
+
+    def work():
+        yield 0  # sent at once (the first)
+        got_first.wait(10)
+        yield 1  # within the interval of the first: held back…
+        gate.wait(20)  # …while the next step runs long
+
+    def on_items(items):
+        arrived.extend(items)
+        got_first.set()
+
+    job = GeneratorJob(work(), interval_ms=1_000)
+    job.progressed.connect(on_items)
+    job.start()
+    try:
+        qtbot.waitUntil(lambda: arrived == [0, 1], timeout=10_000)  # the GUI collected it, the step still runs
+        assert job.running and not gate.is_set()
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: job.outcome == "done", timeout=10_000)
+    assert arrived == [0, 1]
+
+
 def test_cancel_stops_the_generator_at_its_next_item_and_silences_the_job(qtbot):
     gate, produced, closed = threading.Event(), [], []
 

@@ -132,3 +132,32 @@ def test_a_panels_generator_job_is_cancelled_by_the_strip_too(qtbot, panel):
     assert job.wait(10)
     assert panel.caption.text() == CANCELLED_TEXT and not panel.progress_strip.isVisible()
     assert not panel.cancel_work()  # nothing runs: nothing to cancel, the caption stays
+
+
+def test_a_panel_with_its_own_bar_shows_one_bar_and_keeps_cancel(qtbot, panel):
+    """The Occlusion panel's own bar said 40 % while the strip said 26 % (issue 24): where a panel has a
+    bar of its own, the strip shows no second one; Cancel and Esc still stop the work."""
+    from PySide6.QtWidgets import QProgressBar
+
+    own = QProgressBar(panel)
+    panel.layout().addWidget(own)
+    work = Work()
+    job = panel.start_job(work.steps, items=lambda items: own.setValue(min(100, items[-1] // 10)))
+    qtbot.waitUntil(lambda: panel.progress_strip.isVisible() and work.iterations > 3, timeout=WAIT)
+    strip = panel.progress_strip
+    assert panel.own_progress_bar() is own
+    assert not strip.bar.isVisible() and strip.cancel_button.isVisible()  # one bar: the panel's
+    bars = [b for b in panel.findChildren(QProgressBar) if b.isVisible()]
+    assert bars == [own]
+    panel.caption.setFocus()
+    qtbot.keyClick(panel.caption, Qt.Key.Key_Escape)
+    assert job.progress is not None and job.progress.cancelled and job.wait(10)
+    assert panel.caption.text() == CANCELLED_TEXT and not strip.isVisible()
+    # without a bar of its own the strip shows how far (the test above)
+    own.hide()
+    again = Work()
+    panel.start_job(again.steps, items=lambda items: None)
+    qtbot.waitUntil(lambda: strip.isVisible() and again.iterations > 3, timeout=WAIT)
+    assert strip.bar.isVisible() and panel.own_progress_bar() is None
+    again.gate.set()
+    qtbot.waitUntil(lambda: not strip.isVisible(), timeout=WAIT)

@@ -280,6 +280,15 @@ def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> Fl
     # --- rows ----------------------------------------------------------------------------------
     page = style.width_in * 72 if horizontal else (style.height_in or 9.0) * 72
     limit = max(page - 2 * margin - 1.5 * fs, 1.0)
+    def block_length(i: int) -> float:
+        """The main-axis length of the units from ``i`` up to the next place between blocks."""
+        total = 0.0
+        for j in range(i, len(units)):
+            total += units[j].main + gap_after(units[j])
+            if j in cut_after:
+                break
+        return total
+
     def pack(limit: float) -> list[list[int]]:
         rows: list[list[int]] = [[]]
         length = 0.0
@@ -291,7 +300,10 @@ def flow_layout(graph: Graph, options: DiagramOptions, style: FigureStyle) -> Fl
                 back = len(row)
                 if row[-1] not in cut_after:
                     cuts = [k + 1 for k, j in enumerate(row[:-1]) if j in cut_after and k + 1 >= len(row) / 2]
-                    back = cuts[-1] if cuts else len(row)
+                    # only when the block then fits on the new row: a block longer than a row breaks anyway,
+                    # and moving its start down would leave rows of one or two boxes (ResNet-18 in a column)
+                    if cuts and block_length(row[cuts[-1]]) <= limit:
+                        back = cuts[-1]
                 moved = row[back:]
                 del row[back:]
                 rows.append(moved)

@@ -31,6 +31,43 @@ def text_of(scene: Scene, fmt: str) -> str:
 STYLES = ("flow", "block")
 #: Above this many layers a diagram is drawn one box per block unless asked otherwise (the CLI and window).
 BLOCKS_ABOVE = 100
+#: A flow diagram drawn one box per layer that would be taller than this many of the style's pages (its
+#: ``height_in``, or 9 in: a column's text height) or wider than this many of its widths is drawn one box
+#: per block by default, when the network has blocks: ResNet-18 per layer in a paper column is 38.9 in tall
+#: (rows of one or two boxes), per block 7.8 in. 1.5 pages, not 1: a figure up to a page and a half is
+#: still read as one figure (a full-page figure plus its caption), and VGG-like nets without blocks are
+#: untouched anyway.
+PAGES_ABOVE = 1.5
+#: The page height of a style that has none (paper, page): the text height of a journal column.
+PAGE_HEIGHT_IN = 9.0
+
+
+def blocks_by_default(graph: Graph, options: DiagramOptions, figure: FigureStyle) -> tuple[bool, str]:
+    """Whether the flow style draws ``graph`` one box per block when neither blocks nor layers is asked,
+    and why (a few words for the CLI's line and the window's tool tip; empty when per layer).
+
+    Per block when the network has blocks and it has more than :data:`BLOCKS_ABOVE` layers, or its
+    per-layer drawing in ``figure`` is taller than :data:`PAGES_ABOVE` pages or wider than
+    :data:`PAGES_ABOVE` times the style's width (``options.blocks`` is ignored).
+    """
+    from dataclasses import replace
+
+    from .flow import flow_layout
+
+    if not len(graph):
+        return False, ""
+    per_block = flow_layout(graph, replace(options, blocks=True), figure)
+    if len(per_block.units) == len(graph):
+        return False, ""  # no blocks: nothing to fold
+    if len(graph) > BLOCKS_ABOVE:
+        return True, f"more than {BLOCKS_ABOVE} layers"
+    scene = flow_layout(graph, replace(options, blocks=False), figure).scene
+    page_h = (figure.height_in or PAGE_HEIGHT_IN) * 72
+    if scene.height > PAGES_ABOVE * page_h:
+        return True, f"per layer it would be {scene.height / 72:.0f} in tall"
+    if scene.width > PAGES_ABOVE * figure.width_in * 72:
+        return True, f"per layer it would be {scene.width / 72:.0f} in wide"
+    return False, ""
 
 
 class DiagramError(UserError):

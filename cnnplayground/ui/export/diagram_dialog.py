@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import UserError
 from ...core.graph import Graph
 from ...export.diagram.scene import LABELS, DiagramOptions, Scene
-from ...export.diagram.write import BLOCKS_ABOVE, STYLES, diagram_format, diagram_scene, text_of
+from ...export.diagram.write import STYLES, blocks_by_default, diagram_format, diagram_scene, text_of
 from ...export.style import STYLES as FIGURE_STYLES
 from ...io.atomic import atomic_write_bytes
 from .diagram_render import diagram_image, diagram_pdf, diagram_png
@@ -56,11 +56,13 @@ class ExportDiagramDialog(QDialog):
         self.grey = QCheckBox("Grey scale", self)
         self.grey.setToolTip("Grey fills instead of colours, for print")
         self.blocks = QCheckBox("One box per block", self)
-        self.blocks.setToolTip("A residual or dense block (the layers after a fork up to its join) as one box")
-        self.blocks.setChecked(len(graph) > BLOCKS_ABOVE)
         self.figure_style = QComboBox(self)
         for key, style in FIGURE_STYLES.items():
             self.figure_style.addItem(f"{key.capitalize()} ({style.width_in:g} in wide)", key)
+        on, why = blocks_by_default(graph, DiagramOptions(), FIGURE_STYLES[self.figure_style.currentData()])
+        tip = "A residual or dense block (the layers after a fork up to its join) as one box"
+        self.blocks.setToolTip(f"{tip}.\nOn to begin with: {why}." if on else tip)
+        self.blocks.setChecked(on)
         self.preview = QLabel(self)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         scroll = QScrollArea(self)

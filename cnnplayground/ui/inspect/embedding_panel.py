@@ -3,7 +3,8 @@
 Each point is one image, coloured by its true class (the legend names them); the misclassified
 ones have a black outline. The features are computed a batch at a time in a background job
 (:class:`~..jobs.GeneratorJob`) with a progress bar, then projected (t-SNE in the same job: a newer
-request drops it); hovering a point says which image it is, its class and the network's answer, and
+request drops it); hovering a point shows the image (a small thumbnail) and says which it is, its class
+and the network's answer, and
 clicking it sends the image to the panels that look at one image (signal ``image_chosen(index)``).
 The map follows the model source: another stored epoch on the epoch slider computes it anew.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -35,7 +37,7 @@ from ...inspect.embedding import (
     embedding_steps,
     usable_perplexity,
 )
-from .imaging import theme_plot
+from .imaging import grey_image, theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
 
@@ -44,6 +46,8 @@ CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 #: How near (in pixels) the pointer must be to a point for the hover text.
 HOVER_PX = 8.0
+#: The side of the hovered image's thumbnail in the hover line (pixels).
+HOVER_THUMB_PX = 64
 #: The hover line while the pointer is on no point.
 HOVER_HINT = ("Point at an image for its class and the network's answer; click it to look at it in Feature Maps, "
               "Attribution and Adversarial")
@@ -107,6 +111,15 @@ class EmbeddingPanel(InspectPanel):
         self.plot.getPlotItem().layout.addItem(self.legend, 2, 3)
         self.scatters: list[pg.ScatterPlotItem] = []
         self.hover = QLabel(self)
+        #: The hovered image, :data:`HOVER_THUMB_PX` square (pixels kept sharp), floating beside the pointer
+        #: over the map (in the layout it resized the map under the pointer); hidden on no point.
+        self.hover_image = QLabel(self.plot.viewport())
+        self.hover_image.setFixedSize(HOVER_THUMB_PX + 2, HOVER_THUMB_PX + 2)
+        self.hover_image.setFrameShape(QFrame.Shape.Box)
+        self.hover_image.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hover_image.hide()
+        #: The validation image under the pointer (None: on no point).
+        self.hover_index: int | None = None
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -164,6 +177,7 @@ class EmbeddingPanel(InspectPanel):
         self.scatters = []
         self.legend.clear()
         self.hover.setText("")
+        self.hover_image.hide()
         self.summary.setText("")
 
     def clear_results(self) -> None:
@@ -227,7 +241,7 @@ class EmbeddingPanel(InspectPanel):
         self.scatters = []
         self.legend.clear()
         self.result = result
-        self.hover.setText(HOVER_HINT)
+        self.show_hover(None)
         wrong = result.labels != result.predictions
         outline = pg.mkPen("k", width=1.5)
         for label in np.unique(result.labels):
@@ -279,8 +293,29 @@ class EmbeddingPanel(InspectPanel):
         return best if d[best] <= HOVER_PX ** 2 else None
 
     def _on_mouse_moved(self, scene_pos) -> None:
-        index = self.point_near(scene_pos)
+        self.show_hover(self.point_near(scene_pos), self.plot.mapFromScene(scene_pos))
+
+    def show_hover(self, index: int | None, at: QPoint | None = None) -> None:
+        """The hover line for image ``index`` (its index, class and prediction; None: the hint), and the
+        image itself as a thumbnail beside ``at`` (the pointer, in the map's viewport)."""
+        self.hover_index = index
         self.hover.setText(HOVER_HINT if index is None else self.describe(index))
+        split = self.source.split()
+        if index is None or split is None or index >= len(split):
+            self.hover_image.hide()
+            return
+        image = grey_image(split.images[index].numpy())
+        self.hover_image.setPixmap(QPixmap.fromImage(image.scaled(
+            HOVER_THUMB_PX, HOVER_THUMB_PX, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation)))
+        if at is not None:  # below right of the pointer, flipped where that leaves the map
+            room = self.plot.viewport().rect()
+            size = self.hover_image.size()
+            x = at.x() + 14 if at.x() + 14 + size.width() <= room.right() else at.x() - 14 - size.width()
+            y = at.y() + 14 if at.y() + 14 + size.height() <= room.bottom() else at.y() - 14 - size.height()
+            self.hover_image.move(max(0, x), max(0, y))
+        self.hover_image.show()
+        self.hover_image.raise_()
 
     def _on_mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

@@ -3,9 +3,12 @@ and never on the GUI thread (:meth:`InspectPanel.run_in_background`, :meth:`Insp
 
 Background work that runs longer than :data:`STRIP_DELAY_MS` shows a :class:`ProgressStrip` along the
 panel's bottom edge: how far it has come (when the work reports it, through the
-:class:`~cnnplayground.core.progress.Progress` its job holds) and a Cancel button (or Esc), which stops
+:class:`~cnnplayground.core.progress.Progress` its job holds: the analyses report at the start of each
+iteration the fraction of iterations finished) and a Cancel button (or Esc), which stops
 the work itself at its next report, not only its result; the caption then says "Cancelled", and the next
-choice computes again. A newer request of the same kind cancels the older one the same way."""
+choice computes again. A newer request of the same kind cancels the older one the same way. A panel
+with a progress bar of its own (set from the results as they arrive) keeps it, and the strip then shows
+no second bar, only "Working…" and Cancel: two bars of one work read at different moments disagreed."""
 
 from __future__ import annotations
 
@@ -15,7 +18,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QWidget,
+)
 
 from ...core.progress import Progress
 from ..jobs import FunctionJob, GeneratorJob
@@ -67,6 +80,8 @@ class ProgressStrip(QFrame):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop this analysis now (Esc)")
         self.cancel_button.clicked.connect(self.cancel_requested)
+        # its own width, also when the bar is hidden (a panel with a bar of its own)
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
         row.addWidget(self.label)
@@ -228,8 +243,18 @@ class InspectPanel(QWidget):
             self._strip_poll.stop()
             self.progress_strip.hide()
             return
+        # one bar per panel: where the panel shows a progress bar of its own (occlusion, attribution, …, set
+        # from the work's results as they arrive) the strip keeps only "Working…" and Cancel (Esc)
+        own = self.own_progress_bar() is not None
+        self.progress_strip.bar.setVisible(not own)
         progress = self._tracked[-1].progress
         self.progress_strip.set_fraction(progress.fraction if progress is not None and progress.reports else None)
+
+    def own_progress_bar(self) -> QProgressBar | None:
+        """The panel's own visible progress bar (not the strip's), if it has one: then the strip shows none."""
+        strip_bar = self.progress_strip.bar
+        return next((bar for bar in self.findChildren(QProgressBar)
+                     if bar is not strip_bar and bar.isVisibleTo(self)), None)
 
     def _place_strip(self) -> None:
         height = self.progress_strip.sizeHint().height()

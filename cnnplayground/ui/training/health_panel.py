@@ -38,7 +38,7 @@ class HealthPanel(QWidget):
             tree.setMinimumSize(1, 1)
         self.layers = QTreeWidget(self)
         self.layers.setHeaderLabels(["Layer", "Kind", "Activation mean ± std", "Never fire", "Gradient norm",
-                                     "Update / weight"])
+                                     "Update / weight per epoch"])
         self.layers.setRootIsDecorated(False)
         self.layers.setMinimumSize(1, 1)
         split = QSplitter(Qt.Orientation.Vertical, self)
@@ -90,7 +90,8 @@ class HealthPanel(QWidget):
             item.setToolTip(0, finding.text())
             item.setToolTip(1, finding.text())
             self.findings.addTopLevelItem(item)
-        self.measures.show_health(health)
+        steps = run.settings.get("steps_per_epoch")
+        self.measures.show_health(health, steps if isinstance(steps, int) and not isinstance(steps, bool) else None)
         self.distributions.show_health(health)
         if health is None or not health.epochs:
             return

@@ -2,8 +2,11 @@
 
 :class:`MeasurePlots` draws four plots of a run's :class:`~cnnplayground.project.health.RunHealth`, one
 line per layer (a legend above names them): activation std, the share of units that never fire, the
-gradient norm and the update-to-weight ratio, the last two on a log axis, the ratio with the usual
-1e-3 guide line. Like the Curves panel (``plots.row_of_plots``) the four go in one row when the panel
+gradient norm and the update-to-weight ratio, the last two on a log axis. The ratio is measured over a
+whole epoch (``‖w_end − w_start‖ / ‖w_start‖``), while the usual 1e-3 rule of thumb is per step: the
+guide line is drawn at 1e-3 × the run's steps per epoch (what steps of 1e-3 that all moved the same way
+would add up to) and says so; without the steps per epoch (runs recorded before they were) there is no
+guide. Like the Curves panel (``plots.row_of_plots``) the four go in one row when the panel
 is low or wide, else 2×2.
 
 :class:`DistributionPlots` draws a chosen layer's weights and activations over the epochs as
@@ -31,10 +34,21 @@ MEASURE_PLOTS: dict[str, tuple[str, str, bool]] = {
     "activation_std": ("Activation std", "std", False),
     "dead_share": ("Never fire", "units (%)", False),
     "grad_norm": ("Gradient norm (log)", "norm", True),
-    "update_ratio": ("Update / weight (log)", "ratio", True),
+    "update_ratio": ("Update / weight per epoch (log)", "ratio per epoch", True),
 }
 #: The update-to-weight ratio's rule of thumb (about 1e-3 per update is healthy; far below: the layer barely learns).
 UPDATE_RATIO_GUIDE = 1e-3
+#: The update ratio plot's tool tip (``{steps}``: the run's steps per epoch).
+UPDATE_RATIO_TIP = (
+    "How far each layer's weights moved in an epoch: ‖w_end − w_start‖ / ‖w_start‖, measured once per epoch, "
+    "not per step.\nThe usual rule of thumb, about 1e-3 per step, is drawn as 1e-3 × {steps} steps per epoch: "
+    "what steps of 1e-3 that all moved the same way add up to.\nSteps partly cancel, so healthy layers sit "
+    "below the line; a layer above it moved more than 1e-3 per step on average (a large learning rate), "
+    "one orders of magnitude below it barely learns.")
+UPDATE_RATIO_TIP_NO_STEPS = (
+    "How far each layer's weights moved in an epoch: ‖w_end − w_start‖ / ‖w_start‖, measured once per epoch, "
+    "not per step.\nThis run did not record its steps per epoch, so the per-step rule of thumb (about 1e-3) "
+    "has no line here.")
 #: One colour per layer (cycled, dashed after the first round).
 LAYER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf")
@@ -120,10 +134,11 @@ class MeasurePlots(QWidget):
         self.plots: dict[str, pg.PlotItem] = {key: _new_plot(self.graphics, label, log)
                                               for key, (_title, label, log) in MEASURE_PLOTS.items()}
         self.plots["dead_share"].setYRange(0, 100, padding=0.02)
-        self.guide = pg.InfiniteLine(pos=math.log10(UPDATE_RATIO_GUIDE), angle=0, label="1e-3",
-                                     labelOpts={"position": 0.95, "color": (128, 128, 128)},
+        self.guide = pg.InfiniteLine(pos=math.log10(UPDATE_RATIO_GUIDE), angle=0, label="1e-3 per step",
+                                     labelOpts={"position": 0.8, "color": (128, 128, 128)},
                                      pen=pg.mkPen((128, 128, 128, 160), width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
         self.plots["update_ratio"].addItem(self.guide)
+        self.set_steps_per_epoch(None)
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {key: {} for key in MEASURE_PLOTS}
         self._columns = 0
         self._arrange(2)
@@ -169,9 +184,11 @@ class MeasurePlots(QWidget):
         legend.setFixedHeight(rows * height + (4 if rows else 0))
         legend.setVisible(bool(legend.items))
 
-    def show_health(self, health: RunHealth | None) -> None:
-        """One line per layer and measure that applies to it, one point per stored epoch."""
+    def show_health(self, health: RunHealth | None, steps_per_epoch: int | None = None) -> None:
+        """One line per layer and measure that applies to it, one point per stored epoch; the update ratio's
+        guide at 1e-3 × ``steps_per_epoch`` (none when that is not known)."""
         self.legend.clear()
+        self.set_steps_per_epoch(steps_per_epoch)
         for key, plot in self.plots.items():
             for curve in self.curves[key].values():
                 plot.removeItem(curve)
@@ -199,6 +216,19 @@ class MeasurePlots(QWidget):
             if sample is not None:
                 self.legend.addItem(sample, printable(layer.name))
         self._fit_legend()
+
+
+    def set_steps_per_epoch(self, steps: int | None) -> None:
+        """Put the update ratio's guide at 1e-3 × ``steps`` (the per-step rule over an epoch); hide it if None."""
+        plot = self.plots["update_ratio"]
+        if steps is None or steps < 1:
+            self.guide.hide()
+            plot.setToolTip(UPDATE_RATIO_TIP_NO_STEPS)
+            return
+        self.guide.setValue(math.log10(UPDATE_RATIO_GUIDE * steps))
+        self.guide.label.setFormat(f"1e-3 × {steps}")
+        self.guide.show()
+        plot.setToolTip(UPDATE_RATIO_TIP.format(steps=steps))
 
 
 class DistributionPlots(QWidget):
