@@ -147,6 +147,7 @@ class MaximizePanel(InspectPanel):
         self.compare_title = ElidedLabel(parent=self)
         self.compare_view = PixelView(self)
         self.compare_view.setMinimumSize(96, 96)
+        self.compare_view.hint = 160  # below the image when narrow, the panel still fits a 720-pixel window
         self.compare_view.setToolTip("The image optimized for the same unit through the compared network")
         self.compare_gallery = FittedGrid(tile=72, parent=self)
         self.compare_label = QLabel(self)
