@@ -195,3 +195,39 @@ def test_cancel_stops_the_compared_optimization_too(qtbot, window):  # noqa: F81
     assert panel.cancel_work()  # Cancel in the progress strip, or Esc
     qtbot.waitUntil(lambda: not job.running and not panel.running, timeout=20_000)
     assert panel.compare_last.step < 5000
+
+
+def test_results_compare_the_other_epochs_confusion_matrix(qtbot, window):  # noqa: F811
+    from cnnplayground.ui.training.results import _find_mistakes
+
+    project = open_two_networks(window)
+    window.model_source.select_epoch(0, 2)
+    window.results_dock.show()
+    panel = window.results
+    qtbot.waitUntil(lambda: window.model_source.data is not None and panel.confusion.class_count() > 0,
+                    timeout=20_000)
+    mine = panel.confusion._counts.copy()
+    data = window.model_source.data
+    for run, epoch in ((1, 2), (1, 0)):
+        choose(panel, run, epoch)
+        qtbot.waitUntil(lambda: panel.compare_confusion is not None, timeout=20_000)
+        expected, _ = _find_mistakes(snapshot_model(project, run, epoch), data, False)
+        np.testing.assert_array_equal(panel.compare_confusion, expected.confusion)
+        np.testing.assert_array_equal(panel.compare_view._counts, expected.confusion)
+        assert panel.compare_area.isVisible() and panel.compare_title.text() == f"run {run + 1}, epoch {epoch}"
+        np.testing.assert_array_equal(panel.confusion._counts, mine)  # this epoch's matrix stays
+    expected_mine, _ = _find_mistakes(snapshot_model(project, 0, 2), data, False)
+    np.testing.assert_array_equal(mine, expected_mine.confusion)
+    panel.compare.setCurrentIndex(0)
+    assert not panel.compare_area.isVisible() and panel.compare_confusion is None
+
+
+def test_results_say_why_an_epoch_cannot_be_compared(qtbot, window, monkeypatch):  # noqa: F811
+    open_two_networks(window)
+    window.results_dock.show()
+    qtbot.waitUntil(lambda: window.model_source.data is not None, timeout=20_000)
+    monkeypatch.setattr(window.model_source, "compared_model", lambda run, epoch: (_ for _ in ()).throw(
+        ValueError("gone")))  # the epoch was dropped since the list was filled
+    choose(window.results, 1, 0)
+    assert window.results.compare_reason == "run 2, epoch 0 is no longer stored"
+    assert window.results.compare_label.text() == window.results.compare_reason
