@@ -13,7 +13,7 @@ import traceback
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...data.base import ImageData
 from ...data.loader import DeviceLoader
@@ -152,6 +152,7 @@ class ResultsPanel(QWidget):
         self.compare_view = ConfusionMatrixView(self)
         self.compare_label = QLabel(self)
         self.compare_label.setWordWrap(True)
+        self.compare_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.compare_area = QWidget(self)
         column = QVBoxLayout(self.compare_area)
         column.setContentsMargins(0, 0, 0, 0)
@@ -208,7 +209,9 @@ class ResultsPanel(QWidget):
         self.compare_view.set_matrix(result.confusion.tolist(), tuple(data.class_names))
         total = int(result.confusion.sum())
         correct = int(result.confusion.diagonal().sum())
-        self.compare_label.setText(f"{correct:,} of {total:,} classified correctly ({correct / max(total, 1):.1%})")
+        self.compare_label.setText("")
+        self.compare_title.setText(f"{self.compare.label}: {correct:,} of {total:,} correct "
+                                   f"({correct / max(total, 1):.1%})")  # the title: the dock may be short
 
     def _on_mistakes_found(self, found) -> None:
         result, data = found
