@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from ...core.progress import Progress
 from ...inspect.adversarial import compare, epsilon_sweep, fgsm, label_flips, pgd
 from ..jobs import GeneratorJob
+from .compare import CompareChooser, ElidedLabel, compared_unit
 from .imaging import FittedGrid, diverging, grey_image, rgb_image, theme_plot
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
@@ -177,10 +178,41 @@ class AdversarialPanel(InspectPanel):
                                              symbolBrush=color, name=label)
                         for name, color, label in (("fgsm", "#1f6fb4", "FGSM"), ("pgd", "#d9480f", "PGD-10"))}
         self._kept_curves: list = []
+        # Compare with: the same attack (method, ε, steps, image, target) on a stored epoch's network.
+        self.compare = CompareChooser(source, self)
+        self.compare.setToolTip("Run the same attack on the same image against a stored epoch of a run, shown "
+                                "below; Run ε sweep then sweeps that network too, a second line in the plot")
+        self.compare_found: tuple | None = None  # (adversarial, Comparison) of the compared network
+        self._compare_x: torch.Tensor | None = None  # the image it attacked
+        self.compare_reason = ""
+        self.compare_sweep: dict[str, list[tuple[float, float]]] = {}
+        self.compare_sweep_label = ""
+        self.compare_sweep_job: GeneratorJob | None = None
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_views = (SquareView(self), SquareView(self), SquareView(self))
+        self.compare_labels = (QLabel(self), QLabel(self), QLabel(self))
+        for label in self.compare_labels:
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            label.setMinimumHeight(3 * label.fontMetrics().lineSpacing())
+        self.compare_area = QWidget(self)
+        compare_column = QVBoxLayout(self.compare_area)
+        compare_column.setContentsMargins(0, 0, 0, 0)
+        compare_column.addWidget(self.compare_title)
+        compare_row = QHBoxLayout()
+        for view, label in zip(self.compare_views, self.compare_labels):
+            column = QVBoxLayout()
+            column.addWidget(view)
+            column.addWidget(label)
+            compare_row.addLayout(column, 1)
+        compare_column.addLayout(compare_row)
+        self.compare_area.setVisible(False)
 
         controls = QHBoxLayout()
         for w in (self.index, self.attack, self.target, self.epsilon, self.steps):
             controls.addWidget(w)
+        controls.addSpacing(12)
+        controls.addLayout(self.compare.row(self))
         controls.addStretch(1)
         views = QHBoxLayout()
         #: The three images with their titles and numbers: a figure of its own (Export Figure offers it).
@@ -199,6 +231,7 @@ class AdversarialPanel(InspectPanel):
             row.addLayout(column, 1)
         images = QVBoxLayout()
         images.addWidget(self.images_row)
+        images.addWidget(self.compare_area)
         images.addStretch(1)  # the figure is as tall as its images and their text, the space below
         views.addLayout(images, 3)
         sweep_page, gallery_page = QWidget(self), QWidget(self)
@@ -237,6 +270,7 @@ class AdversarialPanel(InspectPanel):
         self.gallery_button.clicked.connect(self.find_flips)
         self.gallery_stop.clicked.connect(self.stop_gallery)
         self.gallery.grid.clicked.connect(self._show_flip)
+        self.compare.choice_changed.connect(self._on_compare_chosen)
 
     @property
     def sweeping(self) -> bool:
@@ -272,6 +306,7 @@ class AdversarialPanel(InspectPanel):
                 kept = self.sweep_label if self.sweep_label != label else f"{self.sweep_label} (earlier)"
                 self.kept[kept] = self.sweep
             self.sweep, self.sweep_label, self._sweep_model = {}, label, model
+            self.compare_sweep, self.compare_sweep_label = {}, ""
             self._show_sweep()
         self.flips = []
         self.gallery.set_images([], [])
@@ -283,6 +318,8 @@ class AdversarialPanel(InspectPanel):
             view.update()
         for label in (self.original_label, self.perturbation_label, self.adversarial_label):
             label.setText("")
+        self.compare_found = None
+        self._show_compare_attack()
         parts = self.ready(self.caption, "Adversarial examples")
         if parts is None:
             return
@@ -309,6 +346,114 @@ class AdversarialPanel(InspectPanel):
                                x, y, data.mean, data.std,
                                done=lambda found: self._show_attack(found, x, y, i),
                                failed=lambda message: self.adversarial_label.setText(f"The attack failed: {message}"))
+        self.run_compare_attack()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def _on_compare_chosen(self) -> None:
+        self._stop_compare_sweep()
+        self.compare_sweep, self.compare_sweep_label = {}, ""
+        self._show_sweep()
+        self.run_compare_attack()
+
+    def _attack_request(self):
+        """``(kind, ε, steps, target, x, y, i)`` of the attack the controls describe; None without data."""
+        split = self.source.split()
+        if split is None or self.source.data is None:
+            return None
+        kind, i = self.attack.currentData(), self.index.value()
+        target = self.target.currentData() if kind == "fgsm_targeted" else None
+        return kind, self.epsilon.value(), self.steps.value(), target, split.images[i:i + 1].float() / 255.0, \
+            split.labels[i:i + 1], i
+
+    def _compared(self, classes: list[int]):
+        """The chosen epoch's network for these classes (None and the reason shown when it cannot be)."""
+        data = self.source.data
+        other, _graph, reason = compared_unit(self.source, self.compare.chosen(), self.compare.label,
+                                              data.input_shape, None, classes)
+        self.compare_reason = reason
+        return other
+
+    def run_compare_attack(self) -> None:
+        """The same attack on the same image against the chosen epoch's network (beside this one's)."""
+        self.cancel_background("compare")
+        self.compare_found, self.compare_reason = None, ""
+        request = self._attack_request()
+        if self.compare.chosen() is None or request is None:
+            self._show_compare_attack()
+            return
+        kind, epsilon, steps, target, x, y, i = request
+        other = self._compared([int(y[0])] + ([int(target)] if target is not None else []))
+        if other is not None:
+            data = self.source.data
+            self.run_in_background("compare", _attack_one, kind, epsilon, steps, target, other, x, y, data.mean,
+                                   data.std, done=lambda found: self._on_compare_attack(found, x, i),
+                                   failed=lambda message: self._show_compare_attack(f"The attack failed: {message}"))
+        self._show_compare_attack()
+
+    def _on_compare_attack(self, found, x: torch.Tensor, i: int) -> None:
+        self.compare_found, self._compare_x = found, x
+        self._show_compare_attack()
+
+    def _show_compare_attack(self, problem: str = "", x: torch.Tensor | None = None) -> None:
+        label = self.compare.label
+        self.compare_area.setVisible(bool(label))
+        if problem:
+            self.compare_reason = problem
+        if not label:
+            return
+        self.compare_title.setText(f"{label}: the same attack")
+        for view in self.compare_views:
+            view.image = None
+            view.update()
+        for text in self.compare_labels:
+            text.setText("")
+        data, x = self.source.data, x if x is not None else self._compare_x
+        if self.compare_reason or self.compare_found is None or data is None or x is None:
+            self.compare_labels[0].setText(self.compare_reason or "…")
+            return
+        adv, c = self.compare_found
+        delta = (adv - x)[0].numpy()
+        largest = float(np.abs(delta).max())
+        _, h, w = data.input_shape
+        original, perturbation, adversarial = self.compare_views
+        original.set_image(grey_image(x[0].numpy()), (h, w))
+        shown = np.clip(delta.mean(axis=0) / largest, -1.0, 1.0) if largest > 0 else delta.mean(axis=0)
+        perturbation.set_image(rgb_image(diverging(shown)), (h, w))
+        adversarial.set_image(grey_image(adv[0].numpy()), (h, w))
+        names = data.class_names
+        self.compare_labels[0].setText(f"says: {names[int(c.clean_class)]} ({float(c.clean_probability):.1%})")
+        self.compare_labels[1].setText(f"at most ±{largest:.3f}")
+        self.compare_labels[2].setText(f"says: {names[int(c.adversarial_class)]} "
+                                       f"({float(c.adversarial_probability):.1%})"
+                                       + ("  — fooled" if bool(c.flipped) else ""))
+
+    def _stop_compare_sweep(self) -> None:
+        if self.compare_sweep_job is not None:
+            self.compare_sweep_job.cancel()
+            self.compare_sweep_job = None
+
+    def _start_compare_sweep(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """The sweep on the same images against the chosen epoch's network: a job of its own."""
+        self._stop_compare_sweep()
+        self.compare_sweep, self.compare_sweep_label = {}, ""
+        if self.compare.chosen() is None or self.source.data is None:
+            return
+        other = self._compared([int(y.max())] if len(y) else [])
+        if other is None:
+            self._show_compare_attack()
+            return
+        data, self.compare_sweep_label = self.source.data, self.compare.label
+        progress = Progress()
+        self.compare_sweep_job = GeneratorJob(_sweep_work(other, x, y, data.mean, data.std, progress), parent=self,
+                                              progress=progress)
+        self.compare_sweep_job.progressed.connect(self._on_compare_sweep_values)
+        self.compare_sweep_job.start()
+        self.track_job(self.compare_sweep_job)
+
+    def _on_compare_sweep_values(self, items: list) -> None:
+        for attack, epsilon, accuracy in items:
+            self.compare_sweep.setdefault(attack, []).append((epsilon, accuracy))
+        self._show_sweep()
 
     def _show_attack(self, found, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
         """The attack's result (computed in the background): the three images and what the network says."""
@@ -351,11 +496,13 @@ class AdversarialPanel(InspectPanel):
         self._show_sweep()
         self.start_job(lambda progress: _sweep_work(model, x, y, data.mean, data.std, progress),
                        items=self._on_sweep_values, finished=self._sync_buttons, failed=self._on_failed)
+        self._start_compare_sweep(x, y)
         self._sync_buttons()
 
     def stop_sweep(self) -> None:
         if self.sweeping:
             self.job.cancel()
+        self._stop_compare_sweep()
         self._sync_buttons()
 
     def clear_kept(self) -> None:
@@ -395,7 +542,15 @@ class AdversarialPanel(InspectPanel):
         for name, curve in self._curves.items():  # name the current model's curves once others are shown
             legend.removeItem(curve)
             attack = "FGSM" if name == "fgsm" else "PGD-10"
-            legend.addItem(curve, f"{attack}, {self.sweep_label}" if self.kept else attack)
+            legend.addItem(curve, f"{attack}, {self.sweep_label}" if self.kept or self.compare_sweep else attack)
+        for name, color, symbol in (("fgsm", "#1f6fb4", "s"), ("pgd", "#d9480f", "d")):  # the compared network
+            points = self.compare_sweep.get(name, [])
+            if points:
+                curve = self.plot.plot([e for e, _ in points], [a * 100 for _, a in points],
+                                       pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DotLine), symbol=symbol,
+                                       symbolSize=6, symbolBrush=color,
+                                       name=f"{'FGSM' if name == 'fgsm' else 'PGD-10'}, {self.compare_sweep_label}")
+                self._kept_curves.append(curve)
         for i, (label, sweep) in enumerate(self.kept.items()):
             color = KEPT_COLORS[i % len(KEPT_COLORS)]
             for name, style, symbol in (("fgsm", Qt.PenStyle.SolidLine, "o"), ("pgd", Qt.PenStyle.DashLine, "t")):

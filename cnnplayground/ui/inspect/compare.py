@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QBoxLayout, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from ...core.inference import infer
 from .imaging import diverging, rgb_image
 from .source import ModelSource
 
@@ -149,3 +150,27 @@ def difference_image(values: np.ndarray, top: float) -> QImage:
 
 def shape_text(shape) -> str:
     return "×".join(map(str, shape))
+
+
+def compared_unit(source: ModelSource, chosen: tuple[int, int], label: str, input_shape, layer: str | None,
+                  channels) -> tuple[object, object, str]:
+    """The chosen epoch's network and graph for ``channels`` of ``layer`` (None: the output's classes) on
+    images of ``input_shape``, matched by layer id; or ``(None, None, a one-line reason)``."""
+    try:
+        model, graph = source.compared_model(*chosen)
+    except ValueError:
+        return None, None, f"{label} is no longer stored"
+    inputs = graph.input_nodes()
+    theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
+    if theirs != tuple(input_shape):
+        return None, None, (f"{label}'s network takes {shape_text(theirs)} images, this one "
+                            f"{shape_text(input_shape)}")
+    if layer is not None and layer not in graph:
+        return None, None, f"{label}'s network has no layer {layer}"
+    info = infer(graph).infos.get(layer if layer is not None else model.output_id)
+    count = int(info.shape[0]) if info is not None and info.shape else 0
+    missing = [c for c in channels if c >= count]
+    if missing:
+        what = f"class {missing[0]}" if layer is None else f"channel {missing[0]} in {layer}"
+        return None, None, f"{label}'s network has no {what}"
+    return model, graph, ""

@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 from ...core.progress import Progress
 from ...data.augment import normalize
 from ...inspect.maximize import MaximizeSettings, maximize_many, objective_layer
+from ..jobs import GeneratorJob
+from .compare import CompareChooser, CompareColumns, ElidedLabel, compared_unit
 from .imaging import FittedGrid, grey_image, theme_plot
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -85,6 +87,8 @@ class MaximizePanel(InspectPanel):
         self.channels: list[int] = []
         self._caption_text = ""
         self.note = ""  # which layer is really optimized, when not the chosen one
+        #: The last optimization asked for: ``(mode, layer, channels, settings, mean, std)`` (to compare it).
+        self.request: tuple | None = None
 
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
@@ -133,6 +137,21 @@ class MaximizePanel(InspectPanel):
         self.progress.setRange(0, 100)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
+        # Compare with: the same unit(s), settings and seed optimized through a stored epoch's network.
+        self.compare = CompareChooser(source, self)
+        self.compare.setToolTip("Optimize the same unit with the same settings and seed through a stored epoch "
+                                "of a run, shown beside this (matched by layer id)")
+        self.compare_job: GeneratorJob | None = None
+        self.compare_last = None  # the compared network's newest GalleryStep
+        self.compare_reason = ""
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_view = PixelView(self)
+        self.compare_view.setMinimumSize(96, 96)
+        self.compare_view.hint = 160  # below the image when narrow, the panel still fits a 720-pixel window
+        self.compare_view.setToolTip("The image optimized for the same unit through the compared network")
+        self.compare_gallery = FittedGrid(tile=72, parent=self)
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Layer", self.layer)
@@ -149,6 +168,7 @@ class MaximizePanel(InspectPanel):
         form.addRow("Scale ±", self.scale)
         form.addRow("Rotate ±°", self.rotate)
         form.addRow("Blur every", self.blur_every)
+        form.addRow("Compare with", self.compare)
         buttons = QHBoxLayout()
         for w in (self.run_button, self.gallery_button, self.stop_button):
             buttons.addWidget(w)
@@ -188,10 +208,21 @@ class MaximizePanel(InspectPanel):
         self.views = QStackedWidget(self)
         self.views.addWidget(single)
         self.views.addWidget(self.gallery)
+        self.compare_area = QWidget(self)
+        compare_column = QVBoxLayout(self.compare_area)
+        compare_column.setContentsMargins(0, 0, 0, 0)
+        compare_column.addWidget(self.compare_title)
+        compare_column.addWidget(self.compare_view, 1)
+        compare_column.addWidget(self.compare_gallery, 1)
+        compare_column.addWidget(self.compare_label)
+        self.compare_area.setVisible(False)
+        self.figure = CompareColumns(300, self)  # this beside the compared network's, below when narrow
+        self.figure.add(self.views, 3)
+        self.figure.add(self.compare_area, 2)
 
         body = QHBoxLayout()
         body.addWidget(controls)
-        body.addWidget(self.views, 1)
+        body.addWidget(self.figure, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(body, 1)
@@ -202,6 +233,7 @@ class MaximizePanel(InspectPanel):
         self.gallery_button.clicked.connect(self.run_gallery)
         self.stop_button.clicked.connect(self.stop)
         self.grid.clicked.connect(self._on_tile_clicked)
+        self.compare.choice_changed.connect(self.start_compare)
         self._sync_enabled()
 
     def _number(self, value: float, low: float, high: float, decimals: int, tip: str) -> QDoubleSpinBox:
@@ -214,7 +246,10 @@ class MaximizePanel(InspectPanel):
         return box
 
     def figure_widget(self) -> QWidget:
-        """The image with its value curve, or the gallery (without the controls)."""
+        """The image with its value curve, or the gallery (without the controls); with the compared
+        network's beside them when comparing."""
+        if self.compare_area.isVisible():
+            return self.figure
         return self.grid if self.views.currentIndex() == 1 else self.views.currentWidget()
 
     # --- state ------------------------------------------------------------------------------
@@ -255,7 +290,10 @@ class MaximizePanel(InspectPanel):
     def clear_results(self) -> None:
         """Another project or other weights: the optimized images and their curve go."""
         self.stop_job()
+        self._stop_compare()
         self.mode, self.history, self.reference, self.last, self.channels, self.note = "", [], None, None, [], ""
+        self.request, self.compare_last, self.compare_reason = None, None, ""
+        self._show_compare()
         self.image_view.image = None
         self.image_view.update()
         self.curve.setData([], [])
@@ -342,16 +380,84 @@ class MaximizePanel(InspectPanel):
         self.note = "" if through in (None, layer) else \
             f" ({layer} through its input {through}: a ReLU passes no gradient where it is 0)"
         self.status.setText(f"Optimizing {what}{self.note} on {device.type.upper()}…")
-        args = (self.source.model_on(device), model.input_shape, layer, channels, mean, std, self.settings(), images)
+        settings = self.settings()
+        args = (self.source.model_on(device), model.input_shape, layer, channels, mean, std, settings, images)
         self.start_job(lambda progress: _work(*args, progress), items=self._on_items,
                        finished=self._on_done, failed=self._on_failed)
+        self.request = (mode, layer, channels, settings, mean, std)
+        self.start_compare()
         self._sync_enabled()
 
     def stop(self) -> None:
         if self.stop_job():
             step = self.last.step if self.last is not None else 0
             self.status.setText(f"Stopped after {step} steps")
+        self._stop_compare()
         self._sync_enabled()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def _stop_compare(self) -> None:
+        if self.compare_job is not None:
+            self.compare_job.cancel()
+            self.compare_job = None
+
+    def start_compare(self) -> None:
+        """The last optimization asked for (same unit(s), settings and seed) through the chosen epoch's
+        network: a job of its own, the panel's own goes on."""
+        self._stop_compare()
+        self.compare_last, self.compare_reason = None, ""
+        chosen, model = self.compare.chosen(), self.source.model
+        if chosen is None or self.request is None or model is None:
+            self._show_compare()
+            return
+        mode, layer, channels, settings, mean, std = self.request
+        unit = None if layer == OUTPUT else layer
+        other, _graph, reason = compared_unit(self.source, chosen, self.compare.label, model.input_shape, unit,
+                                              channels)
+        if other is None:
+            self._show_compare(reason)
+            return
+        progress = Progress()
+        work = maximize_many(other, model.input_shape, objective_layer(other, unit), channels, mean, std, settings,
+                             progress=progress)
+        self.compare_job = GeneratorJob(work, parent=self, progress=progress)
+        self.compare_job.progressed.connect(self._on_compare_items)
+        self.compare_job.failed.connect(lambda message: self._show_compare(f"Comparison failed: {message}"))
+        self.compare_job.start()
+        self.track_job(self.compare_job)
+        self._show_compare()
+
+    def _on_compare_items(self, items: list) -> None:
+        self.compare_last = items[-1]
+        self._show_compare()
+
+    def _show_compare(self, problem: str = "") -> None:
+        label = self.compare.label
+        self.compare_area.setVisible(bool(label))
+        if problem:
+            self.compare_reason = problem
+        if not label:
+            return
+        gallery = self.request is not None and self.request[0] == "gallery"
+        self.compare_view.setVisible(not gallery)
+        self.compare_gallery.setVisible(gallery)
+        self.compare_title.setText(label)
+        item = self.compare_last
+        if item is None or self.compare_reason:
+            self.compare_view.image = None
+            self.compare_view.update()
+            self.compare_gallery.set_images([], [])
+            self.compare_label.setText(self.compare_reason or ("…" if self.request is not None else
+                                                               "Press Visualize or Gallery"))
+            return
+        if gallery:
+            self.compare_gallery.set_images([grey_image(im) for im in item.images],
+                                            [f"{c}: {v:.2g}" for c, v in zip(self.request[2], item.activations)])
+            self.compare_label.setText(f"{len(item.images)} images after {item.step} steps")
+        else:
+            image = item.images[0]
+            self.compare_view.set_image(grey_image(image), image.shape[1:])
+            self.compare_label.setText(f"Value {float(item.activations[0]):.3g} after {item.step} steps")
 
     def _on_items(self, items: list) -> None:
         steps = []

@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.inference import infer
+from ...core.progress import Progress
 from ...inspect.patches import LayerPeaks, TopPatches, layer_peaks
 from ...inspect.receptive import theoretical_region
+from .compare import CompareChooser, CompareColumns, ElidedLabel, compared_unit
 from .imaging import FittedGrid, grey_image
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -30,6 +32,12 @@ from .source import ModelSource
 
 #: Validation images searched at most.
 MAX_IMAGES = 10_000
+
+
+def _peaks(model, images01, mean, std, layer: str, progress: Progress | None = None) -> LayerPeaks:
+    """The whole pass of :func:`layer_peaks` at once (the compared network's, in the thread pool)."""
+    *_, (_fraction, peaks) = layer_peaks(model, images01, mean, std, layer, progress=progress)
+    return peaks
 
 
 class PatchesPanel(InspectPanel):
@@ -72,6 +80,18 @@ class PatchesPanel(InspectPanel):
         self.image_view.setToolTip("The chosen image; green frame: the receptive field of its strongest unit")
         self.image_label = QLabel(self)
         self.image_label.setWordWrap(True)
+        # Compare with: the same layer and channel's top patches over the same images, in a stored epoch.
+        self.compare = CompareChooser(source, self)
+        self.compare.setToolTip("The same channel's top images through a stored epoch of a run, beside these "
+                                "(matched by layer id)")
+        self.compare_cache: dict[tuple, tuple[LayerPeaks, object]] = {}  # (run, epoch, layer) → peaks, graph
+        self._compare_pending: tuple | None = None
+        self.compare_top: TopPatches | None = None
+        self.compare_reason = ""
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_tiles = FittedGrid(tile=64, largest=128, parent=self)
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
 
         controls = QHBoxLayout()
         for w in (self.layer, self.channel, self.k, self.show_as, self.find_button, self.stop_button,
@@ -81,13 +101,28 @@ class PatchesPanel(InspectPanel):
         side = QVBoxLayout()
         side.addWidget(self.image_view, 1)
         side.addWidget(self.image_label)
-        body = QHBoxLayout()
+        main = QWidget(self)
+        body = QHBoxLayout(main)
+        body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.tiles, 3)
         body.addLayout(side, 1)
+        self.compare_area = QWidget(self)
+        compare_column = QVBoxLayout(self.compare_area)
+        compare_column.setContentsMargins(0, 0, 0, 0)
+        compare_column.addWidget(self.compare_title)
+        compare_column.addWidget(self.compare_tiles, 1)
+        compare_column.addWidget(self.compare_label)
+        self.compare_area.setVisible(False)
+        self.figure = CompareColumns(320, self)  # these beside the compared network's, below when narrow
+        self.figure.add(main, 3)
+        self.figure.add(self.compare_area, 2)
+        compare_row = self.compare.row(self)
+        compare_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addLayout(controls)
-        layout.addLayout(body, 1)
+        layout.addLayout(compare_row)
+        layout.addWidget(self.figure, 1)
 
         self.layer.currentIndexChanged.connect(self._on_layer_changed)
         self.channel.valueChanged.connect(lambda _v: self.show_top())
@@ -96,6 +131,7 @@ class PatchesPanel(InspectPanel):
         self.find_button.clicked.connect(self.find)
         self.stop_button.clicked.connect(self.stop)
         self.grid.clicked.connect(self._show_image)
+        self.compare.choice_changed.connect(self.show_compare)
 
     def figure_widget(self) -> QWidget:
         """All the tiles (also those scrolled out of sight)."""
@@ -112,7 +148,10 @@ class PatchesPanel(InspectPanel):
         """Another project or other weights: the found images and the one looked at go."""
         self.stop()
         self.cache.clear()
+        self.compare_cache.clear()
+        self.compare_top = None
         self.grid.set_images([], [])
+        self.compare_tiles.set_images([], [])
         self.image_view.image, self.image_view.overlay, self.image_view.rect_cells = None, None, None
         self.image_view.update()
         self.image_label.setText("")
@@ -177,6 +216,8 @@ class PatchesPanel(InspectPanel):
     def stop(self) -> None:
         if self.stop_job():
             self.image_label.setText("Stopped: press Find to search again")
+        self.cancel_background("compare")
+        self._compare_pending = None
         self._sync_buttons()
 
     def on_cancelled(self) -> None:
@@ -216,6 +257,61 @@ class PatchesPanel(InspectPanel):
                              [f"#{int(i)}  {v:.3g}" for i, v in zip(self.top.indices, self.top.values)])
         self.progress.setValue(100)
         self._show_image(self.grid.selected if self.grid.selected is not None else 0)
+        self.show_compare()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def show_compare(self) -> None:
+        """The compared network's top patches of the shown layer and channel over the same images: from its
+        pass (cached per epoch and layer) or a pass of its own in the background."""
+        chosen, label, layer = self.compare.chosen(), self.compare.label, self.layer.currentData()
+        self.compare_area.setVisible(bool(label))
+        self.compare_top, self.compare_reason = None, ""
+        self.compare_tiles.set_images([], [])
+        model, data, split = self.source.model, self.source.data, self.source.split()
+        if chosen is None or model is None or data is None or split is None or layer is None:
+            self.compare_label.setText("")
+            return
+        self.compare_title.setText(label)
+        unit = None if layer == model.output_id else layer
+        other, graph, reason = compared_unit(self.source, chosen, label, data.input_shape, unit,
+                                             [self.channel.value()])
+        if other is None:
+            self.compare_reason = reason
+            self.compare_label.setText(reason)
+            return
+        key = (*chosen, layer)
+        if key not in self.compare_cache:
+            if self._compare_pending != key:
+                self._compare_pending = key
+                self.run_in_background(
+                    "compare", _peaks, other, split.images[:MAX_IMAGES], data.mean, data.std,
+                    model.output_id if unit is None else unit, progress=True,
+                    done=lambda peaks: self._on_compare_peaks(key, peaks, graph),
+                    failed=lambda message: self._compare_failed(f"Comparison failed: {message}"))
+            self.compare_label.setText("Searching the validation images…")
+            return
+        peaks, graph = self.compare_cache[key]
+        self.compare_top = top = peaks.top(self.channel.value(), self.k.value())
+        images = split.images.numpy() if hasattr(split.images, "numpy") else split.images
+        if self.show_as.currentData() == "crops" and len(self.source.layer_shape(layer)) == 3:
+            tiles = top.crops(infer(graph), layer, images)
+        else:
+            tiles = [images[int(i)] for i in top.indices]
+        self.compare_tiles.set_images([grey_image(t) for t in tiles],
+                                      [f"#{int(i)}  {v:.3g}" for i, v in zip(top.indices, top.values)])
+        shared = len(set(map(int, top.indices)) & set(map(int, self.top.indices))) if self.top is not None else 0
+        self.compare_label.setText(f"{shared} of its top {len(top.indices)} images are among these")
+
+    def _on_compare_peaks(self, key: tuple, peaks: LayerPeaks, graph) -> None:
+        if self._compare_pending == key:
+            self._compare_pending = None
+        self.compare_cache[key] = (peaks, graph)
+        self.show_compare()
+
+    def _compare_failed(self, message: str) -> None:
+        self._compare_pending = None
+        self.compare_reason = message
+        self.compare_label.setText(message)
 
     def _show_image(self, index: int) -> None:
         split, top = self.source.split(), self.top

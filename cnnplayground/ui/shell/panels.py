@@ -113,6 +113,7 @@ def _results(window: MainWindow) -> QWidget:
     """The Results panel, with the epoch bar: its confusion matrix is evaluated at the epoch chosen."""
     widget = ResultsPanel(window)
     add_epoch_bar(widget, window.model_source).setContentsMargins(6, 2, 6, 0)  # as the panel's caption
+    widget.attach_compare(window.model_source)
     return widget
 
 

@@ -13,7 +13,7 @@ import traceback
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...data.base import ImageData
 from ...data.loader import DeviceLoader
@@ -53,10 +53,18 @@ class ResultsPanel(QWidget):
         self.per_class = PerClassAccuracyView(self)
         self.mistakes = MistakesGrid(self)
         split = QSplitter(self)
+        self.splitter = split
         split.addWidget(self.confusion)
         split.addWidget(self.per_class)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        #: Compare with (:meth:`attach_compare`): another (run, epoch)'s confusion matrix beside this one.
+        self.compare = None
+        self.compare_area: QWidget | None = None
+        self.compare_confusion: np.ndarray | None = None
+        self.compare_reason = ""
+        self._compare_job: FunctionJob | None = None
+        self._tta_flip = False
         self.tabs = QTabWidget(self)
         self.tabs.addTab(split, "Confusion matrix")
         self.tabs.addTab(self.mistakes, "Misclassified")
@@ -118,7 +126,7 @@ class ResultsPanel(QWidget):
 
         ``root``: the folder ``data`` was read from (``DatasetChoice.root``), where the split's files are.
         """
-        self._root = root
+        self._root, self._tta_flip = root, tta_flip
         if not keep_caption:
             self._evaluated_caption = ""
         if len(data.val) == 0:
@@ -129,6 +137,81 @@ class ResultsPanel(QWidget):
         job.returned.connect(self._on_mistakes_found)
         self._job = job
         job.start()
+
+    # --- Compare with -------------------------------------------------------------------------
+    def attach_compare(self, source) -> None:
+        """Offer "Compare with" (the :class:`~..inspect.source.ModelSource`'s stored epochs): the chosen
+        (run, epoch)'s confusion matrix on the same validation images, beside this one."""
+        from ..inspect.compare import CompareChooser, ElidedLabel
+
+        self.source = source
+        self.compare = CompareChooser(source, self)
+        self.compare.setToolTip("Evaluate a stored epoch of a run on the same validation images and show its "
+                                "confusion matrix beside this one")
+        self.compare_title = ElidedLabel(parent=self)
+        self.compare_view = ConfusionMatrixView(self)
+        self.compare_label = QLabel(self)
+        self.compare_label.setWordWrap(True)
+        self.compare_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.compare_area = QWidget(self)
+        column = QVBoxLayout(self.compare_area)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.compare_title)
+        column.addWidget(self.compare_view, 1)
+        column.addWidget(self.compare_label)
+        self.compare_area.setVisible(False)
+        self.splitter.insertWidget(1, self.compare_area)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        row = self.compare.row(self)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addStretch(1)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertLayout(layout.indexOf(self.tabs), row)
+        self.compare.choice_changed.connect(self.start_compare)
+
+    def start_compare(self) -> None:
+        """Evaluate the chosen (run, epoch) on the validation images in the thread pool (a newer choice
+        cancels it), or say in one line why it cannot be compared."""
+        from ..inspect.compare import compared_unit
+
+        if self._compare_job is not None and self._compare_job.running:
+            self._compare_job.cancel()
+        self._compare_job = None
+        self.compare_confusion, self.compare_reason = None, ""
+        if self.compare is None or self.compare_area is None:
+            return
+        chosen, label, data = self.compare.chosen(), self.compare.label, self.source.data
+        self.compare_area.setVisible(chosen is not None)
+        self.compare_view.set_matrix((), ())
+        if chosen is None or data is None or len(data.val) == 0:
+            self.compare_label.setText("")
+            return
+        self.compare_title.setText(label)
+        model, _graph, reason = compared_unit(self.source, chosen, label, data.input_shape, None,
+                                              [data.num_classes - 1])
+        if model is None:
+            self.compare_reason = reason
+            self.compare_label.setText(reason)
+            return
+        self.compare_label.setText("Evaluating…")
+        job = FunctionJob(_find_mistakes, model, data, self._tta_flip, describe=_evaluation_failed, parent=self)
+        job.returned.connect(self._on_compare_evaluated)
+        job.failed.connect(lambda message: self.compare_label.setText(f"The evaluation failed: {message}"))
+        self._compare_job = job
+        job.start()
+
+    def _on_compare_evaluated(self, found) -> None:
+        result, data = found
+        self._compare_job = None
+        self.compare_confusion = np.asarray(result.confusion)
+        self.compare_view.set_matrix(result.confusion.tolist(), tuple(data.class_names))
+        total = int(result.confusion.sum())
+        correct = int(result.confusion.diagonal().sum())
+        self.compare_label.setText("")
+        self.compare_title.setText(f"{self.compare.label}: {correct:,} of {total:,} correct "
+                                   f"({correct / max(total, 1):.1%})")  # the title: the dock may be short
 
     def _on_mistakes_found(self, found) -> None:
         result, data = found
