@@ -231,12 +231,12 @@ def test_hovering_a_point_shows_its_image(qtbot, window):
     # off every point: the hint, no image
     from PySide6.QtCore import QPoint
 
-    def off() -> bool:
-        rect = panel.plot.viewport().rect()
-        empty = next(p for p in (QPoint(x, y) for y in range(20, rect.height(), 15)
-                                 for x in range(20, rect.width(), 15))
-                     if panel.point_near(panel.plot.mapToScene(p)) is None)
-        qtbot.mouseMove(panel.plot.viewport(), empty)
+    rect = panel.plot.viewport().rect()
+    empties = iter([p for p in (QPoint(x, y) for y in range(20, rect.height(), 15) for x in range(20, rect.width(), 15))
+                    if panel.point_near(panel.plot.mapToScene(p)) is None])
+
+    def off() -> bool:  # a new empty place each try (a move to where the pointer already is sends nothing)
+        qtbot.mouseMove(panel.plot.viewport(), next(empties))
         return not panel.hover_image.isVisible()
 
     qtbot.waitUntil(off, timeout=5_000)
