@@ -44,8 +44,9 @@ def add_diagram_parser(sub) -> None:
     p.add_argument("project", metavar="PROJECT", help="a project file or a preset name: " + ", ".join(PRESETS))
     p.add_argument("--out", required=True, metavar="FILE.{svg,pdf,png,tex}", help="where to write the diagram")
     p.add_argument("--style", choices=("flow", "block"), default="flow", help="diagram style (default: flow)")
-    p.add_argument("--orientation", choices=("horizontal", "vertical"), default="horizontal",
-                   help="the direction the network flows (default: horizontal)")
+    p.add_argument("--orientation", choices=("horizontal", "vertical"), default=None,
+                   help="the direction the network flows (default: across, except the flow style in a paper column "
+                   "or a page, which takes the direction that fits the width in the least height)")
     p.add_argument("--labels", type=_labels, default=frozenset({"names", "shapes", "kernels"}),
                    metavar="LIST", help="comma-separated: names,shapes,kernels,params (default: names,shapes,kernels)")
     p.add_argument("--grey", action="store_true", help="grey scale instead of colour (for print)")
@@ -65,7 +66,13 @@ def add_diagram_parser(sub) -> None:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from ..core.errors import UserError
     from ..export.diagram.scene import DiagramOptions
-    from ..export.diagram.write import blocks_by_default, diagram_format, diagram_scene, text_of
+    from ..export.diagram.write import (
+        blocks_by_default,
+        default_orientation,
+        diagram_format,
+        diagram_scene,
+        text_of,
+    )
     from ..export.style import figure_style
     from ..io.atomic import atomic_write_bytes
 
@@ -73,8 +80,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if fmt is None:
         raise CliError(f"--out writes .svg, .pdf, .png or .tex, not {printable(Path(args.out).name)}")
     graph, title, _ = load_target(args.project, load_weights=False)
-    options = DiagramOptions(orientation=args.orientation, labels=args.labels, grey=args.grey)
     style = figure_style(args.figure_style)
+    orientation = args.orientation or default_orientation(
+        args.style, style, graph, DiagramOptions(labels=args.labels, blocks=bool(args.blocks)))
+    options = DiagramOptions(orientation=orientation, labels=args.labels, grey=args.grey)
     why = ""
     if args.blocks is not None:
         blocks = args.blocks
@@ -82,7 +91,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         blocks, why = blocks_by_default(graph, options, style)
     else:
         blocks = False
-    options = DiagramOptions(orientation=args.orientation, labels=args.labels, grey=args.grey, blocks=blocks)
+    options = DiagramOptions(orientation=orientation, labels=args.labels, grey=args.grey, blocks=blocks)
     try:
         scene = diagram_scene(graph, args.style, options, style)
         if fmt in ("svg", "tex"):

@@ -94,6 +94,25 @@ def test_resnet18_in_a_paper_column_is_drawn_per_block_by_default(tmp_path, caps
     out = tmp_path / "r.svg"
     assert main(["diagram", "resnet18", "--out", str(out)]) == 0
     said = capsys.readouterr().out
+    # down the column (the default there), per block: 2.9 in wide, 6 in tall; per layer it would be 14 in wide
+    assert "one box per block (per layer it would be 14 in wide; --layers draws each), 2.9 × 6.0 in" in said
+    assert main(["diagram", "resnet18", "--orientation", "horizontal", "--out", str(out)]) == 0
+    said = capsys.readouterr().out  # across the column: rows of one or two boxes, 39 in tall per layer
     assert "one box per block (per layer it would be 39 in tall; --layers draws each), 3.6 × 7.8 in" in said
-    assert main(["diagram", "lenet5", "--out", str(out)]) == 0
+    assert main(["diagram", "lenet5", "--orientation", "horizontal", "--out", str(out)]) == 0
     assert "flow style, 3.3 × 3.6 in" in capsys.readouterr().out
+
+
+def test_the_flow_style_runs_down_a_paper_column_and_across_a_page_or_slide(tmp_path, capsys):
+    import re
+
+    sizes = {}
+    for style in ("paper", "page", "slide"):
+        assert main(["diagram", "resnet18", "--figure-style", style, "--out", str(tmp_path / "r.svg")]) == 0
+        w, h = map(float, re.search(r"([\d.]+) × ([\d.]+) in$", capsys.readouterr().out.strip()).groups())
+        sizes[style] = (w, h)
+    assert sizes["paper"][0] <= 3.5 and sizes["paper"][1] > sizes["paper"][0]  # fits the column, runs down it
+    assert sizes["slide"][0] > sizes["slide"][1]  # across a slide
+    assert main(["diagram", "resnet18", "--style", "block", "--out", str(tmp_path / "b.svg")]) == 0
+    w, h = map(float, re.search(r"([\d.]+) × ([\d.]+) in$", capsys.readouterr().out.strip()).groups())
+    assert w > h  # the block style runs across, as the LeNet and AlexNet figures do

@@ -60,8 +60,15 @@ def test_png_is_drawn_at_the_asked_resolution(qapp):
 def test_dialog_preview_follows_the_options_and_save_writes_by_extension(qtbot, tmp_path, monkeypatch):
     dialog = ExportDiagramDialog(get_preset("resnet18").factory(), "resnet")
     qtbot.addWidget(dialog)
-    # per layer, ResNet-18 in a paper column would be 39 in tall: one box per block to begin with, and why
-    assert dialog.blocks.isChecked() and "39 in tall" in dialog.blocks.toolTip()
+    # ResNet-18 in a paper column runs down it (across, rows of one or two boxes made it 7.8 in tall), and per
+    # layer down the column it would be 14 in wide: one box per block to begin with, and why
+    assert dialog.orientation.currentData() == "vertical" and not dialog.orientation_chosen
+    assert dialog.blocks.isChecked() and "14 in wide" in dialog.blocks.toolTip()
+    dialog.figure_style.setCurrentIndex(dialog.figure_style.findData("slide"))
+    assert dialog.orientation.currentData() == "horizontal"  # across a slide, until the user picks one
+    dialog.figure_style.setCurrentIndex(dialog.figure_style.findData("paper"))
+    dialog.orientation.setCurrentIndex(dialog.orientation.findData("horizontal"))
+    dialog.orientation_chosen = True  # as the combo's activated() sets it when the user picks
     dialog.blocks.setChecked(False)
     first = dialog.preview.pixmap().size()
     assert first.width() > 100 and first.height() > 100

@@ -7,7 +7,7 @@ from pathlib import Path
 from ...core.errors import UserError
 from ...core.graph import Graph
 from ..style import FigureStyle
-from .scene import DiagramOptions, Scene
+from .scene import DiagramOptions, Orientation, Scene
 from .svg import scene_svg
 from .tikz import scene_tikz
 
@@ -68,6 +68,33 @@ def blocks_by_default(graph: Graph, options: DiagramOptions, figure: FigureStyle
     if scene.width > PAGES_ABOVE * figure.width_in * 72:
         return True, f"per layer it would be {scene.width / 72:.0f} in wide"
     return False, ""
+
+
+def default_orientation(diagram_style: str, figure: FigureStyle, graph: Graph | None = None,
+                        options: DiagramOptions | None = None) -> Orientation:
+    """The direction a diagram runs when none is asked. The block style runs across, as the LeNet and AlexNet
+    figures do, and so does the flow style on a slide (a wide page). In a column or a page (no page height) the
+    flow style takes, of the directions whose drawing fits the style's width, the one that needs less height,
+    each drawn as `diagram` would draw it (per block where :func:`blocks_by_default` says so): across a 3.5 in
+    column a row holds one or two boxes and ResNet-18 snakes down 7.8 in, while down the column it stacks in
+    two columns of 6 in; LeNet-5 is 3.6 in across but 8.8 in down; VGG-16 down would be 5.4 in wide."""
+    if diagram_style != "flow" or figure.height_in is not None or graph is None or not len(graph):
+        return "horizontal"
+    from dataclasses import replace
+
+    from .flow import flow_layout
+
+    base = options or DiagramOptions()
+    sizes = {}
+    for orientation in ("horizontal", "vertical"):
+        chosen = replace(base, orientation=orientation)
+        blocks = blocks_by_default(graph, chosen, figure)[0] if options is None or not options.blocks else True
+        scene = flow_layout(graph, replace(chosen, blocks=blocks), figure).scene
+        sizes[orientation] = (scene.width, scene.height)
+    fitting = [o for o, (w, _h) in sizes.items() if w <= figure.width_in * 72 + 0.5]
+    if not fitting:  # neither fits the width: the narrower (the less it is scaled down)
+        return min(sizes, key=lambda o: sizes[o][0])  # type: ignore[return-value]
+    return min(fitting, key=lambda o: (sizes[o][1], o != "horizontal"))  # type: ignore[return-value]
 
 
 class DiagramError(UserError):

@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
 from ...core.errors import UserError
 from ...core.graph import Graph
 from ...export.diagram.scene import LABELS, DiagramOptions, Scene
-from ...export.diagram.write import STYLES, blocks_by_default, diagram_format, diagram_scene, text_of
+from ...export.diagram.write import (
+    STYLES,
+    blocks_by_default,
+    default_orientation,
+    diagram_format,
+    diagram_scene,
+    text_of,
+)
 from ...export.style import STYLES as FIGURE_STYLES
 from ...io.atomic import atomic_write_bytes
 from .diagram_render import diagram_image, diagram_pdf, diagram_png
@@ -59,7 +66,9 @@ class ExportDiagramDialog(QDialog):
         self.figure_style = QComboBox(self)
         for key, style in FIGURE_STYLES.items():
             self.figure_style.addItem(f"{key.capitalize()} ({style.width_in:g} in wide)", key)
-        on, why = blocks_by_default(graph, DiagramOptions(), FIGURE_STYLES[self.figure_style.currentData()])
+        figure = FIGURE_STYLES[self.figure_style.currentData()]
+        on, why = blocks_by_default(graph, DiagramOptions(orientation=default_orientation("flow", figure, graph)),
+                                    figure)
         tip = "A residual or dense block (the layers after a fork up to its join) as one box"
         self.blocks.setToolTip(f"{tip}.\nOn to begin with: {why}." if on else tip)
         self.blocks.setChecked(on)
@@ -95,11 +104,30 @@ class ExportDiagramDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(buttons)
+        #: The user picked an orientation: it no longer follows the style (see :meth:`_follow_defaults`).
+        self.orientation_chosen = False
+        self.orientation.activated.connect(lambda _i: setattr(self, "orientation_chosen", True))
+        self.orientation.setToolTip("To begin with, the flow style in a column or a page takes the direction "
+                                    "that needs less height (ResNet-18 down, LeNet-5 across); a slide and the "
+                                    "block style run across. Follows the style until you choose.")
+        self._follow_defaults()
+        for combo in (self.style, self.figure_style):
+            combo.currentIndexChanged.connect(self._follow_defaults)
         for combo in (self.style, self.orientation, self.figure_style):
             combo.currentIndexChanged.connect(self.refresh)
         for box in (*self.labels.values(), self.grey, self.blocks):
             box.toggled.connect(self.refresh)
         self.refresh()
+
+    def _follow_defaults(self, *_args) -> None:
+        """The orientation the command would choose for this style and figure, until the user picks one."""
+        if self.orientation_chosen:
+            return
+        wanted = default_orientation(self.style.currentData(), FIGURE_STYLES[self.figure_style.currentData()],
+                                     self.graph)
+        self.orientation.blockSignals(True)
+        self.orientation.setCurrentIndex(self.orientation.findData(wanted))
+        self.orientation.blockSignals(False)
 
     def options(self) -> DiagramOptions:
         return DiagramOptions(orientation=self.orientation.currentData(),

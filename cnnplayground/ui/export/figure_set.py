@@ -270,13 +270,14 @@ class FigureSet:
             from ...core.inference import infer
             from ...core.shapes import format_shape
             from ...export.diagram.scene import DiagramOptions
-            from ...export.diagram.write import BLOCKS_ABOVE, diagram_scene, text_of
+            from ...export.diagram.write import blocks_by_default, default_orientation, diagram_scene, text_of
             from .diagram_render import diagram_pdf, diagram_png
 
             application()  # the scene measures its text with Qt's fonts
             graph = self.weights[-1].graph
-            blocks = kind == "flow" and len(graph) > BLOCKS_ABOVE
-            scene = diagram_scene(graph, kind, DiagramOptions(blocks=blocks), self.style)
+            options = DiagramOptions(orientation=default_orientation(kind, self.style, graph))
+            blocks = kind == "flow" and blocks_by_default(graph, options, self.style)[0]  # as `diagram` does
+            scene = diagram_scene(graph, kind, dataclasses.replace(options, blocks=blocks), self.style)
             scene.title = scene.title or f"{self.project.name}: architecture"
             result = infer(graph)
             layers = len(graph)  # as the window's Properties and `cnnplayground diagram` count them
