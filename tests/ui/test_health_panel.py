@@ -191,3 +191,13 @@ def test_the_update_ratio_is_per_epoch_and_its_guide_is_the_per_step_rule_over_a
     tip = panel.measures.plots["update_ratio"].toolTip()
     assert "per epoch" in tip and "1e-3 × 469 steps per epoch" in tip
     assert panel.layers.headerItem().text(5) == "Update / weight per epoch"
+
+
+def test_the_epoch_axes_tick_whole_epochs_only(qtbot):
+    """A short run's epoch axis read 1.0, 1.5, 2.0: epochs are whole numbers."""
+    panel = _panel(qtbot, distribution_run())
+    axes = [p.getAxis("bottom") for p in (*panel.measures.plots.values(), *panel.distributions.plots.values())]
+    for axis in axes:
+        for low, high in ((1, 2), (1, 3), (0, 40)):
+            ticks = [v for _spacing, values in axis.tickValues(low, high, 400) for v in values]
+            assert ticks and all(float(v).is_integer() for v in ticks), (low, high, ticks)

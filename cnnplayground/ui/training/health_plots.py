@@ -108,8 +108,20 @@ class LogAxis(pg.AxisItem):
         return strings
 
 
+class EpochAxis(pg.AxisItem):
+    """An epoch axis: ticks at whole epochs only (pyqtgraph put 1.0, 1.5, 2.0 under a two-epoch run)."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph's names)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        whole = [(float(max(1, math.ceil(spacing))), offset) for spacing, offset in levels]
+        return whole[:1]  # the major level, whole; a minor level would fall between epochs
+
+
 def _new_plot(graphics: pg.GraphicsLayoutWidget, label: str, log: bool) -> pg.PlotItem:
-    plot = pg.PlotItem(axisItems={"left": LogAxis("left")} if log else None)
+    axes: dict[str, pg.AxisItem] = {"bottom": EpochAxis("bottom")}
+    if log:
+        axes["left"] = LogAxis("left")
+    plot = pg.PlotItem(axisItems=axes)
     plot.setLabel("left", label)
     plot.setLabel("bottom", "epoch")
     for axis in ("left", "bottom"):
