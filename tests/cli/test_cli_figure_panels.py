@@ -226,3 +226,55 @@ def test_a_panel_wider_than_the_paper_column_is_drawn_wider_not_clipped(trained,
     with Image.open(out) as png:
         assert png.width == pytest.approx(float(wide.group(1)) * paper.dpi, abs=2)
         assert png.width > paper.width_in * paper.dpi
+
+
+def _drawn_parts(widget, style):
+    """``widget`` as a figure in ``style`` is drawn (laid out in the style, one drawing made), then each shown
+    child's rectangle in the figure, and the figure's size (issue 26)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QWidget
+
+    from cnnplayground.ui.export.figures import FigureTarget, _settle_layouts, png_bytes
+    from cnnplayground.ui.export.styled import styled
+
+    with styled(widget, style) as drawn:
+        _settle_layouts(widget)
+        png_bytes(FigureTarget("f", widget), drawn.width(), drawn.height())
+        _settle_layouts(widget)
+        parts = [(child, QRect(child.mapTo(widget, child.rect().topLeft()), child.size()))
+                 for child in widget.findChildren(QWidget) if child.isVisibleTo(widget)]
+        yield from ((child, rect, widget.rect()) for child, rect in parts)
+
+
+@pytest.mark.parametrize("style_name", ["paper", "slide"])
+def test_the_receptive_field_figure_is_laid_out_for_its_width_nothing_cut(project, style_name):
+    """Issue 26: the slide figure showed two bars of six and a title cut to "Theoretic" (a plot never shown
+    kept the layout of its first width), the paper one was 11.5 in wide with "(click a unit)" in a heading.
+    Now every part lies inside the figure, every label's text fits its box, the plot shows every layer, and
+    the paper figure is the column's 3.5 in."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QLabel
+
+    from cnnplayground.export.style import figure_style
+
+    frames = panel_figure(project, "receptive-field", _weights(project, 3), FigureOptions(style=style_name))
+    widget = frames[0].widget
+    style = headless.fitting_style(widget, figure_style(style_name))
+    assert style.width_in == figure_style(style_name).width_in
+    plots = 0
+    for child, rect, page in _drawn_parts(widget, style):
+        assert page.contains(rect), (type(child).__name__, rect, page)
+        if isinstance(child, QLabel) and child.text():
+            assert "click" not in child.text()
+            if child.wordWrap():
+                assert child.heightForWidth(rect.width()) <= rect.height() + 1, child.text()
+            else:
+                assert child.fontMetrics().horizontalAdvance(child.text()) <= rect.width(), child.text()
+        if isinstance(child, pg.PlotWidget):
+            plots += 1
+            item = child.getPlotItem()
+            assert item.geometry().width() <= rect.width() + 1  # the plot is laid out at the width it is given
+            low, high = item.viewRange()[0]
+            layers = len(widget._panel.field_sizes)
+            assert low <= -0.35 and high >= layers - 1 + 0.35  # every layer's bar is in view
+    assert plots == 1
