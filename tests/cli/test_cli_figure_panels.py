@@ -278,3 +278,29 @@ def test_the_receptive_field_figure_is_laid_out_for_its_width_nothing_cut(projec
             layers = len(widget._panel.field_sizes)
             assert low <= -0.35 and high >= layers - 1 + 0.35  # every layer's bar is in view
     assert plots == 1
+
+
+@pytest.mark.parametrize("style_name", ["paper", "slide"])
+@pytest.mark.parametrize("panel", ["attribution", "adversarial"])
+def test_no_text_is_drawn_over_an_image(project, panel, style_name):
+    """Issue 26: in a paper column the lines under the attribution's images sat on the images' bottom, and the
+    adversarial "Perturbation (amplified)" heading wrapped to two lines and pushed its image onto the line
+    below (heights fixed before the labels' lines at their real width were known). No two shown parts (text,
+    images) of the drawn figure overlap, in paper and slide."""
+    from PySide6.QtWidgets import QGraphicsView
+
+    from cnnplayground.export.style import figure_style
+
+    options = FigureOptions(style=style_name, steps=8) if panel == "attribution" else FigureOptions(style=style_name)
+    widget = panel_figure(project, panel, _weights(project, 3), options)[0].widget
+    style = headless.fitting_style(widget, figure_style(style_name))
+    parts = list(_drawn_parts(widget, style))
+    leaves = [(child, rect) for child, rect, _page in parts
+              if not isinstance(child.parentWidget(), QGraphicsView)
+              and not any(other.parentWidget() is child for other, _r, _p in parts)]
+    assert len(leaves) >= 6
+    for i, (a, ra) in enumerate(leaves):
+        for b, rb in leaves[i + 1:]:
+            both = ra.intersected(rb)
+            assert both.isEmpty(), (type(a).__name__, getattr(a, "text", str)(), ra, type(b).__name__,
+                                    getattr(b, "text", str)(), rb)
