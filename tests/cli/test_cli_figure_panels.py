@@ -253,6 +253,7 @@ def test_the_receptive_field_figure_is_laid_out_for_its_width_nothing_cut(projec
     Now every part lies inside the figure, every label's text fits its box, the plot shows every layer, and
     the paper figure is the column's 3.5 in."""
     import pyqtgraph as pg
+    from PySide6.QtGui import QFontMetrics
     from PySide6.QtWidgets import QLabel
 
     from cnnplayground.export.style import figure_style
@@ -277,6 +278,10 @@ def test_the_receptive_field_figure_is_laid_out_for_its_width_nothing_cut(projec
             low, high = item.viewRange()[0]
             layers = len(widget._panel.field_sizes)
             assert low <= -0.35 and high >= layers - 1 + 0.35  # every layer's bar is in view
+            # The layers' names keep their descenders: the axis is a line of the tick font high (a slide's 18 pt
+            # names were measured at another dpi and cut at the figure's bottom edge).
+            axis = item.getAxis("bottom")
+            assert axis.geometry().height() >= QFontMetrics(axis.style["tickFont"]).height()
     assert plots == 1
 
 
