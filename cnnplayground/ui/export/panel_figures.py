@@ -363,9 +363,12 @@ def _receptive_field(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Fi
         if style.height_in is None and column < 1100:
             # A column (a paper's 3.5 in): the two images side by side, the plot of sizes below them, drawn
             # at the column's width (three parts side by side needed 11.5 in, its text 3 pt in the column).
-            frame = _titled(title, panel.figure_widget(), panel.sizes_area)
-            for part in (panel.figure_widget(), panel.sizes_area):
-                part.setHidden(False)  # a new parent hides a widget
+            # (the plot goes below the images in the panel's own figure widget, which stacks its parts in a
+            # narrow column: it stays inside the widgets the panel's figure is made of)
+            panel.figure.box.insertWidget(1, panel.sizes_area, 0)
+            panel.sizes_area.setHidden(False)  # a new parent hides a widget
+            frame = _titled(title, panel.figure_widget())
+            panel.figure_widget().setHidden(False)
             frame._panel = panel  # type: ignore[attr-defined]  # keeps the panel alive with the figure
             frame.setFont(font(style, style.font_size))
             frame.layout().activate()
