@@ -1,12 +1,13 @@
 """A project's training curves as data and as a pgfplots (LaTeX) figure, without Qt.
 
-:func:`curve_plots` picks, for each metric (loss, accuracy), one line per run from the runs' stored history
-(``RunHistory.series``: the validation series where the run has one, else the training one; x = epoch;
-accuracy in percent); :func:`pgfplots_document` writes them as a standalone LaTeX document with one pgfplots
-``axis`` per metric that compiles with pdflatex and pgfplots, coloured by the :class:`~.style.FigureStyle`'s
-palette and as wide as its preset. The data go inline (``\\addplot coordinates``) or beside the ``.tex`` as a
-CSV file (``\\addplot table``) that :func:`curves_csv_wide` writes. :func:`curves_csv` is the long CSV
-(``plot, series, x, y``) that Export Figure writes for any plot.
+:func:`curve_plots` picks, for each metric (loss, accuracy), the lines of each run from the runs' stored history
+(``RunHistory.series``: its validation series solid and its training series dashed, both where the run stored
+both, so that the gap between them shows; x = epoch; accuracy in percent); :func:`pgfplots_document` writes them
+as a standalone LaTeX document with one pgfplots ``axis`` per metric that compiles with pdflatex and pgfplots,
+coloured by the :class:`~.style.FigureStyle`'s palette and as wide as its preset. The data go inline
+(``\\addplot coordinates``) or beside the ``.tex`` as a CSV file (``\\addplot table``) that
+:func:`curves_csv_wide` writes. :func:`curves_csv` is the long CSV (``plot, series, x, y``) that Export Figure
+writes for any plot.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..io.atomic import atomic_write_bytes
 from ..project import RunHistory
 from .style import FigureStyle
 
-#: Metric → (title, y label, the series tried in order, factor applied to the stored values).
+#: Metric → (title, y label, the series drawn (validation, training), factor applied to the stored values).
 METRICS: dict[str, tuple[str, str, tuple[str, str], float]] = {
     "loss": ("Loss", "loss", ("val_loss", "train_loss"), 1.0),
     "accuracy": ("Accuracy", "accuracy (%)", ("val_accuracy", "train_accuracy"), 100.0),
@@ -36,13 +37,21 @@ MAX_MARKED_POINTS = 30
 
 @dataclass(frozen=True)
 class CurveLine:
-    """One run's line in one plot: ``y[i]`` at epoch ``x[i]`` (missing values left out)."""
+    """One run's line in one plot: ``y[i]`` at epoch ``x[i]`` (missing values left out). ``name``: the legend's
+    entry (the run's name, with "(training)" or "(validation)" where the plot draws both kinds); ``dashed``: a
+    training line in a plot that also draws validation; ``run``: the run's place in the runs drawn."""
 
     name: str
     color: str  # "#rrggbb"
     series: str  # the stored series it shows ("val_loss", ...)
     x: tuple[float, ...]
     y: tuple[float, ...]
+    dashed: bool = False
+    run: int = 0
+
+    @property
+    def training(self) -> bool:
+        return self.series.startswith("train_")
 
 
 @dataclass(frozen=True)
@@ -66,12 +75,14 @@ def metric_keys(choice: str) -> list[str]:
 
 
 def curve_plots(runs: Sequence[RunHistory], metrics: Sequence[str], style: FigureStyle) -> list[CurvePlot]:
-    """One :class:`CurvePlot` per metric, a line per run that recorded it; run ``i`` (in ``runs``' order)
-    has the style's ``palette[i]`` in every plot."""
+    """One :class:`CurvePlot` per metric: for each run its validation line and its training line, those it
+    recorded (validation first); run ``i`` (in ``runs``' order) has the style's ``palette[i]`` in every plot.
+    Where a plot draws both kinds, training lines are dashed and every legend entry says which it is; else the
+    y label does ("validation loss")."""
     plots = []
     for key in metrics:
         title, label, candidates, factor = METRICS[key]
-        lines, used = [], set()
+        found = []
         for i, run in enumerate(runs):
             for name in candidates:
                 series = run.series.get(name)
@@ -80,10 +91,16 @@ def curve_plots(runs: Sequence[RunHistory], metrics: Sequence[str], style: Figur
                 points = [(float(x), float(y) * factor) for x, y in zip(series.x, series.y)
                           if y is not None and math.isfinite(y)]
                 if points:
-                    xs, ys = zip(*points)
-                    lines.append(CurveLine(run.name, style.palette[i % len(style.palette)], name, xs, ys))
-                    used.add(name)
-                    break
+                    found.append((i, run.name, name, points))
+        used = {name for _i, _run, name, _p in found}
+        both = len(used) == 2
+        lines = []
+        for i, run_name, name, points in found:
+            xs, ys = zip(*points)
+            training = name == candidates[1]
+            entry = f"{run_name} ({'training' if training else 'validation'})" if both else run_name
+            lines.append(CurveLine(entry, style.palette[i % len(style.palette)], name, xs, ys,
+                                   dashed=both and training, run=i))
         which = ("validation " if used == {candidates[0]} else "training " if used == {candidates[1]} else "")
         plots.append(CurvePlot(key, title, which + label, tuple(lines)))
     return plots
@@ -145,19 +162,21 @@ def latex_text(text: str) -> str:
     return "".join(out)
 
 
-def _column(line_index: int, plot: CurvePlot) -> str:
-    return f"{plot.key}{line_index + 1}"
+def _column(line: CurveLine, plot: CurvePlot) -> str:
+    """``loss1val``, ``loss1train``, ``accuracy2val``…: the metric, the run's number, the kind."""
+    return f"{plot.key}{line.run + 1}{'train' if line.training else 'val'}"
 
 
 def curves_csv_wide(plots: Sequence[CurvePlot]) -> str:
     """The data of every line as one CSV table for pgfplots' ``table``: an ``epoch`` column and a column per
-    plot and run (``loss1``, ``accuracy2``…), ``nan`` where a run has no value at an epoch."""
+    plot, run and kind (``loss1val``, ``loss1train``, ``accuracy2val``…), ``nan`` where a run has no value at
+    an epoch."""
     epochs = sorted({x for plot in plots for line in plot.lines for x in line.x})
     columns = ["epoch"]
     values: list[dict[float, float]] = []
     for plot in plots:
-        for i, line in enumerate(plot.lines):
-            columns.append(_column(i, plot))
+        for line in plot.lines:
+            columns.append(_column(line, plot))
             values.append(dict(zip(line.x, line.y)))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -191,8 +210,9 @@ def pgfplots_document(plots: Sequence[CurvePlot], style: FigureStyle, csv_name: 
     """A standalone LaTeX document (pdflatex, pgfplots) with one ``axis`` per plot.
 
     The axes sit side by side on a page or slide and one above the other in a paper column; together they are
-    the preset's width (a slide's axes its height too). Legend entries are the runs' names, colours the style's
-    palette. ``csv_name``: read the data from that CSV file (:func:`curves_csv_wide`) instead of inline."""
+    the preset's width (a slide's axes its height too). Legend entries are the lines' names, colours the style's
+    palette (a run's training line dashed beside its solid validation line). ``csv_name``: read the data from
+    that CSV file (:func:`curves_csv_wide`) instead of inline."""
     if not plots:
         raise ValueError("there is no plot to write")
     across = style.name != "paper" and len(plots) > 1
@@ -258,8 +278,8 @@ def pgfplots_document(plots: Sequence[CurvePlot], style: FigureStyle, csv_name: 
             rf"  legend pos={legend}, unbounded coords=jump, xtick distance={step},",
             r"]",
         ]
-        for i, line in enumerate(plot.lines):
-            color = colors[line.color.lstrip("#").upper()]
+        for line in plot.lines:
+            color = colors[line.color.lstrip("#").upper()] + (", dashed" if line.dashed else "")
             mark = f"mark=*, mark size={_pt(1.25 * style.line_width)}" if len(line.x) <= MAX_MARKED_POINTS \
                 else "no marks"
             if csv_name is None:
@@ -267,7 +287,7 @@ def pgfplots_document(plots: Sequence[CurvePlot], style: FigureStyle, csv_name: 
                 lines.append(rf"\addplot[color={color}, {mark}] coordinates {{{coords}}};")
             else:
                 lines.append(rf"\addplot[color={color}, {mark}] table[col sep=comma, x=epoch, "
-                             rf"y={_column(i, plot)}] {{{csv_name}}};")
+                             rf"y={_column(line, plot)}] {{{csv_name}}};")
             lines.append(rf"\addlegendentry{{{latex_text(line.name)}}}")
         lines.append(r"\end{axis}")
     lines += [r"\end{tikzpicture}", r"\end{document}", ""]

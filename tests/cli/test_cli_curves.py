@@ -42,9 +42,13 @@ def test_tex_with_the_chosen_runs_and_metric(project, tmp_path, capsys):
     assert main(["curves", str(project), "--out", str(out), "--metric", "loss", "--runs", "1,3"]) == 0
     assert capsys.readouterr().out == f"wrote {out}: pgfplots, loss of 2 runs\n"
     tex = out.read_text()
-    assert tex.count(r"\begin{axis}") == 1 and tex.count(r"\addplot") == 2
-    assert re.findall(r"\\addlegendentry\{(.*)\}", tex) == [r"lr\_0.1 \& 50\%", "third"]
+    assert tex.count(r"\begin{axis}") == 1 and tex.count(r"\addplot") == 4  # each run's validation and training
+    first = r"lr\_0.1 \& 50\%"
+    assert re.findall(r"\\addlegendentry\{(.*)\}", tex) == [f"{first} (validation)", f"{first} (training)",
+                                                         "third (validation)", "third (training)"]
+    assert tex.count("dashed") == 2  # the training lines
     assert "coordinates {(1,2.2) (2,1.6) (3,1.3)}" in tex and "coordinates {(1,1.1) (2,0.8) (3,0.65)}" in tex
+    assert "coordinates {(1,2.3) (2,1.5) (3,1.1)}" in tex  # the first run's training loss
     assert "scale only axis, width=2.976in" in tex  # the paper column (3.5 in) less the border and labels
 
 
@@ -53,9 +57,11 @@ def test_tex_with_its_data_beside_it_and_the_slide_style(project, tmp_path, caps
     assert main(["curves", str(project), "--out", str(out), "--data", "csv", "--figure-style", "slide"]) == 0
     assert capsys.readouterr().out.endswith("data in curves.csv\n")
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
-    assert list(rows[0]) == ["epoch", "loss1", "loss2", "loss3", "accuracy1", "accuracy2", "accuracy3"]
-    assert [r["accuracy2"] for r in rows] == ["24", "48", "56"]
-    assert out.read_text().count("{curves.csv}") == 6
+    assert list(rows[0]) == ["epoch", "loss1val", "loss1train", "loss2val", "loss2train", "loss3val", "loss3train",
+                             "accuracy1val", "accuracy2val", "accuracy3val"]  # (no training accuracy stored)
+    assert [r["accuracy2val"] for r in rows] == ["24", "48", "56"]
+    assert [r["loss1train"] for r in rows] == ["2.3", "1.5", "1.1"]
+    assert out.read_text().count("{curves.csv}") == 9
     if latex_missing() is None:
         done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
                               capture_output=True, text=True, timeout=180)
@@ -75,8 +81,13 @@ def test_pdf_svg_png_and_csv(project, tmp_path, name):
     if shutil.which("pdfinfo"):
         info = subprocess.run(["pdfinfo", str(tmp_path / "c.pdf")], capture_output=True, text=True).stdout
         assert abs(float(re.search(r"Page size:\s+([\d.]+)", info).group(1)) - style.width_in * 72) < 0.5
+    # The training lines dashed, each in the plot and its legend sample (loss: one per run; no training accuracy
+    # stored), the validation ones solid.
+    assert svg.count(b"stroke-dasharray") == 2 * 3 and b"(training)" in svg and b"(validation)" in svg
     rows = (tmp_path / "c.csv").read_text().splitlines()
-    assert rows[0] == "plot,series,x,y" and rows[1] == "Loss,lr_0.1 & 50%,1,2.2" and len(rows) == 1 + 2 * 3 * 3
+    # Loss: 3 runs × (validation, training); accuracy: 3 runs × validation; 3 epochs each.
+    assert rows[0] == "plot,series,x,y" and rows[1] == "Loss,lr_0.1 & 50% (validation),1,2.2"
+    assert "Loss,lr_0.1 & 50% (training),1,2.3" in rows and len(rows) == 1 + (3 * 2 + 3) * 3
 
 
 def test_mistakes_are_one_line(project, tmp_path, capsys):

@@ -226,3 +226,86 @@ def test_a_panel_wider_than_the_paper_column_is_drawn_wider_not_clipped(trained,
     with Image.open(out) as png:
         assert png.width == pytest.approx(float(wide.group(1)) * paper.dpi, abs=2)
         assert png.width > paper.width_in * paper.dpi
+
+
+def _drawn_parts(widget, style):
+    """``widget`` as a figure in ``style`` is drawn (laid out in the style, one drawing made), then each shown
+    child's rectangle in the figure, and the figure's size (issue 26)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QWidget
+
+    from cnnplayground.ui.export.figures import FigureTarget, _settle_layouts, png_bytes
+    from cnnplayground.ui.export.styled import styled
+
+    with styled(widget, style) as drawn:
+        _settle_layouts(widget)
+        png_bytes(FigureTarget("f", widget), drawn.width(), drawn.height())
+        _settle_layouts(widget)
+        parts = [(child, QRect(child.mapTo(widget, child.rect().topLeft()), child.size()))
+                 for child in widget.findChildren(QWidget) if child.isVisibleTo(widget)]
+        yield from ((child, rect, widget.rect()) for child, rect in parts)
+
+
+@pytest.mark.parametrize("style_name", ["paper", "slide"])
+def test_the_receptive_field_figure_is_laid_out_for_its_width_nothing_cut(project, style_name):
+    """Issue 26: the slide figure showed two bars of six and a title cut to "Theoretic" (a plot never shown
+    kept the layout of its first width), the paper one was 11.5 in wide with "(click a unit)" in a heading.
+    Now every part lies inside the figure, every label's text fits its box, the plot shows every layer, and
+    the paper figure is the column's 3.5 in."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QLabel
+
+    from cnnplayground.export.style import figure_style
+
+    frames = panel_figure(project, "receptive-field", _weights(project, 3), FigureOptions(style=style_name))
+    widget = frames[0].widget
+    style = headless.fitting_style(widget, figure_style(style_name))
+    assert style.width_in == figure_style(style_name).width_in
+    plots = 0
+    for child, rect, page in _drawn_parts(widget, style):
+        assert page.contains(rect), (type(child).__name__, rect, page)
+        if isinstance(child, QLabel) and child.text():
+            assert "click" not in child.text()
+            if child.wordWrap():
+                assert child.heightForWidth(rect.width()) <= rect.height() + 1, child.text()
+            else:
+                assert child.fontMetrics().horizontalAdvance(child.text()) <= rect.width(), child.text()
+        if isinstance(child, pg.PlotWidget):
+            plots += 1
+            item = child.getPlotItem()
+            assert item.geometry().width() <= rect.width() + 1  # the plot is laid out at the width it is given
+            low, high = item.viewRange()[0]
+            layers = len(widget._panel.field_sizes)
+            assert low <= -0.35 and high >= layers - 1 + 0.35  # every layer's bar is in view
+            # The layers' names keep their descenders: the axis is a line of the tick font high (a slide's 18 pt
+            # names were measured at another dpi and cut at the figure's bottom edge).
+            axis = item.getAxis("bottom")
+            assert axis.geometry().height() >= QFontMetrics(axis.style["tickFont"]).height()
+    assert plots == 1
+
+
+@pytest.mark.parametrize("style_name", ["paper", "slide"])
+@pytest.mark.parametrize("panel", ["attribution", "adversarial"])
+def test_no_text_is_drawn_over_an_image(project, panel, style_name):
+    """Issue 26: in a paper column the lines under the attribution's images sat on the images' bottom, and the
+    adversarial "Perturbation (amplified)" heading wrapped to two lines and pushed its image onto the line
+    below (heights fixed before the labels' lines at their real width were known). No two shown parts (text,
+    images) of the drawn figure overlap, in paper and slide."""
+    from PySide6.QtWidgets import QGraphicsView
+
+    from cnnplayground.export.style import figure_style
+
+    options = FigureOptions(style=style_name, steps=8) if panel == "attribution" else FigureOptions(style=style_name)
+    widget = panel_figure(project, panel, _weights(project, 3), options)[0].widget
+    style = headless.fitting_style(widget, figure_style(style_name))
+    parts = list(_drawn_parts(widget, style))
+    leaves = [(child, rect) for child, rect, _page in parts
+              if not isinstance(child.parentWidget(), QGraphicsView)
+              and not any(other.parentWidget() is child for other, _r, _p in parts)]
+    assert len(leaves) >= 6
+    for i, (a, ra) in enumerate(leaves):
+        for b, rb in leaves[i + 1:]:
+            both = ra.intersected(rb)
+            assert both.isEmpty(), (type(a).__name__, getattr(a, "text", str)(), ra, type(b).__name__,
+                                    getattr(b, "text", str)(), rb)

@@ -72,18 +72,31 @@ def _legend_entries(axis: str) -> list[str]:
     return out
 
 
-def test_one_axis_per_metric_and_one_addplot_per_run_named_as_the_run():
+def test_one_axis_per_metric_and_an_addplot_per_run_and_kind_named_as_the_run():
+    """Issue 26: a run's training line (dashed) beside its validation line (solid) where it stored both, so the
+    gap between them shows; each legend entry says which where a plot draws both kinds."""
     style = figure_style("paper")
     tex = pgfplots_document(curve_plots(runs(), ["loss", "accuracy"], style), style)
     assert _braces_balanced(tex)
     assert tex.count(r"\begin{document}") == tex.count(r"\end{document}") == 1
     axes = _axes(tex)
     assert len(axes) == 2
-    for axis in axes:
-        assert axis.count(r"\addplot") == 2  # one per run
-        assert _legend_entries(axis) == [latex_text(NASTY), "run 2"]
+    nasty = latex_text(NASTY)
+    # Loss: the first run's validation and training, run 2's training (it has no validation).
+    assert axes[0].count(r"\addplot") == 3
+    assert _legend_entries(axes[0]) == [f"{nasty} (validation)", f"{nasty} (training)", "run 2 (training)"]
+    assert re.findall(r"\\addplot\[color=(run\d)(, dashed)?,", axes[0]) == [("run1", ""), ("run1", ", dashed"),
+                                                                         ("run2", ", dashed")]
+    # Accuracy: the first run's validation, run 2's training.
+    assert axes[1].count(r"\addplot") == 2
+    assert _legend_entries(axes[1]) == [f"{nasty} (validation)", "run 2 (training)"]
+    assert axes[1].count("dashed") == 1
     assert latex_text(NASTY) == (r"lr\_0.1 \& 50\% \{\#1\} \$x\^{}2\$ \~{}a\ensuremath{\backslash}b")
-    assert "ylabel={loss}" in axes[0] and "ylabel={accuracy (\\%)}" in axes[1]  # one run has no validation
+    assert "ylabel={loss}" in axes[0] and "ylabel={accuracy (\\%)}" in axes[1]  # both kinds: the legend says
+    # Only one kind in a plot: solid lines named as the runs, the y label says which.
+    only_validation = curve_plots(runs()[:1], ["accuracy"], style)[0]
+    assert only_validation.y_label == "validation accuracy (%)"
+    assert [(line.name, line.dashed) for line in only_validation.lines] == [(NASTY, False)]
     # The run's colours are the style's palette, in the runs' order.
     assert rf"\definecolor{{run1}}{{HTML}}{{{style.palette[0][1:].upper()}}}" in tex
     assert rf"\definecolor{{run2}}{{HTML}}{{{style.palette[1][1:].upper()}}}" in tex
@@ -101,6 +114,7 @@ def test_the_coordinates_are_the_history_at_the_printed_precision():
 
     expected = [
         [(1, printed(2.302585093)), (2, printed(1.2345678901)), (3, printed(0.87654321))],  # val_loss
+        [(1, 2.5), (2, 1.5), (3, 1.0)],  # the same run's train_loss
         [(1, 2.1)],  # run 2's training loss; its missing epoch 2 is left out
         [(1, 10.0), (2, printed(51.234567)), (3, 70.0)],  # percent
         [(1, 20.0), (2, printed(33.33333333))],
@@ -115,13 +129,15 @@ def test_the_data_can_go_in_a_csv_beside_the_tex(tmp_path):
     written = write_pgfplots(plots, tmp_path / "curves.tex", style, "csv")
     assert written == [tmp_path / "curves.tex", tmp_path / "curves.csv"]
     tex = written[0].read_text()
-    assert "coordinates" not in tex and tex.count(r"table[col sep=comma, x=epoch") == 4
+    assert "coordinates" not in tex and tex.count(r"table[col sep=comma, x=epoch") == 5
     columns = re.findall(r"y=(\w+)\] \{curves\.csv\}", tex)
     rows = list(csv.DictReader(written[1].read_text().splitlines()))
-    assert columns == ["loss1", "loss2", "accuracy1", "accuracy2"] and list(rows[0]) == ["epoch", *columns]
+    assert columns == ["loss1val", "loss1train", "loss2train", "accuracy1val", "accuracy2train"]
+    assert list(rows[0]) == ["epoch", *columns]
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert [r["loss1"] for r in rows] == ["2.30259", "1.23457", "0.876543"]
-    assert [r["loss2"] for r in rows] == ["2.1", "nan", "nan"] and rows[1]["accuracy2"] == "33.3333"
+    assert [r["loss1val"] for r in rows] == ["2.30259", "1.23457", "0.876543"]
+    assert [r["loss1train"] for r in rows] == ["2.5", "1.5", "1"]
+    assert [r["loss2train"] for r in rows] == ["2.1", "nan", "nan"] and rows[1]["accuracy2train"] == "33.3333"
     # A name LaTeX would misread gets a plain one.
     assert write_pgfplots(plots, tmp_path / "my curves.tex", style, "csv")[1].name == "curves-data.csv"
 

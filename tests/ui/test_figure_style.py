@@ -201,8 +201,10 @@ def test_export_figure_offers_the_style_and_pgfplots_for_the_curves(qtbot, curve
     monkeypatch.setattr(ExportFigureDialog, "choose_path", lambda self, *a: str(tmp_path / "curves.tex"))
     again.export()
     tex = (tmp_path / "curves.tex").read_text()
-    assert tex.count(r"\addplot") == 4 and (tmp_path / "curves.csv").exists()  # 2 runs × loss, accuracy
-    assert tex.count(r"\addlegendentry{lr\_0.1 \& 50\%}") == 2 and r"width=" in tex
+    # 2 runs × loss (validation and training), 2 runs × accuracy (validation only: no training accuracy stored)
+    assert tex.count(r"\addplot") == 6 and (tmp_path / "curves.csv").exists()
+    assert tex.count(r"\addlegendentry{lr\_0.1 \& 50\% (training)}") == 1 and tex.count("dashed") == 2
+    assert tex.count(r"\addlegendentry{lr\_0.1 \& 50\%}") == 1 and r"width=" in tex
 
     network_first = ExportFigureDialog(targets, "Network")  # no runs: no pgfplots
     qtbot.addWidget(network_first)

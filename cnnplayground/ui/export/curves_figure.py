@@ -8,6 +8,7 @@ import html
 from collections.abc import Sequence
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from ...export.curves import MAX_MARKED_POINTS, CurvePlot, legend_corner
@@ -17,8 +18,8 @@ from .styled import LOGICAL_DPI
 
 def curves_figure(plots: Sequence[CurvePlot], style: FigureStyle) -> QWidget:
     """The training curves of :func:`~cnnplayground.export.curves.curve_plots`: a plot per metric (one above the
-    other in a paper column, side by side on a page or slide), a line per run in its colour, a legend of the
-    runs' names; the preset's width (a slide's height too)."""
+    other in a paper column, side by side on a page or slide), a run's lines in its colour (training dashed,
+    validation solid), a legend of the lines' names; the preset's width (a slide's height too)."""
     view = pg.GraphicsLayoutWidget()
     across = style.name != "paper"
     for k, plot in enumerate(plots):
@@ -34,7 +35,8 @@ def curves_figure(plots: Sequence[CurvePlot], style: FigureStyle) -> QWidget:
         for line in plot.lines:
             color = pg.mkColor(line.color)
             marked = len(line.x) <= MAX_MARKED_POINTS
-            curve = item.plot(list(line.x), list(line.y), pen=pg.mkPen(color, width=2),
+            pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if line.dashed else Qt.PenStyle.SolidLine)
+            curve = item.plot(list(line.x), list(line.y), pen=pen,
                               symbol="o" if marked else None, symbolSize=5, symbolBrush=color, symbolPen=None)
             legend.addItem(curve, html.escape(line.name))
         last = max((max(line.x) for line in plot.lines if line.x), default=1.0)

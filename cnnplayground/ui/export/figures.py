@@ -45,7 +45,7 @@ from PySide6.QtCore import (
     Qt,
     qInstallMessageHandler,
 )
-from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPalette, QPdfWriter, QRegion, QResizeEvent
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QApplication,
@@ -473,9 +473,16 @@ def _settle_layouts(widget: QWidget) -> None:
     objects: list = [widget, *widget.findChildren(QWidget)]
     for view in [w for w in objects if isinstance(w, QGraphicsView) and w.scene() is not None]:
         objects += [item for item in view.scene().items() if isinstance(item, QGraphicsWidget)]
+    hidden_views = [w for w in objects if isinstance(w, QGraphicsView) and not w.isVisible()]
     for _ in range(4):
         for obj in objects:
             QApplication.sendPostedEvents(obj, QEvent.Type.LayoutRequest)
+        for view in hidden_views:
+            # A widget never shown gets no resize event: a plot would keep the layout of its first size (drawn
+            # narrower, it showed only its left part). Send one, so that it lays out at the size it is given.
+            QApplication.sendEvent(view, QResizeEvent(view.size(), view.size()))
+    for obj in objects:
+        QApplication.sendPostedEvents(obj, QEvent.Type.LayoutRequest)
 
 
 def export_figure(target: FigureTarget, path: str | Path, fmt: str | None = None, *, width: int | None = None,

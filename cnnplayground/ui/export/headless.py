@@ -21,7 +21,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel, QVBoxLayout, QWidget
 
 from ...export.style import DEFAULT_STYLE, FigureStyle, figure_style
@@ -283,6 +284,17 @@ def fitting_style(widget: QWidget, style: FigureStyle) -> FigureStyle:
         widget.resize(width, height)
         if layout is not None:
             layout.activate()
+        # A wrapped label's least height is for a guessed width: at its real width it needs more lines (the
+        # lines under the attribution's images, a heading wrapped to two), and a layout short of room drew
+        # them over the image next to them. Taller, a few pixels at a time (the room goes to the images as
+        # much as to the labels), until no two parts overlap.
+        _lay_out(widget)
+        for _ in range(200):
+            if overlap(widget) <= 0:
+                break
+            height += 4
+            widget.resize(width, height)
+            _lay_out(widget)
     else:  # a slide: its 16:9 page made larger (and so shown smaller) until the parts fit its height
         width = round(style.width_in * LOGICAL_DPI)
         needed_height = widget.minimumSizeHint().height()
@@ -294,3 +306,31 @@ def fitting_style(widget: QWidget, style: FigureStyle) -> FigureStyle:
             style = dataclasses.replace(style, width_in=round(style.width_in * scale + 0.05, 1),
                                         height_in=round(style.height_in * scale + 0.05, 2))
     return style
+
+
+def _lay_out(widget: QWidget) -> None:
+    """``widget`` and the widgets inside it laid out at their sizes, top down: a widget never shown gets no
+    resize event, so the layouts inside it would keep the geometry of an earlier size."""
+    layout = widget.layout()
+    if layout is not None:
+        layout.activate()
+    QApplication.sendEvent(widget, QResizeEvent(widget.size(), widget.size()))
+    for child in widget.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        if child.isVisibleTo(widget):
+            _lay_out(child)
+
+
+def overlap(widget: QWidget) -> int:
+    """The most pixels by which two of ``widget``'s shown parts (text, images, plots: children with no shown
+    child of their own) cover each other; 0 when none does."""
+    leaves = [child for child in widget.findChildren(QWidget)
+              if child.isVisibleTo(widget) and not isinstance(child.parentWidget(), QGraphicsView)
+              and not any(c.isVisibleTo(widget) for c in child.findChildren(QWidget))]
+    rects = [QRect(c.mapTo(widget, QPoint(0, 0)), c.size()) for c in leaves]
+    most = 0
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            both = a.intersected(b)
+            if not both.isEmpty():
+                most = max(most, min(both.width(), both.height()))
+    return most

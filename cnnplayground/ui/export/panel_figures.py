@@ -37,6 +37,7 @@ from .headless import (
     feature_maps_figure,
     kernels_figure,
 )
+from .styled import LOGICAL_DPI, font
 
 #: Longest a panel's analysis may run for one frame before the figure gives up.
 ANALYSIS_TIMEOUT_S = 600.0
@@ -349,6 +350,8 @@ def _receptive_field(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Fi
         for _, panel, name in panels:
             panel.map_range, panel.field_peak = (low, high), peak
             panel._show_fields((panel.unit_map, panel.erf), name, *panel.position, panel.images.value())
+    style = figure_style(o.style)
+    column = round(style.width_in * LOGICAL_DPI)
     out = []
     for source, panel, _name in panels:
         row, col = panel.position
@@ -356,7 +359,28 @@ def _receptive_field(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Fi
         if panel.map_range is not None:
             title += _range_line(f"one scale for all frames: layer output {panel.map_range[0]:.3g} to "
                                  f"{panel.map_range[1]:.3g}, effective field 0 to {panel.field_peak:.3g}")
-        widget = _framed(panel, panel.figure_widget(), title, 1100, 460)
+        panel.unit_heading.setText("Layer output")  # (the window's "click a unit" is no help on paper)
+        if style.height_in is None and column < 1100:
+            # A column (a paper's 3.5 in): the two images side by side, the plot of sizes below them, drawn
+            # at the column's width (three parts side by side needed 11.5 in, its text 3 pt in the column).
+            # (the plot goes below the images in the panel's own figure widget, which stacks its parts in a
+            # narrow column: it stays inside the widgets the panel's figure is made of)
+            panel.figure.box.insertWidget(1, panel.sizes_area, 0)
+            panel.sizes_area.setHidden(False)  # a new parent hides a widget
+            frame = _titled(title, panel.figure_widget())
+            panel.figure_widget().setHidden(False)
+            frame._panel = panel  # type: ignore[attr-defined]  # keeps the panel alive with the figure
+            frame.setFont(font(style, style.font_size))
+            frame.layout().activate()
+            # (the wrapped lines at the column's width: a label's least height is for a guessed width; the
+            # images ask for their preferred side, about half the column)
+            layout = frame.layout()
+            height = max(layout.totalHeightForWidth(column) if layout.hasHeightForWidth()
+                         else layout.sizeHint().height(), frame.minimumSizeHint().height())
+            widget = _laid_out(frame, column, height)
+        else:  # the plot of sizes beside the images, as wide as both (its layers' names need the room)
+            panel.sizes_area.parentWidget().layout().setStretchFactor(panel.sizes_area, 2)
+            widget = _framed(panel, panel.figure_widget(), title, 1100, 460)
         out.append(FigureFrame(widget, title, {"field": panel.erf, "map": panel.unit_map, "unit": (row, col)}))
     return out
 

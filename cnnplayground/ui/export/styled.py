@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsView, QSplitter, QWidget
 
 from ...export.style import FigureStyle
@@ -188,9 +188,16 @@ def _restyle_axis(axis: pg.AxisItem, style: FigureStyle, ink: QColor, undo: _Und
     axis.labelStyle = {"color": style.ink, "font-size": _html_size(style.font_size),
                        "font-family": style.font_family}
     axis.label.setHtml(axis.labelString())
+    old_text_height = axis.textHeight
+    if axis.orientation in ("bottom", "top"):
+        # Room for a line of tick labels in the new font at the screen's dpi (an axis measures the labels as it
+        # draws them, on a device that may resolve points at another dpi: a slide's 18 pt names lost their
+        # descenders at the figure's bottom edge).
+        axis._updateMaxTextSize(QFontMetrics(font(style, style.tick_size)).height())
     axis._adjustSize()
 
     def back() -> None:
+        axis.textHeight = old_text_height
         axis.setPen(old_pen)
         axis.setTextPen(old_text_pen)
         axis.style = old_style
