@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import threading
 
+from .errors import UserError
+
 __all__ = ["Cancelled", "Progress", "report"]
 
 
-class Cancelled(Exception):  # noqa: N818 - what happened, said as the user would
-    """The work was cancelled (:meth:`Progress.cancel`): its result is not wanted."""
+class Cancelled(UserError):  # noqa: N818 - what happened, said as the user would
+    """The work was cancelled (:meth:`Progress.cancel`): its result is not wanted. A :class:`UserError` like
+    every error the project defines (its message, "cancelled", is what the user did)."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)
 
 
 class Progress:

@@ -36,7 +36,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from ..core.errors import UserError, one_line
 from ..core.progress import Cancelled, Progress
@@ -86,11 +87,21 @@ def _emit(signal, *args) -> bool:
     return True
 
 
+def _relay_parent() -> QObject | None:
+    """The application: a relay is owned by it, not by Python. Python drops its last reference to a relay in
+    the worker thread (when the worker is done with it), and a Python-owned QObject is deleted where its last
+    reference goes: from the worker, an object of the GUI thread (seen as rare crashes of the GUI thread when
+    a window or dialog closed while its data loaded). Owned by the application, it is deleted by
+    ``deleteLater`` in the GUI thread once the worker's last signal (``done``) has arrived there."""
+    return QCoreApplication.instance()
+
+
 class _GeneratorRelay(QObject):
-    """Lives in the GUI thread; the worker emits its signals (delivered queued)."""
+    """Lives in the GUI thread; the worker emits its signals (delivered queued), ``done`` last."""
 
     item = Signal()
     ended = Signal(str, str)  # outcome ("done", "cancelled", "failed"), message
+    done = Signal()
 
 
 class GeneratorJob(QObject):
@@ -121,15 +132,20 @@ class GeneratorJob(QObject):
         self.outcome = ""
         # No parent: the relay outlives the job while its worker may still emit (a job deleted with its
         # panel or dialog took a child relay with it, and a worker emitting at that moment crashed).
-        self._relay = _GeneratorRelay()
+        self._relay = _GeneratorRelay(_relay_parent())
         self._relay.item.connect(self._deliver)
         self._relay.ended.connect(self._on_ended)
+        self._relay.done.connect(self._relay.deleteLater)
         # An item yielded within ``interval_ms`` of the last batch waits for the next item; while the work
         # then runs a long step (a batch of occlusion patches) its panel's bar stayed one step behind the
         # work done. The GUI collects such items every interval as well.
-        self._flush = QTimer(self)
+        self._flush = QTimer(self._relay)  # (the relay's: deleted in the GUI thread, never from a worker)
         self._flush.setInterval(max(1, interval_ms))
         self._flush.timeout.connect(self._deliver)
+
+    def _stop_flush(self) -> None:
+        if shiboken6.isValid(self._flush):  # (gone with the relay once the worker's last signal arrived)
+            self._flush.stop()
 
     @property
     def running(self) -> bool:
@@ -145,7 +161,7 @@ class GeneratorJob(QObject):
     def cancel(self) -> None:
         """Stop at the next item (or the work's next progress report); nothing more is emitted."""
         self._cancel.set()
-        self._flush.stop()
+        self._stop_flush()
         if self.progress is not None:
             self.progress.cancel()
         if self._active:
@@ -184,6 +200,7 @@ class GeneratorJob(QObject):
                     close()
             self._ended.set()
             _emit(relay.ended, outcome, message)
+            _emit(relay.done)
 
     # --- GUI thread ------------------------------------------------------------------------
     @Slot()
@@ -193,7 +210,7 @@ class GeneratorJob(QObject):
 
     @Slot(str, str)
     def _on_ended(self, outcome: str, message: str) -> None:
-        self._flush.stop()
+        self._stop_flush()
         if not self._active:
             return
         self._active = False
@@ -212,10 +229,11 @@ class GeneratorJob(QObject):
 
 
 class _FunctionRelay(QObject):
-    """Lives in the GUI thread; the worker emits its signals (delivered queued)."""
+    """Lives in the GUI thread; the worker emits its signals (delivered queued), ``done`` last."""
 
     returned = Signal(object)
     failed = Signal(str)
+    done = Signal()
 
 
 class FunctionJob(QObject):
@@ -249,9 +267,10 @@ class FunctionJob(QObject):
         self._ended = threading.Event()
         self._active = False
         self.outcome = ""
-        self._relay = _FunctionRelay()  # no parent: see GeneratorJob
+        self._relay = _FunctionRelay(_relay_parent())  # not the job's: see GeneratorJob
         self._relay.returned.connect(self._on_returned)
         self._relay.failed.connect(self._on_failed)
+        self._relay.done.connect(self._relay.deleteLater)
 
     @property
     def running(self) -> bool:
@@ -291,6 +310,8 @@ class FunctionJob(QObject):
         else:
             self._ended.set()
             _emit(relay.returned, result)
+        finally:
+            _emit(relay.done)
 
     # --- GUI thread ------------------------------------------------------------------------
     @Slot(object)
