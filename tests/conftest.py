@@ -33,6 +33,25 @@ def _image_cache_outside_home(tmp_path_factory):
     os.environ.setdefault("CNNPLAYGROUND_CACHE", str(tmp_path_factory.mktemp("image-cache")))
 
 
+_TESTS_RUN = [0]
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    """Python's cycle collector runs at whatever allocation crosses its threshold: inside a GUI test's event
+    loop it destroyed Qt objects left over from earlier tests (panels, plots, dialogs a test dropped), and a
+    tree torn down there crashed the process now and then (CI: twice in the experiments dialog's tests, never
+    the same test). During a test it is off; between tests the young garbage is collected (and all of it every
+    25 tests), where no event loop runs."""
+    import gc
+
+    gc.disable()
+    yield
+    _TESTS_RUN[0] += 1
+    gc.collect(2 if _TESTS_RUN[0] % 25 == 0 else 1)
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     import random
