@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -96,6 +97,20 @@ def _relay_parent() -> QObject | None:
     return QCoreApplication.instance()
 
 
+def _to_live(job: QObject, slot: str) -> Callable[..., None]:
+    """A receiver for a relay's signal that calls ``job``'s ``slot`` only while the job's Qt object lives: a job
+    deleted with its window or dialog while its worker ran (a data load when a window closed) had the worker's
+    late signal delivered to a dead object (a crash of the GUI thread). Holds the job weakly."""
+    ref = weakref.ref(job)
+
+    def deliver(*args: Any) -> None:
+        target = ref()
+        if target is not None and shiboken6.isValid(target):
+            getattr(target, slot)(*args)
+
+    return deliver
+
+
 class _GeneratorRelay(QObject):
     """Lives in the GUI thread; the worker emits its signals (delivered queued), ``done`` last."""
 
@@ -133,8 +148,8 @@ class GeneratorJob(QObject):
         # No parent: the relay outlives the job while its worker may still emit (a job deleted with its
         # panel or dialog took a child relay with it, and a worker emitting at that moment crashed).
         self._relay = _GeneratorRelay(_relay_parent())
-        self._relay.item.connect(self._deliver)
-        self._relay.ended.connect(self._on_ended)
+        self._relay.item.connect(_to_live(self, "_deliver"))
+        self._relay.ended.connect(_to_live(self, "_on_ended"))
         self._relay.done.connect(self._relay.deleteLater)
         # An item yielded within ``interval_ms`` of the last batch waits for the next item; while the work
         # then runs a long step (a batch of occlusion patches) its panel's bar stayed one step behind the
@@ -268,8 +283,8 @@ class FunctionJob(QObject):
         self._active = False
         self.outcome = ""
         self._relay = _FunctionRelay(_relay_parent())  # not the job's: see GeneratorJob
-        self._relay.returned.connect(self._on_returned)
-        self._relay.failed.connect(self._on_failed)
+        self._relay.returned.connect(_to_live(self, "_on_returned"))
+        self._relay.failed.connect(_to_live(self, "_on_failed"))
         self._relay.done.connect(self._relay.deleteLater)
 
     @property
