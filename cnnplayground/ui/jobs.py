@@ -67,16 +67,58 @@ def describe_error(exc: BaseException) -> str:
     return text
 
 
+class _Graveyard(QObject):
+    """Where a worker thread leaves what it held, to be let go of in the GUI thread.
+
+    A worker that drops the last reference to a Qt object deletes it there: a job holds its work, the work
+    its arguments (a panel, a dock, a dialog in a closure), and a window closed while the work ran left
+    the worker with the last reference to its Python side. Python-owned Qt objects in it (a timer, a
+    scene, a document) were then destroyed in the worker while the GUI thread ran its event loop: the
+    GUI thread crashed now and then (CI, four times in three places, always with a data load running).
+    """
+
+    bury = Signal(object)
+
+    def __init__(self, parent: QObject | None) -> None:
+        super().__init__(parent)
+        self.bury.connect(self._release)  # queued when emitted from a worker: runs in the GUI thread
+
+    @Slot(object)
+    def _release(self, held: object) -> None:
+        del held  # the queued call's copy goes when this returns: the last reference, in the GUI thread
+
+
+_GRAVEYARD: _Graveyard | None = None
+
+
+def _graveyard() -> _Graveyard:
+    """Made in the GUI thread, when the first job is (jobs are made there)."""
+    global _GRAVEYARD
+    if _GRAVEYARD is None or not shiboken6.isValid(_GRAVEYARD):
+        _GRAVEYARD = _Graveyard(QCoreApplication.instance())
+    return _GRAVEYARD
+
+
 class _Runner(QRunnable):
-    """Runs a job's work in a pool thread (after adopting the process's thread count)."""
+    """Runs a job's work in a pool thread (after adopting the process's thread count), and hands what the
+    work held back to the GUI thread to be let go of there (see :class:`_Graveyard`)."""
 
     def __init__(self, work: Callable[[], None]) -> None:
         super().__init__()
-        self.work = work
+        self.work: Callable[[], None] | None = work
+        self._graveyard = _graveyard()
 
     def run(self) -> None:
-        adopt_thread_count()
-        self.work()
+        work, self.work = self.work, None
+        try:
+            adopt_thread_count()
+            if work is not None:
+                work()
+        finally:
+            # The queued call holds ``work`` (the job, its arguments, the owner it keeps) until the GUI
+            # thread has run it; this thread's references go first.
+            _emit(self._graveyard.bury, work)
+            del work
 
 
 def _emit(signal, *args) -> bool:
@@ -135,6 +177,9 @@ class GeneratorJob(QObject):
     def __init__(self, work: Iterator[Any], interval_ms: int = 33, parent: QObject | None = None, *,
                  progress: Progress | None = None) -> None:
         super().__init__(parent)
+        #: The listener's Python side, kept until the GUI thread lets go of this job's work (the work's
+        #: closures often hold it: see :class:`_Graveyard`).
+        self._owner = parent
         #: What the work reports (None: it does not); cancelled with the job.
         self.progress = progress
         self._work_items = work
@@ -274,6 +319,7 @@ class FunctionJob(QObject):
                  thread_pool: QThreadPool | None = None, parent: QObject | None = None,
                  progress: Progress | None = None) -> None:
         super().__init__(parent)
+        self._owner = parent  # (as GeneratorJob's)
         self._function, self._args, self._describe = function, args, describe
         #: What the call reports (None: it does not); cancelled with the job.
         self.progress = progress

@@ -4,6 +4,7 @@ a function job hands its result (or its failure) to the GUI thread."""
 from __future__ import annotations
 
 import threading
+import weakref
 
 import pytest
 from PySide6.QtCore import QThread, QThreadPool
@@ -110,6 +111,57 @@ def test_a_job_deleted_with_its_panel_leaves_its_worker_a_live_relay(qtbot, kind
     assert job.wait(10)
     QApplication.processEvents()  # what the worker queued goes nowhere
     assert shiboken6.isValid(relay)
+
+
+@pytest.mark.parametrize("kind", ["generator", "function"])
+def test_what_a_worker_held_of_a_closed_panel_is_let_go_of_in_the_gui_thread(qtbot, kind):
+    """A panel (dock, dialog) closed while its job's work ran: the work's closure held the panel, and the
+    worker dropped the last reference to it when it ended, destroying the panel's Python-owned Qt objects in
+    the worker thread while the GUI thread ran its event loop (CI crashed in the GUI thread, four times,
+    with a data load running). What the worker held is now let go of in the GUI thread."""
+    import shiboken6
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QWidget
+
+    released_in: list[str] = []
+
+    class Sentinel:
+        def __del__(self) -> None:
+            released_in.append(threading.current_thread().name)
+
+    class Panel(QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sentinel = Sentinel()
+            self.timer_owner = QObject()  # Python-owned, as a panel's document or scene is
+
+    gate, entered = threading.Event(), threading.Event()
+    panel = Panel()
+
+    def items(p=panel):  # the work's closure holds the panel, as a panel's own work does
+        entered.set()
+        gate.wait(10)
+        yield p.width()
+
+    def call(p=panel):
+        entered.set()
+        gate.wait(10)
+        return p.width()
+
+    job = (GeneratorJob(items(), interval_ms=0, parent=panel) if kind == "generator"
+           else FunctionJob(call, parent=panel))
+    job.start()
+    assert entered.wait(10)
+    panel.deleteLater()  # the window goes while the worker runs; the test keeps no reference
+    job_ref = weakref.ref(job)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(job_ref()), timeout=5_000)
+    ended = job._ended
+    del panel, job, items, call
+    assert released_in == []  # the worker still holds it
+    gate.set()
+    assert ended.wait(10)
+    qtbot.waitUntil(lambda: released_in != [], timeout=5_000)
+    assert released_in == [threading.main_thread().name]
 
 
 def test_a_failure_is_reported_as_one_line(qtbot):
