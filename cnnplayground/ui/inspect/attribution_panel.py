@@ -36,7 +36,14 @@ from ...inspect.attribution import (
 )
 from ...inspect.snapshot import prepare
 from ..jobs import GeneratorJob
-from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .compare import (
+    CompareChooser,
+    CompareColumns,
+    ElidedLabel,
+    compared_network,
+    difference_image,
+    symmetric_difference,
+)
 from .imaging import ColorBar, grey_image, heat_overlay
 from .panel import InspectPanel
 from .receptive_panel import PixelView
@@ -380,19 +387,13 @@ class AttributionPanel(InspectPanel):
             self._show_compare()  # without the class explained here (it comes with the first map): later
             return
         label, method = self.compare.label, self.compare_method.currentData()
-        try:
-            model, graph = self.source.compared_model(*chosen)
-        except ValueError:
-            self._show_compare(f"{label} is no longer stored")
+        model, _graph, reason = compared_network(self.source, chosen, label, data.input_shape)
+        if model is None:
+            self._show_compare(reason)
             return
-        inputs = graph.input_nodes()
-        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
         layer = self.layer.currentData()
         classes = model.output_shape[-1] if model.output_shape else None
-        if theirs != tuple(data.input_shape):
-            problem = (f"{label}'s network takes {shape_text(theirs)} images, this one "
-                       f"{shape_text(data.input_shape)}")
-        elif method == "gradcam" and layer not in model.layer_ids:
+        if method == "gradcam" and layer not in model.layer_ids:
             problem = f"{label}'s network has no layer {layer} for Grad-CAM"
         elif classes is not None and self.target_class >= classes:
             problem = f"{label}'s network has no class {self.target_class}"

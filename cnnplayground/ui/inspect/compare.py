@@ -14,6 +14,8 @@ scale: ±its largest magnitude (:func:`symmetric_difference`, :func:`difference_
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPaintEvent
@@ -152,10 +154,10 @@ def shape_text(shape) -> str:
     return "×".join(map(str, shape))
 
 
-def compared_unit(source: ModelSource, chosen: tuple[int, int], label: str, input_shape, layer: str | None,
-                  channels) -> tuple[object, object, str]:
-    """The chosen epoch's network and graph for ``channels`` of ``layer`` (None: the output's classes) on
-    images of ``input_shape``, matched by layer id; or ``(None, None, a one-line reason)``."""
+def compared_network(source: ModelSource, chosen: tuple[int, int], label: str,
+                     input_shape) -> tuple[Any, Any, str]:
+    """The chosen epoch's network and graph when it takes images of ``input_shape``; or
+    ``(None, None, a one-line reason)``."""
     try:
         model, graph = source.compared_model(*chosen)
     except ValueError:
@@ -165,6 +167,16 @@ def compared_unit(source: ModelSource, chosen: tuple[int, int], label: str, inpu
     if theirs != tuple(input_shape):
         return None, None, (f"{label}'s network takes {shape_text(theirs)} images, this one "
                             f"{shape_text(input_shape)}")
+    return model, graph, ""
+
+
+def compared_unit(source: ModelSource, chosen: tuple[int, int], label: str, input_shape, layer: str | None,
+                  channels) -> tuple[object, object, str]:
+    """The chosen epoch's network and graph for ``channels`` of ``layer`` (None: the output's classes) on
+    images of ``input_shape``, matched by layer id; or ``(None, None, a one-line reason)``."""
+    model, graph, reason = compared_network(source, chosen, label, input_shape)
+    if model is None:
+        return None, None, reason
     if layer is not None and layer not in graph:
         return None, None, f"{label}'s network has no layer {layer}"
     info = infer(graph).infos.get(layer if layer is not None else model.output_id)

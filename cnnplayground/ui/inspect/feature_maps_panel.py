@@ -32,7 +32,15 @@ from PySide6.QtWidgets import (
 from ...inspect.activations import activation_stats, dead_channels, feature_maps, predict
 from ...inspect.digits import center_digit
 from ...inspect.snapshot import prepare
-from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .compare import (
+    CompareChooser,
+    CompareColumns,
+    ElidedLabel,
+    compared_network,
+    difference_image,
+    shape_text,
+    symmetric_difference,
+)
 from .imaging import ColorBar, FittedGrid, ImageGrid, grey_image, rgb_image, sequential
 from .panel import InspectPanel
 from .source import ModelSource
@@ -481,16 +489,9 @@ class FeatureMapsPanel(InspectPanel):
             self._show_compare()
             return
         label = self.compare.label
-        try:
-            model, graph = self.source.compared_model(*chosen)
-        except ValueError:
-            self._show_compare(f"{label} is no longer stored")
-            return
-        inputs = graph.input_nodes()
-        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
-        if theirs != tuple(x.shape[1:]):
-            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
-                               f"{shape_text(x.shape[1:])}")
+        model, _graph, reason = compared_network(self.source, chosen, label, x.shape[1:])
+        if model is None:
+            self._show_compare(reason)
             return
         self._show_compare()  # the columns appear at once, filled when the maps are there
         self.run_in_background("compare", _maps_and_prediction, model, x, done=self._on_compare_maps,

@@ -20,7 +20,14 @@ from ...inspect.activations import predict
 from ...inspect.occlusion import OcclusionMap, occlusion_steps
 from ...inspect.snapshot import prepare
 from ..jobs import GeneratorJob
-from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .compare import (
+    CompareChooser,
+    CompareColumns,
+    ElidedLabel,
+    compared_network,
+    difference_image,
+    symmetric_difference,
+)
 from .imaging import HEAT_LUT, SEQUENTIAL_LUT, ColorBar, grey_image, heat_overlay, rgb_image, sequential
 from .panel import InspectPanel, fill_classes
 from .receptive_panel import PixelView
@@ -225,18 +232,11 @@ class OcclusionPanel(InspectPanel):
             self._show_compare()
             return
         label = self.compare.label
-        try:
-            model, graph = self.source.compared_model(*chosen)
-        except ValueError:
-            self._show_compare(f"{label} is no longer stored")
+        model, _graph, reason = compared_network(self.source, chosen, label, data.input_shape)
+        if model is None:
+            self._show_compare(reason)
             return
-        inputs = graph.input_nodes()
-        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
         target = int(self.target.currentData())
-        if theirs != tuple(data.input_shape):
-            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
-                               f"{shape_text(data.input_shape)}")
-            return
         if model.output_shape and target >= model.output_shape[-1]:
             self._show_compare(f"{label}'s network has no class {target}")
             return

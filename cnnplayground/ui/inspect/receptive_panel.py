@@ -19,7 +19,15 @@ from ...core.inference import infer
 from ...core.progress import Progress
 from ...inspect.receptive import effective_field, field_sizes, theoretical_region
 from ...inspect.snapshot import prepare
-from .compare import CompareChooser, CompareColumns, ElidedLabel, difference_image, shape_text, symmetric_difference
+from .compare import (
+    CompareChooser,
+    CompareColumns,
+    ElidedLabel,
+    compared_network,
+    difference_image,
+    shape_text,
+    symmetric_difference,
+)
 from .imaging import ColorBar, grey_image, heat_overlay, rgb_image, sequential, theme_plot
 from .panel import InspectPanel
 from .source import ModelSource
@@ -356,16 +364,9 @@ class ReceptiveFieldPanel(InspectPanel):
             self._show_compare()
             return
         label = self.compare.label
-        try:
-            model, graph = self.source.compared_model(*chosen)
-        except ValueError:
-            self._show_compare(f"{label} is no longer stored")
-            return
-        inputs = graph.input_nodes()
-        theirs = tuple(int(inputs[0].params[k]) for k in ("channels", "height", "width")) if inputs else ()
-        if theirs != tuple(data.input_shape):
-            self._show_compare(f"{label}'s network takes {shape_text(theirs)} images, this one "
-                               f"{shape_text(data.input_shape)}")
+        model, _graph, reason = compared_network(self.source, chosen, label, data.input_shape)
+        if model is None:
+            self._show_compare(reason)
             return
         row, col = self.position
         self._show_compare()
