@@ -103,22 +103,27 @@ class _Runner(QRunnable):
     """Runs a job's work in a pool thread (after adopting the process's thread count), and hands what the
     work held back to the GUI thread to be let go of there (see :class:`_Graveyard`)."""
 
-    def __init__(self, work: Callable[[], None]) -> None:
+    def __init__(self, work: Callable[[], None], owner: QObject | None) -> None:
         super().__init__()
         self.work: Callable[[], None] | None = work
+        # The job's listener (a panel, dock or dialog): the work's closures often hold it, and a generator
+        # that ends lets go of its closure in this thread; held here, it is let go of with the work. (Not
+        # by the job itself: a job's Python side can go inside its own C++ destructor, and its listener
+        # going there deleted the job a second time.)
+        self.owner: QObject | None = owner
         self._graveyard = _graveyard()
 
     def run(self) -> None:
-        work, self.work = self.work, None
+        held, self.work, self.owner = (self.work, self.owner), None, None
         try:
             adopt_thread_count()
-            if work is not None:
-                work()
+            if held[0] is not None:
+                held[0]()
         finally:
-            # The queued call holds ``work`` (the job, its arguments, the owner it keeps) until the GUI
-            # thread has run it; this thread's references go first.
-            _emit(self._graveyard.bury, work)
-            del work
+            # The queued call holds the work (the job, its arguments) and the owner until the GUI thread
+            # has run it; this thread's references go first.
+            _emit(self._graveyard.bury, held)
+            del held
 
 
 def _emit(signal, *args) -> bool:
@@ -177,9 +182,6 @@ class GeneratorJob(QObject):
     def __init__(self, work: Iterator[Any], interval_ms: int = 33, parent: QObject | None = None, *,
                  progress: Progress | None = None) -> None:
         super().__init__(parent)
-        #: The listener's Python side, kept until the GUI thread lets go of this job's work (the work's
-        #: closures often hold it: see :class:`_Graveyard`).
-        self._owner = parent
         #: What the work reports (None: it does not); cancelled with the job.
         self.progress = progress
         self._work_items = work
@@ -215,7 +217,7 @@ class GeneratorJob(QObject):
     def start(self) -> GeneratorJob:
         self._active = True
         self._flush.start()
-        pool().start(_Runner(self._work))
+        pool().start(_Runner(self._work, self.parent()))
         return self
 
     def cancel(self) -> None:
@@ -271,6 +273,8 @@ class GeneratorJob(QObject):
     @Slot(str, str)
     def _on_ended(self, outcome: str, message: str) -> None:
         self._stop_flush()
+        # The worker has left (and closed) the generator: let go of it here, in a slot (see FunctionJob).
+        self._work_items = iter(())
         if not self._active:
             return
         self._active = False
@@ -296,6 +300,10 @@ class _FunctionRelay(QObject):
     done = Signal()
 
 
+def _returns_none(*_args: Any) -> None:
+    return None
+
+
 class FunctionJob(QObject):
     """One call in the background: ``function(*args)``.
 
@@ -319,7 +327,6 @@ class FunctionJob(QObject):
                  thread_pool: QThreadPool | None = None, parent: QObject | None = None,
                  progress: Progress | None = None) -> None:
         super().__init__(parent)
-        self._owner = parent  # (as GeneratorJob's)
         self._function, self._args, self._describe = function, args, describe
         #: What the call reports (None: it does not); cancelled with the job.
         self.progress = progress
@@ -340,7 +347,7 @@ class FunctionJob(QObject):
 
     def start(self) -> FunctionJob:
         self._active = True
-        (self._pool or QThreadPool.globalInstance()).start(_Runner(self._work))
+        (self._pool or QThreadPool.globalInstance()).start(_Runner(self._work, self.parent()))
         return self
 
     def cancel(self) -> None:
@@ -377,6 +384,7 @@ class FunctionJob(QObject):
     # --- GUI thread ------------------------------------------------------------------------
     @Slot(object)
     def _on_returned(self, result: Any) -> None:
+        self._let_go_of_the_call()
         if self._active:
             self._active, self.outcome = False, "done"
             self.returned.emit(result)
@@ -384,7 +392,15 @@ class FunctionJob(QObject):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self._let_go_of_the_call()
         if self._active:
             self._active, self.outcome = False, "failed"
             self.failed.emit(message)
         self.deleteLater()
+
+    def _let_go_of_the_call(self) -> None:
+        """The call has returned (the worker is done with it): its function and arguments go now, in this
+        slot. Kept, they went with the job's Python side, which can go inside the job's own C++ destructor,
+        and an argument that held the job's listener (a closure over a panel) deleted the listener, and the
+        job with it a second time, there."""
+        self._function, self._args = _returns_none, ()

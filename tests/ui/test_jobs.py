@@ -164,6 +164,50 @@ def test_what_a_worker_held_of_a_closed_panel_is_let_go_of_in_the_gui_thread(qtb
     assert released_in == [threading.main_thread().name]
 
 
+_LISTENER_ONLY_IN_THE_JOB = """
+import gc, os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication, QWidget
+from cnnplayground.ui.jobs import FunctionJob, GeneratorJob
+app = QApplication([])
+kind = sys.argv[1]
+for _ in range(10):
+    done = threading.Event()
+    panel = QWidget()  # Python-owned: a panel a test, or a figure export, made without a parent
+    panel.child = QWidget()
+    def call(p=panel):
+        return p.width()
+    def items(p=panel):
+        yield p.width()
+    job = FunctionJob(call, parent=panel) if kind == "function" else GeneratorJob(items(), interval_ms=0, parent=panel)
+    (job.returned if kind == "function" else job.finished).connect(lambda *_: done.set())
+    job.start()
+    while not done.is_set():
+        app.processEvents()
+    del panel, job, call, items  # the job's arguments hold the last references to its listener
+    for _ in range(50):
+        app.processEvents()
+    gc.collect()
+print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize("kind", ["function", "generator"])
+def test_a_job_whose_arguments_hold_the_last_reference_to_its_listener_ends_cleanly(tmp_path, kind):
+    """A job's arguments held its listener (a closure over the panel) and nothing else did: when the job
+    deleted itself after returning, its Python side went inside its own C++ destructor, let go of the
+    panel there, and the panel deleted the job a second time (a bus error or segfault every time; CI crashed
+    in four different GUI test files this way). The job now lets go of its call when it returns. Run in a
+    child process: a crash fails this test instead of ending the run."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "listener.py"
+    script.write_text(_LISTENER_ONLY_IN_THE_JOB)
+    proc = subprocess.run([sys.executable, str(script), kind], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "survived" in proc.stdout, (proc.returncode, proc.stderr[-2000:])
+
+
 def test_a_failure_is_reported_as_one_line(qtbot):
     def work():
         yield 1
