@@ -62,3 +62,27 @@ def document(qapp) -> Document:
     graph.add_node("Conv2d", id="conv1", position=(0, 120))
     graph.connect("input1", "conv1")
     return Document(Project.new(graph=graph, name="Test"))
+
+
+@pytest.fixture
+def window_size() -> tuple[int, int]:
+    """The main window's size in :func:`window` (a test file overrides this fixture for another)."""
+    return (1400, 900)
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch, window_size):
+    """The main window, shown at ``window_size``, discarding unsaved changes without asking; its training is
+    shut down after the test."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnplayground.ui.shell.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    w.resize(*window_size)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.training.shutdown()

@@ -15,7 +15,6 @@ from cnnplayground.inspect.patches import layer_peaks
 from cnnplayground.io.project_epochs import snapshot_model
 
 from .test_compare_panels import choose, open_two_networks
-from .test_epoch_slider import window  # noqa: F401 (fixture)
 
 
 def last(generator):

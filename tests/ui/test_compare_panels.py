@@ -27,7 +27,7 @@ from cnnplayground.project.epochs import RunEpochs
 from cnnplayground.ui.inspect.attribution_panel import _unit
 from cnnplayground.ui.inspect.compare import CompareColumns
 
-from .test_epoch_slider import SMALL, lenet_weights, window  # noqa: F401 (fixture)
+from .test_epoch_slider import SMALL, lenet_weights
 
 
 def lenet_with_batch_norm() -> Graph:

@@ -19,8 +19,6 @@ from cnnplayground.project import Project
 from cnnplayground.ui.export.diagram_dialog import ExportDiagramDialog
 from cnnplayground.ui.export.diagram_render import diagram_pdf, diagram_png
 
-from .test_inspect_panels import window  # noqa: F401 - the window fixture
-
 
 def _scene():
     return flow_scene(get_preset("lenet5").factory(), DiagramOptions(), figure_style("paper"))

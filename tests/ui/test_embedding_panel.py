@@ -8,29 +8,20 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.inspect import embedding
 from cnnplayground.inspect.embedding import pca_2d, tsne_2d
 from cnnplayground.inspect.snapshot import prepare
 from cnnplayground.io.project_epochs import snapshot_model
 from cnnplayground.ui.inspect.embedding_panel import HOVER_HINT, class_color
-from cnnplayground.ui.shell.main_window import MainWindow
 from tests.ui.test_epoch_slider import EPOCHS
 from tests.ui.test_epoch_slider import open_project as open_project_with_epochs
 from tests.ui.test_inspect_panels import open_project, trained_lenet
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1280, 720)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.training.shutdown()
+def window_size() -> tuple[int, int]:
+    return (1280, 720)
 
 
 def test_the_map_shows_every_image_by_class_and_outlines_exactly_the_misclassified(qtbot, window):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
@@ -23,16 +21,6 @@ SMALL = DatasetChoice(name="synthetic", options={"train_size": 300, "test_size":
 EPOCHS = [0, 1, 2, 4]  # as a budget thins them: epoch 3 not kept
 
 
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.training.shutdown()
 
 
 def lenet_weights(seed: int) -> dict[str, torch.Tensor]:

@@ -34,8 +34,6 @@ from cnnplayground.ui.experiments.figure import FigurePlot
 from cnnplayground.ui.export.figure_dialog import ExportFigureDialog
 from cnnplayground.ui.shell import main_window as main_window_module
 
-from .test_inspect_panels import window  # noqa: F401 - the window fixture
-
 TINY = DatasetChoice(name="synthetic", options={"train_size": 200, "test_size": 50})
 SHAPE = (1, 28, 28)
 WAIT = 120_000  # ms: generous for a loaded 2-core machine; a run takes about a second

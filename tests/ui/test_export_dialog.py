@@ -10,7 +10,7 @@ from cnnplayground.core.presets import get_preset
 from cnnplayground.io.project import weights_from_module
 from cnnplayground.project import Project
 
-from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import open_project, trained_lenet
 
 
 def _export(qtbot, dialog, folder, formats):
@@ -42,7 +42,7 @@ def test_export_model_writes_every_format_and_asks_before_overwriting(qtbot, win
     dialog.close()
 
 
-def test_import_weights_round_trip_undo_and_a_mismatch(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_import_weights_round_trip_undo_and_a_mismatch(qtbot, window, tmp_path, monkeypatch):
     _, weights = trained_lenet()
     open_project(window, weights)
     dialog = window.export_model()
@@ -67,7 +67,7 @@ def test_import_weights_round_trip_undo_and_a_mismatch(qtbot, window, tmp_path, 
     assert window.document.project.weights is None
 
 
-def test_import_torchvision_weights_from_a_local_file(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_import_torchvision_weights_from_a_local_file(qtbot, window, tmp_path, monkeypatch):
     torchvision = __import__("torchvision")
     reference = torchvision.models.resnet18(weights=None)
     torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
@@ -88,7 +88,7 @@ def test_import_torchvision_weights_from_a_local_file(qtbot, window, tmp_path, m
     assert weights_from_module(model).keys() == window.document.project.weights.keys()
 
 
-def test_initialize_from_another_project_copies_the_matching_layers(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_initialize_from_another_project_copies_the_matching_layers(qtbot, window, tmp_path, monkeypatch):
     from cnnplayground.io.project import save_project
 
     _, weights = trained_lenet()

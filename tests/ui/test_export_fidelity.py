@@ -41,7 +41,7 @@ from cnnplayground.ui.export.figures import (
 )
 
 from .test_figures import trained_window  # noqa: F401 - a window that trained LeNet-5 for one epoch
-from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import open_project, trained_lenet
 
 #: The resolutions the figure dialog's spin box spans, ends and common values.
 DPIS = (36, 72, 144, 300, 600, 1200)

@@ -15,8 +15,6 @@ from cnnplayground.io.project import load_project
 from cnnplayground.ui.export import figure_set_dialog
 from cnnplayground.ui.export.figure_set_dialog import FigureSetDialog
 
-from .test_inspect_panels import window  # noqa: F401 - the window fixture
-
 TRAIN = ["--dataset", "synthetic", "--train-size", "256", "--test-size", "0", "--batch-size", "64", "--epochs", "2",
          "--seed", "5"]
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 from cnnplayground.ui.export.figure_dialog import ExportFigureDialog
 from cnnplayground.ui.export.figures import FigureError, csv_text, export_figure, pdf_bytes, png_bytes, svg_bytes
 
-from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import open_project, trained_lenet
 
 SVG = "{http://www.w3.org/2000/svg}"
 

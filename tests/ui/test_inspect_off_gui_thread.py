@@ -13,7 +13,6 @@ import threading
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.presets import resnet18
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
@@ -62,20 +61,15 @@ def done(panel, key: str) -> bool:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+def window(window, qtbot):
+    """The shared window (tests/ui/conftest.py), holding a ResNet-18 project with its data loaded."""
+    w = window
     config = TrainingConfig(epochs=1, batch_size=8, device="cpu", checkpoint_every=0)
     w.document.new(Project.new(graph=resnet18(num_classes=10), name="r18", dataset=DATA, training=config))
     w.model_source.ensure_data()
     qtbot.waitUntil(lambda: w.model_source.data is not None, timeout=120_000)
     assert w.model_source.input_shape == (3, 224, 224)
-    yield w
-    w.training.shutdown()
+    return w
 
 
 def _settings(window: MainWindow, key: str) -> None:

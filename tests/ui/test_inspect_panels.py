@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt, QThreadPool
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from cnnplayground.core.builder import build
 from cnnplayground.core.presets import get_preset
@@ -18,16 +18,6 @@ from cnnplayground.ui.shell.main_window import MainWindow
 SMALL = DatasetChoice(name="synthetic", options={"train_size": 600, "test_size": 100})
 
 
-@pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.training.shutdown()
 
 
 def trained_lenet() -> tuple[object, dict]:

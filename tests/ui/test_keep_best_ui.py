@@ -9,12 +9,10 @@ import pyqtgraph as pg
 import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from cnnplayground.core.presets import get_preset
 from cnnplayground.project import DatasetChoice, Project, RunHistory, Series, TrainingConfig
 from cnnplayground.train.events import EpochFinished, Finished, WeightsSnapshot
-from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.training.plots import TrainingPlots
 from cnnplayground.ui.training.settings_form import TrainingSettingsForm
 
@@ -43,15 +41,8 @@ def test_the_settings_form_has_a_keep_best_check_box_with_its_help(qtbot, docume
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(1280, 720)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.training.shutdown()
+def window_size() -> tuple[int, int]:
+    return (1280, 720)
 
 
 def test_a_run_in_the_window_says_which_epoch_it_kept_and_the_curves_mark_it(qtbot, window):

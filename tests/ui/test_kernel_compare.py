@@ -10,7 +10,7 @@ from cnnplayground.io.project_epochs import snapshot_weights
 from cnnplayground.project import RunHistory
 from cnnplayground.project.epochs import RunEpochs
 
-from .test_epoch_slider import kernels_at, lenet_weights, open_project, window  # noqa: F401 (fixture)
+from .test_epoch_slider import kernels_at, lenet_weights, open_project
 
 
 def compared_at(qtbot, panel, expected: torch.Tensor) -> None:

@@ -12,7 +12,7 @@ from cnnplayground.data.augment import normalize
 from cnnplayground.ui.inspect import attribution_panel
 from cnnplayground.ui.inspect.maximize_panel import OUTPUT
 
-from .test_inspect_panels import open_project, trained_lenet, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import open_project, trained_lenet
 
 
 def _done(panel) -> bool:

@@ -9,7 +9,7 @@ import torch
 from cnnplayground.core.presets import get_preset
 from cnnplayground.project import DatasetChoice, Project, TrainingConfig
 
-from .test_inspect_panels import trained_lenet, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import trained_lenet
 
 TINY = DatasetChoice(name="synthetic", options={"train_size": 400, "test_size": 0})
 

@@ -9,8 +9,6 @@ from cnnplayground.data.base import ImageData, Split
 from cnnplayground.train.evaluate import Evaluation, Mistake
 from cnnplayground.ui.training.results import EMPTY_CAPTION, ResultsPanel
 
-from .test_inspect_panels import window  # noqa: F401 - the window fixture
-
 
 def _data(n: int) -> ImageData:
     images = torch.zeros((n, 1, 4, 4), dtype=torch.uint8)
@@ -168,7 +166,7 @@ def test_hover_and_right_click_on_a_tile_name_its_file_and_a_set_without_files_h
     assert right_click(QPoint(3, 3)) == []  # between the tiles: no menu
 
 
-def test_after_a_run_on_a_folder_the_window_shows_the_files_of_its_mistakes(qtbot, window, tmp_path, monkeypatch):  # noqa: F811
+def test_after_a_run_on_a_folder_the_window_shows_the_files_of_its_mistakes(qtbot, window, tmp_path, monkeypatch):
     """The whole path: a run on an image folder, its mistakes in Results, Show in Folder under the project's
     folder (DatasetChoice.root)."""
     from PySide6.QtCore import QUrl

@@ -10,8 +10,6 @@ from PySide6.QtCore import QPoint, Qt
 from cnnplayground.core.presets import get_preset
 from cnnplayground.project import DatasetChoice, Project, RunHistory, Series, TrainingConfig
 
-from .test_inspect_panels import window  # noqa: F401 - the window fixture
-
 TINY = DatasetChoice(name="synthetic", options={"train_size": 300, "test_size": 60})
 
 

@@ -17,7 +17,7 @@ from cnnplayground.project import Project, TrainingConfig
 from cnnplayground.ui.shell.main_window import MainWindow
 from cnnplayground.ui.training.results import EMPTY_CAPTION
 
-from .test_inspect_panels import SMALL, window  # noqa: F401 - the window fixture
+from .test_inspect_panels import SMALL
 
 #: The Inspect panels that show a model (the convolution explorer shows its own numbers only).
 MODEL_PANELS = ("kernels", "feature_maps", "receptive", "occlusion", "adversarial", "maximize", "patches",
