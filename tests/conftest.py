@@ -6,12 +6,20 @@ Qt runs headless; QStandardPaths test mode keeps tests away from a user's files
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Each test process has a home of its own: Qt's test-mode settings live in ~/.qttest, and two processes of
+# one run (pytest-xdist) writing the same settings file would see each other's recent files and layouts.
+_HOME = tempfile.mkdtemp(prefix="cnnp-test-home-")
+os.environ["HOME"] = _HOME
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 # Keep torch from using both CI cores per op in every test process; tests are small.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
