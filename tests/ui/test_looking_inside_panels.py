@@ -107,7 +107,8 @@ def test_top_patches_search_once_per_layer_stop_rerun_and_switch_channels(qtbot,
     qtbot.waitUntil(lambda: "relu2" in panel.cache or panel.layer.count() > 0, timeout=30_000)
     qtbot.waitUntil(lambda: panel.layer.currentData() in panel.cache, timeout=30_000)  # found on its own
     panel.layer.setCurrentIndex(panel.layer.findData("relu2"))
-    qtbot.waitUntil(lambda: "relu2" in panel.cache, timeout=30_000)
+    # (the search's last result can arrive a frame before the job has ended: wait for both)
+    qtbot.waitUntil(lambda: "relu2" in panel.cache and not panel.running, timeout=30_000)
     panel.find_button.click()  # cached: nothing to run
     assert not panel.running
     split = window.model_source.split()
