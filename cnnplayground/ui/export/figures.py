@@ -220,7 +220,8 @@ def _argb(image: QImage) -> np.ndarray:
     """``image``'s pixels as 32-bit ARGB values, shape (height, width)."""
     image = image.convertToFormat(QImage.Format.Format_ARGB32)
     rows = np.frombuffer(image.constBits(), np.uint32, image.sizeInBytes() // 4)
-    return rows.reshape(image.height(), image.bytesPerLine() // 4)[:, :image.width()]
+    # A copy: the buffer is the converted image's, freed when it goes on return (the view keeps nothing alive).
+    return rows.reshape(image.height(), image.bytesPerLine() // 4)[:, :image.width()].copy()
 
 
 def _paint(target: FigureTarget, painter: QPainter, area: QRectF) -> None:
