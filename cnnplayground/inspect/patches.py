@@ -86,6 +86,14 @@ class LayerPeaks:
     def channels(self) -> int:
         return int(self.values.shape[1])
 
+    def fires(self, channel: int) -> bool:
+        """Whether ``channel`` is above zero on any image (a ReLU channel that never is shows only zeros)."""
+        return bool(self.values.shape[0]) and float(self.values[:, channel].max()) > 0.0
+
+    def strongest_channel(self) -> int:
+        """The channel with the largest activation over all images (the first, on a tie)."""
+        return int(np.argmax(self.values.max(axis=0))) if self.values.size else 0
+
     def top(self, channel: int, k: int = 16) -> TopPatches:
         """Channel ``channel``'s ``k`` strongest images, best first (ties: the earlier image)."""
         column = self.values[:, channel]

@@ -9,7 +9,7 @@ import torch
 from cnnplayground.core.inference import infer
 from cnnplayground.core.presets import get_preset
 from cnnplayground.inspect.maximize import MaximizeSettings, maximize, maximize_many, unit_value
-from cnnplayground.inspect.patches import layer_peaks, top_patches
+from cnnplayground.inspect.patches import LayerPeaks, layer_peaks, top_patches
 
 
 @pytest.mark.parametrize("layer, channel", [("relu2", 3), (None, 7)])  # a conv channel; a class logit
@@ -101,3 +101,12 @@ def test_a_relu_is_optimized_through_its_input(trained):
     model = trained[0]
     assert [objective_layer(model, n) for n in ("relu1", "relu2", "conv2", "pool1", None)] == \
         ["conv1", "conv2", "conv2", "pool1", None]
+
+
+def test_a_channel_that_never_fires_and_the_strongest_channel():
+    values = np.array([[0.0, 0.5, 2.0], [0.0, 3.0, -1.0]], dtype=np.float32)  # 2 images × 3 channels
+    peaks = LayerPeaks(values, np.zeros_like(values, dtype=np.int64), np.zeros_like(values, dtype=np.int64))
+    assert [peaks.fires(c) for c in range(3)] == [False, True, True]
+    assert peaks.strongest_channel() == 1  # 3.0 on image 1
+    silent = LayerPeaks(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
+    assert not silent.fires(0) and silent.strongest_channel() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 import torch
 from PySide6.QtCore import Qt
 
@@ -226,3 +227,30 @@ def test_adversarial_gallery_shows_fooled_images_and_sweeps_of_two_models_share_
     assert f"FGSM, {kept}" in legend and f"PGD-10, {kept}" in legend and f"FGSM, {first_label}" in legend
     panel.clear_button.click()
     assert panel.kept == {} and panel._kept_curves == []
+
+
+def test_top_patches_skip_a_channel_0_that_never_fires_and_say_so(qtbot, window):
+    """Top Patches opened on channel 0 even where it never fires: sixteen crops labelled "0". A search that ends on
+    a dead channel 0 now shows the strongest channel and says why; the user can still pick channel 0."""
+    _, weights = trained_lenet()
+    weights = dict(weights)
+    weights["layers.conv2.weight"] = weights["layers.conv2.weight"].clone()
+    weights["layers.conv2.bias"] = weights["layers.conv2.bias"].clone()
+    weights["layers.conv2.weight"][0] = 0.0
+    weights["layers.conv2.bias"][0] = -1.0  # relu2's channel 0 is 0 on every image
+    open_project(window, weights)
+    window.acts.show_patches.trigger()
+    panel = window.patches
+    qtbot.waitUntil(lambda: panel.layer.count() > 0, timeout=30_000)
+    panel.layer.setCurrentIndex(panel.layer.findData("relu2"))
+    qtbot.waitUntil(lambda: "relu2" in panel.cache and not panel.running, timeout=30_000)
+    peaks = panel.cache["relu2"]
+    assert not peaks.fires(0) and float(peaks.values[:, 0].max()) == 0.0
+    strongest = int(np.argmax(peaks.values.max(axis=0)))
+    assert strongest != 0 and panel.channel.value() == strongest
+    assert panel.top.values[0] == pytest.approx(float(peaks.values.max()))
+    said = panel.image_label.text()
+    assert "Channel 0 of relu2 never fires" in said and f"showing channel {strongest}, the strongest" in said
+    panel.channel.setValue(0)  # asked for: shown, without the note
+    assert panel.channel.value() == 0 and float(panel.top.values.max()) == 0.0
+    assert "never fires" not in panel.image_label.text()

@@ -599,6 +599,7 @@ def _top_patches(ctx: _Context, sources: Sequence[FigureWeights]) -> list[Figure
         _check_unit(unit, count, layer)
         panel.channel.setRange(0, count - 1)
         _set_value(panel.channel, unit or 0)
+        panel.skip_dead_first_channel = False  # the channel asked for (or 0), the same in every frame
         panel.find()
         _settle(panel, ctx.app, "the search for the top images")
         if panel.top is None:

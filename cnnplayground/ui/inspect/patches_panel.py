@@ -88,6 +88,11 @@ class PatchesPanel(InspectPanel):
         self._compare_pending: tuple | None = None
         self.compare_top: TopPatches | None = None
         self.compare_reason = ""
+        #: (layer, channel, text): why the panel shows another channel than 0 after a search (a dead channel 0).
+        self._channel_note: tuple[str, int, str] | None = None
+        #: Whether a search ending on a dead channel 0 shows the strongest channel (off for figures: every frame
+        #: of an animation shows the same channel, the one asked for).
+        self.skip_dead_first_channel = True
         self.compare_title = ElidedLabel(parent=self)
         self.compare_tiles = FittedGrid(tile=64, largest=128, parent=self)
         self.compare_label = QLabel(self)
@@ -234,7 +239,26 @@ class PatchesPanel(InspectPanel):
         if peaks is not None:
             self.cache[self._pass_layer] = peaks
             if self.layer.currentData() == self._pass_layer:
+                self._skip_a_dead_first_channel(peaks)
                 self.show_top()
+
+    def _skip_a_dead_first_channel(self, peaks: LayerPeaks) -> None:
+        """A search that ends on channel 0 where channel 0 never fires (all crops "0") shows the strongest
+        channel instead, and says so; a channel the user picks afterwards is shown as it is."""
+        self._channel_note = None
+        layer = self.layer.currentData()
+        if not self.skip_dead_first_channel or self.channel.value() != 0 or peaks.fires(0):
+            return
+        if layer == getattr(self.source.model, "output_id", None):  # a class's score, not a channel
+            return
+        live = peaks.strongest_channel()
+        if live == 0 or not peaks.fires(live):
+            return
+        self.channel.blockSignals(True)  # (show_top follows)
+        self.channel.setValue(live)
+        self.channel.blockSignals(False)
+        self._channel_note = (layer, live, f"Channel 0 of {layer} never fires on these images: showing channel "
+                                           f"{live}, the strongest")
 
     def _on_failed(self, message: str) -> None:
         self.image_label.setText(f"The search failed: {message}")
@@ -332,4 +356,8 @@ class PatchesPanel(InspectPanel):
         label = names[int(split.labels[i])] if self.source.data is not None else "?"
         where = f", strongest at row {int(top.positions[index][0])}, column {int(top.positions[index][1])}" \
             if region is not None else ""
-        self.image_label.setText(f"Validation image #{i} ({label}): peak {float(top.values[index]):.3g}{where}")
+        text = f"Validation image #{i} ({label}): peak {float(top.values[index]):.3g}{where}"
+        note = self._channel_note
+        if note is not None and note[:2] == (layer, self.channel.value()):
+            text = f"{note[2]}.\n{text}"
+        self.image_label.setText(text)
