@@ -110,5 +110,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     drawn = sum(r.skipped is None for r in figure_set.results)
     say(f"wrote {printable(Path(args.out) / 'index.html')}: {drawn} figures of {figure_set.title()}, "
-        f"{len(figure_set.written)} files")
+        f"{len(figure_set.written)} files"
+        + (f"; removed {figure_set.removed} files of the figure set that was there" if figure_set.removed else ""))
     return 0

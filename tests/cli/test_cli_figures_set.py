@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from cnnplayground.io import atomic
 from cnnplayground.io.project import load_project
 from cnnplayground.io.project_epochs import snapshot_weights
 from cnnplayground.train.evaluate import evaluate
-from cnnplayground.ui.export.figure_set import EPOCH_PANELS, FigureSet, SetRequest
+from cnnplayground.ui.export.figure_set import EPOCH_PANELS, MANIFEST, FigureSet, SetRequest
 from cnnplayground.ui.export.panel_figures import model_of
 
 TRAIN = ["--dataset", "synthetic", "--train-size", "256", "--test-size", "0", "--batch-size", "64", "--epochs", "2",
@@ -113,7 +114,7 @@ def test_the_set_holds_every_figure_in_every_format(written):
     diagrams = {f"{s}.{f}" for s in ("01_architecture_flow", "02_architecture_block", "03_curves")
                 for f in (*FORMATS, "tex")}
     names = {p.name for p in folder.iterdir()}
-    assert names == {f"{s}.{f}" for s in stems for f in FORMATS} | diagrams | {"index.html", "index.md"}
+    assert names == {f"{s}.{f}" for s in stems for f in FORMATS} | diagrams | {"index.html", "index.md", MANIFEST}
     for tex in folder.glob("*.tex"):  # TikZ, pgfplots (compiled by their own tests where a LaTeX is installed)
         source = tex.read_text(encoding="utf-8")
         assert "\\begin{tikzpicture}" in source and "\\end{tikzpicture}" in source
@@ -146,7 +147,7 @@ def test_the_index_links_exactly_the_files_written(written):
     folder, _ = written
     page = _page(folder)
     assert "script" not in page.tags and "link" not in page.tags  # self-contained: no script, no style sheet
-    files = {p.name for p in folder.iterdir()} - {"index.html", "index.md"}
+    files = {p.name for p in folder.iterdir()} - {"index.html", "index.md", MANIFEST}
     assert page.links == files
     markdown = (folder / "index.md").read_text(encoding="utf-8")
     assert set(re.findall(r"\]\(([^)]+)\)", markdown)) == files
@@ -281,8 +282,52 @@ def test_cancel_leaves_whole_files_and_an_index(trained, tmp_path):
     assert list(steps) == []
     names = sorted(p.name for p in (tmp_path / "s").iterdir())
     assert names == sorted([f"{s}.{f}" for s in ("01_confusion_epoch0", "02_confusion_epoch1") for f in FORMATS]
-                           + ["index.html", "index.md"])
+                           + ["index.html", "index.md", MANIFEST])
     assert "Cancelled after 2 of 6 figures." in " ".join(_page(tmp_path / "s").text)
+
+
+def _set(trained, folder: Path, epochs: list[int], cancel_after: int | None = None) -> FigureSet:
+    figure_set = FigureSet(load_project(trained), SetRequest(folder, epochs=epochs, kinds=("confusion",)))
+    for done, _ in enumerate(figure_set.steps(), start=1):
+        if done == cancel_after:
+            figure_set.cancel()
+    return figure_set
+
+
+def test_a_new_set_in_the_same_folder_replaces_the_old_one_and_nothing_else(trained, tmp_path):
+    """A second set in a folder left the first set's figures beside it, which its index did not show. A finished
+    set now removes the files the earlier set's manifest lists and it did not write again; a cancelled one keeps
+    them; nothing else is touched (the user's own files, names that lead outside the folder, links, folders)."""
+    folder = tmp_path / "set"
+    first = _set(trained, folder, [0, 1, 2])
+    assert len(first.written) == 9 and first.removed == 0
+    (folder / "notes.txt").write_text("mine")
+    second = _set(trained, folder, [2])
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted([f"01_confusion_epoch2.{f}" for f in FORMATS] + ["index.html", "index.md", MANIFEST,
+                                                                             "notes.txt"])
+    assert second.removed == 9  # the first set's three figures in three formats
+    assert "Replaced the figure set that was in this folder (9 of its files removed)." in " ".join(
+        _page(folder).text)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert sorted(manifest["files"]) == sorted(n for n in names if n != "notes.txt")
+
+    third = _set(trained, folder, [0, 1], cancel_after=1)  # cancelled: the second set's figure stays
+    assert third.removed == 0 and (folder / "01_confusion_epoch2.png").exists()
+    assert "01_confusion_epoch2.png" in json.loads((folder / MANIFEST).read_text())["files"]  # removed later
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the set's")
+    (folder / "sub").mkdir()
+    (folder / "link.png").symlink_to(outside)
+    hostile = ["../outside.txt", str(outside), ".hidden", "sub", "link.png", "a/b", 7, None, "x" * 300]
+    (folder / MANIFEST).write_text(json.dumps({"files": hostile}))
+    (folder / ".hidden").write_text("hidden")
+    _set(trained, folder, [2])
+    assert outside.read_text() == "not the set's" and (folder / "sub").is_dir() and (folder / "link.png").is_symlink()
+    assert (folder / ".hidden").exists() and (folder / "notes.txt").exists()
+    (folder / MANIFEST).write_text("{not json")  # a damaged manifest is ignored
+    assert _set(trained, folder, [2]).removed == 0
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(trained, tmp_path, monkeypatch):

@@ -70,7 +70,7 @@ def test_the_dialog_writes_the_set_with_progress_and_opens_the_folder(qtbot, dia
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == sorted([f"{s}.{f}" for s in ("01_confusion_epoch0", "02_confusion_epoch2",
                                                   "03_kernels_conv1_epoch0", "04_kernels_conv1_epoch2")
-                            for f in ("svg", "png", "pdf")] + ["index.html", "index.md"])
+                            for f in ("svg", "png", "pdf")] + ["index.html", "index.md", "figures.json"])
     assert "Figure style: slide" in (tmp_path / "figs" / "index.html").read_text(encoding="utf-8")
     assert dialog.status.text() == f"4 figures written to {tmp_path / 'figs'}."
     assert dialog.open_button.isVisible() and dialog.cancel_button.text() == "Close"
@@ -95,7 +95,8 @@ def test_cancel_stops_after_the_figure_being_drawn(qtbot, dialog, tmp_path):
     assert finished.args == ["cancelled"]
     assert dialog.progress.value() == 1 and dialog.progress.maximum() == 6
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
-    assert names == sorted([f"01_confusion_epoch0.{f}" for f in ("svg", "png", "pdf")] + ["index.html", "index.md"])
+    assert names == sorted([f"01_confusion_epoch0.{f}" for f in ("svg", "png", "pdf")]
+                           + ["index.html", "index.md", "figures.json"])
     assert dialog.status.text() == f"Cancelled: 1 figures written to {tmp_path / 'figs'}, with an index.html."
     assert dialog.isVisible()  # Cancel stopped the set; Close (now) closes
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)

@@ -13,6 +13,7 @@ The panels' figures are the panels' own (:mod:`.panel_figures`), drawn with one 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,11 @@ class FigureSet:
         self.cancelled = False
         self.results: list[FigureResult] = []
         self.written: list[Path] = []
+        #: The files an earlier set wrote in this folder (its manifest), read before anything is written;
+        #: a finished set removes those it did not write again, so the folder holds one set.
+        self.earlier: list[str] = []
+        #: How many of them this set removed.
+        self.removed = 0
         self._context: Any = None
         self.entries = self._entries()
 
@@ -401,6 +407,7 @@ class FigureSet:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FigureSetError(f"cannot make the folder {self.folder}: {exc.strerror or exc}") from None
+        self.earlier = read_manifest(self.folder)
         total = len(self.entries)
         try:
             for number, entry in enumerate(self.entries, start=1):
@@ -459,17 +466,68 @@ class FigureSet:
         return lines
 
     def write_index(self) -> Path:
-        """``index.html`` and ``index.md`` of the figures written so far."""
+        """``index.html``, ``index.md`` and the manifest of the figures written so far. A finished set first
+        removes the files of an earlier set in this folder that it did not write again (only names that set's
+        manifest lists, plain files in this folder); a cancelled one keeps them, and lists them to remove later."""
         note = ""
-        if self.cancelled and len(self.results) < len(self.entries):
+        cancelled = self.cancelled and len(self.results) < len(self.entries)
+        if cancelled:
             note = f"Cancelled after {len(self.results)} of {len(self.entries)} figures."
+        names = [p.name for p in self.written] + [*INDEX_FILES, MANIFEST]
+        stale = [name for name in self.earlier if name not in names]
+        if cancelled:
+            names += stale
+        else:
+            self.removed = remove_files(self.folder, stale)
+            if self.removed:
+                note = (note + " " if note else "") + (f"Replaced the figure set that was in this folder "
+                                                       f"({self.removed} of its files removed).")
         page = self.folder / "index.html"
         try:
             atomic_write_text(self.folder / "index.md", index_markdown(self.title(), self.meta(), self.results, note))
             atomic_write_text(page, index_html(self.title(), self.meta(), self.results, note))
+            atomic_write_text(self.folder / MANIFEST, json.dumps({"format": "cnnplayground figure set",
+                                                                 "files": names}, indent=1) + "\n")
         except OSError as exc:
             raise self._write_error("the index", exc) from None
         return page
+
+
+#: The index files of a set, and its manifest (the names of every file it wrote).
+INDEX_FILES = ("index.html", "index.md")
+MANIFEST = "figures.json"
+
+
+def _plain_name(name: object) -> bool:
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
+            and "\\" not in name and "\0" not in name and not name.startswith("."))
+
+
+def read_manifest(folder: Path) -> list[str]:
+    """The file names an earlier set's manifest in ``folder`` lists (plain names only: nothing outside the
+    folder); none where there is no manifest or it cannot be read (a damaged one is ignored)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [name for name in files if _plain_name(name)][:100_000] if isinstance(files, list) else []
+
+
+def remove_files(folder: Path, names: Sequence[str]) -> int:
+    """Remove the plain files ``names`` directly in ``folder`` (not links, not folders); how many went. One
+    that cannot be removed stays."""
+    removed = 0
+    for name in names:
+        path = folder / name
+        if not _plain_name(name) or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed += 1
+    return removed
 
 
 def _panel_extra(panel: str, frame) -> str:

@@ -222,7 +222,9 @@ class FigureSetDialog(QDialog):
         else:
             skipped = len(figure_set.results) - drawn
             self.status.setText(f"{drawn} figures written to {figure_set.folder}"
-                                + (f" ({skipped} not drawn: see index.html)" if skipped else "") + ".")
+                                + (f" ({skipped} not drawn: see index.html)" if skipped else "") + "."
+                                + (f" The {figure_set.removed} files of the set that was there were removed."
+                                   if figure_set.removed else ""))
         self.open_button.setVisible(outcome != "failed" or bool(figure_set.written))
         self.set_finished.emit(outcome)
 
