@@ -169,3 +169,46 @@ def test_the_waiting_text_goes_when_the_run_stops_before_its_first_epoch(qtbot):
     assert not any(isinstance(e, EpochFinished) for e in events)
     assert "Waiting" not in dock.accuracy_label.text()
     assert dock.accuracy_label.text() == "No epoch finished: the run stopped before the end of its first epoch"
+
+
+def test_the_loading_thread_reports_progress_without_touching_the_dock(qtbot, monkeypatch):
+    """The data load's progress reached the dock by emitting the dock's own signal from the loading thread, which
+    also held the dock: a dock deleted meanwhile raced the emit. The thread now only appends plain reports, which
+    the dock's timer shows in order; the progress callable holds no Qt object."""
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from cnnplayground.ui.training import dock as dock_module
+
+    gate, reported, seen = threading.Event(), threading.Event(), []
+    real = dock_module._load_dataset
+
+    def load(choice, val_fraction, seed, progress=None):
+        class Report:
+            def __init__(self, text):
+                self.text = text
+
+            def message(self):
+                return self.text
+
+        seen.append(progress)
+        for text in ("reading 1 of 3", "reading 2 of 3", "reading 3 of 3"):
+            progress(Report(text))
+        reported.set()
+        gate.wait(10)
+        return real(choice, val_fraction, seed)
+
+    monkeypatch.setattr(dock_module, "_load_dataset", load)
+    dock = make_dock(qtbot, get_preset("lenet5").factory())
+    said: list[str] = []
+    dock.dataset_progressed.connect(lambda _key, text: said.append(text))
+    dock.request_data()
+    assert reported.wait(10)
+    progress = seen[0]
+    held = [*(progress.__defaults__ or ()), *(cell.cell_contents for cell in progress.__closure__ or ())]
+    assert held and not any(isinstance(value, QObject) for value in held)  # not the dock, no Qt object
+    qtbot.waitUntil(lambda: len(said) == 3, timeout=5_000)  # shown by the dock's timer, in order
+    assert said == ["reading 1 of 3", "reading 2 of 3", "reading 3 of 3"]
+    gate.set()
+    qtbot.waitUntil(lambda: dock.cached_data is not None, timeout=60_000)

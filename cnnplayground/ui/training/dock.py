@@ -10,9 +10,9 @@ the project as one undoable step (only if the network was not edited since).
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -81,6 +81,14 @@ def _describe_load_error(exc: BaseException) -> str:
     return f"could not load the dataset: {type(exc).__name__}: {exc}"
 
 
+class _Said:
+    """The ``(data key, message)`` reports of a loading thread, oldest first (``deque.append`` and ``popleft``
+    are thread-safe), taken by the GUI thread's timer."""
+
+    def __init__(self) -> None:
+        self.reports: deque[tuple[str, str]] = deque()
+
+
 class TrainingDock(QWidget):
     """Settings, controls and progress of training in the app.
 
@@ -143,6 +151,12 @@ class TrainingDock(QWidget):
         self.preview.shown.connect(self._preview_timer.start)
         self.preview.load_requested.connect(self.request_data)
         self.dataset_progressed.connect(self._on_dataset_progressed)
+        # What the loading thread says, as plain Python: the worker touches no Qt object and holds no reference
+        # to this dock (it emitted the dock's signal before, racing a dock deleted meanwhile).
+        self._load_said = _Said()
+        self._load_poll = QTimer(self)
+        self._load_poll.setInterval(100)
+        self._load_poll.timeout.connect(self._show_load_progress)
         self._requested_for = None  # the project whose on-request dataset the user asked to load
         self.form.settings_changed.connect(self._on_settings_changed)
         document.settings_changed.connect(self._on_settings_changed)
@@ -227,10 +241,10 @@ class TrainingDock(QWidget):
         self._loading_key = key
         project = self.document.project
 
-        def progress(p, key=key) -> None:  # in the loading thread
-            with contextlib.suppress(RuntimeError):  # the dock is gone: nobody to tell
-                self.dataset_progressed.emit(key, p.message())
+        def progress(p, key=key, said=self._load_said) -> None:  # in the loading thread
+            said.reports.append((key, p.message()))
 
+        self._load_poll.start()
         job = FunctionJob(_load_dataset, project.dataset.model_copy(deep=True), project.training.val_fraction,
                           project.training.seed, progress, describe=_describe_load_error, parent=self)
         job.returned.connect(lambda data, key=key: self._on_dataset_loaded(key, data))
@@ -380,7 +394,17 @@ class TrainingDock(QWidget):
         if self.preview.isVisible():
             self.preview.set_message(f"Loading samples: {text}")
 
+    def _show_load_progress(self) -> None:
+        """What the loading thread said since the last look, in order (every 100 ms while a load runs, and when
+        it ends)."""
+        reports = self._load_said.reports
+        while reports:
+            self.dataset_progressed.emit(*reports.popleft())
+        if self._loading_key is None:
+            self._load_poll.stop()
+
     def _on_dataset_failed(self, key: str, message: str) -> None:
+        self._show_load_progress()
         if key == self._loading_key:
             self._loading_key = None
         if key != data_key(self.document.project):
@@ -394,6 +418,7 @@ class TrainingDock(QWidget):
             self._report(message, failed=True)
 
     def _on_dataset_loaded(self, key: str, data: ImageData) -> None:
+        self._show_load_progress()
         if key == self._loading_key:
             self._loading_key = None
         if key != data_key(self.document.project):
