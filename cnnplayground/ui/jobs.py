@@ -73,8 +73,8 @@ class _Graveyard(QObject):
     A worker that drops the last reference to a Qt object deletes it there: a job holds its work, the work
     its arguments (a panel, a dock, a dialog in a closure), and a window closed while the work ran left
     the worker with the last reference to its Python side. Python-owned Qt objects in it (a timer, a
-    scene, a document) were then destroyed in the worker while the GUI thread ran its event loop: the
-    GUI thread crashed now and then (CI, four times in three places, always with a data load running).
+    scene, a document) were then destroyed in the worker while the GUI thread ran its event loop
+    (tests/ui/test_jobs.py saw the panel released in a pool thread).
     """
 
     bury = Signal(object)
