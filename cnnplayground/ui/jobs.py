@@ -31,9 +31,11 @@ far as the OS schedules them; analyses are short or cancelled when their panel i
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -77,15 +79,40 @@ class _Graveyard(QObject):
     (tests/ui/test_jobs.py saw the panel released in a pool thread).
     """
 
-    bury = Signal(object)
+    bury = Signal()
 
     def __init__(self, parent: QObject | None) -> None:
         super().__init__(parent)
+        #: What workers left, taken by the GUI thread (``deque.append`` and ``popleft`` are thread-safe). A
+        #: worker appends, drops its own references, and only then signals: the GUI thread never lets go of
+        #: something before the worker has (which left the worker the last reference after all).
+        self._left: deque[object] = deque()
+        #: Listeners kept until the job that listened is gone (see :meth:`keep_until_gone`).
+        self._kept: dict[int, object] = {}
         self.bury.connect(self._release)  # queued when emitted from a worker: runs in the GUI thread
 
-    @Slot(object)
-    def _release(self, held: object) -> None:
-        del held  # the queued call's copy goes when this returns: the last reference, in the GUI thread
+    def leave(self, held: object) -> None:
+        """(Worker thread.) ``held`` goes to the GUI thread; the caller drops its own references, then emits
+        :attr:`bury`."""
+        self._left.append(held)
+
+    @Slot()
+    def _release(self) -> None:
+        while self._left:
+            self._left.popleft()  # let go of here, in the GUI thread
+
+    def keep_until_gone(self, job: QObject, keep: object) -> None:
+        """Hold ``keep`` (a job's listener) until ``job`` has been deleted, then let go of it from the event loop.
+
+        A job's Python side and the connections made to its signals (lambdas over the listener) go inside the
+        job's C++ destructor; where they held the last reference to a listener made without a parent, the
+        listener was deleted there, and the job with it a second time (a bus error)."""
+        key = id(job)
+        self._kept[key] = keep
+        job.destroyed.connect(functools.partial(self._job_gone, key))
+
+    def _job_gone(self, key: int, *_args: object) -> None:
+        QTimer.singleShot(0, self, functools.partial(self._kept.pop, key, None))
 
 
 _GRAVEYARD: _Graveyard | None = None
@@ -120,10 +147,11 @@ class _Runner(QRunnable):
             if held[0] is not None:
                 held[0]()
         finally:
-            # The queued call holds the work (the job, its arguments) and the owner until the GUI thread
-            # has run it; this thread's references go first.
-            _emit(self._graveyard.bury, held)
+            # The graveyard holds the work (the job, its arguments) and the owner until the GUI thread takes
+            # them; this thread's references go first, then it is told.
+            self._graveyard.leave(held)
             del held
+            _emit(self._graveyard.bury)
 
 
 def _emit(signal, *args) -> bool:
@@ -388,7 +416,7 @@ class FunctionJob(QObject):
         if self._active:
             self._active, self.outcome = False, "done"
             self.returned.emit(result)
-        self.deleteLater()
+        self._delete_later()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -396,6 +424,14 @@ class FunctionJob(QObject):
         if self._active:
             self._active, self.outcome = False, "failed"
             self.failed.emit(message)
+        self._delete_later()
+
+    def _delete_later(self) -> None:
+        """Delete this job from the event loop, its listener kept until the job is gone (see
+        :meth:`_Graveyard.keep_until_gone`)."""
+        owner = self.parent()
+        if owner is not None:
+            _graveyard().keep_until_gone(self, owner)
         self.deleteLater()
 
     def _let_go_of_the_call(self) -> None:

@@ -179,8 +179,12 @@ for _ in range(10):
         return p.width()
     def items(p=panel):
         yield p.width()
-    job = FunctionJob(call, parent=panel) if kind == "function" else GeneratorJob(items(), interval_ms=0, parent=panel)
-    (job.returned if kind == "function" else job.finished).connect(lambda *_: done.set())
+    function = kind.startswith("function")
+    job = FunctionJob(call, parent=panel) if function else GeneratorJob(items(), interval_ms=0, parent=panel)
+    if kind.endswith("lambda"):  # a panel's own listener: a lambda over the panel, held by the job's connection
+        (job.returned if function else job.finished).connect(lambda *_, p=panel: done.set())
+    else:
+        (job.returned if function else job.finished).connect(lambda *_: done.set())
     job.start()
     while not done.is_set():
         app.processEvents()
@@ -192,13 +196,13 @@ print("survived", flush=True)
 """
 
 
-@pytest.mark.parametrize("kind", ["function", "generator"])
+@pytest.mark.parametrize("kind", ["function", "function-lambda", "generator", "generator-lambda"])
 def test_a_job_whose_arguments_hold_the_last_reference_to_its_listener_ends_cleanly(tmp_path, kind):
-    """A job's arguments held its listener (a closure over the panel) and nothing else did: when the job
-    deleted itself after returning, its Python side went inside its own C++ destructor, let go of the
-    panel there, and the panel deleted the job a second time (a bus error or segfault every time; CI crashed
-    in four different GUI test files this way). The job now lets go of its call when it returns. Run in a
-    child process: a crash fails this test instead of ending the run."""
+    """A job's arguments, or a lambda connected to its signal, held its listener (the panel) and nothing else
+    did: when the job deleted itself after returning, its Python side and its connections went inside its own
+    C++ destructor, let go of the panel there, and the panel deleted the job a second time (a bus error every
+    time). The job now lets go of its call when it returns, and the listener is kept until the job is gone. Run
+    in a child process: a crash fails this test instead of ending the run."""
     import subprocess
     import sys
 
