@@ -320,14 +320,29 @@ def test_a_new_set_in_the_same_folder_replaces_the_old_one_and_nothing_else(trai
     outside.write_text("not the set's")
     (folder / "sub").mkdir()
     (folder / "link.png").symlink_to(outside)
-    hostile = ["../outside.txt", str(outside), ".hidden", "sub", "link.png", "a/b", 7, None, "x" * 300]
-    (folder / MANIFEST).write_text(json.dumps({"files": hostile}))
-    (folder / ".hidden").write_text("hidden")
-    _set(trained, folder, [2])
-    assert outside.read_text() == "not the set's" and (folder / "sub").is_dir() and (folder / "link.png").is_symlink()
-    assert (folder / ".hidden").exists() and (folder / "notes.txt").exists()
-    (folder / MANIFEST).write_text("{not json")  # a damaged manifest is ignored
+    hostile = ["../outside.txt", str(outside), ".hidden", "sub", "link.png", "a/b", "C:notes.txt", "notes.txt.",
+               7, None, "x" * 300]
+    (folder / MANIFEST).write_text(json.dumps({"format": "cnnplayground figure set", "files": hostile}))
+    for name in (".hidden", "C:notes.txt", "notes.txt."):
+        (folder / name).write_text("not the set's")
     assert _set(trained, folder, [2]).removed == 0
+    assert outside.read_text() == "not the set's" and (folder / "sub").is_dir() and (folder / "link.png").is_symlink()
+    assert all((folder / name).exists() for name in (".hidden", "C:notes.txt", "notes.txt.", "notes.txt"))
+    (folder / MANIFEST).write_text(json.dumps({"files": ["notes.txt"]}))  # another program's figures.json
+    assert _set(trained, folder, [2]).removed == 0 and (folder / "notes.txt").exists()
+    for damaged in ("{not json", "[" * 100_000):  # damaged, or nested past the parser's depth: ignored
+        (folder / MANIFEST).write_text(damaged)
+        assert _set(trained, folder, [2]).removed == 0
+
+
+def test_a_stale_name_that_differs_from_a_written_one_only_in_case_is_kept(tmp_path):
+    """On a case-insensitive disk (macOS, Windows) ``A.png`` of the old set is the ``a.png`` just written."""
+    from cnnplayground.ui.export.figure_set import remove_files
+
+    (tmp_path / "A.png").write_bytes(b"new")
+    (tmp_path / "old.png").write_bytes(b"old")
+    assert remove_files(tmp_path, ["A.png", "old.png"], keep=["a.png"]) == 1
+    assert (tmp_path / "A.png").exists() and not (tmp_path / "old.png").exists()
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(trained, tmp_path, monkeypatch):

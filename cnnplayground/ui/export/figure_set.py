@@ -478,7 +478,7 @@ class FigureSet:
         if cancelled:
             names += stale
         else:
-            self.removed = remove_files(self.folder, stale)
+            self.removed = remove_files(self.folder, stale, keep=names)
             if self.removed:
                 note = (note + " " if note else "") + (f"Replaced the figure set that was in this folder "
                                                        f"({self.removed} of its files removed).")
@@ -486,8 +486,8 @@ class FigureSet:
         try:
             atomic_write_text(self.folder / "index.md", index_markdown(self.title(), self.meta(), self.results, note))
             atomic_write_text(page, index_html(self.title(), self.meta(), self.results, note))
-            atomic_write_text(self.folder / MANIFEST, json.dumps({"format": "cnnplayground figure set",
-                                                                 "files": names}, indent=1) + "\n")
+            atomic_write_text(self.folder / MANIFEST, json.dumps({"format": _MANIFEST_FORMAT, "files": names},
+                                                                indent=1) + "\n")
         except OSError as exc:
             raise self._write_error("the index", exc) from None
         return page
@@ -498,31 +498,43 @@ INDEX_FILES = ("index.html", "index.md")
 MANIFEST = "figures.json"
 
 
+_MANIFEST_FORMAT = "cnnplayground figure set"
+
+
 def _plain_name(name: object) -> bool:
-    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
-            and "\\" not in name and "\0" not in name and not name.startswith("."))
+    """A file name that can only mean a file directly in the folder, on any system: no separators, no drive
+    (``C:x``), nothing hidden, no trailing dot or space (Windows drops them: another file's name)."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..")
+            and not any(c in name for c in '/\\:\0') and not name.startswith(".") and name[-1] not in ". ")
 
 
 def read_manifest(folder: Path) -> list[str]:
     """The file names an earlier set's manifest in ``folder`` lists (plain names only: nothing outside the
-    folder); none where there is no manifest or it cannot be read (a damaged one is ignored)."""
+    folder); none where there is no manifest, it is not a figure set's (another program's ``figures.json``),
+    or it cannot be read (a damaged one is ignored)."""
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
-    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("format") != _MANIFEST_FORMAT:
+        return []
+    files = data.get("files")
     return [name for name in files if _plain_name(name)][:100_000] if isinstance(files, list) else []
 
 
-def remove_files(folder: Path, names: Sequence[str]) -> int:
-    """Remove the plain files ``names`` directly in ``folder`` (not links, not folders); how many went. One
-    that cannot be removed stays."""
+def remove_files(folder: Path, names: Sequence[str], keep: Sequence[str] = ()) -> int:
+    """Remove the plain files ``names`` directly in ``folder`` (not links, not folders, not a name that is one of
+    ``keep`` but for its case: on a case-insensitive disk that is the file just written); how many went. One that
+    cannot be removed stays."""
+    kept = {name.casefold() for name in keep}
     removed = 0
     for name in names:
         path = folder / name
-        if not _plain_name(name) or path.is_symlink() or not path.is_file():
+        if not _plain_name(name) or name.casefold() in kept or path.is_symlink() or not path.is_file():
             continue
         try:
+            if path.resolve().parent != folder.resolve():
+                continue
             path.unlink()
         except OSError:
             continue
