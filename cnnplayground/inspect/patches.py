@@ -86,9 +86,11 @@ class LayerPeaks:
     def channels(self) -> int:
         return int(self.values.shape[1])
 
-    def fires(self, channel: int) -> bool:
-        """Whether ``channel`` is above zero on any image (a ReLU channel that never is shows only zeros)."""
-        return bool(self.values.shape[0]) and float(self.values[:, channel].max()) > 0.0
+    def constant(self, channel: int) -> bool:
+        """Whether ``channel`` peaks at the same value on every image (a ReLU channel that never fires: 0
+        everywhere), so that its "top" images are merely the first ones."""
+        column = self.values[:, channel]
+        return not column.size or float(column.max()) == float(column.min())
 
     def strongest_channel(self) -> int:
         """The channel with the largest activation over all images (the first, on a tie)."""

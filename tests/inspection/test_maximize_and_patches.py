@@ -104,9 +104,10 @@ def test_a_relu_is_optimized_through_its_input(trained):
 
 
 def test_a_channel_that_never_fires_and_the_strongest_channel():
-    values = np.array([[0.0, 0.5, 2.0], [0.0, 3.0, -1.0]], dtype=np.float32)  # 2 images × 3 channels
+    # 2 images × 4 channels: a dead ReLU channel (0 everywhere), two that vary, one all negative but varying
+    values = np.array([[0.0, 0.5, 2.0, -3.0], [0.0, 3.0, -1.0, -0.5]], dtype=np.float32)
     peaks = LayerPeaks(values, np.zeros_like(values, dtype=np.int64), np.zeros_like(values, dtype=np.int64))
-    assert [peaks.fires(c) for c in range(3)] == [False, True, True]
+    assert [peaks.constant(c) for c in range(4)] == [True, False, False, False]  # a negative channel still ranks
     assert peaks.strongest_channel() == 1  # 3.0 on image 1
     silent = LayerPeaks(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
-    assert not silent.fires(0) and silent.strongest_channel() == 0
+    assert silent.constant(0) and silent.strongest_channel() == 0

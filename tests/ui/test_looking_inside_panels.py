@@ -245,12 +245,16 @@ def test_top_patches_skip_a_channel_0_that_never_fires_and_say_so(qtbot, window)
     panel.layer.setCurrentIndex(panel.layer.findData("relu2"))
     qtbot.waitUntil(lambda: "relu2" in panel.cache and not panel.running, timeout=30_000)
     peaks = panel.cache["relu2"]
-    assert not peaks.fires(0) and float(peaks.values[:, 0].max()) == 0.0
+    assert peaks.constant(0) and float(peaks.values[:, 0].max()) == 0.0
     strongest = int(np.argmax(peaks.values.max(axis=0)))
     assert strongest != 0 and panel.channel.value() == strongest
     assert panel.top.values[0] == pytest.approx(float(peaks.values.max()))
     said = panel.image_label.text()
-    assert "Channel 0 of relu2 never fires" in said and f"showing channel {strongest}, the strongest" in said
+    assert "Channel 0 of relu2 is 0 on every image" in said and f"showing channel {strongest}, the strongest" in said
     panel.channel.setValue(0)  # asked for: shown, without the note
     assert panel.channel.value() == 0 and float(panel.top.values.max()) == 0.0
-    assert "never fires" not in panel.image_label.text()
+    assert "on every image" not in panel.image_label.text()
+    panel.cache.clear()  # searched again with channel 0 chosen: it stays
+    panel.find_button.click()
+    qtbot.waitUntil(lambda: "relu2" in panel.cache and not panel.running, timeout=30_000)
+    assert panel.channel.value() == 0 and "on every image" not in panel.image_label.text()

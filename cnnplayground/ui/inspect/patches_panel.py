@@ -93,6 +93,8 @@ class PatchesPanel(InspectPanel):
         #: Whether a search ending on a dead channel 0 shows the strongest channel (off for figures: every frame
         #: of an animation shows the same channel, the one asked for).
         self.skip_dead_first_channel = True
+        #: Whether the user has chosen a channel of the current layer (then a search keeps it, dead or not).
+        self._channel_chosen = False
         self.compare_title = ElidedLabel(parent=self)
         self.compare_tiles = FittedGrid(tile=64, largest=128, parent=self)
         self.compare_label = QLabel(self)
@@ -130,7 +132,7 @@ class PatchesPanel(InspectPanel):
         layout.addWidget(self.figure, 1)
 
         self.layer.currentIndexChanged.connect(self._on_layer_changed)
-        self.channel.valueChanged.connect(lambda _v: self.show_top())
+        self.channel.valueChanged.connect(self._on_channel_chosen)
         self.k.valueChanged.connect(lambda _v: self.show_top())
         self.show_as.currentIndexChanged.connect(lambda _i: self.show_top())
         self.find_button.clicked.connect(self.find)
@@ -184,7 +186,13 @@ class PatchesPanel(InspectPanel):
         index = self.layer.findData(current)
         self.layer.setCurrentIndex(index if index >= 0 else 0)
         self.layer.blockSignals(False)
+        chosen = self._channel_chosen and index >= 0  # the same layer at another epoch: the user's channel stays
         self._on_layer_changed()
+        self._channel_chosen = chosen
+
+    def _on_channel_chosen(self, _value: int) -> None:
+        self._channel_chosen = True
+        self.show_top()
 
     def _on_layer_changed(self) -> None:
         layer = self.layer.currentData()
@@ -192,6 +200,7 @@ class PatchesPanel(InspectPanel):
             return
         shape = self.source.layer_shape(layer)
         self.channel.setRange(0, (shape[0] if shape else 1) - 1)
+        self._channel_chosen = False  # (after the range, which can move the value)
         self.channel.setPrefix("class " if layer == getattr(self.source.model, "output_id", None) else "channel ")
         if layer in self.cache:
             self.show_top()
@@ -243,21 +252,23 @@ class PatchesPanel(InspectPanel):
                 self.show_top()
 
     def _skip_a_dead_first_channel(self, peaks: LayerPeaks) -> None:
-        """A search that ends on channel 0 where channel 0 never fires (all crops "0") shows the strongest
-        channel instead, and says so; a channel the user picks afterwards is shown as it is."""
+        """A search that ends on channel 0, not chosen by the user, where channel 0 is the same on every image
+        (a ReLU channel that never fires: sixteen crops labelled 0) shows the strongest channel instead and says
+        so; a channel the user picks is shown as it is."""
         self._channel_note = None
         layer = self.layer.currentData()
-        if not self.skip_dead_first_channel or self.channel.value() != 0 or peaks.fires(0):
+        if not self.skip_dead_first_channel or self._channel_chosen or self.channel.value() != 0:
             return
-        if layer == getattr(self.source.model, "output_id", None):  # a class's score, not a channel
+        if not peaks.constant(0) or layer == getattr(self.source.model, "output_id", None):  # (a class score)
             return
         live = peaks.strongest_channel()
-        if live == 0 or not peaks.fires(live):
+        if live == 0 or peaks.constant(live):
             return
         self.channel.blockSignals(True)  # (show_top follows)
         self.channel.setValue(live)
         self.channel.blockSignals(False)
-        self._channel_note = (layer, live, f"Channel 0 of {layer} never fires on these images: showing channel "
+        value = float(peaks.values[0, 0]) if peaks.values.size else 0.0
+        self._channel_note = (layer, live, f"Channel 0 of {layer} is {value:.3g} on every image: showing channel "
                                            f"{live}, the strongest")
 
     def _on_failed(self, message: str) -> None:
