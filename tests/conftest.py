@@ -44,21 +44,6 @@ def _image_cache_outside_home(tmp_path_factory):
 _TESTS_RUN = [0]
 
 
-def _delete_what_was_closed() -> None:
-    """Delete now the widgets a test closed: pytest-qt closes them with ``deleteLater()``, and outside an event
-    loop nothing deletes them until the next test runs one. A window or dialog torn down there, in the middle
-    of another test, after the collector had freed the Python side of some of its items, crashed now and then
-    (a list item's freed wrapper, met in the experiments dialog's tests)."""
-    import sys
-
-    if "PySide6.QtCore" not in sys.modules:
-        return
-    from PySide6.QtCore import QCoreApplication, QEvent
-
-    if QCoreApplication.instance() is not None:
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-
-
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests():
     """Python's cycle collector runs at whatever allocation crosses its threshold: inside a GUI test's event
@@ -68,9 +53,11 @@ def _collect_garbage_between_tests():
     25 tests), where no event loop runs."""
     import gc
 
+    from helpers import delete_what_was_closed
+
     gc.disable()
     yield
-    _delete_what_was_closed()
+    delete_what_was_closed()
     _TESTS_RUN[0] += 1
     gc.collect(2 if _TESTS_RUN[0] % 25 == 0 else 1)
     gc.enable()

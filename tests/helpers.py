@@ -77,3 +77,18 @@ def latex_missing() -> str | None:
         return f"LaTeX lacks {', '.join(missing)}: the documents are checked for structure only" if missing else None
 
     return check()
+
+
+def delete_what_was_closed() -> None:
+    """Delete now the widgets a test closed: pytest-qt closes them with ``deleteLater()``, and outside an event
+    loop nothing deletes them until the next test runs one. A window or dialog torn down there, in the middle
+    of another test, after the collector had freed the Python side of some of its items, crashed now and then
+    (a list item's freed wrapper, met in the experiments dialog's tests)."""
+    import sys
+
+    if "PySide6.QtCore" not in sys.modules:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

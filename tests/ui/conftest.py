@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from helpers import delete_what_was_closed
 from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 
 from cnnplayground.core.graph import Graph
@@ -12,7 +13,6 @@ from cnnplayground.project import Project
 from cnnplayground.ui import jobs
 from cnnplayground.ui.document.document import Document
 from cnnplayground.ui.shell.collector import GuiThreadCollector
-from tests.conftest import _delete_what_was_closed
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,7 +52,7 @@ def _pool_drained(qapp):
     yield
     QThreadPool.globalInstance().waitForDone(60_000)
     jobs.pool().waitForDone(60_000)
-    _delete_what_was_closed()
+    delete_what_was_closed()
     gc.collect()  # a test's garbage is freed here, in the GUI thread, not in the next test's worker
 
 
