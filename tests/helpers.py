@@ -92,3 +92,18 @@ def delete_what_was_closed() -> None:
 
     if QCoreApplication.instance() is not None:
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def shown_window(qtbot, monkeypatch, size: tuple[int, int] = (1280, 720)):
+    """A main window shown at ``size`` that discards unsaved changes without asking (closed with the test)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnplayground.ui.shell.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from helpers import delete_what_was_closed
+from helpers import delete_what_was_closed, shown_window
 from PySide6.QtCore import QSettings, QStandardPaths, QThreadPool
 
 from cnnplayground.core.graph import Graph
@@ -76,15 +76,6 @@ def window_size() -> tuple[int, int]:
 def window(qtbot, monkeypatch, window_size):
     """The main window, shown at ``window_size``, discarding unsaved changes without asking; its training is
     shut down after the test."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from cnnplayground.ui.shell.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(*window_size)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, monkeypatch, window_size)
     yield w
     w.training.shutdown()

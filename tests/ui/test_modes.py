@@ -7,6 +7,7 @@ The window is given a laptop's size (1280×720) explicitly: the offscreen screen
 from __future__ import annotations
 
 import pytest
+from helpers import shown_window
 from PySide6.QtCore import QPoint, QRect, QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QTabBar
@@ -32,21 +33,9 @@ def own_settings(qapp, tmp_path):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
 
 
-def make_window(qtbot, monkeypatch, size: tuple[int, int] = (1280, 720)) -> MainWindow:
-    w = MainWindow()
-    qtbot.addWidget(w)
-    monkeypatch.setattr(w.files, "ask_save_changes", lambda: QMessageBox.StandardButton.Discard)
-    w.resize(*size)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    w = make_window(qtbot, monkeypatch)
-    yield w
-    w.training.shutdown()
+def window_size() -> tuple[int, int]:
+    return (1280, 720)
 
 
 def front_tab(window: MainWindow, dock: QDockWidget) -> str | None:
@@ -142,7 +131,7 @@ def test_each_mode_keeps_the_users_layout(qtbot, monkeypatch, window):
     assert w.close()
     w.training.shutdown()
     assert QSettings().value("window/mode") == "train"
-    again = make_window(qtbot, monkeypatch)
+    again = shown_window(qtbot, monkeypatch)
     try:
         assert again.modes.current == "train" and shown(again) == train
         again.acts.mode_build.trigger()
@@ -153,7 +142,7 @@ def test_each_mode_keeps_the_users_layout(qtbot, monkeypatch, window):
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
 def test_the_canvas_keeps_its_share_with_every_panel_open(qtbot, monkeypatch, size):
-    w = make_window(qtbot, monkeypatch, size)
+    w = shown_window(qtbot, monkeypatch, size)
     try:
         for key in INSPECT + ("curves", "results"):  # each asked for: ends in Train
             w.acts.show_panel[key].trigger()
